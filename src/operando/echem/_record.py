@@ -1,0 +1,381 @@
+"""The canonical electrochemistry record every reader returns.
+
+Readers differ wildly (EC-Lab binary modules, Access databases, text exports), so
+everything downstream (timeline, figures, cell models) sees one contract instead:
+a :class:`pandas.DataFrame` whose first eight columns are the canonical ones below,
+followed by every other column the file holds, plus a :class:`EchemMetadata`.
+
+Canonical columns
+-----------------
+``time_s``      float64, seconds from the start of the record (first row may be > 0)
+``timestamp``   datetime64[ns, UTC], absolute time (NaT when the file does not know it)
+``voltage_V``   float64, working-electrode (or cell) potential in volts
+``current_mA``  float64, current in mA, positive = charge (oxidation at the working electrode)
+``charge_mAh``  float64, cumulative signed charge in mA h since the record start
+``cycle``       int64, full-cycle index (0-based as the file counts, or derived)
+``half_cycle``  int64, half-cycle index: increments at every change of current direction
+``step``        int64, protocol step / sequence index (-1 when unknown)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from operando.errors import CorruptFileError
+
+__all__ = ["CANONICAL_COLUMNS", "CANONICAL_UNITS", "EchemMetadata", "EchemRecord"]
+
+CANONICAL_COLUMNS: tuple[str, ...] = (
+    "time_s",
+    "timestamp",
+    "voltage_V",
+    "current_mA",
+    "charge_mAh",
+    "cycle",
+    "half_cycle",
+    "step",
+)
+
+CANONICAL_UNITS: dict[str, str] = {
+    "time_s": "s",
+    "timestamp": "UTC",
+    "voltage_V": "V",
+    "current_mA": "mA",
+    "charge_mAh": "mA h",
+    "cycle": "",
+    "half_cycle": "",
+    "step": "",
+}
+
+
+@dataclass(frozen=True)
+class EchemMetadata:
+    """What the file says about the instrument, the protocol and the cell.
+
+    Attributes
+    ----------
+    source : str
+        Path of the file as given to the reader.
+    sha256 : str
+        SHA-256 of the file's bytes (empty for records built in memory).
+    format : str
+        Short name of the detected format, e.g. ``"biologic-mpr"``.
+    instrument : str or None
+        Instrument model, e.g. ``"SP-240"``.
+    serial_number : str or None
+        Instrument serial number where the file records it.
+    software : str or None
+        Acquisition or export software, e.g. ``"EC-Lab"``.
+    software_version : str or None
+        Its version string, e.g. ``"11.50"``.
+    techniques : tuple of str
+        Techniques in the order they ran, e.g. ``("GCPL",)``.
+    active_mass_g : float or None
+        Active-material mass in grams.
+    electrode_area_cm2 : float or None
+        Geometric electrode area in cm^2.
+    start_time : datetime or None
+        Timezone-aware (UTC) acquisition start, when known.
+    channel : str or None
+        Cycler channel, when known.
+    derived : tuple of str
+        Canonical columns that the file lacked and that were derived (e.g. ``charge_mAh``
+        integrated from the current); everything else was read as written.
+    extra : mapping of str to str
+        Any other header entries worth keeping (settings, comments).
+    """
+
+    source: str = ""
+    sha256: str = ""
+    format: str = ""
+    instrument: str | None = None
+    serial_number: str | None = None
+    software: str | None = None
+    software_version: str | None = None
+    techniques: tuple[str, ...] = ()
+    active_mass_g: float | None = None
+    electrode_area_cm2: float | None = None
+    start_time: datetime | None = None
+    channel: str | None = None
+    derived: tuple[str, ...] = ()
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> EchemMetadata:
+        """Return a copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+def _integrate_charge_mAh(time_s: npt.NDArray[np.float64], current_mA: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Cumulative trapezoidal integral of current over time, in mA h (starts at 0)."""
+    if time_s.size == 0:
+        return np.zeros(0)
+    dq = 0.5 * (current_mA[1:] + current_mA[:-1]) * np.diff(time_s) / 3600.0
+    return np.concatenate([[0.0], np.cumsum(dq)])
+
+
+def direction(current_mA: npt.ArrayLike, *, rest_tolerance_mA: float | None = None) -> npt.NDArray[np.int8]:
+    """Classify each sample as charge (+1), discharge (-1) or rest (0).
+
+    Parameters
+    ----------
+    current_mA : (N,) array_like
+        Current in mA, positive = charge.
+    rest_tolerance_mA : float, optional
+        Currents with ``|I| <=`` this are rest. Default: 0.1 % of the largest ``|I|``
+        (and at least 1e-9 mA), which ignores the leakage an idle channel reports.
+
+    Returns
+    -------
+    (N,) ndarray of int8
+    """
+    current = np.asarray(current_mA, dtype=np.float64)
+    if rest_tolerance_mA is None:
+        finite = np.abs(current[np.isfinite(current)])
+        peak = float(finite.max()) if finite.size else 0.0
+        rest_tolerance_mA = max(1e-3 * peak, 1e-9)
+    out = np.zeros(current.shape, dtype=np.int8)
+    out[current > rest_tolerance_mA] = 1
+    out[current < -rest_tolerance_mA] = -1
+    return out
+
+
+def half_cycles_from_current(current_mA: npt.ArrayLike, *, rest_tolerance_mA: float | None = None) -> npt.NDArray[np.int64]:
+    """Half-cycle index that increments at every change of current direction.
+
+    Rest samples belong to the half cycle before them; a record that starts with rest
+    starts in half cycle 0 and the first current flow keeps index 0.
+
+    Parameters
+    ----------
+    current_mA : (N,) array_like
+        Current in mA.
+    rest_tolerance_mA : float, optional
+        See :func:`direction`.
+
+    Returns
+    -------
+    (N,) ndarray of int64
+
+    Examples
+    --------
+    >>> half_cycles_from_current([0, 1, 1, 0, -1, -1, 1]).tolist()
+    [0, 0, 0, 0, 1, 1, 2]
+    """
+    sign = direction(current_mA, rest_tolerance_mA=rest_tolerance_mA)
+    index = np.zeros(sign.shape, dtype=np.int64)
+    current_sign = 0
+    count = 0
+    for i, s in enumerate(sign):
+        if s != 0:
+            if current_sign != 0 and s != current_sign:
+                count += 1
+            current_sign = s
+        index[i] = count
+    return index
+
+
+class EchemRecord:
+    """A potentiostat or cycler record in canonical form.
+
+    Build one with :meth:`from_columns`; readers do this for you.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        Canonical columns first (see module docstring), then the file's other columns.
+    units : dict of str to str
+        Unit of every column of ``data`` (``""`` for dimensionless or unknown).
+    meta : EchemMetadata
+    """
+
+    def __init__(self, data: pd.DataFrame, units: Mapping[str, str], meta: EchemMetadata) -> None:
+        missing = [c for c in CANONICAL_COLUMNS if c not in data.columns]
+        if missing:
+            raise ValueError(f"EchemRecord needs canonical columns, missing {missing}")
+        order = list(CANONICAL_COLUMNS) + [c for c in data.columns if c not in CANONICAL_COLUMNS]
+        self.data = data[order].reset_index(drop=True)
+        self.units = {c: units.get(c, CANONICAL_UNITS.get(c, "")) for c in order}
+        self.meta = meta
+
+    # -- construction -------------------------------------------------------------
+    @classmethod
+    def from_columns(
+        cls,
+        *,
+        time_s: npt.ArrayLike,
+        voltage_V: npt.ArrayLike,
+        current_mA: npt.ArrayLike,
+        meta: EchemMetadata,
+        charge_mAh: npt.ArrayLike | None = None,
+        timestamp: npt.ArrayLike | None = None,
+        cycle: npt.ArrayLike | None = None,
+        half_cycle: npt.ArrayLike | None = None,
+        step: npt.ArrayLike | None = None,
+        extra: Mapping[str, npt.ArrayLike] | None = None,
+        extra_units: Mapping[str, str] | None = None,
+    ) -> EchemRecord:
+        """Assemble a record, deriving the canonical columns the file lacks.
+
+        Parameters
+        ----------
+        time_s, voltage_V, current_mA : (N,) array_like
+            Required columns, in s, V and mA.
+        meta : EchemMetadata
+            Metadata; its ``derived`` field is filled in here.
+        charge_mAh : (N,) array_like, optional
+            Cumulative signed charge in mA h. Integrated from the current if absent.
+        timestamp : (N,) array_like of datetime64, optional
+            Absolute times. Computed from ``meta.start_time + time_s`` when absent and
+            the start time is known, otherwise NaT.
+        cycle, half_cycle, step : (N,) array_like of int, optional
+            Indices as the file counts them. ``half_cycle`` is derived from changes of
+            current direction when absent, ``cycle`` as ``half_cycle // 2``, ``step`` -1.
+        extra : mapping of str to (N,) array_like, optional
+            All other columns of the file.
+        extra_units : mapping of str to str, optional
+            Units of the extra columns.
+
+        Returns
+        -------
+        EchemRecord
+
+        Raises
+        ------
+        CorruptFileError
+            When columns have different lengths or time is not finite.
+        """
+        t = np.asarray(time_s, dtype=np.float64)
+        v = np.asarray(voltage_V, dtype=np.float64)
+        i = np.asarray(current_mA, dtype=np.float64)
+        n = t.shape[0]
+        derived: list[str] = []
+        columns: dict[str, Any] = {"time_s": t}
+        for name, values in (("voltage_V", v), ("current_mA", i)):
+            if values.shape != (n,):
+                raise CorruptFileError(f"column {name} has {values.shape[0]} rows, time has {n}", path=meta.source or None)
+            columns[name] = values
+        if not np.all(np.isfinite(t)):
+            bad = int(np.flatnonzero(~np.isfinite(t))[0])
+            raise CorruptFileError(f"time is not finite at row {bad}", path=meta.source or None)
+        if timestamp is None:
+            if meta.start_time is not None:
+                start = pd.Timestamp(meta.start_time)
+                start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+                columns["timestamp"] = start + pd.to_timedelta(t, unit="s")
+            else:
+                columns["timestamp"] = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
+            derived.append("timestamp")
+        else:
+            ts = pd.to_datetime(pd.Series(np.asarray(timestamp)))
+            columns["timestamp"] = ts.dt.tz_localize("UTC") if ts.dt.tz is None else ts.dt.tz_convert("UTC")
+        if charge_mAh is None:
+            columns["charge_mAh"] = _integrate_charge_mAh(t, np.nan_to_num(i))
+            derived.append("charge_mAh")
+        else:
+            columns["charge_mAh"] = np.asarray(charge_mAh, dtype=np.float64)
+        if half_cycle is None:
+            hc = half_cycles_from_current(i)
+            derived.append("half_cycle")
+        else:
+            hc = np.asarray(half_cycle, dtype=np.int64)
+        if cycle is None:
+            cyc = hc // 2
+            derived.append("cycle")
+        else:
+            cyc = np.asarray(cycle, dtype=np.int64)
+        columns["cycle"] = cyc
+        columns["half_cycle"] = hc
+        if step is None:
+            columns["step"] = np.full(n, -1, dtype=np.int64)
+            derived.append("step")
+        else:
+            columns["step"] = np.asarray(step, dtype=np.int64)
+        for name, values in (extra or {}).items():
+            if name in CANONICAL_COLUMNS:
+                continue
+            arr = np.asarray(values)
+            if arr.shape[0] != n:
+                raise CorruptFileError(f"column {name!r} has {arr.shape[0]} rows, time has {n}", path=meta.source or None)
+            columns[name] = arr
+        for name in ("charge_mAh", "cycle", "half_cycle", "step", "timestamp"):
+            if len(columns[name]) != n:
+                raise CorruptFileError(f"column {name} has {len(columns[name])} rows, time has {n}", path=meta.source or None)
+        frame = pd.DataFrame(columns)
+        units = dict(CANONICAL_UNITS)
+        units.update(extra_units or {})
+        return cls(frame, units, meta.replace(derived=tuple(sorted(set(meta.derived) | set(derived)))))
+
+    # -- convenient views -----------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        m = self.meta
+        span = f"{self.time_s[0]:.1f}-{self.time_s[-1]:.1f} s" if len(self) else "empty"
+        return f"<EchemRecord {m.format or '?'} {len(self)} rows, {span}, techniques={list(m.techniques)}>"
+
+    @property
+    def time_s(self) -> npt.NDArray[np.float64]:
+        """(N,) float64 seconds from record start."""
+        return self.data["time_s"].to_numpy(dtype=np.float64)
+
+    @property
+    def voltage_V(self) -> npt.NDArray[np.float64]:
+        """(N,) float64 volts."""
+        return self.data["voltage_V"].to_numpy(dtype=np.float64)
+
+    @property
+    def current_mA(self) -> npt.NDArray[np.float64]:
+        """(N,) float64 mA, positive = charge."""
+        return self.data["current_mA"].to_numpy(dtype=np.float64)
+
+    @property
+    def charge_mAh(self) -> npt.NDArray[np.float64]:
+        """(N,) float64 cumulative signed charge in mA h."""
+        return self.data["charge_mAh"].to_numpy(dtype=np.float64)
+
+    @property
+    def half_cycle(self) -> npt.NDArray[np.int64]:
+        """(N,) int64 half-cycle index."""
+        return self.data["half_cycle"].to_numpy(dtype=np.int64)
+
+    @property
+    def start_timestamp(self) -> pd.Timestamp | None:
+        """Absolute UTC time at ``time_s == 0``, when the file knows it."""
+        if self.meta.start_time is not None:
+            ts = pd.Timestamp(self.meta.start_time)
+            return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        stamps = self.data["timestamp"]
+        if len(stamps) and not pd.isna(stamps.iloc[0]):
+            return stamps.iloc[0] - pd.to_timedelta(float(self.time_s[0]), unit="s")
+        return None
+
+    def summary(self) -> dict[str, Any]:
+        """A dict of the facts ``operando info`` prints."""
+        m = self.meta
+        out: dict[str, Any] = {
+            "kind": "electrochemistry record",
+            "format": m.format,
+            "rows": len(self),
+            "columns": list(self.data.columns),
+            "instrument": m.instrument,
+            "software": " ".join(x for x in (m.software, m.software_version) if x) or None,
+            "techniques": list(m.techniques),
+            "start_time": m.start_time.isoformat() if m.start_time else None,
+            "active_mass_g": m.active_mass_g,
+        }
+        if len(self):
+            out["time_s"] = (float(self.time_s[0]), float(self.time_s[-1]))
+            v = self.voltage_V
+            if np.isfinite(v).any():
+                out["voltage_V"] = (float(np.nanmin(v)), float(np.nanmax(v)))
+            out["half_cycles"] = int(self.half_cycle.max() - self.half_cycle.min() + 1)
+        return {k: val for k, val in out.items() if val not in (None, [], ())}
