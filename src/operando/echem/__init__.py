@@ -1,5 +1,29 @@
-"""Electrochemistry records: every potentiostat and cycler file in one canonical form."""
+"""Electrochemistry records: every potentiostat and cycler file in one canonical form.
 
-from operando.echem._record import CANONICAL_COLUMNS, CANONICAL_UNITS, EchemMetadata, EchemRecord
+``read(path)`` finds the format from the content and returns an :class:`EchemRecord`
+whose ``data`` starts with the canonical columns ``time_s, timestamp, voltage_V,
+current_mA, charge_mAh, cycle, half_cycle, step``.
+"""
 
-__all__ = ["CANONICAL_COLUMNS", "CANONICAL_UNITS", "EchemMetadata", "EchemRecord"]
+from operando.echem._read import READERS, EchemFormat, detect, read
+from operando.echem._record import (
+    CANONICAL_COLUMNS,
+    CANONICAL_UNITS,
+    EchemMetadata,
+    EchemRecord,
+    direction,
+    half_cycles_from_current,
+)
+
+__all__ = [
+    "CANONICAL_COLUMNS",
+    "CANONICAL_UNITS",
+    "READERS",
+    "EchemFormat",
+    "EchemMetadata",
+    "EchemRecord",
+    "detect",
+    "direction",
+    "half_cycles_from_current",
+    "read",
+]

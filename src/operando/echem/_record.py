@@ -31,7 +31,14 @@ import pandas as pd
 
 from operando.errors import CorruptFileError
 
-__all__ = ["CANONICAL_COLUMNS", "CANONICAL_UNITS", "EchemMetadata", "EchemRecord"]
+__all__ = [
+    "CANONICAL_COLUMNS",
+    "CANONICAL_UNITS",
+    "EchemMetadata",
+    "EchemRecord",
+    "direction",
+    "half_cycles_from_current",
+]
 
 CANONICAL_COLUMNS: tuple[str, ...] = (
     "time_s",
@@ -113,7 +120,9 @@ class EchemMetadata:
         return dataclasses.replace(self, **changes)
 
 
-def _integrate_charge_mAh(time_s: npt.NDArray[np.float64], current_mA: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def _integrate_charge_mAh(
+    time_s: npt.NDArray[np.float64], current_mA: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
     """Cumulative trapezoidal integral of current over time, in mA h (starts at 0)."""
     if time_s.size == 0:
         return np.zeros(0)
@@ -147,7 +156,9 @@ def direction(current_mA: npt.ArrayLike, *, rest_tolerance_mA: float | None = No
     return out
 
 
-def half_cycles_from_current(current_mA: npt.ArrayLike, *, rest_tolerance_mA: float | None = None) -> npt.NDArray[np.int64]:
+def half_cycles_from_current(
+    current_mA: npt.ArrayLike, *, rest_tolerance_mA: float | None = None
+) -> npt.NDArray[np.int64]:
     """Half-cycle index that increments at every change of current direction.
 
     Rest samples belong to the half cycle before them; a record that starts with rest
@@ -260,7 +271,9 @@ class EchemRecord:
         columns: dict[str, Any] = {"time_s": t}
         for name, values in (("voltage_V", v), ("current_mA", i)):
             if values.shape != (n,):
-                raise CorruptFileError(f"column {name} has {values.shape[0]} rows, time has {n}", path=meta.source or None)
+                raise CorruptFileError(
+                    f"column {name} has {values.shape[0]} rows, time has {n}", path=meta.source or None
+                )
             columns[name] = values
         if not np.all(np.isfinite(t)):
             bad = int(np.flatnonzero(~np.isfinite(t))[0])
@@ -298,16 +311,20 @@ class EchemRecord:
             derived.append("step")
         else:
             columns["step"] = np.asarray(step, dtype=np.int64)
-        for name, values in (extra or {}).items():
+        for name, column in (extra or {}).items():
             if name in CANONICAL_COLUMNS:
                 continue
-            arr = np.asarray(values)
+            arr = np.asarray(column)
             if arr.shape[0] != n:
-                raise CorruptFileError(f"column {name!r} has {arr.shape[0]} rows, time has {n}", path=meta.source or None)
+                raise CorruptFileError(
+                    f"column {name!r} has {arr.shape[0]} rows, time has {n}", path=meta.source or None
+                )
             columns[name] = arr
         for name in ("charge_mAh", "cycle", "half_cycle", "step", "timestamp"):
             if len(columns[name]) != n:
-                raise CorruptFileError(f"column {name} has {len(columns[name])} rows, time has {n}", path=meta.source or None)
+                raise CorruptFileError(
+                    f"column {name} has {len(columns[name])} rows, time has {n}", path=meta.source or None
+                )
         frame = pd.DataFrame(columns)
         units = dict(CANONICAL_UNITS)
         units.update(extra_units or {})

@@ -1,0 +1,70 @@
+"""``operando.echem.read``: find the format of a potentiostat/cycler file by content."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from operando._files import read_head
+from operando.echem._biologic_text import read_mpt, sniff_mpt
+from operando.echem._record import EchemRecord
+from operando.errors import UnsupportedFormatError
+
+__all__ = ["READERS", "EchemFormat", "detect", "read"]
+
+
+@dataclass(frozen=True)
+class EchemFormat:
+    """One supported file format: how to recognise it and how to read it."""
+
+    name: str
+    description: str
+    sniff: Callable[[bytes, Path], bool]
+    read: Callable[..., EchemRecord]
+
+
+READERS: tuple[EchemFormat, ...] = (
+    EchemFormat("biologic-mpt", "BioLogic EC-Lab/BT-Lab text export (.mpt/.txt)", lambda h, p: sniff_mpt(h), read_mpt),
+)
+
+
+def detect(path: str | PathLike[str]) -> EchemFormat | None:
+    """Return the format whose signature the file's content matches, or None."""
+    p, head = read_head(path)
+    for fmt in READERS:
+        if fmt.sniff(head, p):
+            return fmt
+    return None
+
+
+def read(path: str | PathLike[str], **options: Any) -> EchemRecord:
+    """Read any supported potentiostat or cycler file into an :class:`EchemRecord`.
+
+    The format is found from the file's content, not its extension.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file as the instrument software wrote it.
+    **options
+        Passed to the format's reader (e.g. ``timezone="Europe/Berlin"``).
+
+    Returns
+    -------
+    EchemRecord
+
+    Raises
+    ------
+    UnsupportedFormatError
+        When no reader recognises the content.
+    CorruptFileError
+        When the file is empty, truncated or damaged.
+    """
+    fmt = detect(path)
+    if fmt is None:
+        known = ", ".join(f.description for f in READERS)
+        raise UnsupportedFormatError(f"not a recognised electrochemistry file (supported: {known})", path=path)
+    return fmt.read(path, **options)
