@@ -1,0 +1,42 @@
+"""The ``operando`` command. Thin: it parses, calls public functions and writes.
+
+Bad input ends with one line on stderr and exit status 2; ``--debug`` shows the
+traceback instead. Unexpected failures exit 1 with a one-line hint to use ``--debug``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from operando.cli._app import app, state
+from operando.errors import OperandoError
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point of the ``operando`` console script."""
+    try:
+        app()
+    except OperandoError as exc:
+        if state.debug:
+            raise
+        print(f"operando: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as exc:
+        if state.debug:
+            raise
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"operando: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("operando: interrupted; finished measurements are kept and a rerun resumes", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:
+        if state.debug:
+            raise
+        print(
+            f"operando: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        sys.exit(1)

@@ -1,0 +1,76 @@
+"""``operando echem``: read, summarise, export and plot potentiostat/cycler files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Electrochemistry records (EC-Lab, BT-Lab, ...).", no_args_is_help=True)
+
+TimezoneOption = Annotated[
+    str, typer.Option("--timezone", help="IANA zone of the instrument PC's clock, for files that store local time.")
+]
+
+
+@app.command("info")
+def info(
+    path: Annotated[Path, typer.Argument(help="Potentiostat or cycler file.")], timezone: TimezoneOption = "UTC"
+) -> None:
+    """Summarise a record: format, instrument, techniques, rows, time and voltage span."""
+    from operando import echem
+    from operando.info import format_summary
+
+    typer.echo(format_summary({"path": str(path), **echem.read(path, timezone=timezone).summary()}))
+
+
+@app.command("export")
+def export(
+    path: Annotated[Path, typer.Argument(help="Potentiostat or cycler file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write.")],
+    timezone: TimezoneOption = "UTC",
+) -> None:
+    """Write the record as CSV: canonical columns first, then every other column, with units."""
+    from operando import echem
+
+    record = echem.read(path, timezone=timezone)
+    # canonical names carry their unit already (time_s, voltage_V, ...; timestamps are ISO UTC);
+    # other columns get theirs in brackets unless the vendor's name ends with it ("Ewe/V")
+    header = [
+        c if c in echem.CANONICAL_COLUMNS or not u or c.endswith(u) else f"{c} [{u}]" for c, u in record.units.items()
+    ]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    record.data.to_csv(tmp, index=False, header=header, float_format="%.10g")
+    tmp.replace(out)
+    typer.echo(f"{len(record)} rows -> {out}")
+
+
+@app.command("plot")
+def plot(
+    path: Annotated[Path, typer.Argument(help="Potentiostat or cycler file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Image file to write (.png, .svg, .pdf).")],
+    markers: Annotated[
+        str | None,
+        typer.Option("--markers", help="Measurement times in s on the record's axis, comma separated, e.g. 300,1200."),
+    ] = None,
+    timezone: TimezoneOption = "UTC",
+) -> None:
+    """Voltage against time and against capacity, with optional markers at measurement times."""
+    from operando import echem
+    from operando.errors import ParameterError
+    from operando.report import plot_timeline, save_figure
+    from operando.timeline import align
+
+    record = echem.read(path, timezone=timezone)
+    timeline = None
+    if markers:
+        try:
+            times = [float(t) for t in markers.split(",") if t.strip()]
+        except ValueError as exc:
+            raise ParameterError(f"--markers must be numbers in seconds separated by commas, got {markers!r}") from exc
+        timeline = align(record, times)
+    suffix = out.suffix.lstrip(".") or "png"
+    written = save_figure(plot_timeline(record, timeline), out.with_suffix(""), formats=(suffix,))
+    typer.echo(f"-> {written[0]}")

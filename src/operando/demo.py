@@ -1,0 +1,87 @@
+"""The built-in sample experiment: synthetic raw files, processed end to end.
+
+``operando demo`` writes raw files as the instruments would (``raw/``), processes them
+into result stores (``results/``) and figures (``figures/``), and returns where
+everything is. Each modality adds its part here as it lands; today: the cell's
+potentiostat record (an EC-Lab GCPL export of a LiMn1.5Ni0.5O4 half cell) and the
+timeline of the scans taken while it cycles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+
+from operando import echem, synthetic
+from operando.report import plot_timeline, save_figure
+from operando.store import write_results
+from operando.timeline import align
+
+__all__ = ["DemoResult", "measurement_schedule", "run_demo"]
+
+
+@dataclass
+class DemoResult:
+    """Paths of what the demo wrote, by kind."""
+
+    out: Path
+    raw: dict[str, Path] = field(default_factory=dict)
+    results: dict[str, Path] = field(default_factory=dict)
+    figures: dict[str, list[Path]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def measurement_schedule(
+    end_s: float, *, period_s: float = 900.0, duration_s: float = 420.0, first_s: float = 300.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end times (s) of scans taken every ``period_s``, each ``duration_s`` long.
+
+    Examples
+    --------
+    >>> start, end = measurement_schedule(2000.0)
+    >>> start.tolist(), end.tolist()
+    ([300.0, 1200.0], [720.0, 1620.0])
+    """
+    start = np.arange(first_s, end_s - duration_s + 1e-9, period_s)
+    return start, start + duration_s
+
+
+def run_demo(out: str | PathLike[str], *, progress: bool = True) -> DemoResult:
+    """Write and process the sample experiment under ``out``.
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        Output folder; created if needed, earlier demo output in it is replaced.
+    progress : bool, default True
+        Show progress bars for long steps.
+
+    Returns
+    -------
+    DemoResult
+    """
+    root = Path(out)
+    result = DemoResult(out=root)
+    cell = synthetic.simulate_gcpl(active_mass_g=0.004, c_rate=0.5, cycles=1)
+    mpt = synthetic.write_eclab_mpt(cell, root / "raw" / "echem" / "LMNO_halfcell_GCPL_C01.mpt")
+    result.raw["echem"] = mpt
+    record = echem.read(mpt)
+    start, end = measurement_schedule(float(record.time_s[-1]))
+    timeline = align(record, start, end)
+    result.results["timeline"] = write_results(
+        timeline,
+        root / "results" / "timeline.zarr",
+        parameters={"period_s": 900.0, "duration_s": 420.0, "theoretical_capacity_mAh_g": 146.7},
+        inputs=[mpt],
+        overwrite=True,
+    )
+    fig = plot_timeline(record, timeline, title="sample experiment: LMNO half cell, GCPL at C/2")
+    result.figures["timeline"] = save_figure(fig, root / "figures" / "timeline")
+    result.notes.append(
+        f"{timeline.sizes['frame']} measurements on a {record.time_s[-1] / 3600:.2f} h record, "
+        f"x(Li) from {float(np.nanmax(timeline['x_li'])):.3f} to {float(np.nanmin(timeline['x_li'])):.3f}"
+    )
+    return result

@@ -1,0 +1,77 @@
+"""The installed ``operando`` command, run as a user runs it."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from operando import __version__
+
+
+def run(*args, cwd=None):
+    exe = shutil.which("operando") or str(Path(sys.executable).with_name("operando"))
+    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, cwd=cwd, check=False)
+
+
+def test_version():
+    r = run("--version")
+    assert r.returncode == 0
+    assert r.stdout.strip() == f"operando {__version__}"
+
+
+def test_modality_groups_are_listed():
+    r = run("--help")
+    assert r.returncode == 0
+    for group in ("info", "demo", "echem"):
+        assert group in r.stdout
+
+
+@pytest.mark.parametrize("content", [b"", bytes(range(256))])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, content):
+    bad = tmp_path / "bad.dat"
+    bad.write_bytes(content)
+    r = run("info", bad)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1
+    assert r.stderr.startswith(f"operando: error: {bad}: ")
+    assert "Traceback" not in r.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    bad = tmp_path / "bad.dat"
+    bad.write_bytes(b"")
+    r = run("--debug", "info", bad)
+    assert r.returncode != 0
+    assert "Traceback" in r.stderr and "CorruptFileError" in r.stderr
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(
+    ("rel", "expect"),
+    [("tomo/tomopy/tooth.h5", "DXchange"), ("echem/biologic/yadg/cv.mpt", "Cyclic Voltammetry")],
+)
+def test_info_on_real_files(real_file, rel, expect):
+    r = run("info", real_file(rel))
+    assert r.returncode == 0, r.stderr
+    assert expect in r.stdout
+
+
+def test_demo_then_echem_commands(tmp_path):
+    r = run("demo", "--out", tmp_path / "demo", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "timeline.zarr" in r.stdout and "timeline.png" in r.stdout
+    mpt = next((tmp_path / "demo" / "raw" / "echem").glob("*.mpt"))
+    assert (tmp_path / "demo" / "figures" / "timeline.svg").stat().st_size > 10_000
+    r = run("info", tmp_path / "demo" / "results" / "timeline.zarr")
+    assert r.returncode == 0 and "complete: True" in r.stdout
+    r = run("echem", "export", mpt, "-o", tmp_path / "out.csv")
+    assert r.returncode == 0, r.stderr
+    header = (tmp_path / "out.csv").read_text().splitlines()[0].split(",")
+    assert header[:8] == ["time_s", "timestamp", "voltage_V", "current_mA", "charge_mAh", "cycle", "half_cycle", "step"]
+    r = run("echem", "plot", mpt, "-o", tmp_path / "v.png", "--markers", "600,3600")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "v.png").read_bytes()[:4] == b"\x89PNG"
+    r = run("echem", "plot", mpt, "-o", tmp_path / "v.png", "--markers", "six")
+    assert r.returncode == 2 and "--markers must be numbers" in r.stderr
