@@ -129,7 +129,7 @@ def to_record_seconds(record: EchemRecord, times: Any) -> npt.NDArray[np.float64
             "measurement times are absolute but the record has no start time; give times in seconds",
             path=record.meta.source or None,
         )
-    return ((stamps - origin).dt.total_seconds()).to_numpy(dtype=np.float64)
+    return np.asarray((stamps - origin).dt.total_seconds(), dtype=np.float64)
 
 
 def align(

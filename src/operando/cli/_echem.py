@@ -16,13 +16,34 @@ TimezoneOption = Annotated[
 
 @app.command("info")
 def info(
-    path: Annotated[Path, typer.Argument(help="Potentiostat or cycler file.")], timezone: TimezoneOption = "UTC"
+    path: Annotated[Path, typer.Argument(help="Potentiostat or cycler file.")],
+    timezone: TimezoneOption = "UTC",
+    symmetric: Annotated[
+        bool,
+        typer.Option("--symmetric", help="Li|electrolyte|Li cell: look for short circuits and polarisation jumps."),
+    ] = False,
 ) -> None:
-    """Summarise a record: format, instrument, techniques, rows, time and voltage span."""
+    """Summarise a record: format, instrument, techniques, rows, spans, segments, plateaus."""
     from operando import echem
     from operando.info import format_summary
 
-    typer.echo(format_summary({"path": str(path), **echem.read(path, timezone=timezone).summary()}))
+    record = echem.read(path, timezone=timezone)
+    summary = {"path": str(path), **record.summary()}
+    seg = echem.segments(record)
+    if len(seg):
+        summary["segments"] = ", ".join(f"{n} {kind}" for kind, n in seg["kind"].value_counts().items())
+    peaks = echem.plateaus(record)
+    if len(peaks):
+        summary["plateaus_V"] = ", ".join(
+            f"{v:.3f} ({'charge' if d > 0 else 'discharge'} {h})"
+            for v, d, h in zip(peaks["voltage_V"], peaks["direction"], peaks["half_cycle"], strict=True)
+        )[:300]
+    events = echem.detect_failures(record) if symmetric else []
+    if symmetric:
+        summary["failure_signatures"] = "none found"
+    if events:
+        summary["failure_signatures"] = [f"{e.kind} at {e.time_s:.1f} s (half cycle {e.half_cycle})" for e in events]
+    typer.echo(format_summary(summary))
 
 
 @app.command("export")

@@ -5,6 +5,17 @@ whose ``data`` starts with the canonical columns ``time_s, timestamp, voltage_V,
 current_mA, charge_mAh, cycle, half_cycle, step``.
 """
 
+from operando.echem._analysis import (
+    FailureEvent,
+    areal,
+    c_rate,
+    detect_failures,
+    dqdv,
+    li_content,
+    plateaus,
+    segments,
+    specific,
+)
 from operando.echem._read import READERS, EchemFormat, detect, read
 from operando.echem._record import (
     CANONICAL_COLUMNS,
@@ -22,8 +33,17 @@ __all__ = [
     "EchemFormat",
     "EchemMetadata",
     "EchemRecord",
+    "FailureEvent",
+    "areal",
+    "c_rate",
     "detect",
+    "detect_failures",
     "direction",
+    "dqdv",
     "half_cycles_from_current",
+    "li_content",
+    "plateaus",
     "read",
+    "segments",
+    "specific",
 ]
