@@ -116,9 +116,9 @@ _CURRENT = ("I/mA", "<I>/mA")
 _CHARGE_MAH = ("(Q-Qo)/mA.h",)
 _CHARGE_C = ("(Q-Qo)/C",)
 
-# Largest |time/s| accepted (about 3 centuries); beyond this a value is damage, and pandas
-# could not turn it into a timestamp anyway.
-_MAX_ABS_TIME_S = 1e10
+# Largest |time/s| accepted (about 63 years); beyond this a value is damage. With start
+# times limited to 1900-2150 this keeps every timestamp inside pandas' 1677-2262 range.
+_MAX_ABS_TIME_S = 2e9
 
 
 @dataclass(frozen=True)
@@ -267,6 +267,8 @@ def _split_modules(buf: bytes, path: str) -> list[_Module]:
     CorruptFileError
         When a module header is damaged or a module runs past the end of the file.
     """
+    if not buf:
+        raise UnsupportedFormatError(f"file is empty (0 bytes), expected {MAGIC!r} at offset 0", path=path)
     if not sniff_mpr(buf):
         raise UnsupportedFormatError(
             f"not an EC-Lab .mpr file: offset 0 holds {bytes(buf[:22])!r}, expected {MAGIC!r}", path=path
@@ -450,7 +452,9 @@ def _as_int(values: npt.NDArray[Any], name: str, path: str) -> npt.NDArray[np.in
         finite = np.isfinite(values) & (np.abs(values) < 2.0**62)
         if not finite.all():
             row = int(np.flatnonzero(~finite)[0])
-            raise CorruptFileError(f"column {name!r}: value {values[row]!r} at row {row} is not an index", path=path)
+            raise CorruptFileError(
+                f"column {name!r}: value {float(values[row])!r} at row {row} is not an index", path=path
+            )
         return np.rint(values).astype(np.int64)
     return values.astype(np.int64)
 
@@ -531,8 +535,8 @@ def _ole_to_utc(days: float, timezone: str, path: str) -> datetime:
     path : str
         File name, for error messages.
     """
-    # 1 = 1899-12-31, 109573 = 2199-12-31: outside that the field is damage.
-    if not (np.isfinite(days) and 1.0 <= days <= 109573.0):
+    # 1 = 1899-12-31, 91311 = 2149-12-31: outside that the field is damage.
+    if not (np.isfinite(days) and 1.0 <= days <= 91311.0):
         raise CorruptFileError(
             f"LOG module offset {_LOG_OLE_START}: acquisition start {days!r} is not an OLE date", path=path
         )
@@ -632,7 +636,11 @@ def _columns_from_records(
                 arrays[flag] = ((values & mask) >> shift).astype(np.uint8)
                 units[flag] = ""
             continue
-        arrays[col.name] = values.astype(np.float64) if values.dtype.kind == "f" else values.astype(np.int64)
+        if values.dtype.kind == "f":
+            with np.errstate(invalid="ignore"):  # a signalling NaN in the file stays a NaN
+                arrays[col.name] = values.astype(np.float64)
+        else:
+            arrays[col.name] = values.astype(np.int64)
         units[col.name] = col.unit
     return arrays, units
 
@@ -648,7 +656,7 @@ def _build_record(
     bad = ~np.isfinite(t) | (np.abs(t) > _MAX_ABS_TIME_S)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise CorruptFileError(f"column 'time/s': value {t[row]!r} at row {row} is not a time", path=path)
+        raise CorruptFileError(f"column 'time/s': value {float(t[row])!r} at row {row} is not a time", path=path)
     n = t.shape[0]
     derived: list[str] = []
     mapping: list[str] = [f"time_s<-{time_name}"]
@@ -739,12 +747,13 @@ def read_mpr(path: str | PathLike[str], *, timezone: str = "UTC") -> EchemRecord
         Not an ``.mpr`` file, or an unknown technique, data-module version or column ID.
     CorruptFileError
         Truncated or damaged file.
+    FileNotFoundError
+        When ``path`` does not exist.
+    ParameterError
+        When ``timezone`` is not a known IANA time zone.
     """
     src = str(path)
-    try:
-        buf = Path(path).read_bytes()
-    except OSError as exc:
-        raise CorruptFileError(f"cannot read file: {exc.strerror or exc}", path=src) from exc
+    buf = Path(path).read_bytes()  # a missing file raises FileNotFoundError, as open() does
     modules = _split_modules(buf, src)
     by_name: dict[str, _Module] = {}
     for module in modules:
