@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operando.echem._biologic_mpr import read_mpr, sniff_mpr
+from operando.echem._biologic_mpr import half_cycles_vectorised, read_mpr, sniff_mpr
+from operando.echem._record import half_cycles_from_current
 from operando.errors import CorruptFileError, OperandoError, ParameterError, UnsupportedFormatError
 
 
@@ -396,3 +397,10 @@ def test_garbage_after_last_module(tmp_path: Path) -> None:
     raw = make_mpr([4, 6, 8], _tvi_rows(2)) + b"junk"
     with pytest.raises(CorruptFileError, match=r"expected a module tag"):
         read_mpr(_write(tmp_path, raw))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 1e-7, 1.0, -1.0, 2.0, -0.5, float("nan")]), max_size=40))
+def test_vectorised_half_cycles_equal_the_record_loop(current: list[float]) -> None:
+    values = np.array(current, dtype=np.float64)
+    np.testing.assert_array_equal(half_cycles_vectorised(values), half_cycles_from_current(values))

@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from operando._hashing import sha256_file
-from operando.echem._record import EchemMetadata, EchemRecord
+from operando.echem._record import EchemMetadata, EchemRecord, direction
 from operando.errors import CorruptFileError, ParameterError, UnsupportedFormatError
 
 __all__ = ["read_mpr", "sniff_mpr"]
@@ -485,6 +485,35 @@ def _current_from_dq(time_s: npt.NDArray[np.float64], dq_mAh: npt.NDArray[np.flo
     return out
 
 
+def half_cycles_vectorised(current_mA: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """Half-cycle index from changes of current direction, without a Python loop.
+
+    Same result as :func:`operando.echem._record.half_cycles_from_current` (rest samples
+    belong to the half cycle before them), which loops per sample: ~2 ms on 5 000 rows,
+    as long as the whole read of cv.mpr.
+
+    Parameters
+    ----------
+    current_mA : (N,) ndarray
+        Current in mA.
+
+    Returns
+    -------
+    (N,) ndarray of int64
+
+    Examples
+    --------
+    >>> half_cycles_vectorised(np.array([0, 1, 1, 0, -1, -1, 1.0])).tolist()
+    [0, 0, 0, 0, 1, 1, 2]
+    """
+    sign = direction(current_mA)
+    flowing = np.flatnonzero(sign)
+    steps = np.zeros(sign.shape, dtype=np.int64)
+    if flowing.size > 1:
+        steps[flowing[1:]] = sign[flowing[1:]] != sign[flowing[:-1]]
+    return np.cumsum(steps)
+
+
 # -- settings and log modules -----------------------------------------------------------
 
 
@@ -700,6 +729,9 @@ def _build_record(
         else:
             indices[canonical] = None
 
+    if indices["half_cycle"] is None:
+        indices["half_cycle"] = half_cycles_vectorised(i)
+        derived.append("half_cycle")
     extra_meta = dict(meta.extra)
     extra_meta["column_map"] = "; ".join(mapping)
     meta = meta.replace(derived=tuple(derived), extra=extra_meta)
