@@ -1,0 +1,213 @@
+"""Small helpers shared by the cycler readers (Gamry, Arbin, Neware, Maccor, CSV).
+
+Nothing here knows a vendor format; it opens files safely, builds the common part of
+:class:`~operando.echem.EchemMetadata`, converts units and turns naive local times into
+UTC.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from os import PathLike
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from operando._hashing import sha256_file
+from operando.errors import CorruptFileError, ParameterError
+
+__all__ = [
+    "UNIT_FACTORS",
+    "capture_library_noise",
+    "convert_unit",
+    "file_identity",
+    "local_to_utc",
+    "read_nonempty_bytes",
+    "require_file",
+    "resolve_timezone",
+]
+
+#: Factor that converts a value in the key unit to the canonical unit of its quantity
+#: (s, V, mA, mA h). Keys are lower-case, with ``µ``/``μ`` spelt ``u``.
+UNIT_FACTORS: dict[str, tuple[str, float]] = {
+    # time -> s
+    "s": ("s", 1.0),
+    "sec": ("s", 1.0),
+    "ms": ("s", 1e-3),
+    "min": ("s", 60.0),
+    "h": ("s", 3600.0),
+    "hr": ("s", 3600.0),
+    "d": ("s", 86400.0),
+    # voltage -> V
+    "v": ("V", 1.0),
+    "mv": ("V", 1e-3),
+    "uv": ("V", 1e-6),
+    # current -> mA
+    "a": ("mA", 1e3),
+    "ma": ("mA", 1.0),
+    "ua": ("mA", 1e-3),
+    "na": ("mA", 1e-6),
+    # charge -> mA h
+    "ah": ("mA h", 1e3),
+    "a h": ("mA h", 1e3),
+    "mah": ("mA h", 1.0),
+    "ma h": ("mA h", 1.0),
+    "uah": ("mA h", 1e-3),
+    "c": ("mA h", 1e3 / 3600.0),
+    "as": ("mA h", 1e3 / 3600.0),
+    "mas": ("mA h", 1.0 / 3600.0),
+    "mc": ("mA h", 1.0 / 3600.0),
+}
+
+
+def convert_unit(values: npt.ArrayLike, unit: str, target: str) -> npt.NDArray[np.float64]:
+    """Convert values from ``unit`` to the canonical ``target`` unit.
+
+    Parameters
+    ----------
+    values : (N,) array_like
+        Numbers in ``unit``.
+    unit : str
+        Their unit, e.g. ``"uA"``, ``"h"``, ``"Ah"`` (case-insensitive, ``µ`` allowed).
+    target : {"s", "V", "mA", "mA h"}
+        Canonical unit wanted.
+
+    Returns
+    -------
+    (N,) ndarray of float64
+
+    Raises
+    ------
+    ParameterError
+        When ``unit`` is unknown or measures another quantity than ``target``.
+
+    Examples
+    --------
+    >>> convert_unit([1.0, 2.0], "uA", "mA").tolist()
+    [0.001, 0.002]
+    """
+    key = unit.strip().lower().replace("µ", "u").replace("μ", "u").replace("·", " ").replace("*", " ")
+    if key not in UNIT_FACTORS or UNIT_FACTORS[key][0] != target:
+        known = sorted(k for k, (t, _) in UNIT_FACTORS.items() if t == target)
+        raise ParameterError(f"unit {unit!r} cannot be converted to {target!r}; known units: {known}")
+    return np.asarray(values, dtype=np.float64) * UNIT_FACTORS[key][1]
+
+
+def require_file(path: str | PathLike[str], fmt: str) -> Path:
+    """Return ``path`` as a :class:`~pathlib.Path` after checking it is a non-empty file.
+
+    Raises
+    ------
+    CorruptFileError
+        When the file is missing, not a regular file or has zero length.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise CorruptFileError(f"no such file (expected a {fmt} file)", path=p)
+    if p.stat().st_size == 0:
+        raise CorruptFileError(f"file is empty (0 bytes), expected a {fmt} file", path=p)
+    return p
+
+
+def read_nonempty_bytes(path: str | PathLike[str], fmt: str) -> bytes:
+    """Read a whole (small) file after :func:`require_file`."""
+    return require_file(path, fmt).read_bytes()
+
+
+def file_identity(path: Path) -> dict[str, Any]:
+    """``source`` and ``sha256`` entries for :class:`~operando.echem.EchemMetadata`."""
+    return {"source": str(path), "sha256": sha256_file(path)}
+
+
+def resolve_timezone(name: str) -> ZoneInfo:
+    """Return the IANA time zone ``name`` or raise :class:`ParameterError`."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ParameterError(f"unknown time zone {name!r} (expected an IANA name such as 'Europe/Berlin')") from exc
+
+
+def local_to_utc(value: datetime | pd.Timestamp, timezone: str) -> pd.Timestamp:
+    """Interpret a naive wall-clock time in ``timezone`` and return it in UTC.
+
+    Examples
+    --------
+    >>> str(local_to_utc(datetime(2020, 7, 1, 12, 0), "Europe/Berlin"))
+    '2020-07-01 10:00:00+00:00'
+    """
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        ts = ts.tz_localize(resolve_timezone(timezone), ambiguous=True, nonexistent="shift_forward")
+    return ts.tz_convert("UTC")
+
+
+def series_local_to_utc(values: pd.Series, timezone: str) -> pd.Series:
+    """Vectorised :func:`local_to_utc` for a naive ``datetime64`` series (NaT kept)."""
+    zone = resolve_timezone(timezone)
+    if values.dt.tz is not None:
+        return values.dt.tz_convert("UTC")
+    localised = values.dt.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward")
+    return localised.dt.tz_convert("UTC")
+
+
+@contextlib.contextmanager
+def capture_library_noise(loggers: Sequence[str] = ()) -> Iterator[list[str]]:
+    """Collect warnings and log records that a library emits while reading.
+
+    Library readers warn about things worth keeping (fastnda: "negative jumps in unix
+    time"), but ``pytest -W error`` and users do not want them as raw warnings; the
+    messages are returned (in a list filled on exit of the block) for ``meta.extra``.
+
+    Parameters
+    ----------
+    loggers : sequence of str
+        Names of :mod:`logging` loggers whose WARNING-and-above records to capture
+        (their propagation is switched off while the block runs).
+
+    Yields
+    ------
+    list of str
+        Filled with the captured messages when the block ends.
+    """
+    messages: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    handler = _Collect(level=logging.WARNING)
+    saved: list[tuple[logging.Logger, bool]] = []
+    for name in loggers:
+        lg = logging.getLogger(name)
+        saved.append((lg, lg.propagate))
+        lg.addHandler(handler)
+        lg.propagate = False
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield messages
+        messages.extend(str(w.message) for w in caught)
+    finally:
+        for lg, propagate in saved:
+            lg.removeHandler(handler)
+            lg.propagate = propagate
+
+
+def first_seen(values: Sequence[Any] | npt.NDArray[Any]) -> tuple[str, ...]:
+    """Distinct non-empty values as strings, in order of first appearance."""
+    out: dict[str, None] = {}
+    for v in values:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            continue
+        s = str(v).strip()
+        if s:
+            out.setdefault(s, None)
+    return tuple(out)
