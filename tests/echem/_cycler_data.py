@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import _checked
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -22,14 +24,11 @@ def data_root() -> Path | None:
 
 
 def real_file(*parts: str) -> Path:
-    """Path of a real test file; skips the calling test when it is absent."""
+    """Path of a real test file, checked against its pinned SHA-256; skips when the data are absent."""
     root = data_root()
     if root is None:
         pytest.skip("real data absent: set OPERANDO_TEST_DATA or provide ../shared/data")
-    path = root.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"real data file absent: {path}")
-    return path
+    return _checked("/".join(parts))
 
 
 def flip_bytes(data: bytes, positions: list[int], values: list[int]) -> bytes:

@@ -8,7 +8,6 @@ independent expectation; it is parsed here with a small pandas reader, not with 
 from __future__ import annotations
 
 import io
-import os
 import re
 import struct
 from datetime import UTC, datetime
@@ -20,18 +19,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operando.echem._biologic_mpr import half_cycles_vectorised, read_mpr, sniff_mpr
-from operando.echem._record import half_cycles_from_current
+from operando.echem._biologic_mpr import read_mpr, sniff_mpr
 from operando.errors import CorruptFileError, OperandoError, ParameterError, UnsupportedFormatError
+from tests.conftest import _checked, data_root, real_files
+
+BIOLOGIC = data_root() / "echem" / "biologic"
+# the pinned files (tests/realdata_sha256.txt), each checked by SHA-256 before use below
+MPR_FILES = [data_root() / rel for rel in real_files("echem/biologic/*.mpr")] if BIOLOGIC.is_dir() else []
 
 
-def _data_root() -> Path:
-    env = os.environ.get("OPERANDO_TEST_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
+@pytest.fixture(autouse=True, scope="module")
+def _pinned_files_unchanged() -> None:
+    if BIOLOGIC.is_dir():
+        for rel in real_files("echem/biologic/*"):
+            _checked(rel)
 
 
-BIOLOGIC = _data_root() / "echem" / "biologic"
-MPR_FILES = sorted(BIOLOGIC.rglob("*.mpr")) if BIOLOGIC.is_dir() else []
 NO_DATA = pytest.mark.skip(reason=f"real BioLogic files not found in {BIOLOGIC} (set OPERANDO_TEST_DATA)")
 EXPORT_SUFFIXES = (".mpt", ".txt", ".de.mpt", ".old.mpt")
 
@@ -397,10 +400,3 @@ def test_garbage_after_last_module(tmp_path: Path) -> None:
     raw = make_mpr([4, 6, 8], _tvi_rows(2)) + b"junk"
     with pytest.raises(CorruptFileError, match=r"expected a module tag"):
         read_mpr(_write(tmp_path, raw))
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.sampled_from([0.0, 1e-7, 1.0, -1.0, 2.0, -0.5, float("nan")]), max_size=40))
-def test_vectorised_half_cycles_equal_the_record_loop(current: list[float]) -> None:
-    values = np.array(current, dtype=np.float64)
-    np.testing.assert_array_equal(half_cycles_vectorised(values), half_cycles_from_current(values))

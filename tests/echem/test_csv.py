@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _cycler_data import flip_bytes, real_file
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from operando.echem._csv import read_csv, sniff_csv
 from operando.errors import CorruptFileError, MissingMetadataError, OperandoError, ParameterError
+from tests.echem._cycler_data import flip_bytes, real_file
 
 TEXT = (
     "t_h;U;I_uA;when\n0,0;3,50;100;2021-06-05 11:23:46\n"

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _cycler_data import flip_bytes, real_file
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from operando.echem._gamry import read_gamry, sniff_gamry
 from operando.errors import CorruptFileError, MissingMetadataError, OperandoError, UnsupportedFormatError
+from tests.echem._cycler_data import flip_bytes, real_file
 
 MINI = (
     "EXPLAIN\r\nTAG\tCHRONOA\r\nTITLE\tLABEL\tChrono\tTest &Identifier\r\nDATE\tLABEL\t23.04.2018\tDate\r\n"

@@ -3,6 +3,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from operando.echem import CANONICAL_COLUMNS, EchemMetadata, EchemRecord, direction, half_cycles_from_current
 from operando.errors import CorruptFileError
@@ -58,3 +60,22 @@ def test_mismatched_lengths_are_corrupt():
 def test_non_finite_time_is_corrupt():
     with pytest.raises(CorruptFileError, match="time is not finite at row 1"):
         EchemRecord.from_columns(time_s=[0, np.nan], voltage_V=[1, 2], current_mA=[0, 0], meta=EchemMetadata())
+
+
+def _half_cycles_reference(current):
+    """The definition, one sample at a time: a change of flowing direction starts a half cycle."""
+    sign = direction(current)
+    out, count, last = [], 0, 0
+    for s in sign:
+        if s != 0:
+            count += last != 0 and s != last
+            last = s
+        out.append(count)
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 1e-7, 1.0, -1.0, 2.0, -0.5, float("nan")]), max_size=40))
+def test_half_cycles_equal_the_sample_by_sample_definition(current):
+    values = np.array(current, dtype=np.float64)
+    assert half_cycles_from_current(values).tolist() == _half_cycles_reference(values)

@@ -130,7 +130,7 @@ def _seconds(series: pd.Series, name: str, path: Path, decimal: str, header_line
 def read_csv(
     path: str | PathLike[str],
     *,
-    columns: Mapping[str, str],
+    columns: Mapping[str, str] | None = None,
     units: Mapping[str, str] | None = None,
     sep: str | None = None,
     decimal: str = ".",
@@ -183,6 +183,7 @@ def read_csv(
         Unknown canonical name or unit.
     """
     src = Path(path)
+    columns = dict(columns or {})
     data = read_nonempty_bytes(src, "CSV/TSV")
     unknown = [k for k in columns if k not in CANONICAL_COLUMNS]
     if unknown:

@@ -9,7 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from operando._files import read_head
+from operando.echem._arbin import read_arbin_res, sniff_arbin_res
+from operando.echem._biologic_mpr import read_mpr, sniff_mpr
 from operando.echem._biologic_text import read_mpt, sniff_mpt
+from operando.echem._csv import read_csv, sniff_csv
+from operando.echem._gamry import read_gamry, sniff_gamry
+from operando.echem._neware import read_neware, sniff_neware
 from operando.echem._record import EchemRecord
 from operando.errors import UnsupportedFormatError
 
@@ -26,8 +31,14 @@ class EchemFormat:
     read: Callable[..., EchemRecord]
 
 
+# Order matters only where signatures overlap: generic delimited text comes last.
 READERS: tuple[EchemFormat, ...] = (
+    EchemFormat("biologic-mpr", "BioLogic EC-Lab/BT-Lab binary (.mpr)", lambda h, p: sniff_mpr(h), read_mpr),
     EchemFormat("biologic-mpt", "BioLogic EC-Lab/BT-Lab text export (.mpt/.txt)", lambda h, p: sniff_mpt(h), read_mpt),
+    EchemFormat("gamry-dta", "Gamry Framework (.DTA)", sniff_gamry, read_gamry),
+    EchemFormat("neware", "Neware BTS (.nda/.ndax)", sniff_neware, read_neware),
+    EchemFormat("arbin-res", "Arbin MITS results database (.res)", sniff_arbin_res, read_arbin_res),
+    EchemFormat("csv", "delimited text with a column mapping (.csv/.tsv/.txt)", sniff_csv, read_csv),
 )
 
 

@@ -181,16 +181,11 @@ def half_cycles_from_current(
     [0, 0, 0, 0, 1, 1, 2]
     """
     sign = direction(current_mA, rest_tolerance_mA=rest_tolerance_mA)
-    index = np.zeros(sign.shape, dtype=np.int64)
-    current_sign = 0
-    count = 0
-    for i, s in enumerate(sign):
-        if s != 0:
-            if current_sign != 0 and s != current_sign:
-                count += 1
-            current_sign = s
-        index[i] = count
-    return index
+    flowing = np.flatnonzero(sign)
+    steps = np.zeros(sign.shape, dtype=np.int64)
+    if flowing.size > 1:  # a new half cycle wherever the direction differs from the last flowing one
+        steps[flowing[1:]] = sign[flowing[1:]] != sign[flowing[:-1]]
+    return np.cumsum(steps)
 
 
 class EchemRecord:
@@ -287,7 +282,7 @@ class EchemRecord:
                 columns["timestamp"] = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
             derived.append("timestamp")
         else:
-            ts = pd.to_datetime(pd.Series(np.asarray(timestamp)))
+            ts = pd.to_datetime(pd.Series(np.asarray(timestamp)), cache=False)
             columns["timestamp"] = ts.dt.tz_localize("UTC") if ts.dt.tz is None else ts.dt.tz_convert("UTC")
         if charge_mAh is None:
             columns["charge_mAh"] = _integrate_charge_mAh(t, np.nan_to_num(i))
