@@ -50,7 +50,13 @@ def test_debug_shows_the_traceback(tmp_path):
 @pytest.mark.realdata
 @pytest.mark.parametrize(
     ("rel", "expect"),
-    [("tomo/tomopy/tooth.h5", "DXchange"), ("echem/biologic/yadg/cv.mpt", "Cyclic Voltammetry")],
+    [
+        ("tomo/tomopy/tooth.h5", "DXchange"),
+        ("echem/biologic/yadg/cv.mpt", "Cyclic Voltammetry"),
+        ("echem/biologic/yadg/gcpl.issue_211.mpr", "rows: 2767"),
+        ("echem/neware/fastnda/46_1_5_60_bts16.ndax", "rows: 84"),
+        ("echem/gamry/impedance.py/exampleDataGamry.DTA", "rows: 72"),
+    ],
 )
 def test_info_on_real_files(real_file, rel, expect):
     r = run("info", real_file(rel))
@@ -75,3 +81,32 @@ def test_demo_then_echem_commands(tmp_path):
     assert (tmp_path / "v.png").read_bytes()[:4] == b"\x89PNG"
     r = run("echem", "plot", mpt, "-o", tmp_path / "v.png", "--markers", "six")
     assert r.returncode == 2 and "--markers must be numbers" in r.stderr
+
+
+@pytest.mark.realdata
+def test_bruker_epr_dta_is_told_apart(real_file):
+    r = run("echem", "info", real_file("nmr/epr/cwepr/BDPA-1DFieldSweep.DTA"))
+    assert r.returncode == 2
+    assert "Bruker EPR" in r.stderr
+
+
+def test_symmetric_cell_short_is_reported(tmp_path):
+    from operando.synthetic import simulate_symmetric_cell
+
+    rec = simulate_symmetric_cell(short_at_s=7800.0)
+    csv = tmp_path / "li_li.csv"
+    rec.data[["time_s", "voltage_V", "current_mA"]].to_csv(csv, index=False)
+    r = run(
+        "echem",
+        "info",
+        csv,
+        "--symmetric",
+        "--map",
+        "time_s=time_s",
+        "--map",
+        "voltage_V=voltage_V",
+        "--map",
+        "current_mA=current_mA",
+    )
+    assert r.returncode == 0, r.stderr
+    assert "short_circuit at 7800.0 s" in r.stdout

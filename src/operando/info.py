@@ -273,7 +273,7 @@ def describe(path: str | PathLike[str]) -> dict[str, Any]:
     from operando import echem
 
     fmt = echem.detect(p)
-    if fmt is not None:
+    if fmt is not None or echem.owner_by_suffix(p) is not None:  # the owner's reader says what is wrong
         return {"path": str(p), **echem.read(p).summary()}
     printable = head[:16].hex(" ")
     raise UnsupportedFormatError(f"content not recognised as any supported format (first bytes: {printable})", path=p)

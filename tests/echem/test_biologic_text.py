@@ -129,11 +129,16 @@ def test_not_an_export(tmp_path):
     other.write_text("time,voltage\n0,1\n")
     with pytest.raises(UnsupportedFormatError, match="not an EC-Lab/BT-Lab text export"):
         read_mpt(other)
-    with pytest.raises(UnsupportedFormatError, match="not a recognised electrochemistry file"):
+    # the extension's owner explains what is wrong rather than a generic "unknown format"
+    with pytest.raises(UnsupportedFormatError, match="x.mpt: not an EC-Lab/BT-Lab text export"):
         echem.read(other)
+    unknown = tmp_path / "x.dat"
+    unknown.write_bytes(b"\x00\x01binary")
+    with pytest.raises(UnsupportedFormatError, match="x.dat: not a recognised electrochemistry file"):
+        echem.read(unknown)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_mutated_exports_read_or_fail_cleanly(tmp_path, export_bytes, data):
     blob = bytearray(export_bytes)

@@ -16,7 +16,7 @@ from operando.echem._analysis import (
     segments,
     specific,
 )
-from operando.echem._read import READERS, EchemFormat, detect, read
+from operando.echem._read import READERS, EchemFormat, detect, owner_by_suffix, read
 from operando.echem._record import (
     CANONICAL_COLUMNS,
     CANONICAL_UNITS,
@@ -42,6 +42,7 @@ __all__ = [
     "dqdv",
     "half_cycles_from_current",
     "li_content",
+    "owner_by_suffix",
     "plateaus",
     "read",
     "segments",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from os import PathLike
@@ -16,9 +17,9 @@ from operando.echem._csv import read_csv, sniff_csv
 from operando.echem._gamry import read_gamry, sniff_gamry
 from operando.echem._neware import read_neware, sniff_neware
 from operando.echem._record import EchemRecord
-from operando.errors import UnsupportedFormatError
+from operando.errors import ParameterError, UnsupportedFormatError
 
-__all__ = ["READERS", "EchemFormat", "detect", "read"]
+__all__ = ["READERS", "EchemFormat", "detect", "owner_by_suffix", "read"]
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,20 @@ class EchemFormat:
     description: str
     sniff: Callable[[bytes, Path], bool]
     read: Callable[..., EchemRecord]
+    suffixes: tuple[str, ...] = ()
+    """Extensions this format owns: a file with one that no sniffer recognises is handed to
+    this reader anyway, so that its error says what is wrong (e.g. a Bruker EPR ``.DTA``)."""
 
 
 # Order matters only where signatures overlap: generic delimited text comes last.
 READERS: tuple[EchemFormat, ...] = (
-    EchemFormat("biologic-mpr", "BioLogic EC-Lab/BT-Lab binary (.mpr)", lambda h, p: sniff_mpr(h), read_mpr),
-    EchemFormat("biologic-mpt", "BioLogic EC-Lab/BT-Lab text export (.mpt/.txt)", lambda h, p: sniff_mpt(h), read_mpt),
-    EchemFormat("gamry-dta", "Gamry Framework (.DTA)", sniff_gamry, read_gamry),
-    EchemFormat("neware", "Neware BTS (.nda/.ndax)", sniff_neware, read_neware),
-    EchemFormat("arbin-res", "Arbin MITS results database (.res)", sniff_arbin_res, read_arbin_res),
+    EchemFormat("biologic-mpr", "BioLogic EC-Lab/BT-Lab binary (.mpr)", lambda h, p: sniff_mpr(h), read_mpr, (".mpr",)),
+    EchemFormat(
+        "biologic-mpt", "BioLogic EC-Lab/BT-Lab text export (.mpt/.txt)", lambda h, p: sniff_mpt(h), read_mpt, (".mpt",)
+    ),
+    EchemFormat("gamry-dta", "Gamry Framework (.DTA)", sniff_gamry, read_gamry, (".dta",)),
+    EchemFormat("neware", "Neware BTS (.nda/.ndax)", sniff_neware, read_neware, (".nda", ".ndax")),
+    EchemFormat("arbin-res", "Arbin MITS results database (.res)", sniff_arbin_res, read_arbin_res, (".res",)),
     EchemFormat("csv", "delimited text with a column mapping (.csv/.tsv/.txt)", sniff_csv, read_csv),
 )
 
@@ -49,6 +55,12 @@ def detect(path: str | PathLike[str]) -> EchemFormat | None:
         if fmt.sniff(head, p):
             return fmt
     return None
+
+
+def owner_by_suffix(path: str | PathLike[str]) -> EchemFormat | None:
+    """The format that owns the file's extension (used only when no signature matched)."""
+    suffix = Path(path).suffix.lower()
+    return next((fmt for fmt in READERS if suffix in fmt.suffixes), None)
 
 
 def read(path: str | PathLike[str], **options: Any) -> EchemRecord:
@@ -74,8 +86,13 @@ def read(path: str | PathLike[str], **options: Any) -> EchemRecord:
     CorruptFileError
         When the file is empty, truncated or damaged.
     """
-    fmt = detect(path)
+    fmt = detect(path) or owner_by_suffix(path)
     if fmt is None:
         known = ", ".join(f.description for f in READERS)
         raise UnsupportedFormatError(f"not a recognised electrochemistry file (supported: {known})", path=path)
+    accepted = inspect.signature(fmt.read).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise ParameterError(f"option(s) {unknown} do not apply to {fmt.description} files", path=path)
     return fmt.read(path, **options)
