@@ -207,7 +207,12 @@ class EchemRecord:
         if missing:
             raise ValueError(f"EchemRecord needs canonical columns, missing {missing}")
         order = list(CANONICAL_COLUMNS) + [c for c in data.columns if c not in CANONICAL_COLUMNS]
-        self.data = data[order].reset_index(drop=True)
+        # reorder / reindex only when needed: each is a full copy of the table
+        if list(data.columns) != order:
+            data = data[order]
+        if not data.index.equals(pd.RangeIndex(len(data))):
+            data = data.reset_index(drop=True)
+        self.data = data
         self.units = {c: units.get(c, CANONICAL_UNITS.get(c, "")) for c in order}
         self.meta = meta
 
@@ -320,7 +325,7 @@ class EchemRecord:
                 raise CorruptFileError(
                     f"column {name} has {len(columns[name])} rows, time has {n}", path=meta.source or None
                 )
-        frame = pd.DataFrame(columns)
+        frame = pd.DataFrame(columns, copy=False)  # the arrays are ours already
         units = dict(CANONICAL_UNITS)
         units.update(extra_units or {})
         return cls(frame, units, meta.replace(derived=tuple(sorted(set(meta.derived) | set(derived)))))
