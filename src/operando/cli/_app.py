@@ -101,3 +101,12 @@ def demo_command(
 from operando.cli import _echem  # noqa: E402  (registers the echem group)
 
 app.add_typer(_echem.app, name="echem")
+
+# Modalities whose commands have not landed yet: the groups exist so that `operando --help`
+# shows the whole product, and each says plainly that it has no commands yet.
+for _name, _what in (
+    ("tomo", "Operando tomography (recon, segment, interface, series): no commands yet."),
+    ("mri", "MRI of lithium dendrites (layers, growth, stages): no commands yet."),
+    ("report", "The HTML report of an experiment: no commands yet."),
+):
+    app.add_typer(typer.Typer(help=_what, no_args_is_help=True), name=_name)
