@@ -397,7 +397,7 @@ def _build(
         extra_meta["timestamp_assumption"] = f"{dpt_name} read as wall-clock time in {timezone}"
         if not pd.isna(timestamp.iloc[0]):
             start = timestamp.iloc[0] - pd.to_timedelta(float(time_s[0]), unit="s")
-            meta_fields["start_time"] = start.to_pydatetime()
+            meta_fields["start_time"] = start.round("us").to_pydatetime()
     else:
         meta_fields["start_time"] = _header_start(fields, timezone)
     if fields.get("Procedure"):
