@@ -108,7 +108,7 @@ def _xlsx_sheet_names(path: Path) -> list[str] | None:
 def sniff_arbin_xlsx(head: bytes, path: Path) -> bool:
     """Tell whether a file is an Arbin MITS Excel export (``Global_Info`` + ``Channel_*`` sheets).
 
-    A zip whose workbook cannot be opened is claimed only when it is named ``.xlsx``.
+    Decided by the sheet names in ``xl/workbook.xml``; a zip that cannot be opened is not claimed.
     """
     if not head.startswith(_ZIP_MAGIC):
         return False
