@@ -11,6 +11,11 @@ Conventions (TopSpin's, checked on real data, see ``tests/nmr/test_bruker.py``):
   the 29Si saturation-recovery set to 0.2 %.
 * Intensity: unnormalised discrete FT times ``2**NC`` equals TopSpin's ``1r * 2**NC_proc``.
 * Phase: ``S * exp(-i * (PHC0 + PHC1 * k / SI))`` in degrees, ``k`` the point index.
+  For the XWIN-NMR 3.5 set (DSPFVS 12, table group delay 69.5) PHC1 agrees but the best
+  PHC0 is ``procs`` PHC0 + 90 degrees (+270 in this sign convention); old data are better
+  phased automatically (:func:`autophase`).
+* Integrals: TopSpin's (``t1ints.txt``) are plain sums over the points of ``2rr`` in
+  stored units, i.e. ``sum(intensity) * 2**-NC_proc``; no Hz or ppm factor.
 """
 
 from __future__ import annotations
