@@ -1,0 +1,171 @@
+"""``operando nmr``: tracer-exchange model, Bruker spectra processing, 6Li abundance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+app = typer.Typer(help="NMR of Li-metal cells (Bruker TopSpin data, tracer exchange).", no_args_is_help=True)
+
+
+def _window(text: str, option: str) -> tuple[float, float]:
+    from operando.errors import ParameterError
+
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise ParameterError(f"{option} must be two ppm values LO,HI, got {text!r}") from exc
+    return lo, hi
+
+
+def _write_csv_atomic(frame: object, out: Path, **kwargs: object) -> None:
+    import pandas as pd
+
+    assert isinstance(frame, pd.DataFrame)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    frame.to_csv(tmp, index=False, **kwargs)  # type: ignore[call-overload]
+    tmp.replace(out)
+
+
+@app.command("tracer")
+def tracer(
+    m1: Annotated[float, typer.Option("--m1", help="Li amount in the electrode (any unit common to m2, n).")],
+    x1: Annotated[float, typer.Option("--x1", help="Initial 6Li fraction of the electrode (0..1).")],
+    m2: Annotated[float, typer.Option("--m2", help="Li amount in the electrolyte.")],
+    x2: Annotated[float, typer.Option("--x2", help="Initial 6Li fraction of the electrolyte (0..1).")],
+    n: Annotated[float, typer.Option("--n", help="Li amount exchanged per step.")],
+    steps: Annotated[int, typer.Option("--steps", help="Last row index; rows 0..STEPS, row k after k+1 steps.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write.")],
+    charge_per_step: Annotated[
+        float | None, typer.Option("--charge-per-step", help="Charge per exchange step, mA h (adds charge_mAh).")
+    ] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also draw both abundances (.png, .svg, .pdf).")] = None,
+) -> None:
+    """Iterate the tracer-exchange model and write the table (full precision CSV)."""
+    from operando.nmr import tracer_exchange
+
+    table = tracer_exchange(m1=m1, x1=x1, m2=m2, x2=x2, n=n, steps=steps, charge_per_step_mAh=charge_per_step)
+    _write_csv_atomic(table, out, float_format="%.17g")
+    typer.echo(f"{len(table)} rows -> {out}; final electrode {table['x_electrode'].iat[-1]:.4f}, "
+               f"electrolyte {table['x_electrolyte'].iat[-1]:.4f}")  # fmt: skip
+    if plot is not None:
+        from operando.report import save_figure
+
+        save_figure(_tracer_figure(table), plot.with_suffix(""), formats=(plot.suffix.lstrip(".") or "png",))
+        typer.echo(f"-> {plot}")
+
+
+def _tracer_figure(table: pd.DataFrame) -> Figure:
+    from matplotlib.figure import Figure
+
+    x = table["charge_mAh"] if "charge_mAh" in table else table["step"]
+    fig = Figure(figsize=(5, 3.5))
+    ax = fig.add_subplot()
+    ax.plot(x, table["x_electrode"], label="electrode")
+    ax.plot(x, table["x_electrolyte"], label="electrolyte")
+    ax.set_xlabel("charge (mA h)" if "charge_mAh" in table else "exchange step")
+    ax.set_ylabel("6Li atomic fraction")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+@app.command("process")
+def process_command(
+    dataset: Annotated[Path, typer.Argument(help="Bruker experiment folder (acqus + fid/ser).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="OUT.zarr (spectrum + integrals) or OUT.csv (spectrum).")],
+    lb: Annotated[
+        float | None, typer.Option("--lb", help="Exponential line broadening, Hz (default: procs LB).")
+    ] = None,
+    zf: Annotated[
+        int | None, typer.Option("--zf", help="Spectrum size after zero filling (default: procs SI).")
+    ] = None,
+    phase: Annotated[str, typer.Option("--phase", help="manual (procs PHC0/PHC1) or auto.")] = "manual",
+    windows: Annotated[
+        list[str] | None, typer.Option("--window", help="Integration window LO,HI in ppm; repeatable.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+) -> None:
+    """FT, phase and reference a Bruker dataset; integrate windows; write Zarr or CSV."""
+    import numpy as np
+    import pandas as pd
+    import xarray as xr
+
+    from operando.errors import ParameterError
+    from operando.nmr import integrate, process, read_bruker
+
+    if phase not in ("manual", "auto"):
+        raise ParameterError(f"--phase must be manual or auto, got {phase!r}")
+    mode: Literal["manual", "auto"] = "auto" if phase == "auto" else "manual"
+    fid = read_bruker(dataset)
+    ds = process(fid, lb_Hz=lb, size=zf, phase_mode=mode)
+    spec, ppm = ds["intensity"].values, ds["ppm"].values
+    wins = [_window(w, "--window") for w in windows or []]
+    rows = np.atleast_2d(spec)
+    ints = np.array([integrate(rows, ppm, lo=lo, hi=hi) for lo, hi in wins]).reshape(len(wins), rows.shape[0])
+    if out.suffix == ".csv":
+        frame = pd.DataFrame({"ppm": ppm, **{f"intensity_{i}": r for i, r in enumerate(rows)}})
+        _write_csv_atomic(frame, out, float_format="%.10g")
+    elif out.suffix == ".zarr":
+        from operando.store import write_results
+
+        if wins:
+            ds["integral"] = xr.DataArray(ints, dims=("window", "row"), attrs={"units": "sum over points"})
+            ds = ds.assign_coords(
+                window_lo_ppm=("window", [w[0] for w in wins]), window_hi_ppm=("window", [w[1] for w in wins])
+            )
+        params = {"lb_Hz": ds.attrs["lb_Hz"], "size": ds.attrs["size"], "phase": mode,
+                  "p0_deg": ds.attrs["p0_deg"], "p1_deg": ds.attrs["p1_deg"], "windows_ppm": wins}  # fmt: skip
+        inputs = [p for p in sorted(dataset.iterdir()) if p.is_file()]
+        write_results(ds, out, parameters=params, inputs=inputs, overwrite=overwrite)
+    else:
+        raise ParameterError(f"output must end in .zarr or .csv, got {out.name}")
+    typer.echo(f"{fid.meta.nucleus} {rows.shape[0]} x {ppm.size} points, {ppm[0]:.3f} .. {ppm[-1]:.3f} ppm -> {out}")
+    for (lo, hi), vals in zip(wins, ints, strict=True):
+        typer.echo(f"integral {lo:g}..{hi:g} ppm: " + ", ".join(f"{v:.6g}" for v in vals))
+
+
+@app.command("isotopes")
+def isotopes(
+    li6: Annotated[Path, typer.Option("--li6", help="Bruker folder of the 6Li spectrum.")],
+    li7: Annotated[Path, typer.Option("--li7", help="Bruker folder of the 7Li spectrum.")],
+    window: Annotated[str, typer.Option("--window", help="Integration window LO,HI in ppm.")],
+    noise: Annotated[str, typer.Option("--noise", help="Signal-free window LO,HI in ppm for the noise.")] = "-150,-100",
+    factor: Annotated[float, typer.Option("--factor", help="Per-nucleus 7Li:6Li signal ratio.")] = 28.45,
+    lb: Annotated[float, typer.Option("--lb", help="Exponential line broadening, Hz.")] = 0.0,
+    phase: Annotated[str, typer.Option("--phase", help="manual (procs PHC0/PHC1) or auto.")] = "manual",
+) -> None:
+    """6Li atomic fraction of one species from its 6Li and 7Li integrals, with uncertainty."""
+    from operando.nmr import li6_fraction, read_bruker
+
+    lo, hi = _window(window, "--window")
+    nlo, nhi = _window(noise, "--noise")
+    (i6, s6), (i7, s7) = (_normalised_integral(read_bruker(p), lo, hi, nlo, nhi, lb, phase) for p in (li6, li7))
+    x, sx = li6_fraction(i6, i7, factor=factor, sigma_i6=s6, sigma_i7=s7)
+    typer.echo(f"I6 = {i6:.6g} ± {s6:.2g}, I7 = {i7:.6g} ± {s7:.2g} (per scan, window {lo:g}..{hi:g} ppm)")
+    typer.echo(f"6Li fraction: {100 * float(x):.2f} ± {100 * float(sx):.2f} at.% (factor {factor:g})")
+
+
+def _normalised_integral(
+    fid: object, lo: float, hi: float, nlo: float, nhi: float, lb: float, phase: str
+) -> tuple[float, float]:
+    """Window integral per scan in FID-amplitude units (sum / SI / NS) and its noise uncertainty."""
+    import numpy as np
+
+    from operando.nmr import BrukerFID, integral_uncertainty, integrate, noise_std, process, window_mask
+
+    assert isinstance(fid, BrukerFID)
+    mode: Literal["manual", "auto"] = "auto" if phase == "auto" else "manual"
+    ds = process(fid, lb_Hz=lb, phase_mode=mode, first_point=0.5)
+    norm = ds.attrs["size"] * fid.meta.ns
+    spec, ppm = np.atleast_2d(ds["intensity"].values)[0] / norm, ds["ppm"].values
+    value = float(integrate(spec, ppm, lo=lo, hi=hi))
+    sigma = float(integral_uncertainty(noise_std(spec, ppm, lo=nlo, hi=nhi), int(window_mask(ppm, lo, hi).sum())))
+    return value, sigma

@@ -1,0 +1,71 @@
+"""NMR of Li-metal cells: Bruker spectra, integrals, Knight shift, 6Li abundance, tracer exchange.
+
+Readers (:func:`read_bruker`, :func:`read_bruker_processed`) return arrays and typed
+metadata; kernels (``ppm_axis``, ``process_fid``, ``integrate``, ...) are pure
+array-in/array-out functions; :func:`process` ties the two into an ``xarray.Dataset``.
+"""
+
+from operando.nmr._bruker import BrukerFID, BrukerMeta, BrukerProcessed, read_bruker, read_bruker_processed
+from operando.nmr._isotopes import LI6_NATURAL, SENSITIVITY_7LI_6LI, li6_fraction, sensitivity_factor
+from operando.nmr._process import (
+    autophase,
+    baseline_polynomial,
+    exponential_window,
+    fourier_transform,
+    fwhm,
+    group_delay_shift,
+    integral_uncertainty,
+    integrate,
+    noise_std,
+    peak_position,
+    phase,
+    pick_peaks,
+    ppm_axis,
+    ppm_axis_processed,
+    process_fid,
+    window_mask,
+)
+from operando.nmr._spectrum import process
+from operando.nmr._tracer import (
+    ExchangeFit,
+    classify_dendrite,
+    electrolyte_abundance,
+    fit_exchange,
+    mechanism2_share,
+    tracer_exchange,
+)
+
+__all__ = [
+    "LI6_NATURAL",
+    "SENSITIVITY_7LI_6LI",
+    "BrukerFID",
+    "BrukerMeta",
+    "BrukerProcessed",
+    "ExchangeFit",
+    "autophase",
+    "baseline_polynomial",
+    "classify_dendrite",
+    "electrolyte_abundance",
+    "exponential_window",
+    "fit_exchange",
+    "fourier_transform",
+    "fwhm",
+    "group_delay_shift",
+    "integral_uncertainty",
+    "integrate",
+    "li6_fraction",
+    "mechanism2_share",
+    "noise_std",
+    "peak_position",
+    "phase",
+    "pick_peaks",
+    "ppm_axis",
+    "ppm_axis_processed",
+    "process",
+    "process_fid",
+    "read_bruker",
+    "read_bruker_processed",
+    "sensitivity_factor",
+    "tracer_exchange",
+    "window_mask",
+]

@@ -1,0 +1,321 @@
+"""Bruker TopSpin / XWIN-NMR readers (through nmrglue): raw ``fid``/``ser`` and processed ``pdata``.
+
+Readers only read: they check that the folder holds what ``acqus`` promises (size, byte
+order, data type) and return arrays plus a typed metadata record; they never process.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from operando.errors import CorruptFileError, MissingMetadataError, UnsupportedFormatError
+
+__all__ = ["BrukerFID", "BrukerMeta", "BrukerProcessed", "read_bruker", "read_bruker_processed"]
+
+_DTYPES: dict[int, tuple[np.dtype[Any], str]] = {0: (np.dtype("i4"), "int32"), 2: (np.dtype("f8"), "float64")}
+
+
+@dataclass(frozen=True)
+class BrukerMeta:
+    """Acquisition parameters that processing needs (from ``acqus``).
+
+    Attributes
+    ----------
+    path : str
+        The experiment folder.
+    nucleus : str
+        ``NUC1``, e.g. ``"7Li"``.
+    sfo1_MHz, bf1_MHz : float
+        Transmitter and basic frequency, MHz.
+    o1_Hz : float
+        Transmitter offset from ``BF1``, Hz.
+    sw_Hz : float
+        Spectral width ``SW_h``, Hz (the complex sampling rate).
+    td : int
+        ``TD``: number of stored real points per FID (complex points = ``td // 2``).
+    group_delay : float
+        Digital-filter delay in complex points: ``GRPDLY``, or for pre-TopSpin data
+        (``DSPFVS`` < 20, no ``GRPDLY``) the DECIM/DSPFVS table value nmrglue knows.
+    nc : int
+        ``NC``: the FID's intensity is ``stored * 2**NC``.
+    ns : int
+        Number of scans.
+    title : str
+        Software line of ``acqus`` (``##TITLE``).
+    pulse_program : str
+        ``PULPROG``.
+    reference_MHz : float
+        ``SF`` from ``pdata/1/procs`` when present (the referenced 0 ppm), else ``BF1``.
+    """
+
+    path: str
+    nucleus: str
+    sfo1_MHz: float
+    bf1_MHz: float
+    o1_Hz: float
+    sw_Hz: float
+    td: int
+    group_delay: float
+    nc: int
+    ns: int
+    title: str
+    pulse_program: str
+    reference_MHz: float
+    processing: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class BrukerFID:
+    """Raw time-domain data of one experiment.
+
+    Attributes
+    ----------
+    data : (M, N) ndarray of complex128
+        ``M`` FIDs (1 for a 1D experiment; rows of a pseudo-2D ``ser``) of ``N = TD // 2``
+        complex points in stored units (multiply by ``2**meta.nc`` for the intensity).
+    meta : BrukerMeta
+    acqus : dict
+        All ``acqus`` parameters, as nmrglue reads them.
+    """
+
+    data: npt.NDArray[np.complex128]
+    meta: BrukerMeta
+    acqus: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BrukerProcessed:
+    """TopSpin's processed real spectrum (``1r`` or ``2rr``).
+
+    Attributes
+    ----------
+    data : (M, K) ndarray of float64
+        Intensity ``stored * 2**NC_proc`` (``M`` = 1 for ``1r``).
+    ppm : (K,) ndarray of float64
+        Chemical shift of each point, ppm, decreasing (``OFFSET - i * SW_p / SF / SI``).
+    procs : dict
+        All ``procs`` parameters.
+    path : str
+        The ``pdata/N`` folder.
+    """
+
+    data: npt.NDArray[np.float64]
+    ppm: npt.NDArray[np.float64]
+    procs: dict[str, Any]
+    path: str
+
+
+def _read_jcamp(path: Path) -> dict[str, Any]:
+    import nmrglue as ng
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # nmrglue warns on unknown JCAMP lines
+            params: dict[str, Any] = ng.bruker.read_jcamp(str(path))
+    except (OSError, UnicodeDecodeError, ValueError, IndexError) as exc:
+        raise CorruptFileError(f"cannot parse the JCAMP-DX parameters ({exc})", path=path) from exc
+    return params
+
+
+def _need(params: dict[str, Any], key: str, path: Path) -> Any:
+    if key not in params:
+        raise MissingMetadataError(f"parameter {key} is missing", path=path)
+    return params[key]
+
+
+def read_bruker(path: str | PathLike[str]) -> BrukerFID:
+    """Read the raw FID (``fid``) or serial file (``ser``) of a Bruker experiment folder.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Experiment folder (``.../<name>/<expno>``) holding ``acqus`` and ``fid`` or ``ser``.
+
+    Returns
+    -------
+    BrukerFID
+
+    Raises
+    ------
+    UnsupportedFormatError
+        Not a folder, or an empty one, or a folder with neither ``acqus`` nor ``fid``/``ser``.
+    MissingMetadataError
+        ``acqus`` lacks a parameter needed to read the data.
+    CorruptFileError
+        The data file is shorter than ``TD`` promises, does not hold whole points of the
+        data type ``DTYPA`` names, or its byte order disagrees with ``BYTORDA``.
+    """
+    import nmrglue as ng
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise UnsupportedFormatError("not a Bruker experiment folder (expected a directory)", path=folder)
+    if not any(folder.iterdir()):
+        raise UnsupportedFormatError("empty folder: no acqus and no fid/ser", path=folder)
+    acqus_path = folder / "acqus"
+    if not acqus_path.is_file():
+        raise MissingMetadataError("no acqus file: acquisition parameters are missing", path=acqus_path)
+    data_path = folder / "fid" if (folder / "fid").is_file() else folder / "ser"
+    if not data_path.is_file():
+        raise UnsupportedFormatError("no fid or ser file beside acqus", path=folder / "fid")
+    acqus = _read_jcamp(acqus_path)
+    td = int(_need(acqus, "TD", acqus_path))
+    dtypa = int(acqus.get("DTYPA", 0))
+    if dtypa not in _DTYPES:
+        raise UnsupportedFormatError(f"data type DTYPA={dtypa} is not int32 (0) or float64 (2)", path=acqus_path)
+    dtype, dname = _DTYPES[dtypa]
+    big = int(acqus.get("BYTORDA", 0)) == 1
+    size = data_path.stat().st_size
+    if td < 2 or size < td * dtype.itemsize:
+        raise CorruptFileError(
+            f"truncated: {size} bytes hold fewer than TD={td} {dname} points ({td * dtype.itemsize} bytes)",
+            path=data_path,
+        )
+    if size % dtype.itemsize:
+        raise CorruptFileError(f"{size} bytes are not whole {dname} points (DTYPA={dtypa})", path=data_path)
+    _check_byte_order(data_path, dtype, big, dtypa)
+
+    dic = {"acqus": acqus}
+    rows = 1
+    if data_path.name == "ser":
+        acqu2s = folder / "acqu2s"
+        if acqu2s.is_file():
+            dic["acqu2s"] = _read_jcamp(acqu2s)
+            rows = int(dic["acqu2s"].get("TD", 1))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            _, raw = ng.bruker.read(str(folder), read_pulseprogram=False)
+    except (OSError, ValueError, IndexError) as exc:
+        raise CorruptFileError(f"nmrglue cannot read the data ({exc})", path=data_path) from exc
+    data = np.asarray(raw, dtype=np.complex128).reshape(-1, raw.shape[-1])[:, : td // 2]
+    if data.shape[0] < rows:
+        raise CorruptFileError(f"truncated: {data.shape[0]} of {rows} FIDs present", path=data_path)
+    if not np.all(np.isfinite(data)):
+        raise CorruptFileError("non-finite values: data type or byte order does not match acqus", path=data_path)
+
+    reference = float(acqus.get("BF1", acqus.get("SFO1", 0.0)))
+    procs: dict[str, Any] = {}
+    procs_path = folder / "pdata" / "1" / "procs"
+    if procs_path.is_file():
+        procs = _read_jcamp(procs_path)
+        reference = float(procs.get("SF", reference))
+    meta = BrukerMeta(
+        path=str(folder),
+        nucleus=str(acqus.get("NUC1", "")).strip("<>"),
+        sfo1_MHz=float(_need(acqus, "SFO1", acqus_path)),
+        bf1_MHz=float(acqus.get("BF1", acqus["SFO1"])),
+        o1_Hz=float(acqus.get("O1", 0.0)),
+        sw_Hz=float(_need(acqus, "SW_h", acqus_path)),
+        td=td,
+        group_delay=_group_delay(acqus),
+        nc=int(acqus.get("NC", 0)),
+        ns=int(acqus.get("NS", 1)),
+        title=_title(acqus_path),
+        pulse_program=str(acqus.get("PULPROG", "")).strip("<>"),
+        reference_MHz=reference,
+        processing=procs,
+    )
+    return BrukerFID(data=data, meta=meta, acqus=acqus)
+
+
+def _check_byte_order(path: Path, dtype: np.dtype[Any], big: bool, dtypa: int) -> None:
+    """Refuse data whose magnitudes say the byte order in acqus is the wrong one."""
+    n = min(path.stat().st_size // dtype.itemsize, 65536)
+    raw = np.fromfile(path, dtype=dtype.newbyteorder(">" if big else "<"), count=n)
+    swapped = raw.byteswap()  # same dtype, bytes reversed: the other byte order's values
+    if dtypa == 0:
+        a, b = np.abs(raw.astype(np.float64)), np.abs(swapped.astype(np.float64))
+        nz = (a > 0) & (b > 0)
+        if nz.sum() < 8:
+            return
+        # a wrong order puts the noisy low-order byte on top: typical values need ~30 bits
+        bits_a, bits_b = np.median(np.log2(a[nz])), np.median(np.log2(b[nz]))
+        if bits_a > 24 and bits_a > bits_b + 4:
+            order = "big" if big else "little"
+            raise CorruptFileError(f"byte order does not match BYTORDA ({order}-endian in acqus)", path=path)
+    else:
+        with np.errstate(all="ignore"):
+            bad = ~np.isfinite(raw) | (np.abs(raw) > 1e100) | ((raw != 0) & (np.abs(raw) < 1e-100))
+        if bad.mean() > 0.01:
+            raise CorruptFileError(
+                "float64 values are implausible: byte order or data type does not match acqus", path=path
+            )
+
+
+def _title(path: Path) -> str:
+    with path.open("rb") as fh:
+        first = fh.readline().decode("latin-1").strip()
+    return first.removeprefix("##TITLE=").strip()
+
+
+def _group_delay(acqus: dict[str, Any]) -> float:
+    grpdly = float(acqus.get("GRPDLY", -1))
+    if grpdly > 0:
+        return grpdly
+    dspfvs = int(acqus.get("DSPFVS", 0))
+    decim = float(acqus.get("DECIM", 1))
+    if dspfvs >= 14 or decim <= 1:
+        return 0.0
+    import nmrglue as ng
+
+    table = ng.bruker.bruker_dsp_table
+    try:
+        return float(table[dspfvs][int(decim) if decim == int(decim) else decim])
+    except KeyError:
+        return 0.0
+
+
+def read_bruker_processed(path: str | PathLike[str], procno: int = 1) -> BrukerProcessed:
+    """Read TopSpin's processed real spectrum ``pdata/<procno>/1r`` (or ``2rr``) and its ppm axis.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Experiment folder, or the ``pdata/<procno>`` folder itself.
+    procno : int, default 1
+        Processing number when ``path`` is the experiment folder.
+
+    Returns
+    -------
+    BrukerProcessed
+    """
+    import nmrglue as ng
+
+    folder = Path(path)
+    if folder.parent.name != "pdata":
+        folder = folder / "pdata" / str(procno)
+    procs_path = folder / "procs"
+    if not procs_path.is_file():
+        raise MissingMetadataError("no procs file: processing parameters are missing", path=procs_path)
+    procs = _read_jcamp(procs_path)
+    names = ["1r"] if (folder / "1r").is_file() else ["2rr"] if (folder / "2rr").is_file() else []
+    if not names:
+        raise UnsupportedFormatError("no processed real data (1r or 2rr) in this folder", path=folder)
+    si = int(_need(procs, "SI", procs_path))
+    expected = si * 4  # at least one row of int32
+    size = (folder / names[0]).stat().st_size
+    if size < expected:
+        raise CorruptFileError(f"truncated: {size} bytes, SI={si} needs {expected}", path=folder / names[0])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            _, raw = ng.bruker.read_pdata(str(folder), bin_files=names, scale_data=True, all_components=False)
+    except (OSError, ValueError, IndexError) as exc:
+        raise CorruptFileError(f"nmrglue cannot read the processed data ({exc})", path=folder / names[0]) from exc
+    data = np.asarray(raw, dtype=np.float64).reshape(-1, si)
+    sw = float(_need(procs, "SW_p", procs_path))
+    sf = float(_need(procs, "SF", procs_path))
+    offset = float(_need(procs, "OFFSET", procs_path))
+    from operando.nmr._process import ppm_axis_processed
+
+    return BrukerProcessed(
+        data=data, ppm=ppm_axis_processed(si, offset_ppm=offset, sw_Hz=sw, sf_MHz=sf), procs=procs, path=str(folder)
+    )

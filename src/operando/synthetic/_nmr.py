@@ -1,0 +1,193 @@
+"""Synthetic 6Li/7Li MAS NMR of a Li-metal cell, written as a Bruker experiment folder.
+
+Lines are Voigt profiles (Lorentzian FWHM ``lw_Hz``, optional Gaussian ``gw_Hz``) built in
+the time domain, each with an optional comb of spinning sidebands, plus complex Gaussian
+noise; the FID is stored as TopSpin stores it (``acqus`` JCAMP-DX and a little-endian int32
+``fid``, no digital filter), so the same reader that reads real data reads it.
+
+The ground truth is the line *area*: a line of area ``A`` has the FID amplitude ``A`` at
+``t = 0`` (sidebands included), so its spectral integral, in the unnormalised FT's units
+divided by the number of spectral points, is ``A``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["ELECTROLYTE_PPM", "LI_METAL_PPM", "NMRLine", "li_isotope_pair", "simulate_fid", "write_bruker_fid"]
+
+#: Knight shift of Li metal and the shift of Li in the electrolyte, ppm.
+LI_METAL_PPM = 264.5
+ELECTROLYTE_PPM = 1.2
+#: Larmor frequencies at 9.4 T (400 MHz 1H), MHz.
+LARMOR_MHZ = {"7Li": 155.4512, "6Li": 58.8805}
+
+
+@dataclass(frozen=True)
+class NMRLine:
+    """One resonance.
+
+    Attributes
+    ----------
+    ppm : float
+        Isotropic shift.
+    area : float
+        Integral of the line, sidebands included (FID amplitude at t = 0).
+    lw_Hz : float
+        Lorentzian FWHM, Hz.
+    gw_Hz : float
+        Gaussian FWHM, Hz (0 for a pure Lorentzian).
+    sidebands : tuple of float
+        Relative areas of the sidebands of order 1, 2, ... (each applied at ``+k`` and
+        ``-k`` times the spinning rate); the centre band gets the rest.
+    """
+
+    ppm: float
+    area: float
+    lw_Hz: float = 200.0
+    gw_Hz: float = 0.0
+    sidebands: tuple[float, ...] = ()
+
+
+def simulate_fid(
+    lines: list[NMRLine],
+    *,
+    sfo1_MHz: float,
+    carrier_ppm: float,
+    sw_Hz: float,
+    n_points: int,
+    spin_rate_Hz: float = 0.0,
+    noise_std: float = 0.0,
+    rng: np.random.Generator | None = None,
+) -> npt.NDArray[np.complex128]:
+    """Complex FID of a set of lines (a positive offset from the carrier rotates as ``exp(+2i pi f t)``).
+
+    Parameters
+    ----------
+    lines : list of NMRLine
+    sfo1_MHz : float
+        Transmitter frequency ``SFO1``, MHz; 0 ppm is at ``BF1 = SFO1 / (1 + carrier_ppm * 1e-6)``.
+    carrier_ppm : float
+        Shift at the carrier.
+    sw_Hz : float
+        Spectral width (sampling rate), Hz.
+    n_points : int
+        Complex points.
+    spin_rate_Hz : float
+        MAS rate, Hz, for the sidebands.
+    noise_std : float
+        Standard deviation of the real and of the imaginary noise per point.
+    rng : numpy.random.Generator, optional
+
+    Returns
+    -------
+    (n_points,) ndarray of complex128
+    """
+    t = np.arange(n_points) / sw_Hz
+    bf1 = sfo1_MHz / (1.0 + carrier_ppm * 1e-6)  # the carrier sits exactly at carrier_ppm
+    fid = np.zeros(n_points, dtype=np.complex128)
+    for line in lines:
+        decay = np.exp(-np.pi * line.lw_Hz * t - (np.pi * line.gw_Hz * t) ** 2 / (4 * np.log(2)))
+        bands = [(0, 1.0 - 2 * sum(line.sidebands))]
+        bands += [(s * k, w) for k, w in enumerate(line.sidebands, start=1) for s in (1, -1)]
+        for order, weight in bands:
+            f = (line.ppm - carrier_ppm) * bf1 + order * spin_rate_Hz
+            fid += line.area * weight * decay * np.exp(2j * np.pi * f * t)
+    if noise_std > 0:
+        rng = np.random.default_rng() if rng is None else rng
+        fid += noise_std * (rng.standard_normal(n_points) + 1j * rng.standard_normal(n_points))
+    return fid
+
+
+def write_bruker_fid(
+    folder: str | PathLike[str],
+    fid: npt.ArrayLike,
+    *,
+    nucleus: str,
+    sfo1_MHz: float,
+    carrier_ppm: float,
+    sw_Hz: float,
+    ns: int = 1,
+    title: str = "operando synthetic",
+) -> Path:
+    """Write a complex FID as a TopSpin experiment folder (``acqus`` + int32 ``fid``).
+
+    The FID is scaled to integers with ``NC`` so that its largest component uses about
+    2**26; intensity = stored x 2**NC, as in TopSpin. Returns the folder.
+    """
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    f = np.asarray(fid, dtype=np.complex128)
+    peak = max(float(np.max(np.abs(np.concatenate([f.real, f.imag])))), 1e-300)
+    nc = int(np.floor(np.log2(peak))) - 26
+    stored = np.empty(2 * f.size, dtype="<i4")
+    stored[0::2] = np.round(f.real / 2.0**nc)
+    stored[1::2] = np.round(f.imag / 2.0**nc)
+    bf1 = sfo1_MHz / (1.0 + carrier_ppm * 1e-6)
+    o1 = (sfo1_MHz - bf1) * 1e6
+    params = {
+        "AQ_mod": 3, "BF1": f"{bf1:.9f}", "BYTORDA": 0, "DECIM": 1, "DSPFVS": 20, "DTYPA": 0, "GRPDLY": 0,
+        "NC": nc, "NS": ns, "NUC1": f"<{nucleus}>", "O1": f"{o1:.6f}", "PULPROG": "<zg>", "SFO1": f"{sfo1_MHz:.9f}",
+        "SW": f"{sw_Hz / sfo1_MHz:.6f}", "SW_h": f"{sw_Hz:.6f}", "TD": 2 * f.size,
+    }  # fmt: skip
+    lines = [f"##TITLE= Parameter file, {title}", "##JCAMPDX= 5.0", "##DATATYPE= Parameter Values"]
+    lines += [f"##${k}= {v}" for k, v in params.items()]
+    lines.append("##END=")
+    (out / "acqus").write_text("\n".join(lines) + "\n")
+    stored.tofile(out / "fid")
+    return out
+
+
+def li_isotope_pair(
+    folder: str | PathLike[str],
+    *,
+    x6_metal: float,
+    x6_electrolyte: float = 0.0759,
+    li_metal_amount: float = 1.0,
+    electrolyte_amount: float = 1.0,
+    factor: float = 28.45,
+    snr_7li: float = 2000.0,
+    ns_6li: int = 1,
+    spin_rate_Hz: float = 25000.0,
+    sidebands: tuple[float, ...] = (0.03,),
+    n_points: int = 4096,
+    sw_Hz: float = 100000.0,
+    seed: int = 0,
+) -> tuple[Path, Path]:
+    """Write ``<folder>/7Li/1`` and ``<folder>/6Li/1``: Li metal (264.5 ppm) and electrolyte (1.2 ppm).
+
+    The 6Li signal per nucleus is ``1 / factor`` of the 7Li one; the noise is the same in
+    both (equal acquisition conditions), set by the 7Li metal line's peak SNR in the time
+    domain ``snr_7li``.
+
+    Returns
+    -------
+    li7_folder, li6_folder : pathlib.Path
+    """
+    rng = np.random.default_rng(seed)
+    root = Path(folder)
+    n7_metal, n6_metal = li_metal_amount * (1 - x6_metal), li_metal_amount * x6_metal
+    n7_el, n6_el = electrolyte_amount * (1 - x6_electrolyte), electrolyte_amount * x6_electrolyte
+    noise = factor * n7_metal / snr_7li
+    written = []
+    for nucleus, metal, el, per in (("7Li", n7_metal, n7_el, factor), ("6Li", n6_metal, n6_el, 1.0)):
+        sfo1 = LARMOR_MHZ[nucleus]
+        lines = [
+            NMRLine(LI_METAL_PPM, per * metal, lw_Hz=600.0 * sfo1 / LARMOR_MHZ["7Li"], sidebands=sidebands),
+            NMRLine(
+                ELECTROLYTE_PPM, per * el, lw_Hz=300.0 * sfo1 / LARMOR_MHZ["7Li"], gw_Hz=100.0, sidebands=sidebands
+            ),
+        ]
+        fid = simulate_fid(
+            lines, sfo1_MHz=sfo1, carrier_ppm=130.0, sw_Hz=sw_Hz, n_points=n_points,
+            spin_rate_Hz=spin_rate_Hz, noise_std=noise, rng=rng,
+        )  # fmt: skip
+        written.append(
+            write_bruker_fid(root / nucleus / "1", fid, nucleus=nucleus, sfo1_MHz=sfo1, carrier_ppm=130.0, sw_Hz=sw_Hz)
+        )
+    return written[0], written[1]

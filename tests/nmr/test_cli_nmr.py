@@ -1,0 +1,60 @@
+"""The ``operando nmr`` group through typer's CliRunner on its own app."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from operando.cli._nmr import app
+from operando.errors import CorruptFileError, ParameterError
+from operando.store import open_results
+from operando.synthetic._nmr import li_isotope_pair
+
+runner = CliRunner()
+
+
+def test_tracer_csv_and_plot(tmp_path):
+    out, png = tmp_path / "t.csv", tmp_path / "t.png"
+    args = ["tracer", "--m1", "100", "--x1", "0.95", "--m2", "300", "--x2", "0.07", "--n", "0.1", "--steps", "10"]
+    result = runner.invoke(app, [*args, "--charge-per-step", "0.02", "-o", str(out), "--plot", str(png)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["step", "x_electrode", "x_electrolyte", "charge_mAh"]
+    assert len(table) == 11
+    assert png.stat().st_size > 1000
+
+
+def test_process_zarr_with_integrals_and_csv(tmp_path):
+    li7, _ = li_isotope_pair(tmp_path / "pair", x6_metal=0.5, n_points=1024)
+    store = tmp_path / "s.zarr"
+    result = runner.invoke(app, ["process", str(li7), "--zf", "4096", "--window", "240,290", "-o", str(store)])
+    assert result.exit_code == 0, result.output
+    assert "integral 240..290 ppm" in result.output
+    ds = open_results(store)
+    assert ds["intensity"].dims == ("ppm",)
+    assert ds.sizes["ppm"] == 4096
+    assert ds["integral"].shape == (1, 1)
+    csv = tmp_path / "s.csv"
+    result = runner.invoke(app, ["process", str(li7), "--phase", "auto", "--lb", "50", "-o", str(csv)])
+    assert result.exit_code == 0, result.output
+    assert list(pd.read_csv(csv).columns) == ["ppm", "intensity_0"]
+
+
+def test_isotopes_command(tmp_path):
+    li7, li6 = li_isotope_pair(tmp_path, x6_metal=0.3, snr_7li=5000.0, seed=3)
+    args = ["isotopes", "--li6", str(li6), "--li7", str(li7), "--window", "240,290", "--noise", "-130,-50"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    value = float(result.output.split("6Li fraction:")[1].split()[0])
+    assert value == pytest.approx(30.0, abs=0.5)
+
+
+def test_bad_input_raises_operando_errors(tmp_path):
+    li7, _ = li_isotope_pair(tmp_path / "pair", x6_metal=0.5, n_points=256)
+    (li7 / "fid").write_bytes((li7 / "fid").read_bytes()[:100])
+    result = runner.invoke(app, ["process", str(li7), "-o", str(tmp_path / "x.csv")])
+    assert isinstance(result.exception, CorruptFileError)
+    assert "fid: truncated" in str(result.exception)
+    result = runner.invoke(app, ["isotopes", "--li6", "a", "--li7", "b", "--window", "nonsense"])
+    assert isinstance(result.exception, ParameterError)
