@@ -127,6 +127,31 @@ def _seconds(series: pd.Series, name: str, path: Path, decimal: str, header_line
         return np.asarray(delta.dt.total_seconds().to_numpy(na_value=np.nan), dtype=np.float64)
 
 
+# Headers that say what they are: our own export (``operando echem export``) and the
+# EC-Lab column names (CSV files made from EC-Lab data keep them). Used only when the
+# caller gives no mapping; ambiguous or partial matches still ask for one.
+_SELF_DESCRIBED: dict[str, tuple[str, ...]] = {
+    "time_s": ("time_s", "time/s"),
+    "voltage_V": ("voltage_V", "Ewe/V", "Ecell/V", "<Ewe>/V"),
+    "current_mA": ("current_mA", "I/mA", "<I>/mA"),
+    "charge_mAh": ("charge_mAh", "(Q-Qo)/mA.h"),
+    "cycle": ("cycle", "cycle number"),
+    "half_cycle": ("half_cycle", "half cycle"),
+    "step": ("step", "Ns"),
+}
+
+
+def _self_described(available: list[str]) -> dict[str, str]:
+    """Mapping from a header whose names are canonical or EC-Lab's; empty if incomplete."""
+    mapping = {}
+    for canonical, names in _SELF_DESCRIBED.items():
+        found = [n for n in names if n in available]
+        if len(found) == 1:
+            mapping[canonical] = found[0]
+    needed = {"time_s", "voltage_V", "current_mA"}
+    return mapping if needed <= set(mapping) else {}
+
+
 def read_csv(
     path: str | PathLike[str],
     *,
@@ -202,6 +227,8 @@ def read_csv(
         raise CorruptFileError(f"cannot parse as delimited text with sep={delimiter!r} ({exc})", path=src) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     available = list(frame.columns)
+    if not columns:
+        columns = _self_described(available)
     missing_keys = [k for k in ("voltage_V", "current_mA") if k not in columns]
     if "time_s" not in columns and "timestamp" not in columns:
         missing_keys.append("time_s (or timestamp)")

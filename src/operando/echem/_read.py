@@ -11,11 +11,16 @@ from typing import Any
 
 from operando._files import read_head
 from operando.echem._arbin import read_arbin_res, sniff_arbin_res
+from operando.echem._arbin_export import read_arbin_csv, read_arbin_xlsx, sniff_arbin_csv, sniff_arbin_xlsx
 from operando.echem._biologic_mpr import read_mpr, sniff_mpr
 from operando.echem._biologic_text import read_mpt, sniff_mpt
+from operando.echem._btsda import read_btsda, sniff_btsda
 from operando.echem._csv import read_csv, sniff_csv
+from operando.echem._eis_text import read_versastudio, read_zplot, sniff_versastudio, sniff_zplot
 from operando.echem._gamry import read_gamry, sniff_gamry
+from operando.echem._maccor import read_maccor, read_maccor_eis, sniff_maccor, sniff_maccor_eis
 from operando.echem._neware import read_neware, sniff_neware
+from operando.echem._other import read_novonix, read_pec, sniff_novonix, sniff_pec
 from operando.echem._record import EchemRecord
 from operando.errors import ParameterError, UnsupportedFormatError
 
@@ -44,6 +49,15 @@ READERS: tuple[EchemFormat, ...] = (
     EchemFormat("gamry-dta", "Gamry Framework (.DTA)", sniff_gamry, read_gamry, (".dta",)),
     EchemFormat("neware", "Neware BTS (.nda/.ndax)", sniff_neware, read_neware, (".nda", ".ndax")),
     EchemFormat("arbin-res", "Arbin MITS results database (.res)", sniff_arbin_res, read_arbin_res, (".res",)),
+    EchemFormat("arbin-xlsx", "Arbin MITS Excel export (.xlsx)", sniff_arbin_xlsx, read_arbin_xlsx),
+    EchemFormat("maccor-eis", "Maccor AC-impedance export (.EDA0001.NNN)", sniff_maccor_eis, read_maccor_eis),
+    EchemFormat("maccor-txt", "Maccor tab-separated data export (.NNN/.txt)", sniff_maccor, read_maccor),
+    EchemFormat("arbin-csv", "Arbin CSV export from MITS SQL", sniff_arbin_csv, read_arbin_csv),
+    EchemFormat("novonix-csv", "Novonix HPC CSV export ([Summary] header)", sniff_novonix, read_novonix),
+    EchemFormat("pec-csv", "PEC tester CSV export", sniff_pec, read_pec),
+    EchemFormat("neware-btsda-csv", "Neware BTSDA CSV export", sniff_btsda, read_btsda),
+    EchemFormat("versastudio-par", "VersaStudio (.par)", sniff_versastudio, read_versastudio, (".par",)),
+    EchemFormat("zplot-z", "ZPlot ASCII (.z)", sniff_zplot, read_zplot, (".z",)),
     EchemFormat("csv", "delimited text with a column mapping (.csv/.tsv/.txt)", sniff_csv, read_csv),
 )
 

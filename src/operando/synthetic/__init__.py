@@ -4,6 +4,17 @@ They build the built-in sample experiment (``operando demo``) and the test phant
 """
 
 from operando.synthetic._echem import SyntheticCell, lmno_ocv, simulate_gcpl, write_eclab_mpt
+from operando.synthetic._nmr import NMRLine, li_isotope_pair, simulate_fid, write_bruker_fid
 from operando.synthetic._symmetric import simulate_symmetric_cell
 
-__all__ = ["SyntheticCell", "lmno_ocv", "simulate_gcpl", "simulate_symmetric_cell", "write_eclab_mpt"]
+__all__ = [
+    "NMRLine",
+    "SyntheticCell",
+    "li_isotope_pair",
+    "lmno_ocv",
+    "simulate_fid",
+    "simulate_gcpl",
+    "simulate_symmetric_cell",
+    "write_bruker_fid",
+    "write_eclab_mpt",
+]
