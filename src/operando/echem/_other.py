@@ -62,6 +62,35 @@ def _unquote(line: str) -> str:
     return s[1:-1] if len(s) >= 2 and s[0] == s[-1] == '"' else s
 
 
+def _wall_clock(
+    table: Any,
+    column: str,
+    start_text: str | None,
+    start_name: str,
+    timezone: str,
+    src: Path,
+    fields: dict[str, Any],
+    extra_meta: dict[str, str],
+) -> np.ndarray | None:
+    """UTC timestamps from a wall-clock ``column`` and the header's start time.
+
+    Fills ``fields["start_time"]`` (when the header's value parses) and records the
+    time-zone assumption in ``extra_meta``; returns the per-row timestamps or None.
+    """
+    timestamp = None
+    if column in table.names:
+        wall, _ = parse_datetimes(table.column(column), column, table.first_line, src)
+        timestamp = series_local_to_utc(wall, timezone).to_numpy()
+        extra_meta["timestamp_assumption"] = f"{column} / {start_name} read as wall-clock time in {timezone}"
+    if start_text:
+        try:
+            started, _ = parse_datetimes([start_text], start_name, 1, src)
+            fields["start_time"] = local_to_utc(started.iloc[0], timezone).to_pydatetime()
+        except CorruptFileError:
+            pass
+    return timestamp
+
+
 def read_novonix(
     path: str | PathLike[str], *, timezone: str = "UTC", drop_incomplete_last_row: bool = False
 ) -> EchemRecord:
@@ -145,17 +174,9 @@ def _novonix_record(src: Path, table: Any, summary: dict[str, str], notes: list[
             fields["electrode_area_cm2"] = area
     except ValueError:
         pass
-    timestamp = None
-    if "Date and Time" in table.names:
-        wall, _ = parse_datetimes(table.column("Date and Time"), "Date and Time", table.first_line, src)
-        timestamp = series_local_to_utc(wall, timezone).to_numpy()
-        extra_meta["timestamp_assumption"] = f"Date and Time / Started read as wall-clock time in {timezone}"
-    if summary.get("Started"):
-        try:
-            started, _ = parse_datetimes([summary["Started"]], "Started", 1, src)
-            fields["start_time"] = local_to_utc(started.iloc[0], timezone).to_pydatetime()
-        except CorruptFileError:
-            pass
+    timestamp = _wall_clock(
+        table, "Date and Time", summary.get("Started"), "Started", timezone, src, fields, extra_meta
+    )
     charge = None
     if "Capacity (Ah)" in table.names:
         charge = cumulative_charge(numeric_column(table, "Capacity (Ah)", src), np.sign(current)) * 1e3
@@ -242,17 +263,9 @@ def read_pec(
     fields: dict[str, Any] = {"instrument": "PEC"}
     if header.get("TestRegime Name"):
         fields["techniques"] = (header["TestRegime Name"],)
-    timestamp = None
-    if "Real Time" in table.names:
-        wall, _ = parse_datetimes(table.column("Real Time"), "Real Time", table.first_line, src)
-        timestamp = series_local_to_utc(wall, timezone).to_numpy()
-        extra_meta["timestamp_assumption"] = f"Real Time / Start Time read as wall-clock time in {timezone}"
-    if header.get("Start Time"):
-        try:
-            started, _ = parse_datetimes([header["Start Time"]], "Start Time", 1, src)
-            fields["start_time"] = local_to_utc(started.iloc[0], timezone).to_pydatetime()
-        except CorruptFileError:
-            pass
+    timestamp = _wall_clock(
+        table, "Real Time", header.get("Start Time"), "Start Time", timezone, src, fields, extra_meta
+    )
     charge = None
     chg, dis = "Charge Capacity (mAh)", "Discharge Capacity (mAh)"
     if chg in table.names and dis in table.names:
