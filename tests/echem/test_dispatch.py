@@ -18,10 +18,10 @@ REFUSED = {
     "echem/maccor/cellpy/maccor_two.txt": ("the file is truncated", {"drop_incomplete_last_row": True}),
     # impedance.py keeps 21 of the 56 announced points of this sweep
     "echem/other/impedance.py/exampleDataZPlot.z": ("announces 56 data points, the file holds 21", {"strict": False}),
-    # derived by beep: pandas turned EC-Lab's time/s into date strings
+    # derived by beep: pandas turned EC-Lab's time/s into date strings, so say what it is
     "echem/biologic/beep/test_loopsnewoutput_MB_CE1_short10k.csv": (
         "'time/s': '05/05/2021 15:36:22.757' is not a number",
-        None,
+        {"columns": {"timestamp": "time/s", "voltage_V": "Ecell/V", "current_mA": "I/mA"}},
     ),
 }
 
