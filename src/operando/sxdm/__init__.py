@@ -1,15 +1,35 @@
 """Scanning X-ray diffraction microscopy (SXDM, "K-maps"): from raw ID01 scans to maps.
 
-Geometry (pixel -> Q), readers of ESRF Bliss files, the per-scan-point reduction (3D
-centre of mass of Q without a q-space cube) and the maps (d-spacing, strain, tilt).
+Geometry (pixel -> Q), the per-scan-point reduction (3D centre of mass of Q without a
+q-space cube) and the maps (d-spacing, strain, tilt).
 """
 
 from operando.sxdm._geometry import DetectorGeometry, Offsets, d_spacing, pixel_q, rotation_matrix
+from operando.sxdm._maps import strain_tilt_maps
+from operando.sxdm._reduce import (
+    ROI,
+    CentreOfMass,
+    centre_of_mass,
+    find_hot_pixels,
+    find_roi,
+    frame_background,
+    global_background,
+    reduce_kmap,
+)
 
 __all__ = [
+    "ROI",
+    "CentreOfMass",
     "DetectorGeometry",
     "Offsets",
+    "centre_of_mass",
     "d_spacing",
+    "find_hot_pixels",
+    "find_roi",
+    "frame_background",
+    "global_background",
     "pixel_q",
+    "reduce_kmap",
     "rotation_matrix",
+    "strain_tilt_maps",
 ]
