@@ -7,6 +7,7 @@ q-space cube) and the maps (d-spacing, strain, tilt).
 from operando.sxdm._bliss import BlissScan, KMapMetadata, SXDMLayoutError, open_bliss_kmap, read_bliss_metadata
 from operando.sxdm._geometry import DetectorGeometry, Offsets, d_spacing, pixel_q, rotation_matrix
 from operando.sxdm._maps import strain_tilt_maps
+from operando.sxdm._process import parse_reflection, process_kmap
 from operando.sxdm._reduce import (
     ROI,
     CentreOfMass,
@@ -33,7 +34,9 @@ __all__ = [
     "frame_background",
     "global_background",
     "open_bliss_kmap",
+    "parse_reflection",
     "pixel_q",
+    "process_kmap",
     "read_bliss_metadata",
     "reduce_kmap",
     "rotation_matrix",
