@@ -1,0 +1,413 @@
+"""ESRF Bliss HDF5 K-maps as ID01 writes them: metadata and lazy frames.
+
+Layout (one scan ``N.1`` per rocking angle)::
+
+    N.1/title                                  "asxdm( pix, x0, x1, nx, piy, y0, y1, ny, expo )"
+    N.1/measurement/mpx1x4                     (points, det_y, det_x) int32, often a virtual
+                                               dataset onto scanNNNN/mpx1x4_0000.h5
+    N.1/instrument/mpx1x4/{beam_center_x, beam_center_y, distance, x_pixel_size,
+                           y_pixel_size, pixel_mask}
+    N.1/instrument/monochromator/WaveLength    metres
+    N.1/instrument/positioners/{eta, phi, delta, nu, pix, piy, piz}
+    N.1/instrument/{pix,piy,piz}_position/value  per-point piezo positions
+
+The master file is only ever opened read-only. Frames are read straight from the Lima
+files that the virtual dataset points to (a missing source would silently read as the
+fill value through the virtual dataset), in blocks of whole runs of scan points.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import h5py
+import hdf5plugin  # noqa: F401  (registers the Lima compression filters)
+import numpy as np
+from numpy.typing import NDArray
+
+from operando.errors import CorruptFileError, MissingMetadataError, UnsupportedFormatError
+from operando.sxdm._geometry import DetectorGeometry
+
+__all__ = ["BlissScan", "KMapMetadata", "SXDMLayoutError", "open_bliss_kmap", "read_bliss_metadata"]
+
+_NUM = r"([-+0-9.eE]+)"
+_TITLE = re.compile(
+    rf"^\s*\w*sxdm\w*\(\s*(\w+)\s*,\s*{_NUM}\s*,\s*{_NUM}\s*,\s*(\d+)\s*,\s*(\w+)\s*,\s*{_NUM}\s*,\s*{_NUM}\s*,\s*(\d+)"
+)
+ANGLES = ("eta", "phi", "nu", "delta")
+
+
+class SXDMLayoutError(CorruptFileError):
+    """A Bliss K-map is incomplete or inconsistent: missing Lima files, or scans that
+    disagree on map shape, detector calibration or fixed angles."""
+
+
+@dataclass(frozen=True)
+class BlissScan:
+    """One Bliss scan (one rocking angle of a K-map).
+
+    Attributes
+    ----------
+    name : str
+        Entry name, e.g. ``"12.1"``.
+    title : str
+        Scan command.
+    start_time : str
+        ISO 8601 with offset.
+    map_shape : (int, int)
+        (y, x) points: y follows the slow motor, x the fast one (``(1, points)`` when the
+        title is not an ``asxdm`` map).
+    motors : (str, str)
+        (slow, fast) piezo names, e.g. ``("piy", "pix")``.
+    positioners : dict of str to float or ndarray
+        ``eta, phi, nu, delta`` (deg) and ``pix, piy, piz`` (µm); arrays when the motor
+        moved during the scan.
+    frames : str
+        Path of the frame dataset in the master file.
+    sources : tuple of (str, str, int, int, int)
+        Frame sources: (file relative to the master's folder, dataset, first point, last
+        point + 1, first frame in the source).
+    missing : tuple of str
+        Source files that do not exist.
+    """
+
+    name: str
+    title: str
+    start_time: str
+    map_shape: tuple[int, int]
+    motors: tuple[str, str]
+    positioners: dict[str, float | NDArray[np.float64]]
+    frames: str
+    sources: tuple[tuple[str, str, int, int, int], ...]
+    missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KMapMetadata:
+    """Everything needed to turn a Bliss K-map into Q, without its frames.
+
+    Attributes
+    ----------
+    path : Path
+        Master file.
+    scans : tuple of BlissScan
+        In scan-number order (one per rocking angle).
+    detector : DetectorGeometry
+        Calibration of the first scan (all scans must agree).
+    wavelength_A, energy_eV : float
+        From ``instrument/monochromator/WaveLength`` (m).
+    pixel_mask : (det_y, det_x) ndarray of uint8
+        Nonzero = bad pixel.
+    map_shape : (int, int)
+        (y, x) scan points.
+    eta_deg, phi_deg, nu_deg, delta_deg : (scan,) ndarray
+        Angle of each scan; NaN where the motor moved during that scan.
+    y_um, x_um : (y,) and (x,) ndarray
+        Piezo positions of the map rows and columns (first scan).
+    """
+
+    path: Path
+    scans: tuple[BlissScan, ...]
+    detector: DetectorGeometry
+    wavelength_A: float
+    energy_eV: float
+    pixel_mask: NDArray[np.uint8]
+    map_shape: tuple[int, int]
+    eta_deg: NDArray[np.float64]
+    phi_deg: NDArray[np.float64]
+    nu_deg: NDArray[np.float64]
+    delta_deg: NDArray[np.float64]
+    y_um: NDArray[np.float64]
+    x_um: NDArray[np.float64]
+    missing: tuple[str, ...] = field(default=())
+
+
+def _text(value: Any) -> str:
+    value = value[()] if isinstance(value, h5py.Dataset) else value
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _scalar(group: h5py.Group, key: str, path: Path, scan: str) -> float:
+    if key not in group:
+        raise MissingMetadataError(f"scan {scan} has no {group.name}/{key}", path=path)
+    return float(np.asarray(group[key][()]).reshape(-1)[0])
+
+
+def _scan_number(name: str) -> int:
+    head = name.split(".")[0]
+    return int(head) if head.isdigit() else -1
+
+
+def _read_scan(h: h5py.File, name: str, path: Path, detector: str) -> tuple[BlissScan, dict[str, Any]]:
+    g = h[name]
+    frames = f"{name}/measurement/{detector}"
+    if frames not in h:
+        frames = f"{name}/instrument/{detector}/image"
+    if frames not in h:
+        raise MissingMetadataError(f"scan {name} has no measurement/{detector} frames", path=path)
+    dset = h[frames]
+    if dset.ndim != 3:
+        raise CorruptFileError(
+            f"scan {name}: frames have shape {dset.shape}, expected (points, det_y, det_x)", path=path
+        )
+    n_points = dset.shape[0]
+    title = _text(g["title"]) if "title" in g else ""
+    m = _TITLE.match(title)
+    if m:
+        fast, _, _, nfast, slow, _, _, nslow = m.groups()
+        map_shape, motors = (int(nslow), int(nfast)), (slow, fast)
+        if map_shape[0] * map_shape[1] != n_points:
+            raise SXDMLayoutError(
+                f"scan {name}: title {title!r} gives {map_shape[0]} x {map_shape[1]} points, frames hold {n_points}",
+                path=path,
+            )
+    else:
+        map_shape, motors = (1, n_points), ("piy", "pix")
+    pos_group = g.get("instrument/positioners")
+    positioners: dict[str, float | NDArray[np.float64]] = {}
+    for key in (*ANGLES, "pix", "piy", "piz"):
+        if pos_group is None or key not in pos_group:
+            if key in ANGLES:
+                raise MissingMetadataError(f"scan {name} has no instrument/positioners/{key}", path=path)
+            continue
+        v = np.asarray(pos_group[key][()], dtype=np.float64)
+        positioners[key] = float(v) if v.ndim == 0 else v
+    for key in ("pix", "piy", "piz"):
+        node = g.get(f"instrument/{key}_position/value")
+        if node is not None:
+            positioners[key] = np.asarray(node[()], dtype=np.float64)
+    sources: list[tuple[str, str, int, int, int]] = []
+    missing: list[str] = []
+    if dset.is_virtual:
+        for vs in dset.virtual_sources():
+            (v0, *_), (v1, *_) = vs.vspace.get_select_bounds()
+            s0 = 0  # the whole source is selected (h5py cannot bound an "all" selection)
+            if vs.src_space.get_select_type() != h5py.h5s.SEL_ALL:
+                (s0, *_), _ = vs.src_space.get_select_bounds()
+            fname = vs.file_name
+            sources.append((fname, vs.dset_name, int(v0), int(v1) + 1, int(s0)))
+            src = Path(fname) if Path(fname).is_absolute() else path.parent / fname
+            if fname != "." and not src.is_file() and fname not in missing:
+                missing.append(fname)
+    else:
+        sources.append((".", frames, 0, n_points, 0))
+    inst = g.get(f"instrument/{detector}")
+    if inst is None:
+        raise MissingMetadataError(f"scan {name} has no instrument/{detector} calibration", path=path)
+    calib = {
+        "shape": tuple(int(n) for n in dset.shape[1:]),
+        "beam_center_x": _scalar(inst, "beam_center_x", path, name),
+        "beam_center_y": _scalar(inst, "beam_center_y", path, name),
+        "distance": _scalar(inst, "distance", path, name),
+        "x_pixel_size": _scalar(inst, "x_pixel_size", path, name),
+        "y_pixel_size": _scalar(inst, "y_pixel_size", path, name),
+        "wavelength": _scalar(g["instrument"], "monochromator/WaveLength", path, name),
+        "pixel_mask": np.asarray(inst["pixel_mask"][()], dtype=np.uint8)
+        if "pixel_mask" in inst
+        else np.zeros(dset.shape[1:], dtype=np.uint8),
+    }
+    scan = BlissScan(
+        name=name,
+        title=title,
+        start_time=_text(g["start_time"]) if "start_time" in g else "",
+        map_shape=map_shape,
+        motors=motors,
+        positioners=positioners,
+        frames=frames,
+        sources=tuple(sources),
+        missing=tuple(missing),
+    )
+    return scan, calib
+
+
+def read_bliss_metadata(
+    path: str | PathLike[str], *, scans: Sequence[int] | None = None, detector: str = "mpx1x4"
+) -> KMapMetadata:
+    """Read the metadata of a Bliss K-map (no frames are read).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Bliss master (dataset) file.
+    scans : sequence of int, optional
+        Scan numbers ``N`` of the entries ``N.1`` to use; all ``N.1`` entries by default.
+    detector : str
+        Lima detector name.
+
+    Returns
+    -------
+    KMapMetadata
+
+    Raises
+    ------
+    UnsupportedFormatError
+        Not an HDF5 file with Bliss scans.
+    MissingMetadataError
+        A calibration field or angle is absent.
+    SXDMLayoutError
+        Scans disagree on map shape, detector calibration or fixed angles.
+    """
+    p = Path(path)
+    if not h5py.is_hdf5(p):
+        raise UnsupportedFormatError("not an HDF5 file", path=p)
+    with h5py.File(p, "r") as h:
+        names = sorted((n for n in h if n.endswith(".1") and _scan_number(n) >= 0), key=_scan_number)
+        if scans is not None:
+            wanted = {int(s) for s in scans}
+            absent = sorted(wanted - {_scan_number(n) for n in names})
+            if absent:
+                raise SXDMLayoutError(f"scans {absent} are not in the file", path=p)
+            names = [n for n in names if _scan_number(n) in wanted]
+        if not names:
+            raise UnsupportedFormatError("no Bliss scan entries (N.1) in the file", path=p)
+        read = [_read_scan(h, n, p, detector) for n in names]
+    infos = [r[0] for r in read]
+    calibs = [r[1] for r in read]
+    first, c0 = infos[0], calibs[0]
+    problems = []
+    for s, c in zip(infos[1:], calibs[1:], strict=True):
+        if s.map_shape != first.map_shape:
+            problems.append(f"scan {s.name} maps {s.map_shape}, scan {first.name} {first.map_shape}")
+        for key in ("shape", "beam_center_x", "beam_center_y", "distance", "x_pixel_size", "y_pixel_size"):
+            if not np.allclose(c[key], c0[key], rtol=1e-9, atol=0):
+                problems.append(f"scan {s.name} has {key} {c[key]}, scan {first.name} {c0[key]}")
+        if not np.isclose(c["wavelength"], c0["wavelength"], rtol=1e-9):
+            problems.append(f"scan {s.name} has wavelength {c['wavelength']} m, scan {first.name} {c0['wavelength']} m")
+        for key in ("phi", "nu", "delta"):
+            a, b = s.positioners[key], first.positioners[key]
+            if np.ndim(a) == 0 and np.ndim(b) == 0 and abs(float(a) - float(b)) > 1e-4:
+                problems.append(f"scan {s.name} has {key} = {a} deg, scan {first.name} {b} deg")
+    if problems:
+        raise SXDMLayoutError("inconsistent scans: " + "; ".join(problems), path=p)
+
+    def angle(key: str) -> NDArray[np.float64]:
+        return np.array([float(v) if np.ndim(v := s.positioners[key]) == 0 else np.nan for s in infos])
+
+    ny, nx = first.map_shape
+    slow, fast = first.motors
+    xs = np.asarray(first.positioners.get(fast, np.nan), dtype=np.float64)
+    ys = np.asarray(first.positioners.get(slow, np.nan), dtype=np.float64)
+    x_um = xs.reshape(ny, nx)[0] if xs.size == ny * nx else np.arange(nx, dtype=np.float64)
+    y_um = ys.reshape(ny, nx)[:, 0] if ys.size == ny * nx else np.arange(ny, dtype=np.float64)
+    wl_A = c0["wavelength"] * 1e10
+    det = DetectorGeometry(
+        shape=c0["shape"],
+        beam_center_y_px=c0["beam_center_y"],
+        beam_center_x_px=c0["beam_center_x"],
+        pixel_size_y_m=c0["y_pixel_size"],
+        pixel_size_x_m=c0["x_pixel_size"],
+        distance_m=c0["distance"],
+    )
+    return KMapMetadata(
+        path=p,
+        scans=tuple(infos),
+        detector=det,
+        wavelength_A=wl_A,
+        energy_eV=12398.419843320026 / wl_A,
+        pixel_mask=c0["pixel_mask"],
+        map_shape=(ny, nx),
+        eta_deg=angle("eta"),
+        phi_deg=angle("phi"),
+        nu_deg=angle("nu"),
+        delta_deg=angle("delta"),
+        y_um=np.asarray(y_um, dtype=np.float64),
+        x_um=np.asarray(x_um, dtype=np.float64),
+        missing=tuple(m for s in infos for m in s.missing),
+    )
+
+
+def _read_points(master: str, sources: tuple[tuple[str, str, int, int, int], ...], start: int, stop: int) -> Any:
+    """Frames of points ``start:stop`` of one scan, one HDF5 read per source file touched."""
+    out = None
+    folder = Path(master).parent
+    for fname, dname, v0, v1, s0 in sources:
+        lo, hi = max(start, v0), min(stop, v1)
+        if lo >= hi:
+            continue
+        src = Path(master) if fname == "." else (Path(fname) if Path(fname).is_absolute() else folder / fname)
+        with h5py.File(src, "r") as h:
+            d = h[dname]
+            block = d[s0 + lo - v0 : s0 + hi - v0]
+        if out is None:
+            out = np.empty((stop - start, *block.shape[1:]), dtype=block.dtype)
+        out[lo - start : hi - start] = block
+    if out is None:
+        raise CorruptFileError(f"no frame source covers points {start}:{stop}", path=master)
+    return out
+
+
+def open_bliss_kmap(
+    path: str | PathLike[str],
+    *,
+    scans: Sequence[int] | None = None,
+    detector: str = "mpx1x4",
+    points_per_chunk: int = 32,
+) -> tuple[Any, KMapMetadata]:
+    """Lazy frames of a Bliss K-map and its metadata.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Bliss master file.
+    scans : sequence of int, optional
+        Scan numbers (one per rocking angle); all by default.
+    detector : str
+        Lima detector name.
+    points_per_chunk : int
+        Scan points per HDF5 read (whole map rows when a row is shorter).
+
+    Returns
+    -------
+    frames : (angle, y, x, det_y, det_x) dask.array
+        Counts in the detector's dtype, one chunk per run of points of one scan.
+    meta : KMapMetadata
+
+    Raises
+    ------
+    SXDMLayoutError
+        Lima files are missing (all are named), or a rocking motor moved within a scan.
+    """
+    import dask
+    import dask.array as da
+
+    meta = read_bliss_metadata(path, scans=scans, detector=detector)
+    if meta.missing:
+        raise SXDMLayoutError(
+            f"{len(meta.missing)} Lima frame file(s) missing beside the master file: " + ", ".join(meta.missing),
+            path=meta.path,
+        )
+    moving = [s.name for s, e in zip(meta.scans, meta.eta_deg, strict=True) if np.isnan(e)]
+    moving += [
+        s.name
+        for k in ("phi", "nu", "delta")
+        for s, v in zip(meta.scans, getattr(meta, f"{k}_deg"), strict=True)
+        if np.isnan(v)
+    ]
+    if moving:
+        raise SXDMLayoutError(f"an angle moves within scan(s) {sorted(set(moving))}: not a K-map", path=meta.path)
+    ny, nx = meta.map_shape
+    dy, dx = meta.detector.shape
+    rows = max(1, points_per_chunk // nx)
+    cols = min(nx, points_per_chunk)
+    with h5py.File(meta.path, "r") as h:
+        dtype = h[meta.scans[0].frames].dtype
+    read = dask.delayed(_read_points, pure=True)
+    per_scan = []
+    for s in meta.scans:
+        grid = []
+        for y0 in range(0, ny, rows):
+            by = min(rows, ny - y0)
+            line = []
+            for x0 in range(0, nx, cols):
+                bx = min(cols, nx - x0)
+                start = y0 * nx + x0
+                block = read(str(meta.path), s.sources, start, start + by * bx)
+                line.append(da.from_delayed(block, (by * bx, dy, dx), dtype=dtype).reshape(1, by, bx, dy, dx))
+            grid.append(da.concatenate(line, axis=2))
+        per_scan.append(da.concatenate(grid, axis=1))
+    return da.concatenate(per_scan, axis=0), meta

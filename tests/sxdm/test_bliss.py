@@ -1,0 +1,148 @@
+"""Bliss K-map reader: the real ID01 master file (metadata only) and synthetic files."""
+
+from __future__ import annotations
+
+import dask
+import h5py
+import numpy as np
+import pytest
+
+from operando.errors import OperandoError, UnsupportedFormatError
+from operando.sxdm import SXDMLayoutError, open_bliss_kmap, pixel_q, read_bliss_metadata, reduce_kmap
+from operando.synthetic._sxdm import simulate_kmap, write_bliss_kmap
+
+REAL = "sxdm/id01-sxdm-utils/bliss_PTO_STO_SL/PTO_STO_SL_0001.h5"
+
+
+@pytest.mark.realdata
+def test_real_master_metadata(real_file):
+    meta = read_bliss_metadata(real_file(REAL))
+    assert [s.name for s in meta.scans] == ["20.1"]
+    assert meta.scans[0].title == "ascan eta 15.24 19.24 50 1"
+    assert meta.map_shape == (1, 51)
+    det = meta.detector
+    assert det.shape == (516, 516)
+    assert det.beam_center_x_px == pytest.approx(172.91090689366675)
+    assert det.beam_center_y_px == pytest.approx(185.6041574101653)
+    assert det.distance_m == pytest.approx(0.566851030861492)
+    assert det.pixel_size_x_m == det.pixel_size_y_m == pytest.approx(55e-6)
+    assert meta.wavelength_A == pytest.approx(1.2398422303064806)
+    assert meta.energy_eV == pytest.approx(9999.998, abs=0.01)
+    assert meta.delta_deg[0] == pytest.approx(37.046)
+    assert meta.nu_deg[0] == 0.0
+    assert np.isnan(meta.eta_deg[0])  # eta is the scanned motor of this rocking scan
+    eta = meta.scans[0].positioners["eta"]
+    assert np.shape(eta) == (51,)
+    assert meta.pixel_mask.shape == (516, 516)
+    assert meta.missing == ("scan0020/mpx1x4_0000.h5",)
+
+
+@pytest.mark.realdata
+def test_real_master_without_frames_gives_one_clear_error(real_file):
+    path = real_file(REAL)
+    with pytest.raises(SXDMLayoutError, match=r"missing beside the master file: scan0020/mpx1x4_0000\.h5") as err:
+        open_bliss_kmap(path)
+    assert isinstance(err.value, OperandoError)
+    assert str(path) in str(err.value)
+
+
+@pytest.fixture(scope="module")
+def small_kmap(tmp_path_factory):
+    model = simulate_kmap(map_shape=(6, 8), n_angles=9, detector_shape=(40, 36), seed=4, eta_step_deg=0.03)
+    folder = tmp_path_factory.mktemp("bliss")
+    master = write_bliss_kmap(model, folder, frames_per_file=20, first_scan=3)
+    return model, master
+
+
+def test_synthetic_round_trip(small_kmap):
+    model, master = small_kmap
+    frames, meta = open_bliss_kmap(master, points_per_chunk=16)
+    assert frames.shape == (9, 6, 8, 40, 36)
+    assert frames.dtype == np.int32
+    assert frames.chunks[1] == (2, 2, 2) and frames.chunks[2] == (8,)
+    assert [s.name for s in meta.scans] == [f"{n}.1" for n in range(3, 12)]
+    assert meta.scans[0].sources[1][0] == "scan0003/mpx1x4_0001.h5"
+    np.testing.assert_allclose(meta.eta_deg, model.eta_deg)
+    assert meta.detector == model.detector
+    np.testing.assert_allclose(meta.wavelength_A, model.wavelength_A, rtol=1e-12)
+    np.testing.assert_allclose(meta.x_um, model.pix_um)
+    np.testing.assert_allclose(meta.y_um, model.piy_um)
+    np.testing.assert_array_equal(meta.pixel_mask, model.pixel_mask)
+    with dask.config.set(scheduler="synchronous"):
+        got = frames.compute()
+    want = model.frames(0, 48).reshape(9, 6, 8, 40, 36)
+    np.testing.assert_array_equal(got, want)
+    # the virtual dataset in the master reads the same frames
+    with h5py.File(master, "r") as h:
+        np.testing.assert_array_equal(h["5.1/measurement/mpx1x4"][:], want[2].reshape(48, 40, 36))
+
+
+def test_reduce_from_bliss_equals_in_memory(small_kmap):
+    model, master = small_kmap
+    frames, meta = open_bliss_kmap(master, scans=range(3, 12))
+    q = pixel_q(
+        meta.eta_deg[:, None, None],
+        meta.phi_deg[0],
+        meta.nu_deg[0],
+        meta.delta_deg[0],
+        detector=meta.detector,
+        wavelength_A=meta.wavelength_A,
+    )[:, 0, 0]
+    np.testing.assert_allclose(q, model.pixel_q(), rtol=1e-12)
+    lazy, _ = reduce_kmap(frames, q, eta_deg=meta.eta_deg, pixel_mask=meta.pixel_mask)
+    ref, _ = reduce_kmap(
+        model.frames(0, 48).reshape(9, 6, 8, 40, 36),
+        model.pixel_q(),
+        eta_deg=model.eta_deg,
+        pixel_mask=model.pixel_mask,
+    )
+    with dask.config.set(scheduler="synchronous"):
+        np.testing.assert_allclose(lazy["qz"].compute(), ref["qz"], rtol=1e-12, equal_nan=True)
+
+
+def _copy(master, tmp_path):
+    import shutil
+
+    out = tmp_path / "kmap"
+    shutil.copytree(master.parent, out)
+    return out / master.name
+
+
+def test_missing_lima_files_are_all_named(small_kmap, tmp_path):
+    _, master = small_kmap
+    copy = _copy(master, tmp_path)
+    (copy.parent / "scan0004" / "mpx1x4_0001.h5").unlink()
+    (copy.parent / "scan0009" / "mpx1x4_0000.h5").unlink()
+    with pytest.raises(SXDMLayoutError, match="2 Lima frame file") as err:
+        open_bliss_kmap(copy)
+    assert "scan0004/mpx1x4_0001.h5" in str(err.value) and "scan0009/mpx1x4_0000.h5" in str(err.value)
+    # selecting only complete scans works
+    frames, _ = open_bliss_kmap(copy, scans=[3, 5, 6])
+    assert frames.shape[0] == 3
+
+
+def test_inconsistent_scans(small_kmap, tmp_path):
+    _, master = small_kmap
+    copy = _copy(master, tmp_path)
+    with h5py.File(copy, "r+") as h:
+        del h["6.1/title"]
+        h["6.1/title"] = "asxdm( pix, 0, 1, 4, piy, 0, 1, 12, 0.01 )"
+        h["7.1/instrument/mpx1x4/distance"][()] = 1.2
+        h["8.1/instrument/positioners/delta"][()] = 40.0
+    with pytest.raises(SXDMLayoutError, match="inconsistent scans") as err:
+        read_bliss_metadata(copy)
+    msg = str(err.value)
+    assert "scan 6.1 maps (12, 4)" in msg and "scan 7.1 has distance" in msg and "scan 8.1 has delta" in msg
+    with pytest.raises(SXDMLayoutError, match=r"scans \[99\] are not in the file"):
+        read_bliss_metadata(master, scans=[3, 99])
+
+
+def test_not_bliss(tmp_path):
+    bad = tmp_path / "x.h5"
+    bad.write_bytes(b"not hdf5")
+    with pytest.raises(UnsupportedFormatError, match="not an HDF5 file"):
+        read_bliss_metadata(bad)
+    with h5py.File(bad, "w") as h:
+        h["data"] = 1
+    with pytest.raises(UnsupportedFormatError, match="no Bliss scan entries"):
+        read_bliss_metadata(bad)
