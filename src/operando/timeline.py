@@ -32,7 +32,7 @@ import xarray as xr
 from operando.echem._record import EchemRecord, direction
 from operando.errors import CorruptFileError, MissingMetadataError, ParameterError
 
-__all__ = ["LMNO_CAPACITY_mAh_g", "align", "to_record_seconds", "window_mean"]
+__all__ = ["STATE_VARIABLES", "LMNO_CAPACITY_mAh_g", "align", "attach_state", "to_record_seconds", "window_mean"]
 
 LMNO_CAPACITY_mAh_g = 146.7
 """Theoretical specific capacity of LiMn1.5Ni0.5O4 (one Li per formula unit), mA h/g."""
@@ -251,3 +251,48 @@ def align(
         },
     )
     return ds
+
+
+STATE_VARIABLES: tuple[str, ...] = (
+    "t_start_s",
+    "t_end_s",
+    "voltage_V",
+    "voltage_mean_V",
+    "current_mean_mA",
+    "charge_mAh",
+    "specific_capacity_mAh_g",
+    "x_li",
+    "soc",
+    "half_cycle",
+    "label",
+    "in_record",
+)
+"""Timeline variables that a single measurement's result carries as scalars."""
+
+
+def attach_state(result: xr.Dataset, timeline: xr.Dataset, frame: int = 0) -> xr.Dataset:
+    """Copy one measurement's electrochemical state into its result as scalar variables.
+
+    A series of such results concatenated along ``frame`` then has voltage, capacity and
+    Li content as variables along ``frame``.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        One measurement's result (a map, volume, spectrum).
+    timeline : xarray.Dataset
+        From :func:`align`.
+    frame : int
+        Which measurement of the timeline.
+
+    Returns
+    -------
+    xarray.Dataset
+        A new dataset; ``result`` is not modified.
+    """
+    row = timeline.isel(frame=frame)
+    return result.assign(
+        {f"echem_{name}": row[name].drop_vars(["frame", "t_mid_s"]) for name in STATE_VARIABLES}
+    ).assign_attrs(
+        echem_source=timeline.attrs.get("echem_source", ""), echem_sha256=timeline.attrs.get("echem_sha256", "")
+    )

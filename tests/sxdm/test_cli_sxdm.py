@@ -32,3 +32,30 @@ def test_bad_scan_range(tmp_path):
     res = CliRunner().invoke(app, ["process", str(tmp_path / "x.h5"), "--scans", "a-b", "-o", str(tmp_path / "o.zarr")])
     assert isinstance(res.exception, ParameterError)
     assert "--scans must be like 1-30" in str(res.exception)
+
+
+def test_process_places_the_map_on_the_charging_curve(tmp_path):
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from operando import echem
+    from operando.synthetic import simulate_gcpl, write_eclab_mpt
+    from operando.timeline import align
+
+    model = simulate_kmap(map_shape=(6, 6), n_angles=8, detector_shape=(40, 40), seed=3, eta_step_deg=0.04)
+    master = write_bliss_kmap(model, tmp_path / "raw")
+    # the synthetic scans start at 2024-05-01 08:00:00 UTC, one second apart
+    cell = simulate_gcpl(start_time=datetime(2024, 5, 1, 7, 30, tzinfo=UTC), dt_s=30.0)
+    mpt = write_eclab_mpt(cell, tmp_path / "cell.mpt")
+    out = tmp_path / "maps.zarr"
+    res = CliRunner().invoke(app, ["process", str(master), "--echem", str(mpt), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    ds = open_results(out)
+    start = pd.Timestamp("2024-05-01T08:00:00Z")
+    expected = align(echem.read(mpt), [start], [start + pd.Timedelta(seconds=7)])
+    assert float(ds["echem_voltage_V"]) == float(expected["voltage_V"][0])
+    assert float(ds["echem_x_li"]) == float(expected["x_li"][0])
+    assert ds["echem_label"].item() == "charge"
+    assert float(ds["echem_t_start_s"]) == 1800.0
+    assert "cell.mpt" in ds.attrs["operando_inputs"]

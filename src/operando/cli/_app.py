@@ -98,9 +98,10 @@ def demo_command(
         typer.echo(note)
 
 
-from operando.cli import _echem, _nmr  # noqa: E402  (the modality groups)
+from operando.cli import _echem, _nmr, _sxdm  # noqa: E402  (the modality groups)
 
 app.add_typer(_echem.app, name="echem")
+app.add_typer(_sxdm.app, name="sxdm")
 app.add_typer(_nmr.app, name="nmr")
 
 # Modalities whose commands have not landed yet: the groups exist so that `operando --help`

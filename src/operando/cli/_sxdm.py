@@ -41,6 +41,10 @@ def process(
         str, typer.Option("--background", help="global, frame, none or counts per pixel.")
     ] = "global",
     threshold: Annotated[float, typer.Option("--threshold", help="Intensity mask, fraction of the maximum.")] = 0.2,
+    echem: Annotated[
+        Path | None,
+        typer.Option("--echem", help="Potentiostat file: the map gets the voltage, capacity, x(Li) it was taken at."),
+    ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
 ) -> None:
     """Reduce a K-map (3D centre of mass of Q per point) and write d-spacing, strain and tilt maps."""
@@ -56,10 +60,30 @@ def process(
         background=bg,  # type: ignore[arg-type]
         intensity_threshold=threshold,
     )
-    target = write_results(maps, out, parameters=parameters, inputs=[path], overwrite=overwrite)
+    inputs = [path]
+    if echem is not None:
+        from operando import echem as echem_io
+        from operando.errors import MissingMetadataError
+        from operando.timeline import align, attach_state
+
+        if "first_scan_start" not in maps.attrs:
+            raise MissingMetadataError(
+                "the scans record no start_time: cannot place the map on the echem record", path=path
+            )
+        record = echem_io.read(echem)
+        timeline = align(record, [maps.attrs["first_scan_start"]], [maps.attrs["last_scan_start"]])
+        maps = attach_state(maps, timeline)
+        inputs.append(echem)
+        parameters["echem"] = str(echem)
+    target = write_results(maps, out, parameters=parameters, inputs=inputs, overwrite=overwrite)
     n = int(maps["mask"].sum())
     typer.echo(
         f"{target}: {maps.sizes['y']} x {maps.sizes['x']} points, {n} in the crystal, "
         f"mean d = {float(maps.d_spacing_mean):.5f} Å, microstrain = {float(maps.microstrain):.2e}, "
         f"max misorientation = {float(maps.max_misorientation):.4f} deg"
     )
+    if echem is not None:
+        typer.echo(
+            f"taken at {float(maps.echem_voltage_V):.4f} V, {float(maps.echem_charge_mAh):.4g} mA h, "
+            f"x(Li) = {float(maps.echem_x_li):.3f} ({maps.echem_label.item()})"
+        )

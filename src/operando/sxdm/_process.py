@@ -94,5 +94,8 @@ def process_kmap(
         "geometry": "ID01/XSOCS: eta y-, phi z-; nu z-, delta y-; beam +x; pixels z-, y+",
         **settings,
     }
+    starts = [s.start_time for s in meta.scans if s.start_time]
     maps.attrs.update({"modality": "sxdm", "source": str(meta.path)})
+    if starts:  # the map's acquisition window, for placing it on the charging curve
+        maps.attrs.update({"first_scan_start": min(starts), "last_scan_start": max(starts)})
     return maps, parameters

@@ -5,16 +5,21 @@ They build the built-in sample experiment (``operando demo``) and the test phant
 
 from operando.synthetic._echem import SyntheticCell, lmno_ocv, simulate_gcpl, write_eclab_mpt
 from operando.synthetic._nmr import NMRLine, li_isotope_pair, simulate_fid, write_bruker_fid
+from operando.synthetic._sxdm import KMapTruth, SyntheticKMap, simulate_kmap, write_bliss_kmap
 from operando.synthetic._symmetric import simulate_symmetric_cell
 
 __all__ = [
+    "KMapTruth",
     "NMRLine",
     "SyntheticCell",
+    "SyntheticKMap",
     "li_isotope_pair",
     "lmno_ocv",
     "simulate_fid",
     "simulate_gcpl",
+    "simulate_kmap",
     "simulate_symmetric_cell",
+    "write_bliss_kmap",
     "write_bruker_fid",
     "write_eclab_mpt",
 ]
