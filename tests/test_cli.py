@@ -69,6 +69,14 @@ def test_demo_then_echem_commands(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "timeline.zarr" in r.stdout and "timeline.png" in r.stdout
     mpt = next((tmp_path / "demo" / "raw" / "echem").glob("*.mpt"))
+    # the K-maps follow the lattice parameter the demo gave each Li content (a = 8.00 + 0.17 x)
+    from operando.store import open_results
+
+    maps = open_results(tmp_path / "demo" / "results" / "sxdm_maps.zarr").load()
+    assert maps.sizes["frame"] == 3
+    expected = (8.00 + 0.17 * maps["echem_x_li"].values) / 4
+    assert abs(maps["d_spacing_mean"].values - expected).max() < 3e-4
+    assert maps["echem_label"].values.tolist() == ["charge", "charge", "discharge"]
     assert (tmp_path / "demo" / "figures" / "timeline.svg").stat().st_size > 10_000
     r = run("info", tmp_path / "demo" / "results" / "timeline.zarr")
     assert r.returncode == 0 and "complete: True" in r.stdout

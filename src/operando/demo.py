@@ -3,8 +3,10 @@
 ``operando demo`` writes raw files as the instruments would (``raw/``), processes them
 into result stores (``results/``) and figures (``figures/``), and returns where
 everything is. Each modality adds its part here as it lands; today: the cell's
-potentiostat record (an EC-Lab GCPL export of a LiMn1.5Ni0.5O4 half cell) and the
-timeline of the scans taken while it cycles.
+potentiostat record (an EC-Lab GCPL export of a LiMn1.5Ni0.5O4 half cell), the
+timeline of the scans taken while it cycles, and three SXDM K-maps of one cathode
+crystal (ID01 Bliss layout) taken during charge and discharge, reduced to d-spacing,
+strain and tilt maps that carry the voltage and Li content they were taken at.
 """
 
 from __future__ import annotations
@@ -14,11 +16,22 @@ from os import PathLike
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import xarray as xr
 
 from operando import echem, synthetic
+from operando.echem import EchemRecord
+from operando.errors import MissingMetadataError
 from operando.report import plot_timeline, save_figure
-from operando.store import write_results
+from operando.store import run_series, write_results
 from operando.timeline import align
+
+# The demo's K-maps: which measurements of the schedule, and the cubic lattice parameter
+# against Li content (a linear, Vegard-like solid solution between LiMn1.5Ni0.5O4 and
+# Mn1.5Ni0.5O4; the two-phase regime of the real material is left out).
+SXDM_FRAMES = (2, 6, 12)
+LATTICE_A_AT_X1 = 8.17
+LATTICE_A_AT_X0 = 8.00
 
 __all__ = ["DemoResult", "measurement_schedule", "run_demo"]
 
@@ -78,6 +91,9 @@ def run_demo(out: str | PathLike[str], *, progress: bool = True) -> DemoResult:
         inputs=[mpt],
         overwrite=True,
     )
+    maps_store, masters = _sxdm_series(root, record, timeline, progress=progress)
+    result.raw["sxdm"] = masters[0].parent.parent
+    result.results["sxdm"] = maps_store
     fig = plot_timeline(record, timeline, title="sample experiment: LMNO half cell, GCPL at C/2")
     result.figures["timeline"] = save_figure(fig, root / "figures" / "timeline")
     result.notes.append(
@@ -85,3 +101,51 @@ def run_demo(out: str | PathLike[str], *, progress: bool = True) -> DemoResult:
         f"x(Li) from {float(np.nanmax(timeline['x_li'])):.3f} to {float(np.nanmin(timeline['x_li'])):.3f}"
     )
     return result
+
+
+def _sxdm_series(root: Path, record: EchemRecord, timeline: xr.Dataset, *, progress: bool) -> tuple[Path, list[Path]]:
+    """Write three synthetic K-maps at scheduled times and reduce them to one map series."""
+    from operando.sxdm import place_on_record, process_kmap
+    from operando.synthetic import simulate_kmap, write_bliss_kmap
+
+    origin = record.start_timestamp
+    if origin is None:
+        raise MissingMetadataError("the demo record has no start time", path=record.meta.source)
+    masters = []
+    for k in SXDM_FRAMES:
+        x = float(timeline["x_li"][k])
+        model = simulate_kmap(
+            map_shape=(12, 12),
+            n_angles=16,
+            detector_shape=(48, 48),
+            eta_step_deg=0.03,
+            seed=11,  # the same crystal every time
+            lattice_A=LATTICE_A_AT_X0 + (LATTICE_A_AT_X1 - LATTICE_A_AT_X0) * x,
+        )
+        start = origin + pd.to_timedelta(float(timeline["t_start_s"][k]), unit="s")
+        duration = float(timeline["t_end_s"][k] - timeline["t_start_s"][k]) / 16
+        masters.append(
+            write_bliss_kmap(
+                model,
+                root / "raw" / "sxdm" / f"kmap_{k:02d}",
+                name=f"LMNO_kmap_{k:02d}",
+                start_time=start.to_pydatetime(),
+                scan_duration_s=duration,
+            )
+        )
+
+    def one_map(index: int) -> xr.Dataset:
+        maps, _ = process_kmap(masters[index], reflection=(4, 0, 0))
+        return place_on_record(maps, record)
+
+    store = run_series(
+        list(range(len(masters))),
+        one_map,
+        root / "results" / "sxdm_maps.zarr",
+        parameters={"reflection": [4, 0, 0], "frames": list(SXDM_FRAMES)},
+        inputs=[*masters, Path(record.meta.source)],
+        overwrite=True,
+        progress=progress,
+        description="K-maps",
+    )
+    return store, masters

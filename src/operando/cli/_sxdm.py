@@ -63,16 +63,9 @@ def process(
     inputs = [path]
     if echem is not None:
         from operando import echem as echem_io
-        from operando.errors import MissingMetadataError
-        from operando.timeline import align, attach_state
+        from operando.sxdm import place_on_record
 
-        if "first_scan_start" not in maps.attrs:
-            raise MissingMetadataError(
-                "the scans record no start_time: cannot place the map on the echem record", path=path
-            )
-        record = echem_io.read(echem)
-        timeline = align(record, [maps.attrs["first_scan_start"]], [maps.attrs["last_scan_start"]])
-        maps = attach_state(maps, timeline)
+        maps = place_on_record(maps, echem_io.read(echem))
         inputs.append(echem)
         parameters["echem"] = str(echem)
     target = write_results(maps, out, parameters=parameters, inputs=inputs, overwrite=overwrite)

@@ -9,11 +9,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from operando.errors import ParameterError
+from operando.echem._record import EchemRecord
+from operando.errors import MissingMetadataError, ParameterError
 from operando.sxdm._bliss import open_bliss_kmap
 from operando.sxdm._geometry import pixel_q
 from operando.sxdm._maps import strain_tilt_maps
 from operando.sxdm._reduce import BackgroundMode, reduce_kmap
+from operando.timeline import align, attach_state
 
 __all__ = ["parse_reflection", "process_kmap"]
 
@@ -99,3 +101,22 @@ def process_kmap(
     if starts:  # the map's acquisition window, for placing it on the charging curve
         maps.attrs.update({"first_scan_start": min(starts), "last_scan_start": max(starts)})
     return maps, parameters
+
+
+def place_on_record(maps: xr.Dataset, record: EchemRecord) -> xr.Dataset:
+    """Attach the electrochemical state at which a K-map was taken.
+
+    The map's window runs from its first to its last scan start (``maps.attrs``, set by
+    :func:`process_kmap`); see :func:`operando.timeline.attach_state` for what is added.
+
+    Raises
+    ------
+    MissingMetadataError
+        When the scans recorded no start time.
+    """
+    if "first_scan_start" not in maps.attrs:
+        raise MissingMetadataError(
+            "the scans record no start_time: cannot place the map on the echem record", path=maps.attrs.get("source")
+        )
+    timeline = align(record, [maps.attrs["first_scan_start"]], [maps.attrs["last_scan_start"]])
+    return attach_state(maps, timeline)

@@ -19,6 +19,7 @@ the centre of mass of the sampled counts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import h5py
@@ -337,6 +338,8 @@ def write_bliss_kmap(
     points_per_block: int = 64,
     frames_per_file: int = 1000,
     first_scan: int = 1,
+    start_time: datetime | None = None,
+    scan_duration_s: float = 1.0,
 ) -> Path:
     """Write a synthetic K-map in the ID01 Bliss layout.
 
@@ -354,6 +357,10 @@ def write_bliss_kmap(
         Frames per Lima file (Lima writes 1000).
     first_scan : int
         Number of the first scan (``N.1``).
+    start_time : datetime, optional
+        Start of the first scan (timezone-aware); default 2024-05-01 10:00:00+02:00.
+    scan_duration_s : float
+        Each scan starts this long after the previous one and lasts as long.
 
     Returns
     -------
@@ -409,14 +416,16 @@ def write_bliss_kmap(
         f"asxdm( pix, {model.pix_um[0]:.3f}, {model.pix_um[-1]:.3f}, {nx}, "
         f"piy, {model.piy_um[0]:.3f}, {model.piy_um[-1]:.3f}, {ny}, {model.exposure_s} )"
     )
+    first_start = start_time or datetime(2024, 5, 1, 10, 0, 0, tzinfo=timezone(timedelta(hours=2)))
     with h5py.File(master, "w") as h:
         for i in range(n_a):
             scan_no = first_scan + i
             g = h.create_group(f"{scan_no}.1")
             g.attrs["NX_class"] = "NXentry"
             g["title"] = title
-            g["start_time"] = f"2024-05-01T10:{i // 60:02d}:{i % 60:02d}+02:00"
-            g["end_time"] = f"2024-05-01T10:{i // 60:02d}:{i % 60:02d}+02:00"
+            scan_start = first_start + timedelta(seconds=i * scan_duration_s)
+            g["start_time"] = scan_start.isoformat()
+            g["end_time"] = (scan_start + timedelta(seconds=scan_duration_s)).isoformat()
             inst = g.create_group("instrument")
             mpx = inst.create_group("mpx1x4")
             mpx["beam_center_x"] = det.beam_center_x_px
