@@ -1,0 +1,24 @@
+"""Tomography: readers of DXchange, NeXus (image_key) and TIFF scans, preprocessing, reconstruction.
+
+Centre convention: rotation centres are in pixels from the centre of detector pixel 0.
+"""
+
+from operando.tomo._prep import find_center, minus_log, normalize, remove_stripes
+from operando.tomo._readers import TomoFileError, TomoScan, read_dxchange, read_nxtomo, read_tiff, read_tomo
+from operando.tomo._recon import ramp_filter, reconstruct, reconstruct_slice
+
+__all__ = [
+    "TomoFileError",
+    "TomoScan",
+    "find_center",
+    "minus_log",
+    "normalize",
+    "ramp_filter",
+    "read_dxchange",
+    "read_nxtomo",
+    "read_tiff",
+    "read_tomo",
+    "reconstruct",
+    "reconstruct_slice",
+    "remove_stripes",
+]
