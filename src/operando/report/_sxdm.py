@@ -361,7 +361,7 @@ def plot_dspacing_histograms(
     centres = 0.5 * (edges[1:] + edges[:-1])
     n = data.shape[0]
     colours = plt.get_cmap("plasma")(np.linspace(0.0, 0.85, max(n, 2)))
-    fig, ax = plt.subplots(figsize=(5.5, 1.2 + 0.7 * n), layout="constrained")
+    fig, ax = plt.subplots(figsize=(7.0, 1.6 + 0.7 * n), layout="constrained")
     for k, label in enumerate(frame_labels(series)):
         values = data[k][np.isfinite(data[k])]
         counts, _ = np.histogram(values, bins=edges)
@@ -369,10 +369,9 @@ def plot_dspacing_histograms(
         base = k * offset
         ax.fill_between(centres, base, base + curve, step="mid", color=colours[k], alpha=0.35, lw=0)
         ax.step(centres, base + curve, where="mid", color=colours[k], lw=1.2, label=label)
-        ax.text(edges[-1], base + 0.15, label, ha="right", va="bottom", fontsize=7)
     ax.set_xlabel(f"{variable.replace('_', ' ')} (Å)")
     ax.set_ylabel("points (normalised), offset per map")
     ax.set_yticks([])
-    ax.legend(loc="upper left", fontsize=7, frameon=False, reverse=True)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False, reverse=True)
     ax.set_title(title or "d-spacing distribution along the charge")
     return fig
