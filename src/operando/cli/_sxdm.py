@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 app = typer.Typer(help="Scanning X-ray diffraction microscopy (ID01 K-maps).", no_args_is_help=True)
 
@@ -80,3 +83,129 @@ def process(
             f"taken at {float(maps.echem_voltage_V):.4f} V, {float(maps.echem_charge_mAh):.4g} mA h, "
             f"x(Li) = {float(maps.echem_x_li):.3f} ({maps.echem_label.item()})"
         )
+
+
+@app.command("series")
+def series(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Bliss master files, one K-map each, in the order they were measured.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Zarr store to write (dimension frame).")],
+    scans: Annotated[str | None, typer.Option("--scans", help="Scan numbers in every file, e.g. 1-30.")] = None,
+    reflection: Annotated[str | None, typer.Option("--reflection", help="Miller indices, e.g. 400.")] = None,
+    background: Annotated[
+        str, typer.Option("--background", help="global, frame, none or counts per pixel.")
+    ] = "global",
+    threshold: Annotated[float, typer.Option("--threshold", help="Intensity mask, fraction of the maximum.")] = 0.2,
+    echem: Annotated[
+        Path | None,
+        typer.Option("--echem", help="Potentiostat file: each map gets the voltage, capacity, x(Li) it was taken at."),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing store, discard progress.")
+    ] = False,
+) -> None:
+    """Process several K-maps (one master file each) into one series along the charge.
+
+    Resumable: maps already done are kept in ``OUT.partial`` and skipped when the same
+    command is run again. All maps must share the scan grid (same points and positions).
+    """
+    import numpy as np
+
+    from operando.errors import MissingMetadataError, ParameterError
+    from operando.store import open_results, run_series
+    from operando.sxdm import parse_reflection, process_kmap, read_bliss_metadata
+
+    if not paths:
+        raise ParameterError("give at least one Bliss master file")
+    bg: str | float = background if background in ("global", "frame", "none") else float(background)
+    hkl = parse_reflection(reflection) if reflection else None
+    scan_list = _scan_range(scans)
+    metas = [read_bliss_metadata(p, scans=scan_list) for p in paths]
+    first = metas[0]
+    for p, meta in zip(paths[1:], metas[1:], strict=True):
+        if meta.map_shape != first.map_shape or not (
+            np.array_equal(meta.x_um, first.x_um) and np.array_equal(meta.y_um, first.y_um)
+        ):
+            raise ParameterError(
+                f"the K-map in {p} has another scan grid ({meta.map_shape[0]} x {meta.map_shape[1]} points) than "
+                f"{paths[0]} ({first.map_shape[0]} x {first.map_shape[1]}): a series needs one grid",
+                path=p,
+            )
+    timeline = None
+    inputs: list[Path] = list(paths)
+    parameters: dict[str, object] = {
+        "scans": scan_list,
+        "reflection": list(hkl) if hkl else None,
+        "background": bg,
+        "intensity_threshold": threshold,
+        "echem": str(echem) if echem else None,
+    }
+    if echem is not None:
+        from operando import echem as echem_io
+        from operando.timeline import align
+
+        windows = []
+        for p, meta in zip(paths, metas, strict=True):
+            starts = [s.start_time for s in meta.scans if s.start_time]
+            if not starts:
+                raise MissingMetadataError(
+                    "the scans record no start_time: cannot place the map on the echem record", path=p
+                )
+            windows.append((min(starts), max(starts)))
+        timeline = align(echem_io.read(echem), [w[0] for w in windows], [w[1] for w in windows])
+        inputs.append(echem)
+    keys = [str(p) for p in paths]
+
+    def one_map(key: str) -> xr.Dataset:
+        from operando.timeline import attach_state
+
+        maps, _ = process_kmap(key, scans=scan_list, reflection=hkl, background=bg, intensity_threshold=threshold)  # type: ignore[arg-type]
+        # per-map source and scan times live in the key coordinate and the echem_* variables
+        maps = maps.drop_attrs(deep=False).assign_attrs(modality="sxdm")
+        if timeline is not None:
+            maps = attach_state(maps, timeline, frame=keys.index(key))
+        return maps
+
+    target = run_series(
+        keys, one_map, out, parameters=parameters, inputs=inputs, overwrite=overwrite, description="K-maps"
+    )
+    ds = open_results(target)
+    typer.echo(f"{target}: {ds.sizes['frame']} maps of {ds.sizes['y']} x {ds.sizes['x']} points")
+    for k in range(ds.sizes["frame"]):
+        row = ds.isel(frame=k)
+        line = f"  {k}: {Path(str(row['key'].values)).name}  mean d = {float(row.d_spacing_mean):.5f} Å"
+        if "echem_voltage_V" in ds:
+            line += f"  {float(row.echem_voltage_V):.4f} V  x(Li) = {float(row.echem_x_li):.3f}"
+        typer.echo(line)
+
+
+@app.command("figures")
+def figures(
+    store: Annotated[Path, typer.Argument(help="Maps store from 'sxdm process' (y, x) or 'sxdm series' (frame).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the figures (PNG and SVG).")],
+    max_tilt: Annotated[
+        float | None, typer.Option("--max-tilt", help="Tilt (deg) of full colour saturation; default 99th percentile.")
+    ] = None,
+) -> None:
+    """Draw the d-spacing maps, misorientation, pole figure and d-spacing histograms."""
+    from operando.report import (
+        plot_dspacing_histograms,
+        plot_dspacing_maps,
+        plot_misorientation,
+        plot_pole_figure,
+        save_figure,
+    )
+    from operando.store import open_results
+
+    maps = open_results(store).load()
+    drawn = {
+        "d_spacing_shared": plot_dspacing_maps(maps),
+        "d_spacing_relative": plot_dspacing_maps(maps, relative=True),
+        "misorientation": plot_misorientation(maps, max_tilt_deg=max_tilt),
+        "pole_figure": plot_pole_figure(maps, max_tilt_deg=max_tilt),
+        "d_spacing_histograms": plot_dspacing_histograms(maps),
+    }
+    for name, fig in drawn.items():
+        for written in save_figure(fig, out / name):
+            typer.echo(str(written))

@@ -1,5 +1,21 @@
 """Figures and the HTML report."""
 
+from operando.report._sxdm import (
+    frame_labels,
+    misorientation_rgb,
+    plot_dspacing_histograms,
+    plot_dspacing_maps,
+    plot_misorientation,
+    plot_pole_figure,
+)
 from operando.report._timeline import plot_timeline, save_figure
 
 __all__ = ["plot_timeline", "save_figure"]
+__all__ += [
+    "frame_labels",
+    "misorientation_rgb",
+    "plot_dspacing_histograms",
+    "plot_dspacing_maps",
+    "plot_misorientation",
+    "plot_pole_figure",
+]
