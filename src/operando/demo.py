@@ -22,8 +22,8 @@ import xarray as xr
 from operando import echem, synthetic
 from operando.echem import EchemRecord
 from operando.errors import MissingMetadataError
-from operando.report import plot_timeline, save_figure
-from operando.store import run_series, write_results
+from operando.report import plot_timeline, save_figure, save_sxdm_figures
+from operando.store import open_results, run_series, write_results
 from operando.timeline import align
 
 # The demo's K-maps: which measurements of the schedule, and the cubic lattice parameter
@@ -96,6 +96,8 @@ def run_demo(out: str | PathLike[str], *, progress: bool = True) -> DemoResult:
     result.results["sxdm"] = maps_store
     fig = plot_timeline(record, timeline, title="sample experiment: LMNO half cell, GCPL at C/2")
     result.figures["timeline"] = save_figure(fig, root / "figures" / "timeline")
+    for name, paths in save_sxdm_figures(open_results(maps_store).load(), root / "figures" / "sxdm").items():
+        result.figures[f"sxdm {name}"] = paths
     result.notes.append(
         f"{timeline.sizes['frame']} measurements on a {record.time_s[-1] / 3600:.2f} h record, "
         f"x(Li) from {float(np.nanmax(timeline['x_li'])):.3f} to {float(np.nanmin(timeline['x_li'])):.3f}"

@@ -189,23 +189,9 @@ def figures(
     ] = None,
 ) -> None:
     """Draw the d-spacing maps, misorientation, pole figure and d-spacing histograms."""
-    from operando.report import (
-        plot_dspacing_histograms,
-        plot_dspacing_maps,
-        plot_misorientation,
-        plot_pole_figure,
-        save_figure,
-    )
+    from operando.report import save_sxdm_figures
     from operando.store import open_results
 
-    maps = open_results(store).load()
-    drawn = {
-        "d_spacing_shared": plot_dspacing_maps(maps),
-        "d_spacing_relative": plot_dspacing_maps(maps, relative=True),
-        "misorientation": plot_misorientation(maps, max_tilt_deg=max_tilt),
-        "pole_figure": plot_pole_figure(maps, max_tilt_deg=max_tilt),
-        "d_spacing_histograms": plot_dspacing_histograms(maps),
-    }
-    for name, fig in drawn.items():
-        for written in save_figure(fig, out / name):
+    for paths in save_sxdm_figures(open_results(store).load(), out, max_tilt_deg=max_tilt).values():
+        for written in paths:
             typer.echo(str(written))

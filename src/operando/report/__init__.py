@@ -7,15 +7,18 @@ from operando.report._sxdm import (
     plot_dspacing_maps,
     plot_misorientation,
     plot_pole_figure,
+    save_sxdm_figures,
 )
 from operando.report._timeline import plot_timeline, save_figure
 
-__all__ = ["plot_timeline", "save_figure"]
-__all__ += [
+__all__ = [
     "frame_labels",
     "misorientation_rgb",
     "plot_dspacing_histograms",
     "plot_dspacing_maps",
     "plot_misorientation",
     "plot_pole_figure",
+    "plot_timeline",
+    "save_figure",
+    "save_sxdm_figures",
 ]

@@ -8,6 +8,8 @@ Maps carrying ``echem_voltage_V`` / ``echem_x_li`` are labelled with them.
 
 from __future__ import annotations
 
+from os import PathLike
+from pathlib import Path
 from typing import cast
 
 import matplotlib
@@ -23,6 +25,7 @@ from matplotlib.projections.polar import PolarAxes
 from numpy.typing import NDArray
 
 from operando.errors import ParameterError
+from operando.report._timeline import save_figure
 
 __all__ = [
     "frame_labels",
@@ -375,3 +378,34 @@ def plot_dspacing_histograms(
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False, reverse=True)
     ax.set_title(title or "d-spacing distribution along the charge")
     return fig
+
+
+def save_sxdm_figures(
+    maps: xr.Dataset, out_dir: str | PathLike[str], *, max_tilt_deg: float | None = None
+) -> dict[str, list[Path]]:
+    """Draw and save the SXDM figure set of one map or a series (PNG + SVG each).
+
+    Parameters
+    ----------
+    maps : xarray.Dataset
+        Maps with dims ``(y, x)`` or ``(frame, y, x)``, loaded.
+    out_dir : str or os.PathLike
+        Folder; created if needed.
+    max_tilt_deg : float, optional
+        Tilt of full colour saturation; default the 99th percentile.
+
+    Returns
+    -------
+    dict of str to list of pathlib.Path
+        ``d_spacing_shared``, ``d_spacing_relative``, ``misorientation``, ``pole_figure``,
+        ``d_spacing_histograms`` -> the files written.
+    """
+    out = Path(out_dir)
+    drawn = {
+        "d_spacing_shared": plot_dspacing_maps(maps),
+        "d_spacing_relative": plot_dspacing_maps(maps, relative=True),
+        "misorientation": plot_misorientation(maps, max_tilt_deg=max_tilt_deg),
+        "pole_figure": plot_pole_figure(maps, max_tilt_deg=max_tilt_deg),
+        "d_spacing_histograms": plot_dspacing_histograms(maps),
+    }
+    return {name: save_figure(fig, out / name) for name, fig in drawn.items()}
