@@ -34,16 +34,20 @@ def _scan_range(text: str | None) -> list[int] | None:
     return out
 
 
+ScansOption = Annotated[str | None, typer.Option("--scans", help="Scan numbers (in every file), e.g. 1-30.")]
+ReflectionOption = Annotated[str | None, typer.Option("--reflection", help="Miller indices, e.g. 400.")]
+BackgroundOption = Annotated[str, typer.Option("--background", help="global, frame, none or counts per pixel.")]
+ThresholdOption = Annotated[float, typer.Option("--threshold", help="Intensity mask, fraction of the maximum.")]
+
+
 @app.command("process")
 def process(
     path: Annotated[Path, typer.Argument(help="Bliss master file (one scan N.1 per rocking angle).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Zarr store to write.")],
-    scans: Annotated[str | None, typer.Option("--scans", help="Scan numbers, e.g. 1-30.")] = None,
-    reflection: Annotated[str | None, typer.Option("--reflection", help="Miller indices, e.g. 400.")] = None,
-    background: Annotated[
-        str, typer.Option("--background", help="global, frame, none or counts per pixel.")
-    ] = "global",
-    threshold: Annotated[float, typer.Option("--threshold", help="Intensity mask, fraction of the maximum.")] = 0.2,
+    scans: ScansOption = None,
+    reflection: ReflectionOption = None,
+    background: BackgroundOption = "global",
+    threshold: ThresholdOption = 0.2,
     echem: Annotated[
         Path | None,
         typer.Option("--echem", help="Potentiostat file: the map gets the voltage, capacity, x(Li) it was taken at."),
@@ -91,12 +95,10 @@ def series(
         list[Path], typer.Argument(help="Bliss master files, one K-map each, in the order they were measured.")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Zarr store to write (dimension frame).")],
-    scans: Annotated[str | None, typer.Option("--scans", help="Scan numbers in every file, e.g. 1-30.")] = None,
-    reflection: Annotated[str | None, typer.Option("--reflection", help="Miller indices, e.g. 400.")] = None,
-    background: Annotated[
-        str, typer.Option("--background", help="global, frame, none or counts per pixel.")
-    ] = "global",
-    threshold: Annotated[float, typer.Option("--threshold", help="Intensity mask, fraction of the maximum.")] = 0.2,
+    scans: ScansOption = None,
+    reflection: ReflectionOption = None,
+    background: BackgroundOption = "global",
+    threshold: ThresholdOption = 0.2,
     echem: Annotated[
         Path | None,
         typer.Option("--echem", help="Potentiostat file: each map gets the voltage, capacity, x(Li) it was taken at."),
