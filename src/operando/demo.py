@@ -23,7 +23,7 @@ from operando import echem, synthetic
 from operando.echem import EchemRecord
 from operando.errors import MissingMetadataError
 from operando.report import plot_timeline, save_figure, save_sxdm_figures
-from operando.store import open_results, run_series, write_results
+from operando.store import open_results, write_results
 from operando.timeline import align
 
 # The demo's K-maps: which measurements of the schedule, and the cubic lattice parameter
@@ -107,7 +107,7 @@ def run_demo(out: str | PathLike[str], *, progress: bool = True) -> DemoResult:
 
 def _sxdm_series(root: Path, record: EchemRecord, timeline: xr.Dataset, *, progress: bool) -> tuple[Path, list[Path]]:
     """Write three synthetic K-maps at scheduled times and reduce them to one map series."""
-    from operando.sxdm import place_on_record, process_kmap
+    from operando.sxdm import process_series
     from operando.synthetic import simulate_kmap, write_bliss_kmap
 
     origin = record.start_timestamp
@@ -136,18 +136,12 @@ def _sxdm_series(root: Path, record: EchemRecord, timeline: xr.Dataset, *, progr
             )
         )
 
-    def one_map(index: int) -> xr.Dataset:
-        maps, _ = process_kmap(masters[index], reflection=(4, 0, 0))
-        return place_on_record(maps, record)
-
-    store = run_series(
-        list(range(len(masters))),
-        one_map,
+    store = process_series(
+        masters,
         root / "results" / "sxdm_maps.zarr",
-        parameters={"reflection": [4, 0, 0], "frames": list(SXDM_FRAMES)},
-        inputs=[*masters, Path(record.meta.source)],
+        reflection=(4, 0, 0),
+        record=record,
         overwrite=True,
         progress=progress,
-        description="K-maps",
     )
     return store, masters

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
 if TYPE_CHECKING:
-    import xarray as xr
+    from operando.sxdm._reduce import BackgroundMode
 
 app = typer.Typer(help="Scanning X-ray diffraction microscopy (ID01 K-maps).", no_args_is_help=True)
 
@@ -32,6 +32,18 @@ def _scan_range(text: str | None) -> list[int] | None:
     except ValueError:
         raise ParameterError(f"--scans must be like 1-30 or 1,3,5-9, got {text!r}") from None
     return out
+
+
+def _background(text: str) -> BackgroundMode | float:
+    """``global``, ``frame``, ``none`` or a number of counts per pixel."""
+    from operando.errors import ParameterError
+
+    if text in ("global", "frame", "none"):
+        return cast("BackgroundMode", text)
+    try:
+        return float(text)
+    except ValueError:
+        raise ParameterError(f"--background must be global, frame, none or counts per pixel, got {text!r}") from None
 
 
 ScansOption = Annotated[str | None, typer.Option("--scans", help="Scan numbers (in every file), e.g. 1-30.")]
@@ -58,13 +70,11 @@ def process(
     from operando.store import write_results
     from operando.sxdm import parse_reflection, process_kmap
 
-    bg: str | float = background if background in ("global", "frame", "none") else float(background)
-    hkl = parse_reflection(reflection) if reflection else None
     maps, parameters = process_kmap(
         path,
         scans=_scan_range(scans),
-        reflection=hkl,
-        background=bg,  # type: ignore[arg-type]
+        reflection=parse_reflection(reflection) if reflection else None,
+        background=_background(background),
         intensity_threshold=threshold,
     )
     inputs = [path]
@@ -112,65 +122,23 @@ def series(
     Resumable: maps already done are kept in ``OUT.partial`` and skipped when the same
     command is run again. All maps must share the scan grid (same points and positions).
     """
-    import numpy as np
+    from operando.store import open_results
+    from operando.sxdm import parse_reflection, process_series
 
-    from operando.errors import MissingMetadataError, ParameterError
-    from operando.store import open_results, run_series
-    from operando.sxdm import parse_reflection, process_kmap, read_bliss_metadata
-
-    if not paths:
-        raise ParameterError("give at least one Bliss master file")
-    bg: str | float = background if background in ("global", "frame", "none") else float(background)
-    hkl = parse_reflection(reflection) if reflection else None
-    scan_list = _scan_range(scans)
-    metas = [read_bliss_metadata(p, scans=scan_list) for p in paths]
-    first = metas[0]
-    for p, meta in zip(paths[1:], metas[1:], strict=True):
-        if meta.map_shape != first.map_shape or not (
-            np.array_equal(meta.x_um, first.x_um) and np.array_equal(meta.y_um, first.y_um)
-        ):
-            raise ParameterError(
-                f"the K-map in {p} has another scan grid ({meta.map_shape[0]} x {meta.map_shape[1]} points) than "
-                f"{paths[0]} ({first.map_shape[0]} x {first.map_shape[1]}): a series needs one grid",
-                path=p,
-            )
-    timeline = None
-    inputs: list[Path] = list(paths)
-    parameters: dict[str, object] = {
-        "scans": scan_list,
-        "reflection": list(hkl) if hkl else None,
-        "background": bg,
-        "intensity_threshold": threshold,
-        "echem": str(echem) if echem else None,
-    }
+    record = None
     if echem is not None:
         from operando import echem as echem_io
-        from operando.timeline import align
 
-        windows = []
-        for p, meta in zip(paths, metas, strict=True):
-            starts = [s.start_time for s in meta.scans if s.start_time]
-            if not starts:
-                raise MissingMetadataError(
-                    "the scans record no start_time: cannot place the map on the echem record", path=p
-                )
-            windows.append((min(starts), max(starts)))
-        timeline = align(echem_io.read(echem), [w[0] for w in windows], [w[1] for w in windows])
-        inputs.append(echem)
-    keys = [str(p) for p in paths]
-
-    def one_map(key: str) -> xr.Dataset:
-        from operando.timeline import attach_state
-
-        maps, _ = process_kmap(key, scans=scan_list, reflection=hkl, background=bg, intensity_threshold=threshold)  # type: ignore[arg-type]
-        # per-map source and scan times live in the key coordinate and the echem_* variables
-        maps = maps.drop_attrs(deep=False).assign_attrs(modality="sxdm")
-        if timeline is not None:
-            maps = attach_state(maps, timeline, frame=keys.index(key))
-        return maps
-
-    target = run_series(
-        keys, one_map, out, parameters=parameters, inputs=inputs, overwrite=overwrite, description="K-maps"
+        record = echem_io.read(echem)
+    target = process_series(
+        paths,
+        out,
+        scans=_scan_range(scans),
+        reflection=parse_reflection(reflection) if reflection else None,
+        background=_background(background),
+        intensity_threshold=threshold,
+        record=record,
+        overwrite=overwrite,
     )
     ds = open_results(target)
     typer.echo(f"{target}: {ds.sizes['frame']} maps of {ds.sizes['y']} x {ds.sizes['x']} points")

@@ -7,7 +7,7 @@ q-space cube) and the maps (d-spacing, strain, tilt).
 from operando.sxdm._bliss import BlissScan, KMapMetadata, SXDMLayoutError, open_bliss_kmap, read_bliss_metadata
 from operando.sxdm._geometry import DetectorGeometry, Offsets, d_spacing, pixel_q, rotation_matrix
 from operando.sxdm._maps import strain_tilt_maps
-from operando.sxdm._process import parse_reflection, place_on_record, process_kmap
+from operando.sxdm._process import parse_reflection, place_on_record, process_kmap, process_series
 from operando.sxdm._reduce import (
     ROI,
     CentreOfMass,
@@ -38,6 +38,7 @@ __all__ = [
     "pixel_q",
     "place_on_record",
     "process_kmap",
+    "process_series",
     "read_bliss_metadata",
     "reduce_kmap",
     "rotation_matrix",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from os import PathLike
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,13 +12,14 @@ import xarray as xr
 
 from operando.echem._record import EchemRecord
 from operando.errors import MissingMetadataError, ParameterError
-from operando.sxdm._bliss import open_bliss_kmap
+from operando.store import run_series
+from operando.sxdm._bliss import open_bliss_kmap, read_bliss_metadata
 from operando.sxdm._geometry import pixel_q
 from operando.sxdm._maps import strain_tilt_maps
 from operando.sxdm._reduce import BackgroundMode, reduce_kmap
 from operando.timeline import align, attach_state
 
-__all__ = ["parse_reflection", "process_kmap"]
+__all__ = ["parse_reflection", "place_on_record", "process_kmap", "process_series"]
 
 
 def parse_reflection(text: str) -> tuple[int, int, int]:
@@ -120,3 +122,89 @@ def place_on_record(maps: xr.Dataset, record: EchemRecord) -> xr.Dataset:
         )
     timeline = align(record, [maps.attrs["first_scan_start"]], [maps.attrs["last_scan_start"]])
     return attach_state(maps, timeline)
+
+
+def process_series(
+    masters: Sequence[str | PathLike[str]],
+    out: str | PathLike[str],
+    *,
+    scans: Sequence[int] | None = None,
+    reflection: tuple[int, int, int] | None = None,
+    background: BackgroundMode | float = "global",
+    intensity_threshold: float = 0.2,
+    record: EchemRecord | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Process several K-maps (one Bliss master file each) into one resumable series store.
+
+    Parameters
+    ----------
+    masters : sequence of path
+        Master files in measurement order; all maps must share one scan grid.
+    out : path
+        Target store (dimension ``frame``, coordinate ``key`` = master path); progress
+        lives in ``OUT.partial`` and a rerun skips finished maps (:func:`run_series`).
+    scans, reflection, background, intensity_threshold
+        See :func:`process_kmap`.
+    record : EchemRecord, optional
+        Each map gets the electrochemical state it was taken at (:func:`place_on_record`).
+    overwrite, progress
+        See :func:`operando.store.run_series`.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ParameterError
+        No master file, or maps on different scan grids.
+    MissingMetadataError
+        A record is given but a map's scans have no start time.
+    """
+    if not masters:
+        raise ParameterError("give at least one Bliss master file")
+    metas = [read_bliss_metadata(p, scans=scans) for p in masters]
+    first = metas[0]
+    for p, meta in zip(masters[1:], metas[1:], strict=True):
+        if meta.map_shape != first.map_shape or not (
+            np.array_equal(meta.x_um, first.x_um) and np.array_equal(meta.y_um, first.y_um)
+        ):
+            raise ParameterError(
+                f"the K-map in {p} has another scan grid ({meta.map_shape[0]} x {meta.map_shape[1]} points) than "
+                f"{masters[0]} ({first.map_shape[0]} x {first.map_shape[1]}): a series needs one grid",
+                path=p,
+            )
+        if record is not None and not any(s.start_time for s in meta.scans):
+            raise MissingMetadataError(
+                "the scans record no start_time: cannot place the map on the echem record", path=p
+            )
+
+    def one_map(key: str) -> xr.Dataset:
+        maps, _ = process_kmap(
+            key, scans=scans, reflection=reflection, background=background, intensity_threshold=intensity_threshold
+        )
+        if record is not None:
+            maps = place_on_record(maps, record)
+        # per-map source and scan times live in the key coordinate and the echem_* variables
+        return maps.drop_attrs(deep=False).assign_attrs(modality="sxdm")
+
+    parameters = {
+        "scans": list(scans) if scans is not None else None,
+        "reflection": list(reflection) if reflection else None,
+        "background": background,
+        "intensity_threshold": intensity_threshold,
+        "echem": record.meta.source if record is not None else None,
+    }
+    inputs = [*masters, *([record.meta.source] if record is not None and record.meta.source else [])]
+    return run_series(
+        [str(p) for p in masters],
+        one_map,
+        out,
+        parameters=parameters,
+        inputs=inputs,
+        overwrite=overwrite,
+        progress=progress,
+        description="K-maps",
+    )
