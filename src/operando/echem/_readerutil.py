@@ -21,8 +21,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from operando._files import require_file as _require_file
 from operando._hashing import sha256_file
-from operando.errors import CorruptFileError, ParameterError
+from operando.errors import ParameterError
 
 __all__ = [
     "UNIT_FACTORS",
@@ -104,17 +105,9 @@ def convert_unit(values: npt.ArrayLike, unit: str, target: str) -> npt.NDArray[n
 def require_file(path: str | PathLike[str], fmt: str) -> Path:
     """Return ``path`` as a :class:`~pathlib.Path` after checking it is a non-empty file.
 
-    Raises
-    ------
-    CorruptFileError
-        When the file is missing, not a regular file or has zero length.
+    See :func:`operando._files.require_file`; ``fmt`` names the expected format.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise CorruptFileError(f"no such file (expected a {fmt} file)", path=p)
-    if p.stat().st_size == 0:
-        raise CorruptFileError(f"file is empty (0 bytes), expected a {fmt} file", path=p)
-    return p
+    return _require_file(path, expected=f"a {fmt} file")
 
 
 def read_nonempty_bytes(path: str | PathLike[str], fmt: str) -> bytes:
