@@ -1,4 +1,4 @@
-"""NMR of Li-metal cells: Bruker spectra, integrals, Knight shift, 6Li abundance, tracer exchange.
+"""NMR of Li-metal cells: Bruker spectra, Bruker BES3T cw-EPR, integrals, Knight shift, 6Li abundance, tracer exchange.
 
 Readers (:func:`read_bruker`, :func:`read_bruker_processed`) return arrays and typed
 metadata; kernels (``ppm_axis``, ``process_fid``, ``integrate``, ...) are pure
@@ -6,6 +6,15 @@ array-in/array-out functions; :func:`process` ties the two into an ``xarray.Data
 """
 
 from operando.nmr._bruker import BrukerFID, BrukerMeta, BrukerProcessed, read_bruker, read_bruker_processed
+from operando.nmr._epr import EPRMeta, EPRSpectrum, bes3t_pair, read_bes3t
+from operando.nmr._epr_lines import (
+    PeakToPeak,
+    absorption,
+    double_integral,
+    g_factor,
+    peak_to_peak,
+    resonance_field_mT,
+)
 from operando.nmr._isotopes import LI6_NATURAL, SENSITIVITY_7LI_6LI, li6_fraction, sensitivity_factor
 from operando.nmr._process import (
     autophase,
@@ -41,15 +50,22 @@ __all__ = [
     "BrukerFID",
     "BrukerMeta",
     "BrukerProcessed",
+    "EPRMeta",
+    "EPRSpectrum",
     "ExchangeFit",
+    "PeakToPeak",
+    "absorption",
     "autophase",
     "baseline_polynomial",
+    "bes3t_pair",
     "classify_dendrite",
+    "double_integral",
     "electrolyte_abundance",
     "exponential_window",
     "fit_exchange",
     "fourier_transform",
     "fwhm",
+    "g_factor",
     "group_delay_shift",
     "integral_uncertainty",
     "integrate",
@@ -57,14 +73,17 @@ __all__ = [
     "mechanism2_share",
     "noise_std",
     "peak_position",
+    "peak_to_peak",
     "phase",
     "pick_peaks",
     "ppm_axis",
     "ppm_axis_processed",
     "process",
     "process_fid",
+    "read_bes3t",
     "read_bruker",
     "read_bruker_processed",
+    "resonance_field_mT",
     "sensitivity_factor",
     "tracer_exchange",
     "window_mask",
