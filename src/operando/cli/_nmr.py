@@ -1,4 +1,4 @@
-"""``operando nmr``: tracer-exchange model, Bruker spectra processing, 6Li abundance."""
+"""``operando nmr``: tracer-exchange model, Bruker/Varian spectra processing, 6Li abundance, cw-EPR lines."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-app = typer.Typer(help="NMR of Li-metal cells (Bruker TopSpin data, tracer exchange).", no_args_is_help=True)
+app = typer.Typer(
+    help="NMR of Li-metal cells (Bruker TopSpin and Varian data, tracer exchange) and cw-EPR (Bruker BES3T).",
+    no_args_is_help=True,
+)
 
 
 def _window(text: str, option: str) -> tuple[float, float]:
@@ -169,3 +172,53 @@ def _normalised_integral(
     value = float(integrate(spec, ppm, lo=lo, hi=hi))
     sigma = float(integral_uncertainty(noise_std(spec, ppm, lo=nlo, hi=nhi), int(window_mask(ppm, lo, hi).sum())))
     return value, sigma
+
+
+@app.command("epr")
+def epr_command(
+    path: Annotated[Path, typer.Argument(help="Bruker BES3T EPR file (.DSC or .DTA, the other beside it).")],
+    window: Annotated[
+        str | None, typer.Option("--window", help="Field window LO,HI in mT holding one line (default: all).")
+    ] = None,
+    points: Annotated[int, typer.Option("--points", help="Points of the parabola fitted at each extremum.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")] = False,
+) -> None:
+    """Peak-to-peak width, g factor and double integral of a cw-EPR first-derivative spectrum."""
+    import json
+
+    import numpy as np
+
+    from operando.nmr import double_integral, g_factor, peak_to_peak, read_bes3t
+
+    lo, hi = _window(window, "--window") if window else (None, None)
+    spec = read_bes3t(path)
+    meta = spec.meta
+    field = spec.field_mT
+    rows = []
+    for row in np.atleast_2d(spec.data).real:
+        pp = peak_to_peak(row, field, lo_mT=lo, hi_mT=hi, points=points)
+        g = None if meta.mw_frequency_Hz is None else float(g_factor(pp.centre_mT, meta.mw_frequency_Hz))
+        rows.append({"width_pp_mT": pp.width_mT, "centre_mT": pp.centre_mT, "g": g,
+                     "amplitude_pp": pp.amplitude, "double_integral": double_integral(row, field)})  # fmt: skip
+    summary = {
+        "path": meta.path,
+        "title": meta.title,
+        "field_mT": [float(field[0]), float(field[-1])],
+        "points": int(field.size),
+        "mw_frequency_GHz": None if meta.mw_frequency_Hz is None else meta.mw_frequency_Hz / 1e9,
+        "mw_power_mW": meta.mw_power_mW,
+        "modulation_amplitude_mT": meta.modulation_amplitude_mT,
+        "scans": meta.scans,
+        "window_mT": None if lo is None else [lo, hi],
+        "lines": rows,
+    }
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    typer.echo(f"{meta.title or Path(meta.path).name}: {field[0]:.4f} .. {field[-1]:.4f} mT, {field.size} points, "
+               f"MWFQ {'?' if meta.mw_frequency_Hz is None else f'{meta.mw_frequency_Hz / 1e9:.6f}'} GHz")  # fmt: skip
+    for i, r in enumerate(rows):
+        g_text = "g unknown (no MWFQ)" if r["g"] is None else f"g = {r['g']:.5f}"
+        prefix = f"row {i}: " if len(rows) > 1 else ""
+        typer.echo(f"{prefix}dB_pp = {r['width_pp_mT']:.5f} mT at {r['centre_mT']:.4f} mT, {g_text}, "
+                   f"double integral (whole sweep) {r['double_integral']:.6g}")  # fmt: skip

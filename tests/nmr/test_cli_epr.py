@@ -1,0 +1,53 @@
+"""``operando nmr epr`` through typer's CliRunner on the nmr app."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from operando.cli._nmr import app
+from operando.errors import CorruptFileError, ParameterError
+from operando.synthetic._epr import derivative_lorentzian, write_bes3t
+
+runner = CliRunner()
+
+
+def test_epr_json_on_synthetic_line(tmp_path):
+    b = np.linspace(330, 340, 2001)
+    hwhm = 0.25
+    dsc, _ = write_bes3t(tmp_path / "line", derivative_lorentzian(b, centre_mT=334.0, hwhm_mT=hwhm, area=5.0),
+                         x_min=3300, x_width=100, mw_frequency_Hz=9.4e9)  # fmt: skip
+    result = runner.invoke(app, ["epr", str(dsc), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["field_mT"] == pytest.approx([330.0, 340.0])
+    assert out["mw_frequency_GHz"] == pytest.approx(9.4)
+    (line,) = out["lines"]
+    assert line["width_pp_mT"] == pytest.approx(2 * hwhm / np.sqrt(3), rel=0.01)
+    assert line["centre_mT"] == pytest.approx(334.0, abs=1e-3)
+    # g = h nu / (mu_B B0) = 0.0714477 mT/MHz * 9400 MHz / 334 mT
+    assert line["g"] == pytest.approx(0.0714477 * 9400 / 334.0, rel=1e-5)
+
+
+@pytest.mark.realdata
+def test_epr_text_on_tempo_central_line(real_file):
+    real_file("nmr/epr/EPRpy/tempo.DTA")
+    result = runner.invoke(app, ["epr", str(real_file("nmr/epr/EPRpy/tempo.DSC")), "--window", "331.5,333"])
+    assert result.exit_code == 0, result.output
+    assert "325.9750 .. 338.9886 mT, 2048 points, MWFQ 9.327654 GHz" in result.output
+    assert "g = 2.006" in result.output
+
+
+def test_epr_bad_inputs(tmp_path):
+    b = np.linspace(330, 340, 201)
+    dsc, dta = write_bes3t(tmp_path / "x", derivative_lorentzian(b, centre_mT=335, hwhm_mT=0.3), x_min=330,
+                           x_width=10, x_unit="mT")  # fmt: skip
+    dta.write_bytes(dta.read_bytes()[:100])
+    result = runner.invoke(app, ["epr", str(dsc)])
+    assert isinstance(result.exception, CorruptFileError)
+    assert "x.DTA: truncated" in str(result.exception)
+    result = runner.invoke(app, ["epr", str(dsc), "--window", "oops"])
+    assert isinstance(result.exception, ParameterError)
