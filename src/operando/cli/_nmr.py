@@ -82,7 +82,9 @@ def _tracer_figure(table: pd.DataFrame) -> Figure:
 
 @app.command("process")
 def process_command(
-    dataset: Annotated[Path, typer.Argument(help="Bruker experiment folder (acqus + fid/ser).")],
+    dataset: Annotated[
+        Path, typer.Argument(help="Bruker experiment folder (acqus + fid/ser) or Varian .fid folder (procpar + fid).")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="OUT.zarr (spectrum + integrals) or OUT.csv (spectrum).")],
     lb: Annotated[
         float | None, typer.Option("--lb", help="Exponential line broadening, Hz (default: procs LB).")
@@ -90,27 +92,31 @@ def process_command(
     zf: Annotated[
         int | None, typer.Option("--zf", help="Spectrum size after zero filling (default: procs SI).")
     ] = None,
-    phase: Annotated[str, typer.Option("--phase", help="manual (procs PHC0/PHC1) or auto.")] = "manual",
+    phase: Annotated[
+        str | None, typer.Option("--phase", help="manual (procs PHC0/PHC1) or auto (default: manual; Varian: auto).")
+    ] = None,
     windows: Annotated[
         list[str] | None, typer.Option("--window", help="Integration window LO,HI in ppm; repeatable.")
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
 ) -> None:
-    """FT, phase and reference a Bruker dataset; integrate windows; write Zarr or CSV."""
+    """FT, phase and reference a Bruker or Varian dataset; integrate windows; write Zarr or CSV."""
     import numpy as np
     import pandas as pd
     import xarray as xr
 
     from operando.errors import ParameterError
-    from operando.nmr import integrate, process, read_bruker
+    from operando.nmr import integrate, process, read_fid
 
-    if phase not in ("manual", "auto"):
+    if phase not in (None, "manual", "auto"):
         raise ParameterError(f"--phase must be manual or auto, got {phase!r}")
+    wins = [_window(w, "--window") for w in windows or []]
+    fid = read_fid(dataset)  # Bruker or Varian, by the folder's content
+    if phase is None:  # VnmrJ's rp/lp are not translated (another convention): phase Varian data automatically
+        phase = "auto" if fid.meta.vendor == "Varian" else "manual"
     mode: Literal["manual", "auto"] = "auto" if phase == "auto" else "manual"
-    fid = read_bruker(dataset)
     ds = process(fid, lb_Hz=lb, size=zf, phase_mode=mode)
     spec, ppm = ds["intensity"].values, ds["ppm"].values
-    wins = [_window(w, "--window") for w in windows or []]
     rows = np.atleast_2d(spec)
     ints = np.array([integrate(rows, ppm, lo=lo, hi=hi) for lo, hi in wins]).reshape(len(wins), rows.shape[0])
     if out.suffix == ".csv":
@@ -126,7 +132,7 @@ def process_command(
             )
         params = {"lb_Hz": ds.attrs["lb_Hz"], "size": ds.attrs["size"], "phase": mode,
                   "p0_deg": ds.attrs["p0_deg"], "p1_deg": ds.attrs["p1_deg"], "windows_ppm": wins}  # fmt: skip
-        inputs = [p for p in sorted(dataset.iterdir()) if p.is_file()]
+        inputs = [p for p in sorted(Path(fid.meta.path).iterdir()) if p.is_file()]
         write_results(ds, out, parameters=params, inputs=inputs, overwrite=overwrite)
     else:
         raise ParameterError(f"output must end in .zarr or .csv, got {out.name}")
@@ -137,8 +143,8 @@ def process_command(
 
 @app.command("isotopes")
 def isotopes(
-    li6: Annotated[Path, typer.Option("--li6", help="Bruker folder of the 6Li spectrum.")],
-    li7: Annotated[Path, typer.Option("--li7", help="Bruker folder of the 7Li spectrum.")],
+    li6: Annotated[Path, typer.Option("--li6", help="Bruker or Varian folder of the 6Li spectrum.")],
+    li7: Annotated[Path, typer.Option("--li7", help="Bruker or Varian folder of the 7Li spectrum.")],
     window: Annotated[str, typer.Option("--window", help="Integration window LO,HI in ppm.")],
     noise: Annotated[str, typer.Option("--noise", help="Signal-free window LO,HI in ppm for the noise.")] = "-150,-100",
     factor: Annotated[float, typer.Option("--factor", help="Per-nucleus 7Li:6Li signal ratio.")] = 28.45,
@@ -146,11 +152,11 @@ def isotopes(
     phase: Annotated[str, typer.Option("--phase", help="manual (procs PHC0/PHC1) or auto.")] = "manual",
 ) -> None:
     """6Li atomic fraction of one species from its 6Li and 7Li integrals, with uncertainty."""
-    from operando.nmr import li6_fraction, read_bruker
+    from operando.nmr import li6_fraction, read_fid
 
     lo, hi = _window(window, "--window")
     nlo, nhi = _window(noise, "--noise")
-    (i6, s6), (i7, s7) = (_normalised_integral(read_bruker(p), lo, hi, nlo, nhi, lb, phase) for p in (li6, li7))
+    (i6, s6), (i7, s7) = (_normalised_integral(read_fid(p), lo, hi, nlo, nhi, lb, phase) for p in (li6, li7))
     x, sx = li6_fraction(i6, i7, factor=factor, sigma_i6=s6, sigma_i7=s7)
     typer.echo(f"I6 = {i6:.6g} ± {s6:.2g}, I7 = {i7:.6g} ± {s7:.2g} (per scan, window {lo:g}..{hi:g} ppm)")
     typer.echo(f"6Li fraction: {100 * float(x):.2f} ± {100 * float(sx):.2f} at.% (factor {factor:g})")
@@ -162,9 +168,9 @@ def _normalised_integral(
     """Window integral per scan in FID-amplitude units (sum / SI / NS) and its noise uncertainty."""
     import numpy as np
 
-    from operando.nmr import BrukerFID, integral_uncertainty, integrate, noise_std, process, window_mask
+    from operando.nmr import NMRFID, integral_uncertainty, integrate, noise_std, process, window_mask
 
-    assert isinstance(fid, BrukerFID)
+    assert isinstance(fid, NMRFID)
     mode: Literal["manual", "auto"] = "auto" if phase == "auto" else "manual"
     ds = process(fid, lb_Hz=lb, phase_mode=mode, first_point=0.5)
     norm = ds.attrs["size"] * fid.meta.ns

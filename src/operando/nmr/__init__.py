@@ -1,11 +1,20 @@
-"""NMR of Li-metal cells: Bruker spectra, Bruker BES3T cw-EPR, integrals, Knight shift, 6Li abundance, tracer exchange.
+"""NMR of Li-metal cells: Bruker/Varian spectra, integrals, Knight shift, 6Li abundance, tracer exchange; cw-EPR.
 
-Readers (:func:`read_bruker`, :func:`read_bruker_processed`) return arrays and typed
+Readers (:func:`read_bruker`, :func:`read_varian`, :func:`read_fid`, :func:`read_bruker_processed`,
+:func:`read_bes3t`) return arrays and typed
 metadata; kernels (``ppm_axis``, ``process_fid``, ``integrate``, ...) are pure
 array-in/array-out functions; :func:`process` ties the two into an ``xarray.Dataset``.
 """
 
-from operando.nmr._bruker import BrukerFID, BrukerMeta, BrukerProcessed, read_bruker, read_bruker_processed
+from operando.nmr._bruker import (
+    NMRFID,
+    BrukerFID,
+    BrukerMeta,
+    BrukerProcessed,
+    NMRMeta,
+    read_bruker,
+    read_bruker_processed,
+)
 from operando.nmr._epr import EPRMeta, EPRSpectrum, bes3t_pair, read_bes3t
 from operando.nmr._epr_lines import (
     PeakToPeak,
@@ -34,6 +43,7 @@ from operando.nmr._process import (
     process_fid,
     window_mask,
 )
+from operando.nmr._readfid import nmr_vendor, read_fid
 from operando.nmr._spectrum import process
 from operando.nmr._tracer import (
     ExchangeFit,
@@ -43,9 +53,11 @@ from operando.nmr._tracer import (
     mechanism2_share,
     tracer_exchange,
 )
+from operando.nmr._varian import nucleus_name, read_varian
 
 __all__ = [
     "LI6_NATURAL",
+    "NMRFID",
     "SENSITIVITY_7LI_6LI",
     "BrukerFID",
     "BrukerMeta",
@@ -53,6 +65,7 @@ __all__ = [
     "EPRMeta",
     "EPRSpectrum",
     "ExchangeFit",
+    "NMRMeta",
     "PeakToPeak",
     "absorption",
     "autophase",
@@ -71,7 +84,9 @@ __all__ = [
     "integrate",
     "li6_fraction",
     "mechanism2_share",
+    "nmr_vendor",
     "noise_std",
+    "nucleus_name",
     "peak_position",
     "peak_to_peak",
     "phase",
@@ -83,6 +98,8 @@ __all__ = [
     "read_bes3t",
     "read_bruker",
     "read_bruker_processed",
+    "read_fid",
+    "read_varian",
     "resonance_field_mT",
     "sensitivity_factor",
     "tracer_exchange",
