@@ -23,7 +23,9 @@ __all__ = [
     "ELECTROLYTE_PPM",
     "LI_METAL_PPM",
     "NMRLine",
+    "LICL_PPM",
     "li_isotope_pair",
+    "licl_reference_pair",
     "simulate_fid",
     "write_bruker_fid",
     "write_varian_fid",
@@ -32,6 +34,8 @@ __all__ = [
 #: Knight shift of Li metal and the shift of Li in the electrolyte, ppm.
 LI_METAL_PPM = 264.5
 ELECTROLYTE_PPM = 1.2
+#: Solid LiCl, the usual 6Li/7Li calibration sample: about -1.1 ppm from 1 M LiCl(aq).
+LICL_PPM = -1.1
 #: Larmor frequencies at 9.4 T (400 MHz 1H), MHz.
 LARMOR_MHZ = {"7Li": 155.4512, "6Li": 58.8805}
 
@@ -253,6 +257,44 @@ def li_isotope_pair(
         ]
         fid = simulate_fid(
             lines, sfo1_MHz=sfo1, carrier_ppm=130.0, sw_Hz=sw_Hz, n_points=n_points,
+            spin_rate_Hz=spin_rate_Hz, noise_std=noise, rng=rng,
+        )  # fmt: skip
+        written.append(
+            write_bruker_fid(root / nucleus / "1", fid, nucleus=nucleus, sfo1_MHz=sfo1, carrier_ppm=130.0, sw_Hz=sw_Hz)
+        )
+    return written[0], written[1]
+
+
+def licl_reference_pair(
+    folder: str | PathLike[str],
+    *,
+    x6: float = 0.0759,
+    factor: float = 28.45,
+    snr_7li: float = 20000.0,
+    spin_rate_Hz: float = 25000.0,
+    n_points: int = 4096,
+    sw_Hz: float = 100000.0,
+    seed: int = 0,
+) -> tuple[Path, Path]:
+    """Write ``<folder>/7Li/1`` and ``<folder>/6Li/1`` of a LiCl calibration sample (one line, ``LICL_PPM``).
+
+    The 6Li signal per nucleus is ``1 / factor`` of the 7Li one (as in :func:`li_isotope_pair`);
+    the 6Li fraction ``x6`` defaults to natural abundance. Equal noise in both spectra, set
+    by the 7Li line's time-domain SNR.
+
+    Returns
+    -------
+    li7_folder, li6_folder : pathlib.Path
+    """
+    rng = np.random.default_rng(seed)
+    root = Path(folder)
+    noise = factor * (1 - x6) / snr_7li
+    written = []
+    for nucleus, amount in (("7Li", factor * (1 - x6)), ("6Li", x6)):
+        sfo1 = LARMOR_MHZ[nucleus]
+        line = NMRLine(LICL_PPM, amount, lw_Hz=150.0 * sfo1 / LARMOR_MHZ["7Li"], sidebands=(0.01,))
+        fid = simulate_fid(
+            [line], sfo1_MHz=sfo1, carrier_ppm=130.0, sw_Hz=sw_Hz, n_points=n_points,
             spin_rate_Hz=spin_rate_Hz, noise_std=noise, rng=rng,
         )  # fmt: skip
         written.append(
