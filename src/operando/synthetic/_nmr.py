@@ -21,9 +21,9 @@ import numpy.typing as npt
 
 __all__ = [
     "ELECTROLYTE_PPM",
+    "LICL_PPM",
     "LI_METAL_PPM",
     "NMRLine",
-    "LICL_PPM",
     "li_isotope_pair",
     "licl_reference_pair",
     "simulate_fid",
