@@ -35,7 +35,7 @@ def test_lorentzian_width_recovered_within_one_percent(hwhm, points_per_width):
     assert pp.field_max_mT < pp.field_min_mT  # positive lobe on the low-field side
 
 
-@pytest.mark.parametrize("points_per_width", [8, 20, 40])
+@pytest.mark.parametrize("points_per_width", [12, 20, 40])
 @pytest.mark.parametrize("sigma", [0.05, 0.3, 1.2])
 def test_gaussian_width_recovered_within_one_percent(sigma, points_per_width):
     truth = 2 * sigma

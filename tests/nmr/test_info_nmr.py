@@ -58,6 +58,16 @@ def test_paravision_scan_reconstruction_and_study(real_file):
     assert "MRI scan" in format_summary(pv360)
 
 
+@pytest.mark.realdata
+def test_varian_folder(real_file):
+    summary = describe(_pinned(real_file, "nmr/varian/ssnake/satrec2D.fid", ("procpar", "fid")))
+    # README: 87Rb saturation recovery, sfrq 196.3444528 MHz, np 3846, sw 192307.69 Hz, nt 4, 12 tau values
+    assert (summary["nucleus"], summary["experiment"], summary["np"], summary["nt"]) == ("87Rb", "relax", 3846, 4)
+    assert (summary["sfrq_MHz"], summary["SW_Hz"]) == (196.3444528, pytest.approx(192307.69, abs=0.01))
+    assert summary["data"] == "fid: 12 blocks x 1 traces x 1923 complex points"
+    assert summary["arrayed"] == "tau_recovery (12 values)"
+
+
 def test_synthetic_bruker_and_varian_folders(tmp_path):
     fid = simulate_fid([NMRLine(264.5, 1.0)], sfo1_MHz=155.4512, carrier_ppm=130.0, sw_Hz=1e5, n_points=512)
     kw = {"nucleus": "7Li", "sfo1_MHz": 155.4512, "carrier_ppm": 130.0, "sw_Hz": 1e5}
