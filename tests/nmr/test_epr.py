@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
-from operando.errors import CorruptFileError, MissingMetadataError, ParameterError, UnsupportedFormatError
+from operando.errors import (
+    CorruptFileError,
+    MissingMetadataError,
+    OperandoError,
+    ParameterError,
+    UnsupportedFormatError,
+)
 from operando.nmr import (
     absorption,
     double_integral,
@@ -198,3 +207,38 @@ def test_bad_input_names_the_file(tmp_path):
     with pytest.raises(UnsupportedFormatError, match="not a magnetic field"):
         write_bes3t(tmp_path / "t", np.ones(10), x_min=0, x_width=9, x_unit="ns")
         _ = read_bes3t(tmp_path / "t.DSC").field_mT
+
+
+_GOOD_B = np.linspace(330, 340, 64)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    keep=st.integers(min_value=0, max_value=64 * 8),
+    drop=st.sampled_from(["", "BSEQ", "IRFMT", "XPTS", "XMIN", "XUNI", "MWFQ", "IKKF"]),
+    garbage=st.sampled_from(["", "XPTS\tmany", "IRFMT\tA", "BSEQ\tMID", "IKKF\tREAL,CPLX", "YTYP\tIDX"]),
+)
+@example(keep=512, drop="", garbage="")
+@example(keep=512, drop="MWFQ", garbage="")
+@example(keep=512, drop="XPTS", garbage="")
+@example(keep=512, drop="", garbage="IRFMT\tA")
+def test_malformed_pairs_give_one_clear_error(tmp_path, keep, drop, garbage):
+    """Truncated data, missing or nonsensical keys: an OperandoError naming a file, or a valid read."""
+    base = tmp_path / f"h{keep}_{drop}_{len(garbage)}"
+    dsc, dta = write_bes3t(base, derivative_gaussian(_GOOD_B, centre_mT=335, sigma_mT=1), x_min=330, x_width=10,
+                           x_unit="mT")  # fmt: skip
+    lines = [ln for ln in dsc.read_text().splitlines() if not (drop and ln.split()[:1] == [drop])]
+    if garbage:
+        key = garbage.split("\t")[0]
+        lines = [garbage if ln.split()[:1] == [key] else ln for ln in lines]
+        if key not in {ln.split()[0] for ln in lines if ln.split()}:
+            lines.insert(3, garbage)
+    dsc.write_text("\n".join(lines) + "\n")
+    dta.write_bytes(dta.read_bytes()[:keep])
+    readable = keep == 64 * 8 and drop in ("", "MWFQ", "XUNI", "IKKF") and not garbage  # IKKF defaults to REAL
+    if readable:
+        np.testing.assert_allclose(read_bes3t(dsc).data, derivative_gaussian(_GOOD_B, centre_mT=335, sigma_mT=1))
+    else:
+        with pytest.raises(OperandoError) as info:
+            read_bes3t(dsc)
+        assert info.value.path is not None and Path(info.value.path).name in (dsc.name, dta.name)
