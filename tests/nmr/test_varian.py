@@ -23,6 +23,7 @@ from operando.nmr import (
     read_fid,
     read_varian,
 )
+from operando.store import open_results
 from operando.synthetic._nmr import NMRLine, simulate_fid, write_bruker_fid, write_varian_fid
 
 HOP = "nmr/varian/nmrML/FAM013_AHTM.PROTON_04.fid"
@@ -121,6 +122,12 @@ def test_cli_process_on_a_varian_folder(tmp_path):
     assert result.output.startswith("7Li 1 x 1024 points")  # SI = fn / 2
     table = pd.read_csv(out)
     assert table["ppm"].iloc[table["intensity_0"].idxmax()] == pytest.approx(264.5, abs=0.1)
+    store = tmp_path / "s.zarr"
+    result = CliRunner().invoke(app, ["process", str(folder), "-o", str(store), "--window", "200,330"])
+    assert result.exit_code == 0, result.output
+    ds = open_results(store)
+    assert (ds.attrs["operando_kind"], ds.attrs["vendor"], ds.attrs["phase_mode"]) == ("nmr-spectrum", "Varian", "auto")
+    assert ds["integral"].shape == (1, 1)
 
 
 def test_bad_varian_folders(tmp_path):

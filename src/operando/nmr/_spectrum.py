@@ -49,7 +49,8 @@ def process(
     xarray.Dataset
         ``intensity`` with dims ``("ppm",)`` for one FID or ``("row", "ppm")`` for a pseudo-2D
         set, on TopSpin's absolute scale (``FT x 2**NC`` = ``1r x 2**NC_proc``); coordinate
-        ``ppm`` (decreasing); attrs with the parameters used.
+        ``ppm`` (decreasing); attrs with the parameters used and ``operando_kind`` =
+        ``"nmr-spectrum"``.
     """
     meta = fid.meta
     procs = meta.processing
@@ -87,6 +88,7 @@ def process(
     da.attrs["units"] = "a.u. (TopSpin absolute scale)"
     da.coords["ppm"].attrs["units"] = "ppm"
     attrs = {
+        "operando_kind": "nmr-spectrum",
         "nucleus": meta.nucleus,
         "vendor": meta.vendor,
         "source": meta.path,
