@@ -51,3 +51,26 @@ def test_epr_bad_inputs(tmp_path):
     assert "x.DTA: truncated" in str(result.exception)
     result = runner.invoke(app, ["epr", str(dsc), "--window", "oops"])
     assert isinstance(result.exception, ParameterError)
+
+
+def test_isotopes_with_licl_reference_and_store(tmp_path):
+    from operando.store import open_results
+    from operando.synthetic._nmr import LICL_PPM, li_isotope_pair, licl_reference_pair
+
+    li7, li6 = li_isotope_pair(tmp_path / "cell", x6_metal=0.3, snr_7li=5000.0, seed=3)
+    ref7, ref6 = licl_reference_pair(tmp_path / "licl", snr_7li=20000.0, seed=4)
+    store = tmp_path / "iso.zarr"
+    args = ["isotopes", "--li6", str(li6), "--li7", str(li7), "--window", "240,290", "--noise", "-130,-50",
+            "--ref-li6", str(ref6), "--ref-li7", str(ref7), "--ref-window", f"{LICL_PPM - 15},{LICL_PPM + 15}",
+            "-o", str(store)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    factor = float(result.output.split("factor from the reference (x6 = 0.0759): ")[1].split()[0])
+    assert factor == pytest.approx(28.45, rel=0.02)
+    ds = open_results(store)
+    assert ds.attrs["operando_kind"] == "nmr-isotopes"
+    assert float(ds["li6_fraction"][0]) == pytest.approx(0.30, abs=0.005)
+    assert 0 < float(ds["li6_fraction_err"][0]) < 0.005
+    result = runner.invoke(app, ["isotopes", "--li6", str(li6), "--li7", str(li7), "--window", "240,290",
+                                 "--ref-li6", str(ref6)])  # fmt: skip
+    assert isinstance(result.exception, ParameterError)

@@ -148,18 +148,70 @@ def isotopes(
     window: Annotated[str, typer.Option("--window", help="Integration window LO,HI in ppm.")],
     noise: Annotated[str, typer.Option("--noise", help="Signal-free window LO,HI in ppm for the noise.")] = "-150,-100",
     factor: Annotated[float, typer.Option("--factor", help="Per-nucleus 7Li:6Li signal ratio.")] = 28.45,
+    ref_li6: Annotated[
+        Path | None, typer.Option("--ref-li6", help="6Li spectrum of a reference (e.g. natural LiCl): sets the factor.")
+    ] = None,
+    ref_li7: Annotated[Path | None, typer.Option("--ref-li7", help="7Li spectrum of the same reference.")] = None,
+    ref_window: Annotated[
+        str | None, typer.Option("--ref-window", help="Reference line window LO,HI in ppm (default: --window).")
+    ] = None,
+    ref_x6: Annotated[
+        float, typer.Option("--ref-x6", help="6Li fraction of the reference (default: natural, 0.0759).")
+    ] = 0.0759,
     lb: Annotated[float, typer.Option("--lb", help="Exponential line broadening, Hz.")] = 0.0,
     phase: Annotated[str, typer.Option("--phase", help="manual (procs PHC0/PHC1) or auto.")] = "manual",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Also write OUT.zarr (operando_kind nmr-isotopes).")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
 ) -> None:
-    """6Li atomic fraction of one species from its 6Li and 7Li integrals, with uncertainty."""
-    from operando.nmr import li6_fraction, read_fid
+    """6Li atomic fraction of one species from its 6Li and 7Li integrals, with uncertainty.
+
+    With ``--ref-li6/--ref-li7`` the sensitivity factor is measured on a reference of known
+    composition (natural-abundance LiCl by default) instead of taken from ``--factor``.
+    """
+    from operando.errors import ParameterError
+    from operando.nmr import li6_fraction, read_fid, sensitivity_factor
 
     lo, hi = _window(window, "--window")
     nlo, nhi = _window(noise, "--noise")
+    if (ref_li6 is None) != (ref_li7 is None):
+        raise ParameterError("--ref-li6 and --ref-li7 go together")
+    sigma_factor = 0.0
+    if ref_li6 is not None and ref_li7 is not None:
+        rlo, rhi = _window(ref_window, "--ref-window") if ref_window else (lo, hi)
+        (r6, t6), (r7, t7) = (
+            _normalised_integral(read_fid(p), rlo, rhi, nlo, nhi, lb, phase) for p in (ref_li6, ref_li7)
+        )
+        factor, sigma_factor = sensitivity_factor(r6, r7, x6=ref_x6, sigma_i6=t6, sigma_i7=t7)
+        typer.echo(f"factor from the reference (x6 = {ref_x6:g}): {factor:.4g} ± {sigma_factor:.2g}")
     (i6, s6), (i7, s7) = (_normalised_integral(read_fid(p), lo, hi, nlo, nhi, lb, phase) for p in (li6, li7))
-    x, sx = li6_fraction(i6, i7, factor=factor, sigma_i6=s6, sigma_i7=s7)
+    x, sx = li6_fraction(i6, i7, factor=factor, sigma_i6=s6, sigma_i7=s7, sigma_factor=sigma_factor)
     typer.echo(f"I6 = {i6:.6g} ± {s6:.2g}, I7 = {i7:.6g} ± {s7:.2g} (per scan, window {lo:g}..{hi:g} ppm)")
-    typer.echo(f"6Li fraction: {100 * float(x):.2f} ± {100 * float(sx):.2f} at.% (factor {factor:g})")
+    typer.echo(f"6Li fraction: {100 * float(x):.2f} ± {100 * float(sx):.2f} at.% (factor {factor:.4g})")
+    if out is not None:
+        import xarray as xr
+
+        from operando.store import write_results
+
+        if out.suffix != ".zarr":
+            raise ParameterError(f"--out must end in .zarr, got {out.name}")
+        ds = xr.Dataset(
+            {
+                "li6_fraction": ("sample", [float(x)], {"units": "1"}),
+                "li6_fraction_err": ("sample", [float(sx)], {"units": "1"}),
+                "integral_6li": ("sample", [i6], {"units": "FID amplitude per scan"}),
+                "integral_7li": ("sample", [i7], {"units": "FID amplitude per scan"}),
+            },
+            coords={"sample": [f"{li6.parent.name}/{li6.name}" if li6.name.isdigit() else li6.name]},
+            attrs={"operando_kind": "nmr-isotopes", "factor": factor, "factor_err": sigma_factor},
+        )
+        params = {"window_ppm": [lo, hi], "noise_ppm": [nlo, nhi], "factor": factor, "factor_err": sigma_factor,
+                  "reference_x6": ref_x6 if ref_li6 is not None else None, "lb_Hz": lb, "phase": phase}  # fmt: skip
+        folders = [p if p.is_dir() else p.parent for p in (li6, li7, ref_li6, ref_li7) if p is not None]
+        inputs = [f for folder in folders for f in sorted(folder.iterdir()) if f.is_file()]
+        write_results(ds, out, parameters=params, inputs=inputs, overwrite=overwrite)
+        typer.echo(f"-> {out}")
 
 
 def _normalised_integral(
