@@ -276,12 +276,16 @@ def describe(path: str | PathLike[str]) -> dict[str, Any]:
         return {"path": str(p), **_describe_hdf5(p)}
     if head.startswith(_TIFF_MAGICS):
         return {"path": str(p), **_describe_tiff(p)}
-    from operando.nmr._epr import bes3t_pair
+    from operando.nmr._epr import bes3t_pair, winepr_pair
 
     if (pair := bes3t_pair(p)) is not None:  # Bruker EPR .DSC/.DTA (a .DTA as Gamry's, told apart by its .DSC)
         from operando.nmr._summary import describe_bes3t
 
         return {"path": str(p), **describe_bes3t(*pair)}
+    if winepr_pair(p) is not None:  # older Bruker WinEPR/ESP .par/.spc
+        from operando.nmr._summary import describe_winepr
+
+        return {"path": str(p), **describe_winepr(p)}
     from operando import echem
 
     fmt = echem.detect(p)

@@ -74,3 +74,14 @@ def test_isotopes_with_licl_reference_and_store(tmp_path):
     result = runner.invoke(app, ["isotopes", "--li6", str(li6), "--li7", str(li7), "--window", "240,290",
                                  "--ref-li6", str(ref6)])  # fmt: skip
     assert isinstance(result.exception, ParameterError)
+
+
+def test_epr_reads_winepr_too(tmp_path):
+    from operando.synthetic._epr import write_winepr
+
+    b = np.linspace(330, 340, 1024)
+    par, _ = write_winepr(tmp_path / "w", derivative_lorentzian(b, centre_mT=335, hwhm_mT=0.3) * 1e4, start_G=3300,
+                          width_G=100, mw_frequency_GHz=9.4)  # fmt: skip
+    result = runner.invoke(app, ["epr", str(par), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["lines"][0]["width_pp_mT"] == pytest.approx(0.6 / np.sqrt(3), rel=0.01)

@@ -23,9 +23,10 @@ from operando.nmr import (
     g_factor,
     peak_to_peak,
     read_bes3t,
+    read_epr,
     resonance_field_mT,
 )
-from operando.synthetic._epr import derivative_gaussian, derivative_lorentzian, write_bes3t
+from operando.synthetic._epr import derivative_gaussian, derivative_lorentzian, write_bes3t, write_winepr
 
 BDPA = "nmr/epr/cwepr/BDPA-1DFieldSweep"
 TEMPO = "nmr/epr/EPRpy/tempo"
@@ -242,3 +243,40 @@ def test_malformed_pairs_give_one_clear_error(tmp_path, keep, drop, garbage):
         with pytest.raises(OperandoError) as info:
             read_bes3t(dsc)
         assert info.value.path is not None and Path(info.value.path).name in (dsc.name, dta.name)
+
+
+@pytest.mark.realdata
+def test_winepr_pair_matches_its_par(real_file):
+    par, spc = real_file("nmr/epr/cwepr/EMX-winEPR.par"), real_file("nmr/epr/cwepr/EMX-winEPR.spc")
+    spec = read_epr(spc)
+    # .par: DOS Format, ANZ 1024, GST 3505 G, GSI 10 G, MF 9.775 GHz, MIN -6649.237305, MAX 7257.762695
+    assert spec.data.shape == (1024,) and spec.meta.dtype == "<f4"
+    np.testing.assert_allclose([spec.data.min(), spec.data.max()], [-6649.237305, 7257.762695], rtol=1e-7)
+    np.testing.assert_allclose(spec.field_mT[[0, -1]], [350.5, 351.5])
+    assert spec.meta.mw_frequency_Hz == 9.775e9 and spec.meta.mw_power_mW == pytest.approx(0.6315)
+    assert read_epr(par).meta.path == str(par)
+    pp = peak_to_peak(spec.data, spec.field_mT)
+    assert 0.005 < pp.width_mT < 0.05 and 350.5 < pp.centre_mT < 351.5
+
+
+def test_winepr_and_esp_layouts_round_trip(tmp_path):
+    b = np.linspace(330, 340, 512)
+    d = derivative_lorentzian(b, centre_mT=335, hwhm_mT=0.4) * 1e5
+    for dos in (True, False):
+        par, _ = write_winepr(tmp_path / f"w{dos}", d, start_G=3300, width_G=100, dos=dos)
+        spec = read_epr(par)
+        np.testing.assert_allclose(spec.field_mT, b)
+        np.testing.assert_allclose(spec.data, d, rtol=1e-6, atol=0.5)
+        assert spec.meta.dtype == ("<f4" if dos else ">i4")
+    # a WinEPR header over ESP-ordered numbers: the MIN/MAX check catches the wrong format
+    par, spc = write_winepr(tmp_path / "mixed", d, start_G=3300, width_G=100, dos=True)
+    d.astype(">f4").tofile(spc)
+    with pytest.raises(CorruptFileError, match=r"mixed\.spc: values disagree with MIN/MAX"):
+        read_epr(par)
+    spc.write_bytes(spc.read_bytes()[:100])
+    with pytest.raises(CorruptFileError, match=r"mixed\.spc: 100 bytes, but ANZ=512"):
+        read_epr(spc)
+    stray = tmp_path / "stray.spc"
+    stray.write_bytes(b"\0" * 16)
+    with pytest.raises(UnsupportedFormatError, match="stray.spc: not a Bruker EPR file"):
+        read_epr(stray)

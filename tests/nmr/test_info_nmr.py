@@ -108,3 +108,15 @@ def test_bes3t_size_problem_and_gamry_dta_untouched(tmp_path):
     shutil.copy(dta, lonely)  # binary .DTA without a descriptor: left to the Gamry reader, which says why
     with pytest.raises(UnsupportedFormatError, match="lonely.DTA: not a Gamry .DTA file"):
         describe(lonely)
+
+
+@pytest.mark.realdata
+def test_winepr_pair(real_file):
+    real_file("nmr/epr/cwepr/EMX-winEPR.par")
+    summary = describe(real_file("nmr/epr/cwepr/EMX-winEPR.spc"))
+    assert summary["format"] == "Bruker WinEPR/ESP (.par + .spc)"
+    assert (summary["points"], summary["x_axis"], summary["mw_frequency_GHz"]) == (
+        "1024",
+        "Field 350.5000 .. 351.5000 mT",
+        9.775,
+    )

@@ -234,7 +234,9 @@ def _normalised_integral(
 
 @app.command("epr")
 def epr_command(
-    path: Annotated[Path, typer.Argument(help="Bruker BES3T EPR file (.DSC or .DTA, the other beside it).")],
+    path: Annotated[
+        Path, typer.Argument(help="Bruker EPR file: BES3T .DSC/.DTA or WinEPR .par/.spc (the other beside it).")
+    ],
     window: Annotated[
         str | None, typer.Option("--window", help="Field window LO,HI in mT holding one line (default: all).")
     ] = None,
@@ -246,10 +248,10 @@ def epr_command(
 
     import numpy as np
 
-    from operando.nmr import double_integral, g_factor, peak_to_peak, read_bes3t
+    from operando.nmr import double_integral, g_factor, peak_to_peak, read_epr
 
     lo, hi = _window(window, "--window") if window else (None, None)
-    spec = read_bes3t(path)
+    spec = read_epr(path)
     meta = spec.meta
     field = spec.field_mT
     rows = []

@@ -15,7 +15,7 @@ from operando.nmr._bruker import (
     read_bruker,
     read_bruker_processed,
 )
-from operando.nmr._epr import EPRMeta, EPRSpectrum, bes3t_pair, read_bes3t
+from operando.nmr._epr import EPRMeta, EPRSpectrum, bes3t_pair, read_bes3t, read_epr, read_winepr
 from operando.nmr._epr_lines import (
     PeakToPeak,
     absorption,
@@ -98,8 +98,10 @@ __all__ = [
     "read_bes3t",
     "read_bruker",
     "read_bruker_processed",
+    "read_epr",
     "read_fid",
     "read_varian",
+    "read_winepr",
     "resonance_field_mT",
     "sensitivity_factor",
     "tracer_exchange",

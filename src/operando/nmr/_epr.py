@@ -15,6 +15,12 @@ fitting stack) for what is one key/value text file plus one flat array. What is 
   (Hz), ``AVGS``; everything else is kept as text in :attr:`EPRMeta.descriptor`.
 
 Field axes are returned in mT (``G`` x 0.1, ``T`` x 1000); other units are left as written.
+
+The older WinEPR/ESP pair (``.par`` text + ``.spc`` binary) is read too
+(:func:`read_winepr`): ``.par`` lines are ``KEY value`` (``ANZ``/``RES`` points, ``GST``
+start field, ``GSI`` sweep width, ``JUN`` unit, ``MF`` GHz, ``MP`` mW, ``RMA`` G, ``JSD``
+scans); a ``DOS Format`` header means little-endian float32 data (WinEPR), otherwise
+big-endian int32 (ESP), and the ``MIN``/``MAX`` it records are checked against the data.
 """
 
 from __future__ import annotations
@@ -30,7 +36,17 @@ import numpy.typing as npt
 from operando._files import require_file
 from operando.errors import CorruptFileError, MissingMetadataError, UnsupportedFormatError
 
-__all__ = ["EPRMeta", "EPRSpectrum", "bes3t_pair", "parse_dsc", "read_bes3t"]
+__all__ = [
+    "EPRMeta",
+    "EPRSpectrum",
+    "bes3t_pair",
+    "parse_dsc",
+    "parse_par",
+    "read_bes3t",
+    "read_epr",
+    "read_winepr",
+    "winepr_pair",
+]
 
 _FORMATS = {"C": "i1", "S": "i2", "I": "i4", "F": "f4", "D": "f8"}
 _FIELD_UNITS = {"G": 0.1, "mT": 1.0, "T": 1000.0, "kG": 100.0}
@@ -319,3 +335,127 @@ def read_bes3t(path: str | PathLike[str]) -> EPRSpectrum:
         descriptor=desc,
     )
     return EPRSpectrum(data=data, x=x, y=y, meta=meta)
+
+
+def winepr_pair(path: str | PathLike[str]) -> tuple[Path, Path] | None:
+    """``(par, spc)`` when ``path`` is either file of a WinEPR/ESP pair (``.par`` with ``GST``), else None."""
+    p = Path(path)
+    if p.suffix.lower() not in (".par", ".spc"):
+        return None
+    par = next((p.with_suffix(s) for s in (".par", ".PAR") if p.with_suffix(s).is_file()), None)
+    if par is None:
+        return None
+    with par.open("rb") as fh:
+        head = fh.read(4096)
+    if b"GST" not in head or not (b"ANZ" in head or b"RES" in head):
+        return None
+    spc = next((p.with_suffix(s) for s in (".spc", ".SPC") if p.with_suffix(s).exists()), p.with_suffix(".spc"))
+    return par, spc
+
+
+def parse_par(text: str) -> dict[str, str]:
+    """``KEY value`` lines of a WinEPR/ESP ``.par`` file (any line ending).
+
+    Examples
+    --------
+    >>> parse_par("DOS  Format\\rANZ 1024\\rGST 3505.0\\r")
+    {'DOS': 'Format', 'ANZ': '1024', 'GST': '3505.0'}
+    """
+    out: dict[str, str] = {}
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        parts = line.strip().split(None, 1)
+        if parts:
+            out.setdefault(parts[0], parts[1].strip() if len(parts) > 1 else "")
+    return out
+
+
+def read_winepr(path: str | PathLike[str]) -> EPRSpectrum:
+    """Read a Bruker WinEPR/ESP 1D spectrum (``.par`` + ``.spc``; either path may be given).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    EPRSpectrum
+        One field-swept spectrum; ``meta.descriptor`` holds the ``.par`` keys.
+
+    Raises
+    ------
+    UnsupportedFormatError
+        No ``.par`` with ``GST`` and ``ANZ``/``RES`` beside the path.
+    MissingMetadataError
+        No point count, start field or sweep width.
+    CorruptFileError
+        The ``.spc`` is missing, its size disagrees with the point count, or its values
+        disagree with the ``MIN``/``MAX`` the ``.par`` records (wrong number format).
+    """
+    p = require_file(path, expected="a Bruker WinEPR .par or .spc file")
+    pair = winepr_pair(p)
+    if pair is None:
+        raise UnsupportedFormatError("not a WinEPR/ESP file: no .par beside it with GST and ANZ/RES", path=p)
+    par, spc = pair
+    desc = parse_par(par.read_bytes().decode("latin-1"))
+    n = _float(desc, "ANZ") or _float(desc, "RES")
+    start, width = _float(desc, "GST"), _float(desc, "GSI")
+    if n is None or start is None or width is None:
+        raise MissingMetadataError("ANZ/RES, GST and GSI (points, start, sweep width) are needed", path=par)
+    dos = "DOS" in desc
+    dtype = np.dtype("<f4" if dos else ">i4")
+    expected = int(n) * dtype.itemsize
+    if not spc.is_file():
+        raise CorruptFileError(f"the data file is missing ({par.name} promises {expected} bytes)", path=spc)
+    if spc.stat().st_size != expected:
+        raise CorruptFileError(
+            f"{spc.stat().st_size} bytes, but ANZ={int(n)} {dtype.name} points need {expected}", path=spc
+        )
+    data = np.fromfile(spc, dtype=dtype).astype(np.float64)
+    lo, hi = _float(desc, "MIN"), _float(desc, "MAX")
+    if not np.all(np.isfinite(data)) or (
+        lo is not None
+        and hi is not None
+        and not np.allclose([data.min(), data.max()], [lo, hi], rtol=1e-4, atol=1e-6 * (hi - lo))
+    ):
+        raise CorruptFileError(
+            f"values disagree with MIN/MAX of {par.name}: the number format ({dtype.str}) is not the stored one",
+            path=spc,
+        )
+    unit = desc.get("JUN", "G")
+    scale = _FIELD_UNITS.get(unit, 1.0)
+    field_axis = np.linspace(start, start + width, int(n)) * scale
+    mf, mp, rma, jsd = _float(desc, "MF"), _float(desc, "MP"), _float(desc, "RMA"), _float(desc, "JSD")
+    meta = EPRMeta(
+        path=str(par),
+        title=desc.get("JCO", desc.get("JEX", "")),
+        mw_frequency_Hz=None if mf is None else mf * 1e9,
+        mw_power_mW=mp,
+        modulation_amplitude_mT=None if rma is None else rma * 0.1,
+        modulation_frequency_Hz=None,
+        scans=None if jsd is None else int(jsd),
+        byte_order=dtype.str[0],
+        dtype=dtype.str,
+        complex=False,
+        x_name="Field",
+        x_unit="mT" if unit in _FIELD_UNITS else unit,
+        descriptor=desc,
+    )
+    return EPRSpectrum(data=data, x=field_axis, y=None, meta=meta)
+
+
+def read_epr(path: str | PathLike[str]) -> EPRSpectrum:
+    """Read a Bruker EPR spectrum, BES3T (``.DSC``/``.DTA``) or WinEPR/ESP (``.par``/``.spc``), by content.
+
+    Raises
+    ------
+    UnsupportedFormatError
+        Neither a BES3T descriptor nor a WinEPR parameter file belongs to ``path``.
+    """
+    p = require_file(path, expected="a Bruker EPR file (.DSC/.DTA or .par/.spc)")
+    if bes3t_pair(p) is not None:
+        return read_bes3t(p)
+    if winepr_pair(p) is not None:
+        return read_winepr(p)
+    raise UnsupportedFormatError(
+        "not a Bruker EPR file: no BES3T descriptor (.DSC starting with #DESC) or WinEPR .par beside it", path=p
+    )

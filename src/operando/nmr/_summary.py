@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["describe_bes3t", "describe_nmr_folder"]
+__all__ = ["describe_bes3t", "describe_nmr_folder", "describe_winepr"]
 
 
 def _jcamp(path: Path) -> dict[str, Any]:
@@ -223,3 +223,22 @@ def describe_bes3t(dsc: Path, dta: Path) -> dict[str, Any]:
         elif dta.stat().st_size != expected:
             out["problem"] = f"{dta.name} has {dta.stat().st_size} bytes, the descriptor promises {expected}"
     return out
+
+
+def describe_winepr(path: Path) -> dict[str, Any]:
+    """Summary of a WinEPR/ESP pair; the spectrum is small (one row) and read in full to check it."""
+    from operando.errors import OperandoError
+    from operando.nmr._epr import read_winepr
+
+    out: dict[str, Any] = {"kind": "cw-EPR spectrum", "format": "Bruker WinEPR/ESP (.par + .spc)"}
+    try:
+        spec = read_winepr(path)
+    except OperandoError as exc:
+        out["problem"] = exc.problem
+        return out
+    meta = spec.meta
+    out |= {"experiment": meta.title, "points": str(spec.x.size),
+            "x_axis": f"Field {spec.x[0]:.4f} .. {spec.x[-1]:.4f} {meta.x_unit}",
+            "mw_frequency_GHz": None if meta.mw_frequency_Hz is None else meta.mw_frequency_Hz / 1e9,
+            "mw_power_mW": meta.mw_power_mW, "scans": meta.scans, "data_type": meta.dtype}  # fmt: skip
+    return {k: v for k, v in out.items() if v is not None}

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["derivative_gaussian", "derivative_lorentzian", "write_bes3t"]
+__all__ = ["derivative_gaussian", "derivative_lorentzian", "write_bes3t", "write_winepr"]
 
 
 def derivative_lorentzian(
@@ -104,3 +104,32 @@ def write_bes3t(
     dsc.write_text("\n".join(lines) + "\n", encoding="latin-1")
     flat.astype(dtype).tofile(dta)
     return dsc, dta
+
+
+def write_winepr(
+    path: str | PathLike[str],
+    data: npt.ArrayLike,
+    *,
+    start_G: float,
+    width_G: float,
+    mw_frequency_GHz: float = 9.5,
+    dos: bool = True,
+) -> tuple[Path, Path]:
+    """Write a 1D spectrum as a WinEPR (``dos=True``: float32 little-endian) or ESP (int32 big-endian) pair.
+
+    Returns
+    -------
+    par, spc : pathlib.Path
+    """
+    base = Path(path)
+    par, spc = base.with_suffix(".par"), base.with_suffix(".spc")
+    values = np.asarray(data, dtype=np.float64)
+    stored = values.astype("<f4") if dos else np.round(values).astype(">i4")
+    lines = (["DOS  Format"] if dos else []) + [
+        f"ANZ {values.size}", f"MIN {float(stored.min()):.6f}", f"MAX {float(stored.max()):.6f}",
+        "JSS 0", f"GST {start_G:.6f}", f"GSI {width_G:.6f}", "JUN G", "JEX field-sweep", "JSD 1",
+        f"MF  {mw_frequency_GHz:.6f}", "MP  2.000e+000",
+    ]  # fmt: skip
+    par.write_bytes("\r".join(lines).encode("latin-1"))
+    stored.tofile(spc)
+    return par, spc
