@@ -1,4 +1,4 @@
-"""``operando nmr``: tracer-exchange model, Bruker spectra processing, 6Li abundance."""
+"""``operando nmr``: tracer-exchange model, Bruker/Varian spectra processing, 6Li abundance, cw-EPR lines."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-app = typer.Typer(help="NMR of Li-metal cells (Bruker TopSpin data, tracer exchange).", no_args_is_help=True)
+app = typer.Typer(
+    help="NMR of Li-metal cells (Bruker TopSpin and Varian data, tracer exchange) and cw-EPR (Bruker BES3T).",
+    no_args_is_help=True,
+)
 
 
 def _window(text: str, option: str) -> tuple[float, float]:
@@ -79,7 +82,9 @@ def _tracer_figure(table: pd.DataFrame) -> Figure:
 
 @app.command("process")
 def process_command(
-    dataset: Annotated[Path, typer.Argument(help="Bruker experiment folder (acqus + fid/ser).")],
+    dataset: Annotated[
+        Path, typer.Argument(help="Bruker experiment folder (acqus + fid/ser) or Varian .fid folder (procpar + fid).")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="OUT.zarr (spectrum + integrals) or OUT.csv (spectrum).")],
     lb: Annotated[
         float | None, typer.Option("--lb", help="Exponential line broadening, Hz (default: procs LB).")
@@ -87,27 +92,31 @@ def process_command(
     zf: Annotated[
         int | None, typer.Option("--zf", help="Spectrum size after zero filling (default: procs SI).")
     ] = None,
-    phase: Annotated[str, typer.Option("--phase", help="manual (procs PHC0/PHC1) or auto.")] = "manual",
+    phase: Annotated[
+        str | None, typer.Option("--phase", help="manual (procs PHC0/PHC1) or auto (default: manual; Varian: auto).")
+    ] = None,
     windows: Annotated[
         list[str] | None, typer.Option("--window", help="Integration window LO,HI in ppm; repeatable.")
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
 ) -> None:
-    """FT, phase and reference a Bruker dataset; integrate windows; write Zarr or CSV."""
+    """FT, phase and reference a Bruker or Varian dataset; integrate windows; write Zarr or CSV."""
     import numpy as np
     import pandas as pd
     import xarray as xr
 
     from operando.errors import ParameterError
-    from operando.nmr import integrate, process, read_bruker
+    from operando.nmr import integrate, process, read_fid
 
-    if phase not in ("manual", "auto"):
+    if phase not in (None, "manual", "auto"):
         raise ParameterError(f"--phase must be manual or auto, got {phase!r}")
+    wins = [_window(w, "--window") for w in windows or []]
+    fid = read_fid(dataset)  # Bruker or Varian, by the folder's content
+    if phase is None:  # VnmrJ's rp/lp are not translated (another convention): phase Varian data automatically
+        phase = "auto" if fid.meta.vendor == "Varian" else "manual"
     mode: Literal["manual", "auto"] = "auto" if phase == "auto" else "manual"
-    fid = read_bruker(dataset)
     ds = process(fid, lb_Hz=lb, size=zf, phase_mode=mode)
     spec, ppm = ds["intensity"].values, ds["ppm"].values
-    wins = [_window(w, "--window") for w in windows or []]
     rows = np.atleast_2d(spec)
     ints = np.array([integrate(rows, ppm, lo=lo, hi=hi) for lo, hi in wins]).reshape(len(wins), rows.shape[0])
     if out.suffix == ".csv":
@@ -123,7 +132,7 @@ def process_command(
             )
         params = {"lb_Hz": ds.attrs["lb_Hz"], "size": ds.attrs["size"], "phase": mode,
                   "p0_deg": ds.attrs["p0_deg"], "p1_deg": ds.attrs["p1_deg"], "windows_ppm": wins}  # fmt: skip
-        inputs = [p for p in sorted(dataset.iterdir()) if p.is_file()]
+        inputs = [p for p in sorted(Path(fid.meta.path).iterdir()) if p.is_file()]
         write_results(ds, out, parameters=params, inputs=inputs, overwrite=overwrite)
     else:
         raise ParameterError(f"output must end in .zarr or .csv, got {out.name}")
@@ -134,23 +143,75 @@ def process_command(
 
 @app.command("isotopes")
 def isotopes(
-    li6: Annotated[Path, typer.Option("--li6", help="Bruker folder of the 6Li spectrum.")],
-    li7: Annotated[Path, typer.Option("--li7", help="Bruker folder of the 7Li spectrum.")],
+    li6: Annotated[Path, typer.Option("--li6", help="Bruker or Varian folder of the 6Li spectrum.")],
+    li7: Annotated[Path, typer.Option("--li7", help="Bruker or Varian folder of the 7Li spectrum.")],
     window: Annotated[str, typer.Option("--window", help="Integration window LO,HI in ppm.")],
     noise: Annotated[str, typer.Option("--noise", help="Signal-free window LO,HI in ppm for the noise.")] = "-150,-100",
     factor: Annotated[float, typer.Option("--factor", help="Per-nucleus 7Li:6Li signal ratio.")] = 28.45,
+    ref_li6: Annotated[
+        Path | None, typer.Option("--ref-li6", help="6Li spectrum of a reference (e.g. natural LiCl): sets the factor.")
+    ] = None,
+    ref_li7: Annotated[Path | None, typer.Option("--ref-li7", help="7Li spectrum of the same reference.")] = None,
+    ref_window: Annotated[
+        str | None, typer.Option("--ref-window", help="Reference line window LO,HI in ppm (default: --window).")
+    ] = None,
+    ref_x6: Annotated[
+        float, typer.Option("--ref-x6", help="6Li fraction of the reference (default: natural, 0.0759).")
+    ] = 0.0759,
     lb: Annotated[float, typer.Option("--lb", help="Exponential line broadening, Hz.")] = 0.0,
     phase: Annotated[str, typer.Option("--phase", help="manual (procs PHC0/PHC1) or auto.")] = "manual",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Also write OUT.zarr (operando_kind nmr-isotopes).")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
 ) -> None:
-    """6Li atomic fraction of one species from its 6Li and 7Li integrals, with uncertainty."""
-    from operando.nmr import li6_fraction, read_bruker
+    """6Li atomic fraction of one species from its 6Li and 7Li integrals, with uncertainty.
+
+    With ``--ref-li6/--ref-li7`` the sensitivity factor is measured on a reference of known
+    composition (natural-abundance LiCl by default) instead of taken from ``--factor``.
+    """
+    from operando.errors import ParameterError
+    from operando.nmr import li6_fraction, read_fid, sensitivity_factor
 
     lo, hi = _window(window, "--window")
     nlo, nhi = _window(noise, "--noise")
-    (i6, s6), (i7, s7) = (_normalised_integral(read_bruker(p), lo, hi, nlo, nhi, lb, phase) for p in (li6, li7))
-    x, sx = li6_fraction(i6, i7, factor=factor, sigma_i6=s6, sigma_i7=s7)
+    if (ref_li6 is None) != (ref_li7 is None):
+        raise ParameterError("--ref-li6 and --ref-li7 go together")
+    sigma_factor = 0.0
+    if ref_li6 is not None and ref_li7 is not None:
+        rlo, rhi = _window(ref_window, "--ref-window") if ref_window else (lo, hi)
+        (r6, t6), (r7, t7) = (
+            _normalised_integral(read_fid(p), rlo, rhi, nlo, nhi, lb, phase) for p in (ref_li6, ref_li7)
+        )
+        factor, sigma_factor = sensitivity_factor(r6, r7, x6=ref_x6, sigma_i6=t6, sigma_i7=t7)
+        typer.echo(f"factor from the reference (x6 = {ref_x6:g}): {factor:.4g} ± {sigma_factor:.2g}")
+    (i6, s6), (i7, s7) = (_normalised_integral(read_fid(p), lo, hi, nlo, nhi, lb, phase) for p in (li6, li7))
+    x, sx = li6_fraction(i6, i7, factor=factor, sigma_i6=s6, sigma_i7=s7, sigma_factor=sigma_factor)
     typer.echo(f"I6 = {i6:.6g} ± {s6:.2g}, I7 = {i7:.6g} ± {s7:.2g} (per scan, window {lo:g}..{hi:g} ppm)")
-    typer.echo(f"6Li fraction: {100 * float(x):.2f} ± {100 * float(sx):.2f} at.% (factor {factor:g})")
+    typer.echo(f"6Li fraction: {100 * float(x):.2f} ± {100 * float(sx):.2f} at.% (factor {factor:.4g})")
+    if out is not None:
+        import xarray as xr
+
+        from operando.store import write_results
+
+        if out.suffix != ".zarr":
+            raise ParameterError(f"--out must end in .zarr, got {out.name}")
+        ds = xr.Dataset(
+            {
+                "li6_fraction": ("sample", [float(x)], {"units": "1"}),
+                "li6_fraction_err": ("sample", [float(sx)], {"units": "1"}),
+                "integral_6li": ("sample", [i6], {"units": "FID amplitude per scan"}),
+                "integral_7li": ("sample", [i7], {"units": "FID amplitude per scan"}),
+            },
+            coords={"sample": [f"{li6.parent.name}/{li6.name}" if li6.name.isdigit() else li6.name]},
+            attrs={"operando_kind": "nmr-isotopes", "factor": factor, "factor_err": sigma_factor},
+        )
+        params = {"window_ppm": [lo, hi], "noise_ppm": [nlo, nhi], "factor": factor, "factor_err": sigma_factor,
+                  "reference_x6": ref_x6 if ref_li6 is not None else None, "lb_Hz": lb, "phase": phase}  # fmt: skip
+        folders = [p if p.is_dir() else p.parent for p in (li6, li7, ref_li6, ref_li7) if p is not None]
+        inputs = [f for folder in folders for f in sorted(folder.iterdir()) if f.is_file()]
+        write_results(ds, out, parameters=params, inputs=inputs, overwrite=overwrite)
+        typer.echo(f"-> {out}")
 
 
 def _normalised_integral(
@@ -159,9 +220,9 @@ def _normalised_integral(
     """Window integral per scan in FID-amplitude units (sum / SI / NS) and its noise uncertainty."""
     import numpy as np
 
-    from operando.nmr import BrukerFID, integral_uncertainty, integrate, noise_std, process, window_mask
+    from operando.nmr import NMRFID, integral_uncertainty, integrate, noise_std, process, window_mask
 
-    assert isinstance(fid, BrukerFID)
+    assert isinstance(fid, NMRFID)
     mode: Literal["manual", "auto"] = "auto" if phase == "auto" else "manual"
     ds = process(fid, lb_Hz=lb, phase_mode=mode, first_point=0.5)
     norm = ds.attrs["size"] * fid.meta.ns
@@ -169,3 +230,55 @@ def _normalised_integral(
     value = float(integrate(spec, ppm, lo=lo, hi=hi))
     sigma = float(integral_uncertainty(noise_std(spec, ppm, lo=nlo, hi=nhi), int(window_mask(ppm, lo, hi).sum())))
     return value, sigma
+
+
+@app.command("epr")
+def epr_command(
+    path: Annotated[
+        Path, typer.Argument(help="Bruker EPR file: BES3T .DSC/.DTA or WinEPR .par/.spc (the other beside it).")
+    ],
+    window: Annotated[
+        str | None, typer.Option("--window", help="Field window LO,HI in mT holding one line (default: all).")
+    ] = None,
+    points: Annotated[int, typer.Option("--points", help="Points of the parabola fitted at each extremum.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")] = False,
+) -> None:
+    """Peak-to-peak width, g factor and double integral of a cw-EPR first-derivative spectrum."""
+    import json
+
+    import numpy as np
+
+    from operando.nmr import double_integral, g_factor, peak_to_peak, read_epr
+
+    lo, hi = _window(window, "--window") if window else (None, None)
+    spec = read_epr(path)
+    meta = spec.meta
+    field = spec.field_mT
+    rows = []
+    for row in np.atleast_2d(spec.data).real:
+        pp = peak_to_peak(row, field, lo_mT=lo, hi_mT=hi, points=points)
+        g = None if meta.mw_frequency_Hz is None else float(g_factor(pp.centre_mT, meta.mw_frequency_Hz))
+        rows.append({"width_pp_mT": pp.width_mT, "centre_mT": pp.centre_mT, "g": g,
+                     "amplitude_pp": pp.amplitude, "double_integral": double_integral(row, field)})  # fmt: skip
+    summary = {
+        "path": meta.path,
+        "title": meta.title,
+        "field_mT": [float(field[0]), float(field[-1])],
+        "points": int(field.size),
+        "mw_frequency_GHz": None if meta.mw_frequency_Hz is None else meta.mw_frequency_Hz / 1e9,
+        "mw_power_mW": meta.mw_power_mW,
+        "modulation_amplitude_mT": meta.modulation_amplitude_mT,
+        "scans": meta.scans,
+        "window_mT": None if lo is None else [lo, hi],
+        "lines": rows,
+    }
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    typer.echo(f"{meta.title or Path(meta.path).name}: {field[0]:.4f} .. {field[-1]:.4f} mT, {field.size} points, "
+               f"MWFQ {'?' if meta.mw_frequency_Hz is None else f'{meta.mw_frequency_Hz / 1e9:.6f}'} GHz")  # fmt: skip
+    for i, r in enumerate(rows):
+        g_text = "g unknown (no MWFQ)" if r["g"] is None else f"g = {r['g']:.5f}"
+        prefix = f"row {i}: " if len(rows) > 1 else ""
+        typer.echo(f"{prefix}dB_pp = {r['width_pp_mT']:.5f} mT at {r['centre_mT']:.4f} mT, {g_text}, "
+                   f"double integral (whole sweep) {r['double_integral']:.6g}")  # fmt: skip

@@ -17,14 +17,15 @@ import numpy.typing as npt
 
 from operando.errors import CorruptFileError, MissingMetadataError, UnsupportedFormatError
 
-__all__ = ["BrukerFID", "BrukerMeta", "BrukerProcessed", "read_bruker", "read_bruker_processed"]
+__all__ = ["NMRFID", "BrukerFID", "BrukerMeta", "BrukerProcessed", "NMRMeta", "read_bruker", "read_bruker_processed"]
 
 _DTYPES: dict[int, tuple[np.dtype[Any], str]] = {0: (np.dtype("i4"), "int32"), 2: (np.dtype("f8"), "float64")}
 
 
 @dataclass(frozen=True)
-class BrukerMeta:
-    """Acquisition parameters that processing needs (from ``acqus``).
+class NMRMeta:
+    """Acquisition parameters that processing needs (Bruker ``acqus``; Varian ``procpar``, see
+    :func:`operando.nmr.read_varian` for the mapping). Named after TopSpin's parameters.
 
     Attributes
     ----------
@@ -53,6 +54,10 @@ class BrukerMeta:
         ``PULPROG``.
     reference_MHz : float
         ``SF`` from ``pdata/1/procs`` when present (the referenced 0 ppm), else ``BF1``.
+    processing : dict
+        Processing parameters (``procs``; for Varian ``SI``/``LB``/``WDW`` from ``fn``/``lb``).
+    vendor : str
+        ``"Bruker"`` or ``"Varian"``.
     """
 
     path: str
@@ -69,25 +74,34 @@ class BrukerMeta:
     pulse_program: str
     reference_MHz: float
     processing: dict[str, Any] = field(default_factory=dict, repr=False)
+    vendor: str = "Bruker"
 
 
 @dataclass(frozen=True)
-class BrukerFID:
+class NMRFID:
     """Raw time-domain data of one experiment.
 
     Attributes
     ----------
     data : (M, N) ndarray of complex128
-        ``M`` FIDs (1 for a 1D experiment; rows of a pseudo-2D ``ser``) of ``N = TD // 2``
-        complex points in stored units (multiply by ``2**meta.nc`` for the intensity).
-    meta : BrukerMeta
+        ``M`` FIDs (1 for a 1D experiment; rows of a pseudo-2D ``ser`` or arrayed Varian
+        ``fid``) of ``N = TD // 2`` complex points in stored units (multiply by
+        ``2**meta.nc`` for the intensity), in TopSpin's sign convention (a line above
+        the carrier rotates as ``exp(+2i pi f t)``).
+    meta : NMRMeta
     acqus : dict
-        All ``acqus`` parameters, as nmrglue reads them.
+        All acquisition parameters as nmrglue reads them: Bruker ``acqus``, or Varian
+        ``procpar`` reduced to ``name -> first value`` (text).
     """
 
     data: npt.NDArray[np.complex128]
-    meta: BrukerMeta
+    meta: NMRMeta
     acqus: dict[str, Any]
+
+
+#: Names kept for existing callers (the classes hold Varian data too).
+BrukerMeta = NMRMeta
+BrukerFID = NMRFID
 
 
 @dataclass(frozen=True)
@@ -130,7 +144,7 @@ def _need(params: dict[str, Any], key: str, path: Path) -> Any:
     return params[key]
 
 
-def read_bruker(path: str | PathLike[str]) -> BrukerFID:
+def read_bruker(path: str | PathLike[str]) -> NMRFID:
     """Read the raw FID (``fid``) or serial file (``ser``) of a Bruker experiment folder.
 
     Parameters
@@ -140,7 +154,7 @@ def read_bruker(path: str | PathLike[str]) -> BrukerFID:
 
     Returns
     -------
-    BrukerFID
+    NMRFID
 
     Raises
     ------
@@ -207,7 +221,7 @@ def read_bruker(path: str | PathLike[str]) -> BrukerFID:
     if procs_path.is_file():
         procs = _read_jcamp(procs_path)
         reference = float(procs.get("SF", reference))
-    meta = BrukerMeta(
+    meta = NMRMeta(
         path=str(folder),
         nucleus=str(acqus.get("NUC1", "")).strip("<>"),
         sfo1_MHz=float(_need(acqus, "SFO1", acqus_path)),
@@ -223,7 +237,7 @@ def read_bruker(path: str | PathLike[str]) -> BrukerFID:
         reference_MHz=reference,
         processing=procs,
     )
-    return BrukerFID(data=data, meta=meta, acqus=acqus)
+    return NMRFID(data=data, meta=meta, acqus=acqus)
 
 
 def _check_byte_order(path: Path, dtype: np.dtype[Any], big: bool, dtypa: int) -> None:

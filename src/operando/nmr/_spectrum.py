@@ -1,4 +1,4 @@
-"""From a read Bruker FID to a spectrum with a ppm axis (an ``xarray.Dataset``)."""
+"""From a read Bruker or Varian FID to a spectrum with a ppm axis (an ``xarray.Dataset``)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import numpy as np
 import xarray as xr
 
 from operando.errors import ParameterError
-from operando.nmr._bruker import BrukerFID
+from operando.nmr._bruker import NMRFID
 from operando.nmr._process import autophase, ppm_axis, process_fid
 
 __all__ = ["process"]
 
 
 def process(
-    fid: BrukerFID,
+    fid: NMRFID,
     *,
     lb_Hz: float | None = None,
     size: int | None = None,
@@ -24,12 +24,12 @@ def process(
     p1_deg: float | None = None,
     first_point: float = 1.0,
 ) -> xr.Dataset:
-    """Process raw Bruker data as TopSpin's ``efp`` would, returning the real spectrum.
+    """Process raw data as TopSpin's ``efp`` would, returning the real spectrum.
 
     Parameters
     ----------
-    fid : BrukerFID
-        From :func:`read_bruker`.
+    fid : NMRFID
+        From :func:`read_bruker`, :func:`read_varian` or :func:`read_fid`.
     lb_Hz : float, optional
         Exponential line broadening; default ``LB`` from ``pdata/1/procs`` when its window
         is exponential (``WDW`` = 1), else 0.
@@ -49,7 +49,8 @@ def process(
     xarray.Dataset
         ``intensity`` with dims ``("ppm",)`` for one FID or ``("row", "ppm")`` for a pseudo-2D
         set, on TopSpin's absolute scale (``FT x 2**NC`` = ``1r x 2**NC_proc``); coordinate
-        ``ppm`` (decreasing); attrs with the parameters used.
+        ``ppm`` (decreasing); attrs with the parameters used and ``operando_kind`` =
+        ``"nmr-spectrum"``.
     """
     meta = fid.meta
     procs = meta.processing
@@ -87,7 +88,9 @@ def process(
     da.attrs["units"] = "a.u. (TopSpin absolute scale)"
     da.coords["ppm"].attrs["units"] = "ppm"
     attrs = {
+        "operando_kind": "nmr-spectrum",
         "nucleus": meta.nucleus,
+        "vendor": meta.vendor,
         "source": meta.path,
         "lb_Hz": float(lb_Hz),
         "size": int(size),

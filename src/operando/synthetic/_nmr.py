@@ -19,11 +19,23 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["ELECTROLYTE_PPM", "LI_METAL_PPM", "NMRLine", "li_isotope_pair", "simulate_fid", "write_bruker_fid"]
+__all__ = [
+    "ELECTROLYTE_PPM",
+    "LICL_PPM",
+    "LI_METAL_PPM",
+    "NMRLine",
+    "li_isotope_pair",
+    "licl_reference_pair",
+    "simulate_fid",
+    "write_bruker_fid",
+    "write_varian_fid",
+]
 
 #: Knight shift of Li metal and the shift of Li in the electrolyte, ppm.
 LI_METAL_PPM = 264.5
 ELECTROLYTE_PPM = 1.2
+#: Solid LiCl, the usual 6Li/7Li calibration sample: about -1.1 ppm from 1 M LiCl(aq).
+LICL_PPM = -1.1
 #: Larmor frequencies at 9.4 T (400 MHz 1H), MHz.
 LARMOR_MHZ = {"7Li": 155.4512, "6Li": 58.8805}
 
@@ -143,6 +155,66 @@ def write_bruker_fid(
     return out
 
 
+def write_varian_fid(
+    folder: str | PathLike[str],
+    fid: npt.ArrayLike,
+    *,
+    nucleus: str,
+    sfo1_MHz: float,
+    carrier_ppm: float,
+    sw_Hz: float,
+    nt: int = 1,
+    use_reffrq: bool = True,
+) -> Path:
+    """Write complex FIDs as a VnmrJ ``<name>.fid`` folder (``fid`` + ``procpar``) with nmrglue.
+
+    The data are stored conjugated (VnmrJ's quadrature sign, the opposite of TopSpin's),
+    as float32, one block per row. Referencing goes into ``reffrq`` (the frequency of
+    0 ppm), or, with ``use_reffrq=False``, only into ``rfl``/``rfp`` as VnmrJ also writes it.
+
+    Parameters
+    ----------
+    fid : (N,) or (M, N) array_like of complex
+    nucleus : str
+        E.g. ``"7Li"`` (written as ``tn = Li7``).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+    """
+    import re
+
+    import nmrglue as ng
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = np.atleast_2d(np.asarray(fid, dtype=np.complex128))
+    m, n = rows.shape
+    udic = ng.fileiobase.create_blank_udic(2 if m > 1 else 1)
+    udic[udic["ndim"] - 1].update({"size": n, "complex": True})
+    if m > 1:
+        udic[0].update({"size": m, "complex": False})
+    dic = ng.varian.create_dic(udic)
+    ref = sfo1_MHz / (1.0 + carrier_ppm * 1e-6)
+    # rfl: Hz of the 0 ppm line from the right edge (carrier - sw/2); rfp: its shift, 0 Hz
+    rfl = sw_Hz / 2 - (sfo1_MHz - ref) * 1e6
+    match = re.fullmatch(r"(\d+)([A-Za-z]+)", nucleus)
+    tn = f"{match.group(2)}{match.group(1)}" if match else nucleus
+    params = {
+        "np": str(2 * n), "sw": f"{sw_Hz:.7f}", "sfrq": f"{sfo1_MHz:.9f}", "tn": tn, "nt": str(nt),
+        "rfl": f"{rfl:.6f}", "rfp": "0", "fn": str(2 * n), "seqfil": "s2pul", "arraydim": str(m),
+    }  # fmt: skip
+    if use_reffrq:
+        params["reffrq"] = f"{ref:.9f}"
+    for key, value in params.items():
+        dic["procpar"][key] = ng.varian.create_pdic_param(key, [value])
+    data = np.conj(rows).astype(np.complex64)
+    ng.varian.write_fid(str(out / "fid"), dic, data if m > 1 else data[0], overwrite=True)
+    ng.varian.write_procpar(str(out / "procpar"), dic["procpar"], overwrite=True)
+    return out
+
+
 def li_isotope_pair(
     folder: str | PathLike[str],
     *,
@@ -185,6 +257,44 @@ def li_isotope_pair(
         ]
         fid = simulate_fid(
             lines, sfo1_MHz=sfo1, carrier_ppm=130.0, sw_Hz=sw_Hz, n_points=n_points,
+            spin_rate_Hz=spin_rate_Hz, noise_std=noise, rng=rng,
+        )  # fmt: skip
+        written.append(
+            write_bruker_fid(root / nucleus / "1", fid, nucleus=nucleus, sfo1_MHz=sfo1, carrier_ppm=130.0, sw_Hz=sw_Hz)
+        )
+    return written[0], written[1]
+
+
+def licl_reference_pair(
+    folder: str | PathLike[str],
+    *,
+    x6: float = 0.0759,
+    factor: float = 28.45,
+    snr_7li: float = 20000.0,
+    spin_rate_Hz: float = 25000.0,
+    n_points: int = 4096,
+    sw_Hz: float = 100000.0,
+    seed: int = 0,
+) -> tuple[Path, Path]:
+    """Write ``<folder>/7Li/1`` and ``<folder>/6Li/1`` of a LiCl calibration sample (one line, ``LICL_PPM``).
+
+    The 6Li signal per nucleus is ``1 / factor`` of the 7Li one (as in :func:`li_isotope_pair`);
+    the 6Li fraction ``x6`` defaults to natural abundance. Equal noise in both spectra, set
+    by the 7Li line's time-domain SNR.
+
+    Returns
+    -------
+    li7_folder, li6_folder : pathlib.Path
+    """
+    rng = np.random.default_rng(seed)
+    root = Path(folder)
+    noise = factor * (1 - x6) / snr_7li
+    written = []
+    for nucleus, amount in (("7Li", factor * (1 - x6)), ("6Li", x6)):
+        sfo1 = LARMOR_MHZ[nucleus]
+        line = NMRLine(LICL_PPM, amount, lw_Hz=150.0 * sfo1 / LARMOR_MHZ["7Li"], sidebands=(0.01,))
+        fid = simulate_fid(
+            [line], sfo1_MHz=sfo1, carrier_ppm=130.0, sw_Hz=sw_Hz, n_points=n_points,
             spin_rate_Hz=spin_rate_Hz, noise_std=noise, rng=rng,
         )  # fmt: skip
         written.append(

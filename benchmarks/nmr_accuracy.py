@@ -1,0 +1,98 @@
+"""Re-measure the NMR/EPR accuracy numbers (6Li abundance, EPR line widths, Varian referencing) in one run.
+
+Run from the repository root with the real data beside it (``../shared/data``)::
+
+    PYTHONPATH=src .venv/bin/python benchmarks/nmr_accuracy.py
+
+Prints: the peak-to-peak width error of derivative Lorentzian/Gaussian lines against the
+analytic ``2Γ/√3`` / ``2σ`` (worst over 10 grid offsets) per sampling density; the BDPA
+and TEMPO Xenon files' width, g and 14N splitting; the CD3OD solvent lines of the VnmrJ
+hop extract; the 6Li fraction error over seeds with the factor given and calibrated on a
+synthetic natural-abundance LiCl pair.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def epr_widths() -> None:
+    from operando.nmr import peak_to_peak
+    from operando.synthetic._epr import derivative_gaussian, derivative_lorentzian
+
+    for ppw in (6, 8, 12, 20, 40):
+        worst = {"Lorentzian": 0.0, "Gaussian": 0.0}
+        for off in np.linspace(0, 1, 10, endpoint=False):
+            truth = 2 * 0.3 / np.sqrt(3)
+            b = np.arange(320.0, 350.0, truth / ppw) + off * truth / ppw
+            got = peak_to_peak(derivative_lorentzian(b, centre_mT=335.0, hwhm_mT=0.3), b).width_mT
+            worst["Lorentzian"] = max(worst["Lorentzian"], abs(got / truth - 1))
+            b = np.arange(320.0, 350.0, 0.6 / ppw) + off * 0.6 / ppw
+            got = peak_to_peak(derivative_gaussian(b, centre_mT=335.0, sigma_mT=0.3), b).width_mT
+            worst["Gaussian"] = max(worst["Gaussian"], abs(got / 0.6 - 1))
+        print(f"EPR dB_pp, {ppw:2d} points per width: worst error Lorentzian {100 * worst['Lorentzian']:.2f} %, "
+              f"Gaussian {100 * worst['Gaussian']:.2f} %")  # fmt: skip
+
+
+def epr_real() -> None:
+    from operando.nmr import double_integral, g_factor, peak_to_peak, read_bes3t
+
+    bdpa = read_bes3t(DATA / "nmr/epr/cwepr/BDPA-1DFieldSweep.DSC")
+    pp = peak_to_peak(bdpa.data, bdpa.field_mT)
+    g = float(g_factor(pp.centre_mT, bdpa.meta.mw_frequency_Hz or 0.0))
+    print(f"BDPA: dB_pp {1e3 * pp.width_mT:.1f} uT, centre {pp.centre_mT:.4f} mT, g {g:.5f} (literature 2.0026), "
+          f"double integral {double_integral(bdpa.data, bdpa.field_mT):.4g}")  # fmt: skip
+    tempo = read_bes3t(DATA / "nmr/epr/EPRpy/tempo.DSC")
+    lines = [peak_to_peak(tempo.data, tempo.field_mT, lo_mT=lo, hi_mT=lo + 1.5) for lo in (330, 331.5, 333.1)]
+    g = float(g_factor(lines[1].centre_mT, tempo.meta.mw_frequency_Hz or 0.0))
+    a_n = np.diff([p.centre_mT for p in lines])
+    widths = ", ".join(f"{1e3 * p.width_mT:.0f}" for p in lines)
+    print(f"TEMPO: a_N {a_n[0]:.3f}, {a_n[1]:.3f} mT; central g {g:.5f}; dB_pp {widths} uT")
+
+
+def varian() -> None:
+    from operando.nmr import peak_position, process, read_varian
+
+    ds = process(read_varian(DATA / "nmr/varian/nmrML/FAM013_AHTM.PROTON_04.fid"), phase_mode="auto")
+    spec, ppm = ds["intensity"].values, ds["ppm"].values
+    chd2od, _ = peak_position(spec, ppm, lo=3.2, hi=3.4)
+    hdo, _ = peak_position(spec, ppm, lo=4.6, hi=5.0)
+    print(f"VnmrJ CD3OD: CHD2OD {chd2od:.4f} ppm (3.31), HDO {hdo:.4f} ppm (4.87)")
+
+
+def li6() -> None:
+    from tests.nmr.test_isotopes import LICL, _integral
+
+    from operando.nmr import li6_fraction, sensitivity_factor
+    from operando.synthetic._nmr import li_isotope_pair, licl_reference_pair
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ref7, ref6 = licl_reference_pair(Path(tmp) / "licl", snr_7li=20000.0, seed=100)
+        (r6, t6), (r7, t7) = _integral(ref6, LICL), _integral(ref7, LICL)
+        f, sf = sensitivity_factor(r6, r7, sigma_i6=t6, sigma_i7=t7)
+        print(f"LiCl-calibrated factor {f:.3f} ± {sf:.3f} (truth 28.45)")
+        for x6 in (0.0759, 0.30, 0.95):
+            errors: dict[str, list[float]] = {"given": [], "LiCl": []}
+            for seed in range(5):
+                li7, li6_ = li_isotope_pair(Path(tmp) / f"{x6}-{seed}", x6_metal=x6, snr_7li=5000.0, seed=seed)
+                (i6, s6), (i7, s7) = _integral(li6_), _integral(li7)
+                for name, factor in (("given", 28.45), ("LiCl", f)):
+                    x, _ = li6_fraction(i6, i7, factor=factor, sigma_i6=s6, sigma_i7=s7)
+                    errors[name].append(100 * (float(x) - x6))
+            print(f"6Li x={x6}: worst error over 5 seeds, factor given {max(map(abs, errors['given'])):.3f} at.%, "
+                  f"LiCl-calibrated {max(map(abs, errors['LiCl'])):.3f} at.%")  # fmt: skip
+
+
+if __name__ == "__main__":
+    epr_widths()
+    epr_real()
+    varian()
+    li6()

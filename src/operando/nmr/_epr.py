@@ -1,0 +1,461 @@
+"""Bruker BES3T EPR files (Xenon / Xepr): the ``.DSC`` descriptor and the ``.DTA`` binary data.
+
+A compact reader written here from the BES3T specification (Bruker, "BES3T file format",
+version 1.2) rather than a dependency: the PyPI readers either come inside an analysis
+framework (``cwepr`` needs the ASpecD dataset framework; DeerLab's ``deerload`` brings its
+fitting stack) for what is one key/value text file plus one flat array. What is read:
+
+* ``#DESC`` layer: ``BSEQ`` (``BIG``/``LIT`` byte order), ``IKKF`` (``REAL``/``CPLX``),
+  ``IRFMT``/``IIFMT`` (``C`` int8, ``S`` int16, ``I`` int32, ``F`` float32, ``D`` float64),
+  ``XTYP``/``YTYP``/``ZTYP`` (``IDX`` linear axis from ``?MIN``/``?WID``, ``IGD`` axis values
+  in the ``.XGF``/``.YGF``/``.ZGF`` companion file, ``NODATA``), ``XPTS``/``YPTS``/``ZPTS``,
+  ``XUNI``/``YUNI``, ``TITL``; complex points are stored real, imaginary interleaved,
+  ``x`` running fastest.
+* ``#SPL`` layer: ``MWFQ`` (Hz), ``MWPW`` (W), ``B0MA`` (modulation amplitude, T), ``B0MF``
+  (Hz), ``AVGS``; everything else is kept as text in :attr:`EPRMeta.descriptor`.
+
+Field axes are returned in mT (``G`` x 0.1, ``T`` x 1000); other units are left as written.
+
+The older WinEPR/ESP pair (``.par`` text + ``.spc`` binary) is read too
+(:func:`read_winepr`): ``.par`` lines are ``KEY value`` (``ANZ``/``RES`` points, ``GST``
+start field, ``GSI`` sweep width, ``JUN`` unit, ``MF`` GHz, ``MP`` mW, ``RMA`` G, ``JSD``
+scans); a ``DOS Format`` header means little-endian float32 data (WinEPR), otherwise
+big-endian int32 (ESP), and the ``MIN``/``MAX`` it records are checked against the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from operando._files import require_file
+from operando.errors import CorruptFileError, MissingMetadataError, UnsupportedFormatError
+
+__all__ = [
+    "EPRMeta",
+    "EPRSpectrum",
+    "bes3t_pair",
+    "parse_dsc",
+    "parse_par",
+    "read_bes3t",
+    "read_epr",
+    "read_winepr",
+    "winepr_pair",
+]
+
+_FORMATS = {"C": "i1", "S": "i2", "I": "i4", "F": "f4", "D": "f8"}
+_FIELD_UNITS = {"G": 0.1, "mT": 1.0, "T": 1000.0, "kG": 100.0}
+
+
+@dataclass(frozen=True)
+class EPRMeta:
+    """What a BES3T descriptor says about the measurement.
+
+    Attributes
+    ----------
+    path : str
+        The ``.DSC`` file.
+    title : str
+        ``TITL``.
+    mw_frequency_Hz : float or None
+        ``MWFQ``, microwave frequency, Hz.
+    mw_power_mW : float or None
+        ``MWPW`` (W) in mW.
+    modulation_amplitude_mT : float or None
+        ``B0MA`` (T) in mT.
+    modulation_frequency_Hz : float or None
+        ``B0MF``, Hz.
+    scans : int or None
+        ``AVGS``, scans averaged.
+    byte_order : str
+        ``">"`` (``BSEQ BIG``) or ``"<"`` (``LIT``).
+    dtype : str
+        NumPy type of the stored real (and imaginary) parts, e.g. ``">f8"``.
+    complex : bool
+        ``IKKF CPLX``.
+    x_name, x_unit : str
+        ``XNAM`` and the unit of :attr:`EPRSpectrum.x` (``"mT"`` for a field axis, else ``XUNI``).
+    y_name, y_unit : str
+        The same for the second axis (empty for 1D data).
+    descriptor : dict of str to str
+        Every key of the ``#DESC`` and ``#SPL`` layers and of the device layer, as text.
+    """
+
+    path: str
+    title: str
+    mw_frequency_Hz: float | None
+    mw_power_mW: float | None
+    modulation_amplitude_mT: float | None
+    modulation_frequency_Hz: float | None
+    scans: int | None
+    byte_order: str
+    dtype: str
+    complex: bool
+    x_name: str
+    x_unit: str
+    y_name: str = ""
+    y_unit: str = ""
+    descriptor: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class EPRSpectrum:
+    """One BES3T data set.
+
+    Attributes
+    ----------
+    data : (N,) or (M, N) ndarray of float64 or complex128
+        Signal; ``N = XPTS``, ``M = YPTS * ZPTS`` for 2D/3D sets (one row per slice).
+    x : (N,) ndarray of float64
+        Abscissa, in mT when it is a magnetic field (see ``meta.x_unit``).
+    y : (M,) ndarray of float64 or None
+        Second axis (``None`` for 1D data).
+    meta : EPRMeta
+    """
+
+    data: npt.NDArray[Any]
+    x: npt.NDArray[np.float64]
+    y: npt.NDArray[np.float64] | None
+    meta: EPRMeta
+
+    @property
+    def field_mT(self) -> npt.NDArray[np.float64]:
+        """The field axis, mT; an error when the first axis is not a magnetic field."""
+        if self.meta.x_unit != "mT":
+            raise UnsupportedFormatError(
+                f"the first axis is {self.meta.x_name!r} in {self.meta.x_unit!r}, not a magnetic field",
+                path=self.meta.path,
+            )
+        return self.x
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1]
+    return text
+
+
+def parse_dsc(text: str) -> dict[str, str]:
+    """Key/value pairs of a BES3T descriptor (all layers), values as text, quotes removed.
+
+    Comment lines (``*``), layer headers (``#DESC``...) and device headers (``.DVC``) are
+    skipped; a trailing backslash continues a value on the next line.
+
+    Examples
+    --------
+    >>> parse_dsc("#DESC 1.2\\n*\\nXPTS\\t3000\\nXUNI\\t'G'\\n")
+    {'XPTS': '3000', 'XUNI': 'G'}
+    """
+    out: dict[str, str] = {}
+    pending: tuple[str, str] | None = None
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if pending is not None:
+            key, value = pending
+            value += "\n" + line.rstrip("\\")
+            pending = (key, value) if line.endswith("\\") else None
+            if pending is None:
+                out[key] = _unquote(value)
+            continue
+        if not line.strip() or line.lstrip().startswith(("*", "#", ".DVC")):
+            continue
+        parts = line.split(None, 1)
+        key, value = parts[0], parts[1] if len(parts) > 1 else ""
+        if value.endswith("\\"):
+            pending = (key, value.rstrip("\\"))
+            continue
+        out.setdefault(key, _unquote(value))  # #DESC/#SPL keys come first; device keys never override them
+    return out
+
+
+def bes3t_pair(path: str | PathLike[str]) -> tuple[Path, Path] | None:
+    """``(dsc, dta)`` when ``path`` is either file of a BES3T pair (found by content), else None.
+
+    The descriptor must start with ``#DESC``; the data file sits beside it with the
+    suffix ``.DTA`` (any case). Only the descriptor's first bytes are read.
+    """
+    p = Path(path)
+    candidates = [p] if p.suffix.lower() == ".dsc" else [p.with_suffix(s) for s in (".DSC", ".dsc", ".Dsc")]
+    for dsc in candidates:
+        if dsc.is_file():
+            with dsc.open("rb") as fh:
+                if fh.read(64).lstrip().startswith(b"#DESC"):
+                    dta = next((dsc.with_suffix(s) for s in (".DTA", ".dta", ".Dta") if dsc.with_suffix(s).exists()),
+                               dsc.with_suffix(".DTA"))  # fmt: skip
+                    return dsc, dta
+    return None
+
+
+def _float(desc: dict[str, str], key: str) -> float | None:
+    try:
+        return float(desc[key].split()[0])
+    except (KeyError, ValueError, IndexError):
+        return None
+
+
+def _need_int(desc: dict[str, str], key: str, path: Path) -> int:
+    if key not in desc:
+        raise MissingMetadataError(f"descriptor key {key} is missing", path=path)
+    try:
+        value = int(desc[key])
+    except ValueError as exc:
+        raise CorruptFileError(f"{key} is not an integer: {desc[key]!r}", path=path) from exc
+    if value < 1:
+        raise CorruptFileError(f"{key} must be at least 1, got {value}", path=path)
+    return value
+
+
+def _axis(
+    desc: dict[str, str], axis: str, n: int, dsc: Path, byte_order: Literal["<", ">"]
+) -> tuple[npt.NDArray[np.float64], str]:
+    """Values of axis ``X``/``Y``/``Z`` and their unit (field axes converted to mT)."""
+    kind = desc.get(f"{axis}TYP", "IDX")
+    if kind == "IDX":
+        lo, width = _float(desc, f"{axis}MIN"), _float(desc, f"{axis}WID")
+        if lo is None or width is None:
+            raise MissingMetadataError(f"{axis}MIN/{axis}WID are missing for a linear {axis} axis", path=dsc)
+        values = lo + width * np.arange(n, dtype=np.float64) / max(n - 1, 1)
+    elif kind == "IGD":
+        companion = dsc.with_suffix(f".{axis}GF")
+        fmt = _FORMATS.get(desc.get(f"{axis}FMT", "D"))
+        if fmt is None:
+            raise UnsupportedFormatError(f"{axis}FMT={desc.get(f'{axis}FMT')!r} is not a BES3T number format", path=dsc)
+        if not companion.is_file():
+            raise MissingMetadataError(f"{axis}TYP IGD needs the axis file {companion.name} beside it", path=dsc)
+        values = np.fromfile(companion, dtype=np.dtype(fmt).newbyteorder(byte_order))[:n].astype(np.float64)
+        if values.size < n:
+            raise CorruptFileError(f"truncated: {values.size} of {axis}PTS={n} axis values", path=companion)
+    else:
+        raise UnsupportedFormatError(f"{axis}TYP={kind!r} is not supported (IDX or IGD)", path=dsc)
+    unit = desc.get(f"{axis}UNI", "")
+    if unit in _FIELD_UNITS:
+        return values * _FIELD_UNITS[unit], "mT"
+    return values, unit
+
+
+def read_bes3t(path: str | PathLike[str]) -> EPRSpectrum:
+    """Read a Bruker BES3T EPR data set (``.DSC`` + ``.DTA``; either path may be given).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.DSC`` descriptor or the ``.DTA`` data file beside it.
+
+    Returns
+    -------
+    EPRSpectrum
+
+    Raises
+    ------
+    UnsupportedFormatError
+        No BES3T descriptor (``#DESC``) for this path; several components (``IKKF``
+        lists), ASCII data, or an axis type other than ``IDX``/``IGD``.
+    MissingMetadataError
+        A descriptor key the data need (``XPTS``, ``IRFMT``, ...) is absent.
+    CorruptFileError
+        The ``.DTA`` is missing, or its size disagrees with ``XPTS * YPTS * ZPTS`` points
+        of the declared type, or it holds non-finite numbers.
+    """
+    p = require_file(path, expected="a Bruker BES3T .DSC or .DTA file")
+    pair = bes3t_pair(p)
+    if pair is None:
+        raise UnsupportedFormatError("not a Bruker BES3T file: no .DSC descriptor starting with #DESC", path=p)
+    dsc, dta = pair
+    desc = parse_dsc(dsc.read_bytes().decode("latin-1"))
+    orders: dict[str, Literal["<", ">"]] = {"BIG": ">", "LIT": "<"}
+    order = orders.get(desc.get("BSEQ", ""))
+    if order is None:
+        raise MissingMetadataError(f"BSEQ must be BIG or LIT, got {desc.get('BSEQ')!r}", path=dsc)
+    ikkf = desc.get("IKKF", "REAL")
+    if "," in ikkf:
+        raise UnsupportedFormatError(f"IKKF={ikkf!r}: data sets of several components are not supported", path=dsc)
+    if ikkf not in ("REAL", "CPLX"):
+        raise UnsupportedFormatError(f"IKKF={ikkf!r} is not REAL or CPLX", path=dsc)
+    is_complex = ikkf == "CPLX"
+    if "IRFMT" not in desc:
+        raise MissingMetadataError("descriptor key IRFMT (data type) is missing", path=dsc)
+    code = desc["IRFMT"]
+    if is_complex and desc.get("IIFMT", code) != code:
+        raise UnsupportedFormatError(f"IRFMT={code} and IIFMT={desc['IIFMT']} differ", path=dsc)
+    if code not in _FORMATS:
+        raise UnsupportedFormatError(f"IRFMT={code!r} is not a binary BES3T number format (C, S, I, F, D)", path=dsc)
+    dtype = np.dtype(_FORMATS[code]).newbyteorder(order)
+    nx = _need_int(desc, "XPTS", dsc)
+    ny = _need_int(desc, "YPTS", dsc) if desc.get("YTYP", "NODATA") != "NODATA" else 1
+    nz = _need_int(desc, "ZPTS", dsc) if desc.get("ZTYP", "NODATA") != "NODATA" else 1
+    n_values = nx * ny * nz * (2 if is_complex else 1)
+    expected = n_values * dtype.itemsize
+    if not dta.is_file():
+        raise CorruptFileError(f"the data file is missing (descriptor {dsc.name} promises {expected} bytes)", path=dta)
+    size = dta.stat().st_size
+    if size != expected:
+        what = "truncated" if size < expected else "too long"
+        shape = f"XPTS={nx}" + (f" x YPTS={ny}" if ny > 1 else "") + (f" x ZPTS={nz}" if nz > 1 else "")
+        raise CorruptFileError(
+            f"{what}: {size} bytes, but {shape} {'complex ' if is_complex else ''}points of IRFMT {code} "
+            f"({dtype.itemsize} bytes each) need {expected}",
+            path=dta,
+        )
+    raw = np.fromfile(dta, dtype=dtype).astype(np.float64)
+    if not np.all(np.isfinite(raw)):
+        raise CorruptFileError("non-finite values: byte order (BSEQ) or IRFMT does not match the data", path=dta)
+    data: npt.NDArray[Any] = raw[0::2] + 1j * raw[1::2] if is_complex else raw
+    data = data.reshape(ny * nz, nx) if ny * nz > 1 else data
+    x, x_unit = _axis(desc, "X", nx, dsc, order)
+    y: npt.NDArray[np.float64] | None = None
+    y_unit = ""
+    if ny > 1:
+        y, y_unit = _axis(desc, "Y", ny, dsc, order)
+        if nz > 1:
+            y = np.tile(y, nz)
+    power = _float(desc, "MWPW")
+    mod = _float(desc, "B0MA")
+    scans = _float(desc, "AVGS")
+    meta = EPRMeta(
+        path=str(dsc),
+        title=desc.get("TITL", ""),
+        mw_frequency_Hz=_float(desc, "MWFQ"),
+        mw_power_mW=None if power is None else power * 1e3,
+        modulation_amplitude_mT=None if mod is None else mod * 1e3,
+        modulation_frequency_Hz=_float(desc, "B0MF"),
+        scans=None if scans is None else int(scans),
+        byte_order=order,
+        dtype=dtype.str,
+        complex=is_complex,
+        x_name=desc.get("XNAM", ""),
+        x_unit=x_unit,
+        y_name=desc.get("YNAM", "") if ny > 1 else "",
+        y_unit=y_unit,
+        descriptor=desc,
+    )
+    return EPRSpectrum(data=data, x=x, y=y, meta=meta)
+
+
+def winepr_pair(path: str | PathLike[str]) -> tuple[Path, Path] | None:
+    """``(par, spc)`` when ``path`` is either file of a WinEPR/ESP pair (``.par`` with ``GST``), else None."""
+    p = Path(path)
+    if p.suffix.lower() not in (".par", ".spc"):
+        return None
+    par = next((p.with_suffix(s) for s in (".par", ".PAR") if p.with_suffix(s).is_file()), None)
+    if par is None:
+        return None
+    with par.open("rb") as fh:
+        head = fh.read(4096)
+    if b"GST" not in head or not (b"ANZ" in head or b"RES" in head):
+        return None
+    spc = next((p.with_suffix(s) for s in (".spc", ".SPC") if p.with_suffix(s).exists()), p.with_suffix(".spc"))
+    return par, spc
+
+
+def parse_par(text: str) -> dict[str, str]:
+    """``KEY value`` lines of a WinEPR/ESP ``.par`` file (any line ending).
+
+    Examples
+    --------
+    >>> parse_par("DOS  Format\\rANZ 1024\\rGST 3505.0\\r")
+    {'DOS': 'Format', 'ANZ': '1024', 'GST': '3505.0'}
+    """
+    out: dict[str, str] = {}
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        parts = line.strip().split(None, 1)
+        if parts:
+            out.setdefault(parts[0], parts[1].strip() if len(parts) > 1 else "")
+    return out
+
+
+def read_winepr(path: str | PathLike[str]) -> EPRSpectrum:
+    """Read a Bruker WinEPR/ESP 1D spectrum (``.par`` + ``.spc``; either path may be given).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    EPRSpectrum
+        One field-swept spectrum; ``meta.descriptor`` holds the ``.par`` keys.
+
+    Raises
+    ------
+    UnsupportedFormatError
+        No ``.par`` with ``GST`` and ``ANZ``/``RES`` beside the path.
+    MissingMetadataError
+        No point count, start field or sweep width.
+    CorruptFileError
+        The ``.spc`` is missing, its size disagrees with the point count, or its values
+        disagree with the ``MIN``/``MAX`` the ``.par`` records (wrong number format).
+    """
+    p = require_file(path, expected="a Bruker WinEPR .par or .spc file")
+    pair = winepr_pair(p)
+    if pair is None:
+        raise UnsupportedFormatError("not a WinEPR/ESP file: no .par beside it with GST and ANZ/RES", path=p)
+    par, spc = pair
+    desc = parse_par(par.read_bytes().decode("latin-1"))
+    n = _float(desc, "ANZ") or _float(desc, "RES")
+    start, width = _float(desc, "GST"), _float(desc, "GSI")
+    if n is None or start is None or width is None:
+        raise MissingMetadataError("ANZ/RES, GST and GSI (points, start, sweep width) are needed", path=par)
+    dos = "DOS" in desc
+    dtype = np.dtype("<f4" if dos else ">i4")
+    expected = int(n) * dtype.itemsize
+    if not spc.is_file():
+        raise CorruptFileError(f"the data file is missing ({par.name} promises {expected} bytes)", path=spc)
+    if spc.stat().st_size != expected:
+        raise CorruptFileError(
+            f"{spc.stat().st_size} bytes, but ANZ={int(n)} {dtype.name} points need {expected}", path=spc
+        )
+    data = np.fromfile(spc, dtype=dtype).astype(np.float64)
+    lo, hi = _float(desc, "MIN"), _float(desc, "MAX")
+    if not np.all(np.isfinite(data)) or (
+        lo is not None
+        and hi is not None
+        and not np.allclose([data.min(), data.max()], [lo, hi], rtol=1e-4, atol=1e-6 * (hi - lo))
+    ):
+        raise CorruptFileError(
+            f"values disagree with MIN/MAX of {par.name}: the number format ({dtype.str}) is not the stored one",
+            path=spc,
+        )
+    unit = desc.get("JUN", "G")
+    scale = _FIELD_UNITS.get(unit, 1.0)
+    field_axis = np.linspace(start, start + width, int(n)) * scale
+    mf, mp, rma, jsd = _float(desc, "MF"), _float(desc, "MP"), _float(desc, "RMA"), _float(desc, "JSD")
+    meta = EPRMeta(
+        path=str(par),
+        title=desc.get("JCO", desc.get("JEX", "")),
+        mw_frequency_Hz=None if mf is None else mf * 1e9,
+        mw_power_mW=mp,
+        modulation_amplitude_mT=None if rma is None else rma * 0.1,
+        modulation_frequency_Hz=None,
+        scans=None if jsd is None else int(jsd),
+        byte_order=dtype.str[0],
+        dtype=dtype.str,
+        complex=False,
+        x_name="Field",
+        x_unit="mT" if unit in _FIELD_UNITS else unit,
+        descriptor=desc,
+    )
+    return EPRSpectrum(data=data, x=field_axis, y=None, meta=meta)
+
+
+def read_epr(path: str | PathLike[str]) -> EPRSpectrum:
+    """Read a Bruker EPR spectrum, BES3T (``.DSC``/``.DTA``) or WinEPR/ESP (``.par``/``.spc``), by content.
+
+    Raises
+    ------
+    UnsupportedFormatError
+        Neither a BES3T descriptor nor a WinEPR parameter file belongs to ``path``.
+    """
+    p = require_file(path, expected="a Bruker EPR file (.DSC/.DTA or .par/.spc)")
+    if bes3t_pair(p) is not None:
+        return read_bes3t(p)
+    if winepr_pair(p) is not None:
+        return read_winepr(p)
+    raise UnsupportedFormatError(
+        "not a Bruker EPR file: no BES3T descriptor (.DSC starting with #DESC) or WinEPR .par beside it", path=p
+    )
