@@ -38,6 +38,9 @@ from operando.errors import CorruptFileError, MissingMetadataError, ParameterErr
 __all__ = [
     "MRIMeta",
     "TopSpinProfile",
+    "is_topspin_profile",
+    "read_image",
+    "read_image_series",
     "read_nifti",
     "read_paravision",
     "read_profile_series",
@@ -135,7 +138,11 @@ def read_paravision(path: str | PathLike[str]) -> tuple[xr.DataArray, MRIMeta]:
     CorruptFileError
         When brukerapi cannot read the pair (truncated data, missing ``visu_pars``).
     """
+    import brukerapi.exceptions as bex
     from brukerapi.dataset import Dataset
+
+    # brukerapi's exceptions all derive from Exception directly; catch exactly those
+    library_errors = tuple(c for c in vars(bex).values() if isinstance(c, type) and issubclass(c, Exception))
 
     seq = _find_2dseq(Path(path))
     require_file(seq, expected="a ParaVision 2dseq")
@@ -150,7 +157,7 @@ def read_paravision(path: str | PathLike[str]) -> tuple[xr.DataArray, MRIMeta]:
             size = np.atleast_1d(np.asarray(ds["VisuCoreSize"].value, dtype=np.int64))
             dim_types = [str(t) for t in ds.dim_type]
             affine = np.asarray(ds.affine, dtype=np.float64)
-    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, *library_errors) as exc:
         raise CorruptFileError(f"brukerapi cannot read this 2dseq: {exc}", path=seq) from exc
     if data.shape[: size.size] != tuple(int(s) for s in size):
         raise CorruptFileError(f"2dseq shape {data.shape} does not start with VisuCoreSize {size.tolist()}", path=seq)
@@ -220,7 +227,7 @@ def read_nifti(path: str | PathLike[str]) -> tuple[xr.DataArray, MRIMeta]:
     p = require_file(path, expected="a NIfTI image")
     try:
         img = nib.load(str(p))
-    except (nib.filewrappers.ImageFileError, OSError, ValueError) as exc:  # type: ignore[attr-defined]
+    except (nib.filebasedimages.ImageFileError, OSError, ValueError) as exc:
         raise UnsupportedFormatError(f"not a NIfTI image nibabel can read: {exc}", path=p) from exc
     if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
         raise UnsupportedFormatError(f"nibabel reads this as {type(img).__name__}, not NIfTI", path=p)
@@ -396,7 +403,7 @@ def read_profile_series(
     elif seconds_per_profile is not None:
         if seconds_per_profile <= 0:
             raise ParameterError(f"seconds_per_profile must be positive, got {seconds_per_profile}")
-        start = t0_s + np.arange(m) * seconds_per_profile
+        start = np.asarray(t0_s + np.arange(m) * seconds_per_profile, dtype=np.float64)
         end = start + seconds_per_profile
     else:
         raise ParameterError("TopSpin exports carry no acquisition time: give seconds_per_profile or times_s")
@@ -488,3 +495,83 @@ def read_zahner_log(path: str | PathLike[str], *, time_unit: str = "h") -> Echem
         extra={"time_unit": time_unit},
     )
     return EchemRecord.from_columns(time_s=t, voltage_V=table[:, 1], current_mA=table[:, 2], meta=meta)
+
+
+# -- image series ----------------------------------------------------------------------------
+
+_FRAME_DIMS = ("frame", "repetition", "cycle", "movie")
+
+
+def is_topspin_profile(path: str | PathLike[str]) -> bool:
+    """Whether a file looks like a TopSpin ``totxt`` export (its header names LEFT/RIGHT ppm)."""
+    p = Path(path)
+    if not p.is_file():
+        return False
+    with p.open("rb") as fh:
+        head = fh.read(2048).decode("latin-1")
+    return _LIMITS.search(head) is not None
+
+
+def read_image(path: str | PathLike[str]) -> tuple[xr.DataArray, MRIMeta]:
+    """Read a ParaVision 2dseq (file or folder) or a NIfTI file, chosen by name."""
+    name = Path(path).name.lower()
+    if name.endswith((".nii", ".nii.gz")):
+        return read_nifti(path)
+    if Path(path).is_dir() or name == "2dseq":
+        return read_paravision(path)
+    raise UnsupportedFormatError("not a NIfTI (.nii, .nii.gz), a ParaVision 2dseq nor a TopSpin profile", path=path)
+
+
+def read_image_series(
+    paths: Sequence[str | PathLike[str]],
+    *,
+    depth_axis: str = "x",
+    seconds_per_frame: float,
+    t0_s: float = 0.0,
+) -> xr.DataArray:
+    """Read images (one per file, or a frame axis inside a file) as ``(frame, depth, ...)``.
+
+    Parameters
+    ----------
+    paths : sequence of path
+        NIfTI files or ParaVision 2dseq files/folders, in acquisition order.
+    depth_axis : str, default "x"
+        Image dimension that runs across the cell (through the electrodes); renamed
+        ``depth``, its coordinate shifted to start at half a voxel.
+    seconds_per_frame : float
+        Time per image (the files carry no reliable acquisition clock for frames).
+    t0_s : float, default 0
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(frame, depth, <other image dims>)``; coordinates ``time_s``, ``time_end_s``.
+    """
+    if not paths:
+        raise ParameterError("no image files given")
+    if seconds_per_frame <= 0:
+        raise ParameterError(f"seconds_per_frame must be positive, got {seconds_per_frame}")
+    frames: list[xr.DataArray] = []
+    for path in paths:
+        image, _ = read_image(path)
+        if depth_axis not in image.dims:
+            raise ParameterError(f"the image has dims {image.dims}, no depth axis {depth_axis!r}", path=path)
+        frame_dim = next((d for d in image.dims if str(d).startswith(_FRAME_DIMS)), None)
+        parts = [image] if frame_dim is None else [image.isel({frame_dim: k}) for k in range(image.sizes[frame_dim])]
+        for part in parts:
+            part = part.drop_vars([c for c in part.coords if c not in part.dims])
+            frames.append(part.rename({depth_axis: "depth"}).transpose("depth", ...))
+    first = frames[0]
+    for k, fr in enumerate(frames[1:], start=1):
+        if fr.shape != first.shape:
+            raise CorruptFileError(f"image {k} has shape {fr.shape}, the first {first.shape}", path=str(paths[0]))
+    stack = xr.concat([f.drop_vars(list(f.coords)) for f in frames], dim="frame")
+    depth = np.asarray(first["depth"].values, dtype=np.float64)
+    step = float(abs(depth[1] - depth[0])) if depth.size > 1 else 1.0
+    t = t0_s + np.arange(len(frames)) * seconds_per_frame
+    return stack.assign_coords(
+        frame=np.arange(len(frames)),
+        depth=("depth", (np.arange(depth.size) + 0.5) * step, {"units": "mm"}),
+        time_s=("frame", t, {"units": "s"}),
+        time_end_s=("frame", t + seconds_per_frame, {"units": "s"}),
+    ).assign_attrs(units="a.u.")

@@ -36,7 +36,7 @@ def background_mask(depth_mm: npt.ArrayLike, *, fraction: float = 0.1) -> npt.ND
     [True, True, False, False, False, False, False, False, True, True]
     """
     n = np.asarray(depth_mm).size
-    k = max(1, int(round(fraction * n)))
+    k = max(1, round(fraction * n))
     mask = np.zeros(n, dtype=bool)
     mask[:k] = True
     mask[-k:] = True
@@ -83,7 +83,7 @@ def quantify_layers(
     reference: Literal["first", "none"] | float = "none",
     window: int = 7,
     n_stages: int = 4,
-    stage_signal: Literal["total", "rate"] = "total",
+    stage_signal: Literal["total", "rate", "gradient"] = "total",
     record: EchemRecord | None = None,
     shorts: bool = True,
 ) -> xr.Dataset:
@@ -118,9 +118,11 @@ def quantify_layers(
         Savitzky–Golay window (frames) for the growth rate.
     n_stages : int, default 4
         Stages to find (0 to skip).
-    stage_signal : {"total", "rate"}
-        Change points of the total amount (continuous piecewise linear) or of the total
-        growth rate (piecewise constant).
+    stage_signal : {"total", "rate", "gradient"}
+        Change points of the total amount (continuous piecewise linear), of the total
+        growth rate (piecewise constant), or of the first minus the last layer
+        (continuous piecewise linear: the build-up of a concentration gradient across the
+        cell, for electrolyte profiles whose total is conserved).
     record : EchemRecord, optional
         Echem record on the frames' clock: adds ``echem_*`` and, with ``shorts``, pins
         the last stage boundary to the short circuit the voltage shows.
@@ -180,8 +182,11 @@ def quantify_layers(
     if record is not None and shorts:
         short = short_circuit_frame(record, t)
     if n_stages > 0:
-        signal = total if stage_signal == "total" else trate
-        model = "clinear" if stage_signal == "total" else "l2"
+        signals = {"total": total, "rate": trate, "gradient": amount[:, 0] - amount[:, -1]}
+        if stage_signal not in signals:
+            raise ParameterError(f"stage_signal must be one of {sorted(signals)}, got {stage_signal!r}")
+        signal = signals[stage_signal]
+        model = "l2" if stage_signal == "rate" else "clinear"
         stage, boundaries = detect_stages(signal, n_stages=n_stages, model=model, short_frame=short)
     else:
         stage, boundaries = np.ones(t.size, dtype=np.int64), []
@@ -225,6 +230,7 @@ def quantify_layers(
             "reference": str(reference),
             "magnitude": bool(magnitude),
             "savgol_window": int(window),
+            "stage_signal": str(stage_signal),
             "stage_boundaries": [int(b) for b in boundaries],
             "stage_names": list(STAGE_NAMES[: max(n_stages, 1)]),
             "short_circuit_frame": -1 if short is None else int(short),

@@ -210,7 +210,7 @@ def simulate_dendrite_mri(
     truth = DendriteTruth(
         amount=amount,
         total=amount.sum(axis=1),
-        edges_mm=(a + per_layer * np.arange(n_layers + 1)) * voxel_mm,
+        edges_mm=np.asarray((a + per_layer * np.arange(n_layers + 1)) * voxel_mm, dtype=np.float64),
         stage_boundaries=tuple(int(v) for v in stage_boundaries),
         stage=stage.astype(np.int64),
         short_time_s=float(short_time),
