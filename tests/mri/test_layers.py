@@ -18,6 +18,7 @@ from operando.mri import (
     layer_amounts,
     layer_edges,
     layer_weights,
+    noise_from_differences,
     noise_sigma,
     normalise,
     separate_by_shift,
@@ -166,3 +167,21 @@ def test_separate_by_shift_recovers_csi_amounts():
         separate_by_shift(spectra, ppm, metal_ppm=(-10, 100))
     with pytest.raises(ParameterError, match="no point"):
         separate_by_shift(spectra, ppm, metal_ppm=(900, 1000))
+
+
+def test_correlated_noise_is_estimated_and_propagated():
+    rng = np.random.default_rng(6)
+    kernel = np.array([0.5, 1.0, 0.5])  # apodisation-like smoothing: rho1 = 2/3, rho2 = 1/6
+    white = rng.normal(0, 1, (3000, 66))
+    noise = np.apply_along_axis(lambda r: np.convolve(r, kernel, mode="valid"), 1, white)  # (3000, 64)
+    sigma_true = np.sqrt((kernel**2).sum())
+    static = np.linspace(0.0, 50.0, 64)  # a static background structure, cancels in differences
+    sigma, rho = noise_from_differences(static + noise, max_lag=4)
+    assert sigma == pytest.approx(sigma_true, rel=0.02)
+    assert rho[:3] == pytest.approx([1.0, 2 / 3, 1 / 6], abs=0.02)
+    x = (np.arange(64) + 0.5) * 0.05
+    edges = layer_edges((0.33, 2.9), 3)
+    amount, err = layer_amounts(noise, x, edges, sigma=sigma_true, autocorr=[1.0, 2 / 3, 1 / 6])
+    assert amount.std(axis=0) == pytest.approx(err[0], rel=0.05)
+    _, err_white = layer_amounts(noise, x, edges, sigma=sigma_true)
+    assert np.all(err_white[0] < 0.7 * err[0])  # ignoring the correlation would understate it

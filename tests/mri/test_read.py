@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from operando.errors import CorruptFileError, MissingMetadataError, OperandoError, ParameterError, UnsupportedFormatError
+from operando.errors import (
+    CorruptFileError,
+    MissingMetadataError,
+    OperandoError,
+    ParameterError,
+    UnsupportedFormatError,
+)
 from operando.mri import (
     read_image_series,
     read_nifti,

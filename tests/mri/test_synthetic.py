@@ -53,11 +53,12 @@ def test_stages_without_voltage_from_change_points_alone(seed):
     assert abs(rates[3]) < 0.1 * rates[2]  # and stops after the short circuit
 
 
-def test_error_bars_are_calibrated():
+@pytest.mark.parametrize("noise", ["spatial", "temporal"])
+def test_error_bars_are_calibrated(noise):
     z_amount, z_rate = [], []
     for seed in range(6):
         sim = simulate_dendrite_mri(seed=seed)
-        ds = _run(sim, n_stages=0)
+        ds = _run(sim, n_stages=0, noise=noise)
         z_amount.append((ds["amount"].values - sim.truth.amount) / ds["amount_err"].values)
         t = ds["time_s"].values
         true_rate = np.gradient(sim.truth.amount, t, axis=0)

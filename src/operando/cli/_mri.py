@@ -51,6 +51,9 @@ def layers(
     magnitude: Annotated[
         bool, typer.Option("--magnitude/--real", help="Magnitude data (Rayleigh noise) or phased real data.")
     ] = True,
+    noise: Annotated[
+        str, typer.Option("--noise", help="'temporal' (frame differences, correlated) or 'spatial' (white, per frame).")
+    ] = "temporal",
     normalise: Annotated[
         str, typer.Option("--normalise", help="'first' (each layer / its first frame) or 'none'.")
     ] = "first",
@@ -79,6 +82,8 @@ def layers(
 
     if voltage is not None and echem is not None:
         raise ParameterError("give --voltage or --echem, not both")
+    if noise not in ("temporal", "spatial"):
+        raise ParameterError(f"--noise must be 'temporal' or 'spatial', got {noise!r}")
     if normalise not in ("first", "none"):
         raise ParameterError(f"--normalise must be 'first' or 'none', got {normalise!r}")
     if stage_signal not in ("total", "rate", "gradient"):
@@ -101,6 +106,7 @@ def layers(
         n_layers=n_layers,
         electrodes_mm=_electrodes(electrodes),
         magnitude=magnitude,
+        noise=noise,  # type: ignore[arg-type]
         displacement_px=displacement_px,
         reference="first" if normalise == "first" else "none",
         window=window,
@@ -116,6 +122,7 @@ def layers(
         "seconds_per_frame": seconds_per_frame,
         "t0_s": t0_s,
         "magnitude": magnitude,
+        "noise": noise,
         "normalise": normalise,
         "displacement_px": displacement_px,
         "window": window,

@@ -27,6 +27,7 @@ __all__ = [
     "layer_amounts",
     "layer_edges",
     "layer_weights",
+    "noise_from_differences",
     "noise_sigma",
     "normalise",
 ]
@@ -98,6 +99,49 @@ def noise_sigma(background: npt.ArrayLike, *, magnitude: bool = False, axis: int
     if magnitude:
         return np.asarray(np.sqrt(np.mean(b**2, axis=axis) / 2.0))
     return np.asarray(np.std(b, axis=axis, ddof=1))
+
+
+def noise_from_differences(background: npt.ArrayLike, *, max_lag: int = 8) -> tuple[float, FloatArray]:
+    """Noise std and spatial autocorrelation from frame-to-frame differences of signal-free voxels.
+
+    A static background structure (a broad baseline, the tail of a coil or housing
+    signal) cancels in the difference of consecutive frames, while independent noise
+    doubles its variance: ``sigma**2 = mean(d**2) / 2`` (``d`` centred on its overall
+    mean). Reconstructed profiles are often apodised or zero-filled, which correlates
+    neighbouring voxels; the normalised autocovariance of ``d`` along the voxels is that
+    of the noise, and :func:`layer_amounts` propagates it through the sums.
+
+    Parameters
+    ----------
+    background : (F, K) array_like
+        Signal-free voxels of each frame (F >= 2), contiguous along K for the lags.
+    max_lag : int, default 8
+
+    Returns
+    -------
+    sigma : float
+    autocorr : (max_lag + 1,) ndarray
+        ``rho[0] = 1``, ``rho[k]`` the correlation of voxels ``k`` apart.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> bg = 5.0 + np.linspace(0, 3, 400) + rng.normal(0, 0.5, (200, 400))  # static ramp + noise
+    >>> sigma, rho = noise_from_differences(bg, max_lag=2)
+    >>> round(sigma, 2), bool(abs(rho[1]) < 0.02)
+    (0.5, True)
+    """
+    b = np.asarray(background, dtype=np.float64)
+    if b.ndim != 2 or b.shape[0] < 2 or b.shape[1] < max_lag + 2:
+        raise ParameterError(f"need (frames >= 2, voxels > max_lag + 1) background, got shape {b.shape}")
+    d = np.diff(b, axis=0)
+    # centre globally: centring each short row would bias every lag by -1/(K-1)
+    d = d - d.mean()
+    power = float(np.mean(d**2))
+    if power == 0:
+        return 0.0, np.r_[1.0, np.zeros(max_lag)]
+    rho = np.array([1.0] + [float(np.mean(d[:, :-k] * d[:, k:])) / power for k in range(1, max_lag + 1)])
+    return float(np.sqrt(power / 2.0)), rho
 
 
 def find_electrodes(profile: npt.ArrayLike, depth_mm: npt.ArrayLike, *, level: float = 0.5) -> tuple[float, float]:
@@ -215,6 +259,7 @@ def layer_amounts(
     sigma: npt.ArrayLike | float,
     baseline: npt.ArrayLike | float = 0.0,
     baseline_err: npt.ArrayLike | float = 0.0,
+    autocorr: npt.ArrayLike | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Signal integrated over each depth layer, with its noise error.
 
@@ -232,6 +277,10 @@ def layer_amounts(
     baseline_err : float or (F,) array_like, default 0
         Error of the subtracted baseline (``sigma / sqrt(n_background)``); it is common
         to all voxels, so it adds ``baseline_err * sum_i w_li`` in full.
+    autocorr : (K,) array_like, optional
+        Noise correlation of voxels ``k`` apart (``autocorr[0] = 1``, e.g. from
+        :func:`noise_from_differences`); the noise term becomes
+        ``sigma**2 * sum_ij w_li w_lj rho_|i-j|``. Default: white noise.
 
     Returns
     -------
@@ -256,7 +305,12 @@ def layer_amounts(
     amount = (p - base) @ w.T * step
     sig = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (p.shape[0],))[:, None]
     sig_b = np.broadcast_to(np.asarray(baseline_err, dtype=np.float64), (p.shape[0],))[:, None]
-    err = np.sqrt(sig**2 * (w**2).sum(axis=1)[None, :] + sig_b**2 * w.sum(axis=1)[None, :] ** 2) * step
+    quad = (w**2).sum(axis=1)
+    if autocorr is not None:
+        rho = np.asarray(autocorr, dtype=np.float64)
+        for k in range(1, min(rho.size, w.shape[1])):
+            quad = quad + 2.0 * rho[k] * (w[:, :-k] * w[:, k:]).sum(axis=1)
+    err = np.sqrt(sig**2 * quad[None, :] + sig_b**2 * w.sum(axis=1)[None, :] ** 2) * step
     return amount, np.asarray(err)
 
 

@@ -142,7 +142,10 @@ def read_paravision(path: str | PathLike[str]) -> tuple[xr.DataArray, MRIMeta]:
     from brukerapi.dataset import Dataset
 
     # brukerapi's exceptions all derive from Exception directly; catch exactly those
-    library_errors = tuple(c for c in vars(bex).values() if isinstance(c, type) and issubclass(c, Exception))
+    library_errors: tuple[type[Exception], ...] = tuple(
+        c for c in vars(bex).values() if isinstance(c, type) and issubclass(c, Exception)
+    )
+    caught: tuple[type[Exception], ...] = (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError)
 
     seq = _find_2dseq(Path(path))
     require_file(seq, expected="a ParaVision 2dseq")
@@ -157,7 +160,7 @@ def read_paravision(path: str | PathLike[str]) -> tuple[xr.DataArray, MRIMeta]:
             size = np.atleast_1d(np.asarray(ds["VisuCoreSize"].value, dtype=np.int64))
             dim_types = [str(t) for t in ds.dim_type]
             affine = np.asarray(ds.affine, dtype=np.float64)
-    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, *library_errors) as exc:
+    except caught + library_errors as exc:
         raise CorruptFileError(f"brukerapi cannot read this 2dseq: {exc}", path=seq) from exc
     if data.shape[: size.size] != tuple(int(s) for s in size):
         raise CorruptFileError(f"2dseq shape {data.shape} does not start with VisuCoreSize {size.tolist()}", path=seq)

@@ -17,6 +17,7 @@ from operando.mri._layers import (
     growth_rate,
     layer_amounts,
     layer_edges,
+    noise_from_differences,
     noise_sigma,
     normalise,
 )
@@ -41,6 +42,27 @@ def background_mask(depth_mm: npt.ArrayLike, *, fraction: float = 0.1) -> npt.ND
     mask[:k] = True
     mask[-k:] = True
     return mask
+
+
+def _temporal_noise(
+    values: npt.NDArray[np.float64], mask: npt.NDArray[np.bool_]
+) -> tuple[float, npt.NDArray[np.float64]]:
+    """Pooled :func:`noise_from_differences` over every contiguous background run and lateral line."""
+    idx = np.flatnonzero(mask)
+    runs = [r for r in np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1) if r.size >= 4]
+    if not runs:
+        raise ParameterError("the background has no run of 4 contiguous voxels for a temporal noise estimate")
+    lag = min(8, min(r.size for r in runs) - 2)
+    power, rho, weight = 0.0, np.zeros(lag + 1), 0
+    for run in runs:
+        block = np.moveaxis(values[:, run], 1, -1)  # (frame, lateral..., depth run)
+        lines = block.reshape(values.shape[0], -1, run.size).transpose(1, 0, 2)  # (line, frame, run)
+        for line in lines:
+            sig, r = noise_from_differences(line, max_lag=lag)
+            power += sig**2 * run.size
+            rho += r * run.size
+            weight += run.size
+    return float(np.sqrt(power / weight)), rho / weight
 
 
 def short_circuit_frame(record: EchemRecord, start_s: npt.ArrayLike, **kwargs: Any) -> int | None:
@@ -78,6 +100,7 @@ def quantify_layers(
     electrodes_mm: tuple[float, float] | None = None,
     electrode_profile: npt.ArrayLike | None = None,
     magnitude: bool = False,
+    noise: Literal["spatial", "temporal"] = "spatial",
     background: npt.ArrayLike | None = None,
     displacement_px: float = 0.0,
     reference: Literal["first", "none"] | float = "none",
@@ -106,6 +129,12 @@ def quantify_layers(
     magnitude : bool, default False
         Magnitude data: Rayleigh noise estimate and no baseline subtraction. Otherwise the
         background mean is subtracted and the noise is its standard deviation.
+    noise : {"spatial", "temporal"}, default "spatial"
+        ``"spatial"``: white noise, its std over the background voxels of each frame
+        (Rayleigh estimate for magnitude data). ``"temporal"``: from frame-to-frame
+        differences of the background (:func:`noise_from_differences`), which ignores a
+        static background structure and measures the voxel-to-voxel noise correlation of
+        apodised/zero-filled profiles, propagated through the layer sums.
     background : (depth,) bool array_like, optional
         Signal-free depth voxels of the series as acquired (default
         :func:`background_mask`, outer 10 %).
@@ -148,7 +177,14 @@ def quantify_layers(
     if mask.shape != depth.shape or not mask.any():
         raise ParameterError("background must be a non-empty boolean mask over depth")
     bg = values[:, mask].reshape(values.shape[0], -1)
-    sigma = noise_sigma(bg, magnitude=magnitude, axis=1)
+    autocorr = None
+    if noise == "temporal":
+        sigma_t, autocorr = _temporal_noise(values, mask)
+        sigma = np.full(values.shape[0], sigma_t)
+    elif noise == "spatial":
+        sigma = noise_sigma(bg, magnitude=magnitude, axis=1)
+    else:
+        raise ParameterError(f"noise must be 'spatial' or 'temporal', got {noise!r}")
     baseline = np.zeros(values.shape[0]) if magnitude else bg.mean(axis=1)
     baseline_err = np.zeros(values.shape[0]) if magnitude else sigma / np.sqrt(bg.shape[1])
     n_lat = int(np.prod(values.shape[2:])) if values.ndim > 2 else 1
@@ -165,9 +201,16 @@ def quantify_layers(
     edges = layer_edges(electrodes_mm, n_layers)
     # the baseline was removed per voxel before the lateral sum: per profile voxel its
     # error is n_lat times the per-voxel one, common to every voxel
-    kw = {"sigma": sigma_profile, "baseline_err": baseline_err * n_lat}
-    amount, amount_err = layer_amounts(profile, depth, edges, **kw)
-    total, total_err = (v[:, 0] for v in layer_amounts(profile, depth, edges[[0, -1]], **kw))
+    b_err = baseline_err * n_lat
+    amount, amount_err = layer_amounts(
+        profile, depth, edges, sigma=sigma_profile, baseline_err=b_err, autocorr=autocorr
+    )
+    total, total_err = (
+        v[:, 0]
+        for v in layer_amounts(
+            profile, depth, edges[[0, -1]], sigma=sigma_profile, baseline_err=b_err, autocorr=autocorr
+        )
+    )
     if reference == "first":
         amount, amount_err = normalise(amount, amount_err, reference="first")
         total, total_err = (v[:, 0] for v in normalise(total[:, None], total_err[:, None], reference="first"))
@@ -229,6 +272,8 @@ def quantify_layers(
             "n_layers": int(n_layers),
             "reference": str(reference),
             "magnitude": bool(magnitude),
+            "noise": str(noise),
+            "noise_autocorr": [] if autocorr is None else [float(v) for v in autocorr],
             "savgol_window": int(window),
             "stage_signal": str(stage_signal),
             "stage_boundaries": [int(b) for b in boundaries],

@@ -127,7 +127,9 @@ def plot_profiles(ds: xr.Dataset, *, every: int | None = None) -> Figure:
     return fig
 
 
-def save_mri_figures(ds: xr.Dataset, directory: str | PathLike[str], *, formats: tuple[str, ...] = ("png",)) -> list[Path]:
+def save_mri_figures(
+    ds: xr.Dataset, directory: str | PathLike[str], *, formats: tuple[str, ...] = ("png",)
+) -> list[Path]:
     """Write the layer-amount, growth-rate and profile figures into ``directory``."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
