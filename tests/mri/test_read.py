@@ -170,3 +170,16 @@ def test_zahner_log_rejects_text(tmp_path):
         read_zahner_log(f)
     with pytest.raises(OperandoError, match="no such file"):
         read_zahner_log(Path(tmp_path / "missing.txt"))
+
+
+@pytest.mark.realdata
+def test_paravision_as_image_series(real_file):
+    seq = real_file("nmr/paravision/pvconv/BadBanana_01/18/pdata/1/2dseq")
+    real_file("nmr/paravision/pvconv/BadBanana_01/18/pdata/1/visu_pars")
+    series = read_image_series([seq, seq], depth_axis="y", seconds_per_frame=60.0)
+    assert series.dims == ("frame", "depth", "x", "slice")
+    assert series.shape == (2, 64, 80, 5)
+    assert series["depth"].values[0] == pytest.approx(0.6875 / 2)
+    assert series["time_end_s"].values.tolist() == [60.0, 120.0]
+    with pytest.raises(ParameterError, match="no depth axis"):
+        read_image_series([seq], depth_axis="z", seconds_per_frame=60.0)
