@@ -12,7 +12,6 @@ import xarray as xr
 from operando.echem import EchemRecord, detect_failures
 from operando.errors import ParameterError
 from operando.mri._layers import (
-    collapse_lateral,
     find_electrodes,
     growth_rate,
     layer_amounts,
@@ -45,11 +44,15 @@ def background_mask(depth_mm: npt.ArrayLike, *, fraction: float = 0.1) -> npt.ND
 
 
 def _temporal_noise(
-    values: npt.NDArray[np.float64], mask: npt.NDArray[np.bool_]
+    values: npt.NDArray[np.float64], idx: npt.NDArray[np.intp]
 ) -> tuple[float, npt.NDArray[np.float64]]:
-    """Pooled :func:`noise_from_differences` over every contiguous background run and lateral line."""
-    idx = np.flatnonzero(mask)
-    runs = [r for r in np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1) if r.size >= 4]
+    """Pooled :func:`noise_from_differences` over every contiguous background run and lateral line.
+
+    ``values`` holds only the background voxels ``(frame, len(idx), lateral...)``; ``idx``
+    are their depth indices (runs of consecutive indices are contiguous in space).
+    """
+    positions = np.arange(idx.size)
+    runs = [r for r in np.split(positions, np.flatnonzero(np.diff(idx) > 1) + 1) if r.size >= 4]
     if not runs:
         raise ParameterError("the background has no run of 4 contiguous voxels for a temporal noise estimate")
     lag = min(8, min(r.size for r in runs) - 2)
@@ -172,23 +175,33 @@ def quantify_layers(
         raise ParameterError("series needs a time_s coordinate (frame start, s)")
     arr = series.transpose("frame", "depth", ...)
     depth = np.asarray(arr["depth"].values, dtype=np.float64)
-    values = np.asarray(arr.values, dtype=np.float64)
+    n_frames = arr.sizes["frame"]
+    lateral = [d for d in arr.dims if d not in ("frame", "depth")]
+    n_lat = int(np.prod([arr.sizes[d] for d in lateral])) if lateral else 1
     mask = background_mask(depth) if background is None else np.asarray(background, dtype=bool)
     if mask.shape != depth.shape or not mask.any():
         raise ParameterError("background must be a non-empty boolean mask over depth")
-    bg = values[:, mask].reshape(values.shape[0], -1)
+    idx = np.flatnonzero(mask)
+    # only the background voxels and the lateral sum are ever in memory (Dask-backed
+    # series are reduced chunk by chunk)
+    bg_values = np.asarray(arr.isel(depth=idx).values, dtype=np.float64)
+    raw_profile = np.asarray(
+        arr.astype(np.float64).sum(dim=lateral).values if lateral else arr.values, dtype=np.float64
+    )
+    bg = bg_values.reshape(n_frames, -1)
     autocorr = None
     if noise == "temporal":
-        sigma_t, autocorr = _temporal_noise(values, mask)
-        sigma = np.full(values.shape[0], sigma_t)
+        sigma_t, autocorr = _temporal_noise(bg_values, idx)
+        sigma = np.full(n_frames, sigma_t)
     elif noise == "spatial":
         sigma = noise_sigma(bg, magnitude=magnitude, axis=1)
     else:
         raise ParameterError(f"noise must be 'spatial' or 'temporal', got {noise!r}")
-    baseline = np.zeros(values.shape[0]) if magnitude else bg.mean(axis=1)
-    baseline_err = np.zeros(values.shape[0]) if magnitude else sigma / np.sqrt(bg.shape[1])
-    n_lat = int(np.prod(values.shape[2:])) if values.ndim > 2 else 1
-    profile, sigma_profile = collapse_lateral(values - baseline.reshape((-1,) + (1,) * (values.ndim - 1)), sigma)
+    baseline = np.zeros(n_frames) if magnitude else bg.mean(axis=1)
+    baseline_err = np.zeros(n_frames) if magnitude else sigma / np.sqrt(bg.shape[1])
+    # as collapse_lateral(values - baseline, sigma), without holding the whole series
+    profile = raw_profile - baseline[:, None] * n_lat
+    sigma_profile = sigma * np.sqrt(n_lat)
     if displacement_px:
         profile = correct_displacement(profile, displacement_px, axis=1)
     if electrodes_mm is None:
