@@ -185,3 +185,15 @@ def test_correlated_noise_is_estimated_and_propagated():
     assert amount.std(axis=0) == pytest.approx(err[0], rel=0.05)
     _, err_white = layer_amounts(noise, x, edges, sigma=sigma_true)
     assert np.all(err_white[0] < 0.7 * err[0])  # ignoring the correlation would understate it
+
+
+def test_pelt_finds_the_number_of_stages():
+    rng = np.random.default_rng(7)
+    frames = np.arange(80)
+    truth = [12, 40, 61]
+    total = np.interp(frames, [0, *truth, 79], [0, 3, 25, 70, 70]) + rng.normal(0, 0.3, 80)
+    _, bounds = detect_stages(total, n_stages=None, penalty=3 * 0.3**2 * np.log(80) * 4)
+    assert len(bounds) == 3
+    assert np.abs(np.array(bounds) - truth).max() <= 1
+    with pytest.raises(ParameterError, match="penalty"):
+        detect_stages(total, n_stages=None)

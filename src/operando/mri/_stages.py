@@ -34,10 +34,11 @@ def stages_from_boundaries(n_frames: int, boundaries: npt.ArrayLike) -> npt.NDAr
 def detect_stages(
     signal: npt.ArrayLike,
     *,
-    n_stages: int = 4,
+    n_stages: int | None = 4,
     model: str = "clinear",
     min_size: int = 3,
     short_frame: int | None = None,
+    penalty: float | None = None,
 ) -> tuple[npt.NDArray[np.int64], list[int]]:
     """Split a time series into growth stages at its change points (``ruptures``).
 
@@ -46,9 +47,10 @@ def detect_stages(
     signal : (F,) or (F, K) array_like
         The total amount of metal (for ``model="clinear"``: continuous piecewise-linear
         fit, one growth rate per stage) or a growth rate (``"l2"``: piecewise constant).
-    n_stages : int, default 4
+    n_stages : int or None, default 4
         Number of stages (``n_stages - 1`` change points, found by exact dynamic
-        programming, :class:`ruptures.Dynp`).
+        programming, :class:`ruptures.Dynp`). ``None``: as many as :class:`ruptures.Pelt`
+        finds with ``penalty``.
     model : str, default "clinear"
         A ruptures cost model.
     min_size : int, default 3
@@ -57,6 +59,9 @@ def detect_stages(
         First frame after a short circuit seen in the voltage. The voltage is the sharper
         clock for that event, so the last boundary is set to it (the others are found on
         the frames before it).
+    penalty : float, optional
+        Pelt penalty per change point, in the cost's units (sum of squared residuals;
+        ``~3 sigma**2 log(F)`` for noise ``sigma``). Required when ``n_stages`` is None.
 
     Returns
     -------
@@ -76,6 +81,15 @@ def detect_stages(
 
     y = np.asarray(signal, dtype=np.float64)
     n = y.shape[0]
+    if n_stages is None:
+        if penalty is None or penalty <= 0:
+            raise ParameterError("without n_stages, give a positive Pelt penalty")
+        end = int(short_frame) if short_frame is not None and 0 < short_frame < n else n
+        algo_p = rpt.Pelt(model=model, min_size=min_size, jump=1).fit(y[:end])
+        shift = 1 if model == "clinear" else 0
+        found = [int(b) - shift for b in algo_p.predict(pen=penalty)[:-1]]
+        boundaries = sorted(set(found + ([end] if end < n else [])))
+        return stages_from_boundaries(n, boundaries), boundaries
     if n_stages < 1:
         raise ParameterError(f"need at least one stage, got {n_stages}")
     if not np.all(np.isfinite(y)):
