@@ -183,3 +183,16 @@ def test_paravision_as_image_series(real_file):
     assert series["time_end_s"].values.tolist() == [60.0, 120.0]
     with pytest.raises(ParameterError, match="no depth axis"):
         read_image_series([seq], depth_axis="z", seconds_per_frame=60.0)
+
+
+@pytest.mark.realdata
+def test_nifti_is_lazy_and_truncation_is_caught(real_file, tmp_path):
+    src = real_file("nmr/nifti/nibabel/functional.nii")
+    image, _ = read_nifti(src)
+    assert image.chunks is not None and image.data.chunksize == (17, 21, 3, 1)  # one volume per chunk
+    eager, _ = read_nifti(src, lazy=False)
+    assert np.array_equal(image.values, eager.values)
+    cut = tmp_path / "functional.nii"
+    cut.write_bytes(src.read_bytes()[:20_000])
+    with pytest.raises(CorruptFileError, match="truncated"):
+        read_nifti(cut)

@@ -204,13 +204,29 @@ _NIFTI_TO_MM = {"mm": 1.0, "meter": 1e3, "micron": 1e-3, "unknown": 1.0}
 _NIFTI_TO_MS = {"sec": 1e3, "msec": 1.0, "usec": 1e-3}
 
 
-def read_nifti(path: str | PathLike[str]) -> tuple[xr.DataArray, MRIMeta]:
+class _Float64Proxy:
+    """nibabel's array proxy seen as float64 (it scales on slicing), for dask.array.from_array."""
+
+    def __init__(self, proxy: Any) -> None:
+        self.proxy = proxy
+        self.shape = tuple(proxy.shape)
+        self.ndim = len(self.shape)
+        self.dtype = np.dtype(np.float64)
+
+    def __getitem__(self, index: Any) -> npt.NDArray[np.float64]:
+        return np.asarray(self.proxy[index], dtype=np.float64)
+
+
+def read_nifti(path: str | PathLike[str], *, lazy: bool = True) -> tuple[xr.DataArray, MRIMeta]:
     """Read a NIfTI image with nibabel.
 
     Parameters
     ----------
     path : str or os.PathLike
         ``.nii`` or ``.nii.gz``.
+    lazy : bool, default True
+        Return a Dask-backed array read one 3D volume per chunk through nibabel's array
+        proxy (a long time series never loads whole); False reads everything now.
 
     Returns
     -------
@@ -237,8 +253,22 @@ def read_nifti(path: str | PathLike[str]) -> tuple[xr.DataArray, MRIMeta]:
     header = img.header
     space_unit, time_unit = header.get_xyzt_units()
     scale = _NIFTI_TO_MM.get(space_unit, 1.0)
+    digest = sha256_file(p)
+    if not p.name.lower().endswith(".gz"):
+        needed = int(header.get_data_offset()) + int(np.prod(img.shape)) * header.get_data_dtype().itemsize
+        if p.stat().st_size < needed:
+            raise CorruptFileError(f"truncated: {p.stat().st_size} bytes, the header needs {needed}", path=p)
+    data: Any
     try:
-        data = np.asarray(img.get_fdata(dtype=np.float64))
+        if lazy:
+            import dask.array as da
+
+            shape = tuple(img.shape)
+            chunks = shape[:3] + (1,) * (len(shape) - 3)
+            data = da.from_array(_Float64Proxy(img.dataobj), chunks=chunks, lock=True, name=f"nifti-{digest}")
+            data[(0,) * data.ndim].compute()  # fail now, not at the first compute, on a damaged file
+        else:
+            data = np.asarray(img.get_fdata(dtype=np.float64))
     except (OSError, ValueError, EOFError) as exc:
         raise CorruptFileError(f"image data cannot be read: {exc}", path=p) from exc
     zooms = header.get_zooms()
@@ -250,7 +280,7 @@ def read_nifti(path: str | PathLike[str]) -> tuple[xr.DataArray, MRIMeta]:
     }
     meta = MRIMeta(
         source=str(path),
-        sha256=sha256_file(p),
+        sha256=digest,
         format="nifti",
         voxel_size_mm=voxel,
         extent_mm=tuple(v * n for v, n in zip(voxel, data.shape, strict=False)),
