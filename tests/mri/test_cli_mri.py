@@ -120,3 +120,39 @@ def test_layers_on_the_real_profiles(real_file, tmp_path):
     ds = open_results(out)
     assert ds.sizes["frame"] == 94
     assert np.isfinite(ds["echem_voltage_V"].values).sum() == 45
+
+
+def test_layers_on_a_4d_nifti_series(tmp_path):
+    import nibabel as nib
+
+    sim = simulate_dendrite_mri(seed=12)
+    volume = np.transpose(sim.metal.values, (1, 2, 0))[:, :, None, :].astype(np.float32)  # x=depth, y, z, t
+    img = nib.Nifti1Image(volume, np.diag([0.02, 0.02, 0.02, 1.0]))
+    img.header.set_xyzt_units("mm", "sec")
+    path = tmp_path / "metal.nii.gz"
+    nib.save(img, path)
+    out = tmp_path / "nifti.zarr"
+    result = _invoke(
+        [
+            "layers",
+            str(path),
+            "--depth-axis",
+            "x",
+            "--seconds-per-frame",
+            "300",
+            "--electrodes",
+            "0.48,2.08",
+            "--real",
+            "--normalise",
+            "none",
+            "--displacement-px",
+            str(sim.displacement_px),
+            "-o",
+            str(out),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    ds = open_results(out)
+    assert ds.sizes["frame"] == 60
+    assert np.abs(ds["amount"].values - sim.truth.amount).max() < 0.03 * sim.truth.amount.max()
+    assert np.abs(np.array(ds.attrs["stage_boundaries"]) - sim.truth.stage_boundaries).max() <= 1
