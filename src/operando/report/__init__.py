@@ -1,5 +1,6 @@
 """Figures and the HTML report."""
 
+from operando.report._mri import plot_layer_amounts, plot_layer_rates, plot_profiles, save_mri_figures
 from operando.report._sxdm import (
     frame_labels,
     misorientation_rgb,
@@ -16,9 +17,13 @@ __all__ = [
     "misorientation_rgb",
     "plot_dspacing_histograms",
     "plot_dspacing_maps",
+    "plot_layer_amounts",
+    "plot_layer_rates",
     "plot_misorientation",
     "plot_pole_figure",
+    "plot_profiles",
     "plot_timeline",
     "save_figure",
+    "save_mri_figures",
     "save_sxdm_figures",
 ]

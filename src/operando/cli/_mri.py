@@ -1,0 +1,150 @@
+"""``operando mri``: MRI time series of lithium cells to per-layer amounts, growth rates and stages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="MRI of lithium cells: depth layers, growth rates, stages.", no_args_is_help=True)
+
+
+@app.callback()
+def _group() -> None:
+    """MRI of lithium cells."""
+
+
+def _electrodes(text: str | None) -> tuple[float, float] | None:
+    from operando.errors import ParameterError
+
+    if text is None:
+        return None
+    try:
+        a, b = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ParameterError(f"--electrodes takes two depths in mm as A,B, got {text!r}") from None
+    return a, b
+
+
+@app.command("layers")
+def layers(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="TopSpin 1D profile exports, or NIfTI / ParaVision 2dseq images (one frame each)."),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Zarr store of the 'mri-layers' dataset.")],
+    voltage: Annotated[
+        Path | None, typer.Option("--voltage", help="Zahner POL.txt log (time h, V, mA) on the frames' clock.")
+    ] = None,
+    echem: Annotated[Path | None, typer.Option("--echem", help="Any potentiostat file operando reads.")] = None,
+    n_layers: Annotated[int, typer.Option("--layers", min=1, help="Equal layers between the electrodes.")] = 5,
+    electrodes: Annotated[
+        str | None, typer.Option("--electrodes", help="Electrode faces A,B in mm (default: found from the profile).")
+    ] = None,
+    fov_mm: Annotated[float, typer.Option("--fov-mm", help="Read field of view of 1D profiles (mm).")] = 4.0,
+    seconds_per_frame: Annotated[
+        float, typer.Option("--seconds-per-frame", help="Acquisition time of one profile/image (s).")
+    ] = 513.0,
+    t0_s: Annotated[float, typer.Option("--t0-s", help="Start of the first frame on the echem clock (s).")] = 0.0,
+    depth_axis: Annotated[str, typer.Option("--depth-axis", help="Image axis across the cell (images).")] = "x",
+    magnitude: Annotated[
+        bool, typer.Option("--magnitude/--real", help="Magnitude data (Rayleigh noise) or phased real data.")
+    ] = True,
+    noise: Annotated[
+        str, typer.Option("--noise", help="'temporal' (frame differences, correlated) or 'spatial' (white, per frame).")
+    ] = "temporal",
+    normalise: Annotated[
+        str, typer.Option("--normalise", help="'first' (each layer / its first frame) or 'none'.")
+    ] = "first",
+    displacement_px: Annotated[
+        float, typer.Option("--displacement-px", help="Read displacement of the resonance to undo (voxels).")
+    ] = 0.0,
+    window: Annotated[int, typer.Option("--window", min=3, help="Savitzky-Golay window (frames).")] = 7,
+    n_stages: Annotated[int, typer.Option("--stages", min=0, help="Growth stages to find (0: none).")] = 4,
+    stage_signal: Annotated[
+        str, typer.Option("--stage-signal", help="'total', 'rate' or 'gradient' (first minus last layer).")
+    ] = "total",
+    figures: Annotated[Path | None, typer.Option("--figures", help="Folder for the PNG figures.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+) -> None:
+    """Amount per depth layer with error bars, growth rate, stages I-IV and the short circuit."""
+    from operando.errors import ParameterError
+    from operando.mri import (
+        is_topspin_profile,
+        quantify_layers,
+        read_image_series,
+        read_profile_series,
+        read_zahner_log,
+        stage_table,
+    )
+    from operando.store import write_results
+
+    if voltage is not None and echem is not None:
+        raise ParameterError("give --voltage or --echem, not both")
+    if noise not in ("temporal", "spatial"):
+        raise ParameterError(f"--noise must be 'temporal' or 'spatial', got {noise!r}")
+    if normalise not in ("first", "none"):
+        raise ParameterError(f"--normalise must be 'first' or 'none', got {normalise!r}")
+    if stage_signal not in ("total", "rate", "gradient"):
+        raise ParameterError(f"--stage-signal must be total, rate or gradient, got {stage_signal!r}")
+    if all(is_topspin_profile(p) for p in inputs):
+        series = read_profile_series(inputs, fov_mm=fov_mm, seconds_per_profile=seconds_per_frame, t0_s=t0_s)
+        kind = "topspin-profiles"
+    else:
+        series = read_image_series(inputs, depth_axis=depth_axis, seconds_per_frame=seconds_per_frame, t0_s=t0_s)
+        kind = "images"
+    record = None
+    if voltage is not None:
+        record = read_zahner_log(voltage)
+    elif echem is not None:
+        from operando import echem as echem_io
+
+        record = echem_io.read(echem)
+    ds = quantify_layers(
+        series,
+        n_layers=n_layers,
+        electrodes_mm=_electrodes(electrodes),
+        magnitude=magnitude,
+        noise=noise,  # type: ignore[arg-type]
+        displacement_px=displacement_px,
+        reference="first" if normalise == "first" else "none",
+        window=window,
+        n_stages=n_stages,
+        stage_signal=stage_signal,  # type: ignore[arg-type]
+        record=record,
+    )
+    parameters = {
+        "input_kind": kind,
+        "layers": n_layers,
+        "electrodes_mm": ds.attrs["electrodes_mm"],
+        "fov_mm": fov_mm,
+        "seconds_per_frame": seconds_per_frame,
+        "t0_s": t0_s,
+        "magnitude": magnitude,
+        "noise": noise,
+        "normalise": normalise,
+        "displacement_px": displacement_px,
+        "window": window,
+        "stages": n_stages,
+        "stage_signal": stage_signal,
+    }
+    sources = [*inputs, *([voltage] if voltage else []), *([echem] if echem else [])]
+    target = write_results(ds, out, parameters=parameters, inputs=sources, overwrite=overwrite)
+    a, b = ds.attrs["electrodes_mm"]
+    typer.echo(
+        f"{target}: {ds.sizes['frame']} frames, {n_layers} layers between {a:.3f} and {b:.3f} mm, "
+        f"noise sigma {float(ds['noise_sigma'].mean()):.4g} per voxel"
+    )
+    for row in stage_table(ds):
+        typer.echo(
+            f"  stage {row['stage']}: frames {row['first_frame']}-{row['last_frame']} "
+            f"({row['t_start_s'] / 3600:.2f}-{row['t_end_s'] / 3600:.2f} h), mean V {row['mean_voltage_V']:.3f}"
+        )
+    if ds.attrs["short_circuit_frame"] >= 0:
+        typer.echo(f"  short circuit at frame {ds.attrs['short_circuit_frame']}")
+    if figures is not None:
+        from operando.report import save_mri_figures
+
+        for path in save_mri_figures(ds, figures):
+            typer.echo(f"  figure {path}")

@@ -1,0 +1,610 @@
+"""Readers for MRI of battery cells: ParaVision 2dseq, NIfTI, TopSpin 1D profiles, Zahner logs.
+
+Every reader returns data with physical axes (mm) plus a typed :class:`MRIMeta`;
+none of them computes anything beyond the scaling the format prescribes.
+
+* Bruker ParaVision ``2dseq`` (+ ``visu_pars``): read with ``brukerapi``, which applies
+  ``VisuCoreDataSlope``/``VisuCoreDataOffs`` per frame; the in-plane axes come from
+  ``VisuCoreExtent``/``VisuCoreSize`` (voxel centres, centred on the field of view).
+* NIfTI-1/2 (``.nii``, ``.nii.gz``): ``nibabel``; ``scl_slope``/``scl_inter`` applied, voxel
+  size from the header zooms converted to mm (``xyzt_units``), the affine kept in attrs.
+* TopSpin ``totxt`` exports of 1D profiles (``# LEFT = ... ppm. RIGHT = ... ppm.``,
+  ``# SIZE = N``, then N values from left to right). A 1D profile is frequency encoded:
+  its "ppm" axis is position under the read gradient, so depth needs the field of view,
+  which the export does not record (``fov_mm``).
+* Zahner Zennium polarisation logs (``POL.txt``: three tab-separated columns, time in h,
+  cell voltage in V, current in mA, no header) as an :class:`operando.echem.EchemRecord`.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+
+from operando._files import require_file
+from operando._hashing import sha256_file
+from operando.echem import EchemMetadata, EchemRecord
+from operando.errors import CorruptFileError, MissingMetadataError, ParameterError, UnsupportedFormatError
+
+__all__ = [
+    "MRIMeta",
+    "TopSpinProfile",
+    "is_topspin_profile",
+    "read_image",
+    "read_image_series",
+    "read_nifti",
+    "read_paravision",
+    "read_profile_series",
+    "read_topspin_profile",
+    "read_zahner_log",
+]
+
+
+@dataclass(frozen=True)
+class MRIMeta:
+    """What an MRI file says about the acquisition and the geometry.
+
+    Attributes
+    ----------
+    source : str
+        Path as given to the reader.
+    sha256 : str
+        SHA-256 of the data file.
+    format : str
+        ``"paravision-2dseq"``, ``"nifti"`` or ``"topspin-profile"``.
+    voxel_size_mm : tuple of float
+        Voxel size along each spatial dimension of the returned array, in mm.
+    extent_mm : tuple of float
+        Field of view along each spatial dimension, in mm.
+    frequency_MHz : float or None
+        Imaging (spectrometer) frequency.
+    nucleus : str or None
+    echo_time_ms, repetition_time_ms : float or None
+    affine : (4, 4) tuple of tuples or None
+        Voxel index to scanner/world coordinates (mm), as the file gives it.
+    extra : dict of str to str
+    """
+
+    source: str = ""
+    sha256: str = ""
+    format: str = ""
+    voxel_size_mm: tuple[float, ...] = ()
+    extent_mm: tuple[float, ...] = ()
+    frequency_MHz: float | None = None
+    nucleus: str | None = None
+    echo_time_ms: float | None = None
+    repetition_time_ms: float | None = None
+    affine: tuple[tuple[float, ...], ...] | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _centred_axis(n: int, step_mm: float) -> npt.NDArray[np.float64]:
+    """Voxel centres of ``n`` voxels of ``step_mm``, centred on 0 (mm)."""
+    return (np.arange(n, dtype=np.float64) - 0.5 * (n - 1)) * step_mm
+
+
+def _scalar(value: Any) -> float | None:
+    try:
+        arr = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    except (TypeError, ValueError):
+        return None
+    return float(arr[0]) if arr.size else None
+
+
+# -- ParaVision ------------------------------------------------------------------------------
+
+
+def _find_2dseq(path: Path) -> Path:
+    if path.is_file():
+        return path
+    for candidate in (path / "2dseq", path / "pdata" / "1" / "2dseq"):
+        if candidate.is_file():
+            return candidate
+    if path.is_dir():
+        raise MissingMetadataError("no 2dseq here (nor in pdata/1): headers alone carry no image", path=path)
+    raise CorruptFileError("no such file or folder, expected a ParaVision 2dseq", path=path)
+
+
+def read_paravision(path: str | PathLike[str]) -> tuple[xr.DataArray, MRIMeta]:
+    """Read a Bruker ParaVision reconstructed image (``2dseq`` with its ``visu_pars``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``2dseq`` file, its ``pdata/N`` folder or the scan folder (``pdata/1`` is used).
+
+    Returns
+    -------
+    image : xarray.DataArray
+        float64, slope and offset applied. Dims: the spatial core dims ``x``, ``y``
+        (``z`` for 3D cores), then one dim per frame group, named after the group
+        (``slice``, ``echo``, ``repetition``, ...). Spatial coordinates in mm (voxel
+        centres about the centre of the field of view), ``attrs["units"] = "a.u."``.
+    meta : MRIMeta
+
+    Raises
+    ------
+    MissingMetadataError
+        When the folder has headers but no ``2dseq``.
+    CorruptFileError
+        When brukerapi cannot read the pair (truncated data, missing ``visu_pars``).
+    """
+    import brukerapi.exceptions as bex
+    from brukerapi.dataset import Dataset
+
+    # brukerapi's exceptions all derive from Exception directly; catch exactly those
+    library_errors: tuple[type[Exception], ...] = tuple(
+        c for c in vars(bex).values() if isinstance(c, type) and issubclass(c, Exception)
+    )
+    caught: tuple[type[Exception], ...] = (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError)
+
+    seq = _find_2dseq(Path(path))
+    require_file(seq, expected="a ParaVision 2dseq")
+    if not (seq.parent / "visu_pars").is_file():
+        raise MissingMetadataError("visu_pars is missing beside 2dseq (slope, geometry)", path=seq)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # brukerapi warns about optional parameters it lacks
+            ds = Dataset(str(seq))
+            data = np.asarray(ds.data, dtype=np.float64)
+            extent = np.atleast_1d(np.asarray(ds["VisuCoreExtent"].value, dtype=np.float64))
+            size = np.atleast_1d(np.asarray(ds["VisuCoreSize"].value, dtype=np.int64))
+            dim_types = [str(t) for t in ds.dim_type]
+            affine = np.asarray(ds.affine, dtype=np.float64)
+    except caught + library_errors as exc:
+        raise CorruptFileError(f"brukerapi cannot read this 2dseq: {exc}", path=seq) from exc
+    if data.shape[: size.size] != tuple(int(s) for s in size):
+        raise CorruptFileError(f"2dseq shape {data.shape} does not start with VisuCoreSize {size.tolist()}", path=seq)
+    step = extent / size
+    core = ["x", "y", "z"][: size.size]
+    groups = [t.removeprefix("FG_").lower() for t in dim_types[size.size :]]
+    dims = core + groups
+    coords: dict[str, Any] = {
+        d: (d, _centred_axis(int(n), float(s)), {"units": "mm"}) for d, n, s in zip(core, size, step, strict=True)
+    }
+    for d, n in zip(groups, data.shape[size.size :], strict=True):
+        coords[d] = (d, np.arange(n))
+
+    def get(name: str) -> Any:
+        try:
+            return ds[name].value
+        except (KeyError, AttributeError):
+            return None
+
+    nucleus = get("VisuAcqImagedNucleus")
+    meta = MRIMeta(
+        source=str(path),
+        sha256=sha256_file(seq),
+        format="paravision-2dseq",
+        voxel_size_mm=tuple(float(s) for s in step),
+        extent_mm=tuple(float(e) for e in extent),
+        frequency_MHz=_scalar(get("VisuAcqImagingFrequency")),
+        nucleus=None if nucleus is None else str(nucleus),
+        echo_time_ms=_scalar(get("VisuAcqEchoTime")),
+        repetition_time_ms=_scalar(get("VisuAcqRepetitionTime")),
+        affine=tuple(tuple(float(v) for v in row) for row in affine),
+        extra={"pv_version": str(getattr(ds, "pv_version", ""))},
+    )
+    image = xr.DataArray(data, dims=dims, coords=coords, attrs={"units": "a.u.", "source": str(seq)})
+    return image, meta
+
+
+# -- NIfTI -----------------------------------------------------------------------------------
+
+_NIFTI_TO_MM = {"mm": 1.0, "meter": 1e3, "micron": 1e-3, "unknown": 1.0}
+_NIFTI_TO_MS = {"sec": 1e3, "msec": 1.0, "usec": 1e-3}
+
+
+class _Float64Proxy:
+    """nibabel's array proxy seen as float64 (it scales on slicing), for dask.array.from_array."""
+
+    def __init__(self, proxy: Any) -> None:
+        self.proxy = proxy
+        self.shape = tuple(proxy.shape)
+        self.ndim = len(self.shape)
+        self.dtype = np.dtype(np.float64)
+
+    def __getitem__(self, index: Any) -> npt.NDArray[np.float64]:
+        return np.asarray(self.proxy[index], dtype=np.float64)
+
+
+def read_nifti(path: str | PathLike[str], *, lazy: bool = True) -> tuple[xr.DataArray, MRIMeta]:
+    """Read a NIfTI image with nibabel.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.nii`` or ``.nii.gz``.
+    lazy : bool, default True
+        Return a Dask-backed array read one 3D volume per chunk through nibabel's array
+        proxy (a long time series never loads whole); False reads everything now.
+
+    Returns
+    -------
+    image : xarray.DataArray
+        float64 with ``scl_slope``/``scl_inter`` applied; dims ``x, y, z`` and ``frame`` for
+        a 4th axis; spatial coordinates in mm from the zooms (voxel centres, index × size).
+    meta : MRIMeta
+        ``affine`` is the best affine nibabel finds (sform, else qform).
+
+    Raises
+    ------
+    UnsupportedFormatError
+        When nibabel does not recognise the file as NIfTI.
+    """
+    import nibabel as nib
+
+    p = require_file(path, expected="a NIfTI image")
+    try:
+        img = nib.load(str(p))
+    except (nib.filebasedimages.ImageFileError, OSError, ValueError) as exc:
+        raise UnsupportedFormatError(f"not a NIfTI image nibabel can read: {exc}", path=p) from exc
+    if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
+        raise UnsupportedFormatError(f"nibabel reads this as {type(img).__name__}, not NIfTI", path=p)
+    header = img.header
+    space_unit, time_unit = header.get_xyzt_units()
+    scale = _NIFTI_TO_MM.get(space_unit, 1.0)
+    digest = sha256_file(p)
+    if not p.name.lower().endswith(".gz"):
+        needed = int(header.get_data_offset()) + int(np.prod(img.shape)) * header.get_data_dtype().itemsize
+        if p.stat().st_size < needed:
+            raise CorruptFileError(f"truncated: {p.stat().st_size} bytes, the header needs {needed}", path=p)
+    data: Any
+    try:
+        if lazy:
+            import dask.array as da
+
+            shape = tuple(img.shape)
+            chunks = shape[:3] + (1,) * (len(shape) - 3)
+            data = da.from_array(_Float64Proxy(img.dataobj), chunks=chunks, lock=True, name=f"nifti-{digest}")
+            data[(0,) * data.ndim].compute()  # fail now, not at the first compute, on a damaged file
+        else:
+            data = np.asarray(img.get_fdata(dtype=np.float64))
+    except (OSError, ValueError, EOFError) as exc:
+        raise CorruptFileError(f"image data cannot be read: {exc}", path=p) from exc
+    zooms = header.get_zooms()
+    n_space = min(data.ndim, 3)
+    voxel = tuple(float(z) * scale for z in zooms[:n_space])
+    dims = ["x", "y", "z"][:n_space] + [f"frame{'' if k == 0 else k}" for k in range(data.ndim - n_space)]
+    coords: dict[str, Any] = {
+        d: (d, np.arange(n) * v, {"units": "mm"}) for d, n, v in zip(dims, data.shape, voxel, strict=False)
+    }
+    meta = MRIMeta(
+        source=str(path),
+        sha256=digest,
+        format="nifti",
+        voxel_size_mm=voxel,
+        extent_mm=tuple(v * n for v, n in zip(voxel, data.shape, strict=False)),
+        affine=tuple(tuple(float(v) for v in row) for row in img.affine),
+        repetition_time_ms=float(zooms[3]) * _NIFTI_TO_MS[time_unit]
+        if len(zooms) > 3 and time_unit in _NIFTI_TO_MS
+        else None,
+        extra={"descrip": header["descrip"].item().decode("latin-1", "replace").strip("\x00 ")},
+    )
+    return xr.DataArray(data, dims=dims, coords=coords, attrs={"units": "a.u.", "source": str(p)}), meta
+
+
+# -- TopSpin 1D profiles ---------------------------------------------------------------------
+
+_LIMITS = re.compile(r"LEFT\s*=\s*([-+0-9.eE]+)\s*ppm\.?\s*RIGHT\s*=\s*([-+0-9.eE]+)\s*ppm")
+_SIZE = re.compile(r"SIZE\s*=\s*(\d+)")
+_DATASET = re.compile(r"Data set\s*=\s*(\S+)\s+(\d+)\s+(\d+)\s*(.*)")
+
+
+@dataclass(frozen=True)
+class TopSpinProfile:
+    """One TopSpin ``totxt`` export.
+
+    Attributes
+    ----------
+    values : (N,) ndarray of float64
+        Points from the LEFT to the RIGHT limit, as written.
+    left_ppm, right_ppm : float
+        Limits of the exported region.
+    name : str
+        Data set name; ``expno``, ``procno`` its numbers (-1 when absent).
+    created : str
+        The export's "File created" line (the export time, not the acquisition time).
+    source, sha256 : str
+    """
+
+    values: npt.NDArray[np.float64]
+    left_ppm: float
+    right_ppm: float
+    name: str
+    expno: int
+    procno: int
+    created: str
+    source: str
+    sha256: str
+
+    @property
+    def ppm(self) -> npt.NDArray[np.float64]:
+        """(N,) ppm of each point, left to right."""
+        return np.linspace(self.left_ppm, self.right_ppm, self.values.size)
+
+
+def read_topspin_profile(path: str | PathLike[str]) -> TopSpinProfile:
+    """Read a TopSpin ``totxt`` export of a 1D spectrum or profile.
+
+    Raises
+    ------
+    UnsupportedFormatError
+        When the header has no ``LEFT = ... ppm. RIGHT = ... ppm.`` line.
+    CorruptFileError
+        When the number of values differs from ``SIZE`` or a value is not a number.
+    """
+    p = require_file(path, expected="a TopSpin totxt export")
+    text = p.read_text(encoding="latin-1")
+    header = [line[1:].strip() for line in text.splitlines() if line.startswith("#")]
+    limits = next((m for m in map(_LIMITS.search, header) if m), None)
+    if limits is None:
+        raise UnsupportedFormatError("no 'LEFT = ... ppm. RIGHT = ... ppm.' header: not a TopSpin totxt export", path=p)
+    size = next((int(m.group(1)) for m in map(_SIZE.search, header) if m), None)
+    body = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    try:
+        values = np.array([float(v) for v in body], dtype=np.float64)
+    except ValueError as exc:
+        raise CorruptFileError(f"a data line is not a number ({exc})", path=p) from exc
+    if size is not None and values.size != size:
+        raise CorruptFileError(f"header says SIZE = {size} but {values.size} values follow", path=p)
+    dataset = next((m for m in map(_DATASET.search, header) if m), None)
+    created = next((h.split("=", 1)[1].strip() for h in header if h.startswith("File created")), "")
+    return TopSpinProfile(
+        values=values,
+        left_ppm=float(limits.group(1)),
+        right_ppm=float(limits.group(2)),
+        name=dataset.group(1) if dataset else p.stem,
+        expno=int(dataset.group(2)) if dataset else -1,
+        procno=int(dataset.group(3)) if dataset else -1,
+        created=created,
+        source=str(path),
+        sha256=sha256_file(p),
+    )
+
+
+def read_profile_series(
+    paths: Sequence[str | PathLike[str]],
+    *,
+    fov_mm: float,
+    seconds_per_profile: float | None = None,
+    times_s: npt.ArrayLike | None = None,
+    t0_s: float = 0.0,
+) -> xr.DataArray:
+    """Read a series of TopSpin 1D profiles into one ``(frame, depth)`` array.
+
+    The files are sorted by experiment number (``expno``); a TopSpin export records no
+    acquisition time, so frame times come from ``times_s`` or from a fixed duration per
+    profile counted from ``t0_s`` (frame ``k`` spans ``[t0 + k·T, t0 + (k+1)·T]``).
+
+    Parameters
+    ----------
+    paths : sequence of path
+        One ``totxt`` file per profile; all must have the same size and limits.
+    fov_mm : float
+        Field of view of the read direction in mm (the export's ppm range spans it).
+    seconds_per_profile : float, optional
+        Acquisition time of one profile.
+    times_s : (M,) array_like, optional
+        Start time of each profile in s (after sorting by expno); overrides
+        ``seconds_per_profile`` for the starts.
+    t0_s : float, default 0
+        Start of the first profile when counting with ``seconds_per_profile``.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(frame, depth)``; coordinates ``depth`` (mm, voxel centres from 0 at the
+        LEFT end), ``time_s`` and ``time_end_s`` (frame start/end, s), ``expno``, ``source``.
+
+    Raises
+    ------
+    ParameterError
+        When no path, no timing, or a non-positive FOV is given.
+    CorruptFileError
+        When the profiles differ in size or ppm limits.
+    """
+    if not paths:
+        raise ParameterError("no profile files given")
+    if fov_mm <= 0:
+        raise ParameterError(f"fov_mm must be positive, got {fov_mm}")
+    profiles = sorted((read_topspin_profile(p) for p in paths), key=lambda pr: (pr.expno, pr.source))
+    first = profiles[0]
+    for pr in profiles[1:]:
+        if pr.values.size != first.values.size or (pr.left_ppm, pr.right_ppm) != (first.left_ppm, first.right_ppm):
+            raise CorruptFileError(
+                f"{pr.values.size} points over {pr.left_ppm}..{pr.right_ppm} ppm, but {first.source} has "
+                f"{first.values.size} over {first.left_ppm}..{first.right_ppm} ppm",
+                path=pr.source,
+            )
+    m = len(profiles)
+    if times_s is not None:
+        start = np.asarray(times_s, dtype=np.float64)
+        if start.shape != (m,):
+            raise ParameterError(f"{start.size} times for {m} profiles")
+        step = float(np.median(np.diff(start))) if m > 1 else (seconds_per_profile or 0.0)
+        end = start + (seconds_per_profile if seconds_per_profile is not None else step)
+    elif seconds_per_profile is not None:
+        if seconds_per_profile <= 0:
+            raise ParameterError(f"seconds_per_profile must be positive, got {seconds_per_profile}")
+        start = np.asarray(t0_s + np.arange(m) * seconds_per_profile, dtype=np.float64)
+        end = start + seconds_per_profile
+    else:
+        raise ParameterError("TopSpin exports carry no acquisition time: give seconds_per_profile or times_s")
+    n = first.values.size
+    depth = (np.arange(n) + 0.5) * (fov_mm / n)
+    return xr.DataArray(
+        np.stack([pr.values for pr in profiles]),
+        dims=("frame", "depth"),
+        coords={
+            "frame": np.arange(m),
+            "depth": ("depth", depth, {"units": "mm"}),
+            "time_s": ("frame", start, {"units": "s", "long_name": "profile start"}),
+            "time_end_s": ("frame", end, {"units": "s", "long_name": "profile end"}),
+            "expno": ("frame", np.array([pr.expno for pr in profiles])),
+            "source": ("frame", np.array([pr.source for pr in profiles])),
+        },
+        attrs={
+            "units": "a.u.",
+            "fov_mm": float(fov_mm),
+            "left_ppm": first.left_ppm,
+            "right_ppm": first.right_ppm,
+            "sha256": [pr.sha256 for pr in profiles],
+        },
+        name="profile",
+    )
+
+
+# -- Zahner potentiostat log -----------------------------------------------------------------
+
+
+def read_zahner_log(path: str | PathLike[str], *, time_unit: str = "h") -> EchemRecord:
+    """Read a Zahner Zennium polarisation export (``POL.txt``) as an echem record.
+
+    The file has no header: three whitespace-separated columns, time, cell voltage (V)
+    and current (mA). The time column is in hours in the Thienenkamp exports (one point
+    every 20.18 s = 0.0056 h); ``record.time_s`` keeps the file's origin (its first
+    sample need not be at 0), so measurement times on the same clock align directly.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    time_unit : {"h", "min", "s"}, default "h"
+
+    Returns
+    -------
+    EchemRecord
+        Canonical columns; ``charge_mAh`` integrated from the current.
+
+    Raises
+    ------
+    UnsupportedFormatError
+        When a line does not hold exactly three numbers.
+    CorruptFileError
+        When the time column decreases.
+    """
+    factors = {"h": 3600.0, "min": 60.0, "s": 1.0}
+    if time_unit not in factors:
+        raise ParameterError(f"time_unit must be one of {sorted(factors)}, got {time_unit!r}")
+    p = require_file(path, expected="a Zahner POL.txt export")
+    rows: list[list[float]] = []
+    for number, line in enumerate(p.read_text(encoding="latin-1").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.replace(",", ".").split()
+        try:
+            values = [float(v) for v in parts]
+        except ValueError:
+            raise UnsupportedFormatError(
+                f"line {number} is not numeric ({line.strip()[:40]!r}): not a Zahner time/voltage/current export",
+                path=p,
+            ) from None
+        if len(values) != 3:
+            raise UnsupportedFormatError(f"line {number} has {len(values)} columns, expected time, V, mA", path=p)
+        rows.append(values)
+    if not rows:
+        raise CorruptFileError("no data rows", path=p)
+    table = np.asarray(rows, dtype=np.float64)
+    t = table[:, 0] * factors[time_unit]
+    if np.any(np.diff(t) < 0):
+        row = int(np.flatnonzero(np.diff(t) < 0)[0]) + 2
+        raise CorruptFileError(f"time decreases at line {row}", path=p)
+    meta = EchemMetadata(
+        source=str(path),
+        sha256=sha256_file(p),
+        format="zahner-pol",
+        instrument="Zahner Zennium",
+        software="Zahner Thales",
+        techniques=("polarisation",),
+        extra={"time_unit": time_unit},
+    )
+    return EchemRecord.from_columns(time_s=t, voltage_V=table[:, 1], current_mA=table[:, 2], meta=meta)
+
+
+# -- image series ----------------------------------------------------------------------------
+
+_FRAME_DIMS = ("frame", "repetition", "cycle", "movie")
+
+
+def is_topspin_profile(path: str | PathLike[str]) -> bool:
+    """Whether a file looks like a TopSpin ``totxt`` export (its header names LEFT/RIGHT ppm)."""
+    p = Path(path)
+    if not p.is_file():
+        return False
+    with p.open("rb") as fh:
+        head = fh.read(2048).decode("latin-1")
+    return _LIMITS.search(head) is not None
+
+
+def read_image(path: str | PathLike[str]) -> tuple[xr.DataArray, MRIMeta]:
+    """Read a ParaVision 2dseq (file or folder) or a NIfTI file, chosen by name."""
+    name = Path(path).name.lower()
+    if name.endswith((".nii", ".nii.gz")):
+        return read_nifti(path)
+    if Path(path).is_dir() or name == "2dseq":
+        return read_paravision(path)
+    raise UnsupportedFormatError("not a NIfTI (.nii, .nii.gz), a ParaVision 2dseq nor a TopSpin profile", path=path)
+
+
+def read_image_series(
+    paths: Sequence[str | PathLike[str]],
+    *,
+    depth_axis: str = "x",
+    seconds_per_frame: float,
+    t0_s: float = 0.0,
+) -> xr.DataArray:
+    """Read images (one per file, or a frame axis inside a file) as ``(frame, depth, ...)``.
+
+    Parameters
+    ----------
+    paths : sequence of path
+        NIfTI files or ParaVision 2dseq files/folders, in acquisition order.
+    depth_axis : str, default "x"
+        Image dimension that runs across the cell (through the electrodes); renamed
+        ``depth``, its coordinate shifted to start at half a voxel.
+    seconds_per_frame : float
+        Time per image (the files carry no reliable acquisition clock for frames).
+    t0_s : float, default 0
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(frame, depth, <other image dims>)``; coordinates ``time_s``, ``time_end_s``.
+    """
+    if not paths:
+        raise ParameterError("no image files given")
+    if seconds_per_frame <= 0:
+        raise ParameterError(f"seconds_per_frame must be positive, got {seconds_per_frame}")
+    frames: list[xr.DataArray] = []
+    for path in paths:
+        image, _ = read_image(path)
+        if depth_axis not in image.dims:
+            raise ParameterError(f"the image has dims {image.dims}, no depth axis {depth_axis!r}", path=path)
+        frame_dim = next((d for d in image.dims if str(d).startswith(_FRAME_DIMS)), None)
+        parts = [image] if frame_dim is None else [image.isel({frame_dim: k}) for k in range(image.sizes[frame_dim])]
+        for part in parts:
+            part = part.drop_vars([c for c in part.coords if c not in part.dims])
+            frames.append(part.rename({depth_axis: "depth"}).transpose("depth", ...))
+    first = frames[0]
+    for k, fr in enumerate(frames[1:], start=1):
+        if fr.shape != first.shape:
+            raise CorruptFileError(f"image {k} has shape {fr.shape}, the first {first.shape}", path=str(paths[0]))
+    stack = xr.concat([f.drop_vars(list(f.coords)) for f in frames], dim="frame")
+    depth = np.asarray(first["depth"].values, dtype=np.float64)
+    step = float(abs(depth[1] - depth[0])) if depth.size > 1 else 1.0
+    t = t0_s + np.arange(len(frames)) * seconds_per_frame
+    return stack.assign_coords(
+        frame=np.arange(len(frames)),
+        depth=("depth", (np.arange(depth.size) + 0.5) * step, {"units": "mm"}),
+        time_s=("frame", t, {"units": "s"}),
+        time_end_s=("frame", t + seconds_per_frame, {"units": "s"}),
+    ).assign_attrs(units="a.u.")

@@ -1,0 +1,328 @@
+"""From an MRI time series to per-layer amounts, growth rates and stages on the echem timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+
+from operando.echem import EchemRecord, detect_failures
+from operando.errors import ParameterError
+from operando.mri._layers import (
+    find_electrodes,
+    growth_rate,
+    layer_amounts,
+    layer_edges,
+    noise_from_differences,
+    noise_sigma,
+    normalise,
+)
+from operando.mri._shift import correct_displacement
+from operando.mri._stages import STAGE_NAMES, detect_stages, frame_of_time
+from operando.timeline import STATE_VARIABLES, align
+
+__all__ = ["background_mask", "place_on_record", "quantify_layers", "short_circuit_frame", "stage_table"]
+
+
+def background_mask(depth_mm: npt.ArrayLike, *, fraction: float = 0.1) -> npt.NDArray[np.bool_]:
+    """Signal-free voxels by default: the outer ``fraction`` of the field of view at both ends.
+
+    Examples
+    --------
+    >>> background_mask(np.arange(10.0), fraction=0.2).tolist()
+    [True, True, False, False, False, False, False, False, True, True]
+    """
+    n = np.asarray(depth_mm).size
+    k = max(1, round(fraction * n))
+    mask = np.zeros(n, dtype=bool)
+    mask[:k] = True
+    mask[-k:] = True
+    return mask
+
+
+def _temporal_noise(
+    values: npt.NDArray[np.float64], idx: npt.NDArray[np.intp]
+) -> tuple[float, npt.NDArray[np.float64]]:
+    """Pooled :func:`noise_from_differences` over every contiguous background run and lateral line.
+
+    ``values`` holds only the background voxels ``(frame, len(idx), lateral...)``; ``idx``
+    are their depth indices (runs of consecutive indices are contiguous in space).
+    """
+    positions = np.arange(idx.size)
+    runs = [r for r in np.split(positions, np.flatnonzero(np.diff(idx) > 1) + 1) if r.size >= 4]
+    if not runs:
+        raise ParameterError("the background has no run of 4 contiguous voxels for a temporal noise estimate")
+    lag = min(8, min(r.size for r in runs) - 2)
+    power, rho, weight = 0.0, np.zeros(lag + 1), 0
+    for run in runs:
+        block = np.moveaxis(values[:, run], 1, -1)  # (frame, lateral..., depth run)
+        lines = block.reshape(values.shape[0], -1, run.size).transpose(1, 0, 2)  # (line, frame, run)
+        for line in lines:
+            sig, r = noise_from_differences(line, max_lag=lag)
+            power += sig**2 * run.size
+            rho += r * run.size
+            weight += run.size
+    return float(np.sqrt(power / weight)), rho / weight
+
+
+def short_circuit_frame(record: EchemRecord, start_s: npt.ArrayLike, **kwargs: Any) -> int | None:
+    """Frame nearest to the first short circuit in the voltage (None if none or after the series).
+
+    Uses :func:`operando.echem.detect_failures` (voltage collapse under current);
+    ``kwargs`` go to it.
+    """
+    shorts = [e for e in detect_failures(record, **kwargs) if e.kind == "short_circuit"]
+    if not shorts:
+        return None
+    start = np.asarray(start_s, dtype=np.float64)
+    if shorts[0].time_s > start[-1] + (start[-1] - start[0]) / max(start.size - 1, 1):
+        return None
+    return frame_of_time(shorts[0].time_s, start)
+
+
+def place_on_record(
+    ds: xr.Dataset, record: EchemRecord, *, start_s: str = "time_s", end_s: str = "time_end_s"
+) -> xr.Dataset:
+    """Add the electrochemical state of every frame (``echem_<name>`` along ``frame``).
+
+    Frame windows are the coordinates ``start_s``/``end_s`` of ``ds`` on the record's time
+    axis; see :func:`operando.timeline.align` for the variables.
+    """
+    timeline = align(record, ds[start_s].values, ds[end_s].values)
+    new = {f"echem_{name}": ("frame", timeline[name].values, dict(timeline[name].attrs)) for name in STATE_VARIABLES}
+    return ds.assign(new).assign_attrs(echem_source=record.meta.source, echem_sha256=record.meta.sha256)
+
+
+def quantify_layers(
+    series: xr.DataArray,
+    *,
+    n_layers: int = 5,
+    electrodes_mm: tuple[float, float] | None = None,
+    electrode_profile: npt.ArrayLike | None = None,
+    magnitude: bool = False,
+    noise: Literal["spatial", "temporal"] = "spatial",
+    background: npt.ArrayLike | None = None,
+    displacement_px: float = 0.0,
+    reference: Literal["first", "none"] | float = "none",
+    window: int = 7,
+    n_stages: int = 4,
+    stage_signal: Literal["total", "rate", "gradient"] = "total",
+    record: EchemRecord | None = None,
+    shorts: bool = True,
+) -> xr.Dataset:
+    """Per-layer amounts, growth rates and growth stages of an MRI time series.
+
+    Parameters
+    ----------
+    series : xarray.DataArray
+        Dims ``(frame, depth[, ...])``: 1D profiles, or images whose axes after ``depth``
+        are lateral (summed). Coordinates ``depth`` (mm, uniform) and ``time_s`` (frame
+        start, s; ``time_end_s`` optional).
+    n_layers : int, default 5
+        Equal layers between the electrode faces.
+    electrodes_mm : (float, float), optional
+        Electrode faces (mm); found from ``electrode_profile`` (default: the mean of the
+        first three frames, laterally summed) by :func:`find_electrodes` otherwise.
+    electrode_profile : (depth,) array_like, optional
+        Profile whose plateau marks the gap between the electrodes (e.g. the electrolyte
+        image when ``series`` is the metal image).
+    magnitude : bool, default False
+        Magnitude data: Rayleigh noise estimate and no baseline subtraction. Otherwise the
+        background mean is subtracted and the noise is its standard deviation.
+    noise : {"spatial", "temporal"}, default "spatial"
+        ``"spatial"``: white noise, its std over the background voxels of each frame
+        (Rayleigh estimate for magnitude data). ``"temporal"``: from frame-to-frame
+        differences of the background (:func:`noise_from_differences`), which ignores a
+        static background structure and measures the voxel-to-voxel noise correlation of
+        apodised/zero-filled profiles, propagated through the layer sums.
+    background : (depth,) bool array_like, optional
+        Signal-free depth voxels of the series as acquired (default
+        :func:`background_mask`, outer 10 %).
+    displacement_px : float, default 0
+        Read displacement of this image's resonance (e.g. the metal's Knight shift, from
+        :func:`operando.mri.shift_displacement_px`), undone after the noise estimate.
+    reference : "first", "none" or float, default "none"
+        Normalise each layer to its first frame, not at all, or by a reference amount.
+    window : int, default 7
+        Savitzky–Golay window (frames) for the growth rate.
+    n_stages : int, default 4
+        Stages to find (0 to skip).
+    stage_signal : {"total", "rate", "gradient"}
+        Change points of the total amount (continuous piecewise linear), of the total
+        growth rate (piecewise constant), or of the first minus the last layer
+        (continuous piecewise linear: the build-up of a concentration gradient across the
+        cell, for electrolyte profiles whose total is conserved).
+    record : EchemRecord, optional
+        Echem record on the frames' clock: adds ``echem_*`` and, with ``shorts``, pins
+        the last stage boundary to the short circuit the voltage shows.
+    shorts : bool, default True
+
+    Returns
+    -------
+    xarray.Dataset
+        ``operando_kind = "mri-layers"``; dims ``frame, layer[, depth]``; variables
+        ``amount``, ``amount_err``, ``growth_rate``, ``growth_rate_err`` (frame, layer),
+        ``total``, ``total_err``, ``total_rate``, ``total_rate_err``, ``stage`` (frame,
+        1-based), ``noise_sigma`` (frame), ``profile`` (frame, depth) and ``echem_*``
+        with a record; coordinates ``time_s``, ``layer_start_mm``/``layer_end_mm``.
+    """
+    if "depth" not in series.dims or series.dims[0] != "frame":
+        raise ParameterError(f"series must have dims (frame, depth, ...), got {series.dims}")
+    if "time_s" not in series.coords:
+        raise ParameterError("series needs a time_s coordinate (frame start, s)")
+    arr = series.transpose("frame", "depth", ...)
+    depth = np.asarray(arr["depth"].values, dtype=np.float64)
+    n_frames = arr.sizes["frame"]
+    lateral = [d for d in arr.dims if d not in ("frame", "depth")]
+    n_lat = int(np.prod([arr.sizes[d] for d in lateral])) if lateral else 1
+    mask = background_mask(depth) if background is None else np.asarray(background, dtype=bool)
+    if mask.shape != depth.shape or not mask.any():
+        raise ParameterError("background must be a non-empty boolean mask over depth")
+    idx = np.flatnonzero(mask)
+    # only the background voxels and the lateral sum are ever in memory (Dask-backed
+    # series are reduced chunk by chunk)
+    bg_values = np.asarray(arr.isel(depth=idx).values, dtype=np.float64)
+    raw_profile = np.asarray(
+        arr.astype(np.float64).sum(dim=lateral).values if lateral else arr.values, dtype=np.float64
+    )
+    bg = bg_values.reshape(n_frames, -1)
+    autocorr = None
+    if noise == "temporal":
+        sigma_t, autocorr = _temporal_noise(bg_values, idx)
+        sigma = np.full(n_frames, sigma_t)
+    elif noise == "spatial":
+        sigma = noise_sigma(bg, magnitude=magnitude, axis=1)
+    else:
+        raise ParameterError(f"noise must be 'spatial' or 'temporal', got {noise!r}")
+    baseline = np.zeros(n_frames) if magnitude else bg.mean(axis=1)
+    baseline_err = np.zeros(n_frames) if magnitude else sigma / np.sqrt(bg.shape[1])
+    # as collapse_lateral(values - baseline, sigma), without holding the whole series
+    profile = raw_profile - baseline[:, None] * n_lat
+    sigma_profile = sigma * np.sqrt(n_lat)
+    if displacement_px:
+        profile = correct_displacement(profile, displacement_px, axis=1)
+    if electrodes_mm is None:
+        ref_profile = (
+            profile[: min(3, profile.shape[0])].mean(axis=0)
+            if electrode_profile is None
+            else np.asarray(electrode_profile, dtype=np.float64)
+        )
+        electrodes_mm = find_electrodes(ref_profile, depth)
+    edges = layer_edges(electrodes_mm, n_layers)
+    # the baseline was removed per voxel before the lateral sum: per profile voxel its
+    # error is n_lat times the per-voxel one, common to every voxel
+    b_err = baseline_err * n_lat
+    amount, amount_err = layer_amounts(
+        profile, depth, edges, sigma=sigma_profile, baseline_err=b_err, autocorr=autocorr
+    )
+    total, total_err = (
+        v[:, 0]
+        for v in layer_amounts(
+            profile, depth, edges[[0, -1]], sigma=sigma_profile, baseline_err=b_err, autocorr=autocorr
+        )
+    )
+    if reference == "first":
+        amount, amount_err = normalise(amount, amount_err, reference="first")
+        total, total_err = (v[:, 0] for v in normalise(total[:, None], total_err[:, None], reference="first"))
+    elif reference != "none":
+        amount, amount_err = normalise(amount, amount_err, reference=float(reference))
+        total, total_err = (v[:, 0] for v in normalise(total[:, None], total_err[:, None], reference=float(reference)))
+    t = np.asarray(arr["time_s"].values, dtype=np.float64)
+    rate, rate_err = growth_rate(amount, amount_err, t, window=window)
+    trate, trate_err = growth_rate(total, total_err, t, window=window)
+    short = None
+    t_end = np.asarray(arr["time_end_s"].values if "time_end_s" in arr.coords else t, dtype=np.float64)
+    if record is not None and shorts:
+        short = short_circuit_frame(record, t)
+    if n_stages > 0:
+        signals = {"total": total, "rate": trate, "gradient": amount[:, 0] - amount[:, -1]}
+        if stage_signal not in signals:
+            raise ParameterError(f"stage_signal must be one of {sorted(signals)}, got {stage_signal!r}")
+        signal = signals[stage_signal]
+        model = "l2" if stage_signal == "rate" else "clinear"
+        stage, boundaries = detect_stages(signal, n_stages=n_stages, model=model, short_frame=short)
+    else:
+        stage, boundaries = np.ones(t.size, dtype=np.int64), []
+    unit = "1" if reference != "none" else f"{series.attrs.get('units', 'a.u.')} mm"
+    fl: tuple[str, str] = ("frame", "layer")
+    ds = xr.Dataset(
+        {
+            "amount": (fl, amount, {"units": unit, "long_name": "signal in layer"}),
+            "amount_err": (fl, amount_err, {"units": unit, "long_name": "1-sigma noise error of amount"}),
+            "growth_rate": (fl, rate, {"units": f"{unit}/s", "long_name": "Savitzky-Golay d(amount)/dt"}),
+            "growth_rate_err": (fl, rate_err, {"units": f"{unit}/s"}),
+            "total": ("frame", total, {"units": unit, "long_name": "signal between the electrodes"}),
+            "total_err": ("frame", total_err, {"units": unit}),
+            "total_rate": ("frame", trate, {"units": f"{unit}/s"}),
+            "total_rate_err": ("frame", trate_err, {"units": f"{unit}/s"}),
+            "stage": ("frame", stage, {"units": "", "long_name": "growth stage (1 = I)"}),
+            "noise_sigma": (
+                "frame",
+                sigma * np.sqrt(n_lat),
+                {"units": series.attrs.get("units", "a.u."), "long_name": "noise std of one profile voxel"},
+            ),
+            "profile": (
+                ("frame", "depth"),
+                profile,
+                {"units": series.attrs.get("units", "a.u."), "long_name": "profile (lateral sum, baseline removed)"},
+            ),
+        },
+        coords={
+            "frame": np.arange(t.size),
+            "layer": np.arange(n_layers),
+            "depth": ("depth", depth, {"units": "mm"}),
+            "time_s": ("frame", t, {"units": "s", "long_name": "frame start"}),
+            "time_end_s": ("frame", t_end, {"units": "s", "long_name": "frame end"}),
+            "layer_start_mm": ("layer", edges[:-1], {"units": "mm"}),
+            "layer_end_mm": ("layer", edges[1:], {"units": "mm"}),
+        },
+        attrs={
+            "operando_kind": "mri-layers",
+            "electrodes_mm": [float(v) for v in electrodes_mm],
+            "n_layers": int(n_layers),
+            "reference": str(reference),
+            "magnitude": bool(magnitude),
+            "noise": str(noise),
+            "noise_autocorr": [] if autocorr is None else [float(v) for v in autocorr],
+            "savgol_window": int(window),
+            "stage_signal": str(stage_signal),
+            "stage_boundaries": [int(b) for b in boundaries],
+            "stage_names": list(STAGE_NAMES[: max(n_stages, 1)]),
+            "short_circuit_frame": -1 if short is None else int(short),
+            "displacement_px": float(displacement_px),
+        },
+    )
+    if record is not None:
+        ds = place_on_record(ds, record)
+    return ds
+
+
+def stage_table(ds: xr.Dataset) -> list[dict[str, Any]]:
+    """Start/end frame and time of each stage, with the mean growth rate and the voltage.
+
+    Returns
+    -------
+    list of dict
+        One per stage: ``stage`` (roman), ``first_frame``, ``last_frame``, ``t_start_s``,
+        ``t_end_s``, ``mean_rate``, ``mean_voltage_V`` (NaN without echem).
+    """
+    rows: list[dict[str, Any]] = []
+    names: Sequence[str] = ds.attrs.get("stage_names", STAGE_NAMES)
+    for s in np.unique(ds["stage"].values):
+        frames = np.flatnonzero(ds["stage"].values == s)
+        v = ds["echem_voltage_V"].values[frames] if "echem_voltage_V" in ds else np.full(frames.size, np.nan)
+        rows.append(
+            {
+                "stage": names[int(s) - 1] if int(s) - 1 < len(names) else str(int(s)),
+                "first_frame": int(frames[0]),
+                "last_frame": int(frames[-1]),
+                "t_start_s": float(ds["time_s"].values[frames[0]]),
+                "t_end_s": float(ds["time_end_s"].values[frames[-1]]),
+                "mean_rate": float(ds["total_rate"].values[frames].mean()),
+                "mean_voltage_V": float(np.nanmean(v)) if np.isfinite(v).any() else float("nan"),
+            }
+        )
+    return rows

@@ -1,0 +1,199 @@
+"""Depth-layer kernels, chemical-shift separation and stages against analytic answers and Monte Carlo."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from operando.errors import ParameterError
+from operando.mri import (
+    KNIGHT_SHIFT_LI_PPM,
+    collapse_lateral,
+    correct_displacement,
+    detect_stages,
+    find_electrodes,
+    growth_rate,
+    layer_amounts,
+    layer_edges,
+    layer_weights,
+    noise_from_differences,
+    noise_sigma,
+    normalise,
+    separate_by_shift,
+    shift_displacement_px,
+    shift_window_mask,
+)
+from operando.synthetic import csi_phantom
+
+
+@given(
+    n=st.integers(8, 80),
+    a=st.floats(0.0, 3.0),
+    width=st.floats(0.5, 5.0),
+    n_layers=st.integers(1, 9),
+)
+@settings(max_examples=60, deadline=None)
+def test_layer_weights_partition_the_gap(n, a, width, n_layers):
+    x = (np.arange(n) + 0.5) * (10.0 / n)
+    edges = layer_edges((a, a + width), n_layers)
+    w = layer_weights(x, edges)
+    assert w.shape == (n_layers, n)
+    assert np.all((w >= 0) & (w <= 1 + 1e-12))
+    # a constant profile integrates to its value times the covered length, layer by layer
+    step = 10.0 / n
+    covered = np.clip(np.minimum(edges[1:], 10.0) - np.maximum(edges[:-1], 0.0), 0, None)
+    assert w.sum(axis=1) * step == pytest.approx(covered, abs=1e-9)
+    assert np.all(w.sum(axis=0) <= 1 + 1e-9)  # no voxel counted twice
+
+
+def test_layer_amounts_of_a_linear_profile_are_exact():
+    x = (np.arange(200) + 0.5) * 0.01  # mm
+    profile = 3.0 + 2.0 * x  # signal per voxel
+    edges = layer_edges((0.3, 1.7), 4)
+    amount, err = layer_amounts(profile[None, :], x, edges, sigma=0.0)
+    exact = 3.0 * np.diff(edges) + (edges[1:] ** 2 - edges[:-1] ** 2)  # integral of 3 + 2x
+    assert amount[0] == pytest.approx(exact, rel=1e-9)
+    assert np.all(err == 0)
+
+
+def test_layer_amount_errors_match_monte_carlo():
+    rng = np.random.default_rng(1)
+    x = (np.arange(64) + 0.5) * 0.05
+    edges = layer_edges((0.61, 2.77), 3)
+    sigma, n = 0.7, 4000
+    noisy = 5.0 + rng.normal(0, sigma, (n, 64))
+    bg = 5.0 + rng.normal(0, sigma, (n, 40))
+    baseline = bg.mean(axis=1)
+    amount, err = layer_amounts(noisy, x, edges, sigma=sigma, baseline=baseline, baseline_err=sigma / np.sqrt(40))
+    assert amount.mean(axis=0) == pytest.approx(np.zeros(3), abs=0.02)
+    assert amount.std(axis=0) == pytest.approx(err[0], rel=0.05)
+
+
+def test_collapse_and_noise_estimates():
+    rng = np.random.default_rng(2)
+    images = rng.normal(0.0, 0.3, (3, 50, 16, 4))
+    profile, sig = collapse_lateral(images, 0.3)
+    assert profile.shape == (3, 50)
+    assert sig == pytest.approx(np.full(3, 0.3 * 8.0))
+    assert float(noise_sigma(images.reshape(3, -1), axis=1).mean()) == pytest.approx(0.3, rel=0.03)
+    mag = np.abs(rng.normal(0, 1.5, 50_000) + 1j * rng.normal(0, 1.5, 50_000))
+    assert float(noise_sigma(mag, magnitude=True)) == pytest.approx(1.5, rel=0.01)
+    assert float(noise_sigma(mag)) == pytest.approx(1.5 * np.sqrt(2 - np.pi / 2), rel=0.02)  # Rayleigh std
+    with pytest.raises(ParameterError):
+        noise_sigma([1.0])
+
+
+def test_find_electrodes_subvoxel():
+    x = (np.arange(100) + 0.5) * 0.02
+    a, b = 0.513, 1.377
+    # partial-volume voxels at the faces: the crossing of half height is the face
+    lo, hi = x - 0.01, x + 0.01
+    frac = np.clip(np.minimum(hi, b) - np.maximum(lo, a), 0, None) / 0.02
+    found = find_electrodes(10.0 * frac, x)
+    assert found == pytest.approx((a, b), abs=0.1 * 0.02)  # half-height crossing: within a tenth of a voxel
+    with pytest.raises(ParameterError, match="no plateau"):
+        find_electrodes(np.zeros(100), x)
+    with pytest.raises(ParameterError, match="end of the field of view"):
+        find_electrodes(np.r_[np.zeros(70), np.ones(30)] * 4, x)
+
+
+def test_normalise_to_first_and_reference():
+    a = np.array([[2.0, 4.0], [3.0, 2.0]])
+    e = np.array([[0.2, 0.4], [0.3, 0.1]])
+    r, re = normalise(a, e)
+    assert r.tolist() == [[1.0, 1.0], [1.5, 0.5]]
+    assert re[0].tolist() == [0.0, 0.0]
+    assert re[1] == pytest.approx([1.5 * np.sqrt(0.01 + 0.01), 0.5 * np.sqrt(0.0025 + 0.01)])
+    r, re = normalise(a, e, reference=2.0, reference_err=0.0)
+    assert r == pytest.approx(a / 2) and re == pytest.approx(e / 2)
+    with pytest.raises(ParameterError, match="zero"):
+        normalise(a, e, reference=0.0)
+
+
+def test_growth_rate_is_exact_on_a_quadratic_and_errors_match_monte_carlo():
+    t = np.arange(30) * 60.0
+    amount = 1.0 + 0.01 * t + 1e-5 * t**2
+    rate, _ = growth_rate(amount, np.zeros(30), t, window=7, polyorder=2)
+    assert rate == pytest.approx(0.01 + 2e-5 * t, rel=1e-9)  # SG of order 2 is exact for a quadratic
+    rng = np.random.default_rng(3)
+    sig = 0.05 + 0.05 * rng.random(30)
+    draws = amount[:, None] + rng.normal(0, 1, (30, 3000)) * sig[:, None]
+    r, err = growth_rate(draws, np.repeat(sig[:, None], 3000, axis=1), t, window=9)
+    assert r.std(axis=1) == pytest.approx(err[:, 0], rel=0.08)
+    with pytest.raises(ParameterError, match="uniformly"):
+        growth_rate(amount, amount, t**1.1)
+
+
+def test_detect_stages_on_noisy_piecewise_linear_total():
+    rng = np.random.default_rng(4)
+    frames = np.arange(80)
+    truth = [12, 40, 61]
+    total = np.interp(frames, [0, *truth, 79], [0, 3, 25, 70, 70]) + rng.normal(0, 0.3, 80)
+    stage, bounds = detect_stages(total, n_stages=4)
+    assert np.abs(np.array(bounds) - truth).max() <= 1
+    assert stage[0] == 1 and stage[-1] == 4 and np.all(np.diff(stage) >= 0)
+    # a short circuit seen in the voltage fixes the last boundary
+    _, bounds = detect_stages(total, n_stages=4, short_frame=62)
+    assert bounds[-1] == 62 and np.abs(np.array(bounds[:2]) - truth[:2]).max() <= 1
+
+
+def test_shift_displacement_and_its_correction():
+    px = shift_displacement_px(KNIGHT_SHIFT_LI_PPM, frequency_MHz=155.5, bandwidth_Hz_per_px=-5000.0)
+    assert px == pytest.approx(-260 * 155.5 / 5000)
+    image = np.zeros((2, 40, 3))
+    image[:, 10:20, :] = 1.0
+    moved = correct_displacement(correct_displacement(image, -5.0), 5.0)
+    assert np.array_equal(moved, image)
+    frac = correct_displacement(image, 2.5)
+    assert frac.sum() == pytest.approx(image.sum())  # nothing crosses the ends
+    assert frac[0, 6:9, 0].tolist() == [0.0, 0.5, 1.0]  # moved back by 2.5 voxels: the edge at 10 -> 7.5
+
+
+def test_separate_by_shift_recovers_csi_amounts():
+    rng = np.random.default_rng(5)
+    metal = rng.random((4, 30))  # frame, depth
+    electrolyte = 1.0 + rng.random((4, 30))
+    spectra, ppm = csi_phantom(metal, electrolyte, width_ppm=8.0, seed=1)
+    m, e = separate_by_shift(spectra, ppm)
+    assert m == pytest.approx(metal, abs=1e-6)  # windows of +-60 ppm hold the +-7.5 sigma lines
+    assert e == pytest.approx(electrolyte, abs=1e-6)
+    noisy, _ = csi_phantom(metal, electrolyte, width_ppm=8.0, sigma=0.01, seed=2)
+    m, _ = separate_by_shift(noisy, ppm)
+    n = int(shift_window_mask(ppm, (200.0, 320.0)).sum())
+    assert np.std(m - metal) == pytest.approx(0.01 * np.sqrt(n) * 1.5, rel=0.2)  # documented error
+    with pytest.raises(ParameterError, match="overlap"):
+        separate_by_shift(spectra, ppm, metal_ppm=(-10, 100))
+    with pytest.raises(ParameterError, match="no point"):
+        separate_by_shift(spectra, ppm, metal_ppm=(900, 1000))
+
+
+def test_correlated_noise_is_estimated_and_propagated():
+    rng = np.random.default_rng(6)
+    kernel = np.array([0.5, 1.0, 0.5])  # apodisation-like smoothing: rho1 = 2/3, rho2 = 1/6
+    white = rng.normal(0, 1, (3000, 66))
+    noise = np.apply_along_axis(lambda r: np.convolve(r, kernel, mode="valid"), 1, white)  # (3000, 64)
+    sigma_true = np.sqrt((kernel**2).sum())
+    static = np.linspace(0.0, 50.0, 64)  # a static background structure, cancels in differences
+    sigma, rho = noise_from_differences(static + noise, max_lag=4)
+    assert sigma == pytest.approx(sigma_true, rel=0.02)
+    assert rho[:3] == pytest.approx([1.0, 2 / 3, 1 / 6], abs=0.02)
+    x = (np.arange(64) + 0.5) * 0.05
+    edges = layer_edges((0.33, 2.9), 3)
+    amount, err = layer_amounts(noise, x, edges, sigma=sigma_true, autocorr=[1.0, 2 / 3, 1 / 6])
+    assert amount.std(axis=0) == pytest.approx(err[0], rel=0.05)
+    _, err_white = layer_amounts(noise, x, edges, sigma=sigma_true)
+    assert np.all(err_white[0] < 0.7 * err[0])  # ignoring the correlation would understate it
+
+
+def test_pelt_finds_the_number_of_stages():
+    rng = np.random.default_rng(7)
+    frames = np.arange(80)
+    truth = [12, 40, 61]
+    total = np.interp(frames, [0, *truth, 79], [0, 3, 25, 70, 70]) + rng.normal(0, 0.3, 80)
+    _, bounds = detect_stages(total, n_stages=None, penalty=3 * 0.3**2 * np.log(80) * 4)
+    assert len(bounds) == 3
+    assert np.abs(np.array(bounds) - truth).max() <= 1
+    with pytest.raises(ParameterError, match="penalty"):
+        detect_stages(total, n_stages=None)
