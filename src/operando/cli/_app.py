@@ -98,17 +98,17 @@ def demo_command(
         typer.echo(note)
 
 
-from operando.cli import _echem, _nmr, _sxdm, _tomo  # noqa: E402  (the modality groups)
+from operando.cli import _echem, _mri, _nmr, _sxdm, _tomo  # noqa: E402  (the modality groups)
 
 app.add_typer(_echem.app, name="echem")
 app.add_typer(_sxdm.app, name="sxdm")
 app.add_typer(_tomo.app, name="tomo")
 app.add_typer(_nmr.app, name="nmr")
+app.add_typer(_mri.app, name="mri")
 
 # Modalities whose commands have not landed yet: the groups exist so that `operando --help`
 # shows the whole product, and each says plainly that it has no commands yet.
 for _name, _what in (
-    ("mri", "MRI of lithium dendrites (layers, growth, stages): no commands yet."),
     ("report", "The HTML report of an experiment: no commands yet."),
 ):
     app.add_typer(typer.Typer(help=_what, no_args_is_help=True), name=_name)
