@@ -1,5 +1,7 @@
 """Figures and the HTML report."""
 
+from operando.report._html import HTML_DPI, ReportResult, build_report
+from operando.report._sections import FigureSpec, FrameState, Section, infer_kind, make_section, register_section
 from operando.report._sxdm import (
     frame_labels,
     misorientation_rgb,
@@ -12,13 +14,22 @@ from operando.report._sxdm import (
 from operando.report._timeline import plot_timeline, save_figure
 
 __all__ = [
+    "HTML_DPI",
+    "FigureSpec",
+    "FrameState",
+    "ReportResult",
+    "Section",
+    "build_report",
     "frame_labels",
+    "infer_kind",
+    "make_section",
     "misorientation_rgb",
     "plot_dspacing_histograms",
     "plot_dspacing_maps",
     "plot_misorientation",
     "plot_pole_figure",
     "plot_timeline",
+    "register_section",
     "save_figure",
     "save_sxdm_figures",
 ]

@@ -114,6 +114,7 @@ def plot_dspacing_maps(
     relative: bool = False,
     variable: str = "d_spacing",
     percentiles: tuple[float, float] = (1.0, 99.0),
+    limits: tuple[float, float] | None = None,
     title: str | None = None,
 ) -> Figure:
     """d-spacing maps of a series in one row.
@@ -130,6 +131,9 @@ def plot_dspacing_maps(
         Map to draw (e.g. ``lattice_parameter``).
     percentiles : (float, float)
         Colour limits are these percentiles of the finite values (robust to outliers).
+    limits : (float, float), optional
+        Colour limits (Å) of the shared scale instead of the percentiles, e.g. those of a
+        whole series when drawing one map of it at a time (ignored when ``relative``).
     title : str, optional
         Figure title.
 
@@ -150,7 +154,7 @@ def plot_dspacing_maps(
     cmap = plt.get_cmap("viridis" if not relative else "RdBu_r").with_extremes(bad=_MASKED_RGB)
     images = []
     if not relative:
-        lo, hi = np.percentile(finite, percentiles)
+        lo, hi = np.percentile(finite, percentiles) if limits is None else limits
         norm = Normalize(vmin=float(lo), vmax=float(hi))  # one norm object: the scale is shared
         for ax, img, label in zip(axes, data, labels, strict=True):
             images.append(ax.imshow(img, origin="lower", extent=extent, cmap=cmap, norm=norm))
