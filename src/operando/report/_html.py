@@ -20,6 +20,7 @@ import html
 import io
 import os
 import re
+import struct
 import traceback
 import uuid
 from collections.abc import Sequence
@@ -102,7 +103,7 @@ class _Renderer:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=HTML_DPI)
         data = buf.getvalue()
-        width, height = (round(v) for v in fig.get_size_inches() * HTML_DPI)
+        width, height = struct.unpack(">II", data[16:24])  # the PNG header (IHDR) holds the pixel size
         if self.figures_dir is not None and stem is not None:
             self.result.figures += save_figure(fig, self.figures_dir / stem)  # closes it
         else:
