@@ -141,7 +141,7 @@ def test_incomplete_stores_are_flagged_not_opened(report, experiment):
 
 def test_print_figures_are_300_dpi_png_and_svg(experiment, tmp_path):
     result = build_report(
-        [experiment.sxdm], echem=experiment.mpt, out=tmp_path / "r.html", figures_dir=tmp_path / "figs"
+        [experiment.mri], echem=experiment.mpt, out=tmp_path / "r.html", figures_dir=tmp_path / "figs"
     )
     pngs = [p for p in result.figures if p.suffix == ".png"]
     svgs = [p for p in result.figures if p.suffix == ".svg"]
@@ -191,7 +191,7 @@ def test_cli_report(experiment, tmp_path):
         _cli(),
         [
             "report",
-            str(experiment.sxdm),
+            str(experiment.nmr),
             str(experiment.interrupted),
             "--echem",
             str(experiment.mpt),

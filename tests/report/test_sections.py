@@ -176,3 +176,27 @@ def test_infer_kind_for_stores_without_the_attribute(timeline):
     section = make_section(timeline, Path("timeline.zarr"))
     assert not section.interactive
     assert section.n_frames == timeline.sizes["frame"]
+
+
+def test_generic_view_of_a_volume_without_frames():
+    """A tomo-volume store (z, y, x) shows evenly spaced slices, with units from the attributes."""
+    vol = np.random.default_rng(1).random((9, 40, 30)).astype(np.float32)
+    ds = xr.Dataset(
+        {"attenuation": (("z", "y", "x"), vol, {"units": "1/cm"}), "spectrum": ("ppm", np.ones(5), {"units": "a.u."})},
+        coords={"z": ("z", np.arange(9.0), {"units": "um"}), "ppm": ("ppm", np.linspace(10, -10, 5), {"units": "ppm"})},
+        attrs={"operando_kind": "tomo-volume"},
+    )
+    section = make_section(ds, Path("v.zarr"))
+    assert section.frame_figures is None and section.state is None
+    names = [s.name for s in section.summary]
+    assert names == ["attenuation", "spectrum"]
+    fig = section.summary[0].draw()
+    images = [ax.get_images()[0] for ax in fig.axes if ax.get_images()]
+    assert [ax.get_title() for ax in fig.axes if ax.get_images()] == ["z 0.0", "z 3.0", "z 5.0", "z 8.0"]
+    np.testing.assert_allclose(images[1].get_array(), vol[3])
+    _check_labels(fig, "volume")
+    plt.close(fig)
+    fig = section.summary[1].draw()
+    assert fig.axes[0].get_xlabel() == "ppm (ppm)"
+    assert fig.axes[0].xaxis_inverted()
+    plt.close(fig)

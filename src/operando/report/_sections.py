@@ -149,7 +149,7 @@ def infer_kind(ds: xr.Dataset) -> str:
     --------
     >>> infer_kind(xr.Dataset(attrs={"operando_kind": "mri-layers"}))
     'mri-layers'
-    >>> infer_kind(xr.Dataset(attrs={"modality": "sxdm"}))
+    >>> infer_kind(xr.Dataset({"d_spacing": ("frame", [2.04])}, attrs={"modality": "sxdm"}))
     'sxdm-maps'
     >>> infer_kind(xr.Dataset())
     'unknown'
@@ -582,7 +582,7 @@ def generic_specs(
 
 
 def _generic_static(ds: xr.Dataset, names: list[str]) -> GenericParts:
-    """A store without measurements: 1D variables as line plots, 2D (y, x) maps as images."""
+    """A store without measurements: 1D variables as line plots, (y, x) maps and (z, y, x) slices as images."""
     summary: list[FigureSpec] = []
     skipped = []
     for name in names:
@@ -591,13 +591,11 @@ def _generic_static(ds: xr.Dataset, names: list[str]) -> GenericParts:
             continue
         if da.ndim == 1:
             summary.append(FigureSpec(name, name, partial(_line_figure, da)))
-        elif da.ndim == 2 and da.dims == ("y", "x"):
+        elif da.ndim in (2, 3) and da.dims[-2:] == ("y", "x"):  # a map, or slices through a volume
+            one = da.expand_dims("frame")
+            label = str(name) if da.ndim == 2 else f"{name}: {MAX_PANELS} slices along {da.dims[0]}"
             summary.append(
-                FigureSpec(
-                    name,
-                    name,
-                    partial(image_figure, da.expand_dims("frame"), 0, limits=_robust_limits(da), label=str(name)),
-                )
+                FigureSpec(name, label, partial(image_figure, one, 0, limits=_robust_limits(one), label=label))
             )
         else:
             skipped.append(f"{name} {tuple(str(d) for d in da.dims)}")
