@@ -27,11 +27,28 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Headless Chromium for the tests marked `browser` (Playwright drives the system browser; no
+# `playwright install` download). As root with apt-get it is installed when missing; otherwise
+# one line says why those tests are skipped, and the rest of the suite still runs. When the
+# browser is there, a failing browser test fails `make test` like any other test.
+browser: $(STAMP)
+	@if ! $(BIN)/python -c "import playwright" >/dev/null 2>&1; then \
+	  echo "browser tests skipped: playwright is not installed in $(VENV)"; \
+	elif command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+	  :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium for the browser tests (apt-get)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
+	    || echo "browser tests skipped: apt-get could not install chromium"; \
+	else \
+	  echo "browser tests skipped: chromium is not on PATH and installing it needs root and apt-get"; \
+	fi
+
 # pytest exits 5 when it collects nothing (e.g. a filtered run); that is not a failure here.
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS) || test $$? -eq 5
 
-test: lint typecheck pytest
+test: lint typecheck browser pytest
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache .hypothesis

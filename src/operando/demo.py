@@ -6,7 +6,8 @@ everything is. Each modality adds its part here as it lands; today: the cell's
 potentiostat record (an EC-Lab GCPL export of a LiMn1.5Ni0.5O4 half cell), the
 timeline of the scans taken while it cycles, and three SXDM K-maps of one cathode
 crystal (ID01 Bliss layout) taken during charge and discharge, reduced to d-spacing,
-strain and tilt maps that carry the voltage and Li content they were taken at.
+strain and tilt maps that carry the voltage and Li content they were taken at; and
+``report.html``, the self-contained HTML report of all of it on the charging curve.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import xarray as xr
 from operando import echem, synthetic
 from operando.echem import EchemRecord
 from operando.errors import MissingMetadataError
-from operando.report import plot_timeline, save_figure, save_sxdm_figures
+from operando.report import build_report, plot_timeline, save_figure, save_sxdm_figures
 from operando.store import open_results, write_results
 from operando.timeline import align
 
@@ -85,7 +86,7 @@ def run_demo(out: str | PathLike[str], *, progress: bool = True) -> DemoResult:
     start, end = measurement_schedule(float(record.time_s[-1]))
     timeline = align(record, start, end)
     result.results["timeline"] = write_results(
-        timeline,
+        timeline.assign_attrs(operando_kind="echem-timeline"),
         root / "results" / "timeline.zarr",
         parameters={"period_s": 900.0, "duration_s": 420.0, "theoretical_capacity_mAh_g": 146.7},
         inputs=[mpt],
@@ -98,6 +99,18 @@ def run_demo(out: str | PathLike[str], *, progress: bool = True) -> DemoResult:
     result.figures["timeline"] = save_figure(fig, root / "figures" / "timeline")
     for name, paths in save_sxdm_figures(open_results(maps_store).load(), root / "figures" / "sxdm").items():
         result.figures[f"sxdm {name}"] = paths
+    report = build_report(
+        [result.results["timeline"], maps_store],
+        echem=mpt,
+        out=root / "report.html",
+        figures_dir=root / "figures" / "report",
+        title="operando sample experiment: LMNO half cell, GCPL at C/2",
+    )
+    result.results["report"] = report.path
+    result.figures["report"] = [root / "figures" / "report"]  # a folder: PNG (300 dpi) and SVG of every figure
+    result.notes.append(
+        f"report: {report.path} ({report.size_bytes / 1024:.0f} kB, {report.n_images} figures; open it in a browser)"
+    )
     result.notes.append(
         f"{timeline.sizes['frame']} measurements on a {record.time_s[-1] / 3600:.2f} h record, "
         f"x(Li) from {float(np.nanmax(timeline['x_li'])):.3f} to {float(np.nanmin(timeline['x_li'])):.3f}"

@@ -99,16 +99,12 @@ def demo_command(
 
 
 from operando.cli import _echem, _mri, _nmr, _sxdm, _tomo  # noqa: E402  (the modality groups)
+from operando.cli._report import report_command  # noqa: E402
 
 app.add_typer(_echem.app, name="echem")
 app.add_typer(_sxdm.app, name="sxdm")
 app.add_typer(_tomo.app, name="tomo")
 app.add_typer(_nmr.app, name="nmr")
 app.add_typer(_mri.app, name="mri")
+app.command("report")(report_command)
 
-# Modalities whose commands have not landed yet: the groups exist so that `operando --help`
-# shows the whole product, and each says plainly that it has no commands yet.
-for _name, _what in (
-    ("report", "The HTML report of an experiment: no commands yet."),
-):
-    app.add_typer(typer.Typer(help=_what, no_args_is_help=True), name=_name)

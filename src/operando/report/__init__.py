@@ -1,6 +1,8 @@
 """Figures and the HTML report."""
 
+from operando.report._html import HTML_DPI, ReportResult, build_report
 from operando.report._mri import plot_layer_amounts, plot_layer_rates, plot_profiles, save_mri_figures
+from operando.report._sections import FigureSpec, FrameState, Section, infer_kind, make_section, register_section
 from operando.report._sxdm import (
     frame_labels,
     misorientation_rgb,
@@ -13,7 +15,15 @@ from operando.report._sxdm import (
 from operando.report._timeline import plot_timeline, save_figure
 
 __all__ = [
+    "HTML_DPI",
+    "FigureSpec",
+    "FrameState",
+    "ReportResult",
+    "Section",
+    "build_report",
     "frame_labels",
+    "infer_kind",
+    "make_section",
     "misorientation_rgb",
     "plot_dspacing_histograms",
     "plot_dspacing_maps",
@@ -23,6 +33,7 @@ __all__ = [
     "plot_pole_figure",
     "plot_profiles",
     "plot_timeline",
+    "register_section",
     "save_figure",
     "save_mri_figures",
     "save_sxdm_figures",

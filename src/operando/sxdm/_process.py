@@ -188,7 +188,7 @@ def process_series(
         if record is not None:
             maps = place_on_record(maps, record)
         # per-map source and scan times live in the key coordinate and the echem_* variables
-        return maps.drop_attrs(deep=False).assign_attrs(modality="sxdm")
+        return maps.drop_attrs(deep=False).assign_attrs(modality="sxdm", operando_kind="sxdm-maps")
 
     parameters = {
         "scans": list(scans) if scans is not None else None,

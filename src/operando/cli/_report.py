@@ -1,0 +1,44 @@
+"""``operando report``: one self-contained HTML file of an experiment's result stores.
+
+The root app registers :func:`report_command` as a single command::
+
+    app.command("report")(report_command)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["app", "report_command"]
+
+
+def report_command(
+    results: Annotated[
+        list[Path], typer.Argument(help="Result stores (Zarr) to show; incomplete ones are flagged, not opened.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
+    echem: Annotated[
+        Path | None, typer.Option("--echem", help="Potentiostat record: the charging curve the results sit on.")
+    ] = None,
+    figures: Annotated[
+        Path | None, typer.Option("--figures", help="Also write every figure here as PNG (300 dpi) and SVG.")
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Page title.")] = None,
+) -> None:
+    """Write RESULTS on the charging curve into one HTML file that needs no network."""
+    from operando.report import build_report
+
+    result = build_report(results, echem=echem, out=out, figures_dir=figures, title=title)
+    for problem in result.problems:
+        typer.echo(f"warning: {problem}", err=True)
+    typer.echo(
+        f"report: {result.path} ({result.size_bytes / 1024:.0f} kB, {result.n_images} figures)"
+        + (f"; {len(result.figures)} print files in {figures}" if figures is not None else "")
+    )
+
+
+app = typer.Typer(help="The HTML report of an experiment.", no_args_is_help=True, add_completion=False)
+app.command("report")(report_command)

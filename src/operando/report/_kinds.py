@@ -1,0 +1,279 @@
+"""Dedicated report sections, one per ``operando_kind`` (schemas in the result-store conventions).
+
+* ``sxdm-maps``: mean d-spacing (± spread) and microstrain against capacity, the
+  d-spacing histograms, and per K-map the d-spacing map (one colour scale for the series)
+  and the misorientation map (one colour wheel for the series).
+* ``tomo-series``: contact area and Li / void / interphase volumes against time and
+  capacity, and per volume the contact map of each interface; other variables generic.
+* ``mri-layers``: amount (± ``amount_err``) and growth rate per layer against time and
+  capacity with the growth stages shaded, and per measurement the depth profile.
+* ``nmr-isotopes``: 6Li atomic fraction (± uncertainty) per sample, against the charge
+  passed when the samples carry it, with the tracer-exchange model curve when present
+  and natural abundance as a reference line. Schema: dimension ``sample``; variables
+  ``li6_fraction`` and ``li6_fraction_err`` (``(sample,)``, units ``"1"``); optional
+  ``charge_mAh`` ``(sample,)``; optional model curve ``model_li6_fraction`` over a
+  dimension ``model_charge_mAh`` (coordinate, mA h).
+* ``echem-timeline``: no figures; its measurements are drawn on the charging curve.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are files; never ask for a display
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+
+from operando.nmr import LI6_NATURAL
+from operando.report._sections import (
+    FigureSpec,
+    FrameState,
+    Section,
+    _floats,
+    _summary_figure,
+    frame_state,
+    generic_specs,
+    infer_kind,
+    register_section,
+    units_label,
+    x_axes,
+)
+from operando.report._sxdm import (
+    plot_dspacing_histograms,
+    plot_dspacing_maps,
+    plot_misorientation,
+)
+
+__all__ = ["echem_timeline_section", "mri_section", "nmr_isotopes_section", "sxdm_section", "tomo_series_section"]
+
+
+def _capacity_axis(state: FrameState | None, n: int) -> tuple[np.ndarray, str]:
+    """Capacity when known, else time, else the index."""
+    return x_axes(state, n)[-1]
+
+
+# -- SXDM ---------------------------------------------------------------------------------
+def sxdm_strain_figure(maps: xr.Dataset, state: FrameState | None) -> Figure:
+    """Mean d-spacing (error bar: spread over the map) and microstrain against capacity.
+
+    Parameters
+    ----------
+    maps : xarray.Dataset
+        Dims ``(frame, y, x)`` with ``d_spacing`` (Å); ``microstrain`` ``(frame,)`` when
+        present, else the standard deviation of ``strain`` (or of ``d / mean(d)``) per map.
+    state : FrameState, optional
+        x axis: capacity, else time, else the index.
+    """
+    n = maps.sizes["frame"]
+    d = _floats(maps["d_spacing"]).reshape(n, -1)
+    with warnings.catch_warnings():  # an all-NaN (fully masked) map gives NaN, not a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(d, axis=1)
+        spread = np.nanstd(d, axis=1)
+        if "microstrain" in maps and maps["microstrain"].dims == ("frame",):
+            micro = _floats(maps["microstrain"])
+        else:
+            micro = np.nanstd(d / mean[:, None], axis=1)
+    xv, xlabel = _capacity_axis(state, n)
+    order = np.argsort(xv, kind="stable")
+    fig, (ax_d, ax_s) = plt.subplots(1, 2, figsize=(9.5, 3.4), layout="constrained")
+    ax_d.errorbar(xv[order], mean[order], yerr=spread[order], marker="o", ms=4, capsize=3, lw=1.2)
+    ax_d.set_ylabel("mean d-spacing (Å)\n(bars: std over the map)")
+    ax_s.plot(xv[order], micro[order] * 1e3, marker="s", ms=4, lw=1.2, color="#c0392b")
+    ax_s.set_ylabel("microstrain, std of strain ($10^{-3}$)")
+    for ax in (ax_d, ax_s):
+        ax.set_xlabel(xlabel)
+    fig.suptitle("SXDM: lattice spacing and microstrain along the charge")
+    return fig
+
+
+_SXDM_SHOWN = {"d_spacing", "tilt_altitude", "tilt_azimuth", "microstrain"}
+
+
+@register_section("sxdm-maps")
+def sxdm_section(ds: xr.Dataset, source: Path) -> Section:
+    """SXDM map series (dims ``frame, y, x``)."""
+    maps = ds.load()
+    state = frame_state(maps)
+    n = maps.sizes["frame"]
+    finite = _floats(maps["d_spacing"])
+    finite = finite[np.isfinite(finite)]
+    limits = (float(np.percentile(finite, 1.0)), float(np.percentile(finite, 99.0))) if finite.size else None
+    has_tilt = "tilt_altitude" in maps and "tilt_azimuth" in maps
+    max_tilt = None
+    if has_tilt:
+        alt = _floats(maps["tilt_altitude"])
+        alt = alt[np.isfinite(alt)]
+        top = float(np.percentile(alt, 99.0)) if alt.size else 0.0
+        max_tilt = top if top > 0 else 1.0
+    summary = [
+        FigureSpec("d_spacing_vs_capacity", "d-spacing and microstrain", lambda: sxdm_strain_figure(maps, state)),
+        FigureSpec("d_spacing_histograms", "d-spacing distributions", lambda: plot_dspacing_histograms(maps)),
+    ]
+
+    def per_frame(k: int) -> list[FigureSpec]:
+        one = maps.isel(frame=[k])
+        specs = [
+            FigureSpec(
+                f"d_spacing_frame{k:03d}",
+                "d-spacing map",
+                lambda: plot_dspacing_maps(one, limits=limits, title="d-spacing (scale shared by the series)"),
+            )
+        ]
+        if has_tilt:
+            specs.append(
+                FigureSpec(
+                    f"misorientation_frame{k:03d}",
+                    "misorientation map",
+                    lambda: plot_misorientation(one, max_tilt_deg=max_tilt),
+                )
+            )
+        return specs
+
+    others = sorted(str(v) for v in maps.data_vars if v not in _SXDM_SHOWN and not str(v).startswith("echem_"))
+    return Section(
+        kind="sxdm-maps",
+        title=f"SXDM K-map series: {source.name}",
+        source=source,
+        summary=summary,
+        frame_figures=per_frame,
+        n_frames=n,
+        state=state,
+        notes=[f"{n} K-maps of {maps.sizes['y']} × {maps.sizes['x']} points", "also stored: " + ", ".join(others)],
+    )
+
+
+# -- tomography -----------------------------------------------------------------------------
+_TOMO_SUMMARY = ("contact_area_mm2", "li_volume_mm3", "void_volume_mm3", "interphase_volume_mm3")
+
+
+@register_section("tomo-series")
+def tomo_series_section(ds: xr.Dataset, source: Path) -> Section:
+    """Operando tomography series: contact, volumes, contact maps per volume."""
+    state = frame_state(ds)
+    shown = [v for v in _TOMO_SUMMARY if v in ds]
+    summary: list[FigureSpec] = []
+    if shown:
+        summary.append(
+            FigureSpec(
+                "contact_and_volumes",
+                "contact area and volumes",
+                lambda: _summary_figure(ds, shown, state, "contact area and volumes along the experiment", stages=None),
+            )
+        )
+    rest = [str(v) for v in ds.data_vars if v not in shown]
+    parts = generic_specs(ds, rest, state, prefix="tomo_", title="other tomography quantities")
+    return Section(
+        kind="tomo-series",
+        title=f"Tomography series: {source.name}",
+        source=source,
+        summary=summary + parts.summary,
+        frame_figures=parts.per_frame,
+        n_frames=ds.sizes.get("frame", 0),
+        state=state,
+        notes=parts.notes,
+    )
+
+
+# -- MRI ------------------------------------------------------------------------------------
+@register_section("mri-layers")
+def mri_section(ds: xr.Dataset, source: Path) -> Section:
+    """MRI layer quantification: amount and growth rate per layer, stages shaded, profiles."""
+    state = frame_state(ds)
+    stages = _floats(ds["stage"]) if "stage" in ds else None
+    shown = [v for v in ("amount", "growth_rate") if v in ds]
+    summary: list[FigureSpec] = []
+    if shown:
+        summary.append(
+            FigureSpec(
+                "amount_per_layer",
+                "amount and growth rate per layer",
+                lambda: _summary_figure(ds, shown, state, "Li amount per layer (stages shaded)", stages=stages),
+            )
+        )
+    rest = [str(v) for v in ds.data_vars if v not in {*shown, "stage"}]
+    parts = generic_specs(ds, rest, state, prefix="mri_", title="other MRI quantities")
+    notes = list(parts.notes)
+    if stages is not None and np.isfinite(stages).any():
+        notes.append("stages: " + ", ".join(f"#{k} {int(s)}" for k, s in enumerate(stages) if np.isfinite(s)))
+    return Section(
+        kind="mri-layers",
+        title=f"MRI layers: {source.name}",
+        source=source,
+        summary=summary + parts.summary,
+        frame_figures=parts.per_frame,
+        n_frames=ds.sizes.get("frame", 0),
+        state=state,
+        notes=notes,
+    )
+
+
+# -- NMR isotopes ---------------------------------------------------------------------------
+def nmr_isotopes_figure(ds: xr.Dataset) -> Figure:
+    """6Li fraction per sample (error bars), against charge when known, with the model curve."""
+    frac = ds["li6_fraction"]
+    y = _floats(frac)
+    err = _floats(ds["li6_fraction_err"]) if "li6_fraction_err" in ds else None
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
+    names = [str(s) for s in ds["sample"].values] if "sample" in ds.coords else [str(i) for i in range(y.size)]
+    if "charge_mAh" in ds and ds["charge_mAh"].dims == frac.dims:
+        xv = _floats(ds["charge_mAh"])
+        ax.errorbar(xv, y, yerr=err, fmt="o", capsize=3, label="measured")
+        for xi, yi, name in zip(xv, y, names, strict=True):
+            ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        ax.set_xlabel(units_label(ds["charge_mAh"], "charge passed"))
+    else:
+        xv = np.arange(y.size, dtype=np.float64)
+        ax.errorbar(xv, y, yerr=err, fmt="o", capsize=3, label="measured")
+        ax.set_xticks(xv, names, rotation=30, ha="right", fontsize=8)
+        ax.set_xlabel("sample (name)")
+    if "model_li6_fraction" in ds:
+        model = ds["model_li6_fraction"]
+        dim = str(model.dims[0])
+        ax.plot(_floats(model[dim]), _floats(model), color="#c0392b", lw=1.2, label="tracer-exchange model")
+    ax.axhline(LI6_NATURAL, color="0.5", ls="--", lw=0.8, label=f"natural abundance ({LI6_NATURAL})")
+    ax.set_ylabel(units_label(frac, "6Li atomic fraction"))
+    ax.legend(fontsize=7, frameon=False)
+    ax.set_title("6Li atomic fraction per sample", fontsize=10)
+    return fig
+
+
+@register_section("nmr-isotopes")
+def nmr_isotopes_section(ds: xr.Dataset, source: Path) -> Section:
+    """6Li fractions per sample (no measurements to step through)."""
+    ds = ds.load()
+    if "li6_fraction" not in ds:
+        parts = generic_specs(ds, [str(v) for v in ds.data_vars], None)
+        notes = ["no li6_fraction variable: generic view", *parts.notes]
+        return Section("nmr-isotopes", f"NMR isotopes: {source.name}", source, parts.summary, notes=notes)
+    return Section(
+        kind="nmr-isotopes",
+        title=f"NMR isotope abundance: {source.name}",
+        source=source,
+        summary=[FigureSpec("li6_fraction", "6Li fraction per sample", lambda: nmr_isotopes_figure(ds))],
+        notes=[f"{ds['li6_fraction'].size} sample(s)"],
+    )
+
+
+# -- the timeline store ----------------------------------------------------------------------
+@register_section("echem-timeline")
+def echem_timeline_section(ds: xr.Dataset, source: Path) -> Section:
+    """The measurement schedule: markers on the charging curve, nothing to step through."""
+    ds = ds.load()
+    state = frame_state(ds)
+    n = ds.sizes.get("frame", 0)
+    outside = int((~ds["in_record"].values.astype(bool)).sum()) if "in_record" in ds else 0
+    return Section(
+        kind=infer_kind(ds),
+        title=f"Measurement timeline: {source.name}",
+        source=source,
+        n_frames=n,
+        state=state,
+        notes=[f"{n} measurements, {outside} outside the echem record"],
+        interactive=False,
+    )

@@ -1,0 +1,132 @@
+"""The report in a real browser (headless Chromium through Playwright).
+
+Skips with one line when Playwright or Chromium is missing. The first screen is saved to
+``test-artifacts/report-first-screen.png`` in the repository root.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from operando.report import build_report
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOT = REPO / "test-artifacts" / "report-first-screen.png"
+
+
+def _chromium() -> str | None:
+    for candidate in (os.environ.get("OPERANDO_CHROMIUM"), "chromium", "chromium-browser", "/usr/bin/chromium"):
+        if candidate and (found := shutil.which(candidate)):
+            return found
+    return None
+
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    pytest.skip("browser tests skipped: playwright is not installed (pip install playwright)", allow_module_level=True)
+CHROMIUM = _chromium()
+if CHROMIUM is None:  # pragma: no cover - depends on the machine
+    pytest.skip("browser tests skipped: chromium not found (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def report_file(experiment, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("browser") / "report.html"
+    return build_report(experiment.stores(), echem=experiment.mpt, out=out).path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, report_file):
+    """The report opened in a fresh page; ``page.problems`` collects console and page errors."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
+    pg = context.new_page()
+    problems: list[str] = []
+    pg.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    pg.on("requestfailed", lambda req: problems.append(f"request failed: {req.url}"))
+    pg.goto(report_file.as_uri(), wait_until="load")
+    pg.problems = problems  # type: ignore[attr-defined]
+    yield pg
+    context.close()
+
+
+def _shown_frame(pg, section: str) -> list[int]:
+    return pg.eval_on_selector_all(
+        f"#{section} .frame", "fs => fs.filter(f => !f.hidden && f.offsetParent !== null).map(f => +f.dataset.frame)"
+    )
+
+
+def _series_sections(pg) -> list[str]:
+    return pg.eval_on_selector_all("section[data-frames]", "ss => ss.map(s => s.id)")
+
+
+def test_loads_without_errors_and_every_image_decodes(page):
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    bad = page.eval_on_selector_all("img", "imgs => imgs.filter(i => !(i.naturalWidth > 0)).map(i => i.alt)")
+    n = page.eval_on_selector_all("img", "imgs => imgs.length")
+    assert n > 10
+    assert not bad, f"images not decoded: {bad}"
+    assert not page.problems, page.problems
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+    print(f"\nfirst screen of the report: {SCREENSHOT}")
+    assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_clicking_a_marker_shows_that_measurement(page):
+    sections = _series_sections(page)
+    assert len(sections) == 3
+    for sid in sections:
+        assert _shown_frame(page, sid) == [0]
+    sid = sections[1]
+    marker = page.locator(f'.marker[data-section="{sid}"][data-frame="2"]').first
+    marker.click()
+    assert _shown_frame(page, sid) == [2]
+    assert page.locator(f"#{sid} input.slider").input_value() == "2"
+    assert "current" in (marker.get_attribute("class") or "")
+    label = page.locator(f"#{sid} .frame-label").inner_text()
+    assert label.startswith("#2")
+    # the other series did not move
+    assert _shown_frame(page, sections[0]) == [0]
+    assert not page.problems, page.problems
+
+
+def test_slider_and_step_buttons_change_the_frame(page):
+    sid = _series_sections(page)[0]
+    slider = page.locator(f"#{sid} input.slider")
+    slider.fill("1")  # sets the value and fires input
+    assert _shown_frame(page, sid) == [1]
+    current = page.eval_on_selector_all(f'.marker.current[data-section="{sid}"]', "ms => ms.map(m => +m.dataset.frame)")
+    assert current == [1, 1]  # on the time panel and the capacity panel
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    assert _shown_frame(page, sid) == [2]
+    page.locator(f'#{sid} button.step[data-step="-1"]').click()
+    assert _shown_frame(page, sid) == [1]
+    assert not page.problems, page.problems
+
+
+def test_incomplete_store_warning_is_visible(page):
+    boxes = page.locator("section.incomplete .warning")
+    assert boxes.count() == 2
+    for i in range(2):
+        box = boxes.nth(i)
+        box.scroll_into_view_if_needed()
+        assert box.is_visible()
+        assert "Incomplete result store" in box.inner_text()
+    assert page.locator("#problems").is_visible()  # the summary at the top of the page
