@@ -95,3 +95,25 @@ def test_tooth_centre_and_iradon(real_file):
     # at the scale of the structures (1 px Gaussian on both) the two agree to a few per cent
     ref_lin = iradon(shifted.T, theta=scan.angles_deg, filter_name="ramp", circle=True)
     assert _nrms(gaussian_filter(rec, 1.0), gaussian_filter(ref_lin, 1.0), mask) < 0.05
+
+
+@pytest.mark.parametrize("n_pad", [400, 406, 1382])
+def test_ramp_filter_any_even_length(n_pad):
+    """The band-limited ramp is ~|f| for every even length, not only multiples of 4."""
+    from operando.tomo import ramp_filter
+
+    f = np.fft.rfftfreq(n_pad)
+    filt = ramp_filter(n_pad, window="ramp")
+    assert filt[0] > 0
+    np.testing.assert_allclose(filt[5:], f[5:], rtol=0.02)
+
+
+@pytest.mark.parametrize("n_cols", [200, 201, 202])
+def test_disc_value_any_width(n_cols):
+    """Widths whose padded length is 2 mod 4 (201, 202 -> 406) once gave a wrong filter."""
+    angles = np.arange(0, 180, 0.5)
+    sino = _discs_sinogram(n_cols, 100.0, angles, [(-23.0, 31.0, 9.0, 1.0)])
+    rec = reconstruct_slice(sino, angles, center=100.0)
+    yy, xx = np.mgrid[:n_cols, :n_cols] - n_cols // 2
+    assert rec[(yy + 23) ** 2 + (xx - 31) ** 2 < 25].mean() == pytest.approx(1.0, abs=0.05)
+    assert np.abs(rec[(yy + 23) ** 2 + (xx - 31) ** 2 > 20**2]).mean() < 0.02

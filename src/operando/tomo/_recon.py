@@ -48,10 +48,11 @@ def ramp_filter(n_pad: int, *, window: Window = "shepp-logan") -> np.ndarray:
     (n_pad // 2 + 1,) ndarray of float64
         Filter values at ``f = 0 ... 0.5`` cycles/pixel; equals ``|f|`` for large ``n_pad``.
     """
-    n = np.concatenate((np.arange(1, n_pad // 2 + 1, 2), np.arange(n_pad // 2 - 1, 0, -2)))
+    odd = np.arange(1, n_pad, 2)
+    dist = np.minimum(odd, n_pad - odd)  # circular distance of the odd taps from tap 0
     h = np.zeros(n_pad)
     h[0] = 0.25
-    h[1::2] = -1.0 / (np.pi * n) ** 2
+    h[1::2] = -1.0 / (np.pi * dist) ** 2
     filt = np.real(sfft.rfft(h))
     f = sfft.rfftfreq(n_pad)
     if window == "shepp-logan":
