@@ -89,6 +89,7 @@ class _Setup:
     col_pts: np.ndarray  # same, image column axis
     dtype: np.dtype[Any]
     eps: float
+    workers: int  # scipy.fft workers (-1: all cores)
 
 
 def _odd_fast_len(n: int) -> int:
@@ -110,6 +111,7 @@ def _setup(
     eps: float,
     *,
     full: bool = False,
+    workers: int = -1,
 ) -> _Setup:
     n_pad = sfft.next_fast_len(2 * max(n_cols, size), real=True)
     n_pad += n_pad % 2
@@ -139,14 +141,15 @@ def _setup(
         col_pts=(omega[None, :] * np.cos(theta)[:, None]).ravel().astype(dt),
         dtype=dt,
         eps=eps,
+        workers=workers,
     )
 
 
 def _filtered(st: _Setup, sino: np.ndarray) -> np.ndarray:
     """Ramp-filter the rows of ``sino`` (n_angles, n_cols); same shape."""
-    spec = sfft.rfft(sino, n=st.n_pad, axis=1)
+    spec = sfft.rfft(sino, n=st.n_pad, axis=1, workers=st.workers)
     spec *= st.filt
-    return sfft.irfft(spec, n=st.n_pad, axis=1)[:, : st.n_cols]
+    return sfft.irfft(spec, n=st.n_pad, axis=1, workers=st.workers)[:, : st.n_cols]
 
 
 def _coefficients(st: _Setup, sino: np.ndarray, second: np.ndarray | None = None) -> np.ndarray:
@@ -155,9 +158,9 @@ def _coefficients(st: _Setup, sino: np.ndarray, second: np.ndarray | None = None
     q = _filtered(st, sino)
     if st.full:
         z = q.astype(st.weight.dtype) if second is None else q + 1j * _filtered(st, second)
-        coef = sfft.fft(z, n=st.n_rad, axis=1)
+        coef = sfft.fft(z, n=st.n_rad, axis=1, workers=st.workers)
     else:
-        coef = sfft.rfft(q, n=st.n_rad, axis=1)
+        coef = sfft.rfft(q, n=st.n_rad, axis=1, workers=st.workers)
     coef *= st.weight
     return coef.ravel()
 
@@ -175,6 +178,10 @@ def _plan(st: _Setup, nthreads: int | None, upsampfac: float | None) -> Any:
     # finufft's mode k1 is the first output axis: pass the row-axis points first
     plan.setpts(st.row_pts, st.col_pts)
     return plan
+
+
+def _workers(nthreads: int | None) -> int:
+    return -1 if nthreads is None else int(nthreads)
 
 
 def _check(sino: np.ndarray, theta: np.ndarray) -> None:
@@ -215,7 +222,7 @@ def reconstruct_slice(
     eps : float, optional
         finufft tolerance; default 1e-5 (float32) or 1e-9 (float64).
     nthreads : int, optional
-        finufft threads; default all.
+        Threads of finufft and of the filtering FFTs; default all cores.
     upsampfac : float, optional
         finufft's oversampling of its fine grid (2.0 or 1.25); default: finufft's choice.
 
@@ -236,7 +243,7 @@ def reconstruct_slice(
     c = n_cols / 2.0 if center is None else float(center)
     m = n_cols if size is None else int(size)
     tol = eps if eps is not None else (1e-5 if dt == np.float32 else 1e-9)
-    st = _setup(n_angles, n_cols, theta, c, m, window, dt, tol)
+    st = _setup(n_angles, n_cols, theta, c, m, window, dt, tol, workers=_workers(nthreads))
     out = _plan(st, nthreads, upsampfac).execute(_coefficients(st, sino))
     return np.ascontiguousarray(out.real, dtype=dt)
 
@@ -288,11 +295,11 @@ def reconstruct(
         b = b.astype(dt, copy=False)
         out = np.empty((b.shape[0], m, m), dt)
         if b.shape[0] == 1:  # one slice: the half plane has half the points
-            st = _setup(n_angles, n_cols, theta, c, m, window, dt, tol)
+            st = _setup(n_angles, n_cols, theta, c, m, window, dt, tol, workers=_workers(nthreads))
             out[0] = _plan(st, nthreads, upsampfac).execute(_coefficients(st, b[0])).real
             return out
         # two slices per transform, as its real and imaginary parts (one fine-grid FFT for both)
-        st = _setup(n_angles, n_cols, theta, c, m, window, dt, tol, full=True)
+        st = _setup(n_angles, n_cols, theta, c, m, window, dt, tol, full=True, workers=_workers(nthreads))
         plan = _plan(st, nthreads, upsampfac)
         for r in range(0, b.shape[0], 2):
             res = plan.execute(_coefficients(st, b[r], b[r + 1] if r + 1 < b.shape[0] else None))
