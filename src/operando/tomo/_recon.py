@@ -1,11 +1,16 @@
 """Filtered back-projection by Fourier gridding on a non-uniform FFT (gridrec-like quality).
 
-For each angle the sinogram row is zero-padded, Fourier transformed, ramp-filtered and
-windowed, and phase-shifted so that the rotation centre is the origin. The back-projection
-of all angles is then one type-1 non-uniform FFT (finufft) from the polar samples
-``(theta_k, omega_m)`` to the Cartesian image grid: finufft spreads the samples onto an
-oversampled grid with an exponential-of-semicircle kernel, applies the 2-D inverse FFT and
-divides by the kernel's transform (deapodisation), which is what gridrec does.
+For each angle the sinogram row is zero-padded to twice its length, ramp-filtered and
+windowed (so the filter's convolution does not wrap around), cut back to the detector
+columns and Fourier transformed again on just enough radial samples for the field of view
+(odd length ``n_rad``, period > corner radius + farthest detector edge from the axis), then
+phase-shifted so that the rotation centre is the origin. The back-projection of all angles
+is one type-1 non-uniform FFT (finufft) from the polar samples ``(theta_k, omega_m)`` to
+the Cartesian image grid: finufft spreads the samples onto an oversampled grid with an
+exponential-of-semicircle kernel, applies the 2-D inverse FFT and divides by the kernel's
+transform (deapodisation), which is what gridrec does. For a stack, the finufft plan (its
+sorted points) is reused, and two slices go through one transform as its real and
+imaginary parts (gridrec's trick), which halves the number of 2-D FFTs.
 
 Geometry (same as ``skimage.transform.radon``): a projection at angle ``theta`` samples
 ``s = x cos(theta) - y sin(theta)`` with ``x`` the image column and ``y`` the image row
