@@ -1,7 +1,7 @@
 """``operando info FILE``: what a file is (found from its content) and what is inside.
 
 Each modality's readers do the real parsing; this module only recognises the container
-(HDF5, TIFF, Zarr result store, potentiostat files, ...) and summarises it without
+(HDF5, TIFF, Xradia OLE2, Zarr result store, potentiostat files, ...) and summarises it without
 loading bulk data: shapes, dtypes, times, the metadata that matters, and what is broken
 (dangling external links, virtual datasets whose source files are absent).
 """
@@ -219,6 +219,24 @@ def _describe_tiff(path: Path) -> dict[str, Any]:
         raise CorruptFileError(f"has a TIFF signature but cannot be read: {exc}", path=path) from exc
 
 
+def _describe_xradia(path: Path) -> dict[str, Any]:
+    from operando.tomo import read_xradia
+
+    scan = read_xradia(path)
+    proj = scan.projections
+    n = proj.shape[0]
+    out: dict[str, Any] = {
+        "kind": "tomography projections" if n > 1 else "X-ray microscope image",
+        "format": "Zeiss/Xradia TXRM/XRM (OLE2)",
+        "projections": f"{tuple(proj.shape)} {proj.dtype}",
+        "angles": f"{scan.angles_deg.min():.4g} .. {scan.angles_deg.max():.4g} degrees, {n} angles",
+        "reference (flat)": "none" if scan.flats is None else f"{tuple(scan.flats.shape)} {scan.flats.dtype}",
+    }
+    out["pixel_size"] = "not recorded" if scan.pixel_size_um is None else f"{scan.pixel_size_um:.5g} um"
+    out["energy"] = "not recorded" if scan.energy_kev is None else f"{scan.energy_kev:.5g} keV"
+    return out
+
+
 def _describe_store(path: Path) -> dict[str, Any]:
     from operando.store import open_results, store_status
 
@@ -286,6 +304,11 @@ def describe(path: str | PathLike[str]) -> dict[str, Any]:
         from operando.nmr._summary import describe_winepr
 
         return {"path": str(p), **describe_winepr(p)}
+
+    from operando.tomo._xradia import is_xradia
+
+    if is_xradia(p):
+        return {"path": str(p), **_describe_xradia(p)}
     from operando import echem
 
     fmt = echem.detect(p)

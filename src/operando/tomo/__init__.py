@@ -1,4 +1,4 @@
-"""Tomography: readers of DXchange, NeXus (image_key) and TIFF scans, preprocessing, reconstruction.
+"""Tomography: DXchange, NeXus (image_key), TIFF and Zeiss/Xradia readers, preprocessing, reconstruction.
 
 Centre convention: rotation centres are in pixels from the centre of detector pixel 0.
 """
@@ -6,6 +6,7 @@ Centre convention: rotation centres are in pixels from the centre of detector pi
 from operando.tomo._prep import find_center, minus_log, normalize, remove_stripes
 from operando.tomo._readers import TomoFileError, TomoScan, read_dxchange, read_nxtomo, read_tiff, read_tomo
 from operando.tomo._recon import ramp_filter, reconstruct, reconstruct_slice
+from operando.tomo._xradia import read_xradia
 
 __all__ = [
     "TomoFileError",
@@ -18,6 +19,7 @@ __all__ = [
     "read_nxtomo",
     "read_tiff",
     "read_tomo",
+    "read_xradia",
     "reconstruct",
     "reconstruct_slice",
     "remove_stripes",

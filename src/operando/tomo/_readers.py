@@ -1,4 +1,4 @@
-"""Readers of tomography scans: DXchange HDF5, NeXus/NXtomo (``image_key``), TIFF.
+"""Readers of tomography scans: DXchange HDF5, NeXus/NXtomo (``image_key``), TIFF (Xradia in ``_xradia``).
 
 Every reader returns a :class:`TomoScan`: lazy ``dask.array`` stacks of projections,
 flats and darks, shaped ``(frame, row, col)`` and chunked by detector rows (each chunk
@@ -21,6 +21,7 @@ import numpy as np
 
 from operando._files import read_head
 from operando.errors import CorruptFileError, MissingMetadataError, UnsupportedFormatError
+from operando.tomo._xradia import OLE2_MAGIC, read_xradia
 
 __all__ = ["TomoFileError", "TomoScan", "read_dxchange", "read_nxtomo", "read_tiff", "read_tomo"]
 
@@ -52,7 +53,7 @@ class TomoScan:
         Beam energy, keV, when recorded.
     path : pathlib.Path
         The file read.
-    layout : {"dxchange", "nxtomo", "tiff"}
+    layout : {"dxchange", "nxtomo", "tiff", "xradia"}
         Which layout was recognised.
     """
 
@@ -63,7 +64,7 @@ class TomoScan:
     pixel_size_um: float | None
     energy_kev: float | None
     path: Path
-    layout: Literal["dxchange", "nxtomo", "tiff"]
+    layout: Literal["dxchange", "nxtomo", "tiff", "xradia"]
 
 
 class _H5Source:
@@ -417,7 +418,8 @@ def read_tomo(path: str | PathLike[str], **tiff_options: Any) -> TomoScan:
     Parameters
     ----------
     path : str or os.PathLike
-        DXchange HDF5, NeXus with ``image_key``, or TIFF.
+        DXchange HDF5, NeXus with ``image_key``, TIFF, or Zeiss/Xradia ``.txrm``/``.xrm``
+        (OLE2; see :func:`operando.tomo.read_xradia`).
     **tiff_options
         ``angles_deg`` / ``angle_range_deg`` for TIFF files (see :func:`read_tiff`).
 
@@ -428,7 +430,7 @@ def read_tomo(path: str | PathLike[str], **tiff_options: Any) -> TomoScan:
     Raises
     ------
     UnsupportedFormatError
-        Neither HDF5 nor TIFF, or an HDF5 file of another layout.
+        Neither HDF5, TIFF nor OLE2, or an HDF5/OLE2 file of another layout.
     """
     p, head = read_head(path, 8)
     if head.startswith(_HDF5_MAGIC):
@@ -439,4 +441,6 @@ def read_tomo(path: str | PathLike[str], **tiff_options: Any) -> TomoScan:
         return read_dxchange(p) if is_dx else read_nxtomo(p)
     if head[:4] in _TIFF_MAGICS:
         return read_tiff(p, **tiff_options)
-    raise UnsupportedFormatError("not a tomography file this package reads (HDF5 or TIFF)", path=p)
+    if head.startswith(OLE2_MAGIC):
+        return read_xradia(p)
+    raise UnsupportedFormatError("not a tomography file this package reads (HDF5, TIFF or Xradia OLE2)", path=p)
