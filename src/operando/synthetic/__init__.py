@@ -6,7 +6,7 @@ They build the built-in sample experiment (``operando demo``) and the test phant
 from operando.synthetic._echem import SyntheticCell, lmno_ocv, simulate_gcpl, write_eclab_mpt
 from operando.synthetic._nmr import NMRLine, li_isotope_pair, simulate_fid, write_bruker_fid
 from operando.synthetic._sxdm import KMapTruth, SyntheticKMap, simulate_kmap, write_bliss_kmap
-from operando.synthetic._symmetric import simulate_symmetric_cell
+from operando.synthetic._symmetric import simulate_bv_symmetric_cell, simulate_symmetric_cell
 
 __all__ = [
     "KMapTruth",
@@ -15,6 +15,7 @@ __all__ = [
     "SyntheticKMap",
     "li_isotope_pair",
     "lmno_ocv",
+    "simulate_bv_symmetric_cell",
     "simulate_fid",
     "simulate_gcpl",
     "simulate_kmap",
