@@ -1,5 +1,6 @@
 """Figures and the HTML report."""
 
+from operando.report._cellmodel import plot_cell_model
 from operando.report._sxdm import (
     frame_labels,
     misorientation_rgb,
@@ -14,6 +15,7 @@ from operando.report._timeline import plot_timeline, save_figure
 __all__ = [
     "frame_labels",
     "misorientation_rgb",
+    "plot_cell_model",
     "plot_dspacing_histograms",
     "plot_dspacing_maps",
     "plot_misorientation",
