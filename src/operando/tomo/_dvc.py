@@ -144,8 +144,9 @@ def _correlate_row(
     """
     from skimage.registration import phase_cross_correlation
 
-    ref_slab = np.asarray(ref_slab, dtype=np.float64)
-    def_slab = np.asarray(def_slab, dtype=np.float64)
+    # slabs stay in their own dtype; each window is promoted to float64 when it is used
+    ref_slab = np.asarray(ref_slab)
+    def_slab = np.asarray(def_slab)
     mask_slab = None if mask_slab is None else np.asarray(mask_slab, dtype=bool)
     out = np.full((_N_OUT, starts_y.size, starts_x.size), np.nan)
     win_z = slice(margin, margin + size)
@@ -154,16 +155,16 @@ def _correlate_row(
             win = (win_z, slice(y0, y0 + size), slice(x0, x0 + size))
             if mask_slab is not None and mask_slab[win].mean() < min_mask_fraction:
                 continue
-            f = ref_slab[win]
+            f = ref_slab[win].astype(np.float64)
             if not f.std() > min_std:
                 continue
-            g0 = def_slab[win]
+            g0 = def_slab[win].astype(np.float64)
             if not g0.std() > 0:
                 continue
             shift, _, _ = phase_cross_correlation(f, g0, upsample_factor=1, normalization="phase")
             u0 = -np.asarray(shift, dtype=np.float64)
             u0 = np.clip(u0, -max_displacement_vox, max_displacement_vox)
-            block = def_slab[:, y0 - margin : y0 + size + margin, x0 - margin : x0 + size + margin]
+            block = def_slab[:, y0 - margin : y0 + size + margin, x0 - margin : x0 + size + margin].astype(np.float64)
             u, zncc, it = _refine(
                 f,
                 block,
