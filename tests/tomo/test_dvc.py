@@ -185,3 +185,23 @@ def test_bad_input():
         correlate_volumes(ref, ref, voxel_size_um=1.0, subvolume_vox=32)
     with pytest.raises(ParameterError, match="mask shape"):
         correlate_volumes(ref, ref, voxel_size_um=1.0, subvolume_vox=16, mask=np.ones((4, 4, 4), bool))
+
+
+def test_one_grid_row_reads_only_its_slab():
+    """Computing one row of the grid touches only the z-chunks of that row's slab (plus margin)."""
+    ref = electrolyte_phantom(N, 9)
+    moved = np.roll(ref, 1, axis=2)
+    touched: set[int] = set()
+
+    def record(block, block_info=None):
+        touched.add(block_info[0]["chunk-location"][0])
+        return block
+
+    r = da.from_array(ref, chunks=(8, N, N)).map_blocks(record, dtype=ref.dtype)
+    lazy = correlate_volumes(r, moved, voxel_size_um=1.0, subvolume_vox=SUB, step_vox=STEP)
+    row = lazy.isel(gz=0).compute(scheduler="synchronous")
+    np.testing.assert_allclose(row.ux.values, 1.0, atol=1e-3)
+    margin = SUB // 4 + 2
+    z0 = int(lazy.z_vox.values[0] - (SUB - 1) / 2)
+    assert touched == set(range((z0 - margin) // 8, (z0 + SUB + margin - 1) // 8 + 1))
+    assert len(touched) < N // 8
