@@ -205,3 +205,15 @@ def test_one_grid_row_reads_only_its_slab():
     z0 = int(lazy.z_vox.values[0] - (SUB - 1) / 2)
     assert touched == set(range((z0 - margin) // 8, (z0 + SUB + margin - 1) // 8 + 1))
     assert len(touched) < N // 8
+
+
+@pytest.mark.parametrize("u", [(0.0, 0.0, 0.0), (0.3, -1.7, 2.05), (-3.999, 3.5, -0.5)])
+def test_separable_translation_equals_map_coordinates(u):
+    from operando.tomo._dvc import _translated_window
+
+    block = np.random.default_rng(0).standard_normal((30, 31, 32))
+    coef = ndi.spline_filter(block, order=3)
+    size, start = (20, 21, 22), 5
+    pts = np.indices(size, dtype=np.float64).reshape(3, -1) + start + np.array(u)[:, None]
+    expected = ndi.map_coordinates(coef, pts, order=3, prefilter=False).reshape(size)
+    np.testing.assert_allclose(_translated_window(coef, start, size, np.array(u)), expected, rtol=1e-12, atol=1e-12)
