@@ -7,6 +7,8 @@ import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import ndimage as ndi
 from skimage.registration import phase_cross_correlation
 
@@ -217,3 +219,16 @@ def test_separable_translation_equals_map_coordinates(u):
     pts = np.indices(size, dtype=np.float64).reshape(3, -1) + start + np.array(u)[:, None]
     expected = ndi.map_coordinates(coef, pts, order=3, prefilter=False).reshape(size)
     np.testing.assert_allclose(_translated_window(coef, start, size, np.array(u)), expected, rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=10, deadline=None)
+@given(shift=st.tuples(*(st.floats(-2.5, 2.5),) * 3), seed=st.integers(0, 3))
+def test_random_subvoxel_rigid_shifts(shift, seed):
+    ref = _small_phantoms[seed]
+    moved = np.fft.ifftn(ndi.fourier_shift(np.fft.fftn(ref), shift)).real
+    ds = correlate_volumes(ref, moved, voxel_size_um=1.0, subvolume_vox=16, step_vox=8)
+    got = measured(ds).reshape(-1, 3)
+    np.testing.assert_allclose(got, np.broadcast_to(shift, got.shape), atol=0.01)
+
+
+_small_phantoms = [electrolyte_phantom(40, s) for s in range(4)]
