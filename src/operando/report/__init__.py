@@ -1,5 +1,6 @@
 """Figures and the HTML report."""
 
+from operando.report._cellmodel import plot_cell_model
 from operando.report._html import HTML_DPI, ReportResult, build_report
 from operando.report._mri import plot_layer_amounts, plot_layer_rates, plot_profiles, save_mri_figures
 from operando.report._sections import FigureSpec, FrameState, Section, infer_kind, make_section, register_section
@@ -25,6 +26,7 @@ __all__ = [
     "infer_kind",
     "make_section",
     "misorientation_rgb",
+    "plot_cell_model",
     "plot_dspacing_histograms",
     "plot_dspacing_maps",
     "plot_layer_amounts",

@@ -7,7 +7,7 @@ from operando.synthetic._echem import SyntheticCell, lmno_ocv, simulate_gcpl, wr
 from operando.synthetic._mri import DendriteTruth, SyntheticDendriteMRI, csi_phantom, simulate_dendrite_mri
 from operando.synthetic._nmr import NMRLine, li_isotope_pair, simulate_fid, write_bruker_fid
 from operando.synthetic._sxdm import KMapTruth, SyntheticKMap, simulate_kmap, write_bliss_kmap
-from operando.synthetic._symmetric import simulate_symmetric_cell
+from operando.synthetic._symmetric import simulate_bv_symmetric_cell, simulate_symmetric_cell
 
 __all__ = [
     "DendriteTruth",
@@ -19,6 +19,7 @@ __all__ = [
     "csi_phantom",
     "li_isotope_pair",
     "lmno_ocv",
+    "simulate_bv_symmetric_cell",
     "simulate_dendrite_mri",
     "simulate_fid",
     "simulate_gcpl",
