@@ -50,16 +50,30 @@ ScansOption = Annotated[str | None, typer.Option("--scans", help="Scan numbers (
 ReflectionOption = Annotated[str | None, typer.Option("--reflection", help="Miller indices, e.g. 400.")]
 BackgroundOption = Annotated[str, typer.Option("--background", help="global, frame, none or counts per pixel.")]
 ThresholdOption = Annotated[float, typer.Option("--threshold", help="Intensity mask, fraction of the maximum.")]
+DriftOption = Annotated[
+    bool, typer.Option("--drift/--no-drift", help="Correct the drift between rocking angles (cross-correlation).")
+]
+MedianOption = Annotated[
+    str | None, typer.Option("--median", help="Median filter over scan points per angle, e.g. 2x2.")
+]
+
+
+def _median(text: str | None) -> tuple[int, int] | None:
+    from operando.sxdm import parse_window
+
+    return parse_window(text) if text else None
 
 
 @app.command("process")
 def process(
-    path: Annotated[Path, typer.Argument(help="Bliss master file (one scan N.1 per rocking angle).")],
+    path: Annotated[Path, typer.Argument(help="Bliss master file or SPEC file (one scan per rocking angle).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Zarr store to write.")],
     scans: ScansOption = None,
     reflection: ReflectionOption = None,
     background: BackgroundOption = "global",
     threshold: ThresholdOption = 0.2,
+    drift: DriftOption = False,
+    median: MedianOption = None,
     echem: Annotated[
         Path | None,
         typer.Option("--echem", help="Potentiostat file: the map gets the voltage, capacity, x(Li) it was taken at."),
@@ -76,6 +90,8 @@ def process(
         reflection=parse_reflection(reflection) if reflection else None,
         background=_background(background),
         intensity_threshold=threshold,
+        drift_correction=drift,
+        median_filter=_median(median),
     )
     inputs = [path]
     if echem is not None:
@@ -102,13 +118,15 @@ def process(
 @app.command("series")
 def series(
     paths: Annotated[
-        list[Path], typer.Argument(help="Bliss master files, one K-map each, in the order they were measured.")
+        list[Path], typer.Argument(help="Bliss master or SPEC files, one K-map each, in the order they were measured.")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Zarr store to write (dimension frame).")],
     scans: ScansOption = None,
     reflection: ReflectionOption = None,
     background: BackgroundOption = "global",
     threshold: ThresholdOption = 0.2,
+    drift: DriftOption = False,
+    median: MedianOption = None,
     echem: Annotated[
         Path | None,
         typer.Option("--echem", help="Potentiostat file: each map gets the voltage, capacity, x(Li) it was taken at."),
@@ -137,6 +155,8 @@ def series(
         reflection=parse_reflection(reflection) if reflection else None,
         background=_background(background),
         intensity_threshold=threshold,
+        drift_correction=drift,
+        median_filter=_median(median),
         record=record,
         overwrite=overwrite,
     )

@@ -1,12 +1,17 @@
 """Scanning X-ray diffraction microscopy (SXDM, "K-maps"): from raw ID01 scans to maps.
 
-Readers of ESRF Bliss files, geometry (pixel -> Q), the per-scan-point reduction (3D centre of mass of Q without a
-q-space cube) and the maps (d-spacing, strain, tilt).
+Readers of ESRF Bliss files and of the older SPEC + EDF K-maps, geometry (pixel -> Q),
+drift correction between rocking angles, a median filter over scan points, the
+per-scan-point reduction (3D centre of mass of Q without a q-space cube) and the maps
+(d-spacing, strain, tilt).
 """
 
 from operando.sxdm._bliss import BlissScan, KMapMetadata, SXDMLayoutError, open_bliss_kmap, read_bliss_metadata
+from operando.sxdm._drift import Drift, estimate_drift, intensity_maps, register_maps, shift_frames
+from operando.sxdm._filters import median_filter_points, parse_window
 from operando.sxdm._geometry import DetectorGeometry, Offsets, d_spacing, pixel_q, rotation_matrix
 from operando.sxdm._maps import strain_tilt_maps
+from operando.sxdm._open import open_kmap, read_kmap_metadata
 from operando.sxdm._process import parse_reflection, place_on_record, process_kmap, process_series
 from operando.sxdm._reduce import (
     ROI,
@@ -18,29 +23,42 @@ from operando.sxdm._reduce import (
     global_background,
     reduce_kmap,
 )
+from operando.sxdm._spec import is_spec_file, open_spec_kmap, read_spec_metadata
 
 __all__ = [
     "ROI",
     "BlissScan",
     "CentreOfMass",
     "DetectorGeometry",
+    "Drift",
     "KMapMetadata",
     "Offsets",
     "SXDMLayoutError",
     "centre_of_mass",
     "d_spacing",
+    "estimate_drift",
     "find_hot_pixels",
     "find_roi",
     "frame_background",
     "global_background",
+    "intensity_maps",
+    "is_spec_file",
+    "median_filter_points",
     "open_bliss_kmap",
+    "open_kmap",
+    "open_spec_kmap",
     "parse_reflection",
+    "parse_window",
     "pixel_q",
     "place_on_record",
     "process_kmap",
     "process_series",
     "read_bliss_metadata",
+    "read_kmap_metadata",
+    "read_spec_metadata",
     "reduce_kmap",
+    "register_maps",
     "rotation_matrix",
+    "shift_frames",
     "strain_tilt_maps",
 ]
