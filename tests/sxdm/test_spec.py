@@ -82,7 +82,9 @@ def test_missing_edf_files_are_all_named(small, tmp_path):
     spec = write_spec_kmap(small, tmp_path)
     for nr in (4, 6):
         (tmp_path / f"data_mpx4_{nr:05d}.edf.gz").unlink()
-    with pytest.raises(SXDMLayoutError, match=r"2 EDF frame file\(s\) missing.*data_mpx4_00004.edf.gz, data_mpx4_00006"):
+    with pytest.raises(
+        SXDMLayoutError, match=r"2 EDF frame file\(s\) missing.*data_mpx4_00004.edf.gz, data_mpx4_00006"
+    ):
         open_spec_kmap(spec)
     assert read_spec_metadata(spec).missing == ("data_mpx4_00004.edf.gz", "data_mpx4_00006.edf.gz")
 

@@ -217,11 +217,32 @@ def shift_frames(frames: Any, shifts: ArrayLike) -> Any:
         raise ParameterError(f"shifts must be (angle, 2) for frames (angle, y, x, det_y, det_x), got {s.shape}")
     if not np.isfinite(s).all():
         raise ParameterError("shifts must be finite")
-    xp: Any = da if isinstance(frames, da.Array) else np
-    out = []
-    for a in range(frames.shape[0]):
-        f = frames[a].astype(np.float32)
-        f = _shift_axis(f, 0, s[a, 0], xp)
-        f = _shift_axis(f, 1, s[a, 1], xp)
-        out.append(f)
-    return xp.stack(out, axis=0)
+    if isinstance(frames, da.Array):
+        # one task per chunk: each chunk sees enough neighbouring rows and columns
+        # (map edges repeated) to be shifted on its own
+        reach = [int(np.ceil(np.abs(s[:, k]).max())) + 1 for k in range(2)]
+        depth = {0: 0, 1: min(reach[0], frames.shape[1]), 2: min(reach[1], frames.shape[2]), 3: 0, 4: 0}
+        # whole rows, and several of them, so that the halo is a small part of each chunk
+        rows = min(frames.shape[1], max(4 * depth[1], max(frames.chunks[1])))
+        frames = frames.rechunk({0: 1, 1: rows, 2: -1})
+        return frames.map_overlap(
+            _shift_block,
+            depth=depth,
+            boundary="nearest",
+            shifts=s,
+            dtype=np.float32,
+            meta=np.empty((0,) * 5, dtype=np.float32),
+        )
+    return _shift_block(np.asarray(frames), shifts=s, block_info={0: {"array-location": [(0, frames.shape[0])]}})
+
+
+def _shift_block(block: Any, *, shifts: NDArray[np.float64], block_info: Any = None) -> NDArray[np.float32]:
+    """Shift every angle of a (angle, y, x, det_y, det_x) block; the block's first angle
+    index comes from dask's ``block_info``."""
+    a0 = int(block_info[0]["array-location"][0][0]) if block_info else 0
+    out = np.empty(block.shape, dtype=np.float32)
+    for i in range(block.shape[0]):
+        f = block[i].astype(np.float32)
+        f = _shift_axis(f, 0, shifts[a0 + i, 0], np)
+        out[i] = _shift_axis(f, 1, shifts[a0 + i, 1], np)
+    return out
