@@ -13,6 +13,13 @@ from operando.sxdm._geometry import DetectorGeometry, Offsets, d_spacing, pixel_
 from operando.sxdm._maps import strain_tilt_maps
 from operando.sxdm._open import open_kmap, read_kmap_metadata
 from operando.sxdm._process import parse_reflection, place_on_record, process_kmap, process_series
+from operando.sxdm._qspace import (
+    gridded_qspace,
+    qspace_bins,
+    qspace_centre_of_mass,
+    read_xsocs_qspace,
+    write_xsocs_qspace,
+)
 from operando.sxdm._reduce import (
     ROI,
     CentreOfMass,
@@ -41,6 +48,7 @@ __all__ = [
     "find_roi",
     "frame_background",
     "global_background",
+    "gridded_qspace",
     "intensity_maps",
     "is_spec_file",
     "median_filter_points",
@@ -53,12 +61,16 @@ __all__ = [
     "place_on_record",
     "process_kmap",
     "process_series",
+    "qspace_bins",
+    "qspace_centre_of_mass",
     "read_bliss_metadata",
     "read_kmap_metadata",
     "read_spec_metadata",
+    "read_xsocs_qspace",
     "reduce_kmap",
     "register_maps",
     "rotation_matrix",
     "shift_frames",
     "strain_tilt_maps",
+    "write_xsocs_qspace",
 ]

@@ -262,7 +262,7 @@ def read_spec_metadata(
                 f"scan {s.name} has mononrj {e['mono'].get('mononrj')}, scan {first.name} {e0['mono'].get('mononrj')}"
             )
         for key in ("phi", "nu", "delta"):
-            a, b = float(s.positioners[key]), float(first.positioners[key])  # type: ignore[arg-type]
+            a, b = float(s.positioners[key]), float(first.positioners[key])
             if abs(a - b) > 1e-4:
                 problems.append(f"scan {s.name} has {key} = {a} deg, scan {first.name} {b} deg")
     if problems:
@@ -304,10 +304,10 @@ def read_spec_metadata(
         energy_eV=energy_eV,
         pixel_mask=np.zeros(shape, dtype=np.uint8),
         map_shape=(ny, nx),
-        eta_deg=np.array([float(s.positioners["eta"]) for s in infos]),  # type: ignore[arg-type]
-        phi_deg=np.array([float(s.positioners["phi"]) for s in infos]),  # type: ignore[arg-type]
-        nu_deg=np.array([float(s.positioners["nu"]) for s in infos]),  # type: ignore[arg-type]
-        delta_deg=np.array([float(s.positioners["delta"]) for s in infos]),  # type: ignore[arg-type]
+        eta_deg=np.array([float(s.positioners["eta"]) for s in infos]),
+        phi_deg=np.array([float(s.positioners["phi"]) for s in infos]),
+        nu_deg=np.array([float(s.positioners["nu"]) for s in infos]),
+        delta_deg=np.array([float(s.positioners["delta"]) for s in infos]),
         y_um=grid(slow, 1, ny),
         x_um=grid(fast, 0, nx),
         missing=tuple(m for s in infos for m in s.missing),

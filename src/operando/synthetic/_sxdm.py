@@ -149,10 +149,11 @@ class SyntheticKMap:
         interpolated bilinearly (positions clipped to the map)."""
         ny, nx = self.map_shape
         n_a, dy, dx, _ = self._q.shape
+        drift = np.zeros((n_a, 2)) if self.drift is None else self.drift
         pts = np.arange(start, stop)
         py, px = np.divmod(pts, nx)
-        sy = np.clip(py[None, :] + self.drift[:, 0:1], 0, ny - 1)  # (angle, points)
-        sx = np.clip(px[None, :] + self.drift[:, 1:2], 0, nx - 1)
+        sy = np.clip(py[None, :] + drift[:, 0:1], 0, ny - 1)  # (angle, points)
+        sx = np.clip(px[None, :] + drift[:, 1:2], 0, nx - 1)
         y0, x0 = np.minimum(np.floor(sy).astype(np.intp), ny - 2), np.minimum(np.floor(sx).astype(np.intp), nx - 2)
         fy, fx = sy - y0, sx - x0
         corners = [(0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 0, fy * (1 - fx)), (1, 1, fy * fx)]
