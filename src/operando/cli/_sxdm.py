@@ -74,6 +74,7 @@ def process(
     threshold: ThresholdOption = 0.2,
     drift: DriftOption = False,
     median: MedianOption = None,
+    widths: Annotated[bool, typer.Option("--widths", help="Add the 3D peak widths (second moments of Q).")] = False,
     echem: Annotated[
         Path | None,
         typer.Option("--echem", help="Potentiostat file: the map gets the voltage, capacity, x(Li) it was taken at."),
@@ -92,6 +93,7 @@ def process(
         intensity_threshold=threshold,
         drift_correction=drift,
         median_filter=_median(median),
+        widths=widths,
     )
     inputs = [path]
     if echem is not None:

@@ -31,6 +31,7 @@ from operando.sxdm._reduce import (
     reduce_kmap,
 )
 from operando.sxdm._spec import is_spec_file, open_spec_kmap, read_spec_metadata
+from operando.sxdm._widths import PeakWidths, peak_widths, q_covariance, rocking_direction
 
 __all__ = [
     "ROI",
@@ -40,6 +41,7 @@ __all__ = [
     "Drift",
     "KMapMetadata",
     "Offsets",
+    "PeakWidths",
     "SXDMLayoutError",
     "centre_of_mass",
     "d_spacing",
@@ -57,10 +59,12 @@ __all__ = [
     "open_spec_kmap",
     "parse_reflection",
     "parse_window",
+    "peak_widths",
     "pixel_q",
     "place_on_record",
     "process_kmap",
     "process_series",
+    "q_covariance",
     "qspace_bins",
     "qspace_centre_of_mass",
     "read_bliss_metadata",
@@ -69,6 +73,7 @@ __all__ = [
     "read_xsocs_qspace",
     "reduce_kmap",
     "register_maps",
+    "rocking_direction",
     "rotation_matrix",
     "shift_frames",
     "strain_tilt_maps",

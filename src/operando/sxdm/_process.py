@@ -18,7 +18,8 @@ from operando.sxdm._filters import median_filter_points
 from operando.sxdm._geometry import pixel_q
 from operando.sxdm._maps import strain_tilt_maps
 from operando.sxdm._open import open_kmap, read_kmap_metadata
-from operando.sxdm._reduce import BackgroundMode, reduce_kmap
+from operando.sxdm._reduce import ROI, BackgroundMode, find_hot_pixels, reduce_kmap
+from operando.sxdm._widths import peak_widths
 from operando.timeline import align, attach_state
 
 __all__ = ["parse_reflection", "place_on_record", "process_kmap", "process_series"]
@@ -52,6 +53,7 @@ def process_kmap(
     points_per_chunk: int = 32,
     drift_correction: bool = False,
     median_filter: tuple[int, int] | None = None,
+    widths: bool = False,
 ) -> tuple[xr.Dataset, dict[str, Any]]:
     """Strain and tilt maps of a K-map (Bliss master or SPEC + EDF, found by content).
 
@@ -74,6 +76,10 @@ def process_kmap(
     median_filter : (int, int), optional
         Median of each pixel over this window of scan points (per angle) before the
         reduction (:func:`operando.sxdm.median_filter_points`), e.g. ``(2, 2)``.
+    widths : bool
+        Add the 3D peak widths (:func:`operando.sxdm.peak_widths`: ``width_major``,
+        ``width_middle``, ``width_minor``, ``width_radial``, ``width_rocking``, 1/Å) in
+        the same region of interest, background and pixel masks (two extra passes).
 
     Returns
     -------
@@ -85,7 +91,7 @@ def process_kmap(
     frames, meta = open_kmap(path, scans=scans, points_per_chunk=points_per_chunk)
     if len(meta.eta_deg) < 2:
         raise ParameterError("a K-map needs at least two rocking angles (scans)")
-    extra: dict[str, Any] = {"drift_correction": drift_correction, "median_filter": None}
+    extra: dict[str, Any] = {"drift_correction": drift_correction, "median_filter": None, "widths": widths}
     if drift_correction:
         drift = estimate_drift(frames, pixel_mask=meta.pixel_mask)
         frames = shift_frames(frames, drift.shifts)
@@ -104,6 +110,22 @@ def process_kmap(
     moments, settings = reduce_kmap(frames, q, eta_deg=meta.eta_deg, pixel_mask=meta.pixel_mask, background=background)
     computed = {k: np.asarray(v) for k, v in moments.items()}
     maps = strain_tilt_maps(computed, intensity_threshold=intensity_threshold, y_um=meta.y_um, x_um=meta.x_um)
+    if widths:
+        summed = frames.sum(axis=(1, 2), dtype=np.float64)
+        summed = np.asarray(summed.compute() if hasattr(summed, "compute") else summed)
+        bad = meta.pixel_mask != 0
+        bad |= find_hot_pixels(summed) & ~bad
+        roi = ROI(tuple(settings["roi_angles"]), tuple(settings["roi_det_y"]), tuple(settings["roi_det_x"]))  # type: ignore[arg-type]
+        found = peak_widths(
+            frames,
+            q,
+            roi=roi,
+            pixel_mask=bad,
+            background=float(settings["background_counts_per_pixel"]),  # type: ignore[arg-type]
+        )
+        keep = np.where(maps["mask"].values, 1.0, np.nan)
+        for name, values in found.items():
+            maps[name] = (("y", "x"), values * keep, {"units": "1/angstrom", "long_name": f"peak {name} (std of Q)"})
     if reflection is not None:
         maps["lattice_parameter"] = maps.d_spacing * float(np.linalg.norm(reflection))
         maps["lattice_parameter"].attrs = {"units": "angstrom", "long_name": f"cubic a from the {reflection} d-spacing"}
