@@ -86,15 +86,12 @@ def test_cube_matches_xsocs_qspace_converter(kmap, tmp_path):
     for ax, values in zip(("qx", "qy", "qz"), ref.qspace_dimension_values, strict=True):
         np.testing.assert_allclose(ours[ax].values, values, rtol=0, atol=1e-7)
     theirs = ref.qspace
-    np.testing.assert_array_equal(ours.histo.values.sum(), ref.histo.sum())
-    # voxels on a bin edge may fall either way with Q from xrayutilities: at most a few
-    assert (ours.histo.values != ref.histo).sum() <= 4
+    # same bins, same hits, same cubes (float32 sums of the same counts)
+    np.testing.assert_array_equal(ours.histo.values, ref.histo)
+    np.testing.assert_allclose(ours.qspace.values, theirs, rtol=1e-6, atol=1e-3)
     np.testing.assert_allclose(ours.qspace_sum.values, ref.qspace_sum, rtol=1e-6)
-    np.testing.assert_allclose(ours.qspace.values.sum((1, 2, 3)), theirs.sum((1, 2, 3)), rtol=1e-6)
     for k in range(theirs.shape[0]):
-        a, b = ours.qspace.values[k], theirs[k]
-        assert np.unravel_index(a.argmax(), SHAPE) == np.unravel_index(b.argmax(), SHAPE)
-        assert np.abs(a - b).sum() < 1e-3 * b.sum()
+        assert np.unravel_index(ours.qspace.values[k].argmax(), SHAPE) == np.unravel_index(theirs[k].argmax(), SHAPE)
     np.testing.assert_allclose(ours.sample_x.values, ref.sample_x)
     np.testing.assert_allclose(ours.sample_y.values, ref.sample_y)
 
