@@ -32,6 +32,7 @@ from operando.sxdm._reduce import (
 )
 from operando.sxdm._spec import is_spec_file, open_spec_kmap, read_spec_metadata
 from operando.sxdm._widths import PeakWidths, peak_widths, q_covariance, rocking_direction
+from operando.sxdm._xsocs import is_xsocs_master, open_xsocs_kmap, read_xsocs_metadata
 
 __all__ = [
     "ROI",
@@ -53,10 +54,12 @@ __all__ = [
     "gridded_qspace",
     "intensity_maps",
     "is_spec_file",
+    "is_xsocs_master",
     "median_filter_points",
     "open_bliss_kmap",
     "open_kmap",
     "open_spec_kmap",
+    "open_xsocs_kmap",
     "parse_reflection",
     "parse_window",
     "peak_widths",
@@ -70,6 +73,7 @@ __all__ = [
     "read_bliss_metadata",
     "read_kmap_metadata",
     "read_spec_metadata",
+    "read_xsocs_metadata",
     "read_xsocs_qspace",
     "reduce_kmap",
     "register_maps",
