@@ -1,4 +1,4 @@
-"""XSOCS merged K-maps (master + entry files): synthetic ones written with xsocs's own writers, and the real InGaN set."""
+"""XSOCS merged K-maps (master + entry files): synthetic ones written by xsocs, and the real InGaN set."""
 
 from __future__ import annotations
 
