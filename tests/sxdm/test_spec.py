@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from operando.errors import MissingMetadataError, UnsupportedFormatError
+from operando.errors import MissingMetadataError, ParameterError, UnsupportedFormatError
 from operando.sxdm import (
     SXDMLayoutError,
     is_spec_file,
@@ -51,6 +51,10 @@ def test_metadata_matches_the_model(small, spec):
     assert meta.scans[0].motors == ("piy", "pix")
     assert meta.scans[1].start_time == "2021-03-14T16:28:33"
     assert is_spec_file(spec) and read_kmap_metadata(spec, scans=[2, 3]).eta_deg.size == 2
+    # SPEC records local time; the ESRF clock's zone can be attached (CET in March)
+    assert read_spec_metadata(spec, timezone="Europe/Paris").scans[0].start_time == "2021-03-14T16:27:33+01:00"
+    with pytest.raises(ParameterError, match="time zone"):
+        read_spec_metadata(spec, timezone="Mars/Olympus")
 
 
 def test_frames_are_lazy_blocks_and_exact(small, spec):

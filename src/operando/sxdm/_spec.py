@@ -89,16 +89,22 @@ def _detector_shape(lines: Sequence[str], detector: str) -> tuple[int, int] | No
     return None
 
 
-def _start_time(lines: Sequence[str]) -> str:
-    """``#D Sun 2021/03/14 16:27:33`` -> ``2021-03-14T16:27:33`` (SPEC records no zone).
+def _start_time(lines: Sequence[str], timezone: str | None = None) -> str:
+    """``#D Sun 2021/03/14 16:27:33`` -> ``2021-03-14T16:27:33`` (SPEC records no zone;
+    with ``timezone``, an IANA name, the offset of that zone is attached).
 
     The scan's own ``#D`` line comes after the file header's, so the last one is used."""
     for line in reversed(lines):
         if line.startswith("#D "):
             try:
-                return datetime.strptime(line[3:].strip(), "%a %Y/%m/%d %H:%M:%S").isoformat()
+                when = datetime.strptime(line[3:].strip(), "%a %Y/%m/%d %H:%M:%S")
             except ValueError:
                 return ""
+            if timezone is not None:
+                from zoneinfo import ZoneInfo
+
+                when = when.replace(tzinfo=ZoneInfo(timezone))
+            return when.isoformat()
     return ""
 
 
@@ -130,7 +136,7 @@ def _motor(scan: Any, names: Sequence[str], spec: Path, label: str) -> float:
 
 
 def _read_scan(
-    sf: Any, key: str, spec: Path, *, detector: str, image_dir: Path | None
+    sf: Any, key: str, spec: Path, *, detector: str, image_dir: Path | None, timezone: str | None = None
 ) -> tuple[BlissScan, dict[str, Any]]:
     scan = sf[key]
     command = str(scan.scan_header_dict.get("S", "")).split(None, 1)
@@ -164,7 +170,7 @@ def _read_scan(
     info = BlissScan(
         name=key,
         title=title,
-        start_time=_start_time(header),
+        start_time=_start_time(header, timezone),
         map_shape=map_shape,
         motors=(slow, fast),
         positioners=positioners,
@@ -192,6 +198,7 @@ def read_spec_metadata(
     scans: Sequence[int] | None = None,
     detector: str = "mpx4",
     image_dir: str | PathLike[str] | None = None,
+    timezone: str | None = None,
 ) -> KMapMetadata:
     """Read the metadata of an ID01 SPEC K-map (no frames are read).
 
@@ -207,12 +214,16 @@ def read_spec_metadata(
     image_dir : str or PathLike, optional
         Folder of the EDF files; by default the folder recorded in ``#C imageFile``,
         then the SPEC file's folder.
+    timezone : str, optional
+        IANA zone of the beamline clock (``"Europe/Paris"`` at the ESRF): SPEC records
+        local time without zone, and :mod:`operando.timeline` reads naive times as UTC.
 
     Returns
     -------
     KMapMetadata
         As for Bliss files; each scan's ``frames`` is its EDF file, ``missing`` lists
-        the EDF files not found; ``start_time`` is local time without zone.
+        the EDF files not found; ``start_time`` is local time, without zone unless
+        ``timezone`` is given.
 
     Raises
     ------
@@ -243,7 +254,7 @@ def read_spec_metadata(
             keys = [k for k in keys if int(k.split(".")[0]) in wanted]
         if not keys:
             raise UnsupportedFormatError("no scans (#S) in the SPEC file", path=p)
-        read = [_read_scan(sf, k, p, detector=detector, image_dir=idir) for k in keys]
+        read = [_read_scan(sf, k, p, detector=detector, image_dir=idir, timezone=timezone) for k in keys]
     finally:
         sf.close()
     infos, extras = [r[0] for r in read], [r[1] for r in read]
@@ -352,6 +363,7 @@ def open_spec_kmap(
     detector: str = "mpx4",
     image_dir: str | PathLike[str] | None = None,
     points_per_chunk: int = 32,
+    timezone: str | None = None,
 ) -> tuple[Any, KMapMetadata]:
     """Lazy frames of an ID01 SPEC + EDF K-map and its metadata.
 
@@ -359,7 +371,7 @@ def open_spec_kmap(
     ----------
     path : str or PathLike
         SPEC file.
-    scans, detector, image_dir
+    scans, detector, image_dir, timezone
         See :func:`read_spec_metadata`.
     points_per_chunk : int
         Scan points per EDF read (whole map rows when a row is shorter).
@@ -378,7 +390,7 @@ def open_spec_kmap(
     import dask
     import dask.array as da
 
-    meta = read_spec_metadata(path, scans=scans, detector=detector, image_dir=image_dir)
+    meta = read_spec_metadata(path, scans=scans, detector=detector, image_dir=image_dir, timezone=timezone)
     if meta.missing:
         folder = Path(image_dir) if image_dir is not None else None
         where = f" in {folder}" if folder is not None else " (recorded folder or beside the SPEC file)"
