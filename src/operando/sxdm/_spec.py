@@ -237,6 +237,13 @@ def read_spec_metadata(
     from silx.io.specfile import SfErrFileOpen, SpecFile
 
     p = Path(path)
+    if timezone is not None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError, ImportError):
+            raise ParameterError(f"unknown time zone {timezone!r} (an IANA name like Europe/Paris)") from None
     if not is_spec_file(p):
         raise UnsupportedFormatError("not a SPEC file (no #F / #S header)", path=p)
     idir = Path(image_dir) if image_dir is not None else None
