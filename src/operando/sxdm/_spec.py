@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from operando.errors import CorruptFileError, MissingMetadataError, UnsupportedFormatError
+from operando.errors import CorruptFileError, MissingMetadataError, ParameterError, UnsupportedFormatError
 from operando.sxdm._bliss import BlissScan, KMapMetadata, SXDMLayoutError
 from operando.sxdm._geometry import DetectorGeometry
 
