@@ -107,4 +107,3 @@ app.add_typer(_tomo.app, name="tomo")
 app.add_typer(_nmr.app, name="nmr")
 app.add_typer(_mri.app, name="mri")
 app.command("report")(report_command)
-

@@ -50,16 +50,31 @@ ScansOption = Annotated[str | None, typer.Option("--scans", help="Scan numbers (
 ReflectionOption = Annotated[str | None, typer.Option("--reflection", help="Miller indices, e.g. 400.")]
 BackgroundOption = Annotated[str, typer.Option("--background", help="global, frame, none or counts per pixel.")]
 ThresholdOption = Annotated[float, typer.Option("--threshold", help="Intensity mask, fraction of the maximum.")]
+DriftOption = Annotated[
+    bool, typer.Option("--drift/--no-drift", help="Correct the drift between rocking angles (cross-correlation).")
+]
+MedianOption = Annotated[
+    str | None, typer.Option("--median", help="Median filter over scan points per angle, e.g. 2x2.")
+]
+
+
+def _median(text: str | None) -> tuple[int, int] | None:
+    from operando.sxdm import parse_window
+
+    return parse_window(text) if text else None
 
 
 @app.command("process")
 def process(
-    path: Annotated[Path, typer.Argument(help="Bliss master file (one scan N.1 per rocking angle).")],
+    path: Annotated[Path, typer.Argument(help="Bliss master file or SPEC file (one scan per rocking angle).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Zarr store to write.")],
     scans: ScansOption = None,
     reflection: ReflectionOption = None,
     background: BackgroundOption = "global",
     threshold: ThresholdOption = 0.2,
+    drift: DriftOption = False,
+    median: MedianOption = None,
+    widths: Annotated[bool, typer.Option("--widths", help="Add the 3D peak widths (second moments of Q).")] = False,
     echem: Annotated[
         Path | None,
         typer.Option("--echem", help="Potentiostat file: the map gets the voltage, capacity, x(Li) it was taken at."),
@@ -76,6 +91,9 @@ def process(
         reflection=parse_reflection(reflection) if reflection else None,
         background=_background(background),
         intensity_threshold=threshold,
+        drift_correction=drift,
+        median_filter=_median(median),
+        widths=widths,
     )
     inputs = [path]
     if echem is not None:
@@ -102,13 +120,15 @@ def process(
 @app.command("series")
 def series(
     paths: Annotated[
-        list[Path], typer.Argument(help="Bliss master files, one K-map each, in the order they were measured.")
+        list[Path], typer.Argument(help="Bliss master or SPEC files, one K-map each, in the order they were measured.")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Zarr store to write (dimension frame).")],
     scans: ScansOption = None,
     reflection: ReflectionOption = None,
     background: BackgroundOption = "global",
     threshold: ThresholdOption = 0.2,
+    drift: DriftOption = False,
+    median: MedianOption = None,
     echem: Annotated[
         Path | None,
         typer.Option("--echem", help="Potentiostat file: each map gets the voltage, capacity, x(Li) it was taken at."),
@@ -137,6 +157,8 @@ def series(
         reflection=parse_reflection(reflection) if reflection else None,
         background=_background(background),
         intensity_threshold=threshold,
+        drift_correction=drift,
+        median_filter=_median(median),
         record=record,
         overwrite=overwrite,
     )
@@ -165,3 +187,79 @@ def figures(
     for paths in save_sxdm_figures(open_results(store).load(), out, max_tilt_deg=max_tilt).values():
         for written in paths:
             typer.echo(str(written))
+
+
+def _bins(text: str) -> tuple[int, int, int]:
+    """``"50x100x100"`` -> (50, 100, 100)."""
+    from operando.errors import ParameterError
+
+    try:
+        n = tuple(int(p) for p in text.lower().split("x"))
+    except ValueError:
+        n = ()
+    if len(n) != 3 or min(n) < 2:
+        raise ParameterError(f"--bins must be three counts >= 2 like 50x100x100, got {text!r}")
+    return n[0], n[1], n[2]
+
+
+def _region(text: str | None) -> tuple[slice, slice] | None:
+    """``"y0:y1,x0:x1"`` (scan-point indices, half-open) -> two slices."""
+    from operando.errors import ParameterError
+
+    if not text:
+        return None
+    try:
+        ys, xs = text.split(",")
+        out = []
+        for part in (ys, xs):
+            lo, _, hi = part.partition(":")
+            out.append(slice(int(lo) if lo.strip() else None, int(hi) if hi.strip() else None))
+    except ValueError:
+        raise ParameterError(f"--points must be like 10:20,5:15 (rows, columns), got {text!r}") from None
+    return out[0], out[1]
+
+
+@app.command("qspace")
+def qspace(
+    path: Annotated[Path, typer.Argument(help="Bliss master, XSOCS master or SPEC file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="XSOCS q-space HDF5 file to write.")],
+    scans: ScansOption = None,
+    bins: Annotated[str, typer.Option("--bins", help="Bins along qx, qy, qz, e.g. 50x100x100.")] = "50x100x100",
+    points: Annotated[
+        str | None, typer.Option("--points", help="Region of scan points rows:rows,cols:cols (default all).")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")] = False,
+) -> None:
+    """Grid each scan point's frames into a q-space cube (XSOCS binning) and write XSOCS's qspace.h5 layout."""
+    import numpy as np
+
+    from operando.sxdm import gridded_qspace, open_kmap, pixel_q, write_xsocs_qspace
+
+    frames, meta = open_kmap(path, scans=_scan_range(scans))
+    q = pixel_q(
+        meta.eta_deg, meta.phi_deg, meta.nu_deg, meta.delta_deg, detector=meta.detector, wavelength_A=meta.wavelength_A
+    )
+    cube = gridded_qspace(
+        frames,
+        q,
+        shape=_bins(bins),
+        pixel_mask=meta.pixel_mask,
+        points=_region(points),
+        y_um=meta.y_um,
+        x_um=meta.x_um,
+    )
+    det = meta.detector
+    one_deg = 2 * det.distance_m * np.tan(np.radians(0.5))  # xrayutilities' channels-per-degree convention
+    target = write_xsocs_qspace(
+        cube,
+        out,
+        entries=[s.name for s in meta.scans],
+        beam_energy_eV=meta.energy_eV,
+        direct_beam=(det.beam_center_y_px, det.beam_center_x_px),
+        channels_per_degree=(one_deg / det.pixel_size_y_m, one_deg / det.pixel_size_x_m),
+        overwrite=overwrite,
+    )
+    total = cube.qspace.sum("point").values
+    peak = np.unravel_index(int(total.argmax()), total.shape)
+    at = ", ".join(f"{ax} = {float(cube[ax][i]):.4f}" for ax, i in zip(("qx", "qy", "qz"), peak, strict=True))
+    typer.echo(f"{target}: {cube.sizes['point']} points x {bins} bins, summed peak at {at} 1/Å")

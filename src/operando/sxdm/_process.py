@@ -13,10 +13,13 @@ import xarray as xr
 from operando.echem._record import EchemRecord
 from operando.errors import MissingMetadataError, ParameterError
 from operando.store import run_series
-from operando.sxdm._bliss import open_bliss_kmap, read_bliss_metadata
+from operando.sxdm._drift import estimate_drift, shift_frames
+from operando.sxdm._filters import median_filter_points
 from operando.sxdm._geometry import pixel_q
 from operando.sxdm._maps import strain_tilt_maps
-from operando.sxdm._reduce import BackgroundMode, reduce_kmap
+from operando.sxdm._open import open_kmap, read_kmap_metadata
+from operando.sxdm._reduce import ROI, BackgroundMode, find_hot_pixels, reduce_kmap
+from operando.sxdm._widths import peak_widths
 from operando.timeline import align, attach_state
 
 __all__ = ["parse_reflection", "place_on_record", "process_kmap", "process_series"]
@@ -48,13 +51,16 @@ def process_kmap(
     background: BackgroundMode | float = "global",
     intensity_threshold: float = 0.2,
     points_per_chunk: int = 32,
+    drift_correction: bool = False,
+    median_filter: tuple[int, int] | None = None,
+    widths: bool = False,
 ) -> tuple[xr.Dataset, dict[str, Any]]:
-    """Strain and tilt maps of a Bliss K-map, lazily (compute or write the result).
+    """Strain and tilt maps of a K-map (Bliss master or SPEC + EDF, found by content).
 
     Parameters
     ----------
     path : str or PathLike
-        Bliss master file.
+        Bliss master file or SPEC file.
     scans : sequence of int, optional
         Scan numbers, one per rocking angle.
     reflection : (int, int, int), optional
@@ -62,7 +68,18 @@ def process_kmap(
     background, intensity_threshold
         See :func:`operando.sxdm.reduce_kmap` and :func:`operando.sxdm.strain_tilt_maps`.
     points_per_chunk : int
-        Scan points per HDF5 read.
+        Scan points per HDF5 / EDF read.
+    drift_correction : bool
+        Measure the drift between rocking angles (:func:`operando.sxdm.estimate_drift`,
+        one extra pass over the frames) and shift each angle's scan grid back before the
+        angles are combined.
+    median_filter : (int, int), optional
+        Median of each pixel over this window of scan points (per angle) before the
+        reduction (:func:`operando.sxdm.median_filter_points`), e.g. ``(2, 2)``.
+    widths : bool
+        Add the 3D peak widths (:func:`operando.sxdm.peak_widths`: ``width_major``,
+        ``width_middle``, ``width_minor``, ``width_radial``, ``width_rocking``, 1/Å) in
+        the same region of interest, background and pixel masks (two extra passes).
 
     Returns
     -------
@@ -71,9 +88,17 @@ def process_kmap(
     parameters : dict
         Resolved parameters (for provenance).
     """
-    frames, meta = open_bliss_kmap(path, scans=scans, points_per_chunk=points_per_chunk)
+    frames, meta = open_kmap(path, scans=scans, points_per_chunk=points_per_chunk)
     if len(meta.eta_deg) < 2:
         raise ParameterError("a K-map needs at least two rocking angles (scans)")
+    extra: dict[str, Any] = {"drift_correction": drift_correction, "median_filter": None, "widths": widths}
+    if drift_correction:
+        drift = estimate_drift(frames, pixel_mask=meta.pixel_mask)
+        frames = shift_frames(frames, drift.shifts)
+        extra.update(drift_shifts_points=drift.shifts.tolist(), drift_measured=drift.measured.tolist())
+    if median_filter is not None:
+        frames = median_filter_points(frames, size=median_filter)
+        extra["median_filter"] = list(median_filter)
     q = pixel_q(
         meta.eta_deg,
         meta.phi_deg,
@@ -85,6 +110,22 @@ def process_kmap(
     moments, settings = reduce_kmap(frames, q, eta_deg=meta.eta_deg, pixel_mask=meta.pixel_mask, background=background)
     computed = {k: np.asarray(v) for k, v in moments.items()}
     maps = strain_tilt_maps(computed, intensity_threshold=intensity_threshold, y_um=meta.y_um, x_um=meta.x_um)
+    if widths:
+        summed = frames.sum(axis=(1, 2), dtype=np.float64)
+        summed = np.asarray(summed.compute() if hasattr(summed, "compute") else summed)
+        bad = meta.pixel_mask != 0
+        bad |= find_hot_pixels(summed) & ~bad
+        roi = ROI(tuple(settings["roi_angles"]), tuple(settings["roi_det_y"]), tuple(settings["roi_det_x"]))  # type: ignore[arg-type]
+        found = peak_widths(
+            frames,
+            q,
+            roi=roi,
+            pixel_mask=bad,
+            background=float(settings["background_counts_per_pixel"]),  # type: ignore[arg-type]
+        )
+        keep = np.where(maps["mask"].values, 1.0, np.nan)
+        for name, values in found.items():
+            maps[name] = (("y", "x"), values * keep, {"units": "1/angstrom", "long_name": f"peak {name} (std of Q)"})
     if reflection is not None:
         maps["lattice_parameter"] = maps.d_spacing * float(np.linalg.norm(reflection))
         maps["lattice_parameter"].attrs = {"units": "angstrom", "long_name": f"cubic a from the {reflection} d-spacing"}
@@ -97,6 +138,7 @@ def process_kmap(
         "eta_deg": meta.eta_deg,
         "geometry": "ID01/XSOCS: eta y-, phi z-; nu z-, delta y-; beam +x; pixels z-, y+",
         **settings,
+        **extra,
     }
     starts = [s.start_time for s in meta.scans if s.start_time]
     maps.attrs.update({"modality": "sxdm", "source": str(meta.path)})
@@ -135,17 +177,20 @@ def process_series(
     record: EchemRecord | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    drift_correction: bool = False,
+    median_filter: tuple[int, int] | None = None,
 ) -> Path:
     """Process several K-maps (one Bliss master file each) into one resumable series store.
 
     Parameters
     ----------
     masters : sequence of path
-        Master files in measurement order; all maps must share one scan grid.
+        Master files (Bliss) or SPEC files in measurement order; all maps must share one
+        scan grid.
     out : path
         Target store (dimension ``frame``, coordinate ``key`` = master path); progress
         lives in ``OUT.partial`` and a rerun skips finished maps (:func:`run_series`).
-    scans, reflection, background, intensity_threshold
+    scans, reflection, background, intensity_threshold, drift_correction, median_filter
         See :func:`process_kmap`.
     record : EchemRecord, optional
         Each map gets the electrochemical state it was taken at (:func:`place_on_record`).
@@ -165,7 +210,7 @@ def process_series(
     """
     if not masters:
         raise ParameterError("give at least one Bliss master file")
-    metas = [read_bliss_metadata(p, scans=scans) for p in masters]
+    metas = [read_kmap_metadata(p, scans=scans) for p in masters]
     first = metas[0]
     for p, meta in zip(masters[1:], metas[1:], strict=True):
         if meta.map_shape != first.map_shape or not (
@@ -183,7 +228,13 @@ def process_series(
 
     def one_map(key: str) -> xr.Dataset:
         maps, _ = process_kmap(
-            key, scans=scans, reflection=reflection, background=background, intensity_threshold=intensity_threshold
+            key,
+            scans=scans,
+            reflection=reflection,
+            background=background,
+            intensity_threshold=intensity_threshold,
+            drift_correction=drift_correction,
+            median_filter=median_filter,
         )
         if record is not None:
             maps = place_on_record(maps, record)
@@ -195,6 +246,8 @@ def process_series(
         "reflection": list(reflection) if reflection else None,
         "background": background,
         "intensity_threshold": intensity_threshold,
+        "drift_correction": drift_correction,
+        "median_filter": list(median_filter) if median_filter is not None else None,
         "echem": record.meta.source if record is not None else None,
     }
     inputs = [*masters, *([record.meta.source] if record is not None and record.meta.source else [])]

@@ -6,7 +6,7 @@ They build the built-in sample experiment (``operando demo``) and the test phant
 from operando.synthetic._echem import SyntheticCell, lmno_ocv, simulate_gcpl, write_eclab_mpt
 from operando.synthetic._mri import DendriteTruth, SyntheticDendriteMRI, csi_phantom, simulate_dendrite_mri
 from operando.synthetic._nmr import NMRLine, li_isotope_pair, simulate_fid, write_bruker_fid
-from operando.synthetic._sxdm import KMapTruth, SyntheticKMap, simulate_kmap, write_bliss_kmap
+from operando.synthetic._sxdm import KMapTruth, SyntheticKMap, simulate_kmap, write_bliss_kmap, write_spec_kmap
 from operando.synthetic._symmetric import simulate_bv_symmetric_cell, simulate_symmetric_cell
 
 __all__ = [
@@ -28,4 +28,5 @@ __all__ = [
     "write_bliss_kmap",
     "write_bruker_fid",
     "write_eclab_mpt",
+    "write_spec_kmap",
 ]

@@ -25,13 +25,13 @@ from pathlib import Path
 import h5py
 import hdf5plugin
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage
 
 from operando.errors import ParameterError
 from operando.sxdm._geometry import DetectorGeometry, pixel_q
 
-__all__ = ["KMapTruth", "SyntheticKMap", "simulate_kmap", "write_bliss_kmap"]
+__all__ = ["KMapTruth", "SyntheticKMap", "simulate_kmap", "write_bliss_kmap", "write_spec_kmap"]
 
 _HC_EV_A = 12398.419843320026  # h c in eV Å
 
@@ -55,6 +55,8 @@ class KMapTruth:
         Expected integrated Bragg counts per point (zero outside the crystal).
     domains : (y, x) ndarray of int
         Mosaic domain index (-1 outside the crystal).
+    phase : (y, x) ndarray of int
+        0 = first phase, 1 = second phase (behind the two-phase front), -1 outside.
     """
 
     q: NDArray[np.float64]
@@ -64,6 +66,7 @@ class KMapTruth:
     mask: NDArray[np.bool_]
     counts: NDArray[np.float64]
     domains: NDArray[np.int64]
+    phase: NDArray[np.int64] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,9 @@ class SyntheticKMap:
     """A synthetic K-map: acquisition parameters, ground truth and a frame generator.
 
     Frames are generated on demand with :meth:`frames` (deterministic per point), so a
-    map larger than memory can be streamed.
+    map larger than memory can be streamed. ``drift`` (angle, 2), when set, is the beam
+    position error (y, x) in scan points at each rocking angle: at angle ``a`` the point
+    ``(y, x)`` of the grid probes the crystal at ``(y, x) + drift[a]``.
     """
 
     eta_deg: NDArray[np.float64]
@@ -90,6 +95,7 @@ class SyntheticKMap:
     hot_pixel_rate: float
     seed: int
     exposure_s: float = 0.01
+    drift: NDArray[np.float64] | None = None
     _q: NDArray[np.float64] = field(repr=False, default_factory=lambda: np.zeros((0, 0, 0, 3)))
 
     @property
@@ -107,20 +113,19 @@ class SyntheticKMap:
         """Q of every pixel at every rocking angle, shape (angle, det_y, det_x, 3), 1/Å."""
         return self._q
 
-    def frames(self, start: int, stop: int) -> NDArray[np.int32]:
-        """Counts of scan points ``start:stop`` (flattened row-major over (y, x)).
+    def _expected(self, points: NDArray[np.intp]) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+        """Expected Bragg counts of grid points on the voxels that can receive any.
 
         Returns
         -------
-        (angle, point, det_y, det_x) ndarray of int32
+        near : (V,) ndarray of int
+            Flat (angle, det_y, det_x) indices of the voxels within reach of the peaks.
+        peak : (V, len(points)) ndarray
+            Expected counts of each point on those voxels.
         """
-        ny, nx = self.map_shape
-        if not 0 <= start <= stop <= ny * nx:
-            raise ParameterError(f"points {start}:{stop} outside 0:{ny * nx}")
         q = self._q
-        n_a, dy, dx, _ = q.shape
-        qtrue = self.truth.q.reshape(-1, 3)[start:stop]
-        counts = self.truth.counts.reshape(-1)[start:stop]
+        qtrue = self.truth.q.reshape(-1, 3)[points]
+        counts = self.truth.counts.reshape(-1)[points]
         # Only voxels within 8 sigma of some true Q can receive Bragg counts.
         qflat = q.reshape(-1, 3)
         centre = self.truth.q[self.truth.mask].mean(0) if self.truth.mask.any() else qflat.mean(0)
@@ -136,7 +141,51 @@ class SyntheticKMap:
         # float64 throughout: the normalisation needs the tails
         norm = g.sum(0)
         scale = np.divide(counts, norm, out=np.zeros_like(counts), where=norm > 0)
-        peak = g * scale  # expected Bragg counts on the near voxels
+        return near, g * scale
+
+    def _drifted(self, start: int, stop: int) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+        """Expected Bragg counts with the per-angle drift: at angle ``a`` the beam probes
+        ``(y, x) + drift[a]``, the expected frames of the four surrounding grid points
+        interpolated bilinearly (positions clipped to the map)."""
+        ny, nx = self.map_shape
+        n_a, dy, dx, _ = self._q.shape
+        drift = np.zeros((n_a, 2)) if self.drift is None else self.drift
+        pts = np.arange(start, stop)
+        py, px = np.divmod(pts, nx)
+        sy = np.clip(py[None, :] + drift[:, 0:1], 0, ny - 1)  # (angle, points)
+        sx = np.clip(px[None, :] + drift[:, 1:2], 0, nx - 1)
+        y0, x0 = np.minimum(np.floor(sy).astype(np.intp), ny - 2), np.minimum(np.floor(sx).astype(np.intp), nx - 2)
+        fy, fx = sy - y0, sx - x0
+        corners = [(0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 0, fy * (1 - fx)), (1, 1, fy * fx)]
+        idx = np.stack([(y0 + a) * nx + (x0 + b) for a, b, _ in corners], -1)  # (angle, points, 4)
+        w = np.stack([c[2] for c in corners], -1)
+        needed, inverse = np.unique(idx, return_inverse=True)
+        inverse = inverse.reshape(idx.shape)
+        near, peak_needed = self._expected(needed)
+        angle_of = near // (dy * dx)
+        peak = np.zeros((near.size, pts.size))
+        for a in range(n_a):
+            sel = np.flatnonzero(angle_of == a)
+            if sel.size:
+                sub = peak_needed[sel]  # (voxels of angle a, needed)
+                peak[sel] = np.einsum("vpk,pk->vp", sub[:, inverse[a]], w[a])
+        return near, peak
+
+    def frames(self, start: int, stop: int) -> NDArray[np.int32]:
+        """Counts of scan points ``start:stop`` (flattened row-major over (y, x)).
+
+        Returns
+        -------
+        (angle, point, det_y, det_x) ndarray of int32
+        """
+        ny, nx = self.map_shape
+        if not 0 <= start <= stop <= ny * nx:
+            raise ParameterError(f"points {start}:{stop} outside 0:{ny * nx}")
+        n_a, dy, dx, _ = self._q.shape
+        if self.drift is None or not np.any(self.drift):
+            near, peak = self._expected(np.arange(start, stop))
+        else:
+            near, peak = self._drifted(start, stop)
         hot = np.flatnonzero(np.broadcast_to(self.hot_pixels, (n_a, dy, dx)).reshape(-1))
         n_vox = n_a * dy * dx
         # Flat background by inverse transform of uniforms (a sum of independent Poisson
@@ -182,6 +231,21 @@ def _convex_polygon_mask(shape: tuple[int, int], rng: np.random.Generator, n_ver
     return inside
 
 
+def _front(mask: NDArray[np.bool_], fraction: float, angle_deg: float) -> NDArray[np.int64]:
+    """Phase map: the ``fraction`` of crystal points lying furthest back along the front's
+    direction of travel are phase 1, the rest phase 0, -1 outside."""
+    ny, nx = mask.shape
+    yy, xx = np.mgrid[0:ny, 0:nx].astype(np.float64)
+    a = np.radians(angle_deg)
+    u = xx * np.cos(a) + yy * np.sin(a)
+    phase = np.where(mask, 0, -1)
+    n = round(float(fraction * mask.sum()))
+    if n:
+        order = np.argsort(np.where(mask, u, np.inf), axis=None, kind="stable")[:n]
+        phase.reshape(-1)[order] = 1
+    return phase.astype(np.int64)
+
+
 def simulate_kmap(
     *,
     map_shape: tuple[int, int] = (24, 24),
@@ -204,6 +268,10 @@ def simulate_kmap(
     n_hot_pixels: int = 3,
     hot_pixel_rate: float = 50.0,
     n_dead_pixels: int = 5,
+    drift_points: ArrayLike | None = None,
+    phase2_strain: float = 0.0,
+    phase2_fraction: float = 0.0,
+    front_angle_deg: float = 0.0,
 ) -> SyntheticKMap:
     """Build a synthetic K-map of a faceted cubic spinel crystal (LiMn1.5Ni0.5O4-like).
 
@@ -245,6 +313,16 @@ def simulate_kmap(
     n_dead_pixels : int
         Dead pixels (zero counts, flagged in ``pixel_mask``) away from the peak, plus the
         first detector row.
+    drift_points : (n_angles, 2) array_like, optional
+        Sample drift (y, x) in scan points at each rocking angle, added to the beam
+        position (see :class:`SyntheticKMap`); the ground truth stays on the grid.
+    phase2_strain : float
+        Relative d-spacing of a second phase, ``d2 = d (1 + phase2_strain)``.
+    phase2_fraction : float
+        Fraction of the crystal's points already converted to the second phase: the
+        region behind a straight front that sweeps across the crystal (0: none, 1: all).
+    front_angle_deg : float
+        Direction in which the front advances, from +x towards +y.
 
     Returns
     -------
@@ -266,6 +344,10 @@ def simulate_kmap(
     field_ = ndimage.gaussian_filter(rng.standard_normal(map_shape), strain_correlation_points, mode="reflect")
     field_ = (field_ - field_[mask].mean()) / field_[mask].std() * strain_std
     d_map = d0 * (1.0 + field_)
+    if not 0.0 <= phase2_fraction <= 1.0:
+        raise ParameterError(f"phase2_fraction must be within [0, 1], got {phase2_fraction}")
+    phase = _front(mask, phase2_fraction, front_angle_deg)
+    d_map = np.where(phase == 1, d_map * (1.0 + phase2_strain), d_map)
 
     pts = np.argwhere(mask)
     seeds = pts[rng.choice(len(pts), size=n_domains, replace=False)]
@@ -309,7 +391,13 @@ def simulate_kmap(
         mask=mask,
         counts=counts,
         domains=domains,
+        phase=phase,
     )
+    drift = None
+    if drift_points is not None:
+        drift = np.asarray(drift_points, dtype=np.float64)
+        if drift.shape != (n_angles, 2) or not np.isfinite(drift).all():
+            raise ParameterError(f"drift_points must be finite with shape ({n_angles}, 2), got {drift.shape}")
     return SyntheticKMap(
         eta_deg=np.asarray(eta, dtype=np.float64),
         phi_deg=0.0,
@@ -326,6 +414,7 @@ def simulate_kmap(
         hot_pixels=hot,
         hot_pixel_rate=hot_pixel_rate,
         seed=seed,
+        drift=drift,
         _q=qtable,
     )
 
@@ -469,3 +558,155 @@ def write_bliss_kmap(
             meas["pix_position"] = inst["pix_position/value"]
             meas["piy_position"] = inst["piy_position/value"]
     return master
+
+
+_SPEC_MOTORS = (
+    ("del", "eta", "chi", "phi", "nu", "mu", "Invalid", "osay"),
+    ("osaz", "oosay", "oosaz", "ofzpx", "ofzpy", "ofzpz", "fuz", "focus"),
+    ("thx", "thy", "thz", "piy", "pix", "piz", "mpx1eth", "nrj"),
+)
+
+
+def write_spec_kmap(
+    model: SyntheticKMap,
+    directory: str | Path,
+    *,
+    name: str = "KMAP_2021_03_14_140646_fast_00001",
+    first_scan: int = 1,
+    first_image_number: int = 3,
+    image_prefix: str = "data_mpx4_",
+    start_time: datetime | None = None,
+    points_per_block: int = 64,
+) -> Path:
+    """Write a synthetic K-map as ID01 wrote them before Bliss: SPEC file + EDF frames.
+
+    The SPEC headers mirror the real file in ``data/sxdm/id01-sxdm-utils/spec_fastmap``
+    (``#O`` motor names, ``#UDETCALIB``, ``#UMONO``, ``#Ulima``, ``#S n _pscando ...``,
+    ``#P`` positions, ``#L`` counters with ``adcX adcY adcZ`` read-back and ``imgnr``,
+    ``#C imageFile ...``); the frames of scan ``n`` are one multi-frame gzip EDF file
+    ``{image_prefix}{nextNr:05d}.edf.gz`` written with :mod:`fabio` in ``directory``.
+
+    Parameters
+    ----------
+    model : SyntheticKMap
+        From :func:`simulate_kmap`.
+    directory : str or Path
+        Created if needed; receives ``{name}.spec`` and the EDF files.
+    name : str
+        Stem of the SPEC file.
+    first_scan : int
+        Number of the first scan (``#S n``).
+    first_image_number : int
+        ``nextNr`` of the first scan's EDF file (then one per scan).
+    image_prefix : str
+        EDF file name prefix.
+    start_time : datetime, optional
+        Start of the first scan (local time, SPEC records no zone); scans 60 s apart.
+    points_per_block : int
+        Points generated at once.
+
+    Returns
+    -------
+    Path
+        The SPEC file.
+    """
+    import fabio.edfimage
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    ny, nx = model.map_shape
+    n_points = ny * nx
+    n_a = len(model.eta_deg)
+    det = model.detector
+    dy, dx = det.shape
+    t0 = start_time or datetime(2021, 3, 14, 16, 27, 33)
+    pixperdeg = 2.0 * det.distance_m * np.tan(np.radians(0.5)) / det.pixel_size_x_m
+    if not np.isclose(det.pixel_size_x_m, det.pixel_size_y_m, rtol=1e-12):
+        raise ParameterError("SPEC records one channels-per-degree: square pixels only")
+    energy_keV = model.energy_eV / 1e3
+    calib = (
+        f"#UDETCALIB cen_pix_x={det.beam_center_x_px:.3f},cen_pix_y={det.beam_center_y_px:.3f},"
+        f"pixperdeg={pixperdeg:.6f},det_distance_CC={det.distance_m:.6f},det_distance_COM={det.distance_m:.6f},"
+        f"timestamp={t0.isoformat()}"
+    )
+    mono = (
+        f"#UMONO mono=dcm,monotz=7.0mm,monorz=217.204mrad,monoty=-5.1mm,mononrj={energy_keV:.6f}keV,"
+        "monoth=12.705deg,monobof=18.186mm"
+    )
+    user = [
+        "#UATT11 att11:Out",
+        calib,
+        "#UFILT1 1",
+        "#Ulima name xmin xmax ymin ymax",
+        f"#Ulima mpx4int 0 0 {dx - 1} 0 {dy - 1} ",
+        "#UMA Ie=033.12mA",
+        mono,
+    ]
+    lines = [
+        f"#F /data/id01/inhouse/synthetic/spec/{name}.spec",
+        f"#E {int(t0.timestamp())}",
+        f"#D {t0.strftime('%a %Y/%m/%d %H:%M:%S')}",
+        "#C psic_nano  User = opid01",
+        "",
+    ]
+    lines += [f"#O{i} " + " ".join(f"{m:>9}" for m in group) for i, group in enumerate(_SPEC_MOTORS)]
+    lines += [*user, f"#ULIMA_mpx4 /data/id01/inhouse/synthetic/mpx/{image_prefix}{first_image_number:05d}.edf.gz", ""]
+    pix = np.broadcast_to(model.pix_um[None, :], (ny, nx)).reshape(-1)
+    piy = np.broadcast_to(model.piy_um[:, None], (ny, nx)).reshape(-1)
+    edfs = []
+    for i in range(n_a):
+        nr = first_image_number + i
+        when = t0 + timedelta(seconds=60 * i)
+        values = {
+            "del": model.delta_deg,
+            "eta": model.eta_deg[i],
+            "chi": 90.0,
+            "phi": model.phi_deg,
+            "nu": model.nu_deg,
+        }
+        values.update({"pix": float(model.pix_um[0]), "piy": float(model.piy_um[0]), "piz": 5.0, "nrj": energy_keV})
+        lines += [
+            f"#S {first_scan + i} _pscando pix {model.pix_um[0]:.3f} {model.pix_um[-1]:.3f} {nx} "
+            f"piy {model.piy_um[0]:.3f} {model.piy_um[-1]:.3f} {ny} {model.exposure_s}",
+            "#C scan mode SAW_V2",
+            f"#C pscan - fastscan / lines[{n_points}] ncols[7] mode[psi]",
+            f"#D {when.strftime('%a %Y/%m/%d %H:%M:%S')}",
+            f"#T {model.exposure_s} (Seconds)",
+            "#C --------------------- MOTORS",
+        ]
+        lines += [
+            f"#P{j}  " + " ".join(f"{values.get(m, 0.0):.10g}" for m in group) for j, group in enumerate(_SPEC_MOTORS)
+        ]
+        lines += [
+            "#N 9",
+            "#L timer  cnt1  adcX  adcY  adcZ  mpx4int  roi1  Seconds  imgnr",
+            *user,
+            f"#C imageFile dir[/data/id01/inhouse/synthetic/mpx] prefix[{image_prefix}] idxFmt[%05d] "
+            f"nextNr[{nr}] suffix[.edf.gz]",
+        ]
+        edfs.append((directory / f"{image_prefix}{nr:05d}.edf.gz", i))
+        rows = []
+        for k in range(n_points):
+            rows.append(
+                f"{model.exposure_s * (k + 1):.6g} 8 {piy[k]:.6g} {pix[k]:.6g} 5 0 0 {model.exposure_s} {nr + k} "
+            )
+        lines += [*rows, ""]
+    # integrated counts in the mpx4int column would need all frames first: left 0 (counters are not used)
+    images: list[fabio.edfimage.EdfImage | None] = [None] * n_a
+    for start in range(0, n_points, points_per_block):
+        stop = min(start + points_per_block, n_points)
+        block = model.frames(start, stop)
+        for i in range(n_a):
+            for k in range(stop - start):
+                header = {"acq_frame_nb": str(start + k), "count_time": str(model.exposure_s)}
+                img = images[i]
+                if img is None:
+                    images[i] = fabio.edfimage.EdfImage(data=block[i, k], header=header)
+                else:
+                    img.append_frame(data=block[i, k], header=header)
+    for (path, _), img in zip(edfs, images, strict=True):
+        assert img is not None
+        img.write(str(path))
+    spec = directory / f"{name}.spec"
+    spec.write_text("\n".join(lines) + "\n")
+    return spec
