@@ -7,19 +7,35 @@ from operando.synthetic._echem import SyntheticCell, lmno_ocv, simulate_gcpl, wr
 from operando.synthetic._nmr import NMRLine, li_isotope_pair, simulate_fid, write_bruker_fid
 from operando.synthetic._sxdm import KMapTruth, SyntheticKMap, simulate_kmap, write_bliss_kmap
 from operando.synthetic._symmetric import simulate_symmetric_cell
+from operando.synthetic._tomo import (
+    LABELS,
+    CellMaterials,
+    CellPhantom,
+    project_cell,
+    simulate_cell,
+    simulate_cell_series,
+    write_cell_dxchange,
+)
 
 __all__ = [
+    "LABELS",
+    "CellMaterials",
+    "CellPhantom",
     "KMapTruth",
     "NMRLine",
     "SyntheticCell",
     "SyntheticKMap",
     "li_isotope_pair",
+    "project_cell",
     "lmno_ocv",
+    "simulate_cell",
+    "simulate_cell_series",
     "simulate_fid",
     "simulate_gcpl",
     "simulate_kmap",
     "simulate_symmetric_cell",
     "write_bliss_kmap",
     "write_bruker_fid",
+    "write_cell_dxchange",
     "write_eclab_mpt",
 ]
