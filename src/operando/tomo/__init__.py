@@ -1,16 +1,37 @@
-"""Tomography: readers of DXchange, NeXus (image_key) and TIFF scans, preprocessing, reconstruction.
+"""Tomography: readers, preprocessing, reconstruction, segmentation of Li cells, contact maps, quantities.
 
 Centre convention: rotation centres are in pixels from the centre of detector pixel 0.
 """
 
+from operando.tomo._interface import analyse_interfaces, contact_change, contact_maps, contact_regions, li_edges
 from operando.tomo._prep import find_center, minus_log, normalize, remove_stripes
+from operando.tomo._quantities import cell_quantities, li_charge_mAh, stripping_fraction
 from operando.tomo._readers import TomoFileError, TomoScan, read_dxchange, read_nxtomo, read_tiff, read_tomo
 from operando.tomo._recon import ramp_filter, reconstruct, reconstruct_slice
+from operando.tomo._segment import (
+    InterphaseClassifier,
+    Thresholds,
+    auto_thresholds,
+    load_classifier,
+    segment_cell,
+    train_interphase_classifier,
+)
 
 __all__ = [
+    "InterphaseClassifier",
+    "Thresholds",
     "TomoFileError",
     "TomoScan",
+    "analyse_interfaces",
+    "auto_thresholds",
+    "cell_quantities",
+    "contact_change",
+    "contact_maps",
+    "contact_regions",
     "find_center",
+    "li_charge_mAh",
+    "li_edges",
+    "load_classifier",
     "minus_log",
     "normalize",
     "ramp_filter",
@@ -21,4 +42,7 @@ __all__ = [
     "reconstruct",
     "reconstruct_slice",
     "remove_stripes",
+    "segment_cell",
+    "stripping_fraction",
+    "train_interphase_classifier",
 ]
