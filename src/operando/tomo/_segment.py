@@ -31,6 +31,7 @@ Label codes: 0 electrolyte, 1 lithium, 2 void, 3 pore, 4 interphase, 5 collector
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -76,12 +77,16 @@ class Thresholds:
         Above: electrolyte (stops the column traversal).
     collector : float
         At or above: current collector (``inf`` when the volume shows none).
+    electrolyte_level : float, optional
+        Typical electrolyte value; when known, columns at the cell's rim (partial volume)
+        are rescaled by their filled fraction before the traversal.
     """
 
     void: float
     lithium: float
     electrolyte: float
     collector: float = math.inf
+    electrolyte_level: float | None = None
 
     def __post_init__(self) -> None:
         if not self.void < self.lithium < self.electrolyte < self.collector:
@@ -140,6 +145,7 @@ def auto_thresholds(volume: Any, *, collector: bool = True, max_samples: int = 2
         lithium=float(t[1]),
         electrolyte=float(t[2]),
         collector=float(t[3]) if collector else math.inf,
+        electrolyte_level=float(med[3]),
     )
 
 
@@ -171,21 +177,22 @@ def _electrode_region(
     return start, end
 
 
-def _segment_block(
-    v: NDArray[np.floating],
-    t: Thresholds,
-    window_px: int,
-    min_void_voxels: int,
-    classifier: InterphaseClassifier | None,
-) -> NDArray[np.uint8]:
+def _traverse(v: NDArray[np.floating], t: Thresholds, window_px: int) -> tuple[NDArray[np.uint8], NDArray[np.bool_]]:
+    """Labels by column traversal, and which columns belong to the cell."""
     nz = v.shape[0]
     z = np.arange(nz)[:, None, None]
     s0, e0 = _electrode_region(v, t, window_px)
     s1r, e1r = _electrode_region(v[::-1], t, window_px)
     s1, e1 = nz - 1 - s1r, nz - 1 - e1r  # top: electrode region is (e1, s1], collector above s1
-    cell = (e0 < nz) & (e1r < nz) & (e0 <= e1)
+    cell = (e0 < nz) & (e1r < nz) & (e0 <= e1) & (e0 > s0) & (s1 > e1)
     low = (z >= s0) & (z < e0)
     high = (z <= s1) & (z > e1)
+    # a column of the cell has electrolyte between its electrodes (reconstruction artefacts
+    # outside the field of view do not)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (no middle region)
+        middle_median = np.nanmedian(np.where((z >= e0) & (z <= e1), v, np.nan), axis=0)
+    cell &= middle_median >= t.electrolyte
     electrode = (low | high) & cell
     middle = (z >= e0) & (z <= e1) & cell
     dark = v < t.lithium
@@ -200,6 +207,35 @@ def _segment_block(
     lab[electrode & (v < t.void)] = VOID
     lab[middle] = ELECTROLYTE
     lab[middle & (v < t.lithium)] = PORE
+    return lab, cell
+
+
+def _fill_fraction(v: NDArray[np.floating], t: Thresholds) -> NDArray[np.float64]:
+    """Per column, its electrolyte level over the volume's (the 75th percentile below the collector)."""
+    if t.electrolyte_level is None:
+        return np.zeros(v.shape[1:])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        level = np.nanpercentile(np.where(v < t.collector, v, np.nan), 75, axis=0)
+    return np.nan_to_num(level / t.electrolyte_level)
+
+
+def _segment_block(
+    v: NDArray[np.floating],
+    t: Thresholds,
+    window_px: int,
+    min_void_voxels: int,
+    classifier: InterphaseClassifier | None,
+) -> NDArray[np.uint8]:
+    lab, cell = _traverse(v, t, window_px)
+    # columns at the cell's rim are partly outside it: every value is lowered by the filled
+    # fraction f, so they are traversed again after dividing by f (when f >= 0.5)
+    f = _fill_fraction(v, t)
+    retry = ~cell & (f >= 0.5) & (f < 1.0)
+    if retry.any():
+        lab2, cell2 = _traverse(v / np.where(retry, f, 1.0)[None], t, window_px)
+        take = retry & cell2
+        lab[:, take] = lab2[:, take]
     if min_void_voxels > 1:
         comp, n = ndimage.label(lab == VOID)
         if n:
@@ -212,8 +248,8 @@ def _segment_block(
         editable = np.isin(lab, (ELECTROLYTE, LITHIUM, INTERPHASE))
         lab[editable & (rf == INTERPHASE)] = INTERPHASE
         demote = editable & (lab == INTERPHASE) & (rf != INTERPHASE)
-        lab[demote & electrode] = LITHIUM
-        lab[demote & middle] = ELECTROLYTE
+        lab[demote & (rf == LITHIUM)] = LITHIUM
+        lab[demote & (rf == ELECTROLYTE)] = ELECTROLYTE
     return lab
 
 
