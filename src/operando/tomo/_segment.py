@@ -16,6 +16,10 @@ The seed paper's rules, generalised and vectorised over columns ``(y, x)``:
    region, i.e. with lithium, not electrolyte, beyond them along the column; dark voxels
    between the two electrode regions are **pores**. Void components smaller than
    ``min_void_voxels`` are noise and become lithium.
+   Columns at the cell's rim, only partly inside it, hold values lowered by their filled
+   fraction (and by reconstruction blur): when the thresholds know the electrolyte level
+   they are traversed again after rescaling, and get no voids or pores (partial volume
+   there cannot be told from a void).
 4. **Interphase** optionally by a trainable pixel classifier
    (:class:`InterphaseClassifier`: a scikit-learn random forest on
    :func:`skimage.feature.multiscale_basic_features`, trained on a few labelled slices),
@@ -31,7 +35,6 @@ Label codes: 0 electrolyte, 1 lithium, 2 void, 3 pore, 4 interphase, 5 collector
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -157,6 +160,19 @@ def _first(mask: NDArray[np.bool_], default: int) -> NDArray[np.int64]:
     return np.where(mask.any(axis=0), mask.argmax(axis=0), default).astype(np.int64)
 
 
+def _masked_quantile(v: NDArray[np.floating], mask: NDArray[np.bool_], q: float) -> NDArray[np.float64]:
+    """Per column, the ``q`` quantile (lower neighbour) of the values where ``mask``; 0 where none.
+
+    (``np.nanquantile`` warns on empty columns, and warning filters are not thread-safe
+    under the threaded Dask scheduler.)
+    """
+    k = mask.sum(axis=0)
+    ordered = np.sort(np.where(mask, v, np.inf), axis=0)
+    idx = np.clip(np.floor(q * (k - 1)).astype(np.int64), 0, v.shape[0] - 1)
+    out = np.take_along_axis(ordered, idx[None], axis=0)[0]
+    return np.where(k > 0, out, 0.0).astype(np.float64)
+
+
 def _electrode_region(
     v: NDArray[np.floating], t: Thresholds, window_px: int
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -189,10 +205,7 @@ def _traverse(v: NDArray[np.floating], t: Thresholds, window_px: int) -> tuple[N
     high = (z <= s1) & (z > e1)
     # a column of the cell has electrolyte between its electrodes (reconstruction artefacts
     # outside the field of view do not)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (no middle region)
-        middle_median = np.nanmedian(np.where((z >= e0) & (z <= e1), v, np.nan), axis=0)
-    cell &= middle_median >= t.electrolyte
+    cell &= _masked_quantile(v, (z >= e0) & (z <= e1), 0.5) >= t.electrolyte
     electrode = (low | high) & cell
     middle = (z >= e0) & (z <= e1) & cell
     dark = v < t.lithium
@@ -214,10 +227,7 @@ def _fill_fraction(v: NDArray[np.floating], t: Thresholds) -> NDArray[np.float64
     """Per column, its electrolyte level over the volume's (the 75th percentile below the collector)."""
     if t.electrolyte_level is None:
         return np.zeros(v.shape[1:])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        level = np.nanpercentile(np.where(v < t.collector, v, np.nan), 75, axis=0)
-    return np.nan_to_num(level / t.electrolyte_level)
+    return _masked_quantile(v, v < t.collector, 0.75) / t.electrolyte_level
 
 
 def _segment_block(
@@ -235,7 +245,11 @@ def _segment_block(
     if retry.any():
         lab2, cell2 = _traverse(v / np.where(retry, f, 1.0)[None], t, window_px)
         take = retry & cell2
-        lab[:, take] = lab2[:, take]
+        # rim columns hold too little of the cell to tell voids or pores from partial volume
+        rim = lab2[:, take]
+        rim[rim == VOID] = LITHIUM
+        rim[rim == PORE] = ELECTROLYTE
+        lab[:, take] = rim
     if min_void_voxels > 1:
         comp, n = ndimage.label(lab == VOID)
         if n:
