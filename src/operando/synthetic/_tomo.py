@@ -485,9 +485,9 @@ def simulate_cell(
 
     Examples
     --------
-    >>> cell = simulate_cell((48, 40, 40), n_voids=(3, 3), seed=1)
+    >>> cell = simulate_cell((60, 40, 40), n_voids=(3, 3), seed=1)
     >>> cell.labels.shape, bool(cell.contact_area_mm2[0] < cell.footprint.sum() * 0.005**2)
-    ((48, 40, 40), True)
+    ((60, 40, 40), True)
     """
     mats = materials or CellMaterials()
     rng = np.random.default_rng(seed)
@@ -679,8 +679,8 @@ def project_cell(
         line[:, iz, :] = radon(att[iz], theta=theta, circle=True).T * (voxel_size_um * 1e-4)
     gain = 1.0 + gain_spread * rng.uniform(-1, 1, (nz, n))
     ring = np.ones((nz, n))
-    bad = rng.random(n) < ring_fraction
-    ring[:, bad] += ring_amplitude * rng.choice([-1.0, 1.0], int(bad.sum()))[None, :]
+    bad = np.asarray(rng.random(n) < ring_fraction)
+    ring[:, bad] += ring_amplitude * rng.choice([-1.0, 1.0], int(np.count_nonzero(bad)))[None, :]
     expected = flat_counts * gain * ring * np.exp(-line) + dark_counts
     projections = rng.poisson(expected)
     flats = rng.poisson(np.broadcast_to(flat_counts * gain + dark_counts, (n_flats, nz, n)))

@@ -114,8 +114,8 @@ def li_charge_mAh(volume_mm3: ArrayLike) -> NDArray[np.float64]:
 
     Examples
     --------
-    >>> round(float(li_charge_mAh(1.0)), 4)  # 1 mm^3 of Li
-    0.2062
+    >>> round(float(li_charge_mAh(1.0)), 4)  # 1 mm^3 of Li, mA h
+    2.0619
     """
     v_cm3 = np.asarray(volume_mm3, dtype=np.float64) * 1e-3
     return v_cm3 * LI_DENSITY_G_CM3 / LI_MOLAR_MASS_G_MOL * _FARADAY_C_MOL / 3.6
