@@ -239,3 +239,56 @@ def interface(
             f"{100 * float(res.small_region_share[k]):.1f} % in regions < {small_region_mm2} mm2"
         )
     typer.echo(f"{target}")
+
+
+@app.command("series")
+def series(
+    scans: Annotated[list[Path], typer.Argument(help="Scans (DXchange, NeXus, TIFF) in measurement order.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Zarr store of the series (tomo-series).")],
+    echem: Annotated[
+        Path | None,
+        typer.Option("--echem", help="Potentiostat file: each scan gets the voltage and charge it was taken at."),
+    ] = None,
+    voxel_size_um: Annotated[
+        float | None, typer.Option("--voxel-size-um", help="Voxel size in µm when the files do not record it.")
+    ] = None,
+    center: Annotated[
+        float | None, typer.Option("--center", help="Rotation centre, px from the centre of pixel 0 (default: found).")
+    ] = None,
+    stripes: Annotated[
+        bool, typer.Option("--stripes/--no-stripes", help="Remove stripes (off: it erases axis-centred voids).")
+    ] = False,
+    classifier: Annotated[Path | None, typer.Option("--classifier", help="Interphase classifier (.joblib).")] = None,
+    void_distance: Annotated[int, typer.Option("--void-distance", help="Contact definition, voxels.")] = 5,
+    small_region_mm2: Annotated[float, typer.Option("--small-region-mm2", help="Small contact region, mm2.")] = 0.02,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+) -> None:
+    """Recon -> segment -> interface -> quantities for every scan, resumable, on the echem record."""
+    from operando.store import open_results
+    from operando.tomo import SeriesOptions, load_classifier, process_series
+
+    record = None
+    if echem is not None:
+        from operando import echem as echem_io
+
+        record = echem_io.read(echem)
+    options = SeriesOptions(
+        voxel_size_um=voxel_size_um,
+        center_px=center,
+        stripes=stripes,
+        void_distance_px=void_distance,
+        small_region_mm2=small_region_mm2,
+    )
+    model = load_classifier(classifier) if classifier is not None else None
+    target = process_series(scans, out, options=options, classifier=model, record=record, overwrite=overwrite)
+    ds = open_results(target)
+    for k in range(ds.sizes["frame"]):
+        row = ds.isel(frame=k)
+        line = (
+            f"{k}: contact {float(row.contact_area_mm2[0]):.4g} / {float(row.contact_area_mm2[1]):.4g} mm2, "
+            f"Li {float(row.li_volume_mm3):.4g} mm3, voids {float(row.void_volume_mm3):.4g} mm3"
+        )
+        if "echem_charge_mAh" in ds:
+            line += f", {float(row.echem_charge_mAh):.4g} mA h, stripping {float(row.stripping_fraction):.3f}"
+        typer.echo(line)
+    typer.echo(str(target))

@@ -32,6 +32,7 @@ scans comes from propagation phase contrast, which a default of 3/cm stands in f
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from os import PathLike
 from pathlib import Path
 
@@ -699,6 +700,8 @@ def write_cell_dxchange(
     phantom: CellPhantom,
     *,
     record_pixel_size: bool = True,
+    start_time: datetime | None = None,
+    scan_duration_s: float = 600.0,
     **projection_options: float,
 ) -> Path:
     """Project a phantom (:func:`project_cell`) and write an APS Data Exchange HDF5 file.
@@ -711,6 +714,11 @@ def write_cell_dxchange(
         Its noise-free ``attenuation`` is projected.
     record_pixel_size : bool
         Write ``/measurement/instrument/detection_system/objective/resolution`` (µm).
+    start_time : datetime, optional
+        Scan start (timezone-aware): written as ``/process/acquisition/start_date`` and,
+        ``scan_duration_s`` later, ``end_date`` (ISO 8601), as DXchange records them.
+    scan_duration_s : float
+        Duration of the scan, s.
     **projection_options
         Passed to :func:`project_cell`.
 
@@ -741,4 +749,8 @@ def write_cell_dxchange(
                 "measurement/instrument/detection_system/objective/resolution", data=phantom.voxel_size_um
             )
             res.attrs["units"] = "um"
+        if start_time is not None:
+            end = start_time + timedelta(seconds=scan_duration_s)
+            fh["process/acquisition/start_date"] = start_time.isoformat()
+            fh["process/acquisition/end_date"] = end.isoformat()
     return p

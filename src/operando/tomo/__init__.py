@@ -16,9 +16,11 @@ from operando.tomo._segment import (
     segment_cell,
     train_interphase_classifier,
 )
+from operando.tomo._series import SeriesOptions, process_scan, process_series, scan_window
 
 __all__ = [
     "InterphaseClassifier",
+    "SeriesOptions",
     "Thresholds",
     "TomoFileError",
     "TomoScan",
@@ -34,6 +36,8 @@ __all__ = [
     "load_classifier",
     "minus_log",
     "normalize",
+    "process_scan",
+    "process_series",
     "ramp_filter",
     "read_dxchange",
     "read_nxtomo",
@@ -42,6 +46,7 @@ __all__ = [
     "reconstruct",
     "reconstruct_slice",
     "remove_stripes",
+    "scan_window",
     "segment_cell",
     "stripping_fraction",
     "train_interphase_classifier",
