@@ -113,3 +113,16 @@ def test_bad_input():
         segment_cell(np.zeros((4, 4)))
     with pytest.raises(ParameterError, match="distinct"):
         auto_thresholds(np.zeros((4, 4, 4)))
+
+
+def test_classifier_blocks_equal_the_whole_volume():
+    """Column blocks overlap enough that the features (and labels) match the whole-volume ones."""
+    train = random_cell(101, noise_sigma=1.0)
+    sparse = np.full(train.labels.shape, 255, np.uint8)
+    sparse[:, 30, :] = train.labels[:, 30, :]
+    clf = train_interphase_classifier(train.volume, sparse, n_estimators=10, sigma_max=2.0)
+    cell = random_cell(3, noise_sigma=1.0)
+    t = auto_thresholds(cell.volume)
+    whole = segment_cell(cell.volume, thresholds=t, classifier=clf)
+    blocks = segment_cell(da.from_array(cell.volume, chunks=(-1, 20, 20)), thresholds=t, classifier=clf)
+    assert np.array_equal(blocks.compute(), whole)

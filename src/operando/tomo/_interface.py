@@ -25,7 +25,7 @@ import xarray as xr
 from numpy.typing import NDArray
 
 from operando.errors import ParameterError
-from operando.tomo._segment import LITHIUM, OUTSIDE, VOID
+from operando.tomo._segment import LITHIUM, OUTSIDE, VOID, column_blocks
 
 __all__ = ["analyse_interfaces", "contact_change", "contact_maps", "contact_regions", "li_edges"]
 
@@ -62,7 +62,7 @@ def _columns(labels: Any, void_distance_px: int) -> Any:
     if void_distance_px < 1:
         raise ParameterError(f"void_distance_px must be at least 1, got {void_distance_px}")
     if isinstance(labels, da.Array):
-        arr = labels.rechunk({0: -1})
+        arr = column_blocks(labels, 16)
         return arr.map_blocks(
             _edges_block,
             void_distance_px,

@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from operando.errors import ParameterError
 from operando.tomo._interface import li_edges
-from operando.tomo._segment import INTERPHASE, LITHIUM, OUTSIDE, PORE, VOID
+from operando.tomo._segment import INTERPHASE, LITHIUM, OUTSIDE, PORE, VOID, column_blocks
 
 __all__ = ["LI_DENSITY_G_CM3", "LI_MOLAR_MASS_G_MOL", "cell_quantities", "li_charge_mAh", "stripping_fraction"]
 
@@ -71,7 +71,7 @@ def cell_quantities(labels: Any, *, voxel_size_um: float) -> xr.Dataset:
     if not voxel_size_um > 0:
         raise ParameterError(f"voxel_size_um must be positive, got {voxel_size_um}")
     if isinstance(labels, da.Array):
-        arr = labels.rechunk({0: -1})
+        arr = column_blocks(labels, 16)
         parts = arr.map_blocks(
             _counts_block, new_axis=3, chunks=((1,), *((1,) * len(c) for c in arr.chunks[1:]), (12,)), dtype=float
         )

@@ -165,6 +165,20 @@ def _first(mask: NDArray[np.bool_], default: int) -> NDArray[np.int64]:
     return np.where(mask.any(axis=0), mask.argmax(axis=0), default).astype(np.int64)
 
 
+def column_blocks(arr: da.Array, bytes_per_voxel: int, target_bytes: int = 64 * 2**20, min_side: int = 8) -> da.Array:
+    """``arr`` rechunked into whole columns (``z`` unsplit); ``(y, x)`` blocks kept below ~``target_bytes``.
+
+    Smaller ``(y, x)`` chunks than that are kept as they are.
+    """
+    nz = arr.shape[0]
+    side = max(min_side, int((target_bytes / max(1, nz * bytes_per_voxel)) ** 0.5))
+    chunks: dict[int, Any] = {0: -1}
+    for ax in (1, 2):
+        too_big, too_small = max(arr.chunks[ax]) > side, min(arr.chunks[ax]) < min(min_side, arr.shape[ax])
+        chunks[ax] = min(arr.shape[ax], side) if too_big or too_small else arr.chunks[ax]
+    return arr.rechunk(chunks)
+
+
 def _masked_quantile(v: NDArray[np.floating], mask: NDArray[np.bool_], q: float) -> NDArray[np.float64]:
     """Per column, the ``q`` quantile (lower neighbour) of the values where ``mask``; 0 where none.
 
@@ -325,7 +339,8 @@ def segment_cell(
 
     if isinstance(volume, da.Array):
         depth = overlap_px if overlap_px is not None else (classifier.overlap_px if classifier else 4)
-        arr = volume.rechunk({0: -1})
+        # the classifier's features take ~30 floats per voxel: smaller blocks then
+        arr = column_blocks(volume, 4 if classifier is None else 128, min_side=2 * depth)
         return arr.map_overlap(
             block,
             depth={0: 0, 1: depth, 2: depth},
