@@ -62,7 +62,7 @@ def _columns(labels: Any, void_distance_px: int) -> Any:
     if void_distance_px < 1:
         raise ParameterError(f"void_distance_px must be at least 1, got {void_distance_px}")
     if isinstance(labels, da.Array):
-        arr = column_blocks(labels, 16)
+        arr: Any = column_blocks(labels, 16)
         return arr.map_blocks(
             _edges_block,
             void_distance_px,

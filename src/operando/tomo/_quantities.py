@@ -71,7 +71,7 @@ def cell_quantities(labels: Any, *, voxel_size_um: float) -> xr.Dataset:
     if not voxel_size_um > 0:
         raise ParameterError(f"voxel_size_um must be positive, got {voxel_size_um}")
     if isinstance(labels, da.Array):
-        arr = column_blocks(labels, 16)
+        arr: Any = column_blocks(labels, 16)
         parts = arr.map_blocks(
             _counts_block, new_axis=3, chunks=((1,), *((1,) * len(c) for c in arr.chunks[1:]), (12,)), dtype=float
         )

@@ -340,7 +340,7 @@ def segment_cell(
     if isinstance(volume, da.Array):
         depth = overlap_px if overlap_px is not None else (classifier.overlap_px if classifier else 4)
         # the classifier's features take ~30 floats per voxel: smaller blocks then
-        arr = column_blocks(volume, 4 if classifier is None else 128, min_side=2 * depth)
+        arr: Any = column_blocks(volume, 4 if classifier is None else 128, min_side=2 * depth)
         return arr.map_overlap(
             block,
             depth={0: 0, 1: depth, 2: depth},
