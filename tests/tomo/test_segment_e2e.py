@@ -11,7 +11,7 @@ from .test_segment import _errors
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, 3])
 def test_end_to_end_projection_reconstruction_segmentation(seed, tmp_path):
     """DXchange counts (Poisson noise, ring-causing gain errors) -> FBP -> segmentation."""
     cell = simulate_cell((56, 64, 64), n_voids=(6, 6), void_radius_px=(1.5, 5.0), voxel_size_um=10.0, seed=seed)
@@ -23,11 +23,11 @@ def test_end_to_end_projection_reconstruction_segmentation(seed, tmp_path):
     volume = np.asarray(reconstruct(sino, scan.angles_deg, center=32.0)) / (scan.pixel_size_um * 1e-4)
     labels = segment_cell(volume)
     contact, li, ip = _errors(cell, labels)
-    assert np.all(np.abs(contact) < 0.03), contact
+    assert np.all(np.abs(contact) < 0.02), contact
     assert np.all(np.abs(li) < 0.03), li
-    assert np.all(np.abs(ip) < 0.05), ip
+    assert np.all(np.abs(ip) < 0.03), ip
     ious, false = void_matches(cell.void_ids, labels)
     sizes = np.bincount(cell.void_ids.ravel())[1:]
     assert np.all(ious > 0), ious  # every void is seen, the 3 x 3 x 3 ones at the resolution limit
-    assert np.all(ious[sizes > 27] >= 0.4), (ious, sizes)  # the larger ones are delineated
-    assert len(false) <= 20
+    assert np.all(ious[sizes > 27] >= 0.5), (ious, sizes)  # the larger ones are delineated
+    assert len(false) <= 5
