@@ -25,6 +25,10 @@ The seed paper's rules, generalised and vectorised over columns ``(y, x)``:
    :func:`skimage.feature.multiscale_basic_features`, trained on a few labelled slices),
    which replaces the threshold band.
 
+The thresholds are applied to a 3 x 3 x 3 median of the volume (steps and 3 x 3 x 3 voids
+survive it; noise specks do not); voids get back their outline by hysteresis on the
+unfiltered volume.
+
 Columns are independent along ``z``: a Dask volume is processed in blocks of columns
 (``map_overlap`` with an overlap in ``y, x`` only, for the features and the void clean-up),
 NumPy in gives NumPy out.
