@@ -1,14 +1,17 @@
-"""``operando tomo``: projections to volumes (the later steps follow)."""
+"""``operando tomo``: projections to volumes, segmentation of Li cells, contact maps and quantities."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+if TYPE_CHECKING:
+    import xarray as xr
+
 app = typer.Typer(
-    help="Operando tomography: reconstruction (segment, interface, series to come).", no_args_is_help=True
+    help="Operando tomography: reconstruction, segmentation of Li cells, contact maps.", no_args_is_help=True
 )
 
 
@@ -72,3 +75,220 @@ def recon(
     parameters = {"center_px": float(center), "voxel_size_um": float(voxel), "stripes": stripes, "layout": scan.layout}
     target = write_results(ds, out, parameters=parameters, inputs=[path], overwrite=overwrite)
     typer.echo(f"{target}: {volume.shape[0]} slices of {n} x {n} voxels ({voxel} µm), centre {center:.2f} px")
+
+
+def _voxel_size(ds: xr.Dataset, given: float | None, path: Path) -> float:
+    from operando.errors import MissingMetadataError
+
+    voxel = given if given is not None else ds.attrs.get("voxel_size_um")
+    if voxel is None:
+        raise MissingMetadataError("the store records no voxel size; give --voxel-size-um", path=path)
+    return float(voxel)
+
+
+@app.command("segment")
+def segment(
+    volume: Annotated[Path, typer.Argument(help="Volume store written by 'operando tomo recon'.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Zarr store of the labels.")],
+    void_threshold: Annotated[float | None, typer.Option("--void-threshold", help="Below: void/pore.")] = None,
+    li_threshold: Annotated[float | None, typer.Option("--li-threshold", help="Lithium cut-off.")] = None,
+    electrolyte_threshold: Annotated[
+        float | None, typer.Option("--electrolyte-threshold", help="Above: electrolyte (ends the traversal).")
+    ] = None,
+    collector_threshold: Annotated[
+        float | None, typer.Option("--collector-threshold", help="At or above: current collector.")
+    ] = None,
+    no_collector: Annotated[
+        bool, typer.Option("--no-collector", help="The volume shows no current collectors (four grey classes).")
+    ] = False,
+    classifier: Annotated[
+        Path | None, typer.Option("--classifier", help="Interphase classifier (.joblib) from an earlier --train.")
+    ] = None,
+    train: Annotated[
+        Path | None,
+        typer.Option("--train", help="Label TIFF (z, y, x) of the volume's shape, 255 = unlabelled: train first."),
+    ] = None,
+    save_classifier: Annotated[
+        Path | None, typer.Option("--save-classifier", help="Where to write the classifier trained with --train.")
+    ] = None,
+    variable: Annotated[str, typer.Option("--variable", help="Variable of the volume store.")] = "attenuation",
+    voxel_size_um: Annotated[
+        float | None, typer.Option("--voxel-size-um", help="Voxel size in µm when the store does not record it.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+) -> None:
+    """Label lithium, voids, pores, interphase and electrolyte (thresholds from the histogram unless given)."""
+    import dataclasses
+    import json
+
+    import numpy as np
+    import xarray as xr
+
+    from operando.errors import ParameterError
+    from operando.store import open_results, write_results
+    from operando.tomo import (
+        Thresholds,
+        auto_thresholds,
+        load_classifier,
+        segment_cell,
+        train_interphase_classifier,
+    )
+
+    ds = open_results(volume)
+    if variable not in ds:
+        raise ParameterError(f"no variable {variable!r} (has {', '.join(map(str, ds.data_vars))})", path=volume)
+    vol = ds[variable].data
+    voxel = _voxel_size(ds, voxel_size_um, volume)
+    given = {"void": void_threshold, "lithium": li_threshold, "electrolyte": electrolyte_threshold}
+    given["collector"] = float("inf") if no_collector else collector_threshold
+    if all(v is not None for v in given.values()):
+        thresholds = Thresholds(**{k: float(v) for k, v in given.items() if v is not None})
+    else:
+        auto = auto_thresholds(vol, collector=not no_collector)
+        thresholds = dataclasses.replace(auto, **{k: float(v) for k, v in given.items() if v is not None})
+    inputs: list[Path] = []
+    model = None
+    if train is not None:
+        import tifffile
+
+        labels_train = np.asarray(tifffile.imread(train))
+        if labels_train.shape != vol.shape:
+            raise ParameterError(f"labels of shape {labels_train.shape}; the volume is {vol.shape}", path=train)
+        model = train_interphase_classifier(np.asarray(vol), labels_train)
+        inputs.append(train)
+        if save_classifier is not None:
+            model.save(save_classifier)
+    elif classifier is not None:
+        model = load_classifier(classifier)
+        inputs.append(classifier)
+    labels = segment_cell(vol, thresholds=thresholds, classifier=model)
+    codes = {"electrolyte": 0, "lithium": 1, "void": 2, "pore": 3, "interphase": 4, "collector_or_background": 5}
+    result = xr.Dataset(
+        {"labels": (("z", "y", "x"), labels, {"flag_values": list(codes.values()), "flag_meanings": " ".join(codes)})},
+        coords={c: ds[c] for c in ("z", "y", "x") if c in ds.coords},
+        attrs={
+            "operando_kind": "tomo-segmentation",
+            "voxel_size_um": voxel,
+            "label_codes": json.dumps(codes),
+            "thresholds": json.dumps(dataclasses.asdict(thresholds)),
+        },
+    )
+    parameters = {
+        "volume": str(volume),
+        "variable": variable,
+        "voxel_size_um": voxel,
+        "thresholds": dataclasses.asdict(thresholds),
+        "classifier": str(classifier) if classifier else None,
+        "train": str(train) if train else None,
+    }
+    target = write_results(result, out, parameters=parameters, inputs=inputs, overwrite=overwrite)
+    counts = np.bincount(np.asarray(open_results(target)["labels"].values).ravel(), minlength=6)
+    v_mm3 = (voxel * 1e-3) ** 3
+    typer.echo(
+        f"{target}: Li {counts[1] * v_mm3:.4g} mm3, voids {counts[2] * v_mm3:.4g} mm3, "
+        f"interphase {counts[4] * v_mm3:.4g} mm3 (thresholds void {thresholds.void:.4g}, Li {thresholds.lithium:.4g}, "
+        f"electrolyte {thresholds.electrolyte:.4g}, collector {thresholds.collector:.4g})"
+    )
+
+
+def _interface_dataset(labels: Any, voxel: float, void_distance: int, small_region_mm2: float) -> xr.Dataset:
+    from operando.tomo import analyse_interfaces, cell_quantities
+
+    res = analyse_interfaces(
+        labels, voxel_size_um=voxel, void_distance_px=void_distance, small_region_mm2=small_region_mm2
+    )
+    q = cell_quantities(labels, voxel_size_um=voxel)
+    return res.merge(q, compat="override", combine_attrs="override")
+
+
+@app.command("interface")
+def interface(
+    seg: Annotated[Path, typer.Argument(help="Label store written by 'operando tomo segment'.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Zarr store of the contact maps and quantities.")],
+    void_distance: Annotated[
+        int, typer.Option("--void-distance", help="A void this many voxels from the Li edge breaks contact.")
+    ] = 5,
+    small_region_mm2: Annotated[
+        float, typer.Option("--small-region-mm2", help="Contact regions below this area count as small.")
+    ] = 0.02,
+    voxel_size_um: Annotated[
+        float | None, typer.Option("--voxel-size-um", help="Voxel size in µm when the store does not record it.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+) -> None:
+    """Contact map, contact area and regions of both Li/electrolyte interfaces, with volumes and thicknesses."""
+    from operando.errors import ParameterError
+    from operando.store import open_results, write_results
+
+    ds = open_results(seg)
+    if "labels" not in ds:
+        raise ParameterError("no 'labels' variable: not a segmentation store", path=seg)
+    voxel = _voxel_size(ds, voxel_size_um, seg)
+    res = _interface_dataset(ds["labels"].data, voxel, void_distance, small_region_mm2)
+    parameters = {
+        "segmentation": str(seg),
+        "voxel_size_um": voxel,
+        "void_distance_px": void_distance,
+        "small_region_mm2": small_region_mm2,
+    }
+    target = write_results(res, out, parameters=parameters, overwrite=overwrite)
+    for k in (0, 1):
+        typer.echo(
+            f"interface {k}: contact {float(res.contact_area_mm2[k]):.4g} mm2 "
+            f"({100 * float(res.contact_fraction[k]):.1f} % of the cell), {int(res.n_regions[k])} regions, "
+            f"{100 * float(res.small_region_share[k]):.1f} % in regions < {small_region_mm2} mm2"
+        )
+    typer.echo(f"{target}")
+
+
+@app.command("series")
+def series(
+    scans: Annotated[list[Path], typer.Argument(help="Scans (DXchange, NeXus, TIFF) in measurement order.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Zarr store of the series (tomo-series).")],
+    echem: Annotated[
+        Path | None,
+        typer.Option("--echem", help="Potentiostat file: each scan gets the voltage and charge it was taken at."),
+    ] = None,
+    voxel_size_um: Annotated[
+        float | None, typer.Option("--voxel-size-um", help="Voxel size in µm when the files do not record it.")
+    ] = None,
+    center: Annotated[
+        float | None, typer.Option("--center", help="Rotation centre, px from the centre of pixel 0 (default: found).")
+    ] = None,
+    stripes: Annotated[
+        bool, typer.Option("--stripes/--no-stripes", help="Remove stripes (off: it erases axis-centred voids).")
+    ] = False,
+    classifier: Annotated[Path | None, typer.Option("--classifier", help="Interphase classifier (.joblib).")] = None,
+    void_distance: Annotated[int, typer.Option("--void-distance", help="Contact definition, voxels.")] = 5,
+    small_region_mm2: Annotated[float, typer.Option("--small-region-mm2", help="Small contact region, mm2.")] = 0.02,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+) -> None:
+    """Recon -> segment -> interface -> quantities for every scan, resumable, on the echem record."""
+    from operando.store import open_results
+    from operando.tomo import SeriesOptions, load_classifier, process_series
+
+    record = None
+    if echem is not None:
+        from operando import echem as echem_io
+
+        record = echem_io.read(echem)
+    options = SeriesOptions(
+        voxel_size_um=voxel_size_um,
+        center_px=center,
+        stripes=stripes,
+        void_distance_px=void_distance,
+        small_region_mm2=small_region_mm2,
+    )
+    model = load_classifier(classifier) if classifier is not None else None
+    target = process_series(scans, out, options=options, classifier=model, record=record, overwrite=overwrite)
+    ds = open_results(target)
+    for k in range(ds.sizes["frame"]):
+        row = ds.isel(frame=k)
+        line = (
+            f"{k}: contact {float(row.contact_area_mm2[0]):.4g} / {float(row.contact_area_mm2[1]):.4g} mm2, "
+            f"Li {float(row.li_volume_mm3):.4g} mm3, voids {float(row.void_volume_mm3):.4g} mm3"
+        )
+        if "echem_charge_mAh" in ds:
+            line += f", {float(row.echem_charge_mAh):.4g} mA h, stripping {float(row.stripping_fraction):.3f}"
+        typer.echo(line)
+    typer.echo(str(target))

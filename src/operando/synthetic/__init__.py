@@ -8,8 +8,20 @@ from operando.synthetic._mri import DendriteTruth, SyntheticDendriteMRI, csi_pha
 from operando.synthetic._nmr import NMRLine, li_isotope_pair, simulate_fid, write_bruker_fid
 from operando.synthetic._sxdm import KMapTruth, SyntheticKMap, simulate_kmap, write_bliss_kmap, write_spec_kmap
 from operando.synthetic._symmetric import simulate_bv_symmetric_cell, simulate_symmetric_cell
+from operando.synthetic._tomo import (
+    LABELS,
+    CellMaterials,
+    CellPhantom,
+    project_cell,
+    simulate_cell,
+    simulate_cell_series,
+    write_cell_dxchange,
+)
 
 __all__ = [
+    "LABELS",
+    "CellMaterials",
+    "CellPhantom",
     "DendriteTruth",
     "KMapTruth",
     "NMRLine",
@@ -19,7 +31,10 @@ __all__ = [
     "csi_phantom",
     "li_isotope_pair",
     "lmno_ocv",
+    "project_cell",
     "simulate_bv_symmetric_cell",
+    "simulate_cell",
+    "simulate_cell_series",
     "simulate_dendrite_mri",
     "simulate_fid",
     "simulate_gcpl",
@@ -27,6 +42,7 @@ __all__ = [
     "simulate_symmetric_cell",
     "write_bliss_kmap",
     "write_bruker_fid",
+    "write_cell_dxchange",
     "write_eclab_mpt",
     "write_spec_kmap",
 ]

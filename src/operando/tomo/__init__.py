@@ -1,22 +1,47 @@
-"""Tomography: DXchange, NeXus (image_key), TIFF and Zeiss/Xradia readers, preprocessing, reconstruction,
-displacement fields by digital volume correlation.
+"""Tomography: readers (DXchange, NeXus, TIFF, Zeiss/Xradia), preprocessing, reconstruction, segmentation of
+Li cells, contact maps, quantities, displacement fields by digital volume correlation.
 
 Centre convention: rotation centres are in pixels from the centre of detector pixel 0.
 """
 
 from operando.tomo._dvc import correlate_volumes
+from operando.tomo._interface import analyse_interfaces, contact_change, contact_maps, contact_regions, li_edges
 from operando.tomo._prep import find_center, minus_log, normalize, remove_stripes
+from operando.tomo._quantities import cell_quantities, li_charge_mAh, stripping_fraction
 from operando.tomo._readers import TomoFileError, TomoScan, read_dxchange, read_nxtomo, read_tiff, read_tomo
 from operando.tomo._recon import ramp_filter, reconstruct, reconstruct_slice
+from operando.tomo._segment import (
+    InterphaseClassifier,
+    Thresholds,
+    auto_thresholds,
+    load_classifier,
+    segment_cell,
+    train_interphase_classifier,
+)
+from operando.tomo._series import SeriesOptions, process_scan, process_series, scan_window
 from operando.tomo._xradia import read_xradia
 
 __all__ = [
+    "InterphaseClassifier",
+    "SeriesOptions",
+    "Thresholds",
     "TomoFileError",
     "TomoScan",
+    "analyse_interfaces",
+    "auto_thresholds",
+    "cell_quantities",
+    "contact_change",
+    "contact_maps",
+    "contact_regions",
     "correlate_volumes",
     "find_center",
+    "li_charge_mAh",
+    "li_edges",
+    "load_classifier",
     "minus_log",
     "normalize",
+    "process_scan",
+    "process_series",
     "ramp_filter",
     "read_dxchange",
     "read_nxtomo",
@@ -26,4 +51,8 @@ __all__ = [
     "reconstruct",
     "reconstruct_slice",
     "remove_stripes",
+    "scan_window",
+    "segment_cell",
+    "stripping_fraction",
+    "train_interphase_classifier",
 ]

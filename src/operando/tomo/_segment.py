@@ -1,0 +1,508 @@
+"""Segmentation of a Li | solid electrolyte | Li cell stacked along ``z``.
+
+The seed paper's rules, generalised and vectorised over columns ``(y, x)``:
+
+1. **Thresholds** from the histogram (:func:`auto_thresholds`: five Otsu classes — air and
+   voids, lithium, interphase, electrolyte, current collector — then each threshold moved
+   to the midpoint of the medians of the two classes it separates, so that it does not
+   lean towards the smaller class), or given.
+2. **Lithium by column traversal** from each current collector: the collector is the
+   leading run of voxels at or above the collector threshold; walking on along ``z``, the
+   electrode region lasts until the mean of the next ``window_px`` (5) voxels exceeds the
+   electrolyte threshold (one bright noisy voxel does not stop it); its end is the first
+   voxel at or above the electrolyte threshold from there on. In that region voxels below
+   the lithium cut-off are lithium, the rest interphase.
+3. **Interfacial voids** are voxels darker than the void threshold inside an electrode
+   region, i.e. with lithium, not electrolyte, beyond them along the column; dark voxels
+   between the two electrode regions are **pores**. Void components smaller than
+   ``min_void_voxels`` are noise and become lithium.
+   Columns at the cell's rim, only partly inside it, hold values lowered by their filled
+   fraction (and by reconstruction blur): when the thresholds know the electrolyte level
+   they are traversed again after rescaling, and get no voids or pores (partial volume
+   there cannot be told from a void).
+4. **Interphase** optionally by a trainable pixel classifier
+   (:class:`InterphaseClassifier`: a scikit-learn random forest on
+   :func:`skimage.feature.multiscale_basic_features`, trained on a few labelled slices),
+   which replaces the threshold band.
+
+The thresholds are applied to a 3 x 3 x 3 median of the volume (steps and 3 x 3 x 3 voids
+survive it; noise specks do not); voids get back their outline by hysteresis on the
+unfiltered volume.
+
+Columns are independent along ``z``: a Dask volume is processed in blocks of columns
+(``map_overlap`` with an overlap in ``y, x`` only, for the features and the void clean-up),
+NumPy in gives NumPy out.
+
+Label codes: 0 electrolyte, 1 lithium, 2 void, 3 pore, 4 interphase, 5 collector/background.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from operando.errors import CorruptFileError, ParameterError
+
+__all__ = [
+    "ELECTROLYTE",
+    "INTERPHASE",
+    "LITHIUM",
+    "OUTSIDE",
+    "PORE",
+    "VOID",
+    "InterphaseClassifier",
+    "Thresholds",
+    "auto_thresholds",
+    "load_classifier",
+    "segment_cell",
+    "train_interphase_classifier",
+]
+
+ELECTROLYTE, LITHIUM, VOID, PORE, INTERPHASE, OUTSIDE = 0, 1, 2, 3, 4, 5
+UNLABELLED = 255
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Grey-value thresholds of a cell volume, in the volume's units.
+
+    Attributes
+    ----------
+    void : float
+        Below: void (in an electrode) or pore (in the electrolyte).
+    lithium : float
+        Lithium cut-off: below (and above ``void``) is lithium.
+    electrolyte : float
+        Above: electrolyte (stops the column traversal).
+    collector : float
+        At or above: current collector (``inf`` when the volume shows none).
+    electrolyte_level : float, optional
+        Typical electrolyte value; when known, columns at the cell's rim (partial volume)
+        are rescaled by their filled fraction before the traversal.
+    """
+
+    void: float
+    lithium: float
+    electrolyte: float
+    collector: float = math.inf
+    electrolyte_level: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.void < self.lithium < self.electrolyte < self.collector:
+            raise ParameterError(
+                f"thresholds must increase void < lithium < electrolyte < collector, got {self.void:g}, "
+                f"{self.lithium:g}, {self.electrolyte:g}, {self.collector:g}"
+            )
+
+
+def _sample(volume: Any, max_samples: int) -> NDArray[np.float64]:
+    """Up to ``max_samples`` voxels taken on a regular stride (only those are computed for Dask)."""
+    step = max(1, math.ceil((math.prod(volume.shape) / max_samples) ** (1 / 3)))
+    sub = volume[::step, ::step, ::step]
+    arr = sub.compute() if isinstance(sub, da.Array) else np.asarray(sub)
+    vals = np.asarray(arr, dtype=np.float64).ravel()
+    return vals[np.isfinite(vals)]
+
+
+def auto_thresholds(volume: Any, *, collector: bool = True, max_samples: int = 2_000_000) -> Thresholds:
+    """Thresholds from the grey-value histogram (Otsu classes refined to intermeans).
+
+    Parameters
+    ----------
+    volume : (nz, ny, nx) ndarray or dask array
+        Reconstructed cell (or phantom) volume.
+    collector : bool, default True
+        The volume shows current collectors (five classes); False for four classes and
+        ``collector = inf``.
+    max_samples : int
+        Voxels used, on a regular stride.
+
+    Returns
+    -------
+    Thresholds
+
+    Notes
+    -----
+    :func:`skimage.filters.threshold_multiotsu` splits the histogram into classes; each
+    threshold is then set to the midpoint of the medians of its two neighbouring classes
+    (one Ridler–Calvard intermeans step), which is unbiased for equal noise on both sides
+    and does not depend on the classes' sizes the way Otsu's optimum does.
+    """
+    from skimage.filters import threshold_multiotsu
+
+    vals = _sample(volume, max_samples)
+    n_classes = 5 if collector else 4
+    if vals.size < 10 * n_classes or np.ptp(vals) == 0:
+        raise ParameterError("the volume has too few distinct values to choose thresholds from")
+    levels = np.unique(vals)
+    if levels.size == n_classes:  # a noise-free (phantom) volume: one value per class
+        med = levels.astype(np.float64)
+        t = 0.5 * (med[:-1] + med[1:])
+    else:
+        otsu = threshold_multiotsu(vals, classes=n_classes, nbins=128)
+        cls = np.digitize(vals, otsu)
+        med = np.array([np.median(vals[cls == k]) if np.any(cls == k) else np.nan for k in range(n_classes)])
+        mids = 0.5 * (med[:-1] + med[1:])
+        t = np.where(np.isfinite(mids), mids, otsu)
+    return Thresholds(
+        void=float(t[0]),
+        lithium=float(t[1]),
+        electrolyte=float(t[2]),
+        collector=float(t[3]) if collector else math.inf,
+        electrolyte_level=float(med[3]),
+    )
+
+
+# -- column traversal -------------------------------------------------------------------------
+
+
+def _first(mask: NDArray[np.bool_], default: int) -> NDArray[np.int64]:
+    """Index of the first True along axis 0 (``default`` where none)."""
+    return np.where(mask.any(axis=0), mask.argmax(axis=0), default).astype(np.int64)
+
+
+def column_blocks(arr: da.Array, bytes_per_voxel: int, target_bytes: int = 64 * 2**20, min_side: int = 8) -> da.Array:
+    """``arr`` rechunked into whole columns (``z`` unsplit); ``(y, x)`` blocks kept below ~``target_bytes``.
+
+    Smaller ``(y, x)`` chunks than that are kept as they are.
+    """
+    nz = arr.shape[0]
+    side = max(min_side, int((target_bytes / max(1, nz * bytes_per_voxel)) ** 0.5))
+    chunks: dict[int, Any] = {0: -1}
+    for ax in (1, 2):
+        too_big, too_small = max(arr.chunks[ax]) > side, min(arr.chunks[ax]) < min(min_side, arr.shape[ax])
+        chunks[ax] = min(arr.shape[ax], side) if too_big or too_small else arr.chunks[ax]
+    return arr.rechunk(chunks)
+
+
+def _masked_quantile(v: NDArray[np.floating], mask: NDArray[np.bool_], q: float) -> NDArray[np.float64]:
+    """Per column, the ``q`` quantile (lower neighbour) of the values where ``mask``; 0 where none.
+
+    (``np.nanquantile`` warns on empty columns, and warning filters are not thread-safe
+    under the threaded Dask scheduler.)
+    """
+    k = mask.sum(axis=0)
+    ordered = np.sort(np.where(mask, v, np.inf), axis=0)
+    idx = np.clip(np.floor(q * (k - 1)).astype(np.int64), 0, v.shape[0] - 1)
+    out = np.take_along_axis(ordered, idx[None], axis=0)[0]
+    return np.where(k > 0, out, 0.0).astype(np.float64)
+
+
+def _electrode_region(
+    v: NDArray[np.floating], t: Thresholds, window_px: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """``(start, end)`` of the electrode region of every column, walking up from ``z = 0``.
+
+    ``start``: first voxel after the collector; ``end``: first electrolyte voxel (``nz``
+    when the walk never reaches electrolyte).
+    """
+    nz = v.shape[0]
+    z = np.arange(nz)[:, None, None]
+    start = _first(v < t.collector, nz)
+    cs = np.concatenate([np.zeros((1, *v.shape[1:])), np.cumsum(v, axis=0, dtype=np.float64)])
+    hi = np.minimum(np.arange(nz) + window_px, nz)
+    count = (hi - np.arange(nz))[:, None, None]
+    ahead = (cs[hi] - cs[:nz]) / count  # mean of v[z : z + window]
+    stop = _first((ahead > t.electrolyte) & (z >= start), nz)
+    end = _first((v >= t.electrolyte) & (z >= stop), nz)
+    return start, end
+
+
+def _traverse(v: NDArray[np.floating], t: Thresholds, window_px: int) -> tuple[NDArray[np.uint8], NDArray[np.bool_]]:
+    """Labels by column traversal, and which columns belong to the cell."""
+    nz = v.shape[0]
+    z = np.arange(nz)[:, None, None]
+    s0, e0 = _electrode_region(v, t, window_px)
+    s1r, e1r = _electrode_region(v[::-1], t, window_px)
+    s1, e1 = nz - 1 - s1r, nz - 1 - e1r  # top: electrode region is (e1, s1], collector above s1
+    cell = (e0 < nz) & (e1r < nz) & (e0 <= e1) & (e0 > s0) & (s1 > e1)
+    low = (z >= s0) & (z < e0)
+    high = (z <= s1) & (z > e1)
+    # a column of the cell has electrolyte between its electrodes (reconstruction artefacts
+    # outside the field of view do not)
+    cell &= _masked_quantile(v, (z >= e0) & (z <= e1), 0.5) >= t.electrolyte
+    electrode = (low | high) & cell
+    middle = (z >= e0) & (z <= e1) & cell
+    dark = v < t.lithium
+    # interphase: the bright run that ends at the electrolyte; brighter voxels elsewhere in the
+    # electrode (partial volume at the collector, noise) stay lithium
+    last_dark0 = nz - 1 - _first((dark & low)[::-1], nz)  # -1 where none
+    first_dark1 = _first(dark & high, nz)
+    band = (low & (z > last_dark0)) | (high & (z < first_dark1))
+    lab = np.full(v.shape, OUTSIDE, np.uint8)
+    lab[electrode] = LITHIUM
+    lab[electrode & band & ~dark] = INTERPHASE
+    lab[electrode & (v < t.void)] = VOID
+    lab[middle] = ELECTROLYTE
+    lab[middle & (v < t.lithium)] = PORE
+    return lab, cell
+
+
+def _fill_fraction(v: NDArray[np.floating], t: Thresholds) -> NDArray[np.float64]:
+    """Per column, its electrolyte level over the volume's (the 75th percentile below the collector)."""
+    if t.electrolyte_level is None:
+        return np.zeros(v.shape[1:])
+    return _masked_quantile(v, v < t.collector, 0.75) / t.electrolyte_level
+
+
+def _segment_block(
+    v: NDArray[np.floating],
+    t: Thresholds,
+    window_px: int,
+    min_void_voxels: int,
+    classifier: InterphaseClassifier | None,
+    median_px: int,
+) -> NDArray[np.uint8]:
+    vm = ndimage.median_filter(v, size=median_px, mode="nearest") if median_px > 1 else v
+    lab, cell = _traverse(vm, t, window_px)
+    if median_px > 1:
+        # voids keep their voxel-level outline: every dark (raw) voxel connected to a void
+        # of the median-filtered volume is void (hysteresis); noise alone seeds none
+        seeds = lab == VOID
+        dark = (v < t.void) & np.isin(lab, (LITHIUM, VOID, INTERPHASE))
+        comp, n = ndimage.label(dark | seeds)
+        if n:
+            keep = np.zeros(n + 1, bool)
+            keep[np.unique(comp[seeds])] = True
+            keep[0] = False
+            lab[keep[comp]] = VOID
+    # columns at the cell's rim are partly outside it: every value is lowered by the filled
+    # fraction f, so they are traversed again after dividing by f (when f >= 0.5)
+    f = _fill_fraction(vm, t)
+    retry = ~cell & (f >= 0.5) & (f < 1.0)
+    if retry.any():
+        lab2, cell2 = _traverse(vm / np.where(retry, f, 1.0)[None], t, window_px)
+        take = retry & cell2
+        # rim columns hold too little of the cell to tell voids or pores from partial volume
+        rim = lab2[:, take]
+        rim[rim == VOID] = LITHIUM
+        rim[rim == PORE] = ELECTROLYTE
+        lab[:, take] = rim
+    if min_void_voxels > 1:
+        comp, n = ndimage.label(lab == VOID)
+        if n:
+            sizes = np.bincount(comp.ravel())
+            small = sizes < min_void_voxels
+            small[0] = False
+            lab[small[comp]] = LITHIUM
+    if classifier is not None:
+        rf = classifier.predict(v)
+        editable = np.isin(lab, (ELECTROLYTE, LITHIUM, INTERPHASE))
+        lab[editable & (rf == INTERPHASE)] = INTERPHASE
+        demote = editable & (lab == INTERPHASE) & (rf != INTERPHASE)
+        lab[demote & (rf == LITHIUM)] = LITHIUM
+        lab[demote & (rf == ELECTROLYTE)] = ELECTROLYTE
+    return lab
+
+
+def segment_cell(
+    volume: Any,
+    *,
+    thresholds: Thresholds | None = None,
+    window_px: int = 5,
+    min_void_voxels: int = 4,
+    classifier: InterphaseClassifier | None = None,
+    median_px: int = 3,
+    overlap_px: int | None = None,
+) -> Any:
+    """Label every voxel of a Li | electrolyte | Li cell volume (module notes).
+
+    Parameters
+    ----------
+    volume : (nz, ny, nx) ndarray or dask array
+        Attenuation volume with the stack along ``z`` (collectors at both ends, or the
+        electrodes reaching the volume's ends).
+    thresholds : Thresholds, optional
+        Default :func:`auto_thresholds`.
+    window_px : int, default 5
+        Voxels averaged ahead of the column traversal.
+    min_void_voxels : int, default 4
+        Void components smaller than this become lithium.
+    classifier : InterphaseClassifier, optional
+        Decides the interphase instead of the threshold band.
+    median_px : int, default 3
+        Side of the median filter applied before the thresholds (1: none). A median keeps
+        steps (interfaces) in place and 3 x 3 x 3 voids (19 of 27 voxels); voids then get
+        back their voxel-level outline by hysteresis on the unfiltered volume.
+    overlap_px : int, optional
+        Overlap between column blocks of a Dask volume, voxels; default enough for the
+        classifier's features (or 4 without one).
+
+    Returns
+    -------
+    (nz, ny, nx) ndarray or dask array of uint8
+        Label codes; a Dask volume gives a lazy result chunked by columns.
+
+    Examples
+    --------
+    >>> from operando.synthetic import simulate_cell
+    >>> cell = simulate_cell((60, 40, 40), n_voids=(3, 3), seed=1)
+    >>> labels = segment_cell(cell.volume)
+    >>> float((labels == cell.labels).mean()) > 0.99
+    True
+    """
+    if volume.ndim != 3:
+        raise ParameterError(f"volume must be (z, y, x), got shape {volume.shape}")
+    if window_px < 1:
+        raise ParameterError(f"window_px must be at least 1, got {window_px}")
+    t = thresholds if thresholds is not None else auto_thresholds(volume)
+    dt = np.float32 if volume.dtype == np.float32 else np.float64
+
+    def block(b: NDArray[Any]) -> NDArray[np.uint8]:
+        return _segment_block(np.asarray(b, dtype=dt), t, window_px, min_void_voxels, classifier, median_px)
+
+    if isinstance(volume, da.Array):
+        depth = overlap_px if overlap_px is not None else (classifier.overlap_px if classifier else 4)
+        # the classifier's features take ~30 floats per voxel: smaller blocks then
+        arr: Any = column_blocks(volume, 4 if classifier is None else 128, min_side=2 * depth)
+        return arr.map_overlap(
+            block,
+            depth={0: 0, 1: depth, 2: depth},
+            boundary="none",
+            dtype=np.uint8,
+            meta=np.empty((0, 0, 0), np.uint8),
+        )
+    return block(np.asarray(volume))
+
+
+# -- interphase classifier ----------------------------------------------------------------------
+
+
+@dataclass
+class InterphaseClassifier:
+    """A random forest on multiscale features that labels interphase voxels.
+
+    Attributes
+    ----------
+    model : sklearn.ensemble.RandomForestClassifier
+        Trained on label codes.
+    sigma_min, sigma_max : float
+        Scales of :func:`skimage.feature.multiscale_basic_features`, voxels.
+    """
+
+    model: Any
+    sigma_min: float
+    sigma_max: float
+
+    @property
+    def overlap_px(self) -> int:
+        """Overlap that keeps the features of a block equal to those of the whole volume."""
+        return math.ceil(4 * self.sigma_max) + 1
+
+    def features(self, volume: NDArray[np.floating]) -> NDArray[np.float32]:
+        """``(..., n_features)`` features of every voxel."""
+        return _features(volume, self.sigma_min, self.sigma_max)
+
+    def predict(self, volume: NDArray[np.floating]) -> NDArray[np.uint8]:
+        """Label code predicted for every voxel, shape of ``volume``."""
+        f = self.features(volume)
+        out = self.model.predict(f.reshape(-1, f.shape[-1]))
+        return np.asarray(out, dtype=np.uint8).reshape(volume.shape)
+
+    def save(self, path: str | PathLike[str]) -> Path:
+        """Write with :mod:`joblib` (a pickle: load only files you trust)."""
+        import joblib
+        import sklearn
+
+        p = Path(path)
+        payload = {
+            "format": "operando-interphase-classifier/1",
+            "sklearn": sklearn.__version__,
+            "sigma_min": self.sigma_min,
+            "sigma_max": self.sigma_max,
+            "model": self.model,
+        }
+        joblib.dump(payload, p)
+        return p
+
+
+def _features(volume: NDArray[np.floating], sigma_min: float, sigma_max: float) -> NDArray[np.float32]:
+    from skimage.feature import multiscale_basic_features
+
+    img = np.asarray(volume, dtype=np.float32)
+    f = multiscale_basic_features(
+        img, intensity=True, edges=True, texture=True, sigma_min=sigma_min, sigma_max=sigma_max
+    )
+    return np.asarray(f, dtype=np.float32)
+
+
+def train_interphase_classifier(
+    volume: NDArray[np.floating],
+    labels: NDArray[np.integer],
+    *,
+    sigma_min: float = 1.0,
+    sigma_max: float = 4.0,
+    n_estimators: int = 40,
+    max_samples_per_class: int = 20_000,
+    seed: int = 0,
+) -> InterphaseClassifier:
+    """Train the interphase classifier from a few labelled slices.
+
+    Parameters
+    ----------
+    volume : (nz, ny, nx) ndarray
+        Attenuation volume (features are computed on all of it: pass a crop around the
+        labelled slices for large volumes).
+    labels : (nz, ny, nx) ndarray of int
+        Label codes where known, ``255`` elsewhere (e.g. only a few ``y`` slices labelled).
+    sigma_min, sigma_max : float
+        Feature scales, voxels.
+    n_estimators : int
+        Trees.
+    max_samples_per_class : int
+        Labelled voxels drawn per class (balanced training).
+    seed : int
+        Seed of the sampling and the forest.
+
+    Returns
+    -------
+    InterphaseClassifier
+    """
+    from sklearn.ensemble import RandomForestClassifier
+
+    vol = np.asarray(volume)
+    lab = np.asarray(labels)
+    if vol.shape != lab.shape or vol.ndim != 3:
+        raise ParameterError(f"volume {vol.shape} and labels {lab.shape} must be the same (z, y, x) shape")
+    known = lab != UNLABELLED
+    if not np.any(lab[known] == INTERPHASE):
+        raise ParameterError("the training labels hold no interphase voxel (code 4)")
+    rng = np.random.default_rng(seed)
+    picks = []
+    for code in np.unique(lab[known]):
+        idx = np.flatnonzero(lab.ravel() == code)
+        picks.append(rng.choice(idx, min(idx.size, max_samples_per_class), replace=False))
+    sel = np.concatenate(picks)
+    f = _features(vol, sigma_min, sigma_max)
+    feats = f.reshape(-1, f.shape[-1])
+    model = RandomForestClassifier(n_estimators=n_estimators, max_depth=12, n_jobs=1, random_state=seed)
+    model.fit(feats[sel], lab.ravel()[sel])
+    return InterphaseClassifier(model=model, sigma_min=sigma_min, sigma_max=sigma_max)
+
+
+def load_classifier(path: str | PathLike[str]) -> InterphaseClassifier:
+    """Read a classifier written by :meth:`InterphaseClassifier.save` (a trusted file).
+
+    Raises
+    ------
+    CorruptFileError
+        Not a classifier written by this package.
+    """
+    import joblib
+
+    p = Path(path)
+    try:
+        payload = joblib.load(p)
+    except Exception as exc:  # joblib raises many kinds for a foreign file
+        raise CorruptFileError(f"cannot be read as a joblib classifier ({type(exc).__name__})", path=p) from None
+    if not isinstance(payload, dict) or payload.get("format") != "operando-interphase-classifier/1":
+        raise CorruptFileError("not an operando interphase classifier", path=p)
+    return InterphaseClassifier(model=payload["model"], sigma_min=payload["sigma_min"], sigma_max=payload["sigma_max"])
