@@ -7,6 +7,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+import dask
 import numpy as np
 import xarray as xr
 
@@ -47,7 +48,8 @@ def process_kmap(
     reflection: tuple[int, int, int] | None = None,
     background: BackgroundMode | float = "global",
     intensity_threshold: float = 0.2,
-    points_per_chunk: int = 32,
+    points_per_chunk: int = 64,
+    survey_points: int | None = 256,
 ) -> tuple[xr.Dataset, dict[str, Any]]:
     """Strain and tilt maps of a Bliss K-map, lazily (compute or write the result).
 
@@ -62,7 +64,10 @@ def process_kmap(
     background, intensity_threshold
         See :func:`operando.sxdm.reduce_kmap` and :func:`operando.sxdm.strain_tilt_maps`.
     points_per_chunk : int
-        Scan points per HDF5 read.
+        Scan points per HDF5 read (whole map rows when a row is shorter).
+    survey_points : int or None
+        Points whose summed frames give the region of interest, hot pixels and global
+        background (see :func:`operando.sxdm.reduce_kmap`); None: every point.
 
     Returns
     -------
@@ -82,8 +87,17 @@ def process_kmap(
         detector=meta.detector,
         wavelength_A=meta.wavelength_A,
     )
-    moments, settings = reduce_kmap(frames, q, eta_deg=meta.eta_deg, pixel_mask=meta.pixel_mask, background=background)
-    computed = {k: np.asarray(v) for k, v in moments.items()}
+    moments, settings = reduce_kmap(
+        frames,
+        q,
+        eta_deg=meta.eta_deg,
+        pixel_mask=meta.pixel_mask,
+        background=background,
+        survey_points=survey_points,
+    )
+    # one compute for all moments: they share every frame read (np.asarray on each would re-read the map per moment)
+    values = dask.compute(*moments.values())
+    computed = {k: np.asarray(v) for k, v in zip(moments, values, strict=True)}
     maps = strain_tilt_maps(computed, intensity_threshold=intensity_threshold, y_um=meta.y_um, x_um=meta.x_um)
     if reflection is not None:
         maps["lattice_parameter"] = maps.d_spacing * float(np.linalg.norm(reflection))
