@@ -10,8 +10,8 @@ from operando.store import provenance
 from operando.sxdm import process_kmap
 from operando.synthetic._sxdm import simulate_kmap, write_bliss_kmap
 
-# the defaults, and the other code paths: a survey of some rows only, a per-frame background
-SETTINGS = ({}, {"survey_points": 16, "background": "frame"})
+# the defaults, and a survey of some rows only with a given background
+SETTINGS = ({}, {"survey_points": 24, "background": 0.5})
 
 
 @pytest.mark.slow
@@ -30,7 +30,7 @@ def test_process_kmap_local_cluster_equals_threads(tmp_path):
         with get_task_stream(where.client) as stream:
             remote = [process_kmap(master, points_per_chunk=8, **kw) for kw in SETTINGS]
         assert len({task["worker"] for task in stream.data}) == 2  # the work ran in both worker processes
-    assert local[1][1]["survey_points"] == 16 and local[0][1]["survey_points"] == 48
+    assert local[1][1]["survey_points"] == 24 and local[0][1]["survey_points"] == 48
     for (a_maps, a_par), (b_maps, b_par) in zip(local, remote, strict=True):
         key = "operando_parameters"
         assert provenance(parameters=a_par)[key] == provenance(parameters=b_par)[key]

@@ -318,8 +318,9 @@ BackgroundMode = Literal["global", "frame", "none"]
 def survey_rows(row_chunks: tuple[int, ...], n_x: int, survey_points: int | None) -> NDArray[np.intp]:
     """Map rows whose frames are summed to find the region of interest, hot pixels and background.
 
-    Whole blocks of rows (``row_chunks``, the map's chunks along y) are taken, evenly spread
-    over the map, until at least ``survey_points`` points are covered.
+    Whole blocks of rows (``row_chunks``, the map's chunks along y) are taken, one from the
+    middle of each of equal stretches of the map, until at least ``survey_points`` points
+    are covered.
 
     Parameters
     ----------
@@ -338,7 +339,7 @@ def survey_rows(row_chunks: tuple[int, ...], n_x: int, survey_points: int | None
     Examples
     --------
     >>> survey_rows((1,) * 10, 5, 12).tolist()
-    [0, 4, 9]
+    [1, 5, 8]
     >>> survey_rows((2, 2, 2, 2), 5, None).tolist()
     [0, 1, 2, 3, 4, 5, 6, 7]
     """
@@ -350,7 +351,8 @@ def survey_rows(row_chunks: tuple[int, ...], n_x: int, survey_points: int | None
         raise ParameterError(f"survey_points must be at least 1, got {survey_points}")
     rows_per_chunk = bounds[-1] / n_chunks
     want = min(n_chunks, max(1, int(np.ceil(survey_points / (n_x * rows_per_chunk)))))
-    picked = np.unique(np.round(np.linspace(0, n_chunks - 1, want)).astype(np.intp))
+    # the middle of each of ``want`` equal stretches of the map (its edges are often empty)
+    picked = np.unique(((np.arange(want) + 0.5) * n_chunks / want).astype(np.intp))
     return np.concatenate([np.arange(bounds[k], bounds[k + 1]) for k in picked]).astype(np.intp)
 
 
