@@ -336,6 +336,8 @@ def _read_points(master: str, sources: tuple[tuple[str, str, int, int, int], ...
             block = read_bitshuffle_frames(d, s0 + lo - v0, s0 + hi - v0)  # parallel across threads
             if block is None:
                 block = d[s0 + lo - v0 : s0 + hi - v0]
+        if lo == start and hi == stop:  # one source file holds the whole run: no copy
+            return block
         if out is None:
             out = np.empty((stop - start, *block.shape[1:]), dtype=block.dtype)
         out[lo - start : hi - start] = block

@@ -146,8 +146,10 @@ def find_roi(
     if not peak > 5.0 * noise:
         raise ParameterError("no Bragg peak above the background in the summed frames")
     labels, n = ndimage.label(excess > max(threshold * peak, 5.0 * noise), structure=np.ones((3, 3, 3)))
-    maxima = np.asarray(ndimage.maximum(excess, labels, index=np.arange(1, n + 1)))
-    keep = np.flatnonzero(maxima >= 0.2 * peak) + 1
+    lit = labels > 0
+    maxima = np.full(n + 1, -np.inf)
+    np.maximum.at(maxima, labels[lit], excess[lit])  # per-region maximum, over the thresholded voxels only
+    keep = np.flatnonzero(maxima >= 0.2 * peak)
     idx = np.nonzero(np.isin(labels, keep))
     bounds = []
     for axis, minimum in zip(range(3), (1, 2, 2), strict=True):
