@@ -17,7 +17,7 @@ from operando.store import run_series
 from operando.sxdm._bliss import open_bliss_kmap, read_bliss_metadata
 from operando.sxdm._geometry import pixel_q
 from operando.sxdm._maps import strain_tilt_maps
-from operando.sxdm._reduce import BackgroundMode, reduce_kmap
+from operando.sxdm._reduce import BackgroundMode, reduce_kmap, single_threaded_blas
 from operando.timeline import align, attach_state
 
 __all__ = ["parse_reflection", "place_on_record", "process_kmap", "process_series"]
@@ -96,7 +96,8 @@ def process_kmap(
         survey_points=survey_points,
     )
     # one compute for all moments: they share every frame read (np.asarray on each would re-read the map per moment)
-    values = dask.compute(*moments.values())
+    with single_threaded_blas():  # the Dask threads are the parallelism; BLAS threads would oversubscribe
+        values = dask.compute(*moments.values())
     computed = {k: np.asarray(v) for k, v in zip(moments, values, strict=True)}
     maps = strain_tilt_maps(computed, intensity_threshold=intensity_threshold, y_um=meta.y_um, x_um=meta.x_um)
     if reflection is not None:

@@ -17,6 +17,7 @@ keeps ~1e-10 1/Å), accumulated over rocking angles in float64.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
@@ -36,6 +37,7 @@ __all__ = [
     "frame_background",
     "global_background",
     "reduce_kmap",
+    "single_threaded_blas",
     "survey_rows",
 ]
 
@@ -208,6 +210,20 @@ def frame_background(frames: ArrayLike, *, roi: ROI, valid: ArrayLike | None = N
     if not use.any():
         raise ParameterError("no valid pixel outside the region of interest: no per-frame background possible")
     return np.asarray(f[:, :, use].sum(-1, dtype=np.float64) / use.sum())
+
+
+def single_threaded_blas() -> contextlib.AbstractContextManager[object]:
+    """Context in which BLAS runs one thread (threadpoolctl), when threadpoolctl is installed.
+
+    The per-block products are small ((points, voxels) @ (voxels, 6)); with the Dask
+    threads already busy, a multi-threaded BLAS only oversubscribes the cores: measured
+    ~12 ms instead of 0.06 ms per 48-point product on two loaded cores.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _voxel_weights(
@@ -435,7 +451,8 @@ def reduce_kmap(
     -------
     moments : dict of (y, x) arrays
         ``intensity``, ``qx``, ``qy``, ``qz``, ``rocking_com``, ``rocking_width`` (NumPy
-        or lazy dask, following the input).
+        or lazy dask, following the input; compute lazy ones together, inside
+        :func:`single_threaded_blas` on the threaded scheduler).
     settings : dict
         The resolved region of interest, background, hot pixels, mask counts and survey.
     """
@@ -513,11 +530,12 @@ def reduce_kmap(
         sums = np.zeros((ny, nx, 6))
         block_rows = max(1, points_per_block // nx)
         cols = min(nx, points_per_block)
-        for y0 in range(0, ny, block_rows):
-            for x0 in range(0, nx, cols):
-                ys, xs = slice(y0, y0 + block_rows), slice(x0, x0 + cols)
-                # float64 accumulation over angles, in angle order
-                sums[ys, xs] = _block_partials(fr[sa, ys, xs], w32, colsum, **kw).sum(0)
+        with single_threaded_blas():
+            for y0 in range(0, ny, block_rows):
+                for x0 in range(0, nx, cols):
+                    ys, xs = slice(y0, y0 + block_rows), slice(x0, x0 + cols)
+                    # float64 accumulation over angles, in angle order
+                    sums[ys, xs] = _block_partials(fr[sa, ys, xs], w32, colsum, **kw).sum(0)
         out = _finish(sums, q0, e0)
     names = ("intensity", "qx", "qy", "qz", "rocking_com", "rocking_width")
     moments = {name: out[..., i] for i, name in enumerate(names)}
