@@ -49,7 +49,7 @@ def process_kmap(
     background: BackgroundMode | float = "global",
     intensity_threshold: float = 0.2,
     points_per_chunk: int = 64,
-    survey_points: int | None = 256,
+    survey_points: int | None = 128,
 ) -> tuple[xr.Dataset, dict[str, Any]]:
     """Strain and tilt maps of a Bliss K-map, lazily (compute or write the result).
 
