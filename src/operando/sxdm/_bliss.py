@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 
 from operando.errors import CorruptFileError, MissingMetadataError, UnsupportedFormatError
 from operando.sxdm._geometry import DetectorGeometry
+from operando.sxdm._lima import read_bitshuffle_frames
 
 __all__ = ["BlissScan", "KMapMetadata", "SXDMLayoutError", "open_bliss_kmap", "read_bliss_metadata"]
 
@@ -332,7 +333,11 @@ def _read_points(master: str, sources: tuple[tuple[str, str, int, int, int], ...
         src = Path(master) if fname == "." else (Path(fname) if Path(fname).is_absolute() else folder / fname)
         with h5py.File(src, "r") as h:
             d = h[dname]
-            block = d[s0 + lo - v0 : s0 + hi - v0]
+            block = read_bitshuffle_frames(d, s0 + lo - v0, s0 + hi - v0)  # parallel across threads
+            if block is None:
+                block = d[s0 + lo - v0 : s0 + hi - v0]
+        if lo == start and hi == stop:  # one source file holds the whole run: no copy
+            return block
         if out is None:
             out = np.empty((stop - start, *block.shape[1:]), dtype=block.dtype)
         out[lo - start : hi - start] = block

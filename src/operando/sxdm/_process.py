@@ -7,6 +7,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+import dask
 import numpy as np
 import xarray as xr
 
@@ -18,7 +19,7 @@ from operando.sxdm._filters import median_filter_points
 from operando.sxdm._geometry import pixel_q
 from operando.sxdm._maps import strain_tilt_maps
 from operando.sxdm._open import open_kmap, read_kmap_metadata
-from operando.sxdm._reduce import ROI, BackgroundMode, find_hot_pixels, reduce_kmap
+from operando.sxdm._reduce import ROI, BackgroundMode, find_hot_pixels, reduce_kmap, single_threaded_blas
 from operando.sxdm._widths import peak_widths
 from operando.timeline import align, attach_state
 
@@ -50,7 +51,8 @@ def process_kmap(
     reflection: tuple[int, int, int] | None = None,
     background: BackgroundMode | float = "global",
     intensity_threshold: float = 0.2,
-    points_per_chunk: int = 32,
+    points_per_chunk: int = 64,
+    survey_points: int | None = 128,
     drift_correction: bool = False,
     median_filter: tuple[int, int] | None = None,
     widths: bool = False,
@@ -68,7 +70,10 @@ def process_kmap(
     background, intensity_threshold
         See :func:`operando.sxdm.reduce_kmap` and :func:`operando.sxdm.strain_tilt_maps`.
     points_per_chunk : int
-        Scan points per HDF5 / EDF read.
+        Scan points per HDF5 read (whole map rows when a row is shorter).
+    survey_points : int or None
+        Points whose summed frames give the region of interest, hot pixels and global
+        background (see :func:`operando.sxdm.reduce_kmap`); None: every point.
     drift_correction : bool
         Measure the drift between rocking angles (:func:`operando.sxdm.estimate_drift`,
         one extra pass over the frames) and shift each angle's scan grid back before the
@@ -107,8 +112,18 @@ def process_kmap(
         detector=meta.detector,
         wavelength_A=meta.wavelength_A,
     )
-    moments, settings = reduce_kmap(frames, q, eta_deg=meta.eta_deg, pixel_mask=meta.pixel_mask, background=background)
-    computed = {k: np.asarray(v) for k, v in moments.items()}
+    moments, settings = reduce_kmap(
+        frames,
+        q,
+        eta_deg=meta.eta_deg,
+        pixel_mask=meta.pixel_mask,
+        background=background,
+        survey_points=survey_points,
+    )
+    # one compute for all moments: they share every frame read (np.asarray on each would re-read the map per moment)
+    with single_threaded_blas():  # the Dask threads are the parallelism; BLAS threads would oversubscribe
+        values = dask.compute(*moments.values())
+    computed = {k: np.asarray(v) for k, v in zip(moments, values, strict=True)}
     maps = strain_tilt_maps(computed, intensity_threshold=intensity_threshold, y_um=meta.y_um, x_um=meta.x_um)
     if widths:
         summed = frames.sum(axis=(1, 2), dtype=np.float64)

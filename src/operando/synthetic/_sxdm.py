@@ -517,6 +517,7 @@ def write_bliss_kmap(
             g["end_time"] = (scan_start + timedelta(seconds=scan_duration_s)).isoformat()
             inst = g.create_group("instrument")
             mpx = inst.create_group("mpx1x4")
+            mpx.attrs["NX_class"] = "NXdetector"  # as Bliss writes it; XSOCS finds detectors by it
             mpx["beam_center_x"] = det.beam_center_x_px
             mpx["beam_center_y"] = det.beam_center_y_px
             mpx["distance"] = det.distance_m

@@ -1,0 +1,308 @@
+"""operando's K-map reduction against XSOCS on one synthetic 5D SXDM map, in one run.
+
+Usage (from the repository root)::
+
+    python benchmarks/sxdm_vs_xsocs.py                 # 40 x 40 points, 30 angles, 256^2 pixels
+    python benchmarks/sxdm_vs_xsocs.py --quick         # 12 x 12 points, to try it
+    python benchmarks/sxdm_vs_xsocs.py --out-of-core 30   # also a 30 GB map (ours only)
+
+What it does
+------------
+1. Simulates one K-map with known truth (:func:`operando.synthetic.simulate_kmap`) and
+   writes it in the ID01 layout (Bliss master file + Lima bitshuffle-lz4 frame files,
+   :func:`operando.synthetic.write_bliss_kmap`).
+2. XSOCS (``xsocs`` from PyPI) as a user runs it on ID01 Bliss data, with its defaults:
+   ``xsocs.io.bliss.make_xsocs_links`` (the master/entry files XSOCS reads, linking the
+   Bliss frames), ``QSpaceConverter`` with the q-space size its GUI proposes (at most 100
+   bins per axis), no median filter, no mask, its default number of processes; then
+   ``PeakFitter`` with its default (1D Gaussian per axis, no background).
+3. Ours: :func:`operando.sxdm.process_kmap` on the same master file (local threaded
+   Dask scheduler, default settings).
+
+Each tool runs in its own child process (same interpreter). Times are wall-clock around
+the pipeline call in the child (imports excluded for both). Peak memory is the largest
+sum over the child and all its descendants (XSOCS forks worker processes) of the
+proportional set size (PSS, shared pages split between the processes that map them),
+sampled every 100 ms with psutil from this process; the peak resident set (VmHWM) of the
+child's main process is printed beside it, and the CPU time (user + system) of the child
+and its workers, a measure less sensitive to other load on the machine. Errors are
+against the simulated truth on the crystal points that both tools return: RMS of the
+d-spacing error (Å), RMS and maximum of the angle between measured and true Q (deg), and
+the correlation of measured with true d-spacing (= strain).
+
+``--out-of-core SIZE_GB`` then writes a map of SIZE_GB of uncompressed frames to
+``/tmp/sxdm-ooc`` (streamed block by block, never held in memory), reduces it with ours
+only, prints time, peak memory and errors, and deletes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# -- the two pipelines (run in child processes) ---------------------------------------------
+
+
+def _xsocs_qspace_dims(master: str) -> list[int]:
+    """The q-space size XSOCS's GUI proposes (QSpaceWidget): bins from the smallest q step, at most 100.
+
+    Copied from ``xsocs.gui.process.QSpaceWidget`` (GUI code, not importable without Qt).
+    """
+    from xsocs.io import XsocsH5
+    from xsocs.process.qspace.QSpaceConverter import qspace_conversion
+
+    with XsocsH5.XsocsH5(master) as x:
+        entries = x.entries()
+        entry = entries[0]
+        angles = {k: [x.positioner(e, k) for e in entries] for k in ("phi", "eta", "nu", "del")}
+        q = qspace_conversion(
+            img_size=x.image_size(entry),
+            center_chan=x.direct_beam(entry),
+            chan_per_deg=x.chan_per_deg(entry),
+            beam_energy=[x.beam_energy(e) for e in entries],
+            phi=angles["phi"],
+            eta=angles["eta"],
+            nu=angles["nu"],
+            delta=angles["del"],
+        )
+    dims = []
+    for dim in (q[..., 0], q[..., 1], q[..., 2]):
+        maxbin = np.inf
+        for j in range(dim.ndim):
+            step = abs(np.diff(dim, axis=j)).max()
+            maxbin = min(maxbin, (abs(dim).max() - abs(dim).min()) / step)
+        dims.append(min(int(maxbin) + 1, 100))
+    return dims
+
+
+def run_xsocs(master: str, work: str) -> dict[str, Any]:
+    import hdf5plugin  # noqa: F401  (registers the bitshuffle-lz4 filter of the Lima files, as at ID01)
+    from xsocs.io.bliss import make_xsocs_links
+    from xsocs.process.fit import PeakFitter
+    from xsocs.process.qspace.QSpaceConverter import QSpaceConverter
+
+    t0 = time.perf_counter()
+    xmaster = make_xsocs_links(master, work)
+    t1 = time.perf_counter()
+    dims = _xsocs_qspace_dims(xmaster)
+    qspace_f = os.path.join(work, "qspace.h5")
+    conv = QSpaceConverter(xmaster, qspace_dims=dims, output_f=qspace_f)
+    conv.convert(overwrite=True)
+    if conv.status != QSpaceConverter.DONE:
+        raise RuntimeError(f"XSOCS conversion failed: {conv.status_msg}")
+    t2 = time.perf_counter()
+    result = PeakFitter(qspace_f).peak_fit()
+    t3 = time.perf_counter()
+    centre = np.stack([result.get_results(i, "Center") for i in range(3)], axis=-1)
+    ok = np.all([result.get_results(i, "Status") for i in range(3)], axis=0)
+    centre[~ok] = np.nan
+    return {
+        "q": centre.tolist(),
+        "times": {"merge (links)": t1 - t0, "q-space conversion": t2 - t1, "fit": t3 - t2, "total": t3 - t0},
+        "settings": f"qspace_dims={dims}, n_proc={conv.n_proc}, fit=gaussian, background=none",
+        "qspace_MB": os.path.getsize(qspace_f) / 1e6,
+    }
+
+
+def run_ours(master: str, work: str) -> dict[str, Any]:
+    from operando.sxdm import process_kmap
+
+    t0 = time.perf_counter()
+    maps, parameters = process_kmap(master)
+    t1 = time.perf_counter()
+    q = np.stack([maps[k].values for k in ("qx", "qy", "qz")], axis=-1)
+    q[~maps["mask"].values.astype(bool)] = np.nan
+    keep = ("roi_angles", "roi_det_y", "roi_det_x", "hot_pixels", "survey_points", "background")
+    return {
+        "q": q.reshape(-1, 3).tolist(),
+        "times": {"process_kmap": t1 - t0, "total": t1 - t0},
+        "settings": ", ".join(f"{k}={parameters[k]}" for k in keep),
+    }
+
+
+def child(tool: str, master: str, work: str, out: str) -> None:
+    result = {"xsocs": run_xsocs, "ours": run_ours}[tool](master, work)
+    # VmHWM: peak resident set of this process since exec (ru_maxrss would include the parent's
+    # peak, inherited through fork)
+    status = Path("/proc/self/status").read_text().splitlines()
+    result["vm_hwm_MB"] = next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
+    Path(out).write_text(json.dumps(result))
+
+
+# -- measuring ---------------------------------------------------------------------------------
+
+
+def _tree_pss(proc: Any) -> float:
+    import psutil
+
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            total += p.memory_full_info().pss
+    return total
+
+
+def measure(tool: str, master: Path, work: Path) -> dict[str, Any]:
+    """Run one tool in a child process; sample the PSS of its process tree."""
+    import psutil
+
+    work.mkdir(parents=True, exist_ok=True)
+    out = work / f"{tool}.json"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    cmd = [sys.executable, __file__, "--child", tool, str(master), str(work), str(out)]
+    start = time.perf_counter()
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    ps = psutil.Process(proc.pid)
+    peak = 0.0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, _tree_pss(ps))
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.1)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{tool} failed (exit {proc.returncode})")
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = json.loads(out.read_text())
+    # user + system CPU of the child and its waited-for descendants (XSOCS's pool workers),
+    # imports and interpreter start included
+    result["cpu_s"] = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    result["peak_pss_MB"] = peak / 1e6
+    result["child_wall_s"] = time.perf_counter() - start
+    return result
+
+
+def errors(q: np.ndarray, truth: Any, points: np.ndarray) -> dict[str, float]:
+    """d-spacing and tilt errors against the truth on the boolean (y, x) ``points``."""
+    qm, qt = q[points], truth.q[points]
+    d = 2 * np.pi / np.linalg.norm(qm, axis=-1)
+    dt = truth.d_spacing_A[points]
+    cos = (qm * qt).sum(-1) / np.linalg.norm(qm, axis=-1) / np.linalg.norm(qt, axis=-1)
+    tilt = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    return {
+        "d_rms_A": float(np.sqrt(np.mean((d - dt) ** 2))),
+        "tilt_rms_deg": float(np.sqrt(np.mean(tilt**2))),
+        "tilt_max_deg": float(tilt.max()),
+        "strain_corr": float(np.corrcoef(d, dt)[0, 1]),
+    }
+
+
+def make_map(side: tuple[int, int], n_angles: int, det: int, folder: Path, seed: int) -> tuple[Any, Path, float]:
+    from operando.synthetic import simulate_kmap, write_bliss_kmap
+
+    model = simulate_kmap(map_shape=side, n_angles=n_angles, detector_shape=(det, det), seed=seed)
+    t0 = time.perf_counter()
+    master = write_bliss_kmap(model, folder)
+    return model, master, time.perf_counter() - t0
+
+
+def _du(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e9
+
+
+def _report_tool(name: str, r: dict[str, Any], n: int, err: dict[str, float]) -> None:
+    steps = ", ".join(f"{k} {v:.2f} s" for k, v in r["times"].items())
+    print(f"{name}: {r['times']['total'] / n * 1e3:.2f} ms/point ({steps})")
+    print(
+        f"    CPU time (child + workers, incl. start-up): {r['cpu_s']:.1f} s = {r['cpu_s'] / n * 1e3:.2f} ms/point; "
+        f"child wall {r['child_wall_s']:.1f} s"
+    )
+    print(f"    peak memory: {r['peak_pss_MB']:.0f} MB PSS (process tree), main process VmHWM {r['vm_hwm_MB']:.0f} MB")
+    print(f"    settings: {r['settings']}")
+    print(
+        f"    errors: d RMS {err['d_rms_A']:.2e} A, tilt RMS {err['tilt_rms_deg']:.5f} deg, "
+        f"tilt max {err['tilt_max_deg']:.5f} deg, correlation with true strain {err['strain_corr']:.5f}"
+    )
+
+
+def compare(args: argparse.Namespace) -> None:
+    side = (12, 12) if args.quick else (args.points, args.points)
+    det = 128 if args.quick and args.detector == 256 else args.detector
+    work = Path(tempfile.mkdtemp(prefix="sxdm-bench-", dir=args.workdir))
+    try:
+        model, master, t_write = make_map(side, args.angles, det, work / "raw", args.seed)
+        n = side[0] * side[1]
+        print(
+            f"map: {side[0]} x {side[1]} points x {args.angles} angles x {det}^2 pixels "
+            f"({n * args.angles * det * det * 4 / 1e9:.2f} GB of int32 frames, {_du(work / 'raw'):.2f} GB on disk "
+            f"bitshuffle-lz4), written in {t_write:.0f} s; {os.cpu_count()} CPU cores"
+        )
+        results = {tool: measure(tool, master, work / tool) for tool in ("xsocs", "ours")}
+        qs = {t: np.asarray(r["q"], dtype=np.float64).reshape(*side, 3) for t, r in results.items()}
+        both = model.truth.mask & np.all([np.isfinite(q).all(-1) for q in qs.values()], axis=0)
+        print(f"error points: {int(both.sum())} crystal points returned by both (of {int(model.truth.mask.sum())})")
+        for tool, label in (("xsocs", "XSOCS"), ("ours", "operando")):
+            _report_tool(label, results[tool], n, errors(qs[tool], model.truth, both))
+        ratio = results["xsocs"]["times"]["total"] / results["ours"]["times"]["total"]
+        cpu_ratio = results["xsocs"]["cpu_s"] / results["ours"]["cpu_s"]
+        print(f"speed-up (XSOCS time / ours, end to end wall clock): {ratio:.1f}x; CPU-time ratio {cpu_ratio:.1f}x")
+        print(f"XSOCS q-space file: {results['xsocs']['qspace_MB']:.0f} MB")
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def out_of_core(args: argparse.Namespace) -> None:
+    det, n_angles = args.detector, args.angles
+    per_point = n_angles * det * det * 4
+    side = math.ceil(math.sqrt(args.out_of_core * 1e9 / per_point))
+    folder = Path("/tmp/sxdm-ooc")
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        model, master, t_write = make_map((side, side), n_angles, det, folder / "raw", args.seed)
+        print(
+            f"out-of-core map: {side} x {side} points x {n_angles} angles x {det}^2 pixels = "
+            f"{side * side * per_point / 1e9:.1f} GB of int32 frames ({_du(folder / 'raw'):.1f} GB on disk), "
+            f"written in {t_write:.0f} s"
+        )
+        r = measure("ours", master, folder / "ours")
+        q = np.asarray(r["q"], dtype=np.float64).reshape(side, side, 3)
+        points = model.truth.mask & np.isfinite(q).all(-1)
+        _report_tool("operando (out of core)", r, side * side, errors(q, model.truth, points))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--child":
+        child(*argv[1:5])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--points", type=int, default=40, help="map side (points per row and column)")
+    parser.add_argument("--angles", type=int, default=30, help="rocking angles (one Bliss scan each)")
+    parser.add_argument("--detector", type=int, default=256, help="detector side in pixels")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="12 x 12 points, 128^2 pixels")
+    parser.add_argument("--workdir", default=None, help="folder for the map and XSOCS files (default: system temp)")
+    parser.add_argument("--keep", action="store_true", help="keep the written files")
+    parser.add_argument("--skip-compare", action="store_true", help="only the out-of-core run")
+    parser.add_argument(
+        "--out-of-core", type=float, default=None, metavar="SIZE_GB", help="also reduce a map of this many GB (ours)"
+    )
+    args = parser.parse_args(argv)
+    if not args.skip_compare:
+        compare(args)
+    if args.out_of_core:
+        out_of_core(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Lima frames compressed with bitshuffle-lz4, decompressed outside h5py's global lock.
+
+h5py serialises every HDF5 call behind one lock, filters included, so threads reading
+bitshuffle-lz4 frames (the Lima default at the ESRF) decompress one at a time. Here the
+compressed chunks are read as bytes (``read_direct_chunk``, cheap, under the lock) and
+decompressed by ``bshuf_decompress_lz4`` of the bitshuffle library that ``hdf5plugin``
+ships (its public C API, called through ctypes, which releases the GIL), so threads
+decompress in parallel. Anything else (other filters, chunks that are not whole frames,
+no library) returns None and the caller reads through h5py.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["read_bitshuffle_frames"]
+
+BSHUF_FILTER = 32008  # registered HDF5 filter id of bitshuffle
+_HEADER = struct.Struct(">QI")  # the filter's chunk header: uncompressed bytes, block size in bytes
+
+
+@functools.cache
+def _decompress_fn() -> Any:
+    """``bshuf_decompress_lz4`` from hdf5plugin's bitshuffle plugin, or None."""
+    try:
+        import hdf5plugin
+    except ImportError:  # pragma: no cover - hdf5plugin is a dependency
+        return None
+    lib_path = Path(hdf5plugin.PLUGINS_PATH) / "libh5bshuf.so"
+    try:
+        lib = ctypes.CDLL(str(lib_path))
+        fn = lib.bshuf_decompress_lz4
+    except (OSError, AttributeError):
+        return None
+    fn.restype = ctypes.c_int64
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t]
+    return fn
+
+
+def _is_whole_frame_bitshuffle_lz4(dset: Any) -> bool:
+    plist = dset.id.get_create_plist()
+    if dset.chunks is None or dset.chunks[0] != 1 or tuple(dset.chunks[1:]) != dset.shape[1:]:
+        return False
+    if plist.get_nfilters() != 1:
+        return False
+    code, _flags, values, _name = plist.get_filter(0)
+    # cd_values: major, minor version, element size, block size, compression (2 = lz4)
+    return code == BSHUF_FILTER and len(values) >= 5 and values[4] == 2
+
+
+def read_bitshuffle_frames(dset: Any, start: int, stop: int) -> NDArray[Any] | None:
+    """Frames ``start:stop`` of a (frame, det_y, det_x) h5py dataset, or None if not applicable.
+
+    Parameters
+    ----------
+    dset : h5py.Dataset
+        Chunked one frame per chunk, bitshuffle-lz4 as the only filter.
+    start, stop : int
+        Frame range.
+
+    Returns
+    -------
+    (stop - start, det_y, det_x) ndarray or None
+    """
+    fn = _decompress_fn()
+    if fn is None or dset.ndim != 3 or not _is_whole_frame_bitshuffle_lz4(dset):
+        return None
+    dtype = dset.dtype
+    frame_shape = dset.shape[1:]
+    n_elem = int(np.prod(frame_shape))
+    out = np.empty((stop - start, *frame_shape), dtype=dtype)
+    for i, k in enumerate(range(start, stop)):
+        mask, raw = dset.id.read_direct_chunk((k, 0, 0))
+        if mask:  # the filter was skipped for this chunk: let h5py handle it
+            return None
+        total, block = _HEADER.unpack_from(raw)
+        if total != n_elem * dtype.itemsize:
+            return None
+        buf = np.frombuffer(raw, dtype=np.uint8)
+        dest = out[i]
+        used = fn(buf.ctypes.data + _HEADER.size, dest.ctypes.data, n_elem, dtype.itemsize, block // dtype.itemsize)
+        if used < 0:
+            return None
+    return out
