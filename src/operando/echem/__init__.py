@@ -16,6 +16,7 @@ from operando.echem._analysis import (
     segments,
     specific,
 )
+from operando.echem._csv import write_csv
 from operando.echem._read import READERS, EchemFormat, detect, owner_by_suffix, read
 from operando.echem._record import (
     CANONICAL_COLUMNS,
@@ -47,4 +48,5 @@ __all__ = [
     "read",
     "segments",
     "specific",
+    "write_csv",
 ]
