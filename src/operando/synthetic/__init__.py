@@ -5,11 +5,19 @@ They build the built-in sample experiment (``operando demo``) and the test phant
 
 from operando.synthetic._echem import SyntheticCell, lmno_ocv, simulate_gcpl, write_eclab_mpt
 from operando.synthetic._mri import DendriteTruth, SyntheticDendriteMRI, csi_phantom, simulate_dendrite_mri
-from operando.synthetic._nmr import NMRLine, li_isotope_pair, simulate_fid, write_bruker_fid
+from operando.synthetic._nmr import (
+    LICL_PPM,
+    NMRLine,
+    li_isotope_pair,
+    licl_reference_pair,
+    simulate_fid,
+    write_bruker_fid,
+)
 from operando.synthetic._sxdm import KMapTruth, SyntheticKMap, simulate_kmap, write_bliss_kmap
 from operando.synthetic._symmetric import simulate_symmetric_cell
 
 __all__ = [
+    "LICL_PPM",
     "DendriteTruth",
     "KMapTruth",
     "NMRLine",
@@ -18,6 +26,7 @@ __all__ = [
     "SyntheticKMap",
     "csi_phantom",
     "li_isotope_pair",
+    "licl_reference_pair",
     "lmno_ocv",
     "simulate_dendrite_mri",
     "simulate_fid",
