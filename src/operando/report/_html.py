@@ -11,8 +11,9 @@ drawn at their own stored voltage and capacity, on a chart of their own, with a 
 complete (interrupted, damaged) gets a visible warning instead of its figures; a store
 whose figures cannot be drawn gets an error box; the others are unaffected.
 
-Sizes: figures in the page are drawn at :data:`HTML_DPI` (about 900 × 350 px each, tens
-of kB); maps are block-averaged to at most 256 points a side. The print versions go to
+Sizes: figures in the page are drawn at :data:`HTML_DPI` (about 900 × 350 px each) and
+stored as 256-colour PNG (10–40 kB each); maps are block-averaged to at most 256 points a
+side. The print versions go to
 ``figures_dir`` as PNG (300 dpi) and SVG.
 """
 
@@ -94,6 +95,25 @@ class ReportResult:
     notes: list[str] = field(default_factory=list)
 
 
+HTML_COLOURS = 256
+"""Colours of the palette the page's figures are stored with (the print files keep full colour)."""
+
+
+def _palette_png(png: bytes) -> bytes:
+    """The same image as an indexed-colour PNG (:data:`HTML_COLOURS` colours): about 4x smaller.
+
+    Plots are mostly flat colours and anti-aliased edges, so a 256-colour palette is
+    visually lossless for them and for the maps (whose colour maps have 256 entries).
+    """
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as im:
+        indexed = im.convert("RGB").quantize(colors=HTML_COLOURS, method=Image.Quantize.FASTOCTREE)
+    out = io.BytesIO()
+    indexed.save(out, format="PNG")
+    return out.getvalue()
+
+
 @dataclass
 class _Rendered:
     """A drawn figure: its data URI for the page."""
@@ -114,9 +134,11 @@ class _Renderer:
     def render(self, fig: Figure, title: str, stem: Path | None) -> _Rendered:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=HTML_DPI)
-        data = buf.getvalue()
+        data = _palette_png(buf.getvalue())
         width, height = struct.unpack(">II", data[16:24])  # the PNG header (IHDR) holds the pixel size
         if self.figures_dir is not None and stem is not None:
+            # the layout is in figure fractions, the same at any dpi: keep it rather than solve it twice more
+            fig.set_layout_engine("none")
             self.result.figures += save_figure(fig, self.figures_dir / stem)  # closes it
         else:
             plt.close(fig)
