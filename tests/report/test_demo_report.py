@@ -62,6 +62,10 @@ def test_demo_raw_files_are_real_formats(demo_run):
     assert img.header.get_zooms()[3] == demo.MRI_SECONDS_PER_FRAME
     record = echem.read(out / "raw" / "echem" / "LiLLZOLi_symmetric_plating.csv")
     assert record.meta.format == "csv" and len(record) > 100
+    # each series names the record it was aligned to, by checksum (how the report finds its chart)
+    lmno = echem.read(out / "raw" / "echem" / "LMNO_halfcell_GCPL_C01.mpt")
+    assert open_results(out / "results" / "sxdm_maps.zarr").attrs["echem_sha256"] == lmno.meta.sha256
+    assert open_results(out / "results" / "mri_layers.zarr").attrs["echem_sha256"] == record.meta.sha256
     for nucleus in ("6Li", "7Li"):
         assert (out / "raw" / "nmr" / "LiLLZOLi_plated" / nucleus / "1" / "acqus").read_text().startswith("##TITLE")
 
