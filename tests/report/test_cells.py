@@ -193,3 +193,9 @@ def test_cli_takes_several_records(two_cells, tmp_path):
     assert f"report: {out}" in r.output
     assert "note:" in r.output and "LiSELi_tomo_cell.csv" in r.output  # the one store left at its own values
     assert list(_charts(out.read_text())) == ["timeline-0", "timeline-1", "timeline-unaligned"]
+
+
+def test_match_by_file_name_without_a_checksum():
+    match = match_record({"echem_source": "cell_B.csv"}, [A, B], _state([20.0], [0.1]))
+    assert (match.index, match.how) == (1, "file name")
+    assert "records no checksum" in match.note

@@ -6,15 +6,15 @@ cathode half cell for SXDM, a symmetric Li cell for MRI...): voltage against tim
 against capacity, with a clickable marker for every measurement of the series aligned to
 that record (:func:`match_record`). Clicking one (or moving a series' slider) shows that
 measurement's figures, which are pre-rendered. Series aligned to no record given are
-drawn at their own stored voltage and capacity, on a chart of their own, with a note. Below, one section per store
-(see :mod:`operando.report._sections` for what each kind shows). A store that is not
-complete (interrupted, damaged) gets a visible warning instead of its figures; a store
-whose figures cannot be drawn gets an error box; the others are unaffected.
+drawn at their own stored voltage and capacity, on a chart of their own, with a note.
+Below, one section per store (see :mod:`operando.report._sections` for what each kind
+shows). A store that is not complete (interrupted, damaged) gets a visible warning
+instead of its figures; a store whose figures cannot be drawn gets an error box; the
+others are unaffected.
 
 Sizes: figures in the page are drawn at :data:`HTML_DPI` (about 900 × 350 px each) and
 stored as 256-colour PNG (10–40 kB each); maps are block-averaged to at most 256 points a
-side. The print versions go to
-``figures_dir`` as PNG (300 dpi) and SVG.
+side. The print versions go to ``figures_dir`` as PNG (300 dpi) and SVG.
 """
 
 from __future__ import annotations
@@ -280,11 +280,16 @@ def match_record(
             agree = None if state is None else _agrees(state, r)
             if agree is False:
                 continue
+            why = (
+                f"the store was aligned to a file of that name ({_short(sha)}) whose content differs from the "
+                f"one given ({_short(r.meta.sha256)})"
+                if sha
+                else "the store records no checksum of its record"
+            )
             return RecordMatch(
                 i,
                 "file name",
-                f"matched to {names[i]} by file name only: the store was aligned to a file of that name "
-                f"({_short(sha)}) whose content differs from the one given ({_short(r.meta.sha256)})"
+                f"matched to {names[i]} by file name only: {why}"
                 + ("" if agree else "; it stores no voltages to check it against"),
             )
     if not sha and not source and len(records) == 1:
@@ -576,7 +581,7 @@ class _Chart:
     datasets: list[xr.Dataset] = field(default_factory=list)
 
 
-def _chart_html(chart: _Chart, renderer: _Renderer, colours: dict[str, str], n_charts: int) -> str:
+def _chart_html(chart: _Chart, renderer: _Renderer, colours: dict[str, str], n_charts: int, n_records: int) -> str:
     """The chart's section: heading, the image with one button per marker, a legend."""
     rec = chart.record
     drawn = _timeline_figure(rec, chart.members, _record_mass(rec, chart.datasets), colours)
@@ -585,13 +590,17 @@ def _chart_html(chart: _Chart, renderer: _Renderer, colours: dict[str, str], n_c
         heading = f"Charging curve: {name}"
         stem = "timeline" if n_charts == 1 else f"timeline_{_slug(Path(name).stem)}"
         meta = f"{rec.meta.format or 'echem record'}, {len(rec)} points, {_short(rec.meta.sha256)}"
-    else:
+    elif n_records:
         heading = "Measurements not aligned to any record given"
-        stem = "timeline_unaligned"
+        stem = "timeline_unaligned" if n_charts > 1 else "timeline"
         meta = (
             "These stores were aligned to an echem record that was not given (or name none): each marker "
             "is at the voltage and capacity the store holds for that measurement."
         )
+    else:
+        heading = "Measurements (no echem record given)"
+        stem = "timeline"
+        meta = "Each marker is at the voltage and capacity the store holds for that measurement."
     parts = [f'<section class="timeline" id="{chart.cid}" data-record="{_e(name)}"><h2>{_e(heading)}</h2>']
     parts.append(f'<p class="meta">{_e(meta)}</p>')
     if drawn is None:
@@ -719,7 +728,7 @@ def build_report(
             colours[sid] = _COLOURS[k % len(_COLOURS)]
             k += 1
     shown = charts + ([unaligned] if unaligned.members else [])
-    body = [_chart_html(c, renderer, colours, len(shown)) for c in shown]
+    body = [_chart_html(c, renderer, colours, len(shown), len(records)) for c in shown]
     if not shown:
         body.append(
             '<section class="timeline" id="timeline-none"><p class="meta">No echem record given and no store '
