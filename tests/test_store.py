@@ -151,3 +151,14 @@ def test_series_killed_by_the_os_resumes(tmp_path):
     env.pop("KILL")
     subprocess.run([sys.executable, "-c", script], env=env, check=True)
     np.testing.assert_array_equal(open_results(tmp_path / "s.zarr")["v"].values[:, 1], [1, 2, 3, 4])
+
+
+def test_text_coordinates_are_stored_as_variable_length_strings(tmp_path):
+    """A non-index text coordinate round-trips without Zarr's warning about fixed-width unicode."""
+    ds = xr.Dataset(
+        {"x6": ("sample", [0.95, 0.07])},
+        coords={"sample": ["electrode", "electrolyte"], "species": ("sample", ["metal", "ceramic"])},
+    )
+    back = open_results(write_results(ds, tmp_path / "t.zarr")).load()  # filterwarnings=error catches the warning
+    assert back["species"].values.tolist() == ["metal", "ceramic"]
+    assert back["sample"].values.tolist() == ["electrode", "electrolyte"]

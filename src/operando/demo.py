@@ -2,16 +2,27 @@
 
 ``operando demo`` writes raw files as the instruments would (``raw/``), processes them
 into result stores (``results/``) and figures (``figures/``), and returns where
-everything is. Each modality adds its part here as it lands; today: the cell's
-potentiostat record (an EC-Lab GCPL export of a LiMn1.5Ni0.5O4 half cell), the
-timeline of the scans taken while it cycles, and three SXDM K-maps of one cathode
-crystal (ID01 Bliss layout) taken during charge and discharge, reduced to d-spacing,
-strain and tilt maps that carry the voltage and Li content they were taken at; and
-``report.html``, the self-contained HTML report of all of it on the charging curve.
+everything is. The experiment has several cells, each with its own potentiostat record:
+
+* a LiMn1.5Ni0.5O4 half cell (an EC-Lab GCPL export), the timeline of the scans taken
+  while it cycles, and three SXDM K-maps of one cathode crystal (ID01 Bliss layout) taken
+  during charge and discharge, reduced to d-spacing, strain and tilt maps that carry the
+  voltage and Li content they were taken at;
+* a Li|LLZO|Li symmetric cell plated until dendrites short it: an in situ 7Li MRI series
+  (metal and electrolyte images, NIfTI) and its voltage record (canonical CSV), reduced
+  to the Li amount per depth layer, growth rates and growth stages;
+* ex situ 6Li/7Li NMR (Bruker FIDs) of the 6Li-enriched electrode, the electrolyte and
+  the dendrites of such a cell, before and after plating, calibrated on natural LiCl:
+  6Li fractions against the tracer-exchange model;
+* tomography of a Li|solid-electrolyte|Li cell: a hook (:func:`_tomo_part`), not yet filled.
+
+``report.html`` is the self-contained HTML report of all of it, each series on its own
+cell's charging curve.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -23,7 +34,7 @@ import xarray as xr
 from operando import echem, synthetic
 from operando.echem import EchemRecord
 from operando.errors import MissingMetadataError
-from operando.report import build_report, plot_timeline, save_figure, save_sxdm_figures
+from operando.report import build_report, plot_timeline, save_figure, save_mri_figures, save_sxdm_figures
 from operando.store import open_results, write_results
 from operando.timeline import align
 
@@ -34,14 +45,75 @@ SXDM_FRAMES = (2, 6, 12)
 LATTICE_A_AT_X1 = 8.17
 LATTICE_A_AT_X0 = 8.00
 
-__all__ = ["DemoResult", "measurement_schedule", "run_demo"]
+# The MRI cell: frames, first frames of growth stages II, III and IV (the short circuit),
+# and the 7Li imaging parameters that set the metal image's Knight-shift displacement
+# (7.05 T, 3789.5 Hz per voxel: 8 voxels for 260 ppm).
+MRI_FRAMES = 24
+MRI_STAGE_BOUNDARIES = (6, 13, 19)
+MRI_SECONDS_PER_FRAME = 300.0
+MRI_FREQUENCY_MHZ = 116.6
+MRI_BANDWIDTH_HZ_PER_PX = 3789.5
+
+# The NMR samples (6Li atomic fractions, the truth the demo's spectra are written with):
+# the 6Li-enriched electrode, the electrolyte before plating, a dendrite grown by
+# Mechanism 2 (below the electrolyte's value); the electrolyte after plating follows the
+# tracer-exchange model with the published parameters (amounts in a common unit) and
+# one exchange step per TRACER_CHARGE_PER_STEP_MAH of charge.
+NMR_X6_ELECTRODE = 0.95
+NMR_X6_ELECTROLYTE = 0.069825
+NMR_X6_DENDRITE = 0.055
+TRACER_MODEL = {"m1": 100.0, "x1": NMR_X6_ELECTRODE, "m2": 300.47, "x2": NMR_X6_ELECTROLYTE, "n": 0.1088}
+TRACER_CHARGE_PER_STEP_MAH = 0.005
+NMR_LINE_WINDOWS_PPM = {"metal": (240.0, 290.0), "electrolyte": (-18.8, 21.2)}
+NMR_NOISE_PPM = (-130.0, -50.0)
+
+__all__ = ["DemoPart", "DemoResult", "measurement_schedule", "run_demo"]
 
 
 @dataclass
 class DemoResult:
-    """Paths of what the demo wrote, by kind."""
+    """Paths of what the demo wrote, by kind.
+
+    Attributes
+    ----------
+    out : pathlib.Path
+        The demo folder.
+    raw, results : dict of str to pathlib.Path
+        Raw files (or folders) and result stores; ``results["report"]`` is the HTML report.
+    figures : dict of str to list of pathlib.Path
+    echem : dict of str to pathlib.Path
+        The potentiostat record of each cell, by cell name.
+    notes : list of str
+    """
 
     out: Path
+    raw: dict[str, Path] = field(default_factory=dict)
+    results: dict[str, Path] = field(default_factory=dict)
+    figures: dict[str, list[Path]] = field(default_factory=dict)
+    echem: dict[str, Path] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, part: DemoPart) -> None:
+        """Take in what one part of the experiment wrote."""
+        self.raw.update(part.raw)
+        self.results.update(part.results)
+        self.figures.update(part.figures)
+        if part.echem is not None:
+            self.echem[part.cell] = part.echem
+        self.notes += part.notes
+
+
+@dataclass
+class DemoPart:
+    """What one cell's part of the sample experiment wrote (see :class:`DemoResult`).
+
+    ``stores`` are the result stores for the report, in the order they are shown;
+    ``echem`` the cell's potentiostat record they are aligned to (None: none).
+    """
+
+    cell: str
+    echem: Path | None = None
+    stores: list[Path] = field(default_factory=list)
     raw: dict[str, Path] = field(default_factory=dict)
     results: dict[str, Path] = field(default_factory=dict)
     figures: dict[str, list[Path]] = field(default_factory=dict)
@@ -79,13 +151,42 @@ def run_demo(out: str | PathLike[str], *, progress: bool = True) -> DemoResult:
     """
     root = Path(out)
     result = DemoResult(out=root)
+    lmno = _lmno_part(root, progress=progress)
+    mri = _mri_part(root)
+    assert mri.echem is not None
+    parts = [lmno, mri, _nmr_part(root, charge_mAh=_charge_passed(echem.read(mri.echem)))]
+    tomo = _tomo_part(root, progress=progress)
+    if tomo is not None:
+        parts.append(tomo)
+    for part in parts:
+        result.add(part)
+    report = build_report(
+        [store for part in parts for store in part.stores],
+        echem=[part.echem for part in parts if part.echem is not None],
+        out=root / "report.html",
+        figures_dir=root / "figures" / "report",
+        title="operando sample experiment: LMNO half cell (SXDM), Li|LLZO|Li cell (MRI, NMR)",
+    )
+    result.results["report"] = report.path
+    result.figures["report"] = [root / "figures" / "report"]  # a folder: PNG (300 dpi) and SVG of every figure
+    result.notes.insert(
+        0,
+        f"report: {report.path} ({report.size_bytes / 1024:.0f} kB, {report.n_images} figures; open it in a browser)",
+    )
+    result.notes += report.notes
+    return result
+
+
+def _lmno_part(root: Path, *, progress: bool) -> DemoPart:
+    """The LMNO half cell: its GCPL record, the scan timeline and three SXDM K-maps."""
+    part = DemoPart(cell="LMNO half cell")
     cell = synthetic.simulate_gcpl(active_mass_g=0.004, c_rate=0.5, cycles=1)
     mpt = synthetic.write_eclab_mpt(cell, root / "raw" / "echem" / "LMNO_halfcell_GCPL_C01.mpt")
-    result.raw["echem"] = mpt
+    part.raw["echem"] = part.echem = mpt
     record = echem.read(mpt)
     start, end = measurement_schedule(float(record.time_s[-1]))
     timeline = align(record, start, end)
-    result.results["timeline"] = write_results(
+    part.results["timeline"] = write_results(
         timeline.assign_attrs(operando_kind="echem-timeline"),
         root / "results" / "timeline.zarr",
         parameters={"period_s": 900.0, "duration_s": 420.0, "theoretical_capacity_mAh_g": 146.7},
@@ -93,29 +194,207 @@ def run_demo(out: str | PathLike[str], *, progress: bool = True) -> DemoResult:
         overwrite=True,
     )
     maps_store, masters = _sxdm_series(root, record, timeline, progress=progress)
-    result.raw["sxdm"] = masters[0].parent.parent
-    result.results["sxdm"] = maps_store
+    part.raw["sxdm"] = masters[0].parent.parent
+    part.results["sxdm"] = maps_store
+    part.stores = [part.results["timeline"], maps_store]
     fig = plot_timeline(record, timeline, title="sample experiment: LMNO half cell, GCPL at C/2")
-    result.figures["timeline"] = save_figure(fig, root / "figures" / "timeline")
+    part.figures["timeline"] = save_figure(fig, root / "figures" / "timeline")
     for name, paths in save_sxdm_figures(open_results(maps_store).load(), root / "figures" / "sxdm").items():
-        result.figures[f"sxdm {name}"] = paths
-    report = build_report(
-        [result.results["timeline"], maps_store],
-        echem=mpt,
-        out=root / "report.html",
-        figures_dir=root / "figures" / "report",
-        title="operando sample experiment: LMNO half cell, GCPL at C/2",
-    )
-    result.results["report"] = report.path
-    result.figures["report"] = [root / "figures" / "report"]  # a folder: PNG (300 dpi) and SVG of every figure
-    result.notes.append(
-        f"report: {report.path} ({report.size_bytes / 1024:.0f} kB, {report.n_images} figures; open it in a browser)"
-    )
-    result.notes.append(
-        f"{timeline.sizes['frame']} measurements on a {record.time_s[-1] / 3600:.2f} h record, "
+        part.figures[f"sxdm {name}"] = paths
+    part.notes.append(
+        f"LMNO half cell: {timeline.sizes['frame']} measurements on a {record.time_s[-1] / 3600:.2f} h record, "
         f"x(Li) from {float(np.nanmax(timeline['x_li'])):.3f} to {float(np.nanmin(timeline['x_li'])):.3f}"
     )
-    return result
+    return part
+
+
+def _write_nifti(images: xr.DataArray, path: Path, *, seconds_per_frame: float) -> Path:
+    """A ``(frame, depth, lateral)`` series as one 4D NIfTI-1 file (x = depth, y = lateral, z = 1 slice, t)."""
+    import nibabel as nib
+
+    voxel = float(images["depth"].values[1] - images["depth"].values[0])
+    data = np.asarray(images.transpose("depth", "lateral", "frame").values, dtype=np.float32)[:, :, None, :]
+    img = nib.Nifti1Image(data, np.diag([voxel, voxel, 1.0, 1.0]))
+    img.header.set_xyzt_units("mm", "sec")
+    img.header.set_zooms((voxel, voxel, 1.0, seconds_per_frame))
+    img.header["descrip"] = f"operando synthetic 7Li MRI, {images.attrs.get('channel', '')}".encode()[:79]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(img, str(path))
+    return path
+
+
+def _mri_part(root: Path) -> DemoPart:
+    """The Li|LLZO|Li cell: in situ MRI while plating shorts it, and its voltage record."""
+    from operando.mri import KNIGHT_SHIFT_LI_PPM, quantify_layers, read_image_series, shift_displacement_px
+
+    part = DemoPart(cell="Li|LLZO|Li symmetric cell")
+    displacement = shift_displacement_px(
+        KNIGHT_SHIFT_LI_PPM, frequency_MHz=MRI_FREQUENCY_MHZ, bandwidth_Hz_per_px=MRI_BANDWIDTH_HZ_PER_PX
+    )
+    sim = synthetic.simulate_dendrite_mri(
+        n_frames=MRI_FRAMES,
+        stage_boundaries=MRI_STAGE_BOUNDARIES,
+        seconds_per_frame=MRI_SECONDS_PER_FRAME,
+        displacement_px=displacement,
+        seed=0,
+    )
+    csv = echem.write_csv(sim.record, root / "raw" / "echem" / "LiLLZOLi_symmetric_plating.csv")
+    part.raw["mri echem"] = part.echem = csv
+    folder = root / "raw" / "mri"
+    metal = _write_nifti(sim.metal, folder / "LiLLZOLi_7Li_metal.nii", seconds_per_frame=MRI_SECONDS_PER_FRAME)
+    electrolyte = _write_nifti(
+        sim.electrolyte, folder / "LiLLZOLi_7Li_electrolyte.nii", seconds_per_frame=MRI_SECONDS_PER_FRAME
+    )
+    part.raw["mri"] = folder
+    record = echem.read(csv)
+    series = read_image_series([metal], seconds_per_frame=MRI_SECONDS_PER_FRAME)
+    gap = read_image_series([electrolyte], seconds_per_frame=MRI_SECONDS_PER_FRAME)
+    electrode_profile = gap.isel(frame=slice(0, 3)).sum(dim=["y", "z"]).mean("frame").values
+    layers = quantify_layers(
+        series,
+        n_layers=5,
+        electrode_profile=electrode_profile,
+        magnitude=False,
+        noise="spatial",
+        displacement_px=displacement,
+        record=record,
+    )
+    parameters = {
+        "layers": 5,
+        "seconds_per_frame": MRI_SECONDS_PER_FRAME,
+        "displacement_px": displacement,
+        "magnitude": False,
+        "noise": "spatial",
+        "electrode_profile": "electrolyte image, first 3 frames",
+    }
+    store = write_results(
+        layers,
+        root / "results" / "mri_layers.zarr",
+        parameters=parameters,
+        inputs=[metal, electrolyte, csv],
+        overwrite=True,
+    )
+    part.results["mri"] = store
+    part.stores = [store]
+    part.figures["mri"] = save_mri_figures(layers, root / "figures" / "mri")
+    short = int(layers.attrs["short_circuit_frame"])
+    found = ", ".join(str(b) for b in layers.attrs["stage_boundaries"])
+    part.notes.append(
+        f"Li|LLZO|Li cell: {MRI_FRAMES} MRI frames, growth stages II-IV from frames {found} "
+        f"(simulated: {', '.join(map(str, MRI_STAGE_BOUNDARIES))})"
+        + (f", short circuit at frame {short}" if short >= 0 else "")
+    )
+    return part
+
+
+def _charge_passed(record: EchemRecord) -> float:
+    """Charge moved through a cell over its record (mA h, plating and stripping both counted)."""
+    q = record.charge_mAh
+    return float(np.nansum(np.abs(np.diff(q[np.isfinite(q)]))))
+
+
+def _nmr_part(root: Path, *, charge_mAh: float) -> DemoPart:
+    """Ex situ 6Li/7Li NMR of the Li|LLZO|Li cell's parts, before and after ``charge_mAh`` of plating."""
+    from operando.nmr import (
+        classify_dendrite,
+        electrolyte_abundance,
+        isotope_integral,
+        isotopes_dataset,
+        li6_fraction,
+        read_fid,
+        sensitivity_factor,
+    )
+    from operando.synthetic import LICL_PPM, li_isotope_pair, licl_reference_pair
+
+    part = DemoPart(cell="Li|LLZO|Li symmetric cell (ex situ NMR)")
+    folder = root / "raw" / "nmr"
+    model = {**TRACER_MODEL, "charge_per_step_mAh": TRACER_CHARGE_PER_STEP_MAH}
+    x6_after = float(electrolyte_abundance([charge_mAh], **model)[0])
+    # (sample folder, metal species, x6 metal, x6 electrolyte, metal amount, charge)
+    cells = [
+        ("pristine", "electrode", NMR_X6_ELECTRODE, NMR_X6_ELECTROLYTE, 1.0, 0.0),
+        ("plated", "dendrite", NMR_X6_DENDRITE, x6_after, 0.3, charge_mAh),
+    ]
+    ref7, ref6 = licl_reference_pair(folder / "LiCl_reference", seed=5)
+    window = (LICL_PPM - 15.0, LICL_PPM + 15.0)
+    (r6, sr6), (r7, sr7) = (
+        isotope_integral(read_fid(p), window_ppm=window, noise_ppm=NMR_NOISE_PPM) for p in (ref6, ref7)
+    )
+    factor, factor_err = sensitivity_factor(r6, r7, sigma_i6=sr6, sigma_i7=sr7)
+    names: list[str] = []
+    species: list[str] = []
+    charges: list[float] = []
+    values: list[tuple[float, float, float, float]] = []  # x6, its uncertainty, I6, I7
+    inputs = [ref6 / "fid", ref6 / "acqus", ref7 / "fid", ref7 / "acqus"]
+    for k, (name, metal_species, x_metal, x_el, amount, charge) in enumerate(cells):
+        li7, li6 = li_isotope_pair(
+            folder / f"LiLLZOLi_{name}", x6_metal=x_metal, x6_electrolyte=x_el, li_metal_amount=amount, seed=10 + k
+        )
+        inputs += [li6 / "fid", li6 / "acqus", li7 / "fid", li7 / "acqus"]
+        fid6, fid7 = read_fid(li6), read_fid(li7)
+        for kind, line in ((metal_species, "metal"), ("electrolyte", "electrolyte")):
+            i6, e6 = isotope_integral(fid6, window_ppm=NMR_LINE_WINDOWS_PPM[line], noise_ppm=NMR_NOISE_PPM)
+            i7, e7 = isotope_integral(fid7, window_ppm=NMR_LINE_WINDOWS_PPM[line], noise_ppm=NMR_NOISE_PPM)
+            x6, s6 = li6_fraction(i6, i7, factor=factor, sigma_i6=e6, sigma_i7=e7, sigma_factor=factor_err)
+            names.append(f"{kind} ({name})")
+            species.append(kind)
+            charges.append(charge)
+            values.append((float(x6), float(s6), i6, i7))
+    x, sx, i6s, i7s = (np.array(column, dtype=np.float64) for column in zip(*values, strict=True))
+    electrolyte_after = x[species.index("electrolyte", 2)]
+    electrode = x[species.index("electrode")]
+    mechanism = [
+        str(classify_dendrite(x[i], x_electrolyte=electrolyte_after, x_electrode=electrode, sigma=sx[i]))
+        if kind == "dendrite"
+        else ""
+        for i, kind in enumerate(species)
+    ]
+    q_model = np.linspace(0.0, 1.25 * max(charge_mAh, TRACER_CHARGE_PER_STEP_MAH), 101)
+    ds = isotopes_dataset(
+        names,
+        x,
+        sx,
+        charge_mAh=charges,
+        species=species,
+        integral_6li=i6s,
+        integral_7li=i7s,
+        mechanism=mechanism,
+        model_charge_mAh=q_model,
+        model_li6_fraction=electrolyte_abundance(q_model, **model),
+        model_label="electrolyte, tracer-exchange model",
+        factor=factor,
+        factor_err=factor_err,
+        attrs={"tracer_model": json.dumps(model), "reference": "natural LiCl, x6 = 0.0759"},
+    )
+    store = write_results(
+        ds,
+        root / "results" / "nmr_isotopes.zarr",
+        parameters={"windows_ppm": NMR_LINE_WINDOWS_PPM, "noise_ppm": NMR_NOISE_PPM, "tracer_model": model},
+        inputs=inputs,
+        overwrite=True,
+    )
+    part.raw["nmr"] = folder
+    part.results["nmr"] = store
+    part.stores = [store]
+    part.notes.append(
+        "NMR: 6Li fractions "
+        + ", ".join(f"{n} {100 * v:.2f} at.%" for n, v in zip(names, x, strict=True))
+        + f" (factor {factor:.4g} ± {factor_err:.2g} from LiCl)"
+    )
+    return part
+
+
+def _tomo_part(root: Path, *, progress: bool) -> DemoPart | None:
+    """Hook for the tomography of a Li|solid-electrolyte|Li cell: not part of the demo yet.
+
+    To add it, write the cell's raw projections and its potentiostat record under
+    ``root / "raw"``, process them into the ``tomo-segmentation`` / ``tomo-interface`` /
+    ``tomo-series`` stores under ``root / "results"`` aligned to that record, and return
+    a :class:`DemoPart` with ``echem`` (the record file) and ``stores`` (what the report
+    shows); :func:`run_demo` adds both to the report. Returns None until then.
+    """
+    del root, progress
+    return None
 
 
 def _sxdm_series(root: Path, record: EchemRecord, timeline: xr.Dataset, *, progress: bool) -> tuple[Path, list[Path]]:

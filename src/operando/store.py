@@ -165,8 +165,9 @@ def atomic_store(path: str | PathLike[str], *, overwrite: bool = False) -> Itera
 def _zarr_ready(ds: xr.Dataset) -> xr.Dataset:
     """Fixed-width unicode has no Zarr v3 spec; store text as variable-length strings."""
     out = ds.copy()
-    for name, var in {**out.data_vars, **out.coords}.items():
+    for name, var in out.variables.items():
         if var.dtype.kind == "U":
+            # the bare Variable: a DataArray would bring its own (fixed-width) coordinates back with it
             out[name] = var.astype(object)
     return out
 

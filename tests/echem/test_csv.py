@@ -145,3 +145,20 @@ def test_mutated_csv_reads_or_raises(tmp_path: Path, frac: float, flips: list[tu
     except OperandoError:
         return
     assert len(rec) > 0
+
+
+def test_write_csv_reads_back_as_written(tmp_path):
+    """write_csv + read: the same record (canonical columns, units, half cycles), with a file checksum."""
+    from operando.echem import read, write_csv
+    from operando.synthetic import simulate_symmetric_cell
+
+    rec = simulate_symmetric_cell(half_cycle_s=600.0, half_cycles=4, dt_s=20.0, short_at_s=2000.0, seed=3)
+    path = write_csv(rec, tmp_path / "cell.csv")
+    back = read(path)
+    assert back.meta.format == "csv" and back.meta.sha256 and back.meta.source == str(path)
+    assert len(back) == len(rec)
+    np.testing.assert_allclose(back.time_s, rec.time_s, rtol=1e-9)
+    np.testing.assert_allclose(back.voltage_V, rec.voltage_V, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(back.charge_mAh, rec.charge_mAh, rtol=1e-9, atol=1e-12)
+    assert (back.half_cycle == rec.half_cycle).all()
+    assert not list(tmp_path.glob(".*tmp"))

@@ -12,7 +12,7 @@ import xarray as xr
 
 from operando import echem
 from operando.store import write_results
-from operando.synthetic import simulate_gcpl, write_eclab_mpt
+from operando.synthetic import simulate_gcpl, simulate_symmetric_cell, write_eclab_mpt
 from operando.timeline import STATE_VARIABLES, align
 
 N_FRAMES = 4
@@ -173,3 +173,58 @@ def make_experiment(root: Path) -> Experiment:
 @pytest.fixture(scope="module")
 def experiment(tmp_path_factory) -> Experiment:
     return make_experiment(tmp_path_factory.mktemp("experiment"))
+
+
+def aligned_to(ds: xr.Dataset, record: echem.EchemRecord) -> xr.Dataset:
+    """The attributes :func:`operando.timeline.attach_state` leaves: which record a store sits on."""
+    return ds.assign_attrs(echem_source=record.meta.source, echem_sha256=record.meta.sha256)
+
+
+@dataclass
+class TwoCells:
+    """An experiment of two cells: an LMNO half cell (SXDM) and a Li|Li symmetric cell (MRI).
+
+    ``tomo`` was aligned to a third cell's record (``other_csv``) that the tests do not give
+    to the report.
+    """
+
+    mpt: Path
+    csv: Path
+    other_csv: Path
+    half_cell: echem.EchemRecord
+    symmetric: echem.EchemRecord
+    timeline: Path
+    sxdm: Path
+    mri: Path
+    tomo: Path
+    nmr: Path
+
+    def stores(self) -> list[Path]:
+        return [self.timeline, self.sxdm, self.mri, self.tomo, self.nmr]
+
+
+def symmetric_record(path: Path, *, seed: int, short_at_s: float | None = None) -> echem.EchemRecord:
+    """A Li|Li cell record written as canonical CSV and read back (so that it has a file and a checksum)."""
+    rec = simulate_symmetric_cell(half_cycle_s=600.0, half_cycles=6, dt_s=20.0, short_at_s=short_at_s, seed=seed)
+    return echem.read(echem.write_csv(rec, path))
+
+
+def make_two_cells(root: Path) -> TwoCells:
+    cell = simulate_gcpl(active_mass_g=0.004, c_rate=2.0, cycles=1, dt_s=20.0)
+    mpt = write_eclab_mpt(cell, root / "raw" / "LMNO_halfcell.mpt")
+    half = echem.read(mpt)
+    sym = symmetric_record(root / "raw" / "LiLi_symmetric.csv", seed=1, short_at_s=3000.0)
+    third = symmetric_record(root / "raw" / "LiSELi_tomo_cell.csv", seed=2)
+    res = root / "results"
+    tl_half, tl_sym, tl_third = timeline_for(half), timeline_for(sym), timeline_for(third)
+    timeline = write_results(tl_half.assign_attrs(operando_kind="echem-timeline"), res / "timeline.zarr")
+    sxdm = write_results(aligned_to(sxdm_maps(tl_half, [1, 4, 8]), half), res / "sxdm_maps.zarr")
+    mri = write_results(aligned_to(mri_layers(tl_sym, [0, 3, 6, 9]), sym), res / "mri_layers.zarr")
+    tomo = write_results(aligned_to(tomo_series(tl_third, [2, 5, 7]), third), res / "tomo_series.zarr")
+    nmr = write_results(nmr_isotopes(), res / "nmr_isotopes.zarr")
+    return TwoCells(mpt, Path(sym.meta.source), Path(third.meta.source), half, sym, timeline, sxdm, mri, tomo, nmr)
+
+
+@pytest.fixture(scope="module")
+def two_cells(tmp_path_factory) -> TwoCells:
+    return make_two_cells(tmp_path_factory.mktemp("two_cells"))

@@ -130,3 +130,52 @@ def test_incomplete_store_warning_is_visible(page):
         assert box.is_visible()
         assert "Incomplete result store" in box.inner_text()
     assert page.locator("#problems").is_visible()  # the summary at the top of the page
+
+
+@pytest.fixture(scope="module")
+def two_cell_file(two_cells, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("browser2") / "report.html"
+    return build_report(two_cells.stores(), echem=[two_cells.mpt, two_cells.csv], out=out).path
+
+
+@pytest.fixture
+def two_cell_page(browser, two_cell_file):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
+    pg = context.new_page()
+    problems: list[str] = []
+    pg.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    pg.goto(two_cell_file.as_uri(), wait_until="load")
+    pg.problems = problems  # type: ignore[attr-defined]
+    yield pg
+    context.close()
+
+
+def test_two_cells_a_marker_of_the_second_chart_drives_its_own_section(two_cell_page):
+    page = two_cell_page
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    bad = page.eval_on_selector_all("img", "imgs => imgs.filter(i => !(i.naturalWidth > 0)).map(i => i.alt)")
+    assert not bad, f"images not decoded: {bad}"
+    charts = page.eval_on_selector_all("section.timeline", "ss => ss.map(s => s.id)")
+    assert charts == ["timeline-0", "timeline-1", "timeline-unaligned"]
+    mri = page.eval_on_selector("section[data-kind='mri-layers']", "s => s.id")
+    sxdm = page.eval_on_selector("section[data-kind='sxdm-maps']", "s => s.id")
+    tomo = page.eval_on_selector("section[data-kind='tomo-series']", "s => s.id")
+    marker = page.locator(f'#timeline-1 .marker[data-section="{mri}"][data-frame="3"]').first
+    marker.click()
+    assert _shown_frame(page, mri) == [3]
+    assert page.locator(f"#{mri} input.slider").input_value() == "3"
+    assert page.locator(f"#{mri} .frame-label").inner_text().startswith("#3")
+    assert _shown_frame(page, sxdm) == [0] and _shown_frame(page, tomo) == [0]
+    # the store left at its own values: its markers work the same way, on their own chart
+    page.locator(f'#timeline-unaligned .marker[data-section="{tomo}"][data-frame="2"]').first.click()
+    assert _shown_frame(page, tomo) == [2] and _shown_frame(page, mri) == [3]
+    note = page.locator(f"#{tomo} .notes li").first
+    assert note.is_visible() and "not among the records given" in note.inner_text()
+    # the slider of the MRI section moves the markers of the second chart only
+    page.locator(f"#{mri} input.slider").fill("1")
+    current = page.eval_on_selector_all(
+        ".marker.current", "ms => ms.map(m => m.closest('section').id + ':' + m.dataset.frame)"
+    )
+    assert sorted(current) == sorted(["timeline-0:0"] * 2 + ["timeline-1:1"] * 2 + ["timeline-unaligned:2"] * 2)
+    assert not page.problems, page.problems

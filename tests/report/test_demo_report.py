@@ -1,29 +1,125 @@
-"""``operando demo`` ends with the HTML report of everything it made, and prints where it is."""
+"""``operando demo``: three cells' worth of raw files, processed, ending with the HTML report of it all."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from operando import demo
 from operando.cli._app import app
+from operando.nmr import electrolyte_abundance
+from operando.store import open_results
+
+pytestmark = pytest.mark.slow
 
 
-@pytest.mark.slow
-def test_demo_writes_and_prints_the_report(tmp_path):
-    out = tmp_path / "demo"
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("demo") / "demo"
     r = CliRunner().invoke(app, ["demo", "--out", str(out), "--quiet"])
     assert r.exit_code == 0, r.output
+    return out, r.output
+
+
+def test_demo_writes_and_prints_the_report(demo_run):
+    out, output = demo_run
     report = out / "report.html"
-    assert re.search(rf"^\s+report\s+{re.escape(str(report))}$", r.output, re.MULTILINE), r.output
+    assert re.search(rf"^\s+report\s+{re.escape(str(report))}$", output, re.MULTILINE), output
     text = report.read_text(encoding="utf-8")
-    assert 'data-kind="sxdm-maps"' in text and 'data-kind="echem-timeline"' in text
-    assert text.count('class="marker"') == 2 * 3  # three K-maps, on the time and the capacity panel
-    assert "Incomplete" not in text
+    for kind in ("sxdm-maps", "echem-timeline", "mri-layers", "nmr-isotopes"):
+        assert f'data-kind="{kind}"' in text
+    charts = dict(re.findall(r'<section class="timeline" id="([^"]+)" data-record="([^"]*)"', text))
+    assert charts == {"timeline-0": "LMNO_halfcell_GCPL_C01.mpt", "timeline-1": "LiLLZOLi_symmetric_plating.csv"}
+    # three K-maps and the MRI frames, each on the time and the capacity panel of its own cell's chart
+    for cid, n in (("timeline-0", 3), ("timeline-1", demo.MRI_FRAMES)):
+        html = re.search(rf'<section class="timeline" id="{cid}".*?</section>', text, re.S).group(0)
+        assert html.count('class="marker"') == 2 * n, cid
+    assert "Incomplete" not in text and "not among the records given" not in text
     size = report.stat().st_size
     assert 100_000 < size < 1_500_000
     figures = out / "figures" / "report"
-    assert (figures / "timeline.png").is_file() and (figures / "timeline.svg").is_file()
+    assert (figures / "timeline_LMNO_halfcell_GCPL_C01.png").is_file()
+    assert (figures / "timeline_LiLLZOLi_symmetric_plating.svg").is_file()
     assert len(list((figures / "sxdm_maps" / "frames").glob("*.png"))) == 2 * 3
+    assert len(list((figures / "mri_layers" / "frames").glob("*.png"))) == demo.MRI_FRAMES
     print(f"\ndemo report: {report} ({size / 1024:.0f} kB)")
+
+
+def test_demo_raw_files_are_real_formats(demo_run):
+    out, _ = demo_run
+    import nibabel as nib
+
+    from operando import echem
+
+    nii = out / "raw" / "mri" / "LiLLZOLi_7Li_metal.nii"
+    img = nib.load(str(nii))
+    assert img.shape == (160, 24, 1, demo.MRI_FRAMES)
+    assert img.header.get_xyzt_units() == ("mm", "sec")
+    assert img.header.get_zooms()[3] == demo.MRI_SECONDS_PER_FRAME
+    record = echem.read(out / "raw" / "echem" / "LiLLZOLi_symmetric_plating.csv")
+    assert record.meta.format == "csv" and len(record) > 100
+    # each series names the record it was aligned to, by checksum (how the report finds its chart)
+    lmno = echem.read(out / "raw" / "echem" / "LMNO_halfcell_GCPL_C01.mpt")
+    assert open_results(out / "results" / "sxdm_maps.zarr").attrs["echem_sha256"] == lmno.meta.sha256
+    assert open_results(out / "results" / "mri_layers.zarr").attrs["echem_sha256"] == record.meta.sha256
+    for nucleus in ("6Li", "7Li"):
+        assert (out / "raw" / "nmr" / "LiLLZOLi_plated" / nucleus / "1" / "acqus").read_text().startswith("##TITLE")
+
+
+def test_demo_mri_recovers_the_simulated_growth(demo_run):
+    from operando.mri import shift_displacement_px
+    from operando.synthetic import simulate_dendrite_mri
+
+    out, _ = demo_run
+    ds = open_results(out / "results" / "mri_layers.zarr").load()
+    sim = simulate_dendrite_mri(  # the demo's simulation again (fixed seed): its truth
+        n_frames=demo.MRI_FRAMES,
+        stage_boundaries=demo.MRI_STAGE_BOUNDARIES,
+        seconds_per_frame=demo.MRI_SECONDS_PER_FRAME,
+        displacement_px=shift_displacement_px(
+            260.0, frequency_MHz=demo.MRI_FREQUENCY_MHZ, bandwidth_Hz_per_px=demo.MRI_BANDWIDTH_HZ_PER_PX
+        ),
+        seed=0,
+    )
+    full = sim.truth.amount.max(axis=0)
+    assert np.abs(ds["amount"].values - sim.truth.amount).max() / full.max() < 0.03
+    assert np.abs(np.array(ds.attrs["stage_boundaries"]) - demo.MRI_STAGE_BOUNDARIES).max() <= 1
+    assert ds.attrs["echem_source"].endswith("LiLLZOLi_symmetric_plating.csv")
+    v = ds["echem_voltage_V"].values
+    short = demo.MRI_STAGE_BOUNDARIES[-1]
+    assert np.all(v[: short - 1] > 0.05) and np.all(np.abs(v[short + 1 :]) < 0.01)  # shorted in stage IV
+
+
+def test_demo_nmr_recovers_the_written_fractions(demo_run):
+    out, _ = demo_run
+    ds = open_results(out / "results" / "nmr_isotopes.zarr").load()
+    assert ds.attrs["operando_kind"] == "nmr-isotopes"
+    x = dict(zip(ds["sample"].values.tolist(), ds["li6_fraction"].values, strict=True))
+    err = dict(zip(ds["sample"].values.tolist(), ds["li6_fraction_err"].values, strict=True))
+    charge = float(ds["charge_mAh"].values[-1])
+    model = {**demo.TRACER_MODEL, "charge_per_step_mAh": demo.TRACER_CHARGE_PER_STEP_MAH}
+    truth = {
+        "electrode (pristine)": demo.NMR_X6_ELECTRODE,
+        "electrolyte (pristine)": demo.NMR_X6_ELECTROLYTE,
+        "dendrite (plated)": demo.NMR_X6_DENDRITE,
+        "electrolyte (plated)": float(electrolyte_abundance([charge], **model)[0]),
+    }
+    for name, value in truth.items():
+        assert abs(x[name] - value) < max(3 * err[name], 0.002), (name, x[name], value)
+    assert x["dendrite (plated)"] < x["electrolyte (pristine)"] < x["electrolyte (plated)"]
+    assert ds["mechanism"].values.tolist()[2] == "mechanism 2"
+    assert float(ds.attrs["factor"]) == pytest.approx(28.45, rel=0.01)
+    # the model curve passes through the plated cell's electrolyte
+    q = ds["model_charge_mAh"].values
+    assert np.interp(charge, q, ds["model_li6_fraction"].values) == pytest.approx(
+        truth["electrolyte (plated)"], abs=1e-3
+    )
+    # the plated cell's charge is the charge the MRI cell's record passed
+    from operando import echem
+
+    record = echem.read(out / "raw" / "echem" / "LiLLZOLi_symmetric_plating.csv")
+    assert charge == pytest.approx(float(np.nanmax(np.abs(record.charge_mAh))), rel=1e-6)

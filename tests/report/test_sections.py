@@ -10,6 +10,7 @@ import pytest
 import xarray as xr
 from matplotlib.figure import Figure
 
+from operando.errors import ParameterError
 from operando.report import infer_kind, make_section
 from operando.report._kinds import sxdm_strain_figure
 from operando.report._sections import downsample, frame_state, generic_specs
@@ -118,6 +119,61 @@ def test_nmr_isotopes_section_plots_fraction_against_charge():
     np.testing.assert_allclose(y, ds.li6_fraction.values)
     assert any("model" in t.get_text() for t in ax.get_legend().get_texts())
     plt.close(fig)
+
+
+def test_nmr_isotopes_store_of_the_cli_is_what_the_section_draws(tmp_path):
+    """``operando nmr isotopes -o`` and the report agree on the nmr-isotopes schema."""
+    from typer.testing import CliRunner
+
+    from operando.cli._nmr import app
+    from operando.store import open_results
+    from operando.synthetic import li_isotope_pair
+
+    li7, li6 = li_isotope_pair(tmp_path / "cell", x6_metal=0.3, snr_7li=5000.0, seed=3, n_points=1024)
+    store = tmp_path / "iso.zarr"
+    args = ["isotopes", "--li6", str(li6), "--li7", str(li7), "--window", "240,290", "--noise", "-130,-50"]
+    r = CliRunner().invoke(app, [*args, "--sample", "dendrite A", "--charge-mAh", "2.5", "-o", str(store)])
+    assert r.exit_code == 0, r.output
+    ds = open_results(store)
+    section = make_section(ds, store)
+    assert section.kind == "nmr-isotopes" and "generic" not in " ".join(section.notes)
+    line = next(n for n in section.notes if n.startswith("dendrite A: 6Li "))
+    assert float(line.split()[3]) == pytest.approx(30.0, abs=0.5) and "after 2.5 mA h" in line
+    fig = _draw(section.summary[0])
+    x, y = fig.axes[0].lines[0].get_data()
+    assert x.tolist() == [2.5]
+    assert y[0] == pytest.approx(0.30, abs=0.005)
+    plt.close(fig)
+
+
+def test_nmr_isotopes_species_model_and_mechanism():
+    from operando.nmr import isotopes_dataset
+
+    q = np.linspace(0, 2, 5)
+    ds = isotopes_dataset(
+        ["electrode", "electrolyte", "dendrite"],
+        [0.95, 0.07, 0.055],
+        [0.001, 0.001, 0.003],
+        charge_mAh=[0.0, 0.0, 1.0],
+        species=["electrode", "electrolyte", "dendrite"],
+        mechanism=["", "", "mechanism 2"],
+        model_charge_mAh=q,
+        model_li6_fraction=0.07 + 0.01 * q,
+        model_label="electrolyte, tracer-exchange model",
+        factor=28.45,
+        factor_err=0.1,
+    )
+    section = make_section(ds, Path("iso.zarr"))
+    assert any("(mechanism 2)" in n for n in section.notes)
+    assert any("28.45 ± 0.1" in n for n in section.notes)
+    fig = _draw(section.summary[0])
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert {"electrode", "electrolyte", "dendrite", "electrolyte, tracer-exchange model"} <= set(legend)
+    plt.close(fig)
+    with pytest.raises(ParameterError):
+        isotopes_dataset(["a", "a"], [0.1, 0.2], [0.0, 0.0], factor=28.45)
+    with pytest.raises(ParameterError):
+        isotopes_dataset(["a"], [0.1], [0.0], model_charge_mAh=q, factor=28.45)
 
 
 def test_unknown_kind_gets_the_generic_view(timeline):

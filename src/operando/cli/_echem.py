@@ -94,15 +94,7 @@ def export(
     from operando import echem
 
     record = _read(path, timezone, maps, units)
-    # canonical names carry their unit already (time_s, voltage_V, ...; timestamps are ISO UTC);
-    # other columns get theirs in brackets unless the vendor's name ends with it ("Ewe/V")
-    header = [
-        c if c in echem.CANONICAL_COLUMNS or not u or c.endswith(u) else f"{c} [{u}]" for c, u in record.units.items()
-    ]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    record.data.to_csv(tmp, index=False, header=header, float_format="%.10g")
-    tmp.replace(out)
+    echem.write_csv(record, out)
     typer.echo(f"{len(record)} rows -> {out}")
 
 

@@ -163,6 +163,12 @@ def isotopes(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Also write OUT.zarr (operando_kind nmr-isotopes).")
     ] = None,
+    sample: Annotated[
+        str | None, typer.Option("--sample", help="Sample name in the store (default: from the 6Li folder).")
+    ] = None,
+    charge_mAh: Annotated[
+        float | None, typer.Option("--charge-mAh", help="Charge passed through the cell before the measurement.")
+    ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
 ) -> None:
     """6Li atomic fraction of one species from its 6Li and 7Li integrals, with uncertainty.
@@ -190,21 +196,21 @@ def isotopes(
     typer.echo(f"I6 = {i6:.6g} ± {s6:.2g}, I7 = {i7:.6g} ± {s7:.2g} (per scan, window {lo:g}..{hi:g} ppm)")
     typer.echo(f"6Li fraction: {100 * float(x):.2f} ± {100 * float(sx):.2f} at.% (factor {factor:.4g})")
     if out is not None:
-        import xarray as xr
-
+        from operando.nmr import isotopes_dataset
         from operando.store import write_results
 
         if out.suffix != ".zarr":
             raise ParameterError(f"--out must end in .zarr, got {out.name}")
-        ds = xr.Dataset(
-            {
-                "li6_fraction": ("sample", [float(x)], {"units": "1"}),
-                "li6_fraction_err": ("sample", [float(sx)], {"units": "1"}),
-                "integral_6li": ("sample", [i6], {"units": "FID amplitude per scan"}),
-                "integral_7li": ("sample", [i7], {"units": "FID amplitude per scan"}),
-            },
-            coords={"sample": [f"{li6.parent.name}/{li6.name}" if li6.name.isdigit() else li6.name]},
-            attrs={"operando_kind": "nmr-isotopes", "factor": factor, "factor_err": sigma_factor},
+        name = sample or (f"{li6.parent.name}/{li6.name}" if li6.name.isdigit() else li6.name)
+        ds = isotopes_dataset(
+            [name],
+            [float(x)],
+            [float(sx)],
+            charge_mAh=None if charge_mAh is None else [charge_mAh],
+            integral_6li=[i6],
+            integral_7li=[i7],
+            factor=factor,
+            factor_err=sigma_factor,
         )
         params = {"window_ppm": [lo, hi], "noise_ppm": [nlo, nhi], "factor": factor, "factor_err": sigma_factor,
                   "reference_x6": ref_x6 if ref_li6 is not None else None, "lb_Hz": lb, "phase": phase}  # fmt: skip
@@ -217,19 +223,12 @@ def isotopes(
 def _normalised_integral(
     fid: object, lo: float, hi: float, nlo: float, nhi: float, lb: float, phase: str
 ) -> tuple[float, float]:
-    """Window integral per scan in FID-amplitude units (sum / SI / NS) and its noise uncertainty."""
-    import numpy as np
-
-    from operando.nmr import NMRFID, integral_uncertainty, integrate, noise_std, process, window_mask
+    """Window integral per scan in FID-amplitude units and its noise uncertainty (:func:`isotope_integral`)."""
+    from operando.nmr import NMRFID, isotope_integral
 
     assert isinstance(fid, NMRFID)
     mode: Literal["manual", "auto"] = "auto" if phase == "auto" else "manual"
-    ds = process(fid, lb_Hz=lb, phase_mode=mode, first_point=0.5)
-    norm = ds.attrs["size"] * fid.meta.ns
-    spec, ppm = np.atleast_2d(ds["intensity"].values)[0] / norm, ds["ppm"].values
-    value = float(integrate(spec, ppm, lo=lo, hi=hi))
-    sigma = float(integral_uncertainty(noise_std(spec, ppm, lo=nlo, hi=nhi), int(window_mask(ppm, lo, hi).sum())))
-    return value, sigma
+    return isotope_integral(fid, window_ppm=(lo, hi), noise_ppm=(nlo, nhi), lb_Hz=lb, phase_mode=mode)
 
 
 @app.command("epr")

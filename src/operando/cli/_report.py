@@ -21,19 +21,26 @@ def report_command(
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
     echem: Annotated[
-        Path | None, typer.Option("--echem", help="Potentiostat record: the charging curve the results sit on.")
+        list[Path] | None,
+        typer.Option(
+            "--echem",
+            help="Potentiostat record of a cell: a charging curve; repeat it for an experiment of several cells. "
+            "Each store goes on the record it was aligned to (its echem_sha256, else the file name).",
+        ),
     ] = None,
     figures: Annotated[
         Path | None, typer.Option("--figures", help="Also write every figure here as PNG (300 dpi) and SVG.")
     ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Page title.")] = None,
 ) -> None:
-    """Write RESULTS on the charging curve into one HTML file that needs no network."""
+    """Write RESULTS on their cells' charging curves into one HTML file that needs no network."""
     from operando.report import build_report
 
     result = build_report(results, echem=echem, out=out, figures_dir=figures, title=title)
     for problem in result.problems:
         typer.echo(f"warning: {problem}", err=True)
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
     typer.echo(
         f"report: {result.path} ({result.size_bytes / 1024:.0f} kB, {result.n_images} figures)"
         + (f"; {len(result.figures)} print files in {figures}" if figures is not None else "")

@@ -30,6 +30,7 @@ from operando.echem._cellmodel import (
     fit_cell_model,
     tomo_series_at,
 )
+from operando.echem._csv import write_csv
 from operando.echem._read import READERS, EchemFormat, detect, owner_by_suffix, read
 from operando.echem._record import (
     CANONICAL_COLUMNS,
@@ -72,4 +73,5 @@ __all__ = [
     "segments",
     "specific",
     "tomo_series_at",
+    "write_csv",
 ]

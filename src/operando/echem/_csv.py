@@ -33,7 +33,7 @@ from operando.echem._readerutil import (
 from operando.echem._record import CANONICAL_COLUMNS, CANONICAL_UNITS, EchemMetadata, EchemRecord
 from operando.errors import CorruptFileError, MissingMetadataError, ParameterError
 
-__all__ = ["read_csv", "sniff_csv"]
+__all__ = ["read_csv", "sniff_csv", "write_csv"]
 
 _CONVERTIBLE = {"time_s": "s", "voltage_V": "V", "current_mA": "mA", "charge_mAh": "mA h"}
 _INTEGER = ("cycle", "half_cycle", "step")
@@ -310,3 +310,30 @@ def read_csv(
         extra=extra_cols,
         extra_units=extra_units,
     )
+
+
+def write_csv(record: EchemRecord, path: str | PathLike[str]) -> Path:
+    """Write a record as CSV that :func:`operando.echem.read` reads back as it was.
+
+    Canonical columns first (their names carry their unit: ``time_s``, ``voltage_V``...;
+    timestamps in ISO format, UTC), then every other column, its unit in brackets unless
+    the vendor's name ends with it (``"Ewe/V"``). Numbers keep 10 significant digits. The
+    file is written beside the target and renamed into place.
+
+    Parameters
+    ----------
+    record : EchemRecord
+    path : str or os.PathLike
+        The CSV file (overwritten).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    out = Path(path)
+    header = [c if c in CANONICAL_COLUMNS or not u or c.endswith(u) else f"{c} [{u}]" for c, u in record.units.items()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    record.data.to_csv(tmp, index=False, header=header, float_format="%.10g")
+    tmp.replace(out)
+    return out

@@ -6,6 +6,7 @@ metadata; kernels (``ppm_axis``, ``process_fid``, ``integrate``, ...) are pure
 array-in/array-out functions; :func:`process` ties the two into an ``xarray.Dataset``.
 """
 
+from operando.nmr._abundance import isotope_integral, isotopes_dataset
 from operando.nmr._bruker import (
     NMRFID,
     BrukerFID,
@@ -82,6 +83,8 @@ __all__ = [
     "group_delay_shift",
     "integral_uncertainty",
     "integrate",
+    "isotope_integral",
+    "isotopes_dataset",
     "li6_fraction",
     "mechanism2_share",
     "nmr_vendor",

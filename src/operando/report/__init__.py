@@ -1,7 +1,7 @@
 """Figures and the HTML report."""
 
 from operando.report._cellmodel import plot_cell_model
-from operando.report._html import HTML_DPI, ReportResult, build_report
+from operando.report._html import HTML_DPI, RecordMatch, ReportResult, build_report, match_record
 from operando.report._mri import plot_layer_amounts, plot_layer_rates, plot_profiles, save_mri_figures
 from operando.report._sections import FigureSpec, FrameState, Section, infer_kind, make_section, register_section
 from operando.report._sxdm import (
@@ -19,12 +19,14 @@ __all__ = [
     "HTML_DPI",
     "FigureSpec",
     "FrameState",
+    "RecordMatch",
     "ReportResult",
     "Section",
     "build_report",
     "frame_labels",
     "infer_kind",
     "make_section",
+    "match_record",
     "misorientation_rgb",
     "plot_cell_model",
     "plot_dspacing_histograms",

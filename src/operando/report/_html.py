@@ -1,16 +1,20 @@
 """One self-contained HTML file for an experiment: the charging curve and every result on it.
 
 The page needs no network: CSS and a small vanilla-JS script are inline, figures are PNG
-data URIs. At the top, voltage against time and against capacity, with a clickable
-marker for every measurement of every series; clicking one (or moving a series' slider)
-shows that measurement's figures, which are pre-rendered. Below, one section per store
-(see :mod:`operando.report._sections` for what each kind shows). A store that is not
-complete (interrupted, damaged) gets a visible warning instead of its figures; a store
-whose figures cannot be drawn gets an error box; the others are unaffected.
+data URIs. At the top, one chart per echem record (an experiment has several cells: a
+cathode half cell for SXDM, a symmetric Li cell for MRI...): voltage against time and
+against capacity, with a clickable marker for every measurement of the series aligned to
+that record (:func:`match_record`). Clicking one (or moving a series' slider) shows that
+measurement's figures, which are pre-rendered. Series aligned to no record given are
+drawn at their own stored voltage and capacity, on a chart of their own, with a note.
+Below, one section per store (see :mod:`operando.report._sections` for what each kind
+shows). A store that is not complete (interrupted, damaged) gets a visible warning
+instead of its figures; a store whose figures cannot be drawn gets an error box; the
+others are unaffected.
 
-Sizes: figures in the page are drawn at :data:`HTML_DPI` (about 900 × 350 px each, tens
-of kB); maps are block-averaged to at most 256 points a side. The print versions go to
-``figures_dir`` as PNG (300 dpi) and SVG.
+Sizes: figures in the page are drawn at :data:`HTML_DPI` (about 900 × 350 px each) and
+stored as 256-colour PNG (10–40 kB each); maps are block-averaged to at most 256 points a
+side. The print versions go to ``figures_dir`` as PNG (300 dpi) and SVG.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import os
 import re
 import struct
 import traceback
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from os import PathLike
@@ -34,6 +39,7 @@ import matplotlib
 matplotlib.use("Agg")  # figures are files; never ask for a display
 import matplotlib.pyplot as plt
 import numpy as np
+import xarray as xr
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
@@ -41,11 +47,11 @@ from operando import __version__
 from operando.echem._record import EchemRecord
 from operando.errors import OperandoError
 from operando.report import _kinds  # noqa: F401  (registers the dedicated sections)
-from operando.report._sections import FigureSpec, Section, make_section
+from operando.report._sections import FigureSpec, FrameState, Section, make_section
 from operando.report._timeline import save_figure
 from operando.store import open_results, store_status
 
-__all__ = ["HTML_DPI", "ReportResult", "build_report"]
+__all__ = ["HTML_DPI", "VOLTAGE_TOLERANCE_V", "RecordMatch", "ReportResult", "build_report", "match_record"]
 
 HTML_DPI = 96
 """Resolution of the figures embedded in the page (the files in ``figures_dir`` are 300 dpi)."""
@@ -72,6 +78,11 @@ class ReportResult:
         The print files written to ``figures_dir`` (PNG and SVG).
     problems : list of str
         One line per store shown as incomplete or failed.
+    placement : dict of pathlib.Path to str or None
+        For each store with measurements, the source of the echem record whose chart
+        carries its markers; None for stores drawn at their own stored values.
+    notes : list of str
+        One line per store not matched to a record by checksum (how it was placed).
     """
 
     path: Path
@@ -80,6 +91,27 @@ class ReportResult:
     image_bytes: int = 0
     figures: list[Path] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    placement: dict[Path, str | None] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+HTML_COLOURS = 256
+"""Colours of the palette the page's figures are stored with (the print files keep full colour)."""
+
+
+def _palette_png(png: bytes) -> bytes:
+    """The same image as an indexed-colour PNG (:data:`HTML_COLOURS` colours): about 4x smaller.
+
+    Plots are mostly flat colours and anti-aliased edges, so a 256-colour palette is
+    visually lossless for them and for the maps (whose colour maps have 256 entries).
+    """
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as im:
+        indexed = im.convert("RGB").quantize(colors=HTML_COLOURS, method=Image.Quantize.FASTOCTREE)
+    out = io.BytesIO()
+    indexed.save(out, format="PNG")
+    return out.getvalue()
 
 
 @dataclass
@@ -102,9 +134,11 @@ class _Renderer:
     def render(self, fig: Figure, title: str, stem: Path | None) -> _Rendered:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=HTML_DPI)
-        data = buf.getvalue()
+        data = _palette_png(buf.getvalue())
         width, height = struct.unpack(">II", data[16:24])  # the PNG header (IHDR) holds the pixel size
         if self.figures_dir is not None and stem is not None:
+            # the layout is in figure fractions, the same at any dpi: keep it rather than solve it twice more
+            fig.set_layout_engine("none")
             self.result.figures += save_figure(fig, self.figures_dir / stem)  # closes it
         else:
             plt.close(fig)
@@ -116,7 +150,7 @@ class _Renderer:
         return self.render(spec.draw(), spec.title, Path(folder) / spec.name)
 
 
-# -- the charging curve ---------------------------------------------------------------------------
+# -- the charging curves ---------------------------------------------------------------------------
 @dataclass
 class _Marker:
     section: str
@@ -126,6 +160,155 @@ class _Marker:
     colour: str
     label: str
     interactive: bool
+
+
+VOLTAGE_TOLERANCE_V = 0.005
+"""Largest difference between a store's own voltages and a record's, for the record to be its own.
+
+Used only for stores that do not say which record they were aligned to: a store aligned
+to a record carries, per measurement, the voltage that record has at its mid-time, so on
+its own record the difference is rounding."""
+
+
+@dataclass(frozen=True)
+class RecordMatch:
+    """Which echem record a store was aligned to, and how that was found.
+
+    Attributes
+    ----------
+    index : int or None
+        Position of the record in the list given to :func:`match_record`; None when none is
+        the store's.
+    how : str
+        ``"echem_sha256"`` (the store's ``attrs["echem_sha256"]`` is the record file's
+        SHA-256), ``"input checksum"`` (the record file is among the store's provenance
+        inputs), ``"file name"`` (``attrs["echem_source"]`` names a record file),
+        ``"only record"`` (a store that names no record, whose own voltages agree with the
+        only record given) or ``"none"``.
+    note : str
+        A line for the reader when the match is not by checksum; ``""`` otherwise.
+    """
+
+    index: int | None
+    how: str
+    note: str = ""
+
+
+def _short(sha: str) -> str:
+    return f"SHA-256 {sha[:12]}…" if sha else "no checksum"
+
+
+def _agrees(state: FrameState, record: EchemRecord) -> bool | None:
+    """Do the store's own voltages lie on ``record`` at its measurement times? None: cannot tell."""
+    t_rec, v_rec = record.time_s, record.voltage_V
+    ok_rec = np.isfinite(t_rec) & np.isfinite(v_rec)
+    if not ok_rec.any():
+        return None
+    t_rec, v_rec = t_rec[ok_rec], v_rec[ok_rec]
+    t = state.t_mid_s
+    inside = np.isfinite(t) & (t >= t_rec[0]) & (t <= t_rec[-1])
+    if np.isfinite(t).any() and not inside.any():
+        return False  # none of its measurements falls within this record
+    check = inside & np.isfinite(state.voltage_V)
+    if not check.any():
+        return None
+    diff = np.abs(np.interp(t[check], t_rec, v_rec) - state.voltage_V[check])
+    return bool(diff.max() <= VOLTAGE_TOLERANCE_V)
+
+
+def _input_checksums(attrs: Mapping[str, object]) -> set[str]:
+    try:
+        inputs = json.loads(str(attrs.get("operando_inputs", "[]")))
+    except ValueError:
+        return set()
+    return {str(i.get("sha256", "")) for i in inputs if isinstance(i, dict)} - {""}
+
+
+def match_record(
+    attrs: Mapping[str, object], records: Sequence[EchemRecord], state: FrameState | None = None
+) -> RecordMatch:
+    """Find the record, among ``records``, that a store's measurements were aligned to.
+
+    In order: the store's ``attrs["echem_sha256"]`` (set by
+    :func:`operando.timeline.attach_state`) equal to a record's ``meta.sha256``; a record
+    file among the store's provenance inputs (``attrs["operando_inputs"]``, by
+    checksum); ``attrs["echem_source"]`` with a record's file name (a file that changed
+    since, e.g. an EC-Lab ``.mpr`` rewritten when opened: accepted only when the store's
+    own voltages agree with it). A store that names no record at all is placed on the
+    only record given when its own voltages agree with that record (or it has none to
+    compare). Anything else: no match.
+
+    Parameters
+    ----------
+    attrs : mapping
+        The store's attributes.
+    records : sequence of EchemRecord
+        The records given to the report.
+    state : FrameState, optional
+        The store's own times and voltages (:func:`operando.report.frame_state`), for
+        the voltage check.
+
+    Returns
+    -------
+    RecordMatch
+
+    Examples
+    --------
+    >>> from operando.echem import EchemMetadata, EchemRecord
+    >>> meta = EchemMetadata(source="/data/cell_A.mpr", sha256="ab" * 32)
+    >>> rec = EchemRecord.from_columns(time_s=[0.0, 10.0], voltage_V=[3.0, 4.0], current_mA=[1.0, 1.0], meta=meta)
+    >>> match_record({"echem_sha256": "ab" * 32}, [rec]).how
+    'echem_sha256'
+    >>> match_record({"echem_sha256": "cd" * 32, "echem_source": "/elsewhere/cell_B.mpr"}, [rec]).index is None
+    True
+    """
+    sha = str(attrs.get("echem_sha256", "") or "")
+    source = str(attrs.get("echem_source", "") or "")
+    names = [Path(r.meta.source).name for r in records]
+    if sha:
+        for i, r in enumerate(records):
+            if r.meta.sha256 == sha:
+                return RecordMatch(i, "echem_sha256")
+    inputs = _input_checksums(attrs)
+    for i, r in enumerate(records):
+        if r.meta.sha256 and r.meta.sha256 in inputs:
+            return RecordMatch(i, "input checksum")
+    if source:
+        for i, r in enumerate(records):
+            if names[i] != Path(source).name:
+                continue
+            agree = None if state is None else _agrees(state, r)
+            if agree is False:
+                continue
+            why = (
+                f"the store was aligned to a file of that name ({_short(sha)}) whose content differs from the "
+                f"one given ({_short(r.meta.sha256)})"
+                if sha
+                else "the store records no checksum of its record"
+            )
+            return RecordMatch(
+                i,
+                "file name",
+                f"matched to {names[i]} by file name only: {why}"
+                + ("" if agree else "; it stores no voltages to check it against"),
+            )
+    if not sha and not source and len(records) == 1:
+        agree = None if state is None else _agrees(state, records[0])
+        if agree is not False:
+            return RecordMatch(
+                0,
+                "only record",
+                f"the store does not say which echem record it was aligned to; drawn on {names[0]}, the only "
+                + ("one given (its own voltages agree with it)" if agree else "one given (no voltages to check)"),
+            )
+    if sha or source:
+        what = f"{Path(source).name or 'an echem record'} ({_short(sha)})"
+        note = f"aligned to {what}, which is not among the records given"
+    else:
+        note = "the store does not say which echem record it was aligned to" + (
+            ", and its voltages do not lie on the record given" if len(records) == 1 else ""
+        )
+    return RecordMatch(None, "none", note + ": markers at its own stored voltage and capacity, never interpolated")
 
 
 def _capacity_curve(record: EchemRecord, mass_g: float | None) -> tuple[NDArray[np.float64], str]:
@@ -144,12 +327,17 @@ def _timeline_figure(
     mass_g: float | None,
     colours: dict[str, str],
 ) -> tuple[Figure, list[_Marker]] | None:
-    """Voltage vs time and vs capacity with a marker per measurement; None when nothing to draw."""
+    """Voltage vs time and vs capacity with a marker per measurement; None when nothing to draw.
+
+    With a record, the markers sit on its curve at the measurements' mid-times; without
+    one, at the voltage and capacity each store holds for its measurements.
+    """
     points: list[tuple[str, Section, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], str]] = []
     cap_label = ""
     if record is not None:
         t_rec = record.time_s
         cap_rec, cap_label = _capacity_curve(record, mass_g)
+    own_labels: list[str] = []
     for sid, sec in sections:
         st = sec.state
         if st is None:
@@ -161,11 +349,14 @@ def _timeline_figure(
             q = np.where(inside, np.interp(np.nan_to_num(t), t_rec, cap_rec), np.nan)
         else:
             t, v, q = st.t_mid_s, st.voltage_V, st.capacity
-            cap_label = cap_label or st.capacity_label
+            if np.isfinite(q).any() and st.capacity_label not in own_labels:
+                own_labels.append(st.capacity_label)
         colour = colours.get(sid, "#7f7f7f")
         points.append((sid, sec, t, v, q, colour))
-    if record is None and not any(np.isfinite(p[3]).any() for p in points):
-        return None
+    if record is None:
+        cap_label = " / ".join(own_labels)
+        if not any(np.isfinite(p[3]).any() for p in points):
+            return None
     fig, (ax_t, ax_q) = plt.subplots(1, 2, figsize=(11.0, 3.8), dpi=HTML_DPI)
     fig.set_layout_engine("constrained")
     if record is not None:
@@ -173,7 +364,7 @@ def _timeline_figure(
         ax_t.plot(record.time_s[::s] / 3600.0, record.voltage_V[::s], color="0.25", lw=1.0)
         ax_q.plot(cap_rec[::s], record.voltage_V[::s], color="0.25", lw=1.0)
     else:
-        fig.text(0.5, 0.01, "no echem record given: measurement points only", ha="center", fontsize=8)
+        fig.text(0.5, 0.01, "no echem record: the measurements' own stored values", ha="center", fontsize=8)
     for _sid, sec, t, v, q, colour in points:
         passive = not sec.interactive
         kw = {"ms": 3 if passive else 6, "color": colour, "ls": "none", "marker": "o", "zorder": 3}
@@ -351,40 +542,137 @@ def _problem_html(sid: str, path: Path, css: str, heading: str, text: str) -> st
     )
 
 
-def _load_record(echem: str | PathLike[str] | None) -> EchemRecord | None:
+def _load_records(echem: str | PathLike[str] | Sequence[str | PathLike[str]] | None) -> list[EchemRecord]:
+    """Read the records; one file given twice (same checksum) counts once."""
     if echem is None:
-        return None
+        return []
+    paths = [echem] if isinstance(echem, str | PathLike) else list(echem)
     from operando.echem import read
 
-    return read(echem)
+    records: list[EchemRecord] = []
+    seen: set[str] = set()
+    for p in paths:
+        record = read(p)
+        if record.meta.sha256 and record.meta.sha256 in seen:
+            continue
+        seen.add(record.meta.sha256)
+        records.append(record)
+    return records
+
+
+def _record_mass(record: EchemRecord | None, stores: Sequence[xr.Dataset]) -> float | None:
+    """Active mass for the capacity axis: the record's, else the first one its stores carry."""
+    if record is not None and record.meta.active_mass_g:
+        return record.meta.active_mass_g
+    for ds in stores:
+        mass = float(ds.attrs.get("active_mass_g", np.nan))
+        if np.isfinite(mass) and mass > 0:
+            return mass
+    return None
+
+
+@dataclass
+class _Chart:
+    """One charging-curve chart: a record (None: stores without one) and the stores drawn on it."""
+
+    cid: str
+    record: EchemRecord | None
+    members: list[tuple[str, Section]] = field(default_factory=list)
+    datasets: list[xr.Dataset] = field(default_factory=list)
+
+
+def _chart_html(chart: _Chart, renderer: _Renderer, colours: dict[str, str], n_charts: int, n_records: int) -> str:
+    """The chart's section: heading, the image with one button per marker, a legend."""
+    rec = chart.record
+    drawn = _timeline_figure(rec, chart.members, _record_mass(rec, chart.datasets), colours)
+    name = Path(rec.meta.source).name if rec is not None else ""
+    if rec is not None:
+        heading = f"Charging curve: {name}"
+        stem = "timeline" if n_charts == 1 else f"timeline_{_slug(Path(name).stem)}"
+        meta = f"{rec.meta.format or 'echem record'}, {len(rec)} points, {_short(rec.meta.sha256)}"
+    elif n_records:
+        heading = "Measurements not aligned to any record given"
+        stem = "timeline_unaligned" if n_charts > 1 else "timeline"
+        meta = (
+            "These stores were aligned to an echem record that was not given (or name none): each marker "
+            "is at the voltage and capacity the store holds for that measurement."
+        )
+    else:
+        heading = "Measurements (no echem record given)"
+        stem = "timeline"
+        meta = "Each marker is at the voltage and capacity the store holds for that measurement."
+    parts = [f'<section class="timeline" id="{chart.cid}" data-record="{_e(name)}"><h2>{_e(heading)}</h2>']
+    parts.append(f'<p class="meta">{_e(meta)}</p>')
+    if drawn is None:
+        parts.append('<p class="meta">No measurement of these stores has a voltage to place it by.</p></section>')
+        return "\n".join(parts)
+    fig, markers = drawn
+    rendered = renderer.render(fig, f"voltage against time and capacity {name}".strip(), Path(stem))
+    active = [m for m in markers if m.interactive]
+    parts.append(
+        '<p class="meta">'
+        + (
+            "Each circle is one measurement; click one to show its figures below. "
+            if active
+            else "No store with figures is aligned to this record. "
+        )
+        + ("Grey dots: measurements of the schedule (no figures)." if len(active) < len(markers) else "")
+        + "</p>"
+    )
+    parts.append('<div class="chart">')
+    parts.append(
+        f'<img src="{rendered.uri}" width="{rendered.width}" height="{rendered.height}" alt="{_e(rendered.title)}">'
+    )
+    for m in markers:
+        cls = "marker" if m.interactive else "marker passive"
+        parts.append(
+            f'<button type="button" class="{cls}" data-section="{m.section}" data-frame="{m.frame}" '
+            f'style="left:{m.left_pct:.3f}%;top:{m.top_pct:.3f}%;--c:{m.colour}" title="{_e(m.label)}" '
+            f'aria-label="{_e(m.label)}"></button>'
+        )
+    parts.append("</div>")
+    legend = [
+        f'<span><i style="--c:{colours[sid]}"></i>{_e(sec.title)}</span>'
+        for sid, sec in chart.members
+        if sid in colours
+    ]
+    if legend:
+        parts.append('<p class="legend">' + "".join(legend) + "</p>")
+    parts.append("</section>")
+    return "\n".join(parts)
 
 
 def build_report(
     stores: Sequence[str | PathLike[str]],
-    echem: str | PathLike[str] | None = None,
+    echem: str | PathLike[str] | Sequence[str | PathLike[str]] | None = None,
     out: str | PathLike[str] = "report.html",
     figures_dir: str | PathLike[str] | None = None,
     *,
     title: str | None = None,
 ) -> ReportResult:
-    """Write a self-contained HTML report of result stores on the charging curve.
+    """Write a self-contained HTML report of result stores on their cells' charging curves.
 
     Parameters
     ----------
     stores : sequence of path
         Result stores (Zarr, from :func:`operando.store.write_results`), in any order. A
         store that is not complete is shown as such (a warning box), never opened.
-    echem : path, optional
-        The cell's potentiostat record (any format :func:`operando.echem.read` knows):
-        the voltage curve the measurements are placed on. Without it the chart shows
-        the measurements' own voltage and capacity, when the stores carry them.
+    echem : path or sequence of path, optional
+        Potentiostat records (any format :func:`operando.echem.read` knows), one per cell
+        of the experiment. The page starts with one chart per record (voltage against time
+        and against capacity) carrying the measurements of the stores aligned to it
+        (:func:`match_record`: by the SHA-256 the store recorded, else by file name). A
+        store aligned to none of them gets its markers from its own stored voltage and
+        capacity, on a chart of their own, and a note saying so; without any record that
+        is the only chart.
     out : path, default "report.html"
         The HTML file; written atomically (a temporary file, then a rename).
     figures_dir : path, optional
         Folder for the print versions of every figure (PNG at 300 dpi and SVG): the
-        timeline, then ``<store>/<figure>`` and ``<store>/frames/<figure>_frameNNN``.
+        charts (``timeline`` for a single one, else ``timeline_<record>``), then
+        ``<store>/<figure>`` and ``<store>/frames/<figure>_frameNNN``.
     title : str, optional
-        Page title; default from the record or the first store.
+        Page title; default from the first record or the first store.
 
     Returns
     -------
@@ -393,17 +681,18 @@ def build_report(
     Raises
     ------
     OperandoError
-        When the echem record cannot be read.
+        When an echem record cannot be read.
     """
     target = Path(out)
     result = ReportResult(path=target)
     fig_dir = None if figures_dir is None else Path(figures_dir)
     renderer = _Renderer(fig_dir, result)
-    record = _load_record(echem)
+    records = _load_records(echem)
     paths = [Path(p) for p in stores]
 
     built: list[tuple[str, Section | None, Path, str]] = []  # (id, section, path, problem html)
-    mass = record.meta.active_mass_g if record is not None else None
+    charts = [_Chart(f"timeline-{i}", r) for i, r in enumerate(records)]
+    unaligned = _Chart("timeline-unaligned", None)
     for i, path in enumerate(paths):
         sid = f"s{i}"
         status = store_status(path)
@@ -419,9 +708,17 @@ def build_report(
             result.problems.append(f"{path}: cannot be shown: {type(exc).__name__}: {exc}")
             built.append((sid, None, path, _problem_html(sid, path, "failed", "Cannot be shown:", _brief(exc))))
             continue
-        if mass is None and np.isfinite(float(ds.attrs.get("active_mass_g", np.nan))):
-            mass = float(ds.attrs["active_mass_g"])
         built.append((sid, section, path, ""))
+        if section.state is None:
+            continue
+        match = match_record(ds.attrs, records, section.state) if records else RecordMatch(None, "none")
+        chart = unaligned if match.index is None else charts[match.index]
+        chart.members.append((sid, section))
+        chart.datasets.append(ds)
+        result.placement[path] = None if chart.record is None else chart.record.meta.source
+        if match.note:
+            section.notes.insert(0, match.note)
+            result.notes.append(f"{path}: {match.note}")
 
     sections = [(sid, sec) for sid, sec, _, _ in built if sec is not None]
     colours: dict[str, str] = {}
@@ -430,38 +727,12 @@ def build_report(
         if sec.state is not None and sec.interactive:
             colours[sid] = _COLOURS[k % len(_COLOURS)]
             k += 1
-    body: list[str] = []
-    chart = _timeline_figure(record, sections, mass, colours)
-    if chart is not None:
-        fig, markers = chart
-        rendered = renderer.render(fig, "voltage against time and capacity", Path("timeline"))
-        body.append('<section id="timeline"><h2>Charging curve</h2>')
+    shown = charts + ([unaligned] if unaligned.members else [])
+    body = [_chart_html(c, renderer, colours, len(shown), len(records)) for c in shown]
+    if not shown:
         body.append(
-            '<p class="meta">Each circle is one measurement; click one to show its figures below. '
-            "Grey dots: measurements of the schedule (no figures).</p>"
-        )
-        body.append('<div class="chart">')
-        body.append(
-            f'<img src="{rendered.uri}" width="{rendered.width}" height="{rendered.height}" alt="{_e(rendered.title)}">'
-        )
-        for m in markers:
-            cls = "marker" if m.interactive else "marker passive"
-            body.append(
-                f'<button type="button" class="{cls}" data-section="{m.section}" data-frame="{m.frame}" '
-                f'style="left:{m.left_pct:.3f}%;top:{m.top_pct:.3f}%;--c:{m.colour}" title="{_e(m.label)}" '
-                f'aria-label="{_e(m.label)}"></button>'
-            )
-        body.append("</div>")
-        legend = [
-            f'<span><i style="--c:{colours[sid]}"></i>{_e(sec.title)}</span>' for sid, sec in sections if sid in colours
-        ]
-        if legend:
-            body.append('<p class="legend">' + "".join(legend) + "</p>")
-        body.append("</section>")
-    elif record is None:
-        body.append(
-            '<section id="timeline"><p class="meta">No echem record given and no store carries the '
-            "electrochemical state of its measurements: no charging curve.</p></section>"
+            '<section class="timeline" id="timeline-none"><p class="meta">No echem record given and no store '
+            "carries the electrochemical state of its measurements: no charging curve.</p></section>"
         )
 
     used: set[str] = set()
@@ -476,12 +747,13 @@ def build_report(
             result.problems.append(f"{path}: figures failed: {type(exc).__name__}: {exc}")
             body.append(_problem_html(sid, path, "failed", "Figures could not be drawn:", _brief(exc)))
 
-    page_title = title or _default_title(record, paths)
+    page_title = title or _default_title(records[0] if records else None, paths)
     created = datetime.now(UTC).isoformat(timespec="seconds")
+    names = ", ".join(Path(r.meta.source).name for r in records)
     head = (
         f"<header><h1>{_e(page_title)}</h1>"
         f"<p>operando {_e(__version__)} — {_e(created)} — {len(paths)} store(s)"
-        + (f" — echem record {_e(Path(echem).name)}" if echem is not None else "")
+        + (f" — echem record{'s' if len(records) > 1 else ''} {_e(names)}" if records else "")
         + "</p></header>"
     )
     warn = ""
@@ -507,8 +779,11 @@ def build_report(
         + foot
         + f"<script>{_JS}</script></body></html>\n"
     )
-    size = len(page.encode("utf-8"))
-    page = page.replace("SIZE_PLACEHOLDER", f"{size / 1024:.0f} kB")
+    base = len(page.encode("utf-8")) - len("SIZE_PLACEHOLDER")
+    stated = ""
+    for _ in range(3):  # the stated size is part of the page: settle on a text that states its own size
+        stated = f"{(base + len(stated)) / 1024:.0f} kB"
+    page = page.replace("SIZE_PLACEHOLDER", stated)
     _write_atomic(target, page)
     result.size_bytes = target.stat().st_size
     return result

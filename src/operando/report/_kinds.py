@@ -9,9 +9,11 @@
   capacity with the growth stages shaded, and per measurement the depth profile.
 * ``nmr-isotopes``: 6Li atomic fraction (± uncertainty) per sample, against the charge
   passed when the samples carry it, with the tracer-exchange model curve when present
-  and natural abundance as a reference line. Schema: dimension ``sample``; variables
-  ``li6_fraction`` and ``li6_fraction_err`` (``(sample,)``, units ``"1"``); optional
-  ``charge_mAh`` ``(sample,)``; optional model curve ``model_li6_fraction`` over a
+  and natural abundance as a reference line. Schema (built by
+  :func:`operando.nmr.isotopes_dataset`, which ``operando nmr isotopes -o`` uses):
+  dimension ``sample``; variables ``li6_fraction`` and ``li6_fraction_err``
+  (``(sample,)``, units ``"1"``); optional ``charge_mAh`` ``(sample,)``, ``species``
+  coordinate, ``mechanism``; optional model curve ``model_li6_fraction`` over a
   dimension ``model_charge_mAh`` (coordinate, mA h).
 * ``echem-timeline``: no figures; its measurements are drawn on the charging curve.
 """
@@ -214,33 +216,67 @@ def mri_section(ds: xr.Dataset, source: Path) -> Section:
 
 
 # -- NMR isotopes ---------------------------------------------------------------------------
+_SPECIES_MARKERS = {"electrode": "s", "electrolyte": "o", "dendrite": "D", "reference": "^"}
+
+
 def nmr_isotopes_figure(ds: xr.Dataset) -> Figure:
-    """6Li fraction per sample (error bars), against charge when known, with the model curve."""
+    """6Li fraction per sample (error bars), against charge when known, with the model curve.
+
+    Samples are grouped by their ``species`` coordinate when there is one (one marker and
+    legend entry per species); the model curve is labelled by its ``long_name``.
+    """
     frac = ds["li6_fraction"]
     y = _floats(frac)
-    err = _floats(ds["li6_fraction_err"]) if "li6_fraction_err" in ds else None
+    err = _floats(ds["li6_fraction_err"]) if "li6_fraction_err" in ds else np.zeros_like(y)
     fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
     names = [str(s) for s in ds["sample"].values] if "sample" in ds.coords else [str(i) for i in range(y.size)]
-    if "charge_mAh" in ds and ds["charge_mAh"].dims == frac.dims:
-        xv = _floats(ds["charge_mAh"])
-        ax.errorbar(xv, y, yerr=err, fmt="o", capsize=3, label="measured")
+    species = [str(s) for s in ds["species"].values] if "species" in ds.coords else ["measured"] * y.size
+    by_charge = (
+        "charge_mAh" in ds and ds["charge_mAh"].dims == frac.dims and bool(np.isfinite(_floats(ds["charge_mAh"])).any())
+    )
+    xv = _floats(ds["charge_mAh"]) if by_charge else np.arange(y.size, dtype=np.float64)
+    for kind in dict.fromkeys(species):
+        sel = np.array([s == kind for s in species])
+        ax.errorbar(xv[sel], y[sel], yerr=err[sel], fmt=_SPECIES_MARKERS.get(kind, "o"), ms=5, capsize=3, label=kind)
+    if by_charge:
         for xi, yi, name in zip(xv, y, names, strict=True):
-            ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            if np.isfinite(xi):
+                ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
         ax.set_xlabel(units_label(ds["charge_mAh"], "charge passed"))
     else:
-        xv = np.arange(y.size, dtype=np.float64)
-        ax.errorbar(xv, y, yerr=err, fmt="o", capsize=3, label="measured")
         ax.set_xticks(xv, names, rotation=30, ha="right", fontsize=8)
         ax.set_xlabel("sample (name)")
     if "model_li6_fraction" in ds:
         model = ds["model_li6_fraction"]
         dim = str(model.dims[0])
-        ax.plot(_floats(model[dim]), _floats(model), color="#c0392b", lw=1.2, label="tracer-exchange model")
+        label = str(model.attrs.get("long_name", "tracer-exchange model"))
+        ax.plot(_floats(model[dim]), _floats(model), color="#c0392b", lw=1.2, label=label)
     ax.axhline(LI6_NATURAL, color="0.5", ls="--", lw=0.8, label=f"natural abundance ({LI6_NATURAL})")
-    ax.set_ylabel(units_label(frac, "6Li atomic fraction"))
+    ax.set_ylabel("6Li atomic fraction (1)")
     ax.legend(fontsize=7, frameon=False)
     ax.set_title("6Li atomic fraction per sample", fontsize=10)
     return fig
+
+
+def _isotope_notes(ds: xr.Dataset) -> list[str]:
+    """One line per sample (fraction ± uncertainty, charge, mechanism) and the factor used."""
+    y, err = _floats(ds["li6_fraction"]), _floats(ds["li6_fraction_err"]) if "li6_fraction_err" in ds else None
+    names = [str(s) for s in ds["sample"].values] if "sample" in ds.coords else [f"#{i}" for i in range(y.size)]
+    notes = []
+    for i, name in enumerate(names):
+        line = f"{name}: 6Li {100 * y[i]:.2f}" + (f" ± {100 * err[i]:.2f}" if err is not None else "") + " at.%"
+        if "charge_mAh" in ds and np.isfinite(float(ds["charge_mAh"].values[i])):
+            line += f" after {float(ds['charge_mAh'].values[i]):.3g} mA h"
+        if "mechanism" in ds and str(ds["mechanism"].values[i]):
+            line += f" ({ds['mechanism'].values[i]})"
+        notes.append(line)
+    if "factor" in ds.attrs:
+        factor_err = float(ds.attrs.get("factor_err", 0.0))
+        notes.append(
+            f"7Li:6Li sensitivity factor {float(ds.attrs['factor']):.4g}"
+            + (f" ± {factor_err:.2g} (from the reference)" if factor_err > 0 else "")
+        )
+    return notes
 
 
 @register_section("nmr-isotopes")
@@ -256,7 +292,10 @@ def nmr_isotopes_section(ds: xr.Dataset, source: Path) -> Section:
         title=f"NMR isotope abundance: {source.name}",
         source=source,
         summary=[FigureSpec("li6_fraction", "6Li fraction per sample", lambda: nmr_isotopes_figure(ds))],
-        notes=[f"{ds['li6_fraction'].size} sample(s)"],
+        notes=[
+            f"{ds['li6_fraction'].size} sample(s), measured ex situ (no place on a charging curve)",
+            *_isotope_notes(ds),
+        ],
     )
 
 

@@ -253,8 +253,10 @@ def process_series(
         )
         if record is not None:
             maps = place_on_record(maps, record)
-        # per-map source and scan times live in the key coordinate and the echem_* variables
-        return maps.drop_attrs(deep=False).assign_attrs(modality="sxdm", operando_kind="sxdm-maps")
+        # per-map source and scan times live in the key coordinate and the echem_* variables; the
+        # record they were placed on stays named (the report finds each series' own cell by it)
+        echem_attrs = {k: maps.attrs[k] for k in ("echem_source", "echem_sha256") if k in maps.attrs}
+        return maps.drop_attrs(deep=False).assign_attrs(modality="sxdm", operando_kind="sxdm-maps", **echem_attrs)
 
     parameters = {
         "scans": list(scans) if scans is not None else None,

@@ -5,7 +5,14 @@ They build the built-in sample experiment (``operando demo``) and the test phant
 
 from operando.synthetic._echem import SyntheticCell, lmno_ocv, simulate_gcpl, write_eclab_mpt
 from operando.synthetic._mri import DendriteTruth, SyntheticDendriteMRI, csi_phantom, simulate_dendrite_mri
-from operando.synthetic._nmr import NMRLine, li_isotope_pair, simulate_fid, write_bruker_fid
+from operando.synthetic._nmr import (
+    LICL_PPM,
+    NMRLine,
+    li_isotope_pair,
+    licl_reference_pair,
+    simulate_fid,
+    write_bruker_fid,
+)
 from operando.synthetic._sxdm import KMapTruth, SyntheticKMap, simulate_kmap, write_bliss_kmap, write_spec_kmap
 from operando.synthetic._symmetric import simulate_bv_symmetric_cell, simulate_symmetric_cell
 from operando.synthetic._tomo import (
@@ -20,6 +27,7 @@ from operando.synthetic._tomo import (
 
 __all__ = [
     "LABELS",
+    "LICL_PPM",
     "CellMaterials",
     "CellPhantom",
     "DendriteTruth",
@@ -30,6 +38,7 @@ __all__ = [
     "SyntheticKMap",
     "csi_phantom",
     "li_isotope_pair",
+    "licl_reference_pair",
     "lmno_ocv",
     "project_cell",
     "simulate_bv_symmetric_cell",
