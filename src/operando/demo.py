@@ -14,7 +14,8 @@ everything is. The experiment has several cells, each with its own potentiostat 
 * ex situ 6Li/7Li NMR (Bruker FIDs) of the 6Li-enriched electrode, the electrolyte and
   the dendrites of such a cell, before and after plating, calibrated on natural LiCl:
   6Li fractions against the tracer-exchange model;
-* tomography of a Li|solid-electrolyte|Li cell: a hook (:func:`_tomo_part`), not yet filled.
+* tomography of a Li|solid-electrolyte|Li cell stripped at constant current: four DXchange
+  scans reconstructed, segmented and analysed into contact areas and volumes on its record.
 
 ``report.html`` is the self-contained HTML report of all of it, each series on its own
 cell's charging curve.
@@ -42,6 +43,7 @@ from operando.timeline import align
 # against Li content (a linear, Vegard-like solid solution between LiMn1.5Ni0.5O4 and
 # Mn1.5Ni0.5O4; the two-phase regime of the real material is left out).
 SXDM_FRAMES = (2, 6, 12)
+TOMO_SCANS = 4
 LATTICE_A_AT_X1 = 8.17
 LATTICE_A_AT_X0 = 8.00
 
@@ -155,9 +157,7 @@ def run_demo(out: str | PathLike[str], *, progress: bool = True) -> DemoResult:
     mri = _mri_part(root)
     assert mri.echem is not None
     parts = [lmno, mri, _nmr_part(root, charge_mAh=_charge_passed(echem.read(mri.echem)))]
-    tomo = _tomo_part(root, progress=progress)
-    if tomo is not None:
-        parts.append(tomo)
+    parts.append(_tomo_part(root, progress=progress))
     for part in parts:
         result.add(part)
     report = build_report(
@@ -165,7 +165,7 @@ def run_demo(out: str | PathLike[str], *, progress: bool = True) -> DemoResult:
         echem=[part.echem for part in parts if part.echem is not None],
         out=root / "report.html",
         figures_dir=root / "figures" / "report",
-        title="operando sample experiment: LMNO half cell (SXDM), Li|LLZO|Li cell (MRI, NMR)",
+        title="operando sample experiment: LMNO (SXDM), Li|LLZO|Li (MRI, NMR), Li|SE|Li (tomography)",
     )
     result.results["report"] = report.path
     result.figures["report"] = [root / "figures" / "report"]  # a folder: PNG (300 dpi) and SVG of every figure
@@ -384,17 +384,80 @@ def _nmr_part(root: Path, *, charge_mAh: float) -> DemoPart:
     return part
 
 
-def _tomo_part(root: Path, *, progress: bool) -> DemoPart | None:
-    """Hook for the tomography of a Li|solid-electrolyte|Li cell: not part of the demo yet.
+def _tomo_part(root: Path, *, progress: bool) -> DemoPart:
+    """The Li|solid-electrolyte|Li cell: operando tomography while one electrode is stripped.
 
-    To add it, write the cell's raw projections and its potentiostat record under
-    ``root / "raw"``, process them into the ``tomo-segmentation`` / ``tomo-interface`` /
-    ``tomo-series`` stores under ``root / "results"`` aligned to that record, and return
-    a :class:`DemoPart` with ``echem`` (the record file) and ``stores`` (what the report
-    shows); :func:`run_demo` adds both to the report. Returns None until then.
+    Four synthetic scans (DXchange, with Poisson noise and rings) of a cell whose top
+    electrode recedes while its interfacial voids grow and both interphases thicken;
+    its potentiostat record is a constant stripping current whose voltage follows the
+    Butler–Volmer symmetric-cell model on the phantom's true contact areas. The scans are
+    reconstructed, segmented and analysed into one ``tomo-series`` store on that record.
     """
-    del root, progress
-    return None
+    from datetime import UTC, datetime, timedelta
+
+    from operando.echem import EchemMetadata, SymmetricCellModel, cell_voltage
+    from operando.synthetic import simulate_cell_series, write_cell_dxchange
+    from operando.tomo import SeriesOptions, process_series
+
+    part = DemoPart(cell="Li|solid electrolyte|Li cell")
+    t0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
+    first_scan_s, scan_s = 600.0, 300.0
+    frames = simulate_cell_series(
+        TOMO_SCANS, (56, 48, 48), voxel_size_um=10.0, n_voids=(3, 4), recede_px_per_frame=2, scan_interval_s=1200.0
+    )
+    scan_mid = np.array([first_scan_s + f.time_s + scan_s / 2 for f in frames])
+    t = np.arange(0.0, first_scan_s + frames[-1].time_s + 2 * scan_s, 10.0)
+    current = frames[-1].charge_mAh / ((frames[-1].time_s - frames[0].time_s) / 3600.0)  # mA
+    areas = np.stack([np.interp(t, scan_mid, [f.contact_area_mm2[i] for f in frames]) for i in (0, 1)], axis=1)
+    footprint_mm2 = float(frames[0].footprint.sum()) * (frames[0].voxel_size_um * 1e-3) ** 2
+    model = SymmetricCellModel(
+        j0_mA_cm2=2.0,
+        interphase_conductivity_S_cm=1e-4,
+        electrolyte_thickness_um=200.0,
+        electrolyte_conductivity_S_cm=1e-3,
+        electrolyte_area_mm2=footprint_mm2,
+    )
+    voltage = cell_voltage(model, np.full(t.size, current), areas, 1.0)
+    record = echem.EchemRecord.from_columns(
+        time_s=t,
+        voltage_V=voltage,
+        current_mA=np.full(t.size, current),
+        timestamp=pd.Timestamp(t0) + pd.to_timedelta(t, unit="s"),  # the scans are dated: absolute times
+        meta=EchemMetadata(source="", format="synthetic", start_time=t0),
+    )
+    csv = echem.write_csv(record, root / "raw" / "echem" / "LiSELi_stripping.csv")
+    part.raw["tomo echem"] = part.echem = csv
+    scans = [
+        write_cell_dxchange(
+            root / "raw" / "tomo" / f"LiSELi_scan_{k:02d}.h5",
+            f,
+            n_angles=180,
+            flat_counts=6e4,
+            start_time=t0 + timedelta(seconds=first_scan_s + f.time_s),
+            scan_duration_s=scan_s,
+            seed=k,
+        )
+        for k, f in enumerate(frames)
+    ]
+    part.raw["tomo"] = scans[0].parent
+    store = process_series(
+        scans,
+        root / "results" / "tomo_series.zarr",
+        options=SeriesOptions(center_px=24.0),  # the phantom's rotation axis (48-pixel detector)
+        record=echem.read(csv),
+        overwrite=True,
+        progress=progress,
+    )
+    part.results["tomo"] = store
+    part.stores.append(store)
+    series = open_results(store)
+    truth = np.array([f.contact_area_mm2 for f in frames])
+    error = np.abs(series["contact_area_mm2"].values - truth) / truth
+    part.notes.append(
+        f"tomography: {TOMO_SCANS} scans, contact area of the stripped electrode "
+        f"{truth[0, 1]:.4f} -> {truth[-1, 1]:.4f} mm^2 (true), largest error {100 * float(error.max()):.1f} %"
+    )
+    return part
 
 
 def _sxdm_series(root: Path, record: EchemRecord, timeline: xr.Dataset, *, progress: bool) -> tuple[Path, list[Path]]:

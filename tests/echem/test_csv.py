@@ -162,3 +162,25 @@ def test_write_csv_reads_back_as_written(tmp_path):
     np.testing.assert_allclose(back.charge_mAh, rec.charge_mAh, rtol=1e-9, atol=1e-12)
     assert (back.half_cycle == rec.half_cycle).all()
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_write_csv_keeps_the_dates(tmp_path):
+    """A dated record comes back dated (scans are placed on it by absolute time); an undated one stays undated."""
+    import pandas as pd
+
+    from operando.echem import EchemMetadata, EchemRecord, read, write_csv
+
+    t = np.arange(0.0, 100.0, 10.0)
+    start = pd.Timestamp("2026-03-02 09:00:00", tz="UTC")
+    dated = EchemRecord.from_columns(
+        time_s=t, voltage_V=np.full(t.size, 0.1), current_mA=np.full(t.size, 0.5),
+        timestamp=start + pd.to_timedelta(t, unit="s"), meta=EchemMetadata(source="", format="synthetic"),
+    )  # fmt: skip
+    back = read(write_csv(dated, tmp_path / "dated.csv"))
+    assert back.start_timestamp == start
+    assert (back.data["timestamp"] == dated.data["timestamp"]).all()
+    undated = EchemRecord.from_columns(
+        time_s=t, voltage_V=np.full(t.size, 0.1), current_mA=np.full(t.size, 0.5),
+        meta=EchemMetadata(source="", format="synthetic"),
+    )  # fmt: skip
+    assert read(write_csv(undated, tmp_path / "undated.csv")).start_timestamp is None

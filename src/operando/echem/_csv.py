@@ -132,6 +132,7 @@ def _seconds(series: pd.Series, name: str, path: Path, decimal: str, header_line
 # caller gives no mapping; ambiguous or partial matches still ask for one.
 _SELF_DESCRIBED: dict[str, tuple[str, ...]] = {
     "time_s": ("time_s", "time/s"),
+    "timestamp": ("timestamp",),
     "voltage_V": ("voltage_V", "Ewe/V", "Ecell/V", "<Ewe>/V"),
     "current_mA": ("current_mA", "I/mA", "<I>/mA"),
     "charge_mAh": ("charge_mAh", "(Q-Qo)/mA.h"),
@@ -229,6 +230,8 @@ def read_csv(
     available = list(frame.columns)
     if not columns:
         columns = _self_described(available)
+        if "timestamp" in columns and not frame[columns["timestamp"]].str.strip().any():
+            del columns["timestamp"]  # our own export of a record without dates: an empty column
     missing_keys = [k for k in ("voltage_V", "current_mA") if k not in columns]
     if "time_s" not in columns and "timestamp" not in columns:
         missing_keys.append("time_s (or timestamp)")

@@ -735,6 +735,7 @@ def write_cell_dxchange(
         **projection_options,  # type: ignore[arg-type]
     )
     p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(p, "w") as fh:
         fh["implements"] = "exchange:measurement"
         ex = fh.create_group("exchange")
