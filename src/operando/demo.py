@@ -27,6 +27,7 @@ import json
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,15 @@ from operando.timeline import align
 # Mn1.5Ni0.5O4; the two-phase regime of the real material is left out).
 SXDM_FRAMES = (2, 6, 12)
 TOMO_SCANS = 4
+# The demo's Li|SE|Li phantom (fixed seed, so tests can rebuild its truth): 56 x 48 x 48 voxels of 10 µm.
+TOMO_PHANTOM: dict[str, Any] = {
+    "shape": (56, 48, 48),
+    "voxel_size_um": 10.0,
+    "n_voids": (3, 4),
+    "recede_px_per_frame": 2,
+    "scan_interval_s": 1200.0,
+    "seed": 0,
+}
 LATTICE_A_AT_X1 = 8.17
 LATTICE_A_AT_X0 = 8.00
 
@@ -402,9 +412,7 @@ def _tomo_part(root: Path, *, progress: bool) -> DemoPart:
     part = DemoPart(cell="Li|solid electrolyte|Li cell")
     t0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
     first_scan_s, scan_s = 600.0, 300.0
-    frames = simulate_cell_series(
-        TOMO_SCANS, (56, 48, 48), voxel_size_um=10.0, n_voids=(3, 4), recede_px_per_frame=2, scan_interval_s=1200.0
-    )
+    frames = simulate_cell_series(TOMO_SCANS, **TOMO_PHANTOM)
     scan_mid = np.array([first_scan_s + f.time_s + scan_s / 2 for f in frames])
     t = np.arange(0.0, first_scan_s + frames[-1].time_s + 2 * scan_s, 10.0)
     current = frames[-1].charge_mAh / ((frames[-1].time_s - frames[0].time_s) / 3600.0)  # mA
