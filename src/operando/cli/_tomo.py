@@ -261,6 +261,11 @@ def series(
     classifier: Annotated[Path | None, typer.Option("--classifier", help="Interphase classifier (.joblib).")] = None,
     void_distance: Annotated[int, typer.Option("--void-distance", help="Contact definition, voxels.")] = 5,
     small_region_mm2: Annotated[float, typer.Option("--small-region-mm2", help="Small contact region, mm2.")] = 0.02,
+    dvc: Annotated[
+        bool, typer.Option("--dvc", help="Also the displacement field in the electrolyte between consecutive scans.")
+    ] = False,
+    dvc_subvolume: Annotated[int, typer.Option("--dvc-subvolume", help="DVC subvolume edge, voxels.")] = 32,
+    dvc_step: Annotated[int, typer.Option("--dvc-step", help="DVC grid step, voxels.")] = 16,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
 ) -> None:
     """Recon -> segment -> interface -> quantities for every scan, resumable, on the echem record."""
@@ -278,6 +283,9 @@ def series(
         stripes=stripes,
         void_distance_px=void_distance,
         small_region_mm2=small_region_mm2,
+        dvc=dvc,
+        dvc_subvolume_vox=dvc_subvolume,
+        dvc_step_vox=dvc_step,
     )
     model = load_classifier(classifier) if classifier is not None else None
     target = process_series(scans, out, options=options, classifier=model, record=record, overwrite=overwrite)
@@ -290,5 +298,10 @@ def series(
         )
         if "echem_charge_mAh" in ds:
             line += f", {float(row.echem_charge_mAh):.4g} mA h, stripping {float(row.stripping_fraction):.3f}"
+        if "dvc_mean_displacement_um" in ds and k > 0:
+            line += (
+                f", electrolyte moved {float(row.dvc_mean_displacement_um):.3g} um mean "
+                f"({float(row.dvc_mean_uz_um):+.3g} um along z)"
+            )
         typer.echo(line)
     typer.echo(str(target))
