@@ -44,9 +44,10 @@ Stages (each timed on the block, 2 threads everywhere: ``OMP_NUM_THREADS=2``, fi
 Prints a table (seconds on the block, seconds per row, extrapolated seconds for 2048 rows),
 the total against the 420 s scan time, and the peak resident memory of the process (which
 depends on the block, not on the scan, when a full scan runs block after block with the volume
-in a chunked store, as ``operando tomo recon`` -> ``segment`` -> ``interface`` do; note that
-:func:`operando.tomo.process_scan`, behind ``operando tomo series``, still holds one scan's
-volume and labels in memory: 32 + 8 GiB at this size). The machine's load average is printed:
+and labels in chunked stores, as ``operando tomo recon`` -> ``segment`` -> ``interface`` and
+:func:`operando.tomo.process_scan` (behind ``operando tomo series``) do; that round trip
+through the store, about 32 GiB of float32 volume written and read back per scan, is not
+timed here). The machine's load average is printed:
 this machine is shared with other jobs, so the times are upper bounds.
 """
 
@@ -282,7 +283,7 @@ def run(geo: Geometry, *, stripes: bool, seed: int, workdir: Path, flat_counts: 
     print(
         f"peak RSS: {_peak_rss_gib():.2f} GiB for a {geo.n_rows}-row block "
         f"(input generation alone: {rss_input:.2f} GiB); set by the block size when the scan is streamed "
-        "block by block through chunked stores (tomo recon/segment/interface)"
+        "block by block through chunked stores (tomo recon/segment/interface, process_scan)"
     )
     measured = float(contact[0].sum() * pix / float(quantities["cell_area_mm2"]))
     print(f"sanity: contact fraction of interface 0 measured {measured:.3f}, truth {contact0:.3f}")

@@ -12,12 +12,14 @@ chunked side store while the series runs).
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
+import dask.array as da
 import numpy as np
 import xarray as xr
 
@@ -104,6 +106,7 @@ def process_scan(
     classifier: InterphaseClassifier | None = None,
     *,
     keep_volume: str | PathLike[str] | None = None,
+    scratch: str | PathLike[str] | None = None,
 ) -> xr.Dataset:
     """Reconstruct, segment and analyse one scan.
 
@@ -114,9 +117,13 @@ def process_scan(
     options : SeriesOptions
     classifier : InterphaseClassifier, optional
     keep_volume : path, optional
-        Also write the volume (``attenuation``, float32) and the electrolyte mask
-        (``electrolyte``, bool), both (z, y, x), to this Zarr store (for the correlation
+        Keep the volume (``attenuation``, float32), the labels and the electrolyte mask
+        (``electrolyte``, bool), all (z, y, x), in this Zarr store (for the correlation
         between scans).
+    scratch : path, optional
+        Folder of the temporary store through which the volume and the labels pass
+        (default: the system's temporary folder); reconstruction, segmentation and
+        contact maps each work on chunks of it, so a scan is never held whole in memory.
 
     Returns
     -------
@@ -143,26 +150,34 @@ def process_scan(
     center = options.center_px
     if center is None:
         center = find_center(np.asarray(sino[:, sino.shape[1] // 2, :]))
-    volume = np.asarray(reconstruct(sino, scan.angles_deg, center=center))
-    thresholds = options.thresholds or auto_thresholds(volume)
-    labels = segment_cell(volume, thresholds=thresholds, classifier=classifier)
-    inter = analyse_interfaces(
-        labels,
-        voxel_size_um=voxel,
-        void_distance_px=options.void_distance_px,
-        small_region_mm2=options.small_region_mm2,
-    )
-    if keep_volume is not None:
-        kept = xr.Dataset(
-            {
-                "attenuation": (("z", "y", "x"), volume.astype(np.float32, copy=False)),
-                "electrolyte": (("z", "y", "x"), np.asarray(labels) == 0),
-            },
-            attrs={"voxel_size_um": float(voxel)},
+    dims = ("z", "y", "x")
+    with tempfile.TemporaryDirectory(prefix=".operando-scan-", dir=scratch) as tmp:
+        # the volume and the labels go through a chunked store, so that no stage holds a whole scan
+        store = Path(keep_volume) if keep_volume is not None else Path(tmp) / "scan.zarr"
+        lazy = reconstruct(da.asarray(sino), scan.angles_deg, center=center).astype(np.float32)
+        chunks = {"z": 64, "y": 256, "x": 256}
+        attrs = {"voxel_size_um": float(voxel)}  # every write below sets the store's attributes again
+        xr.Dataset({"attenuation": (dims, lazy)}, attrs=attrs).chunk(chunks).to_zarr(
+            store, mode="w", consolidated=False
         )
-        kept.chunk({"z": 64, "y": 256, "x": 256}).to_zarr(Path(keep_volume), mode="w", consolidated=False)
+        volume = xr.open_zarr(store, consolidated=False)["attenuation"].data
+        thresholds = options.thresholds or auto_thresholds(volume)
+        segmented = segment_cell(volume, thresholds=thresholds, classifier=classifier)
+        labelled = xr.Dataset({"labels": (dims, segmented)}, attrs=attrs).chunk(chunks)
+        labelled.to_zarr(store, mode="a", consolidated=False)
+        labels = xr.open_zarr(store, consolidated=False)["labels"].data
+        inter = analyse_interfaces(
+            labels,
+            voxel_size_um=voxel,
+            void_distance_px=options.void_distance_px,
+            small_region_mm2=options.small_region_mm2,
+        )
+        quantities = cell_quantities(labels, voxel_size_um=voxel).compute()
+        if keep_volume is not None:
+            mask = xr.Dataset({"electrolyte": (dims, labels == 0)}, attrs=attrs)
+            mask.to_zarr(store, mode="a", consolidated=False)
     keep = ["contact", "contact_area_mm2", "cell_area_mm2", "contact_fraction", "small_region_share", "n_regions"]
-    out = inter[keep].merge(cell_quantities(labels, voxel_size_um=voxel), compat="override", combine_attrs="override")
+    out = inter[keep].merge(quantities, compat="override", combine_attrs="override")
     return out.assign_attrs(voxel_size_um=float(voxel), center_px=float(center))
 
 
@@ -243,7 +258,7 @@ def process_series(
     def one(key: str) -> xr.Dataset:
         i = keys.index(key)
         kept = volumes / f"{i}.zarr" if opts.dvc else None
-        ds = process_scan(files[i], opts, classifier, keep_volume=kept)
+        ds = process_scan(files[i], opts, classifier, keep_volume=kept, scratch=target.parent)
         if timeline is not None:
             ds = attach_state(ds, timeline, i)
         return ds
