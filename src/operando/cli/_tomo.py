@@ -261,6 +261,11 @@ def series(
     classifier: Annotated[Path | None, typer.Option("--classifier", help="Interphase classifier (.joblib).")] = None,
     void_distance: Annotated[int, typer.Option("--void-distance", help="Contact definition, voxels.")] = 5,
     small_region_mm2: Annotated[float, typer.Option("--small-region-mm2", help="Small contact region, mm2.")] = 0.02,
+    dvc: Annotated[
+        bool, typer.Option("--dvc", help="Also the displacement field in the electrolyte between consecutive scans.")
+    ] = False,
+    dvc_subvolume: Annotated[int, typer.Option("--dvc-subvolume", help="DVC subvolume edge, voxels.")] = 32,
+    dvc_step: Annotated[int, typer.Option("--dvc-step", help="DVC grid step, voxels.")] = 16,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
 ) -> None:
     """Recon -> segment -> interface -> quantities for every scan, resumable, on the echem record."""
@@ -278,6 +283,9 @@ def series(
         stripes=stripes,
         void_distance_px=void_distance,
         small_region_mm2=small_region_mm2,
+        dvc=dvc,
+        dvc_subvolume_vox=dvc_subvolume,
+        dvc_step_vox=dvc_step,
     )
     model = load_classifier(classifier) if classifier is not None else None
     target = process_series(scans, out, options=options, classifier=model, record=record, overwrite=overwrite)
@@ -290,5 +298,118 @@ def series(
         )
         if "echem_charge_mAh" in ds:
             line += f", {float(row.echem_charge_mAh):.4g} mA h, stripping {float(row.stripping_fraction):.3f}"
+        if "dvc_mean_displacement_um" in ds and k > 0:
+            line += (
+                f", electrolyte moved {float(row.dvc_mean_displacement_um):.3g} um mean "
+                f"({float(row.dvc_mean_uz_um):+.3g} um along z)"
+            )
         typer.echo(line)
+    typer.echo(str(target))
+
+
+def _window(text: str, option: str) -> tuple[float, float]:
+    """``"START_S,END_S"`` as two floats (seconds on the echem record's axis)."""
+    from operando.errors import ParameterError
+
+    parts = text.split(",")
+    try:
+        lo, hi = (float(p) for p in parts)
+    except ValueError:
+        raise ParameterError(f"{option} {text!r}: give START_S,END_S (two numbers, seconds)") from None
+    if not hi > lo:
+        raise ParameterError(f"{option} {text!r}: the end must be after the start")
+    return lo, hi
+
+
+@app.command("model")
+def model(
+    series_store: Annotated[Path, typer.Argument(help="Series store written by 'operando tomo series' (tomo-series).")],
+    echem: Annotated[Path, typer.Option("--echem", help="Potentiostat file of the cell (the series' record).")],
+    fit: Annotated[str, typer.Option("--fit", help="Fit window START_S,END_S on the record's time axis.")],
+    electrolyte_thickness_um: Annotated[
+        float, typer.Option("--electrolyte-thickness-um", help="Electrolyte (pellet) thickness, µm.")
+    ],
+    electrolyte_conductivity_S_cm: Annotated[
+        float, typer.Option("--electrolyte-conductivity-S-cm", help="Electrolyte ionic conductivity, S/cm.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Zarr store of the comparison (tomo-cellmodel).")],
+    predict: Annotated[
+        str | None, typer.Option("--predict", help="Prediction window START_S,END_S (default: all but the fit).")
+    ] = None,
+    area_mm2: Annotated[
+        float | None,
+        typer.Option("--area-mm2", help="Electrolyte cross-section, mm2 (default: the series' segmented cell area)."),
+    ] = None,
+    j0_start: Annotated[float, typer.Option("--j0-start", help="Starting exchange current density, mA/cm2.")] = 1.0,
+    interphase_conductivity_start: Annotated[
+        float, typer.Option("--interphase-conductivity-start", help="Starting interphase conductivity, S/cm.")
+    ] = 1e-5,
+    alpha: Annotated[float, typer.Option("--alpha", help="Anodic transfer coefficient.")] = 0.5,
+    temperature_K: Annotated[float, typer.Option("--temperature-K", help="Cell temperature, K.")] = 298.15,
+    figure: Annotated[Path | None, typer.Option("--figure", help="Also draw the comparison (PNG, SVG, PDF).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+) -> None:
+    """Fit the Butler–Volmer symmetric-cell model with the measured contact areas, predict the rest."""
+    import numpy as np
+
+    from operando import echem as echem_io
+    from operando.errors import MissingMetadataError, ParameterError
+    from operando.store import open_results, write_results
+
+    fit_window = _window(fit, "--fit")
+    predict_window = _window(predict, "--predict") if predict is not None else None
+    series = open_results(series_store)
+    if series.attrs.get("operando_kind") != "tomo-series":
+        raise ParameterError(
+            f"{series_store}: not a tomo-series store (operando_kind {series.attrs.get('operando_kind')!r})"
+        )
+    if area_mm2 is None:
+        if "cell_area_mm2" not in series:
+            raise MissingMetadataError("the series has no cell_area_mm2; give --area-mm2", path=series_store)
+        area_mm2 = float(np.nanmean(series["cell_area_mm2"].values))
+    record = echem_io.read(echem)
+    cell = echem_io.SymmetricCellModel(
+        j0_mA_cm2=j0_start,
+        interphase_conductivity_S_cm=interphase_conductivity_start,
+        electrolyte_thickness_um=electrolyte_thickness_um,
+        electrolyte_conductivity_S_cm=electrolyte_conductivity_S_cm,
+        electrolyte_area_mm2=area_mm2,
+        alpha=alpha,
+        temperature_K=temperature_K,
+    )
+    ds, result = echem_io.model_tomo_series(
+        series.load(),
+        record.time_s,
+        record.current_mA,
+        record.voltage_V,
+        model=cell,
+        fit_window_s=fit_window,
+        predict_window_s=predict_window,
+    )
+    parameters: dict[str, Any] = {
+        "series": str(series_store),  # a directory: named here, not hashed as an input
+        "fit_window_s": list(fit_window),
+        "predict_window_s": list(predict_window) if predict_window else None,
+        "electrolyte_thickness_um": electrolyte_thickness_um,
+        "electrolyte_conductivity_S_cm": electrolyte_conductivity_S_cm,
+        "area_mm2": area_mm2,
+        "alpha": alpha,
+        "temperature_K": temperature_K,
+    }
+    target = write_results(ds, out, parameters=parameters, inputs=[echem], overwrite=overwrite)
+    fitted = result.model
+    typer.echo(
+        f"j0 = {fitted.j0_mA_cm2:.4g} ± {result.j0_err_mA_cm2:.2g} mA/cm2, interphase conductivity = "
+        f"{fitted.interphase_conductivity_S_cm:.4g} ± {result.interphase_conductivity_err_S_cm:.2g} S/cm"
+    )
+    typer.echo(
+        f"RMS residual: fit {ds.attrs['fit_rms_V'] * 1e3:.3g} mV ({ds.attrs['fit_points']} points), "
+        f"prediction {ds.attrs['predict_rms_V'] * 1e3:.3g} mV ({ds.attrs['predict_points']} points)"
+    )
+    if figure is not None:
+        from operando.report import plot_cell_model
+
+        fig = plot_cell_model(ds, fit_window_s=fit_window)
+        fig.savefig(figure, dpi=120)
+        typer.echo(str(figure))
     typer.echo(str(target))

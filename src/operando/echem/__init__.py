@@ -28,6 +28,7 @@ from operando.echem._cellmodel import (
     cell_voltage_terms,
     compare_cell_model,
     fit_cell_model,
+    model_tomo_series,
     tomo_series_at,
 )
 from operando.echem._csv import write_csv
@@ -67,6 +68,7 @@ __all__ = [
     "fit_cell_model",
     "half_cycles_from_current",
     "li_content",
+    "model_tomo_series",
     "owner_by_suffix",
     "plateaus",
     "read",

@@ -46,6 +46,7 @@ __all__ = [
     "cell_voltage_terms",
     "compare_cell_model",
     "fit_cell_model",
+    "model_tomo_series",
     "tomo_series_at",
 ]
 
@@ -485,3 +486,114 @@ def tomo_series_at(series: xr.Dataset, time_s: Any) -> tuple[np.ndarray, np.ndar
     else:
         thick = np.zeros((t.size, 2))
     return areas, thick
+
+
+def _window_mask(t: np.ndarray, window: tuple[float, float], name: str) -> np.ndarray:
+    lo, hi = (float(w) for w in window)
+    if not hi > lo:
+        raise ParameterError(f"{name} window ({lo}, {hi}) s must have end > start")
+    return (t >= lo) & (t <= hi)
+
+
+def _series_for_model(series: xr.Dataset) -> xr.Dataset:
+    """The series with its per-interface interphase thickness under the name :func:`tomo_series_at` reads."""
+    if "interphase_thickness_interface_um" in series:
+        series = series.drop_vars("interphase_thickness_um", errors="ignore")
+        series = series.rename({"interphase_thickness_interface_um": "interphase_thickness_um"})
+    return series
+
+
+def model_tomo_series(
+    series: xr.Dataset,
+    time_s: Any,
+    current_mA: Any,
+    voltage_V: Any,
+    *,
+    model: SymmetricCellModel,
+    fit_window_s: tuple[float, float],
+    predict_window_s: tuple[float, float] | None = None,
+    fit_interphase: bool | None = None,
+) -> tuple[xr.Dataset, CellModelFit]:
+    """Fit the symmetric-cell model on one time window of a record with tomography, predict another.
+
+    The series' contact areas and interphase thickness (per interface when it has
+    ``interphase_thickness_interface_um``) are interpolated onto the record's samples
+    (:func:`tomo_series_at`); ``j0`` (and the interphase conductivity) are fitted on the
+    samples of ``fit_window_s`` (:func:`fit_cell_model`), and the fitted model predicts the
+    samples of ``predict_window_s`` (default: all the others). Samples at zero current (rests,
+    where the model says nothing about relaxation) are left out of both.
+
+    Parameters
+    ----------
+    series : xarray.Dataset
+        A ``tomo-series`` (``contact_area_mm2`` (frame, interface) and scan times on the
+        record's axis).
+    time_s, current_mA, voltage_V : (n,) array_like
+        The potentiostat record (s, mA, V).
+    model : SymmetricCellModel
+        Fixed parameters (electrolyte thickness, conductivity, area, alpha, T) and the starting
+        values of the fitted ones.
+    fit_window_s, predict_window_s : (float, float)
+        Start and end (s, on the record's axis), inclusive.
+    fit_interphase : bool, optional
+        Fit the interphase conductivity too; default when the series has a non-zero
+        interphase thickness in the fit window.
+
+    Returns
+    -------
+    dataset : xarray.Dataset
+        ``operando_kind = "tomo-cellmodel"``: the variables of :func:`compare_cell_model`
+        over the fit and prediction samples (dim ``time``) plus ``fitted`` (bool, in the fit
+        window); attrs the fitted model parameters, their standard errors ``j0_err_mA_cm2``,
+        ``interphase_conductivity_err_S_cm``, their ``correlation``, ``fit_rms_V``,
+        ``predict_rms_V``, ``fit_window_s`` and ``predict_window_s``.
+    fit : CellModelFit
+
+    Raises
+    ------
+    ParameterError
+        A window is empty or inverted, or the record's columns differ in length.
+    MissingMetadataError
+        The series lacks contact areas or scan times.
+    """
+    t = np.asarray(time_s, dtype=np.float64)
+    current = np.asarray(current_mA, dtype=np.float64)
+    volt = np.asarray(voltage_V, dtype=np.float64)
+    if not (t.shape == current.shape == volt.shape) or t.ndim != 1:
+        raise ParameterError(f"time {t.shape}, current {current.shape} and voltage {volt.shape} differ")
+    flowing = (current != 0) & np.isfinite(volt)
+    in_fit = _window_mask(t, fit_window_s, "fit") & flowing
+    if predict_window_s is None:
+        in_pred = flowing & ~in_fit
+    else:
+        in_pred = _window_mask(t, predict_window_s, "predict") & flowing & ~in_fit
+    if not in_fit.any():
+        raise ParameterError(f"no record samples with current in the fit window {tuple(fit_window_s)} s")
+    areas, thick = tomo_series_at(_series_for_model(series), t)
+    if fit_interphase is None:
+        fit_interphase = bool((thick[in_fit] > 0).any())
+    fit = fit_cell_model(
+        current[in_fit], volt[in_fit], areas[in_fit], thick[in_fit], model=model, fit_interphase=fit_interphase
+    )
+    use = in_fit | in_pred
+    out = compare_cell_model(fit.model, t[use], current[use], volt[use], areas[use], thick[use])
+    out["fitted"] = ("time", in_fit[use], {"long_name": "sample used in the fit"})
+    resid = out["residual_V"].to_numpy()
+    pred = ~in_fit[use]
+    out.attrs.update(
+        {
+            "operando_kind": "tomo-cellmodel",
+            "j0_err_mA_cm2": fit.j0_err_mA_cm2,
+            "interphase_conductivity_err_S_cm": fit.interphase_conductivity_err_S_cm,
+            "correlation": fit.correlation,
+            "fit_interphase": int(fit_interphase),
+            "fit_rms_V": fit.rms_V,
+            "fit_points": fit.n_points,
+            "fit_success": int(fit.success),
+            "predict_rms_V": float(np.sqrt(np.mean(resid[pred] ** 2))) if pred.any() else float("nan"),
+            "predict_points": int(pred.sum()),
+            "fit_window_s": [float(w) for w in fit_window_s],
+            "predict_window_s": [float(w) for w in predict_window_s] if predict_window_s is not None else [],
+        }
+    )
+    return out, fit

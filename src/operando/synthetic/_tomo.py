@@ -538,6 +538,8 @@ def simulate_cell_series(
     void_distance_px: int = 5,
     materials: CellMaterials | None = None,
     seed: int = 0,
+    electrolyte_texture: float = 0.0,
+    electrolyte_shift_px_per_frame: tuple[float, float, float] = (0.0, 0.0, 0.0),
 ) -> list[CellPhantom]:
     """A series of scans while the top electrode is stripped.
 
@@ -560,6 +562,15 @@ def simulate_cell_series(
         See :func:`simulate_cell`.
     void_distance_px, materials, seed
         See :func:`simulate_cell`.
+    electrolyte_texture : float, default 0
+        Standard deviation (1/cm) of a smooth random attenuation texture added inside the
+        electrolyte (Gaussian noise smoothed over 1.5 voxels, drawn from its own generator so
+        that the default series is unchanged): the grain contrast that digital volume
+        correlation follows.
+    electrolyte_shift_px_per_frame : (float, float, float), default (0, 0, 0)
+        Rigid displacement ``(dz, dy, dx)`` (voxels) of that texture per scan: the material at
+        ``X`` in frame 0 is at ``X + k * shift`` in frame ``k`` (the layer boundaries stay put;
+        the texture is resampled with cubic splines, periodic at the volume faces).
 
     Returns
     -------
@@ -579,6 +590,14 @@ def simulate_cell_series(
         roughness_px=roughness_px,
         n_pores=2,
     )
+    texture = None
+    if electrolyte_texture > 0:
+        noise = np.random.default_rng([seed, 0x7E]).standard_normal(shape)
+        texture = ndimage.gaussian_filter(noise, 1.5, mode="wrap")
+        texture *= electrolyte_texture / texture.std()
+    shift = np.asarray(electrolyte_shift_px_per_frame, dtype=np.float64)
+    if shift.shape != (3,):
+        raise ParameterError(f"electrolyte_shift_px_per_frame must be (dz, dy, dx), got {shift.shape}")
     frames: list[CellPhantom] = []
     li0 = 0.0
     for k in range(n_frames):
@@ -590,6 +609,10 @@ def simulate_cell_series(
         )
         scale = np.array([1.0 + void_growth_per_frame * k if v.interface == 1 else 1.0 for v in lay.voids])
         lab, ids, att, foot = _render(shape, lay, scale, mats)
+        if texture is not None:
+            moved = ndimage.shift(texture, k * shift, order=3, mode="grid-wrap") if k else texture
+            electrolyte = lab == LABELS["electrolyte"]
+            att[electrolyte] += moved[electrolyte].astype(np.float32)
         nz = shape[0]
         top = np.arange(nz)[:, None, None] >= nz // 2
         li_top = np.count_nonzero((lab == LABELS["lithium"]) & top) * (voxel_size_um * 1e-4) ** 3  # cm^3
