@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 import struct
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,55 @@ def _is_whole_frame_bitshuffle_lz4(dset: Any) -> bool:
     return code == BSHUF_FILTER and len(values) >= 5 and values[4] == 2
 
 
+@functools.lru_cache(maxsize=256)
+def _chunk_table(filename: str, dataset: str, stamp: tuple[int, int]) -> NDArray[np.int64] | None:
+    """(frame, 3) ``byte_offset, size, filter_mask`` of every chunk of a one-frame-per-chunk
+    dataset (``stamp``: the file's mtime and size, so a rewritten file is read again), or
+    None when HDF5 cannot list them in one call (``chunk_iter``) or a chunk is missing."""
+    import h5py
+
+    with h5py.File(filename, "r") as h:
+        dset = h[dataset]
+        table = np.full((dset.shape[0], 3), -1, dtype=np.int64)
+
+        def store(info: Any) -> None:
+            table[info.chunk_offset[0]] = (info.byte_offset, info.size, info.filter_mask)
+
+        try:
+            dset.id.chunk_iter(store)
+        except (AttributeError, RuntimeError, TypeError):  # pragma: no cover - HDF5 < 1.12.3
+            return None
+    return None if (table[:, 0] < 0).any() else table
+
+
+def _raw_chunks(dset: Any, start: int, stop: int) -> list[bytes] | None:
+    """Compressed chunks ``start:stop`` in one read of the file (they lie one after another
+    in Lima files; h5py's ``read_direct_chunk`` costs ~20 us a frame), or None."""
+    filename = dset.file.filename
+    try:
+        st = os.stat(filename)
+    except OSError:  # pragma: no cover - the file is open
+        return None
+    table = _chunk_table(filename, dset.name, (st.st_mtime_ns, st.st_size))
+    if table is None:
+        return None
+    rows = table[start:stop]
+    if (rows[:, 2] != 0).any():
+        return None
+    lo, hi = int(rows[:, 0].min()), int((rows[:, 0] + rows[:, 1]).max())
+    if hi - lo > 2 * int(rows[:, 1].sum()) + (1 << 20):  # scattered chunks: not worth one read
+        return None
+    fd = os.open(filename, os.O_RDONLY)
+    try:
+        data = os.pread(fd, hi - lo, lo)
+    finally:
+        os.close(fd)
+    if len(data) != hi - lo:
+        return None
+    view = memoryview(data)
+    return [view[o - lo : o - lo + n] for o, n in zip(rows[:, 0].tolist(), rows[:, 1].tolist(), strict=True)]
+
+
 def _block_span(raw: bytes, first: int) -> int:
     """Byte offset in ``raw`` (after the chunk header) of compressed block ``first``."""
     offset = _HEADER.size
@@ -101,10 +151,14 @@ def read_bitshuffle_frames(
     n_elem = ny * nx
     out = np.empty((stop - start, r1 - r0, nx), dtype=dtype)
     scratch = np.empty(n_elem, dtype=dtype)
+    chunks = _raw_chunks(dset, start, stop) if stop > start else []
     for i, k in enumerate(range(start, stop)):
-        mask, raw = dset.id.read_direct_chunk((k, 0, 0))
-        if mask:  # the filter was skipped for this chunk: let h5py handle it
-            return None
+        if chunks is not None:
+            raw: Any = chunks[i]
+        else:
+            mask, raw = dset.id.read_direct_chunk((k, 0, 0))
+            if mask:  # the filter was skipped for this chunk: let h5py handle it
+                return None
         total, block = _HEADER.unpack_from(raw)
         if total != n_elem * dtype.itemsize or block % dtype.itemsize:
             return None

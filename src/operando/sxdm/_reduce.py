@@ -245,20 +245,22 @@ def single_threaded_blas() -> contextlib.AbstractContextManager[object]:
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def local_scheduler() -> str | None:
-    """``"threads"`` when no Dask scheduler is set and no ``distributed`` Client can exist
-    (``distributed`` not imported), else None (Dask's own choice).
+def local_scheduler() -> Callable[..., Any] | None:
+    """Dask's threaded scheduler when no scheduler is set and no ``distributed`` Client can
+    exist (``distributed`` not imported), else None (Dask's own choice).
 
     Dask looks for a distributed Client by importing ``distributed`` (~0.3 s the first
-    time in a process); without the import no Client can be running.
+    time in a process, even for ``scheduler="threads"``); without the import no Client can
+    be running.
     """
     import sys
 
     import dask
+    import dask.threaded
 
     if "distributed" in sys.modules or dask.config.get("scheduler", None) is not None:
         return None
-    return "threads"
+    return dask.threaded.get
 
 
 def _voxel_weights(
