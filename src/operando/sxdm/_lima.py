@@ -84,7 +84,7 @@ def _chunk_table(filename: str, dataset: str, stamp: tuple[int, int]) -> NDArray
     return None if (table[:, 0] < 0).any() else table
 
 
-def _raw_chunks(dset: Any, start: int, stop: int) -> list[bytes] | None:
+def _raw_chunks(dset: Any, start: int, stop: int) -> list[memoryview] | None:
     """Compressed chunks ``start:stop`` in one read of the file (they lie one after another
     in Lima files; h5py's ``read_direct_chunk`` costs ~20 us a frame), or None."""
     filename = dset.file.filename
