@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from operando.errors import OperandoError, UnsupportedFormatError
-from operando.sxdm import SXDMLayoutError, open_bliss_kmap, pixel_q, read_bliss_metadata, reduce_kmap
+from operando.sxdm import ROI, SXDMLayoutError, open_bliss_kmap, pixel_q, read_bliss_metadata, reduce_kmap
+from operando.sxdm._bliss import bliss_frames
+from operando.sxdm._reduce import single_threaded_blas
 from operando.synthetic._sxdm import simulate_kmap, write_bliss_kmap
 
 REAL = "sxdm/id01-sxdm-utils/bliss_PTO_STO_SL/PTO_STO_SL_0001.h5"
@@ -98,6 +100,53 @@ def test_reduce_from_bliss_equals_in_memory(small_kmap):
     )
     with dask.config.set(scheduler="synchronous"):
         np.testing.assert_allclose(lazy["qz"].compute(), ref["qz"], rtol=1e-12, equal_nan=True)
+
+
+def test_frames_window_and_indexing(small_kmap):
+    """Frames of a detector box (only its rows decompressed) and every index form equal the
+    written frames; chunks spanning two Lima files included."""
+    model, master = small_kmap
+    want = model.frames(0, 48).reshape(9, 6, 8, 40, 36)
+    meta = read_bliss_metadata(master)
+    box = bliss_frames(meta, points_per_chunk=16, window=((7, 29), (3, 20)))
+    assert box.shape == (9, 6, 8, 22, 17)
+    with dask.config.set(scheduler="synchronous"):
+        np.testing.assert_array_equal(box.compute(), want[..., 7:29, 3:20])
+        np.testing.assert_array_equal(box[2:5, 1:4, 3:7, 2:9].compute(), want[2:5, 1:4, 3:7, 9:16, 3:20])
+    source = box.dask[next(k for k in box.dask if str(k).startswith("original-"))]  # the array-like behind it
+    source = getattr(source, "value", source)
+    np.testing.assert_array_equal(source[3], want[3, ..., 7:29, 3:20])
+    np.testing.assert_array_equal(source[1:8:3, 4, ::2, 5:9], want[1:8:3, 4, ::2, 12:16, 3:20])
+    np.testing.assert_array_equal(source[[0, 4], :, [1, 2]], want[[0, 4], :, [1, 2]][..., 7:29, 3:20])
+    np.testing.assert_array_equal(source[..., 0], want[..., 7:29, 3])
+
+
+def test_region_reader_gives_the_same_moments(small_kmap):
+    """The second pass from frames read as the region's box equals the crop of full frames, bit for bit."""
+    _, master = small_kmap
+    frames, meta = open_bliss_kmap(master, points_per_chunk=16)
+    q = pixel_q(
+        meta.eta_deg, meta.phi_deg, meta.nu_deg, meta.delta_deg, detector=meta.detector, wavelength_A=meta.wavelength_A
+    )
+    calls = []
+
+    def read_region(roi):
+        calls.append(roi)
+        return bliss_frames(meta, points_per_chunk=16, window=(roi.det_y, roi.det_x))
+
+    roi = ROI((1, 7), (6, 31), (4, 25))  # rows starting and ending inside compressed blocks
+    plain, s1 = reduce_kmap(frames, q, eta_deg=meta.eta_deg, pixel_mask=meta.pixel_mask, roi=roi)
+    boxed, s2 = reduce_kmap(
+        frames, q, eta_deg=meta.eta_deg, pixel_mask=meta.pixel_mask, roi=roi, read_region=read_region
+    )
+    assert calls == [roi] and s1 == s2
+    with dask.config.set(scheduler="synchronous"), single_threaded_blas():
+        for name in plain:
+            np.testing.assert_array_equal(boxed[name].compute(), plain[name].compute())
+    with pytest.raises(OperandoError, match="read_region gave frames of shape"):
+        reduce_kmap(
+            frames, q, eta_deg=meta.eta_deg, pixel_mask=meta.pixel_mask, read_region=lambda roi: frames[:, :, :, :1]
+        )
 
 
 def _copy(master, tmp_path):

@@ -6,6 +6,7 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from operando.errors import ParameterError
 from operando.sxdm import ROI, centre_of_mass, find_hot_pixels, reduce_kmap, strain_tilt_maps
@@ -140,6 +141,38 @@ def test_hot_pixels_are_found_not_the_peak():
     s[:, 5, 7] += 300
     hot = find_hot_pixels(s)
     assert hot.sum() == 1 and hot[5, 7]
+
+
+def _hot_pixels_full_filter(summed, threshold=8.0):
+    """The definition of find_hot_pixels with the 3x3 median over the whole detector."""
+    med = ndimage.median_filter(summed, size=(1, 3, 3), mode="nearest")
+    z = (summed - med) / np.sqrt(np.maximum(med, 0.0) + 1.0)
+    return np.median(z, axis=0) > threshold
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_hot_pixels_same_as_the_full_median_filter(seed):
+    """The median only at pixels a 3x3-minimum bound lets through finds exactly the pixels
+    of the full filter: edges, corners, hot clusters, negative flags, a bright peak."""
+    rng = np.random.default_rng(seed)
+    n_a, ny, nx = int(rng.integers(1, 12)), int(rng.integers(3, 50)), int(rng.integers(3, 50))
+    s = rng.poisson(rng.uniform(0, 200), (n_a, ny, nx)).astype(float)
+    s[:, rng.integers(0, ny, 6), rng.integers(0, nx, 6)] += rng.uniform(20, 500)
+    s[:, 0, 0] += 1000.0
+    s[:, -1, -1] += 300.0
+    s[:, ny // 2, nx // 2 : nx // 2 + 2] += 400.0  # two hot neighbours
+    if seed % 3 == 0:
+        s[:, rng.integers(0, ny, 4), rng.integers(0, nx, 4)] = -1.0  # detector gap flags
+    if seed % 4 == 0:
+        s[n_a // 2, ny // 3 : ny // 3 + 5] += 1e4
+    threshold = (8.0, 3.0, 0.5)[seed % 3]
+    np.testing.assert_array_equal(find_hot_pixels(s, threshold=threshold), _hot_pixels_full_filter(s, threshold))
+
+
+def test_many_hot_pixel_candidates_use_the_full_filter():
+    s = np.random.default_rng(5).poisson(50.0, (5, 20, 20)).astype(float)
+    s[:, ::2, ::2] += 500.0  # a quarter of the pixels are candidates
+    np.testing.assert_array_equal(find_hot_pixels(s), _hot_pixels_full_filter(s))
 
 
 def test_bad_inputs():

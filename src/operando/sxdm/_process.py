@@ -14,12 +14,20 @@ import xarray as xr
 from operando.echem._record import EchemRecord
 from operando.errors import MissingMetadataError, ParameterError
 from operando.store import run_series
+from operando.sxdm._bliss import bliss_frames
 from operando.sxdm._drift import estimate_drift, shift_frames
 from operando.sxdm._filters import median_filter_points
 from operando.sxdm._geometry import pixel_q
 from operando.sxdm._maps import strain_tilt_maps
-from operando.sxdm._open import open_kmap, read_kmap_metadata
-from operando.sxdm._reduce import ROI, BackgroundMode, find_hot_pixels, reduce_kmap, single_threaded_blas
+from operando.sxdm._open import _kind, open_kmap, read_kmap_metadata
+from operando.sxdm._reduce import (
+    ROI,
+    BackgroundMode,
+    find_hot_pixels,
+    local_scheduler,
+    reduce_kmap,
+    single_threaded_blas,
+)
 from operando.sxdm._widths import peak_widths
 from operando.timeline import align, attach_state
 
@@ -112,6 +120,12 @@ def process_kmap(
         detector=meta.detector,
         wavelength_A=meta.wavelength_A,
     )
+    read_region = None
+    if not drift_correction and median_filter is None and _kind(Path(path)) == "bliss":
+
+        def read_region(roi: ROI) -> Any:  # the region's detector rows only are decompressed
+            return bliss_frames(meta, points_per_chunk=points_per_chunk, window=(roi.det_y, roi.det_x))
+
     moments, settings = reduce_kmap(
         frames,
         q,
@@ -119,10 +133,11 @@ def process_kmap(
         pixel_mask=meta.pixel_mask,
         background=background,
         survey_points=survey_points,
+        read_region=read_region,
     )
     # one compute for all moments: they share every frame read (np.asarray on each would re-read the map per moment)
     with single_threaded_blas():  # the Dask threads are the parallelism; BLAS threads would oversubscribe
-        values = dask.compute(*moments.values())
+        values = dask.compute(*moments.values(), scheduler=local_scheduler())
     computed = {k: np.asarray(v) for k, v in zip(moments, values, strict=True)}
     maps = strain_tilt_maps(computed, intensity_threshold=intensity_threshold, y_um=meta.y_um, x_um=meta.x_um)
     if widths:
