@@ -54,7 +54,8 @@ def test_closed_form_equals_numeric_solver_at_alpha_half():
 
 @settings(max_examples=60, deadline=None)
 @given(
-    j=st.floats(-1e3, 1e3, allow_nan=False),
+    # subnormal currents (|j| < 2.2e-308) give an overpotential that underflows to 0: not a physical case
+    j=st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=False),
     j0=st.floats(1e-3, 1e2),
     alpha=st.floats(0.05, 0.95),
 )
