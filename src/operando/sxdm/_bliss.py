@@ -226,6 +226,31 @@ def _read_scan(h: h5py.File, name: str, path: Path, detector: str) -> tuple[Blis
     return scan, calib
 
 
+def scan_axis_um(scan: BlissScan, motor: str, axis: int, n: int) -> NDArray[np.float64]:
+    """Positions (µm) of one scan axis: the piezo readback averaged across the other axis.
+
+    Parameters
+    ----------
+    scan : BlissScan
+        Any scan of the map (its ``positioners`` and ``map_shape`` are used).
+    motor : str
+        The piezo of this axis (``scan.motors``).
+    axis : int
+        The array axis to average over: 1 for the slow (row) motor, 0 for the fast one.
+    n : int
+        Points along this axis; ``arange(n)`` when the readback is not one value per point.
+
+    Returns
+    -------
+    (n,) ndarray of float64
+    """
+    ny, nx = scan.map_shape
+    v = np.asarray(scan.positioners.get(motor, np.nan), dtype=np.float64)
+    if v.size != ny * nx:
+        return np.arange(n, dtype=np.float64)
+    return np.asarray(v.reshape(ny, nx).mean(axis=axis), dtype=np.float64)
+
+
 def read_bliss_metadata(
     path: str | PathLike[str], *, scans: Sequence[int] | None = None, detector: str = "mpx1x4"
 ) -> KMapMetadata:

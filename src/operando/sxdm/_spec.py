@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from operando.errors import CorruptFileError, MissingMetadataError, ParameterError, UnsupportedFormatError
-from operando.sxdm._bliss import BlissScan, KMapMetadata, SXDMLayoutError
+from operando.sxdm._bliss import BlissScan, KMapMetadata, SXDMLayoutError, scan_axis_um
 from operando.sxdm._geometry import DetectorGeometry
 
 __all__ = ["is_spec_file", "open_spec_kmap", "read_spec_metadata"]
@@ -307,12 +307,6 @@ def read_spec_metadata(
     ny, nx = first.map_shape
     slow, fast = first.motors
 
-    def grid(motor: str, axis: int, n: int) -> NDArray[np.float64]:
-        v = np.asarray(first.positioners.get(motor, np.nan), dtype=np.float64)
-        if v.size != ny * nx:
-            return np.arange(n, dtype=np.float64)
-        return np.asarray(v.reshape(ny, nx).mean(axis=axis), dtype=np.float64)
-
     wl_A = _HC_EV_A / energy_eV
     return KMapMetadata(
         path=p,
@@ -326,8 +320,8 @@ def read_spec_metadata(
         phi_deg=np.array([float(s.positioners["phi"]) for s in infos]),
         nu_deg=np.array([float(s.positioners["nu"]) for s in infos]),
         delta_deg=np.array([float(s.positioners["delta"]) for s in infos]),
-        y_um=grid(slow, 1, ny),
-        x_um=grid(fast, 0, nx),
+        y_um=scan_axis_um(first, slow, 1, ny),
+        x_um=scan_axis_um(first, fast, 0, nx),
         missing=tuple(m for s in infos for m in s.missing),
     )
 

@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from operando.errors import MissingMetadataError, UnsupportedFormatError
-from operando.sxdm._bliss import BlissScan, KMapMetadata, SXDMLayoutError
+from operando.sxdm._bliss import BlissScan, KMapMetadata, SXDMLayoutError, scan_axis_um
 from operando.sxdm._geometry import DetectorGeometry
 
 __all__ = ["is_xsocs_master", "open_xsocs_kmap", "read_xsocs_metadata"]
@@ -220,12 +220,6 @@ def read_xsocs_metadata(
     ny, nx = first.map_shape
     slow, fast = first.motors
 
-    def grid(motor: str, axis: int, n: int) -> NDArray[np.float64]:
-        v = np.asarray(first.positioners.get(motor, np.nan), dtype=np.float64)
-        if v.size != ny * nx:
-            return np.arange(n, dtype=np.float64)
-        return np.asarray(v.reshape(ny, nx).mean(axis=axis), dtype=np.float64)
-
     energy = float(c0["beam_energy"])
     return KMapMetadata(
         path=p,
@@ -239,8 +233,8 @@ def read_xsocs_metadata(
         phi_deg=np.array([float(s.positioners["phi"]) for s in infos]),
         nu_deg=np.array([float(s.positioners["nu"]) for s in infos]),
         delta_deg=np.array([float(s.positioners["delta"]) for s in infos]),
-        y_um=grid(slow, 1, ny),
-        x_um=grid(fast, 0, nx),
+        y_um=scan_axis_um(first, slow, 1, ny),
+        x_um=scan_axis_um(first, fast, 0, nx),
         missing=tuple(m for s in infos for m in s.missing),
     )
 
