@@ -33,6 +33,19 @@ def test_median_filter3d_is_scipys(size, shape):
     assert np.array_equal(out, ndimage.median_filter(w, size=size, mode="nearest"))
 
 
+def test_median_filter3d_on_some_columns_only():
+    rng = np.random.default_rng(7)
+    v = rng.normal(size=(5, 30, 20)).astype(np.float32)
+    cols = np.zeros((30, 20), bool)
+    cols[3, 4] = cols[20:25, 10:18] = True
+    out = median_filter3d(v, 3, columns=cols, max_bytes=20 * 27 * 4 * 4)  # strips of 4 rows
+    ref = ndimage.median_filter(v, size=3, mode="nearest")
+    assert np.array_equal(out[:, cols], ref[:, cols])
+    far = np.ones_like(cols)
+    far[:28] = False  # the strip of rows 28.. holds no requested column: left as it is
+    assert np.array_equal(out[:, far], v[:, far])
+
+
 # -- the implementation before the speed-up (column-wise cumulative sums, whole-volume
 #    passes, SciPy's median), kept here as the reference ------------------------------------
 
