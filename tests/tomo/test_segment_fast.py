@@ -141,3 +141,69 @@ def test_window_mean_stops_where_the_cumulative_sum_does():
     for window in (1, 2, 5, 60):
         for got, want in zip(fast(v, t, window), _electrode_region(v, t, window), strict=True):
             assert np.array_equal(got, want)
+
+
+# -- contact maps and volumes: the previous whole-volume versions ---------------------------
+
+
+def _reference_edges(labels, void_distance_px):
+    nz = labels.shape[0]
+    z = np.arange(nz)[:, None, None]
+    cell = (labels != OUTSIDE).any(axis=0)
+    li_or_void = (labels == LITHIUM) | (labels == VOID)
+    body = labels != OUTSIDE
+    first_body = np.where(cell, body.argmax(axis=0), nz)
+    last_body = np.where(cell, nz - 1 - body[::-1].argmax(axis=0), -1)
+    stop0 = ~li_or_void & (z >= first_body)
+    e0 = np.where(stop0.any(axis=0), stop0.argmax(axis=0), nz)
+    stop1 = ~li_or_void & (z <= last_body)
+    e1 = np.where(stop1.any(axis=0), nz - 1 - stop1[::-1].argmax(axis=0), -1)
+    void = labels == VOID
+    d = void_distance_px
+    lost0 = (void & (z < e0) & (z >= e0 - d)).any(axis=0)
+    lost1 = (void & (z > e1) & (z <= e1 + d)).any(axis=0)
+    contact = cell & ~lost0
+    contact1 = cell & ~lost1
+    e0 = np.where(cell, e0, -1)
+    e1 = np.where(cell, e1, -1)
+    return np.stack([e0, e1, contact.astype(np.int64) + 2 * contact1.astype(np.int64)])
+
+
+def _reference_counts(labels):
+    nz = labels.shape[0]
+    edges = _reference_edges(labels, 1)[:2]
+    cell = edges[0] >= 0
+    mid = np.where(cell, 0.5 * (edges[0] + edges[1]), nz / 2.0)
+    lower = np.arange(nz)[:, None, None] < mid[None]
+    out = np.zeros(12)
+    for i, code in enumerate((LITHIUM, VOID, INTERPHASE, PORE)):
+        hit = labels == code
+        out[2 * i] = np.count_nonzero(hit & lower)
+        out[2 * i + 1] = np.count_nonzero(hit & ~lower)
+    out[8] = cell.sum()
+    out[9] = ((labels != OUTSIDE) & cell[None]).sum()
+    out[10] = edges[0][cell].sum()
+    out[11] = edges[1][cell].sum()
+    return out
+
+
+def _label_volumes():
+    cell = random_cell(5, noise_sigma=0.6)
+    yield segment_cell(cell.volume)
+    yield cell.labels
+    rng = np.random.default_rng(0)
+    for shape in ((12, 40, 50), (3, 1, 2000), (30, 2, 3)):  # random codes; small planes too
+        lab = rng.choice(np.array([0, 1, 2, 2, 3, 4, 5, 5], np.uint8), size=shape)
+        lab[0] = lab[-1] = OUTSIDE
+        lab[:, 0, 0] = OUTSIDE  # a column outside the cell
+        yield lab
+
+
+def test_contact_columns_and_counts_are_the_references():
+    from operando.tomo._interface import _edges_block
+    from operando.tomo._quantities import _counts_block
+
+    for lab in _label_volumes():
+        for d in (1, 5, 40):
+            assert np.array_equal(_edges_block(lab, d), _reference_edges(lab, d))
+        assert np.array_equal(_counts_block(lab)[0, 0, 0], _reference_counts(lab))
