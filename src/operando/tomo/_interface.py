@@ -45,7 +45,7 @@ def _edges_block(labels: NDArray[np.integer], void_distance_px: int) -> NDArray[
     e1 = nz - 1 - _first((~li_or_void & (z <= last_body))[::-1], nz)
     # a void within d voxels before the edge: d planes picked per column, not the volume
     d = void_distance_px
-    iy, ix = np.indices(labels.shape[1:], sparse=True)
+    iy, ix = np.arange(labels.shape[1])[:, None], np.arange(labels.shape[2])[None, :]
     lost0 = np.zeros(labels.shape[1:], bool)
     lost1 = np.zeros(labels.shape[1:], bool)
     for k in range(1, min(d, nz) + 1):
