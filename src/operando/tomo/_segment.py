@@ -27,7 +27,9 @@ The seed paper's rules, generalised and vectorised over columns ``(y, x)``:
 
 The thresholds are applied to a 3 x 3 x 3 median of the volume (steps and 3 x 3 x 3 voids
 survive it; noise specks do not); voids get back their outline by hysteresis on the
-unfiltered volume.
+unfiltered volume. The median (:func:`median_filter3d`, exact) is skipped for columns that
+cannot join the cell whatever their median (no value near the electrolyte's in their
+neighbourhood), e.g. the air around a cylindrical cell.
 
 Columns are independent along ``z``: a Dask volume is processed in blocks of columns
 (``map_overlap`` with an overlap in ``y, x`` only, for the features and the void clean-up),
