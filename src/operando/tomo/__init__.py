@@ -15,6 +15,7 @@ from operando.tomo._segment import (
     Thresholds,
     auto_thresholds,
     load_classifier,
+    median_filter3d,
     segment_cell,
     train_interphase_classifier,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "li_charge_mAh",
     "li_edges",
     "load_classifier",
+    "median_filter3d",
     "minus_log",
     "normalize",
     "process_scan",

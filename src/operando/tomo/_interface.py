@@ -25,7 +25,7 @@ import xarray as xr
 from numpy.typing import NDArray
 
 from operando.errors import ParameterError
-from operando.tomo._segment import LITHIUM, OUTSIDE, VOID, column_blocks
+from operando.tomo._segment import LITHIUM, OUTSIDE, VOID, _first, column_blocks
 
 __all__ = ["analyse_interfaces", "contact_change", "contact_maps", "contact_regions", "li_edges"]
 
@@ -34,21 +34,24 @@ def _edges_block(labels: NDArray[np.integer], void_distance_px: int) -> NDArray[
     """(3, ny, nx): bottom edge, top edge (z indices, -1 outside the cell), and contact bits."""
     nz = labels.shape[0]
     z = np.arange(nz)[:, None, None]
-    cell = (labels != OUTSIDE).any(axis=0)
-    li_or_void = (labels == LITHIUM) | (labels == VOID)
     body = labels != OUTSIDE
-    first_body = np.where(cell, body.argmax(axis=0), nz)
-    last_body = np.where(cell, nz - 1 - body[::-1].argmax(axis=0), -1)
+    first_body = _first(body, nz)
+    cell = first_body < nz
+    last_body = np.where(cell, nz - 1 - _first(body[::-1], nz), -1)
+    li_or_void = (labels == LITHIUM) | (labels == VOID)
     # bottom: first non-(Li|void) at or after the first non-collector voxel
-    stop0 = ~li_or_void & (z >= first_body)
-    e0 = np.where(stop0.any(axis=0), stop0.argmax(axis=0), nz)
+    e0 = _first(~li_or_void & (z >= first_body), nz)
     # top: last non-(Li|void) at or before the last non-collector voxel
-    stop1 = ~li_or_void & (z <= last_body)
-    e1 = np.where(stop1.any(axis=0), nz - 1 - stop1[::-1].argmax(axis=0), -1)
-    void = labels == VOID
+    e1 = nz - 1 - _first((~li_or_void & (z <= last_body))[::-1], nz)
+    # a void within d voxels before the edge: d planes picked per column, not the volume
     d = void_distance_px
-    lost0 = (void & (z < e0) & (z >= e0 - d)).any(axis=0)
-    lost1 = (void & (z > e1) & (z <= e1 + d)).any(axis=0)
+    iy, ix = np.arange(labels.shape[1])[:, None], np.arange(labels.shape[2])[None, :]
+    lost0 = np.zeros(labels.shape[1:], bool)
+    lost1 = np.zeros(labels.shape[1:], bool)
+    for k in range(1, min(d, nz) + 1):
+        z0, z1 = e0 - k, e1 + k
+        lost0 |= (z0 >= 0) & (labels[np.clip(z0, 0, nz - 1), iy, ix] == VOID)
+        lost1 |= (z1 < nz) & (labels[np.clip(z1, 0, nz - 1), iy, ix] == VOID)
     contact = cell & ~lost0
     contact1 = cell & ~lost1
     e0 = np.where(cell, e0, -1)

@@ -6,6 +6,7 @@ column (:func:`operando.tomo.li_edges`); interface 0 is the electrode at ``z = 0
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import dask.array as da
@@ -32,14 +33,24 @@ def _counts_block(labels: NDArray[np.integer]) -> NDArray[np.float64]:
     edges = np.asarray(li_edges(labels))
     cell = edges[0] >= 0
     mid = np.where(cell, 0.5 * (edges[0] + edges[1]), nz / 2.0)
-    lower = np.arange(nz)[:, None, None] < mid[None]
+    # voxels per (code, upper half) in one pass: key = 2 code + upper, counted slab by slab
+    if np.issubdtype(labels.dtype, np.signedinteger) and labels.min(initial=0) < 0:
+        raise ParameterError("labels must be non-negative label codes")
+    n_codes = int(labels.max(initial=0)) + 1
+    hist = np.zeros(2 * n_codes, np.int64)
+    step = max(1, 2**22 // max(1, math.prod(labels.shape[1:])))
+    for z0 in range(0, nz, step):
+        zz = np.arange(z0, min(z0 + step, nz))[:, None, None]
+        key = 2 * labels[z0 : z0 + step].astype(np.intp) + (zz >= mid[None])
+        hist += np.bincount(key.ravel(), minlength=2 * n_codes)
+    per_code = hist.reshape(n_codes, 2)
     out = np.zeros(12)
     for i, code in enumerate((LITHIUM, VOID, INTERPHASE, PORE)):
-        hit = labels == code
-        out[2 * i] = np.count_nonzero(hit & lower)
-        out[2 * i + 1] = np.count_nonzero(hit & ~lower)
+        if code < n_codes:
+            out[2 * i : 2 * i + 2] = per_code[code]
     out[8] = cell.sum()
-    out[9] = ((labels != OUTSIDE) & cell[None]).sum()  # stack thickness summed over columns, voxels
+    # stack thickness summed over columns, voxels (a column outside the cell is all OUTSIDE)
+    out[9] = per_code.sum() - (per_code[OUTSIDE].sum() if n_codes > OUTSIDE else 0)
     out[10] = edges[0][cell].sum()
     out[11] = edges[1][cell].sum()
     return out[None, None, None, :]

@@ -27,7 +27,9 @@ The seed paper's rules, generalised and vectorised over columns ``(y, x)``:
 
 The thresholds are applied to a 3 x 3 x 3 median of the volume (steps and 3 x 3 x 3 voids
 survive it; noise specks do not); voids get back their outline by hysteresis on the
-unfiltered volume.
+unfiltered volume. The median (:func:`median_filter3d`, exact) is skipped for columns that
+cannot join the cell whatever their median (no value near the electrolyte's in their
+neighbourhood), e.g. the air around a cylindrical cell.
 
 Columns are independent along ``z``: a Dask volume is processed in blocks of columns
 (``map_overlap`` with an overlap in ``y, x`` only, for the features and the void clean-up),
@@ -62,6 +64,7 @@ __all__ = [
     "Thresholds",
     "auto_thresholds",
     "load_classifier",
+    "median_filter3d",
     "segment_cell",
     "train_interphase_classifier",
 ]
@@ -165,8 +168,87 @@ def auto_thresholds(volume: Any, *, collector: bool = True, max_samples: int = 2
 
 
 def _first(mask: NDArray[np.bool_], default: int) -> NDArray[np.int64]:
-    """Index of the first True along axis 0 (``default`` where none)."""
-    return np.where(mask.any(axis=0), mask.argmax(axis=0), default).astype(np.int64)
+    """Index of the first True along axis 0 (``default`` where none).
+
+    ``argmax`` along axis 0 copies the array transposed first; walking the planes in
+    order is several times faster unless the planes are small.
+    """
+    if mask.ndim < 2 or math.prod(mask.shape[1:]) < 1024:
+        idx = mask.argmax(axis=0)
+        return np.where(mask.any(axis=0), idx, default).astype(np.int64)
+    out = np.full(mask.shape[1:], default, np.int64)
+    found = np.zeros(mask.shape[1:], bool)
+    for z in range(mask.shape[0]):
+        new = mask[z] & ~found
+        out[new] = z
+        found |= new
+    return out
+
+
+def median_filter3d(
+    v: NDArray[np.floating],
+    size: int,
+    *,
+    columns: NDArray[np.bool_] | None = None,
+    max_bytes: int = 4 * 2**20,
+) -> NDArray[np.floating]:
+    """Median of every ``size``-cube of ``v``, edges repeated (``scipy.ndimage.median_filter``'s ``"nearest"``).
+
+    Parameters
+    ----------
+    v : (nz, ny, nx) ndarray of float
+        Volume (finite values).
+    size : int
+        Side of the cube, voxels.
+    columns : (ny, nx) ndarray of bool, optional
+        Filter only these columns (and perhaps a few more); the others keep ``v``'s values.
+    max_bytes : int
+        Scratch memory of one strip of windows.
+
+    Returns
+    -------
+    (nz, ny, nx) ndarray, dtype of ``v``
+        The ``size**3 // 2``-th smallest value of each window: identical to
+        ``scipy.ndimage.median_filter(v, size=size, mode="nearest")`` (in ``columns``).
+
+    Notes
+    -----
+    SciPy's rank filter selects within every window voxel by voxel (about 0.2 µs per voxel
+    for 3 x 3 x 3); copying strips of windows side by side and selecting with
+    :func:`numpy.partition` along the last axis is 4-6 times faster on the same values.
+
+    Examples
+    --------
+    >>> from scipy import ndimage
+    >>> v = np.random.default_rng(0).normal(size=(6, 7, 8)).astype(np.float32)
+    >>> bool(np.array_equal(median_filter3d(v, 3), ndimage.median_filter(v, size=3, mode="nearest")))
+    True
+    """
+    k = int(size)
+    n = k**3
+    pad = (k // 2, (k - 1) // 2)
+    p = np.pad(v, (pad, pad, pad), mode="edge")
+    nz, ny, nx = v.shape
+    out = np.array(v) if columns is not None else np.empty_like(v)
+    rows = max(1, min(ny, max_bytes // max(1, nx * n * v.itemsize)))
+    buf = np.empty((rows * nx * n,), v.dtype)
+    offsets = [(dz, dy, dx) for dz in range(k) for dy in range(k) for dx in range(k)]
+    for y0 in range(0, ny, rows):
+        r = min(rows, ny - y0)
+        # the strip's columns: x0 .. x1 - 1 hold every requested column of rows y0 .. y0 + r - 1
+        x0, x1 = 0, nx
+        if columns is not None:
+            hit = np.flatnonzero(columns[y0 : y0 + r].any(axis=0))
+            if hit.size == 0:
+                continue
+            x0, x1 = int(hit[0]), int(hit[-1]) + 1
+        w = buf[: r * (x1 - x0) * n].reshape(r, x1 - x0, n)
+        for z in range(nz):
+            for i, (dz, dy, dx) in enumerate(offsets):  # windows side by side
+                w[:, :, i] = p[z + dz, y0 + dy : y0 + dy + r, x0 + dx : x1 + dx]
+            w.partition(n // 2, axis=-1)
+            out[z, y0 : y0 + r, x0:x1] = w[..., n // 2]
+    return out
 
 
 def column_blocks(arr: da.Array, bytes_per_voxel: int, target_bytes: int = 64 * 2**20, min_side: int = 8) -> da.Array:
@@ -207,11 +289,14 @@ def _electrode_region(
     nz = v.shape[0]
     z = np.arange(nz)[:, None, None]
     start = _first(v < t.collector, nz)
-    cs = np.concatenate([np.zeros((1, *v.shape[1:])), np.cumsum(v, axis=0, dtype=np.float64)])
-    hi = np.minimum(np.arange(nz) + window_px, nz)
-    count = (hi - np.arange(nz))[:, None, None]
-    ahead = (cs[hi] - cs[:nz]) / count  # mean of v[z : z + window]
-    stop = _first((ahead > t.electrolyte) & (z >= start), nz)
+    # mean of v[z : z + window] by shifted sums (a float64 cumulative sum along z costs
+    # several times more)
+    acc = np.array(v, dtype=np.float64)
+    for k in range(1, min(window_px, nz)):
+        acc[: nz - k] += v[k:]
+    count = (np.minimum(np.arange(nz) + window_px, nz) - np.arange(nz))[:, None, None]
+    acc /= count
+    stop = _first((acc > t.electrolyte) & (z >= start), nz)
     end = _first((v >= t.electrolyte) & (z >= stop), nz)
     return start, end
 
@@ -228,7 +313,11 @@ def _traverse(v: NDArray[np.floating], t: Thresholds, window_px: int) -> tuple[N
     high = (z <= s1) & (z > e1)
     # a column of the cell has electrolyte between its electrodes (reconstruction artefacts
     # outside the field of view do not)
-    cell &= _masked_quantile(v, (z >= e0) & (z <= e1), 0.5) >= t.electrolyte
+    # (the median is taken only on the columns still in question)
+    cand = np.flatnonzero(cell)
+    zc = np.arange(nz)[:, None]
+    between = (zc >= e0.ravel()[cand]) & (zc <= e1.ravel()[cand])
+    cell.ravel()[cand] = _masked_quantile(v.reshape(nz, -1)[:, cand], between, 0.5) >= t.electrolyte
     electrode = (low | high) & cell
     middle = (z >= e0) & (z <= e1) & cell
     dark = v < t.lithium
@@ -247,10 +336,24 @@ def _traverse(v: NDArray[np.floating], t: Thresholds, window_px: int) -> tuple[N
 
 
 def _fill_fraction(v: NDArray[np.floating], t: Thresholds) -> NDArray[np.float64]:
-    """Per column, its electrolyte level over the volume's (the 75th percentile below the collector)."""
+    """Per column of ``v`` (``(nz, ...)``): its electrolyte level over the volume's (75th percentile, not collector)."""
     if t.electrolyte_level is None:
         return np.zeros(v.shape[1:])
     return _masked_quantile(v, v < t.collector, 0.75) / t.electrolyte_level
+
+
+def _may_hold_cell(v: NDArray[np.floating], t: Thresholds, median_px: int) -> NDArray[np.bool_]:
+    """Columns whose median-filtered values might join the cell (the others need no median).
+
+    A column whose ``median_px`` neighbourhood holds no value at or above ``bound`` keeps
+    every median below it: its traversal never meets electrolyte (``bound`` <= the
+    electrolyte threshold) and its fill fraction stays below 0.5 (``bound`` <= half the
+    electrolyte level), so it is outside the cell whatever the exact values (e.g. the air
+    around a cylindrical cell, about 45 % of a square reconstruction).
+    """
+    bound = t.electrolyte if t.electrolyte_level is None else min(t.electrolyte, 0.5 * t.electrolyte_level)
+    top = ndimage.maximum_filter(v.max(axis=0), size=median_px, mode="nearest")
+    return np.asarray(~(top < bound))
 
 
 def _segment_block(
@@ -261,7 +364,7 @@ def _segment_block(
     classifier: InterphaseClassifier | None,
     median_px: int,
 ) -> NDArray[np.uint8]:
-    vm = ndimage.median_filter(v, size=median_px, mode="nearest") if median_px > 1 else v
+    vm = median_filter3d(v, median_px, columns=_may_hold_cell(v, t, median_px)) if median_px > 1 else v
     lab, cell = _traverse(vm, t, window_px)
     if median_px > 1:
         # voids keep their voxel-level outline: every dark (raw) voxel connected to a void
@@ -276,16 +379,19 @@ def _segment_block(
             lab[keep[comp]] = VOID
     # columns at the cell's rim are partly outside it: every value is lowered by the filled
     # fraction f, so they are traversed again after dividing by f (when f >= 0.5)
-    f = _fill_fraction(vm, t)
-    retry = ~cell & (f >= 0.5) & (f < 1.0)
+    # (only the columns outside the cell are looked at)
+    out = np.flatnonzero(~cell)
+    flat_vm = vm.reshape(vm.shape[0], -1)
+    f = _fill_fraction(flat_vm[:, out], t)
+    retry = (f >= 0.5) & (f < 1.0)
     if retry.any():
-        lab2, cell2 = _traverse(vm / np.where(retry, f, 1.0)[None], t, window_px)
-        take = retry & cell2
+        cols = flat_vm[:, out[retry]] / f[retry]
+        lab2, cell2 = _traverse(cols[:, :, None], t, window_px)
         # rim columns hold too little of the cell to tell voids or pores from partial volume
-        rim = lab2[:, take]
+        rim = lab2[:, cell2[:, 0], 0]
         rim[rim == VOID] = LITHIUM
         rim[rim == PORE] = ELECTROLYTE
-        lab[:, take] = rim
+        lab.reshape(lab.shape[0], -1)[:, out[retry][cell2[:, 0]]] = rim
     if min_void_voxels > 1:
         comp, n = ndimage.label(lab == VOID)
         if n:
