@@ -235,6 +235,8 @@ def _report_tool(name: str, r: dict[str, Any], n: int, err: dict[str, float]) ->
 def compare(args: argparse.Namespace) -> None:
     side = (12, 12) if args.quick else (args.points, args.points)
     det = 128 if args.quick and args.detector == 256 else args.detector
+    if args.workdir is not None:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="sxdm-bench-", dir=args.workdir))
     try:
         model, master, t_write = make_map(side, args.angles, det, work / "raw", args.seed)
