@@ -49,11 +49,11 @@ def recon(
         sino = minus_log(normalize(scan.projections, scan.flats, scan.darks))
     else:
         sino = scan.projections.astype(np.float32)  # already line integrals (e.g. a corrected sinogram TIFF)
-    if stripes:
-        sino = remove_stripes(sino)
-    if center is None:
+    if center is None:  # before stripe removal: on small detectors its filter shifts the centre found
         middle = sino.shape[1] // 2
         center = find_center(np.asarray(sino[:, middle, :]))
+    if stripes:
+        sino = remove_stripes(sino)
     volume = reconstruct(sino, scan.angles_deg, center=center)
     n = volume.shape[1]
     axis = (np.arange(n) - n // 2) * voxel

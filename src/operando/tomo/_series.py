@@ -145,11 +145,11 @@ def process_scan(
         sino = minus_log(normalize(scan.projections, scan.flats, scan.darks))
     else:
         sino = scan.projections.astype(np.float32)
+    center = options.center_px
+    if center is None:  # before stripe removal: on small detectors its filter shifts the centre found
+        center = find_center(np.asarray(sino[:, sino.shape[1] // 2, :]))
     if options.stripes:
         sino = remove_stripes(sino)
-    center = options.center_px
-    if center is None:
-        center = find_center(np.asarray(sino[:, sino.shape[1] // 2, :]))
     dims = ("z", "y", "x")
     with tempfile.TemporaryDirectory(prefix=".operando-scan-", dir=scratch) as tmp:
         # the volume and the labels go through a chunked store, so that no stage holds a whole scan
