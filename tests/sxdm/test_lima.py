@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
+
 import h5py
 import hdf5plugin
 import numpy as np
 import pytest
 
-from operando.sxdm._lima import read_bitshuffle_frames
+from operando.errors import CorruptFileError
+from operando.sxdm._lima import chunk_index, read_bitshuffle_frames, read_indexed_frames
 
 
 @pytest.mark.parametrize("dtype", [np.int32, np.uint16])
@@ -52,3 +56,59 @@ def test_row_band_same_as_h5py(tmp_path, block_size, rows):
         got = read_bitshuffle_frames(h["data"], 0, 3, rows=rows)
     assert got is not None and got.shape == (3, rows[1] - rows[0], 43)
     np.testing.assert_array_equal(got, frames[:, rows[0] : rows[1]])
+
+
+def _lima(path, frames, **kw):
+    with h5py.File(path, "w") as h:
+        h.create_dataset("data", data=frames, chunks=(1, *frames.shape[1:]), **hdf5plugin.Bitshuffle(cname="lz4", **kw))
+    return chunk_index(path, "data")
+
+
+@pytest.mark.parametrize(
+    ("rows", "cols"), [(None, (3, 17)), ((40, 131), (0, 43)), ((7, 8), (42, 43)), ((0, 200), None)]
+)
+def test_detector_box_same_as_h5py(tmp_path, rows, cols):
+    rng = np.random.default_rng(2)
+    frames = rng.poisson(rng.uniform(0, 30, (5, 200, 43))).astype(np.int32)
+    index = _lima(tmp_path / "lima.h5", frames)
+    assert index is not None and len(index) == 5
+    got = read_indexed_frames(index, 1, 4, rows=rows, cols=cols)
+    r, c = slice(*(rows or (None,))), slice(*(cols or (None,)))
+    want = frames[1:4, r, c]
+    assert got.flags.c_contiguous and got.dtype == frames.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def test_rewritten_file_is_indexed_again(tmp_path):
+    path = tmp_path / "lima.h5"
+    a = np.zeros((3, 16, 16), dtype=np.int32)
+    first = _lima(path, a)
+    b = np.arange(4 * 16 * 16, dtype=np.int32).reshape(4, 16, 16)
+    os.utime(path, ns=(1, 1))  # a rewrite within the clock's resolution still changes the size here
+    second = _lima(path, b)
+    assert len(first) == 3 and len(second) == 4
+    np.testing.assert_array_equal(read_indexed_frames(second, 0, 4), b)
+
+
+def test_damaged_chunks_give_one_clear_error(tmp_path):
+    """A flipped byte in a chunk header or a block size, or a cut file: CorruptFileError naming
+    the file, never a crash or silently wrong frames."""
+    rng = np.random.default_rng(3)
+    frames = rng.poisson(5.0, (4, 64, 64)).astype(np.int32)
+    path = tmp_path / "lima.h5"
+    index = _lima(path, frames, nelems=256)
+    raw = bytearray(path.read_bytes())
+    o = int(index.offsets[2])
+    for where, value in ((o + 3, 0x7F), (o + 12, 0xFF), (o + 13, 0xFF)):  # total size; first block's size
+        bad = bytearray(raw)
+        bad[where] = value
+        damaged = tmp_path / f"bad{where}.h5"
+        damaged.write_bytes(bytes(bad))
+        idx = chunk_index(damaged, "data")
+        with pytest.raises(CorruptFileError, match="frame 2|block sizes|decompress") as err:
+            read_indexed_frames(idx, 0, 4, rows=(40, 50))
+        assert str(damaged) in str(err.value)
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(bytes(raw[: int(index.offsets[3]) + 10]))
+    with pytest.raises(CorruptFileError, match="truncated"):
+        read_indexed_frames(replace(index, filename=str(cut)), 0, 4)

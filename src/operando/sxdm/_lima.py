@@ -1,18 +1,22 @@
-"""Lima frames compressed with bitshuffle-lz4, decompressed outside h5py's global lock.
+"""Lima frames compressed with bitshuffle-lz4, read and decompressed outside HDF5.
 
 h5py serialises every HDF5 call behind one lock, filters included, so threads reading
-bitshuffle-lz4 frames (the Lima default at the ESRF) decompress one at a time. Here the
-compressed chunks are read as bytes (``read_direct_chunk``, cheap, under the lock) and
-decompressed by ``bshuf_decompress_lz4`` of the bitshuffle library that ``hdf5plugin``
-ships (its public C API, called through ctypes, which releases the GIL), so threads
-decompress in parallel. Anything else (other filters, chunks that are not whole frames,
-no library) returns None and the caller reads through h5py.
+bitshuffle-lz4 frames (the Lima default at the ESRF) decompress one at a time, and opening
+a file and its dataset for each block of frames costs more than decompressing a band of
+their rows. Here each Lima dataset is opened with h5py once, to list where its compressed
+chunks lie in the file (:func:`chunk_index`, cached); after that a block of frames is one
+``pread`` of their compressed bytes and one ``bshuf_decompress_lz4`` call per frame, the
+bitshuffle library that ``hdf5plugin`` ships (its public C API, called through ctypes,
+which releases the GIL), so threads decompress in parallel. Anything else (other filters,
+chunks that are not whole frames, a chunk the filter skipped, no library) gives None and
+the caller reads through h5py.
 
 Bitshuffle compresses each chunk in independent blocks (8 kB by default), each stored as
 a 4-byte big-endian compressed size and its lz4 payload, one after another. A band of
-detector rows is decompressed alone by walking those size headers to its first block and
-decompressing only the blocks that cover it (a region of interest a quarter of the
-detector high costs a quarter of the decompression).
+detector rows is decompressed alone by walking those size headers to its first block
+(for all frames of a block at once) and decompressing only the blocks that cover it: a
+region of interest a quarter of the detector high costs a quarter of the decompression.
+No library reads a band of a bitshuffle chunk, hence this module.
 """
 
 from __future__ import annotations
@@ -20,18 +24,20 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-import struct
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["read_bitshuffle_frames"]
+from operando.errors import CorruptFileError
+
+__all__ = ["ChunkIndex", "chunk_index", "read_bitshuffle_frames", "read_indexed_frames"]
 
 BSHUF_FILTER = 32008  # registered HDF5 filter id of bitshuffle
-_HEADER = struct.Struct(">QI")  # the filter's chunk header: uncompressed bytes, block size in bytes
-_BLOCK = struct.Struct(">I")  # each compressed block's header: its compressed bytes
+_HEADER = 12  # the filter's chunk header: uncompressed bytes (>u8), block size in bytes (>u4)
 
 
 @functools.cache
@@ -52,9 +58,35 @@ def _decompress_fn() -> Any:
     return fn
 
 
+@dataclass(frozen=True)
+class ChunkIndex:
+    """Where the compressed frames of one Lima dataset lie in its file.
+
+    Attributes
+    ----------
+    filename : str
+        The HDF5 file.
+    offsets, sizes : (frame,) ndarray of int64
+        Byte offset and compressed size of each frame's chunk.
+    frame_shape : (int, int)
+        ``(det_y, det_x)`` pixels.
+    dtype : numpy.dtype
+        Pixel type.
+    """
+
+    filename: str
+    offsets: NDArray[np.int64]
+    sizes: NDArray[np.int64]
+    frame_shape: tuple[int, int]
+    dtype: np.dtype[Any]
+
+    def __len__(self) -> int:
+        return int(self.offsets.size)
+
+
 def _is_whole_frame_bitshuffle_lz4(dset: Any) -> bool:
     plist = dset.id.get_create_plist()
-    if dset.chunks is None or dset.chunks[0] != 1 or tuple(dset.chunks[1:]) != dset.shape[1:]:
+    if dset.ndim != 3 or dset.chunks is None or dset.chunks[0] != 1 or tuple(dset.chunks[1:]) != dset.shape[1:]:
         return False
     if plist.get_nfilters() != 1:
         return False
@@ -63,62 +95,177 @@ def _is_whole_frame_bitshuffle_lz4(dset: Any) -> bool:
     return code == BSHUF_FILTER and len(values) >= 5 and values[4] == 2
 
 
-@functools.lru_cache(maxsize=256)
-def _chunk_table(filename: str, dataset: str, stamp: tuple[int, int]) -> NDArray[np.int64] | None:
-    """(frame, 3) ``byte_offset, size, filter_mask`` of every chunk of a one-frame-per-chunk
-    dataset (``stamp``: the file's mtime and size, so a rewritten file is read again), or
-    None when HDF5 cannot list them in one call (``chunk_iter``) or a chunk is missing."""
-    import h5py
-
-    with h5py.File(filename, "r") as h:
-        dset = h[dataset]
-        table = np.full((dset.shape[0], 3), -1, dtype=np.int64)
-
-        def store(info: Any) -> None:
-            table[info.chunk_offset[0]] = (info.byte_offset, info.size, info.filter_mask)
-
-        try:
-            dset.id.chunk_iter(store)
-        except (AttributeError, RuntimeError, TypeError):  # pragma: no cover - HDF5 < 1.12.3
-            return None
-    return None if (table[:, 0] < 0).any() else table
+_INDEX_LOCK = threading.Lock()
+_INDEX: dict[tuple[str, str, int, int], ChunkIndex | None] = {}
 
 
-def _raw_chunks(dset: Any, start: int, stop: int) -> list[memoryview] | None:
-    """Compressed chunks ``start:stop`` in one read of the file (they lie one after another
-    in Lima files; h5py's ``read_direct_chunk`` costs ~20 us a frame), or None."""
-    filename = dset.file.filename
+def _build_index(dset: Any) -> ChunkIndex | None:
+    """The chunk table of an open dataset, or None when it cannot be read without HDF5."""
+    if _decompress_fn() is None or not _is_whole_frame_bitshuffle_lz4(dset):
+        return None
+    table = np.full((dset.shape[0], 3), -1, dtype=np.int64)
+
+    def store(info: Any) -> None:
+        table[info.chunk_offset[0]] = (info.byte_offset, info.size, info.filter_mask)
+
     try:
-        st = os.stat(filename)
-    except OSError:  # pragma: no cover - the file is open
+        dset.id.chunk_iter(store)  # one call for all chunks (h5py's get_chunk_info costs ~20 us each)
+    except (AttributeError, RuntimeError, TypeError):  # pragma: no cover - HDF5 < 1.12.3
         return None
-    table = _chunk_table(filename, dset.name, (st.st_mtime_ns, st.st_size))
-    if table is None:
+    if (table[:, 0] < 0).any() or (table[:, 2] != 0).any():  # unwritten chunks, or the filter skipped
         return None
-    rows = table[start:stop]
-    if (rows[:, 2] != 0).any():
-        return None
-    lo, hi = int(rows[:, 0].min()), int((rows[:, 0] + rows[:, 1]).max())
-    if hi - lo > 2 * int(rows[:, 1].sum()) + (1 << 20):  # scattered chunks: not worth one read
-        return None
-    fd = os.open(filename, os.O_RDONLY)
+    return ChunkIndex(
+        filename=str(dset.file.filename),
+        offsets=table[:, 0].copy(),
+        sizes=table[:, 1].copy(),
+        frame_shape=(int(dset.shape[1]), int(dset.shape[2])),
+        dtype=np.dtype(dset.dtype),
+    )
+
+
+def chunk_index(filename: str | os.PathLike[str], dataset: str, *, dset: Any = None) -> ChunkIndex | None:
+    """The (cached) chunk index of a Lima dataset, or None when it must be read through h5py.
+
+    The cache is keyed by the file's path, modification time and size, so a rewritten file
+    is indexed again; the file is opened (read-only) only on a cache miss.
+
+    Parameters
+    ----------
+    filename : path
+        HDF5 file.
+    dataset : str
+        Path of the ``(frame, det_y, det_x)`` dataset in it.
+    dset : h5py.Dataset, optional
+        The dataset, already open (saves opening the file on a miss).
+
+    Returns
+    -------
+    ChunkIndex or None
+    """
+    name = os.fspath(filename)
+    st = os.stat(name)
+    key = (name, dataset.lstrip("/"), st.st_mtime_ns, st.st_size)
+    with _INDEX_LOCK:
+        if key in _INDEX:
+            return _INDEX[key]
+    if dset is not None:
+        index = _build_index(dset)
+    else:
+        import h5py
+
+        with h5py.File(name, "r") as h:
+            index = _build_index(h[dataset])
+    with _INDEX_LOCK:
+        if len(_INDEX) > 4096:  # a long session over many maps: forget the oldest
+            _INDEX.pop(next(iter(_INDEX)))
+        _INDEX[key] = index
+    return index
+
+
+def _be(buf: NDArray[np.uint8], pos: NDArray[np.int64], nbytes: int) -> NDArray[np.int64]:
+    """Big-endian unsigned integers of ``nbytes`` bytes at byte positions ``pos`` of ``buf``."""
+    out = np.zeros(pos.shape, dtype=np.int64)
+    for k in range(nbytes):
+        out = (out << 8) | buf[pos + k]
+    return out
+
+
+def _read_compressed(index: ChunkIndex, start: int, stop: int) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
+    """Compressed chunks of frames ``start:stop`` -> (bytes, offset of each chunk in them)."""
+    offs, sizes = index.offsets[start:stop], index.sizes[start:stop]
+    lo, hi = int(offs.min()), int((offs + sizes).max())
+    fd = os.open(index.filename, os.O_RDONLY)
     try:
-        data = os.pread(fd, hi - lo, lo)
+        if hi - lo <= 2 * int(sizes.sum()) + (1 << 20):  # they lie one after another (Lima writes them so)
+            data = os.pread(fd, hi - lo, lo)
+            rel = offs - lo
+        else:  # scattered: one read each
+            parts = [os.pread(fd, int(n), int(o)) for o, n in zip(offs, sizes, strict=True)]
+            data = b"".join(parts)
+            rel = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+            hi, lo = int(sizes.sum()), 0
     finally:
         os.close(fd)
     if len(data) != hi - lo:
-        return None
-    view = memoryview(data)
-    return [view[o - lo : o - lo + n] for o, n in zip(rows[:, 0].tolist(), rows[:, 1].tolist(), strict=True)]
+        raise CorruptFileError(f"truncated: frames {start}:{stop} end past the end of the file", path=index.filename)
+    return np.frombuffer(data, dtype=np.uint8), rel
 
 
-def _block_span(raw: bytes, first: int) -> int:
-    """Byte offset in ``raw`` (after the chunk header) of compressed block ``first``."""
-    offset = _HEADER.size
-    for _ in range(first):
-        (n,) = _BLOCK.unpack_from(raw, offset)
-        offset += _BLOCK.size + n
-    return offset
+def read_indexed_frames(
+    index: ChunkIndex,
+    start: int,
+    stop: int,
+    rows: tuple[int, int] | None = None,
+    cols: tuple[int, int] | None = None,
+) -> NDArray[Any]:
+    """Frames ``start:stop`` of an indexed Lima dataset, optionally a detector box only.
+
+    Parameters
+    ----------
+    index : ChunkIndex
+        From :func:`chunk_index`.
+    start, stop : int
+        Frame range, within the dataset.
+    rows, cols : (int, int), optional
+        Detector rows and columns to return (half-open, clipped to the frame); only the
+        compressed blocks that cover the rows are decompressed. All by default.
+
+    Returns
+    -------
+    (stop - start, rows, cols) ndarray
+        In the dataset's dtype, bit-identical to h5py's read.
+
+    Raises
+    ------
+    CorruptFileError
+        A chunk whose header or blocks do not fit the frame, or a truncated file.
+    """
+    fn = _decompress_fn()
+    ny, nx = index.frame_shape
+    dtype, item = index.dtype, index.dtype.itemsize
+    if not 0 <= start <= stop <= len(index):
+        raise ValueError(f"frames {start}:{stop} outside 0:{len(index)}")
+    r0, r1 = (0, ny) if rows is None else (max(0, rows[0]), min(ny, rows[1]))
+    c0, c1 = (0, nx) if cols is None else (max(0, cols[0]), min(nx, cols[1]))
+    r1, c1 = max(r0, r1), max(c0, c1)
+    out = np.empty((stop - start, r1 - r0, c1 - c0), dtype=dtype)
+    if out.size == 0:
+        return out
+    n_elem = ny * nx
+    buf, rel = _read_compressed(index, start, stop)
+    ends = rel + index.sizes[start:stop]
+    total, block = _be(buf, rel, 8), _be(buf, rel + 8, 4)
+    bad = (total != n_elem * item) | (block % item != 0) | (block != block[0])
+    if bad.any():
+        k = start + int(np.flatnonzero(bad)[0])
+        raise CorruptFileError(
+            f"frame {k}: bitshuffle chunk header does not fit a {ny} x {nx} frame", path=index.filename
+        )
+    b = int(block[0]) // item  # elements per block
+    first, size = 0, n_elem
+    if (r0, r1) != (0, ny) and b > 0 and b % 8 == 0:  # the blocks first:last cover the rows
+        first, last = (r0 * nx) // b, -(-(r1 * nx) // b)
+        # whole blocks only; a frame's tail (a short block, then raw elements) is decompressed to the end
+        size = (last - first) * b if last <= n_elem // b else n_elem - first * b
+    pos = rel + _HEADER
+    for _ in range(first):  # walk the size headers of all frames at once
+        if (pos + 4 > ends).any():
+            raise CorruptFileError("bitshuffle block sizes run past their chunk", path=index.filename)
+        pos = pos + 4 + _be(buf, pos, 4)
+    if (pos > ends).any():
+        raise CorruptFileError("bitshuffle block sizes run past their chunk", path=index.filename)
+    whole = (r0, r1, c0, c1) == (0, ny, 0, nx)
+    scratch = out if whole else np.empty((size,), dtype=dtype)
+    lo = r0 * nx - first * b
+    src, dst = buf.ctypes.data, scratch.ctypes.data
+    limit = (ends - pos).tolist()
+    for i, p in enumerate(pos.tolist()):
+        used = fn(src + p, dst + i * n_elem * item if whole else dst, size, item, b)
+        if used < 0 or used > limit[i]:
+            raise CorruptFileError(f"frame {start + i}: bitshuffle-lz4 data do not decompress", path=index.filename)
+        if not whole:
+            out[i] = scratch[lo : lo + (r1 - r0) * nx].reshape(r1 - r0, nx)[:, c0:c1]
+    return out
 
 
 def read_bitshuffle_frames(
@@ -141,42 +288,9 @@ def read_bitshuffle_frames(
     (stop - start, det_y, det_x) ndarray or None
         ``det_y`` is ``rows[1] - rows[0]`` when ``rows`` is given.
     """
-    fn = _decompress_fn()
-    if fn is None or dset.ndim != 3 or not _is_whole_frame_bitshuffle_lz4(dset):
+    if dset.ndim != 3 or not 0 <= start <= stop <= dset.shape[0]:
         return None
-    dtype = dset.dtype
-    ny, nx = dset.shape[1:]
-    r0, r1 = (0, ny) if rows is None else (max(0, rows[0]), min(ny, rows[1]))
-    r1 = max(r0, r1)
-    n_elem = ny * nx
-    out = np.empty((stop - start, r1 - r0, nx), dtype=dtype)
-    scratch = np.empty(n_elem, dtype=dtype)
-    chunks = _raw_chunks(dset, start, stop) if stop > start else []
-    for i, k in enumerate(range(start, stop)):
-        if chunks is not None:
-            raw: Any = chunks[i]
-        else:
-            mask, raw = dset.id.read_direct_chunk((k, 0, 0))
-            if mask:  # the filter was skipped for this chunk: let h5py handle it
-                return None
-        total, block = _HEADER.unpack_from(raw)
-        if total != n_elem * dtype.itemsize or block % dtype.itemsize:
-            return None
-        buf = np.frombuffer(raw, dtype=np.uint8)
-        b = block // dtype.itemsize  # elements per block
-        if (r0, r1) == (0, ny):
-            used = fn(buf.ctypes.data + _HEADER.size, out[i].ctypes.data, n_elem, dtype.itemsize, b)
-            if used < 0:
-                return None
-            continue
-        first, size = 0, n_elem
-        if b > 0 and b % 8 == 0:  # the blocks first:last cover the rows
-            first, last = (r0 * nx) // b, -(-(r1 * nx) // b)
-            # whole blocks only; a frame's tail (a short block, then raw elements) is decompressed to the end
-            size = (last - first) * b if last <= n_elem // b else n_elem - first * b
-        used = fn(buf.ctypes.data + _block_span(raw, first), scratch.ctypes.data, size, dtype.itemsize, b)
-        if used < 0:
-            return None
-        lo = r0 * nx - first * b
-        out[i] = scratch[lo : lo + (r1 - r0) * nx].reshape(r1 - r0, nx)
-    return out
+    index = chunk_index(dset.file.filename, dset.name, dset=dset)
+    if index is None:
+        return None
+    return read_indexed_frames(index, start, stop, rows=rows)
