@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 
 from operando.errors import OperandoError, UnsupportedFormatError
-from operando.sxdm import ROI, SXDMLayoutError, open_bliss_kmap, pixel_q, read_bliss_metadata, reduce_kmap
-from operando.sxdm._bliss import bliss_frames
+from operando.sxdm import (
+    ROI,
+    SXDMLayoutError,
+    open_bliss_kmap,
+    pixel_q,
+    process_kmap,
+    read_bliss_metadata,
+    reduce_kmap,
+)
+from operando.sxdm._bliss import bliss_frames, bliss_point_sums
+from operando.sxdm._process import _region_q
 from operando.sxdm._reduce import single_threaded_blas
 from operando.synthetic._sxdm import simulate_kmap, write_bliss_kmap
 
@@ -132,7 +141,7 @@ def test_region_reader_gives_the_same_moments(small_kmap):
 
     def read_region(roi):
         calls.append(roi)
-        return bliss_frames(meta, points_per_chunk=16, window=(roi.det_y, roi.det_x))
+        return bliss_frames(meta, points_per_chunk=16, window=(roi.det_y, roi.det_x), angles=roi.angles)
 
     roi = ROI((1, 7), (6, 31), (4, 25))  # rows starting and ending inside compressed blocks
     plain, s1 = reduce_kmap(frames, q, eta_deg=meta.eta_deg, pixel_mask=meta.pixel_mask, roi=roi)
@@ -195,3 +204,42 @@ def test_not_bliss(tmp_path):
         h["data"] = 1
     with pytest.raises(UnsupportedFormatError, match="no Bliss scan entries"):
         read_bliss_metadata(bad)
+
+
+def test_point_sums_equal_the_summed_frames(small_kmap):
+    """The survey summed while reading equals the sum of the read frames, exactly (integer counts)."""
+    model, master = small_kmap
+    _, meta = open_bliss_kmap(master, points_per_chunk=16)
+    rows = np.array([0, 1, 4])
+    got = bliss_point_sums(meta, rows, scheduler="synchronous")
+    want = model.frames(0, 48).reshape(9, 6, 8, 40, 36)[:, rows].sum(axis=(1, 2), dtype=np.float64)
+    assert got.shape == (9, 40, 36)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_region_q_equals_the_crop_of_the_full_q(small_kmap):
+    _, master = small_kmap
+    _, meta = open_bliss_kmap(master)
+    full = pixel_q(
+        meta.eta_deg, meta.phi_deg, meta.nu_deg, meta.delta_deg, detector=meta.detector, wavelength_A=meta.wavelength_A
+    )
+    roi = ROI((2, 7), (5, 31), (0, 17))
+    np.testing.assert_allclose(_region_q(meta)(roi), full[2:7, 5:31, 0:17], rtol=1e-13, atol=1e-13)
+
+
+def test_process_kmap_fast_path_equals_full_frames(small_kmap):
+    """process_kmap (survey summed while read, the region's frames read as a box in large chunks)
+    gives the moments of the plain reduction of full in-memory frames, to float32 rounding."""
+    model, master = small_kmap
+    maps, params = process_kmap(master)
+    ref, s = reduce_kmap(
+        model.frames(0, 48).reshape(9, 6, 8, 40, 36),
+        model.pixel_q(),
+        eta_deg=model.eta_deg,
+        pixel_mask=model.pixel_mask,
+    )
+    for key in ("roi_angles", "roi_det_y", "roi_det_x", "hot_pixels", "background_counts_per_pixel"):
+        assert params[key] == s[key], key
+    for name in ("qx", "qy", "qz", "intensity"):
+        scale = np.nanmax(np.abs(ref[name]))
+        np.testing.assert_allclose(maps[name].values, ref[name], rtol=1e-6, atol=1e-6 * scale, equal_nan=True)

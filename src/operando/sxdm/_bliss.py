@@ -34,7 +34,15 @@ from operando.errors import CorruptFileError, MissingMetadataError, UnsupportedF
 from operando.sxdm._geometry import DetectorGeometry
 from operando.sxdm._lima import chunk_index, read_indexed_frames
 
-__all__ = ["BlissScan", "KMapMetadata", "SXDMLayoutError", "open_bliss_kmap", "read_bliss_metadata"]
+__all__ = [
+    "BlissScan",
+    "KMapMetadata",
+    "SXDMLayoutError",
+    "bliss_frames",
+    "bliss_point_sums",
+    "open_bliss_kmap",
+    "read_bliss_metadata",
+]
 
 _NUM = r"([-+0-9.eE]+)"
 _TITLE = re.compile(
@@ -514,7 +522,12 @@ def open_bliss_kmap(
 
 
 def bliss_frames(
-    meta: KMapMetadata, *, points_per_chunk: int = 32, window: tuple[tuple[int, int], tuple[int, int]] | None = None
+    meta: KMapMetadata,
+    *,
+    points_per_chunk: int = 32,
+    window: tuple[tuple[int, int], tuple[int, int]] | None = None,
+    angles: tuple[int, int] | None = None,
+    angles_per_chunk: int = 1,
 ) -> Any:
     """Lazy frames of a Bliss K-map whose metadata are read, optionally a detector box only.
 
@@ -527,6 +540,10 @@ def bliss_frames(
     window : ((int, int), (int, int)), optional
         Detector rows and columns (half-open) to read; only the compressed blocks that
         cover the rows are decompressed (bitshuffle-lz4 Lima frames).
+    angles : (int, int), optional
+        Rocking angles (scans, half-open index range) to show; all by default.
+    angles_per_chunk : int
+        Rocking angles per chunk (one read per angle, one task per chunk).
 
     Returns
     -------
@@ -538,18 +555,67 @@ def bliss_frames(
     ny, nx = meta.map_shape
     rows = max(1, points_per_chunk // nx)
     cols = min(nx, points_per_chunk)
+    a0, a1 = angles if angles is not None else (0, len(meta.scans))
     with h5py.File(meta.path, "r") as h:
         dtype = h[meta.scans[0].frames].dtype
     source = _BlissFrames(
-        str(meta.path), tuple(s.sources for s in meta.scans), (ny, nx), meta.detector.shape, dtype, window
+        str(meta.path), tuple(s.sources for s in meta.scans[a0:a1]), (ny, nx), meta.detector.shape, dtype, window
     )
     # one layer of one read per chunk (a graph of delayed reads took ~1 s to build and optimise at 1200 chunks)
     return da.from_array(
         source,
-        chunks=(1, rows, cols, -1, -1),
+        chunks=(max(1, angles_per_chunk), rows, cols, -1, -1),
         name="bliss-frames-" + tokenize(source),
         asarray=False,
         fancy=True,  # index arrays are handled (by reading their range)
         lock=False,
         meta=np.empty((0,) * 5, dtype=dtype),
     )
+
+
+def _sum_frames(
+    master: str, sources: tuple[tuple[str, str, int, int, int], ...], runs: tuple[tuple[int, int], ...], batch: int
+) -> NDArray[np.float64]:
+    """Frames of the point ranges ``runs`` of one scan, summed: (det_y, det_x) float64, read
+    ``batch`` frames at a time (the frames are never all in memory)."""
+    total: NDArray[np.float64] | None = None
+    for start, stop in runs:
+        for s in range(start, stop, batch):
+            part = np.asarray(_read_points(master, sources, s, min(s + batch, stop))).sum(axis=0, dtype=np.float64)
+            total = part if total is None else np.add(total, part, out=total)
+    if total is None:
+        raise ValueError("no points to sum")
+    return total
+
+
+def bliss_point_sums(meta: KMapMetadata, rows: NDArray[np.intp], *, scheduler: Any = None) -> NDArray[np.float64]:
+    """The frames of whole map rows summed over their points, per rocking angle.
+
+    The survey of :func:`operando.sxdm.reduce_kmap`: one task per rocking angle, each
+    reading its frames a few at a time and adding them up (no frame block is kept).
+
+    Parameters
+    ----------
+    meta : KMapMetadata
+        From :func:`read_bliss_metadata`.
+    rows : (n,) ndarray of int
+        Map rows.
+    scheduler : optional
+        Passed to :func:`dask.compute`.
+
+    Returns
+    -------
+    (angle, det_y, det_x) ndarray of float64
+    """
+    import dask
+
+    _, nx = meta.map_shape
+    r = np.asarray(rows, dtype=np.intp)
+    if r.size == 0:
+        raise ValueError("no rows to sum")
+    cuts = np.flatnonzero(np.diff(r) != 1) + 1
+    runs = tuple((int(g[0]) * nx, (int(g[-1]) + 1) * nx) for g in np.split(r, cuts))
+    frame_bytes = int(np.prod(meta.detector.shape)) * 4
+    batch = max(1, (4 << 20) // frame_bytes)  # ~4 MB of frames per read: they stay in the cache while summed
+    tasks = [dask.delayed(_sum_frames)(str(meta.path), s.sources, runs, batch) for s in meta.scans]
+    return np.stack(dask.compute(*tasks, scheduler=scheduler))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import xarray as xr
 from operando.echem._record import EchemRecord
 from operando.errors import MissingMetadataError, ParameterError
 from operando.store import run_series
-from operando.sxdm._bliss import bliss_frames
+from operando.sxdm._bliss import bliss_frames, bliss_point_sums
 from operando.sxdm._drift import estimate_drift, shift_frames
 from operando.sxdm._filters import median_filter_points
 from operando.sxdm._geometry import pixel_q
@@ -50,6 +51,33 @@ def parse_reflection(text: str) -> tuple[int, int, int]:
     if len(hkl) != 3 or hkl == (0, 0, 0):
         raise ParameterError(f"reflection must be three Miller indices, not all zero, got {text!r}")
     return hkl[0], hkl[1], hkl[2]
+
+
+def _points_per_chunk(bytes_per_point: int, n_x: int, minimum: int, target: int = 32 << 20) -> int:
+    """Scan points per chunk: whole map rows of about ``target`` bytes, at least ``minimum`` points."""
+    want = max(minimum, target // max(1, bytes_per_point))
+    return max(n_x, (want // n_x) * n_x) if want >= n_x else want
+
+
+def _region_q(meta: Any) -> Any:
+    """``q(roi)``: Q of the region's angles and detector box only (the detector cropped =
+    its beam centre moved), for :func:`operando.sxdm.reduce_kmap`."""
+
+    def q(roi: ROI) -> Any:
+        (a0, a1), (y0, y1), (x0, x1) = roi.angles, roi.det_y, roi.det_x
+        det = replace(
+            meta.detector,
+            shape=(y1 - y0, x1 - x0),
+            beam_center_y_px=meta.detector.beam_center_y_px - y0,
+            beam_center_x_px=meta.detector.beam_center_x_px - x0,
+        )
+        pick = [
+            np.broadcast_to(np.asarray(v, dtype=np.float64), (len(meta.eta_deg),))[a0:a1]
+            for v in (meta.eta_deg, meta.phi_deg, meta.nu_deg, meta.delta_deg)
+        ]
+        return pixel_q(*pick, detector=det, wavelength_A=meta.wavelength_A)
+
+    return q
 
 
 def process_kmap(
@@ -112,28 +140,45 @@ def process_kmap(
     if median_filter is not None:
         frames = median_filter_points(frames, size=median_filter)
         extra["median_filter"] = list(median_filter)
-    q = pixel_q(
-        meta.eta_deg,
-        meta.phi_deg,
-        meta.nu_deg,
-        meta.delta_deg,
-        detector=meta.detector,
-        wavelength_A=meta.wavelength_A,
-    )
-    read_region = None
+
+    def q_full() -> Any:
+        return pixel_q(
+            meta.eta_deg,
+            meta.phi_deg,
+            meta.nu_deg,
+            meta.delta_deg,
+            detector=meta.detector,
+            wavelength_A=meta.wavelength_A,
+        )
+
+    read_region = survey = None
     if not drift_correction and median_filter is None and _kind(Path(path)) == "bliss":
 
-        def read_region(roi: ROI) -> Any:  # the region's detector rows only are decompressed
-            return bliss_frames(meta, points_per_chunk=points_per_chunk, window=(roi.det_y, roi.det_x))
+        def read_region(roi: ROI) -> Any:
+            # only the region's angles and detector rows are read, in chunks of all its angles
+            # and ~32 MB (whole map rows): fewer, larger tasks than the full frames allow
+            n_a = roi.angles[1] - roi.angles[0]
+            box = (roi.det_y[1] - roi.det_y[0]) * (roi.det_x[1] - roi.det_x[0]) * frames.dtype.itemsize
+            return bliss_frames(
+                meta,
+                points_per_chunk=_points_per_chunk(n_a * box, meta.map_shape[1], points_per_chunk),
+                window=(roi.det_y, roi.det_x),
+                angles=roi.angles,
+                angles_per_chunk=n_a,
+            )
+
+        def survey(rows: Any) -> Any:  # summed while read: full frames are never held
+            return bliss_point_sums(meta, rows, scheduler=local_scheduler())
 
     moments, settings = reduce_kmap(
         frames,
-        q,
+        _region_q(meta),
         eta_deg=meta.eta_deg,
         pixel_mask=meta.pixel_mask,
         background=background,
         survey_points=survey_points,
         read_region=read_region,
+        survey=survey,
     )
     # one compute for all moments: they share every frame read (np.asarray on each would re-read the map per moment)
     with single_threaded_blas():  # the Dask threads are the parallelism; BLAS threads would oversubscribe
@@ -148,7 +193,7 @@ def process_kmap(
         roi = ROI(tuple(settings["roi_angles"]), tuple(settings["roi_det_y"]), tuple(settings["roi_det_x"]))  # type: ignore[arg-type]
         found = peak_widths(
             frames,
-            q,
+            q_full(),
             roi=roi,
             pixel_mask=bad,
             background=float(settings["background_counts_per_pixel"]),  # type: ignore[arg-type]
