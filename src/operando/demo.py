@@ -179,11 +179,11 @@ def run_demo(out: str | PathLike[str], *, progress: bool = True) -> DemoResult:
     )
     result.results["report"] = report.path
     result.figures["report"] = [root / "figures" / "report"]  # a folder: PNG (300 dpi) and SVG of every figure
-    result.notes.insert(
-        0,
-        f"report: {report.path} ({report.size_bytes / 1024:.0f} kB, {report.n_images} figures; open it in a browser)",
-    )
     result.notes += report.notes
+    # last, so that the final line of `operando demo` is where the report is
+    result.notes.append(
+        f"report: {report.path} ({report.size_bytes / 1024:.0f} kB, {report.n_images} figures; open it in a browser)"
+    )
     return result
 
 

@@ -147,3 +147,42 @@ def test_demo_tomography_recovers_the_phantom(demo_run):
     assert record.start_timestamp is not None
     assert series.attrs["echem_sha256"] == record.meta.sha256
     assert np.all(np.diff(series["echem_charge_mAh"].values) > 0)  # constant stripping current
+
+
+def test_demo_ends_with_the_report_path(demo_run):
+    out, output = demo_run
+    last = output.strip().splitlines()[-1]
+    assert last.startswith(f"report: {out / 'report.html'} ("), last
+
+
+@pytest.mark.browser
+def test_demo_report_in_a_browser(demo_run):
+    """The demo's own report in headless Chromium: no errors, every image decodes, a marker of each
+    chart shows its measurement; its first screen goes to test-artifacts/demo-report-first-screen.png."""
+    from tests.report.test_browser import CHROMIUM, REPO, _series_sections, _shown_frame, sync_playwright
+
+    out, _ = demo_run
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.goto((out / "report.html").as_uri(), wait_until="load")
+        page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+        bad = page.eval_on_selector_all("img", "imgs => imgs.filter(i => !(i.naturalWidth > 0)).map(i => i.alt)")
+        assert not bad, bad
+        shot = REPO / "test-artifacts" / "demo-report-first-screen.png"
+        shot.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(shot))
+        sections = _series_sections(page)
+        kinds = {page.eval_on_selector(f"#{sid}", "s => s.dataset.kind") for sid in sections}
+        assert {"sxdm-maps", "mri-layers", "tomo-series"} <= kinds, kinds  # the series with one frame per marker
+        for sid in sections:
+            frames = page.eval_on_selector_all(f'.marker[data-section="{sid}"]', "ms => ms.map(m => +m.dataset.frame)")
+            if max(frames, default=0) < 1:
+                continue
+            page.locator(f'.marker[data-section="{sid}"][data-frame="1"]').first.click()
+            assert _shown_frame(page, sid) == [1], sid
+        browser.close()
+    assert not problems, problems

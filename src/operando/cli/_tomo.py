@@ -22,7 +22,7 @@ def _group() -> None:
 
 @app.command("recon")
 def recon(
-    path: Annotated[Path, typer.Argument(help="DXchange HDF5, NeXus (image_key) or TIFF scan.")],
+    path: Annotated[Path, typer.Argument(help="DXchange HDF5, NeXus (image_key), Xradia .txrm/.xrm or TIFF scan.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Zarr store of the volume.")],
     center: Annotated[
         float | None, typer.Option("--center", help="Rotation centre, px from the centre of pixel 0 (default: found).")
@@ -31,17 +31,45 @@ def recon(
         float | None, typer.Option("--voxel-size-um", help="Voxel size in µm when the file does not record it.")
     ] = None,
     stripes: Annotated[bool, typer.Option("--stripes/--no-stripes", help="Remove stripes (ring artefacts).")] = True,
+    angle_range_deg: Annotated[
+        str | None,
+        typer.Option(
+            "--angle-range-deg",
+            help="START,STOP: projections evenly spaced over [START, STOP) degrees, for files that record no angles "
+            "(TIFF stacks).",
+        ),
+    ] = None,
+    energy_kev: Annotated[
+        float | None, typer.Option("--energy-kev", help="Beam energy in keV when the file does not record it.")
+    ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
 ) -> None:
     """Flat/dark normalise, -log, remove stripes, find the centre and reconstruct every row."""
     import numpy as np
     import xarray as xr
 
-    from operando.errors import MissingMetadataError
+    from operando.errors import MissingMetadataError, ParameterError
     from operando.store import write_results
     from operando.tomo import find_center, minus_log, normalize, read_tomo, reconstruct, remove_stripes
 
-    scan = read_tomo(path)
+    tiff_options: dict[str, Any] = {}
+    if angle_range_deg is not None:
+        try:
+            start, stop = (float(v) for v in angle_range_deg.split(","))
+        except ValueError:
+            raise ParameterError(f"--angle-range-deg must be START,STOP in degrees, got {angle_range_deg!r}") from None
+        tiff_options["angle_range_deg"] = (start, stop)
+    try:
+        scan = read_tomo(path, **tiff_options)
+    except MissingMetadataError as err:
+        if "angles" not in str(err):
+            raise
+        raise MissingMetadataError(
+            "the file records no rotation angles; give --angle-range-deg START,STOP", path=path
+        ) from None
+    if angle_range_deg is not None and scan.layout != "tiff":
+        raise ParameterError(f"--angle-range-deg is for files without angles; {path} records its own ({scan.layout})")
+    energy = energy_kev if energy_kev is not None else scan.energy_kev
     voxel = voxel_size_um if voxel_size_um is not None else scan.pixel_size_um
     if voxel is None:
         raise MissingMetadataError("the file records no pixel size; give --voxel-size-um", path=path)
@@ -72,7 +100,17 @@ def recon(
         },
         attrs={"voxel_size_um": float(voxel), "center_px": float(center), "modality": "tomography"},
     )
-    parameters = {"center_px": float(center), "voxel_size_um": float(voxel), "stripes": stripes, "layout": scan.layout}
+    # the energy is not needed to reconstruct; it is recorded when known (file or option), never guessed
+    if energy is not None:
+        ds.attrs["energy_kev"] = float(energy)
+    parameters = {
+        "center_px": float(center),
+        "voxel_size_um": float(voxel),
+        "stripes": stripes,
+        "layout": scan.layout,
+        "energy_kev": None if energy is None else float(energy),
+        "angle_range_deg": tiff_options.get("angle_range_deg"),
+    }
     target = write_results(ds, out, parameters=parameters, inputs=[path], overwrite=overwrite)
     typer.echo(f"{target}: {volume.shape[0]} slices of {n} x {n} voxels ({voxel} µm), centre {center:.2f} px")
 

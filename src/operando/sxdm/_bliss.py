@@ -362,12 +362,14 @@ def _read_points(
     stop: int,
     rows: tuple[int, int] | None = None,
     cols: tuple[int, int] | None = None,
+    out: NDArray[Any] | None = None,
 ) -> Any:
     """Frames of points ``start:stop`` of one scan (a detector box ``rows`` x ``cols`` only,
     if given), one read per source file touched: bitshuffle-lz4 Lima files through their
-    cached chunk index (no HDF5 call, threads in parallel), others through h5py."""
-    out = None
+    cached chunk index (no HDF5 call, threads in parallel), others through h5py. ``out``:
+    a C-contiguous array of the result's shape and dtype to fill and return."""
     folder = Path(master).parent
+    filled = 0
     for fname, dname, v0, v1, s0 in sources:
         lo, hi = max(start, v0), min(stop, v1)
         if lo >= hi:
@@ -375,21 +377,33 @@ def _read_points(
         src = Path(master) if fname == "." else (Path(fname) if Path(fname).is_absolute() else folder / fname)
         index = chunk_index(src, dname)
         if index is not None and s0 + hi - v0 <= len(index):
-            block = read_indexed_frames(index, s0 + lo - v0, s0 + hi - v0, rows=rows, cols=cols)
+            if out is None and (lo, hi) != (start, stop):
+                out = np.empty((stop - start, *_box_shape(index.frame_shape, rows, cols)), dtype=index.dtype)
+            part = None if out is None else out[lo - start : hi - start]
+            block = read_indexed_frames(index, s0 + lo - v0, s0 + hi - v0, rows=rows, cols=cols, out=part)
         else:
             with h5py.File(src, "r") as h:
                 d = h[dname]
                 block = d[s0 + lo - v0 : s0 + hi - v0, slice(*rows) if rows else slice(None)]
             if cols is not None:
                 block = block[:, :, slice(*cols)]
-        if lo == start and hi == stop:  # one source file holds the whole run: no copy
+            if out is None and (lo, hi) != (start, stop):
+                out = np.empty((stop - start, *block.shape[1:]), dtype=block.dtype)
+            if out is not None:
+                out[lo - start : hi - start] = block
+        filled += hi - lo
+        if out is None:  # one source file holds the whole run: no copy
             return block
-        if out is None:
-            out = np.empty((stop - start, *block.shape[1:]), dtype=block.dtype)
-        out[lo - start : hi - start] = block
-    if out is None:
-        raise CorruptFileError(f"no frame source covers points {start}:{stop}", path=master)
+    if filled != stop - start:
+        raise CorruptFileError(f"the frame sources cover {filled} of points {start}:{stop}", path=master)
     return out
+
+
+def _box_shape(frame: tuple[int, int], rows: tuple[int, int] | None, cols: tuple[int, int] | None) -> tuple[int, int]:
+    """Shape of the detector box ``rows`` x ``cols`` (half-open, clipped) of a frame."""
+    r0, r1 = (0, frame[0]) if rows is None else (max(0, rows[0]), min(frame[0], rows[1]))
+    c0, c1 = (0, frame[1]) if cols is None else (max(0, cols[0]), min(frame[1], cols[1]))
+    return max(0, r1 - r0), max(0, c1 - c0)
 
 
 class _BlissFrames:
@@ -466,9 +480,10 @@ class _BlissFrames:
             else [(y * nx + xs[0], y * nx + xs[1], y - ys[0]) for y in range(*ys)]
         )
         for i, a in enumerate(range(*angles)):
-            for start, stop, where in runs:
-                block = _read_points(self.master, self.sources[a], start, stop, rows, cols)
-                out[i, where] = block.reshape(-1, bx, *block.shape[1:]) if isinstance(where, slice) else block
+            for start, stop, where in runs:  # read straight into the block (no copy)
+                _read_points(
+                    self.master, self.sources[a], start, stop, rows, cols, out=out[i, where].reshape(-1, *shape[3:])
+                )
         return out
 
 

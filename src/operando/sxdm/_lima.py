@@ -197,6 +197,7 @@ def read_indexed_frames(
     stop: int,
     rows: tuple[int, int] | None = None,
     cols: tuple[int, int] | None = None,
+    out: NDArray[Any] | None = None,
 ) -> NDArray[Any]:
     """Frames ``start:stop`` of an indexed Lima dataset, optionally a detector box only.
 
@@ -209,6 +210,9 @@ def read_indexed_frames(
     rows, cols : (int, int), optional
         Detector rows and columns to return (half-open, clipped to the frame); only the
         compressed blocks that cover the rows are decompressed. All by default.
+    out : ndarray, optional
+        C-contiguous array of the result's shape and dtype to write into (saves a copy
+        when the frames go into a larger block).
 
     Returns
     -------
@@ -228,7 +232,11 @@ def read_indexed_frames(
     r0, r1 = (0, ny) if rows is None else (max(0, rows[0]), min(ny, rows[1]))
     c0, c1 = (0, nx) if cols is None else (max(0, cols[0]), min(nx, cols[1]))
     r1, c1 = max(r0, r1), max(c0, c1)
-    out = np.empty((stop - start, r1 - r0, c1 - c0), dtype=dtype)
+    shape = (stop - start, r1 - r0, c1 - c0)
+    if out is None:
+        out = np.empty(shape, dtype=dtype)
+    elif out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous {dtype} array of shape {shape}")
     if out.size == 0:
         return out
     n_elem = ny * nx
@@ -255,7 +263,7 @@ def read_indexed_frames(
     if (pos > ends).any():
         raise CorruptFileError("bitshuffle block sizes run past their chunk", path=index.filename)
     whole = (r0, r1, c0, c1) == (0, ny, 0, nx)
-    scratch = out if whole else np.empty((size,), dtype=dtype)
+    scratch = out if whole else np.empty((size,), dtype=dtype)  # small: stays in the cache
     lo = r0 * nx - first * b
     src, dst = buf.ctypes.data, scratch.ctypes.data
     limit = (ends - pos).tolist()
