@@ -58,3 +58,31 @@ def test_bad_input_raises_operando_errors(tmp_path):
     assert "fid: truncated" in str(result.exception)
     result = runner.invoke(app, ["isotopes", "--li6", "a", "--li7", "b", "--window", "nonsense"])
     assert isinstance(result.exception, ParameterError)
+
+
+def test_process_and_isotopes_draw_their_spectra(tmp_path):
+    """``--plot``: the spectrum (or both isotopes' spectra) on a decreasing ppm axis, windows shaded."""
+    import matplotlib.image as mpimg
+
+    from operando.report import plot_spectra
+
+    li7, li6 = li_isotope_pair(tmp_path, x6_metal=0.3, n_points=1024, seed=1)
+    png = tmp_path / "spec.png"
+    result = runner.invoke(
+        app, ["process", str(li7), "--window", "240,290", "-o", str(tmp_path / "s.csv"), "--plot", str(png)]
+    )
+    assert result.exit_code == 0, result.output
+    image = mpimg.imread(png)
+    assert image.shape[0] > 500 and image.shape[1] > 1000  # 300 dpi
+    svg = tmp_path / "iso.svg"
+    args = ["isotopes", "--li6", str(li6), "--li7", str(li7), "--window", "240,290", "--noise", "-130,-50"]
+    result = runner.invoke(app, [*args, "--plot", str(svg)])
+    assert result.exit_code == 0, result.output
+    text = svg.read_text()
+    assert "6Li" in text and "7Li" in text and "chemical shift (ppm)" in text
+    ppm = [300.0, 200.0, 100.0, 0.0]
+    fig = plot_spectra([("a", ppm, [0, 1, 2, 1]), ("b", ppm, [[0, 1, 0, 0], [1, 0, 0, 0]])], windows_ppm=[(50, 150)])
+    top, bottom = fig.axes
+    assert top.get_xlim() == (300.0, 0.0)  # shift decreases to the right
+    assert len(bottom.lines) == 2 and len(top.patches) == 1
+    assert bottom.get_ylabel() == "intensity (a.u.)"

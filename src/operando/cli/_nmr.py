@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -98,6 +98,9 @@ def process_command(
     windows: Annotated[
         list[str] | None, typer.Option("--window", help="Integration window LO,HI in ppm; repeatable.")
     ] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Also draw the spectrum with its windows (.png, .svg, .pdf).")
+    ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
 ) -> None:
     """FT, phase and reference a Bruker or Varian dataset; integrate windows; write Zarr or CSV."""
@@ -139,6 +142,18 @@ def process_command(
     typer.echo(f"{fid.meta.nucleus} {rows.shape[0]} x {ppm.size} points, {ppm[0]:.3f} .. {ppm[-1]:.3f} ppm -> {out}")
     for (lo, hi), vals in zip(wins, ints, strict=True):
         typer.echo(f"integral {lo:g}..{hi:g} ppm: " + ", ".join(f"{v:.6g}" for v in vals))
+    if plot is not None:
+        label = f"{fid.meta.nucleus}: {Path(fid.meta.path).name}"
+        _save_plot([(label, ppm, rows)], wins, plot)
+
+
+def _save_plot(spectra: list[tuple[str, Any, Any]], windows: list[tuple[float, float]], plot: Path) -> None:
+    """Draw spectra with their windows into ``plot`` (its suffix gives the format, PNG by default)."""
+    from operando.report import plot_spectra, save_figure
+
+    fig = plot_spectra(spectra, windows_ppm=windows)
+    save_figure(fig, plot.with_suffix(""), formats=(plot.suffix.lstrip(".") or "png",))
+    typer.echo(f"-> {plot}")
 
 
 @app.command("isotopes")
@@ -168,6 +183,9 @@ def isotopes(
     ] = None,
     charge_mAh: Annotated[
         float | None, typer.Option("--charge-mAh", help="Charge passed through the cell before the measurement.")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Also draw both spectra with the window (.png, .svg, .pdf).")
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
 ) -> None:
@@ -218,6 +236,15 @@ def isotopes(
         inputs = [f for folder in folders for f in sorted(folder.iterdir()) if f.is_file()]
         write_results(ds, out, parameters=params, inputs=inputs, overwrite=overwrite)
         typer.echo(f"-> {out}")
+    if plot is not None:
+        from operando.nmr import process
+
+        mode: Literal["manual", "auto"] = "auto" if phase == "auto" else "manual"
+        spectra = []
+        for nucleus, folder in (("6Li", li6), ("7Li", li7)):
+            ds_n = process(read_fid(folder), lb_Hz=lb, phase_mode=mode)
+            spectra.append((f"{nucleus}: {folder.name}", ds_n["ppm"].values, ds_n["intensity"].values))
+        _save_plot(spectra, [(lo, hi)], plot)
 
 
 def _normalised_integral(

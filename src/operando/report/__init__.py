@@ -4,6 +4,7 @@ from operando.report._cellmodel import plot_cell_model
 from operando.report._html import HTML_DPI, RecordMatch, ReportResult, build_report, match_record
 from operando.report._mri import plot_layer_amounts, plot_layer_rates, plot_profiles, save_mri_figures
 from operando.report._sections import FigureSpec, FrameState, Section, infer_kind, make_section, register_section
+from operando.report._spectra import plot_spectra
 from operando.report._sxdm import (
     frame_labels,
     misorientation_rgb,
@@ -36,6 +37,7 @@ __all__ = [
     "plot_misorientation",
     "plot_pole_figure",
     "plot_profiles",
+    "plot_spectra",
     "plot_timeline",
     "register_section",
     "save_figure",
