@@ -219,11 +219,19 @@ def errors(q: np.ndarray, truth: Any, points: np.ndarray) -> dict[str, float]:
 
 
 def make_map(side: tuple[int, int], n_angles: int, det: int, folder: Path, seed: int) -> tuple[Any, Path, float]:
+    """Simulate the map and write it to ``folder``, or reuse the one written there with the same
+    parameters (``--map-dir``; the model is deterministic in its seed, the frames are not rewritten)."""
     from operando.synthetic import simulate_kmap, write_bliss_kmap
 
     model = simulate_kmap(map_shape=side, n_angles=n_angles, detector_shape=(det, det), seed=seed)
+    stamp = folder / "map-parameters.json"
+    wanted = json.dumps({"side": side, "angles": n_angles, "detector": det, "seed": seed})
+    if stamp.is_file() and stamp.read_text() == wanted:
+        return model, next(folder.glob("*.h5")), 0.0
+    shutil.rmtree(folder, ignore_errors=True)
     t0 = time.perf_counter()
     master = write_bliss_kmap(model, folder)
+    stamp.write_text(wanted)
     return model, master, time.perf_counter() - t0
 
 
@@ -253,12 +261,15 @@ def compare(args: argparse.Namespace) -> None:
         Path(args.workdir).mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="sxdm-bench-", dir=args.workdir))
     try:
-        model, master, t_write = make_map(side, args.angles, det, work / "raw", args.seed)
+        raw = Path(args.map_dir) if args.map_dir else work / "raw"
+        model, master, t_write = make_map(side, args.angles, det, raw, args.seed)
         n = side[0] * side[1]
         print(
             f"map: {side[0]} x {side[1]} points x {args.angles} angles x {det}^2 pixels "
-            f"({n * args.angles * det * det * 4 / 1e9:.2f} GB of int32 frames, {_du(work / 'raw'):.2f} GB on disk "
-            f"bitshuffle-lz4), written in {t_write:.0f} s; {os.cpu_count()} CPU cores"
+            f"({n * args.angles * det * det * 4 / 1e9:.2f} GB of int32 frames, {_du(raw):.2f} GB on disk "
+            f"bitshuffle-lz4), "
+            + (f"written in {t_write:.0f} s" if t_write else f"reused from {raw}")
+            + f"; {os.cpu_count()} CPU cores"
         )
         results = {tool: measure(tool, master, work / tool) for tool in ("xsocs", "ours")}
         qs = {t: np.asarray(r["q"], dtype=np.float64).reshape(*side, 3) for t, r in results.items()}
@@ -309,6 +320,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="12 x 12 points, 128^2 pixels")
     parser.add_argument("--workdir", default=None, help="folder for the map and XSOCS files (default: system temp)")
     parser.add_argument("--keep", action="store_true", help="keep the written files")
+    parser.add_argument(
+        "--map-dir", default=None, help="write the map here and keep it; a later run with the same parameters reuses it"
+    )
     parser.add_argument("--skip-compare", action="store_true", help="only the out-of-core run")
     parser.add_argument(
         "--out-of-core", type=float, default=None, metavar="SIZE_GB", help="also reduce a map of this many GB (ours)"

@@ -589,17 +589,22 @@ def bliss_frames(
 
 
 def _sum_frames(
-    master: str, sources: tuple[tuple[str, str, int, int, int], ...], runs: tuple[tuple[int, int], ...], batch: int
+    master: str,
+    sources: tuple[tuple[str, str, int, int, int], ...],
+    runs: tuple[tuple[int, int], ...],
+    block: tuple[int, int, int],
+    dtype: Any,
 ) -> NDArray[np.float64]:
     """Frames of the point ranges ``runs`` of one scan, summed: (det_y, det_x) float64, read
-    ``batch`` frames at a time (the frames are never all in memory)."""
-    total: NDArray[np.float64] | None = None
+    ``block[0]`` frames at a time into one reused buffer (the frames are never all in memory)."""
+    frames = np.empty(block, dtype=dtype)
+    part = np.empty(block[1:], dtype=np.float64)
+    total = np.zeros(block[1:], dtype=np.float64)
     for start, stop in runs:
-        for s in range(start, stop, batch):
-            part = np.asarray(_read_points(master, sources, s, min(s + batch, stop))).sum(axis=0, dtype=np.float64)
-            total = part if total is None else np.add(total, part, out=total)
-    if total is None:
-        raise ValueError("no points to sum")
+        for s in range(start, stop, block[0]):
+            view = frames[: min(block[0], stop - s)]
+            _read_points(master, sources, s, s + len(view), out=view)
+            total += np.sum(view, axis=0, dtype=np.float64, out=part)
     return total
 
 
@@ -630,7 +635,10 @@ def bliss_point_sums(meta: KMapMetadata, rows: NDArray[np.intp], *, scheduler: A
         raise ValueError("no rows to sum")
     cuts = np.flatnonzero(np.diff(r) != 1) + 1
     runs = tuple((int(g[0]) * nx, (int(g[-1]) + 1) * nx) for g in np.split(r, cuts))
-    frame_bytes = int(np.prod(meta.detector.shape)) * 4
+    with h5py.File(meta.path, "r") as h:
+        dtype = h[meta.scans[0].frames].dtype
+    frame_bytes = int(np.prod(meta.detector.shape)) * dtype.itemsize
     batch = max(1, (4 << 20) // frame_bytes)  # ~4 MB of frames per read: they stay in the cache while summed
-    tasks = [dask.delayed(_sum_frames)(str(meta.path), s.sources, runs, batch) for s in meta.scans]
+    block = (batch, *meta.detector.shape)
+    tasks = [dask.delayed(_sum_frames)(str(meta.path), s.sources, runs, block, dtype) for s in meta.scans]
     return np.stack(dask.compute(*tasks, scheduler=scheduler))

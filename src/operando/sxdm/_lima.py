@@ -170,25 +170,43 @@ def _be(buf: NDArray[np.uint8], pos: NDArray[np.int64], nbytes: int) -> NDArray[
     return out
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(nbytes: int) -> memoryview:
+    """This thread's reusable read buffer, at least ``nbytes`` long (fresh memory costs page
+    faults on every block; a reused one only on the first)."""
+    buf = getattr(_SCRATCH, "buf", None)
+    if buf is None or len(buf) < nbytes:
+        buf = _SCRATCH.buf = bytearray(max(nbytes, 2 * len(buf or b"")))
+    return memoryview(buf)[:nbytes]
+
+
 def _read_compressed(index: ChunkIndex, start: int, stop: int) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
-    """Compressed chunks of frames ``start:stop`` -> (bytes, offset of each chunk in them)."""
+    """Compressed chunks of frames ``start:stop`` -> (bytes, offset of each chunk in them).
+
+    The bytes live in this thread's scratch buffer: valid until its next call.
+    """
     offs, sizes = index.offsets[start:stop], index.sizes[start:stop]
     lo, hi = int(offs.min()), int((offs + sizes).max())
     fd = os.open(index.filename, os.O_RDONLY)
     try:
         if hi - lo <= 2 * int(sizes.sum()) + (1 << 20):  # they lie one after another (Lima writes them so)
-            data = os.pread(fd, hi - lo, lo)
+            view = _scratch(hi - lo)
+            got = os.preadv(fd, [view], lo)
             rel = offs - lo
         else:  # scattered: one read each
-            parts = [os.pread(fd, int(n), int(o)) for o, n in zip(offs, sizes, strict=True)]
-            data = b"".join(parts)
+            view = _scratch(int(sizes.sum()))
             rel = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-            hi, lo = int(sizes.sum()), 0
+            got = sum(
+                os.preadv(fd, [view[r : r + n]], o)
+                for r, o, n in zip(rel.tolist(), offs.tolist(), sizes.tolist(), strict=True)
+            )
     finally:
         os.close(fd)
-    if len(data) != hi - lo:
+    if got != len(view):
         raise CorruptFileError(f"truncated: frames {start}:{stop} end past the end of the file", path=index.filename)
-    return np.frombuffer(data, dtype=np.uint8), rel
+    return np.frombuffer(view, dtype=np.uint8), rel
 
 
 def read_indexed_frames(
