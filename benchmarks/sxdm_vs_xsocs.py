@@ -19,13 +19,15 @@ What it does
 3. Ours: :func:`operando.sxdm.process_kmap` on the same master file (local threaded
    Dask scheduler, default settings).
 
-Each tool runs in its own child process (same interpreter). Times are wall-clock around
+Each tool runs in its own child process (same interpreter), ``--repeat`` times (3), and
+the median run is reported. Times are wall-clock around
 the pipeline call in the child (imports excluded for both: ours imports beforehand the
 modules its first call would import lazily, see ``_import_lazy_modules``; nothing else is
 warmed, so the Lima chunk tables are read inside the timed call). Peak memory is the largest
 sum over the child and all its descendants (XSOCS forks worker processes) of the
 proportional set size (PSS, shared pages split between the processes that map them),
-sampled every 100 ms with psutil from this process; the peak resident set (VmHWM) of the
+sampled every 100 ms with psutil from this process, in one more run of each tool (sampling
+stalls the sampled process's page faults, so timed runs are not sampled); the peak resident set (VmHWM) of the
 child's main process is printed beside it, and the CPU time (user + system) of the child
 and its workers, a measure less sensitive to other load on the machine. Errors are
 against the simulated truth on the crystal points that both tools return: RMS of the
@@ -172,8 +174,12 @@ def _tree_pss(proc: Any) -> float:
     return total
 
 
-def measure(tool: str, master: Path, work: Path) -> dict[str, Any]:
-    """Run one tool in a child process; sample the PSS of its process tree."""
+def measure(tool: str, master: Path, work: Path, *, sample: bool = True) -> dict[str, Any]:
+    """Run one tool in a child process; with ``sample``, sample the PSS of its process tree.
+
+    Reading a process's PSS walks its page tables under the kernel's memory-map lock, which
+    stalls its page faults: timed runs are made without sampling, memory runs apart.
+    """
     import psutil
 
     work.mkdir(parents=True, exist_ok=True)
@@ -185,12 +191,13 @@ def measure(tool: str, master: Path, work: Path) -> dict[str, Any]:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
     ps = psutil.Process(proc.pid)
     peak = 0.0
-    while proc.poll() is None:
+    while sample and proc.poll() is None:
         try:
             peak = max(peak, _tree_pss(ps))
         except psutil.NoSuchProcess:
             break
         time.sleep(0.1)
+    proc.wait()
     if proc.returncode != 0:
         raise RuntimeError(f"{tool} failed (exit {proc.returncode})")
     cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -241,12 +248,20 @@ def _du(folder: Path) -> float:
 
 def _report_tool(name: str, r: dict[str, Any], n: int, err: dict[str, float]) -> None:
     steps = ", ".join(f"{k} {v:.2f} s" for k, v in r["times"].items())
-    print(f"{name}: {r['times']['total'] / n * 1e3:.2f} ms/point ({steps})")
+    runs = r.get("all_totals", [r["times"]["total"]])
+    print(
+        f"{name}: {r['times']['total'] / n * 1e3:.2f} ms/point ({steps}; median of {len(runs)} runs: "
+        + ", ".join(f"{t:.2f}" for t in runs)
+        + " s)"
+    )
     print(
         f"    CPU time (child + workers, incl. start-up): {r['cpu_s']:.1f} s = {r['cpu_s'] / n * 1e3:.2f} ms/point; "
         f"child wall {r['child_wall_s']:.1f} s"
     )
-    print(f"    peak memory: {r['peak_pss_MB']:.0f} MB PSS (process tree), main process VmHWM {r['vm_hwm_MB']:.0f} MB")
+    print(
+        f"    peak memory: {r['peak_pss_MB']:.0f} MB PSS (process tree, a separate sampled run), "
+        f"main process VmHWM {r['vm_hwm_MB']:.0f} MB"
+    )
     print(f"    settings: {r['settings']}")
     print(
         f"    errors: d RMS {err['d_rms_A']:.2e} A, tilt RMS {err['tilt_rms_deg']:.5f} deg, "
@@ -271,7 +286,13 @@ def compare(args: argparse.Namespace) -> None:
             + (f"written in {t_write:.0f} s" if t_write else f"reused from {raw}")
             + f"; {os.cpu_count()} CPU cores"
         )
-        results = {tool: measure(tool, master, work / tool) for tool in ("xsocs", "ours")}
+        results = {}
+        for tool in ("xsocs", "ours"):  # timed runs (no memory sampling), then one sampled for memory
+            runs = [measure(tool, master, work / tool, sample=False) for _ in range(args.repeat)]
+            runs.sort(key=lambda r: r["times"]["total"])
+            results[tool] = runs[len(runs) // 2]  # the median run
+            results[tool]["all_totals"] = [r["times"]["total"] for r in runs]
+            results[tool]["peak_pss_MB"] = measure(tool, master, work / tool)["peak_pss_MB"]
         qs = {t: np.asarray(r["q"], dtype=np.float64).reshape(*side, 3) for t, r in results.items()}
         both = model.truth.mask & np.all([np.isfinite(q).all(-1) for q in qs.values()], axis=0)
         print(f"error points: {int(both.sum())} crystal points returned by both (of {int(model.truth.mask.sum())})")
@@ -317,6 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--angles", type=int, default=30, help="rocking angles (one Bliss scan each)")
     parser.add_argument("--detector", type=int, default=256, help="detector side in pixels")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each tool (the median is reported)")
     parser.add_argument("--quick", action="store_true", help="12 x 12 points, 128^2 pixels")
     parser.add_argument("--workdir", default=None, help="folder for the map and XSOCS files (default: system temp)")
     parser.add_argument("--keep", action="store_true", help="keep the written files")
