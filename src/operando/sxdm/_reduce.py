@@ -109,9 +109,19 @@ def find_hot_pixels(summed: ArrayLike, *, threshold: float = 8.0) -> NDArray[np.
     # take +inf). A median over angles above the threshold needs at least half the angles
     # above it, so only pixels where half the bounds pass can be hot, and only those need
     # the 3x3 median (a rank filter, ~10x slower than the minimum over the whole detector).
-    lo = ndimage.minimum_filter(s, size=(1, 3, 3), mode="nearest")
-    over = (lo < 0) | (s - lo > (threshold - 1e-9 * abs(threshold)) * np.sqrt(np.maximum(lo, 0.0) + 1.0))
-    iy, ix = np.nonzero(over.sum(axis=0) >= (len(s) + 1) // 2)
+    # One angle at a time: the temporaries of a frame stay in the cache (those of the whole
+    # stack were ~16 MB each, written to fresh memory).
+    passes = np.zeros(s.shape[1:], dtype=np.intp)
+    lo = np.empty(s.shape[1:])
+    bound = np.empty(s.shape[1:])
+    for frame in s:
+        ndimage.minimum_filter(frame, size=3, mode="nearest", output=lo)
+        np.maximum(lo, 0.0, out=bound)
+        bound += 1.0
+        np.sqrt(bound, out=bound)
+        bound *= threshold - 1e-9 * abs(threshold)
+        passes += (lo < 0) | (frame - lo > bound)
+    iy, ix = np.nonzero(passes >= (len(s) + 1) // 2)
     hot = np.zeros(s.shape[1:], dtype=bool)
     if iy.size > s[0].size // 10:  # many candidates: the filter over the whole detector is cheaper
         med = ndimage.median_filter(s, size=(1, 3, 3), mode="nearest")
