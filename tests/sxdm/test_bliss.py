@@ -17,7 +17,7 @@ from operando.sxdm import (
     read_bliss_metadata,
     reduce_kmap,
 )
-from operando.sxdm._bliss import bliss_frames, bliss_point_sums
+from operando.sxdm._bliss import bliss_frames, bliss_point_sums, bliss_region_sums
 from operando.sxdm._process import _region_q
 from operando.sxdm._reduce import single_threaded_blas
 from operando.synthetic._sxdm import simulate_kmap, write_bliss_kmap
@@ -243,3 +243,30 @@ def test_process_kmap_fast_path_equals_full_frames(small_kmap):
     for name in ("qx", "qy", "qz", "intensity"):
         scale = np.nanmax(np.abs(ref[name]))
         np.testing.assert_allclose(maps[name].values, ref[name], rtol=1e-6, atol=1e-6 * scale, equal_nan=True)
+
+
+def test_region_sums_reduced_while_read_equal_the_region_frames(small_kmap):
+    """The second pass reduced as it reads (bliss_region_sums, a reused buffer per thread) gives the
+    moments of the region frames read as Dask chunks, bit for bit (same point blocks)."""
+    _, master = small_kmap
+    frames, meta = open_bliss_kmap(master, points_per_chunk=16)
+    q = pixel_q(
+        meta.eta_deg, meta.phi_deg, meta.nu_deg, meta.delta_deg, detector=meta.detector, wavelength_A=meta.wavelength_A
+    )
+    roi = ROI((1, 7), (6, 31), (4, 25))
+
+    def read_region(r):
+        return bliss_frames(meta, points_per_chunk=16, window=(r.det_y, r.det_x), angles=r.angles, angles_per_chunk=6)
+
+    def region_sums(r, angle_sums):
+        return bliss_region_sums(meta, r, angle_sums, n_sums=6, points_per_chunk=16)
+
+    kw = {"eta_deg": meta.eta_deg, "pixel_mask": meta.pixel_mask, "roi": roi}
+    chunked, s1 = reduce_kmap(frames, q, read_region=read_region, **kw)
+    fused, s2 = reduce_kmap(frames, q, region_sums=region_sums, **kw)
+    assert s1 == s2
+    with dask.config.set(scheduler="synchronous"), single_threaded_blas():
+        for name in chunked:
+            np.testing.assert_array_equal(fused[name].compute(), chunked[name].compute())
+    with pytest.raises(OperandoError, match="region_sums gave sums of shape"):
+        reduce_kmap(frames, q, region_sums=lambda r, f: region_sums(r, f)[:2], **kw)

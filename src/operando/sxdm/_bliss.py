@@ -19,7 +19,8 @@ fill value through the virtual dataset), in blocks of whole runs of scan points.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -40,6 +41,7 @@ __all__ = [
     "SXDMLayoutError",
     "bliss_frames",
     "bliss_point_sums",
+    "bliss_region_sums",
     "open_bliss_kmap",
     "read_bliss_metadata",
 ]
@@ -596,8 +598,8 @@ def _sum_frames(
     dtype: Any,
 ) -> NDArray[np.float64]:
     """Frames of the point ranges ``runs`` of one scan, summed: (det_y, det_x) float64, read
-    ``block[0]`` frames at a time into one reused buffer (the frames are never all in memory)."""
-    frames = np.empty(block, dtype=dtype)
+    ``block[0]`` frames at a time into this thread's reused buffer (never all in memory)."""
+    frames = _region_buffer(block, dtype)
     part = np.empty(block[1:], dtype=np.float64)
     total = np.zeros(block[1:], dtype=np.float64)
     for start, stop in runs:
@@ -642,3 +644,105 @@ def bliss_point_sums(meta: KMapMetadata, rows: NDArray[np.intp], *, scheduler: A
     block = (batch, *meta.detector.shape)
     tasks = [dask.delayed(_sum_frames)(str(meta.path), s.sources, runs, block, dtype) for s in meta.scans]
     return np.stack(dask.compute(*tasks, scheduler=scheduler))
+
+
+_REGION_BUFFER = threading.local()
+
+
+def _region_buffer(shape: tuple[int, ...], dtype: Any) -> NDArray[Any]:
+    """This thread's reusable frame block of at least ``shape`` (frames are summed away at
+    once, so one buffer serves every block: fresh 30 MB blocks cost ~8000 page faults each)."""
+    size = int(np.prod(shape))
+    buf = getattr(_REGION_BUFFER, "buf", None)
+    if buf is None or buf.dtype != dtype or buf.size < size:
+        buf = _REGION_BUFFER.buf = np.empty(size, dtype=dtype)
+    return buf[:size].reshape(shape)
+
+
+def _region_block(
+    master: str,
+    sources: tuple[tuple[tuple[str, str, int, int, int], ...], ...],
+    n_x: int,
+    box: tuple[tuple[int, int], tuple[int, int]],
+    dtype: Any,
+    angle_sums: Callable[[int, NDArray[Any]], NDArray[np.float64]],
+    block_info: Any = None,
+) -> NDArray[np.float64]:
+    """One block of points: ``angle_sums(a, frames)`` summed over the region's angles ``a``."""
+    (y0, y1), (x0, x1), _ = block_info[None]["array-location"]
+    (r0, r1), (c0, c1) = box
+    # whole rows are one run of points, else one run per row
+    runs = [(y0 * n_x, y1 * n_x)] if x1 - x0 == n_x else [(y * n_x + x0, y * n_x + x1) for y in range(y0, y1)]
+    n_points = (y1 - y0) * (x1 - x0)
+    frames = _region_buffer((n_points, r1 - r0, c1 - c0), dtype)
+    total: NDArray[np.float64] | None = None
+    for a, angle_sources in enumerate(sources):
+        k = 0
+        for start, stop in runs:
+            _read_points(master, angle_sources, start, stop, (r0, r1), (c0, c1), out=frames[k : k + stop - start])
+            k += stop - start
+        part = angle_sums(a, frames)
+        total = part if total is None else np.add(total, part, out=total)
+    assert total is not None
+    return total.reshape(y1 - y0, x1 - x0, -1)
+
+
+def bliss_region_sums(
+    meta: KMapMetadata,
+    roi: Any,
+    angle_sums: Callable[[int, NDArray[Any]], NDArray[np.float64]],
+    *,
+    n_sums: int,
+    points_per_chunk: int,
+) -> Any:
+    """Per-point sums over the region of interest, read and reduced block by block.
+
+    For each block of scan points and each of the region's rocking angles, the frames are
+    read as the region's detector box into a reused buffer and reduced at once by
+    ``angle_sums(a, frames)`` (``a``: the angle's index within the region; ``frames``:
+    ``(points, roi det_y, roi det_x)``) to ``(points, n_sums)``; the results are added over
+    the angles. The frames of a block are never kept (the second pass of
+    :func:`operando.sxdm.reduce_kmap` without materialising frame chunks).
+
+    Parameters
+    ----------
+    meta : KMapMetadata
+    roi : ROI
+        Region of interest (angles, det_y, det_x).
+    angle_sums : callable
+        Picklable, for distributed workers.
+    n_sums : int
+        Sums per point.
+    points_per_chunk : int
+        Scan points per block (whole map rows when a row is shorter).
+
+    Returns
+    -------
+    (y, x, n_sums) dask.array of float64
+    """
+    import dask.array as da
+
+    ny, nx = meta.map_shape
+    rows = max(1, points_per_chunk // nx)
+    cols = min(nx, points_per_chunk)
+    with h5py.File(meta.path, "r") as h:
+        dtype = h[meta.scans[0].frames].dtype
+    sources = tuple(s.sources for s in meta.scans[roi.angles[0] : roi.angles[1]])
+    chunks = (_split(ny, rows), _split(nx, cols), (n_sums,))
+    return da.map_blocks(
+        _region_block,
+        str(meta.path),
+        sources,
+        nx,
+        (tuple(roi.det_y), tuple(roi.det_x)),
+        dtype,
+        angle_sums,
+        chunks=chunks,
+        dtype=np.float64,
+        meta=np.empty((0, 0, 0)),
+    )
+
+
+def _split(n: int, step: int) -> tuple[int, ...]:
+    """``n`` as runs of ``step`` (the last shorter)."""
+    return tuple(min(step, n - i) for i in range(0, n, step))

@@ -15,7 +15,7 @@ import xarray as xr
 from operando.echem._record import EchemRecord
 from operando.errors import MissingMetadataError, ParameterError
 from operando.store import run_series
-from operando.sxdm._bliss import bliss_frames, bliss_point_sums
+from operando.sxdm._bliss import bliss_frames, bliss_point_sums, bliss_region_sums
 from operando.sxdm._drift import estimate_drift, shift_frames
 from operando.sxdm._filters import median_filter_points
 from operando.sxdm._geometry import pixel_q
@@ -151,7 +151,7 @@ def process_kmap(
             wavelength_A=meta.wavelength_A,
         )
 
-    read_region = survey = None
+    read_region = survey = region_sums = None
     if not drift_correction and median_filter is None and _kind(Path(path)) == "bliss":
 
         def read_region(roi: ROI) -> Any:
@@ -170,6 +170,13 @@ def process_kmap(
         def survey(rows: Any) -> Any:  # summed while read: full frames are never held
             return bliss_point_sums(meta, rows, scheduler=local_scheduler())
 
+        def region_sums(roi: ROI, angle_sums: Any) -> Any:
+            # the region's frames reduced as they are read, ~32 MB of them (all its angles) per task
+            n_a = roi.angles[1] - roi.angles[0]
+            box = (roi.det_y[1] - roi.det_y[0]) * (roi.det_x[1] - roi.det_x[0]) * frames.dtype.itemsize
+            ppc = _points_per_chunk(n_a * box, meta.map_shape[1], points_per_chunk)
+            return bliss_region_sums(meta, roi, angle_sums, n_sums=6, points_per_chunk=ppc)
+
     moments, settings = reduce_kmap(
         frames,
         _region_q(meta),
@@ -179,6 +186,7 @@ def process_kmap(
         survey_points=survey_points,
         read_region=read_region,
         survey=survey,
+        region_sums=region_sums,
     )
     # one compute for all moments: they share every frame read (np.asarray on each would re-read the map per moment)
     with single_threaded_blas():  # the Dask threads are the parallelism; BLAS threads would oversubscribe

@@ -447,6 +447,13 @@ def _block_partials(
     return out
 
 
+def _region_angle_sums(
+    a: int, frames: NDArray[Any], *, w32: NDArray[np.float32], colsum: NDArray[np.float64], constant: float
+) -> NDArray[np.float64]:
+    """Region frames ``(points, roi_det_y, roi_det_x)`` of the region's angle ``a`` -> (points, 6)."""
+    return _angle_sums(frames.reshape(len(frames), -1), w32[a], colsum[a], constant)
+
+
 def reduce_kmap(
     frames: ArrayLike,
     q: ArrayLike | Callable[[ROI], ArrayLike],
@@ -460,6 +467,7 @@ def reduce_kmap(
     survey_points: int | None = None,
     read_region: Callable[[ROI], Any] | None = None,
     survey: Callable[[NDArray[np.intp]], ArrayLike] | None = None,
+    region_sums: Callable[[ROI, Callable[[int, NDArray[Any]], NDArray[np.float64]]], Any] | None = None,
 ) -> tuple[dict[str, NDArray[np.float64]], dict[str, object]]:
     """Reduce a whole K-map to per-point moments (see :func:`centre_of_mass`).
 
@@ -507,6 +515,13 @@ def reduce_kmap(
         ``survey(rows)`` -> the frames of those map rows summed over their points,
         ``(angle, det_y, det_x)`` (e.g. summed while they are read). Default: sum
         ``frames[:, rows]``.
+    region_sums : callable, optional
+        ``region_sums(roi, angle_sums)`` -> lazy ``(y, x, 6)``: for every block of points,
+        ``angle_sums(a, frames)`` of the frames ``(points, roi_det_y, roi_det_x)`` of each
+        of the region's angles ``a`` (0 = its first), added over the angles (e.g. reduced
+        as they are read, never kept: :func:`operando.sxdm.bliss_region_sums`). Used for
+        the second pass of lazy frames unless the background is per frame; it takes
+        precedence over ``read_region``.
 
     Returns
     -------
@@ -586,7 +601,12 @@ def reduce_kmap(
         outside = np.flatnonzero(use)
     kw: dict[str, Any] = {"crop": (sy, sx), "outside": outside, "constant": constant}
 
-    if lazy:
+    if lazy and region_sums is not None and outside is None:
+        sums = region_sums(roi, partial(_region_angle_sums, w32=w32, colsum=colsum, constant=constant))
+        if sums.shape != (ny, nx, 6):
+            raise ParameterError(f"region_sums gave sums of shape {sums.shape}, expected {(ny, nx, 6)}")
+        out = sums.map_blocks(_finish, q0, e0, dtype=np.float64)
+    elif lazy:
         sub = fr[sa]
         if read_region is not None and outside is None:  # frames of the region only, read as such
             sub = read_region(roi)
