@@ -19,7 +19,6 @@ fill value through the virtual dataset), in blocks of whole runs of scan points.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
@@ -33,7 +32,7 @@ from numpy.typing import NDArray
 
 from operando.errors import CorruptFileError, MissingMetadataError, UnsupportedFormatError
 from operando.sxdm._geometry import DetectorGeometry
-from operando.sxdm._lima import chunk_index, read_indexed_frames
+from operando.sxdm._lima import chunk_index, read_indexed_frames, thread_buffer
 
 __all__ = [
     "BlissScan",
@@ -570,11 +569,9 @@ def bliss_frames(
     from dask.base import tokenize
 
     ny, nx = meta.map_shape
-    rows = max(1, points_per_chunk // nx)
-    cols = min(nx, points_per_chunk)
+    rows, cols = _point_chunks(nx, points_per_chunk)
     a0, a1 = angles if angles is not None else (0, len(meta.scans))
-    with h5py.File(meta.path, "r") as h:
-        dtype = h[meta.scans[0].frames].dtype
+    dtype = _frames_dtype(meta)
     source = _BlissFrames(
         str(meta.path), tuple(s.sources for s in meta.scans[a0:a1]), (ny, nx), meta.detector.shape, dtype, window
     )
@@ -599,7 +596,7 @@ def _sum_frames(
 ) -> NDArray[np.float64]:
     """Frames of the point ranges ``runs`` of one scan, summed: (det_y, det_x) float64, read
     ``block[0]`` frames at a time into this thread's reused buffer (never all in memory)."""
-    frames = _region_buffer(block, dtype)
+    frames = _frame_buffer(block, dtype)
     part = np.empty(block[1:], dtype=np.float64)
     total = np.zeros(block[1:], dtype=np.float64)
     for start, stop in runs:
@@ -637,8 +634,7 @@ def bliss_point_sums(meta: KMapMetadata, rows: NDArray[np.intp], *, scheduler: A
         raise ValueError("no rows to sum")
     cuts = np.flatnonzero(np.diff(r) != 1) + 1
     runs = tuple((int(g[0]) * nx, (int(g[-1]) + 1) * nx) for g in np.split(r, cuts))
-    with h5py.File(meta.path, "r") as h:
-        dtype = h[meta.scans[0].frames].dtype
+    dtype = _frames_dtype(meta)
     frame_bytes = int(np.prod(meta.detector.shape)) * dtype.itemsize
     batch = max(1, (8 << 20) // frame_bytes)  # ~8 MB of frames per read (4 MB and 16 MB were slower here)
     block = (batch, *meta.detector.shape)
@@ -646,17 +642,24 @@ def bliss_point_sums(meta: KMapMetadata, rows: NDArray[np.intp], *, scheduler: A
     return np.stack(dask.compute(*tasks, scheduler=scheduler))
 
 
-_REGION_BUFFER = threading.local()
-
-
-def _region_buffer(shape: tuple[int, ...], dtype: Any) -> NDArray[Any]:
-    """This thread's reusable frame block of at least ``shape`` (frames are summed away at
-    once, so one buffer serves every block: fresh 30 MB blocks cost ~8000 page faults each)."""
+def _frame_buffer(shape: tuple[int, ...], dtype: Any) -> NDArray[Any]:
+    """This thread's reusable block of frames of ``shape`` (frames are summed away at once, so
+    one buffer serves every block: a fresh 30 MB block costs ~8000 page faults)."""
+    dt = np.dtype(dtype)
     size = int(np.prod(shape))
-    buf = getattr(_REGION_BUFFER, "buf", None)
-    if buf is None or buf.dtype != dtype or buf.size < size:
-        buf = _REGION_BUFFER.buf = np.empty(size, dtype=dtype)
-    return buf[:size].reshape(shape)
+    return np.frombuffer(thread_buffer("frames", size * dt.itemsize), dtype=dt, count=size).reshape(shape)
+
+
+def _frames_dtype(meta: KMapMetadata) -> np.dtype[Any]:
+    """Pixel type of the K-map's frames (of its first scan)."""
+    with h5py.File(meta.path, "r") as h:
+        return np.dtype(h[meta.scans[0].frames].dtype)
+
+
+def _point_chunks(n_x: int, points_per_chunk: int) -> tuple[int, int]:
+    """(rows, columns) of map points per chunk, for rows of ``n_x`` points: whole rows when a
+    row is shorter than ``points_per_chunk``, else part of one row."""
+    return max(1, points_per_chunk // n_x), min(n_x, points_per_chunk)
 
 
 def _region_block(
@@ -674,7 +677,7 @@ def _region_block(
     # whole rows are one run of points, else one run per row
     runs = [(y0 * n_x, y1 * n_x)] if x1 - x0 == n_x else [(y * n_x + x0, y * n_x + x1) for y in range(y0, y1)]
     n_points = (y1 - y0) * (x1 - x0)
-    frames = _region_buffer((n_points, r1 - r0, c1 - c0), dtype)
+    frames = _frame_buffer((n_points, r1 - r0, c1 - c0), dtype)
     total: NDArray[np.float64] | None = None
     for a, angle_sources in enumerate(sources):
         k = 0
@@ -723,26 +726,18 @@ def bliss_region_sums(
     import dask.array as da
 
     ny, nx = meta.map_shape
-    rows = max(1, points_per_chunk // nx)
-    cols = min(nx, points_per_chunk)
-    with h5py.File(meta.path, "r") as h:
-        dtype = h[meta.scans[0].frames].dtype
+    rows, cols = _point_chunks(nx, points_per_chunk)
     sources = tuple(s.sources for s in meta.scans[roi.angles[0] : roi.angles[1]])
-    chunks = (_split(ny, rows), _split(nx, cols), (n_sums,))
+    chunks = da.core.normalize_chunks((rows, cols, n_sums), shape=(ny, nx, n_sums))
     return da.map_blocks(
         _region_block,
         str(meta.path),
         sources,
         nx,
         (tuple(roi.det_y), tuple(roi.det_x)),
-        dtype,
+        _frames_dtype(meta),
         angle_sums,
         chunks=chunks,
         dtype=np.float64,
         meta=np.empty((0, 0, 0)),
     )
-
-
-def _split(n: int, step: int) -> tuple[int, ...]:
-    """``n`` as runs of ``step`` (the last shorter)."""
-    return tuple(min(step, n - i) for i in range(0, n, step))

@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 
 from operando.errors import CorruptFileError
 
-__all__ = ["ChunkIndex", "chunk_index", "read_bitshuffle_frames", "read_indexed_frames"]
+__all__ = ["ChunkIndex", "chunk_index", "read_bitshuffle_frames", "read_indexed_frames", "thread_buffer"]
 
 BSHUF_FILTER = 32008  # registered HDF5 filter id of bitshuffle
 _HEADER = 12  # the filter's chunk header: uncompressed bytes (>u8), block size in bytes (>u4)
@@ -170,33 +170,38 @@ def _be(buf: NDArray[np.uint8], pos: NDArray[np.int64], nbytes: int) -> NDArray[
     return out
 
 
-_SCRATCH = threading.local()
+_BUFFERS = threading.local()
 
 
-def _scratch(nbytes: int) -> memoryview:
-    """This thread's reusable read buffer, at least ``nbytes`` long (fresh memory costs page
-    faults on every block; a reused one only on the first)."""
-    buf = getattr(_SCRATCH, "buf", None)
+def thread_buffer(slot: str, nbytes: int) -> memoryview:
+    """This thread's reusable buffer ``slot``, at least ``nbytes`` long (fresh memory costs a
+    page fault per 4 kB on every block, ~10 us each on a VM; a reused buffer only once).
+
+    Each slot is one buffer per thread: the data in it are valid until the same thread asks
+    for the same slot again.
+    """
+    buffers: dict[str, bytearray] = _BUFFERS.__dict__.setdefault("slots", {})
+    buf = buffers.get(slot)
     if buf is None or len(buf) < nbytes:
-        buf = _SCRATCH.buf = bytearray(max(nbytes, 2 * len(buf or b"")))
+        buf = buffers[slot] = bytearray(max(nbytes, 2 * len(buf or b"")))
     return memoryview(buf)[:nbytes]
 
 
 def _read_compressed(index: ChunkIndex, start: int, stop: int) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
     """Compressed chunks of frames ``start:stop`` -> (bytes, offset of each chunk in them).
 
-    The bytes live in this thread's scratch buffer: valid until its next call.
+    The bytes live in this thread's ``compressed`` buffer: valid until its next call.
     """
     offs, sizes = index.offsets[start:stop], index.sizes[start:stop]
     lo, hi = int(offs.min()), int((offs + sizes).max())
     fd = os.open(index.filename, os.O_RDONLY)
     try:
         if hi - lo <= 2 * int(sizes.sum()) + (1 << 20):  # they lie one after another (Lima writes them so)
-            view = _scratch(hi - lo)
+            view = thread_buffer("compressed", hi - lo)
             got = os.preadv(fd, [view], lo)
             rel = offs - lo
         else:  # scattered: one read each
-            view = _scratch(int(sizes.sum()))
+            view = thread_buffer("compressed", int(sizes.sum()))
             rel = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
             got = sum(
                 os.preadv(fd, [view[r : r + n]], o)

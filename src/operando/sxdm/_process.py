@@ -15,7 +15,7 @@ import xarray as xr
 from operando.echem._record import EchemRecord
 from operando.errors import MissingMetadataError, ParameterError
 from operando.store import run_series
-from operando.sxdm._bliss import bliss_frames, bliss_point_sums, bliss_region_sums
+from operando.sxdm._bliss import bliss_point_sums, bliss_region_sums
 from operando.sxdm._drift import estimate_drift, shift_frames
 from operando.sxdm._filters import median_filter_points
 from operando.sxdm._geometry import pixel_q
@@ -151,21 +151,8 @@ def process_kmap(
             wavelength_A=meta.wavelength_A,
         )
 
-    read_region = survey = region_sums = None
+    survey = region_sums = None
     if not drift_correction and median_filter is None and _kind(Path(path)) == "bliss":
-
-        def read_region(roi: ROI) -> Any:
-            # only the region's angles and detector rows are read, in chunks of all its angles
-            # and ~32 MB (whole map rows): fewer, larger tasks than the full frames allow
-            n_a = roi.angles[1] - roi.angles[0]
-            box = (roi.det_y[1] - roi.det_y[0]) * (roi.det_x[1] - roi.det_x[0]) * frames.dtype.itemsize
-            return bliss_frames(
-                meta,
-                points_per_chunk=_points_per_chunk(n_a * box, meta.map_shape[1], points_per_chunk),
-                window=(roi.det_y, roi.det_x),
-                angles=roi.angles,
-                angles_per_chunk=n_a,
-            )
 
         def survey(rows: Any) -> Any:  # summed while read: full frames are never held
             return bliss_point_sums(meta, rows, scheduler=local_scheduler())
@@ -184,7 +171,6 @@ def process_kmap(
         pixel_mask=meta.pixel_mask,
         background=background,
         survey_points=survey_points,
-        read_region=read_region,
         survey=survey,
         region_sums=region_sums,
     )

@@ -555,15 +555,15 @@ def reduce_kmap(
         summed = np.asarray(survey(rows), dtype=np.float64)
         if summed.shape != (n_a, dy, dx):
             raise ParameterError(f"survey gave sums of shape {summed.shape}, expected {(n_a, dy, dx)}")
-    elif len(rows) == ny:
-        surveyed = fr
-    elif lazy:  # runs of whole chunks as slices: an index array costs Dask ~0.3 s more on 5000 frames
-        cuts = np.flatnonzero(np.diff(rows) != 1) + 1
-        runs = [(int(r[0]), int(r[-1]) + 1) for r in np.split(rows, cuts)]
-        surveyed = da.concatenate([fr[:, a:b] for a, b in runs], axis=1)
     else:
-        surveyed = fr[:, rows]
-    if survey is None:
+        if len(rows) == ny:
+            surveyed = fr
+        elif lazy:  # runs of whole chunks as slices: an index array costs Dask ~0.3 s more on 5000 frames
+            cuts = np.flatnonzero(np.diff(rows) != 1) + 1
+            runs = [(int(r[0]), int(r[-1]) + 1) for r in np.split(rows, cuts)]
+            surveyed = da.concatenate([fr[:, a:b] for a, b in runs], axis=1)
+        else:
+            surveyed = fr[:, rows]
         summed = surveyed.sum(axis=(1, 2), dtype=np.float64)
         summed = np.asarray(summed.compute(scheduler=local_scheduler()) if lazy else summed)
     hot = np.zeros_like(valid)
