@@ -4,7 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from operando.cli._tomo import app
-from operando.errors import MissingMetadataError
+from operando.errors import MissingMetadataError, ParameterError
 from operando.store import open_results
 
 
@@ -14,6 +14,8 @@ def test_recon_tooth(real_file, tmp_path):
     res = CliRunner().invoke(app, ["recon", str(tooth), "-o", str(tmp_path / "v.zarr")])
     assert isinstance(res.exception, MissingMetadataError)
     assert "give --voxel-size-um" in str(res.exception)
+    res = CliRunner().invoke(app, ["recon", str(tooth), "--angle-range-deg", "0,180", "-o", str(tmp_path / "v.zarr")])
+    assert isinstance(res.exception, ParameterError) and "records its own (dxchange)" in str(res.exception)
     res = CliRunner().invoke(app, ["recon", str(tooth), "--voxel-size-um", "1.7", "-o", str(tmp_path / "v.zarr")])
     assert res.exit_code == 0, res.output
     ds = open_results(tmp_path / "v.zarr")
@@ -61,6 +63,9 @@ def test_recon_of_a_tiff_sinogram_asks_for_its_angles(tmp_path):
     assert res.exit_code == 0, res.output
     ds = open_results(tmp_path / "v.zarr")
     assert ds.attrs["energy_kev"] == 30.0
+    bad = CliRunner().invoke(app, [*args, "--angle-range-deg", "0;180", "-o", str(tmp_path / "w.zarr")])
+    assert isinstance(bad.exception, ParameterError) and "START,STOP" in str(bad.exception)
+    assert not (tmp_path / "w.zarr").exists()
     a = ds["attenuation"].isel(z=0).values
     assert a.shape == (n, n)
     cy, cx = np.average(np.mgrid[:n, :n].reshape(2, -1), axis=1, weights=np.clip(a, 0, None).ravel())
