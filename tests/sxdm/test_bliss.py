@@ -17,7 +17,7 @@ from operando.sxdm import (
     read_bliss_metadata,
     reduce_kmap,
 )
-from operando.sxdm._bliss import bliss_frames, bliss_point_sums, bliss_region_sums
+from operando.sxdm._bliss import _exact_sum_dtype, bliss_frames, bliss_point_sums, bliss_region_sums
 from operando.sxdm._process import _region_q
 from operando.sxdm._reduce import single_threaded_blas
 from operando.synthetic._sxdm import simulate_kmap, write_bliss_kmap
@@ -215,6 +215,28 @@ def test_point_sums_equal_the_summed_frames(small_kmap):
     want = model.frames(0, 48).reshape(9, 6, 8, 40, 36)[:, rows].sum(axis=(1, 2), dtype=np.float64)
     assert got.shape == (9, 40, 36)
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "values", "expected"),
+    [
+        (np.uint32, [3, 7, 11], np.uint32),
+        (np.uint32, [2**32 - 1, 5, 9], np.float64),  # a dead pixel at the counter's maximum
+        (np.uint32, [2**31, 2**31, 0], np.float64),  # each fits, their sum does not
+        (np.int32, [-(2**30), 2**30, 1], np.float64),  # 3 * 2**30 >= 2**31
+        (np.int32, [-5, 4, 1000], np.int32),
+        (np.uint16, [65535, 65535, 65535], np.uint32),
+        (np.float32, [1.0, 2.0, 3.0], np.float64),
+        (np.uint64, [1, 2, 3], np.float64),
+    ],
+)
+def test_survey_sums_in_32_bits_only_when_no_sum_can_overflow(dtype, values, expected):
+    frames = np.zeros((3, 4, 5), dtype=dtype)
+    frames[:, 1, 2] = values
+    acc = _exact_sum_dtype(frames)
+    assert acc == np.dtype(expected)
+    got = np.sum(frames, axis=0, dtype=acc).astype(np.float64)
+    assert got[1, 2] == sum(float(v) for v in values)  # exact, whatever the accumulator
 
 
 def test_region_q_equals_the_crop_of_the_full_q(small_kmap):

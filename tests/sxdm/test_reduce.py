@@ -9,8 +9,8 @@ import pytest
 from scipy import ndimage
 
 from operando.errors import ParameterError
-from operando.sxdm import ROI, centre_of_mass, find_hot_pixels, reduce_kmap, strain_tilt_maps
-from operando.sxdm._reduce import single_threaded_blas
+from operando.sxdm import ROI, centre_of_mass, find_hot_pixels, find_roi, reduce_kmap, strain_tilt_maps
+from operando.sxdm._reduce import _excess_mean3x3, _min3x3_nearest, single_threaded_blas
 from operando.synthetic._sxdm import simulate_kmap
 
 
@@ -182,6 +182,52 @@ def test_many_hot_pixel_candidates_use_the_full_filter():
     s = np.random.default_rng(5).poisson(50.0, (5, 20, 20)).astype(float)
     s[:, ::2, ::2] += 500.0  # a quarter of the pixels are candidates
     np.testing.assert_array_equal(find_hot_pixels(s), _hot_pixels_full_filter(s))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (6, 1), (2, 2), (3, 9), (40, 33)])
+def test_fast_3x3_filters_equal_scipys(shape):
+    rng = np.random.default_rng(sum(shape))
+    frame = rng.normal(size=shape)
+    lo, work = np.empty(shape), np.empty(shape)
+    _min3x3_nearest(frame, out=lo, work=work)
+    np.testing.assert_array_equal(lo, ndimage.minimum_filter(frame, size=3, mode="nearest"))
+    stack, ok = rng.normal(size=(3, *shape)), rng.random(shape) > 0.3
+    want = ndimage.uniform_filter(np.where(ok, stack - 0.25, 0.0), size=(1, 3, 3), mode="constant")
+    np.testing.assert_allclose(_excess_mean3x3(stack, 0.25, ok), want, rtol=0, atol=1e-14)
+
+
+def _roi_reference(s, ok, threshold=0.05, pad_fraction=0.25):
+    """find_roi's definition, written plainly: scipy's filter and labels over the whole volume."""
+    base = float(np.median(s[:, ok]))
+    excess = ndimage.uniform_filter(np.where(ok, s - base, 0.0), size=(1, 3, 3), mode="constant")
+    peak, noise = excess.max(), np.sqrt(max(base, 0.0) + 1.0) / 3.0
+    labels, n = ndimage.label(excess > max(threshold * peak, 5 * noise), structure=np.ones((3, 3, 3)))
+    keep = [k for k in range(1, n + 1) if excess[labels == k].max() >= 0.2 * peak]
+    idx = np.nonzero(np.isin(labels, keep))
+    bounds = []
+    for axis, minimum in zip(range(3), (1, 2, 2), strict=True):
+        lo, hi = int(idx[axis].min()), int(idx[axis].max()) + 1
+        pad = max(minimum, int(np.ceil(pad_fraction * (hi - lo))))
+        bounds.append((max(0, lo - pad), min(s.shape[axis], hi + pad)))
+    return ROI(*bounds)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_roi_same_as_its_plain_definition(seed):
+    """Peak, side peaks (kept when strong enough, dropped when weak), masked pixels, edges."""
+    rng = np.random.default_rng(seed)
+    n_a, ny, nx = int(rng.integers(6, 25)), int(rng.integers(20, 70)), int(rng.integers(20, 70))
+    s = rng.poisson(rng.uniform(1, 100), (n_a, ny, nx)).astype(float)
+    aa, yy, xx = np.mgrid[0:n_a, 0:ny, 0:nx]
+    for k in range(int(rng.integers(1, 4))):
+        c = rng.uniform(0, 1, 3) * (n_a, ny, nx)
+        w = rng.uniform(0.7, 3.0, 3)
+        amp = rng.uniform(2e2, 5e4) if k else 5e4
+        s += rng.poisson(
+            amp * np.exp(-0.5 * (((aa - c[0]) / w[0]) ** 2 + ((yy - c[1]) / w[1]) ** 2 + ((xx - c[2]) / w[2]) ** 2))
+        )
+    ok = rng.random((ny, nx)) > 0.05
+    assert find_roi(s, valid=ok) == _roi_reference(s, ok)
 
 
 def test_bad_inputs():

@@ -587,6 +587,23 @@ def bliss_frames(
     )
 
 
+def _exact_sum_dtype(frames: NDArray[Any]) -> np.dtype[Any]:
+    """A 32-bit integer type in which the sum of ``frames`` over its first axis is exact
+    (no value can overflow it), else float64.
+
+    Integer detector frames summed in their own width run ~3x faster than with a float64
+    accumulator (a casting loop); the bound costs one max (and min) over the block.
+    """
+    n = len(frames)
+    if frames.dtype.kind not in "ui" or frames.dtype.itemsize > 4 or frames.size == 0:
+        return np.dtype(np.float64)
+    hi = int(frames.max())
+    if frames.dtype.kind == "u":
+        return np.dtype(np.uint32) if hi * n < 2**32 else np.dtype(np.float64)
+    lo = int(frames.min())
+    return np.dtype(np.int32) if max(hi, -lo) * n < 2**31 else np.dtype(np.float64)
+
+
 def _sum_frames(
     master: str,
     sources: tuple[tuple[str, str, int, int, int], ...],
@@ -597,13 +614,13 @@ def _sum_frames(
     """Frames of the point ranges ``runs`` of one scan, summed: (det_y, det_x) float64, read
     ``block[0]`` frames at a time into this thread's reused buffer (never all in memory)."""
     frames = _frame_buffer(block, dtype)
-    part = np.empty(block[1:], dtype=np.float64)
     total = np.zeros(block[1:], dtype=np.float64)
     for start, stop in runs:
         for s in range(start, stop, block[0]):
             view = frames[: min(block[0], stop - s)]
             _read_points(master, sources, s, s + len(view), out=view)
-            total += np.sum(view, axis=0, dtype=np.float64, out=part)
+            acc = _exact_sum_dtype(view)  # exact either way: integers, float64 adds them exactly below 2**53
+            total += np.sum(view, axis=0, dtype=acc)
     return total
 
 

@@ -85,6 +85,20 @@ class CentreOfMass:
     rocking_width_deg: NDArray[np.float64]
 
 
+def _min3x3_nearest(frame: NDArray[np.float64], *, out: NDArray[np.float64], work: NDArray[np.float64]) -> None:
+    """3 x 3 minimum of a 2D frame with "nearest" edges, into ``out`` (``work``: scratch of
+    the same shape). Equal to ``scipy.ndimage.minimum_filter(frame, 3, mode="nearest")``
+    (a minimum is exact), ~10x faster on a 256 x 256 frame: four array minima, separable."""
+    for src, dst, axis in ((frame, work, 1), (work, out, 0)):
+        a, b = np.moveaxis(src, axis, 0), np.moveaxis(dst, axis, 0)
+        if len(a) == 1:
+            b[...] = a
+            continue
+        np.minimum(a[:-1], a[1:], out=b[1:])  # b[i] = min(a[i-1], a[i]) for i >= 1
+        b[0] = np.minimum(a[0], a[1])
+        np.minimum(b[1:-1], a[2:], out=b[1:-1])  # the right neighbour; the last row has none ("nearest")
+
+
 def find_hot_pixels(summed: ArrayLike, *, threshold: float = 8.0) -> NDArray[np.bool_]:
     """Pixels far brighter than their neighbours at most rocking angles.
 
@@ -114,12 +128,14 @@ def find_hot_pixels(summed: ArrayLike, *, threshold: float = 8.0) -> NDArray[np.
     passes = np.zeros(s.shape[1:], dtype=np.intp)
     lo = np.empty(s.shape[1:])
     bound = np.empty(s.shape[1:])
+    rows = np.empty(s.shape[1:])
+    scale = threshold - 1e-9 * abs(threshold)
     for frame in s:
-        ndimage.minimum_filter(frame, size=3, mode="nearest", output=lo)
+        _min3x3_nearest(frame, out=lo, work=rows)
         np.maximum(lo, 0.0, out=bound)
         bound += 1.0
         np.sqrt(bound, out=bound)
-        bound *= threshold - 1e-9 * abs(threshold)
+        bound *= scale
         passes += (lo < 0) | (frame - lo > bound)
     iy, ix = np.nonzero(passes >= (len(s) + 1) // 2)
     hot = np.zeros(s.shape[1:], dtype=bool)
@@ -135,6 +151,32 @@ def find_hot_pixels(summed: ArrayLike, *, threshold: float = 8.0) -> NDArray[np.
         z = (s[:, iy, ix] - med) / np.sqrt(np.maximum(med, 0.0) + 1.0)
         hot[iy, ix] = np.median(z, axis=0) > threshold
     return hot
+
+
+def _excess_mean3x3(s: NDArray[np.float64], base: float, ok: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Mean over 3 x 3 pixels of each frame of ``s - base`` (angle, det_y, det_x), zero at
+    pixels not ``ok`` and outside the detector: ``scipy.ndimage.uniform_filter(np.where(ok,
+    s - base, 0), size=(1, 3, 3), mode="constant")`` to rounding.
+
+    Shifted sums, one frame at a time: its temporaries stay in the cache (~4x faster than
+    the filter over a 30 x 256 x 256 stack, whose temporaries are 16 MB of fresh memory).
+    """
+    out = np.empty_like(s)
+    frame = np.empty(s.shape[1:])
+    rows = np.empty(s.shape[1:])
+    bad = ~ok
+    for a in range(len(s)):
+        np.subtract(s[a], base, out=frame)
+        frame[bad] = 0.0
+        rows[...] = frame
+        rows[:, 1:] += frame[:, :-1]
+        rows[:, :-1] += frame[:, 1:]
+        o = out[a]
+        o[...] = rows
+        o[1:] += rows[:-1]
+        o[:-1] += rows[1:]
+        o /= 9.0
+    return out
 
 
 def find_roi(
@@ -170,18 +212,28 @@ def find_roi(
     """
     s = np.asarray(summed, dtype=np.float64)
     ok = np.ones(s.shape[1:], dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
-    base = float(np.median(s[:, ok]))
-    excess = ndimage.uniform_filter(np.where(ok, s - base, 0.0), size=(1, 3, 3), mode="constant")
+    base = float(np.median(s[:, ok], overwrite_input=True))  # the selection is a copy already
+    excess = _excess_mean3x3(s, base, ok)
     peak = excess.max()
     noise = np.sqrt(max(base, 0.0) + 1.0) / 3.0  # Poisson noise of a 3 x 3 mean of the background
     if not peak > 5.0 * noise:
         raise ParameterError("no Bragg peak above the background in the summed frames")
-    labels, n = ndimage.label(excess > max(threshold * peak, 5.0 * noise), structure=np.ones((3, 3, 3)))
+    above = excess > max(threshold * peak, 5.0 * noise)
+    # label only the box around the voxels above threshold: the same regions, a far smaller volume
+    box = tuple(
+        slice(int(k[0]), int(k[-1]) + 1)
+        for k in (
+            np.flatnonzero(above.any(axis=(1, 2))),
+            np.flatnonzero(above.any(axis=(0, 2))),
+            np.flatnonzero(above.any(axis=(0, 1))),
+        )
+    )
+    labels, n = ndimage.label(above[box], structure=np.ones((3, 3, 3)))
     lit = labels > 0
     maxima = np.full(n + 1, -np.inf)
-    np.maximum.at(maxima, labels[lit], excess[lit])  # per-region maximum, over the thresholded voxels only
+    np.maximum.at(maxima, labels[lit], excess[box][lit])  # per-region maximum, over the thresholded voxels only
     keep = np.flatnonzero(maxima >= 0.2 * peak)
-    idx = np.nonzero(np.isin(labels, keep))
+    idx = [k + b.start for k, b in zip(np.nonzero(np.isin(labels, keep)), box, strict=True)]
     bounds = []
     for axis, minimum in zip(range(3), (1, 2, 2), strict=True):
         lo, hi = int(idx[axis].min()), int(idx[axis].max()) + 1
