@@ -224,8 +224,11 @@ def test_point_sums_equal_the_summed_frames(small_kmap):
         (np.uint32, [2**32 - 1, 5, 9], np.float64),  # a dead pixel at the counter's maximum
         (np.uint32, [2**31, 2**31, 0], np.float64),  # each fits, their sum does not
         (np.int32, [-(2**30), 2**30, 1], np.float64),  # 3 * 2**30 >= 2**31
-        (np.int32, [-5, 4, 1000], np.int32),
+        (np.int32, [5, 4, 1000], np.int32),
+        (np.int32, [-1, 4, 1000], np.float64),  # a negative flag: bounded through the unsigned view
         (np.uint16, [65535, 65535, 65535], np.uint32),
+        (np.int16, [-32768, 32767, -1], np.int32),
+        (np.uint8, [255, 255, 255], np.uint32),
         (np.float32, [1.0, 2.0, 3.0], np.float64),
         (np.uint64, [1, 2, 3], np.float64),
     ],
