@@ -10,7 +10,7 @@ from scipy import ndimage
 
 from operando.errors import ParameterError
 from operando.sxdm import ROI, centre_of_mass, find_hot_pixels, find_roi, reduce_kmap, strain_tilt_maps
-from operando.sxdm._reduce import _excess_mean3x3, _min3x3_nearest, single_threaded_blas
+from operando.sxdm._reduce import _excess_mean3x3, _masked_median, _min3x3_nearest, single_threaded_blas
 from operando.synthetic._sxdm import simulate_kmap
 
 
@@ -194,6 +194,29 @@ def test_fast_3x3_filters_equal_scipys(shape):
     stack, ok = rng.normal(size=(3, *shape)), rng.random(shape) > 0.3
     want = ndimage.uniform_filter(np.where(ok, stack - 0.25, 0.0), size=(1, 3, 3), mode="constant")
     np.testing.assert_allclose(_excess_mean3x3(stack, 0.25, ok), want, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("case", ["poisson", "float", "sorted", "ties", "odd", "nan", "few", "skewed"])
+def test_masked_median_equals_numpys(case):
+    rng = np.random.default_rng(len(case))
+    n_a, ny, nx = (31, 67, 65) if case == "odd" else (12, 128, 96)
+    s = rng.poisson(80.0, (n_a, ny, nx)).astype(float)
+    if case == "float":
+        s = rng.normal(3.0, 2.0, s.shape)
+    elif case == "sorted":  # the evenly spread sample sees an ordered stack
+        s = np.sort(rng.exponential(5.0, s.size)).reshape(s.shape)
+    elif case == "ties":
+        s = rng.integers(0, 3, s.shape).astype(float)
+    elif case == "nan":
+        s[3, 4, 5] = np.nan
+    elif case == "few":
+        s = s[:2, :10, :10]
+    elif case == "skewed":  # a bright peak over most of the detector moves no median much
+        s[:, 10:120, 10:90] += 1e4
+    ok = rng.random(s.shape[1:]) > 0.1
+    want = float(np.median(s[:, ok]))
+    got = _masked_median(s, ok)
+    assert got == want or (np.isnan(want) and np.isnan(got))
 
 
 def _roi_reference(s, ok, threshold=0.05, pad_fraction=0.25):

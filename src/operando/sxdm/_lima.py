@@ -103,15 +103,20 @@ def _build_index(dset: Any) -> ChunkIndex | None:
     """The chunk table of an open dataset, or None when it cannot be read without HDF5."""
     if _decompress_fn() is None or not _is_whole_frame_bitshuffle_lz4(dset):
         return None
-    table = np.full((dset.shape[0], 3), -1, dtype=np.int64)
+    where: list[int] = []
+    found: list[tuple[int, int, int]] = []
 
-    def store(info: Any) -> None:
-        table[info.chunk_offset[0]] = (info.byte_offset, info.size, info.filter_mask)
+    def store(info: Any) -> None:  # plain list appends: a numpy row per chunk cost ~0.6 us more
+        where.append(info.chunk_offset[0])
+        found.append((info.byte_offset, info.size, info.filter_mask))
 
     try:
         dset.id.chunk_iter(store)  # one call for all chunks (h5py's get_chunk_info costs ~20 us each)
     except (AttributeError, RuntimeError, TypeError):  # pragma: no cover - HDF5 < 1.12.3
         return None
+    table = np.full((dset.shape[0], 3), -1, dtype=np.int64)
+    if found:
+        table[np.asarray(where, dtype=np.intp)] = np.asarray(found, dtype=np.int64)
     if (table[:, 0] < 0).any() or (table[:, 2] != 0).any():  # unwritten chunks, or the filter skipped
         return None
     return ChunkIndex(

@@ -153,6 +153,39 @@ def find_hot_pixels(summed: ArrayLike, *, threshold: float = 8.0) -> NDArray[np.
     return hot
 
 
+def _masked_median(s: NDArray[np.float64], ok: NDArray[np.bool_]) -> float:
+    """``np.median(s[:, ok])`` of a stack ``s`` (angle, det_y, det_x), exactly, without the
+    16 MB copy and the full partition of the selection.
+
+    The median is bracketed by quantiles of an evenly spread sample; one pass, a frame at
+    a time (in the cache), counts the values below the bracket and keeps those inside it,
+    whose partition gives the median. If the bracket misses it (or a value is NaN), the
+    plain ``np.median`` is used: the result is the same either way (~4x faster on a
+    30 x 256 x 256 stack).
+    """
+    flat = s.reshape(len(s), -1)
+    cols = np.flatnonzero(np.asarray(ok, dtype=bool).ravel())
+    n = len(flat) * cols.size
+    if n < 65536:
+        return float(np.median(s[:, ok]))
+    k = np.arange(0, n, max(1, n // 16384))
+    sample = flat[k // cols.size, cols[k % cols.size]]
+    lo, hi = np.quantile(sample, [0.48, 0.52])  # ~5 sigma of the sample median either side
+    below = above = 0
+    inside = []
+    for frame in flat:
+        v = frame[cols]
+        below += int(np.count_nonzero(v < lo))
+        above += int(np.count_nonzero(v > hi))
+        inside.append(v[(v >= lo) & (v <= hi)])
+    ins = np.concatenate(inside)
+    k1, k2 = (n - 1) // 2 - below, n // 2 - below  # the middle order statistics, within the bracket
+    if below + above + ins.size != n or k1 < 0 or k2 >= ins.size:  # NaN, or the bracket missed
+        return float(np.median(s[:, ok]))
+    part = np.partition(ins, (k1, k2))
+    return float(np.mean(part[[k1, k2]]))
+
+
 def _excess_mean3x3(s: NDArray[np.float64], base: float, ok: NDArray[np.bool_]) -> NDArray[np.float64]:
     """Mean over 3 x 3 pixels of each frame of ``s - base`` (angle, det_y, det_x), zero at
     pixels not ``ok`` and outside the detector: ``scipy.ndimage.uniform_filter(np.where(ok,
@@ -212,7 +245,7 @@ def find_roi(
     """
     s = np.asarray(summed, dtype=np.float64)
     ok = np.ones(s.shape[1:], dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
-    base = float(np.median(s[:, ok], overwrite_input=True))  # the selection is a copy already
+    base = _masked_median(s, ok)
     excess = _excess_mean3x3(s, base, ok)
     peak = excess.max()
     noise = np.sqrt(max(base, 0.0) + 1.0) / 3.0  # Poisson noise of a 3 x 3 mean of the background
