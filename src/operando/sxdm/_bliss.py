@@ -662,6 +662,21 @@ def _sum_frames(
     return total
 
 
+def index_frame_sources(meta: KMapMetadata) -> None:
+    """Build (and cache) the chunk index of every Lima file of the map, here and now.
+
+    On local threads, call it before the frames are read: built inside the reading tasks,
+    each index (~2 ms of h5py calls and Python callbacks, under the GIL) stalls the other
+    threads' decompression for as long, which cost ~0.19 s on a 60-file map instead of
+    the ~0.11 s of building them all first.
+    """
+    folder = meta.path.parent
+    for scan in meta.scans:
+        for fname, dname, *_ in scan.sources:
+            src = meta.path if fname == "." else (Path(fname) if Path(fname).is_absolute() else folder / fname)
+            chunk_index(src, dname)
+
+
 def bliss_point_sums(meta: KMapMetadata, rows: NDArray[np.intp], *, scheduler: Any = None) -> NDArray[np.float64]:
     """The frames of whole map rows summed over their points, per rocking angle.
 

@@ -15,7 +15,7 @@ import xarray as xr
 from operando.echem._record import EchemRecord
 from operando.errors import MissingMetadataError, ParameterError
 from operando.store import run_series
-from operando.sxdm._bliss import bliss_point_sums, bliss_region_sums
+from operando.sxdm._bliss import bliss_point_sums, bliss_region_sums, index_frame_sources
 from operando.sxdm._drift import estimate_drift, shift_frames
 from operando.sxdm._filters import median_filter_points
 from operando.sxdm._geometry import pixel_q
@@ -155,7 +155,10 @@ def process_kmap(
     if not drift_correction and median_filter is None and _kind(Path(path)) == "bliss":
 
         def survey(rows: Any) -> Any:  # summed while read: full frames are never held
-            return bliss_point_sums(meta, rows, scheduler=local_scheduler())
+            scheduler = local_scheduler()
+            if scheduler is not None:  # local threads: index the Lima files first (see index_frame_sources)
+                index_frame_sources(meta)
+            return bliss_point_sums(meta, rows, scheduler=scheduler)
 
         def region_sums(roi: ROI, angle_sums: Any) -> Any:
             # the region's frames reduced as they are read, ~32 MB of them (all its angles) per task
