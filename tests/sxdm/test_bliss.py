@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dask
 import h5py
 import numpy as np
@@ -11,13 +13,20 @@ from operando.errors import OperandoError, UnsupportedFormatError
 from operando.sxdm import (
     ROI,
     SXDMLayoutError,
+    _lima,
     open_bliss_kmap,
     pixel_q,
     process_kmap,
     read_bliss_metadata,
     reduce_kmap,
 )
-from operando.sxdm._bliss import _exact_sum_dtype, bliss_frames, bliss_point_sums, bliss_region_sums
+from operando.sxdm._bliss import (
+    _exact_sum_dtype,
+    bliss_frames,
+    bliss_point_sums,
+    bliss_region_sums,
+    index_frame_sources,
+)
 from operando.sxdm._process import _region_q
 from operando.sxdm._reduce import single_threaded_blas
 from operando.synthetic._sxdm import simulate_kmap, write_bliss_kmap
@@ -240,6 +249,20 @@ def test_survey_sums_in_32_bits_only_when_no_sum_can_overflow(dtype, values, exp
     assert acc == np.dtype(expected)
     got = np.sum(frames, axis=0, dtype=acc).astype(np.float64)
     assert got[1, 2] == sum(float(v) for v in values)  # exact, whatever the accumulator
+
+
+def test_every_lima_file_is_indexed_up_front(small_kmap):
+    """index_frame_sources leaves one cached chunk index per Lima file; reads then use it."""
+    model, master = small_kmap
+    _, meta = open_bliss_kmap(master, points_per_chunk=16)
+    files = {(master.parent / f).resolve() for s in meta.scans for f, *_ in s.sources}
+    _lima._INDEX.clear()
+    index_frame_sources(meta)
+    cached = {Path(k[0]).resolve() for k, v in _lima._INDEX.items() if v is not None}
+    assert cached == files and len(files) > 1
+    rows = np.array([2, 3])
+    want = model.frames(0, 48).reshape(9, 6, 8, 40, 36)[:, rows].sum(axis=(1, 2), dtype=np.float64)
+    np.testing.assert_array_equal(bliss_point_sums(meta, rows, scheduler="synchronous"), want)
 
 
 def test_region_q_equals_the_crop_of_the_full_q(small_kmap):
