@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from operando.cli._sxdm import app
-from operando.errors import ParameterError
+from operando.errors import CorruptFileError, ParameterError
 from operando.store import open_results
+from operando.sxdm import process_kmap
 from operando.synthetic._sxdm import simulate_kmap, write_bliss_kmap
 
 
@@ -59,3 +66,22 @@ def test_process_places_the_map_on_the_charging_curve(tmp_path):
     assert ds["echem_label"].item() == "charge"
     assert float(ds["echem_t_start_s"]) == 1800.0
     assert "cell.mpt" in ds.attrs["operando_inputs"]
+
+
+def test_truncated_lima_file_is_one_error_naming_it(tmp_path):
+    """A Lima frame file cut short: process_kmap names it; the installed CLI prints one line,
+    exits 2 and leaves no store."""
+    model = simulate_kmap(map_shape=(6, 8), n_angles=9, detector_shape=(40, 36), seed=4, eta_step_deg=0.03)
+    master = write_bliss_kmap(model, tmp_path / "raw", frames_per_file=20)
+    lima = sorted(p for p in (tmp_path / "raw").rglob("*.h5") if p != master)[3]
+    with open(lima, "r+b") as f:
+        f.truncate(3000)
+    with pytest.raises(CorruptFileError) as err:
+        process_kmap(master)
+    assert lima.name in str(err.value)
+    exe = shutil.which("operando") or str(Path(sys.executable).with_name("operando"))
+    out = tmp_path / "maps.zarr"
+    r = subprocess.run([exe, "sxdm", "process", str(master), "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and lima.name in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()

@@ -413,9 +413,12 @@ def _read_points(
             part = None if out is None else out[lo - start : hi - start]
             block = read_indexed_frames(index, s0 + lo - v0, s0 + hi - v0, rows=rows, cols=cols, out=part)
         else:
-            with h5py.File(src, "r") as h:
-                d = h[dname]
-                block = d[s0 + lo - v0 : s0 + hi - v0, slice(*rows) if rows else slice(None)]
+            try:
+                with h5py.File(src, "r") as h:
+                    d = h[dname]
+                    block = d[s0 + lo - v0 : s0 + hi - v0, slice(*rows) if rows else slice(None)]
+            except (OSError, KeyError) as err:  # truncated, not HDF5, damaged chunk, or no such dataset
+                raise CorruptFileError(f"cannot read the frames {dname}: {err}", path=src) from err
             if cols is not None:
                 block = block[:, :, slice(*cols)]
             if out is None and (lo, hi) != (start, stop):

@@ -158,8 +158,11 @@ def chunk_index(filename: str | os.PathLike[str], dataset: str, *, dset: Any = N
     else:
         import h5py
 
-        with h5py.File(name, "r") as h:
-            index = _build_index(h[dataset])
+        try:
+            with h5py.File(name, "r") as h:
+                index = _build_index(h[dataset])
+        except (OSError, KeyError) as err:  # truncated, not HDF5, or no such dataset
+            raise CorruptFileError(f"cannot read the Lima frames {dataset}: {err}", path=name) from err
     with _INDEX_LOCK:
         if len(_INDEX) > 4096:  # a long session over many maps: forget the oldest
             _INDEX.pop(next(iter(_INDEX)))
