@@ -253,6 +253,14 @@ def test_roi_same_as_its_plain_definition(seed):
     assert find_roi(s, valid=ok) == _roi_reference(s, ok)
 
 
+@pytest.mark.parametrize(("threshold", "pad"), [(1.5, 0.25), (0.0, 0.25), (0.05, -1.0), (float("nan"), 0.25)])
+def test_roi_parameters_out_of_range_are_one_clear_error(threshold, pad):
+    s = np.random.default_rng(0).poisson(10.0, (4, 12, 12)).astype(float)
+    s[2, 6, 6] += 1e4
+    with pytest.raises(ParameterError, match="0 < threshold < 1"):
+        find_roi(s, threshold=threshold, pad_fraction=pad)
+
+
 def test_bad_inputs():
     with pytest.raises(ParameterError, match="frames must be"):
         reduce_kmap(np.zeros((3, 4, 4)), np.zeros((3, 4, 4, 3)), eta_deg=np.zeros(3))

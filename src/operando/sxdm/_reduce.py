@@ -243,6 +243,8 @@ def find_roi(
     -------
     ROI
     """
+    if not 0.0 < threshold < 1.0 or not pad_fraction >= 0.0:
+        raise ParameterError(f"find_roi needs 0 < threshold < 1 and pad_fraction >= 0, got {threshold}, {pad_fraction}")
     s = np.asarray(summed, dtype=np.float64)
     ok = np.ones(s.shape[1:], dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
     base = _masked_median(s, ok)
