@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from operando.echem._biologic_mpr import (
+from operando.echem.io._biologic_mpr import (
     _column_ids,
     _module_bytes,
     _resolve_columns,

@@ -22,7 +22,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nmr" / "mri_pr
 
 
 def synthetic() -> None:
-    from operando.mri import quantify_layers
+    from operando.pipelines.mri import quantify_layers
     from operando.synthetic import simulate_dendrite_mri
 
     worst, worst_b, z = 0.0, 0, []
@@ -43,7 +43,9 @@ def synthetic() -> None:
 
 
 def real() -> None:
-    from operando.mri import quantify_layers, read_profile_series, read_zahner_log, stage_table
+    from operando.echem import read_zahner_log
+    from operando.mri import read_profile_series
+    from operando.pipelines.mri import quantify_layers, stage_table
 
     files = sorted(DATA.glob("MRI10mm_Li_PEO_Li7(*).txt"))
     t0 = time.perf_counter()

@@ -136,7 +136,7 @@ def _import_lazy_modules() -> None:
 
 
 def run_ours(master: str, work: str) -> dict[str, Any]:
-    from operando.sxdm import process_kmap
+    from operando.pipelines.sxdm import process_kmap
 
     _import_lazy_modules()
     t0 = time.perf_counter()

@@ -235,7 +235,8 @@ def _write_nifti(images: xr.DataArray, path: Path, *, seconds_per_frame: float) 
 
 def _mri_part(root: Path) -> DemoPart:
     """The Li|LLZO|Li cell: in situ MRI while plating shorts it, and its voltage record."""
-    from operando.mri import KNIGHT_SHIFT_LI_PPM, quantify_layers, read_image_series, shift_displacement_px
+    from operando.mri import KNIGHT_SHIFT_LI_PPM, read_image_series, shift_displacement_px
+    from operando.pipelines.mri import quantify_layers
 
     part = DemoPart(cell="Li|LLZO|Li symmetric cell")
     displacement = shift_displacement_px(
@@ -406,8 +407,8 @@ def _tomo_part(root: Path, *, progress: bool) -> DemoPart:
     from datetime import UTC, datetime, timedelta
 
     from operando.echem import EchemMetadata, SymmetricCellModel, cell_voltage
+    from operando.pipelines.tomo import SeriesOptions, process_series
     from operando.synthetic import simulate_cell_series, write_cell_dxchange
-    from operando.tomo import SeriesOptions, process_series
 
     part = DemoPart(cell="Li|solid electrolyte|Li cell")
     t0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
@@ -470,7 +471,7 @@ def _tomo_part(root: Path, *, progress: bool) -> DemoPart:
 
 def _sxdm_series(root: Path, record: EchemRecord, timeline: xr.Dataset, *, progress: bool) -> tuple[Path, list[Path]]:
     """Write three synthetic K-maps at scheduled times and reduce them to one map series."""
-    from operando.sxdm import process_series
+    from operando.pipelines.sxdm import process_series
     from operando.synthetic import simulate_kmap, write_bliss_kmap
 
     origin = record.start_timestamp

@@ -283,7 +283,7 @@ def describe(path: str | PathLike[str]) -> dict[str, Any]:
     if p.is_dir():
         if (p / "zarr.json").is_file() or p.name.endswith(".zarr") or p.with_name(p.name + ".partial").exists():
             return {"path": str(p), **_describe_store(p)}
-        from operando.nmr._summary import describe_nmr_folder
+        from operando.nmr.io._summary import describe_nmr_folder
 
         if (nmr := describe_nmr_folder(p)) is not None:  # Bruker NMR, ParaVision, VnmrJ (by their files)
             return {"path": str(p), **nmr}
@@ -294,18 +294,18 @@ def describe(path: str | PathLike[str]) -> dict[str, Any]:
         return {"path": str(p), **_describe_hdf5(p)}
     if head.startswith(_TIFF_MAGICS):
         return {"path": str(p), **_describe_tiff(p)}
-    from operando.nmr._epr import bes3t_pair, winepr_pair
+    from operando.nmr.io._epr import bes3t_pair, winepr_pair
 
     if (pair := bes3t_pair(p)) is not None:  # Bruker EPR .DSC/.DTA (a .DTA as Gamry's, told apart by its .DSC)
-        from operando.nmr._summary import describe_bes3t
+        from operando.nmr.io._summary import describe_bes3t
 
         return {"path": str(p), **describe_bes3t(*pair)}
     if winepr_pair(p) is not None:  # older Bruker WinEPR/ESP .par/.spc
-        from operando.nmr._summary import describe_winepr
+        from operando.nmr.io._summary import describe_winepr
 
         return {"path": str(p), **describe_winepr(p)}
 
-    from operando.tomo._xradia import is_xradia
+    from operando.tomo.io._xradia import is_xradia
 
     if is_xradia(p):
         return {"path": str(p), **_describe_xradia(p)}

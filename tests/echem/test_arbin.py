@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operando.echem._arbin import read_arbin_res, sniff_arbin_res
+from operando.echem.io._arbin import read_arbin_res, sniff_arbin_res
 from operando.errors import CorruptFileError, OperandoError, UnsupportedFormatError
 from tests.echem._cycler_data import flip_bytes, real_file
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operando.echem._arbin_export import read_arbin_csv, read_arbin_xlsx, sniff_arbin_csv, sniff_arbin_xlsx
+from operando.echem.io._arbin_export import read_arbin_csv, read_arbin_xlsx, sniff_arbin_csv, sniff_arbin_xlsx
 from operando.errors import CorruptFileError, OperandoError, UnsupportedFormatError
 from tests.echem._cycler_data import flip_bytes, real_file
 

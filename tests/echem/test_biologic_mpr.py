@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operando.echem._biologic_mpr import read_mpr, sniff_mpr
+from operando.echem.io._biologic_mpr import read_mpr, sniff_mpr
 from operando.errors import CorruptFileError, OperandoError, ParameterError, UnsupportedFormatError
 from tests.conftest import _checked, data_root, real_files
 

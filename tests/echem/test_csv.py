@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operando.echem._csv import read_csv, sniff_csv
+from operando.echem.io._csv import read_csv, sniff_csv
 from operando.errors import CorruptFileError, MissingMetadataError, OperandoError, ParameterError
 from tests.echem._cycler_data import flip_bytes, real_file
 
@@ -103,7 +103,7 @@ def test_sniff(tmp_path: Path) -> None:
 
 @pytest.mark.realdata
 def test_btsda_csv_matches_ndax() -> None:
-    from operando.echem._neware import read_neware
+    from operando.echem.io._neware import read_neware
 
     rec = read_csv(
         real_file("echem", "neware", "fastnda", "interp-test.csv"),

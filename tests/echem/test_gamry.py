@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operando.echem._gamry import read_gamry, sniff_gamry
+from operando.echem.io._gamry import read_gamry, sniff_gamry
 from operando.errors import CorruptFileError, MissingMetadataError, OperandoError, UnsupportedFormatError
 from tests.echem._cycler_data import flip_bytes, real_file
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operando.echem._maccor import (
+from operando.echem.io._maccor import (
     cumulative_charge,
     read_maccor,
     read_maccor_eis,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operando.echem._neware import _cumulative_charge, read_neware, sniff_neware
+from operando.echem.io._neware import _cumulative_charge, read_neware, sniff_neware
 from operando.errors import CorruptFileError, OperandoError, UnsupportedFormatError
 from tests.echem._cycler_data import flip_bytes, real_file
 

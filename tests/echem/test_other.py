@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operando.echem._other import read_novonix, read_pec, sniff_novonix, sniff_pec
+from operando.echem.io._other import read_novonix, read_pec, sniff_novonix, sniff_pec
 from operando.errors import CorruptFileError, OperandoError, UnsupportedFormatError
 from tests.echem._cycler_data import flip_bytes, real_file
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from operando.echem import read_zahner_log
 from operando.errors import (
     CorruptFileError,
     MissingMetadataError,
@@ -21,7 +22,6 @@ from operando.mri import (
     read_paravision,
     read_profile_series,
     read_topspin_profile,
-    read_zahner_log,
 )
 from operando.timeline import align
 

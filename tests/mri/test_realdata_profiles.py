@@ -17,14 +17,9 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from operando.mri import (
-    find_electrodes,
-    noise_from_differences,
-    quantify_layers,
-    read_profile_series,
-    read_zahner_log,
-    stage_table,
-)
+from operando.echem import read_zahner_log
+from operando.mri import find_electrodes, noise_from_differences, read_profile_series
+from operando.pipelines.mri import quantify_layers, stage_table
 
 from ..conftest import real_files
 

@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 
 from operando.errors import ParameterError
-from operando.mri import quantify_layers
+from operando.pipelines.mri import quantify_layers
 from operando.report import plot_layer_amounts, plot_layer_rates, plot_profiles
 from operando.synthetic import simulate_dendrite_mri
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from operando.mri import quantify_layers, stage_table
+from operando.pipelines.mri import quantify_layers, stage_table
 from operando.synthetic import simulate_dendrite_mri
 
 

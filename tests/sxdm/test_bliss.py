@@ -10,25 +10,17 @@ import numpy as np
 import pytest
 
 from operando.errors import OperandoError, UnsupportedFormatError
-from operando.sxdm import (
-    ROI,
-    SXDMLayoutError,
-    _lima,
-    open_bliss_kmap,
-    pixel_q,
-    process_kmap,
-    read_bliss_metadata,
-    reduce_kmap,
-)
-from operando.sxdm._bliss import (
+from operando.pipelines.sxdm import _region_q, process_kmap
+from operando.sxdm import ROI, SXDMLayoutError, open_bliss_kmap, pixel_q, read_bliss_metadata, reduce_kmap
+from operando.sxdm._reduce import single_threaded_blas
+from operando.sxdm.io import _lima
+from operando.sxdm.io._bliss import (
     _exact_sum_dtype,
     bliss_frames,
     bliss_point_sums,
     bliss_region_sums,
     index_frame_sources,
 )
-from operando.sxdm._process import _region_q
-from operando.sxdm._reduce import single_threaded_blas
 from operando.synthetic._sxdm import simulate_kmap, write_bliss_kmap
 
 REAL = "sxdm/id01-sxdm-utils/bliss_PTO_STO_SL/PTO_STO_SL_0001.h5"

@@ -64,7 +64,7 @@ def test_series_has_frames_and_echem_state(series_store):
 def test_series_resumes_after_an_interruption(tmp_path, monkeypatch):
     _, masters = _masters(tmp_path)
     out = tmp_path / "s.zarr"
-    import operando.sxdm._process as sxdm  # process_series calls the module's process_kmap
+    import operando.pipelines.sxdm as sxdm  # process_series calls the module's process_kmap
 
     real = sxdm.process_kmap
     calls = []

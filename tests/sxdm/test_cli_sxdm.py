@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from operando.cli._sxdm import app
 from operando.errors import CorruptFileError, ParameterError
+from operando.pipelines.sxdm import process_kmap
 from operando.store import open_results
-from operando.sxdm import process_kmap
 from operando.synthetic._sxdm import simulate_kmap, write_bliss_kmap
 
 

@@ -10,12 +10,12 @@ from typer.testing import CliRunner
 
 from operando.cli import _sxdm as cli
 from operando.errors import ParameterError
+from operando.pipelines.sxdm import process_kmap
 from operando.store import open_results
 from operando.sxdm import (
     estimate_drift,
     median_filter_points,
     parse_window,
-    process_kmap,
     reduce_kmap,
     register_maps,
     shift_frames,

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from operando.pipelines.sxdm import process_kmap
 from operando.report import (
     frame_labels,
     misorientation_rgb,
@@ -15,7 +16,6 @@ from operando.report import (
     plot_pole_figure,
     save_figure,
 )
-from operando.sxdm import process_kmap
 from operando.synthetic._sxdm import simulate_kmap, write_bliss_kmap
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

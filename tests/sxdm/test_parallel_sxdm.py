@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from operando.parallel import cluster
+from operando.pipelines.sxdm import process_kmap
 from operando.store import provenance
-from operando.sxdm import process_kmap
 from operando.synthetic._sxdm import simulate_kmap, write_bliss_kmap
 
 # the defaults, and a survey of some rows only with a given background

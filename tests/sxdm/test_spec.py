@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from operando.errors import MissingMetadataError, ParameterError, UnsupportedFormatError
+from operando.pipelines.sxdm import process_kmap
 from operando.sxdm import (
     SXDMLayoutError,
     is_spec_file,
     open_kmap,
     open_spec_kmap,
-    process_kmap,
     read_kmap_metadata,
     read_spec_metadata,
 )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from operando.pipelines.sxdm import process_kmap, process_series
 from operando.store import open_results
-from operando.sxdm import ROI, peak_widths, process_kmap, process_series, q_covariance, reduce_kmap
+from operando.sxdm import ROI, peak_widths, q_covariance, reduce_kmap
 from operando.synthetic import simulate_kmap, write_bliss_kmap
 
 

@@ -9,9 +9,10 @@ from typer.testing import CliRunner
 from operando.cli._tomo import app
 from operando.echem import EchemMetadata, EchemRecord
 from operando.errors import MissingMetadataError
+from operando.pipelines.tomo import SeriesOptions, process_series
 from operando.store import open_results
 from operando.synthetic import simulate_cell_series, simulate_gcpl, write_cell_dxchange, write_eclab_mpt
-from operando.tomo import SeriesOptions, process_series, stripping_fraction
+from operando.tomo import stripping_fraction
 
 T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
 

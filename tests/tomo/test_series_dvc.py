@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from operando.cli._tomo import app
 from operando.errors import ParameterError
+from operando.pipelines.tomo import SeriesOptions, process_series
 from operando.store import open_results
 from operando.synthetic import simulate_cell_series, write_cell_dxchange
-from operando.tomo import SeriesOptions, correlate_volumes, process_series
+from operando.tomo import correlate_volumes
 
 T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
 SHIFT = (0.6, -0.4, 0.3)  # voxels per scan (z, y, x)

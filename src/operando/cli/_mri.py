@@ -69,15 +69,10 @@ def layers(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
 ) -> None:
     """Amount per depth layer with error bars, growth rate, stages I-IV and the short circuit."""
+    from operando.echem import read_zahner_log
     from operando.errors import ParameterError
-    from operando.mri import (
-        is_topspin_profile,
-        quantify_layers,
-        read_image_series,
-        read_profile_series,
-        read_zahner_log,
-        stage_table,
-    )
+    from operando.mri import is_topspin_profile, read_image_series, read_profile_series
+    from operando.pipelines.mri import quantify_layers, stage_table
     from operando.store import write_results
 
     if voltage is not None and echem is not None:

@@ -82,8 +82,8 @@ def process(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
 ) -> None:
     """Reduce a K-map (3D centre of mass of Q per point) and write d-spacing, strain and tilt maps."""
+    from operando.pipelines.sxdm import parse_reflection, process_kmap
     from operando.store import write_results
-    from operando.sxdm import parse_reflection, process_kmap
 
     maps, parameters = process_kmap(
         path,
@@ -98,7 +98,7 @@ def process(
     inputs = [path]
     if echem is not None:
         from operando import echem as echem_io
-        from operando.sxdm import place_on_record
+        from operando.pipelines.sxdm import place_on_record
 
         maps = place_on_record(maps, echem_io.read(echem))
         inputs.append(echem)
@@ -142,8 +142,8 @@ def series(
     Resumable: maps already done are kept in ``OUT.partial`` and skipped when the same
     command is run again. All maps must share the scan grid (same points and positions).
     """
+    from operando.pipelines.sxdm import parse_reflection, process_series
     from operando.store import open_results
-    from operando.sxdm import parse_reflection, process_series
 
     record = None
     if echem is not None:

@@ -307,8 +307,9 @@ def series(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
 ) -> None:
     """Recon -> segment -> interface -> quantities for every scan, resumable, on the echem record."""
+    from operando.pipelines.tomo import SeriesOptions, process_series
     from operando.store import open_results
-    from operando.tomo import SeriesOptions, load_classifier, process_series
+    from operando.tomo import load_classifier
 
     record = None
     if echem is not None:

@@ -31,8 +31,6 @@ from operando.echem._cellmodel import (
     model_tomo_series,
     tomo_series_at,
 )
-from operando.echem._csv import write_csv
-from operando.echem._read import READERS, EchemFormat, detect, owner_by_suffix, read
 from operando.echem._record import (
     CANONICAL_COLUMNS,
     CANONICAL_UNITS,
@@ -41,6 +39,9 @@ from operando.echem._record import (
     direction,
     half_cycles_from_current,
 )
+from operando.echem.io._csv import write_csv
+from operando.echem.io._read import READERS, EchemFormat, detect, owner_by_suffix, read
+from operando.echem.io._zahner import read_zahner_log
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -72,6 +73,7 @@ __all__ = [
     "owner_by_suffix",
     "plateaus",
     "read",
+    "read_zahner_log",
     "segments",
     "specific",
     "tomo_series_at",

@@ -1,9 +1,10 @@
 """MRI of lithium in battery cells: readers, chemical-shift separation, depth layers, stages.
 
-Readers (:func:`read_paravision`, :func:`read_nifti`, :func:`read_profile_series`,
-:func:`read_zahner_log`) return arrays with axes in mm plus typed metadata; kernels
-(``layer_amounts``, ``growth_rate``, ``detect_stages``, ``separate_by_shift``, ...) are pure
-array functions; :func:`quantify_layers` ties them into an ``"mri-layers"`` dataset.
+Readers (:func:`read_paravision`, :func:`read_nifti`, :func:`read_profile_series`) return
+arrays with axes in mm plus typed metadata (the Zahner potentiostat log is an
+electrochemistry format: :func:`operando.echem.read`); kernels (``layer_amounts``,
+``growth_rate``, ``detect_stages``, ``separate_by_shift``, ...) are pure array functions;
+:func:`operando.pipelines.mri.quantify_layers` ties them into an ``"mri-layers"`` dataset.
 """
 
 from operando.mri._layers import (
@@ -17,7 +18,15 @@ from operando.mri._layers import (
     noise_sigma,
     normalise,
 )
-from operando.mri._read import (
+from operando.mri._shift import (
+    KNIGHT_SHIFT_LI_PPM,
+    correct_displacement,
+    separate_by_shift,
+    shift_displacement_px,
+    shift_window_mask,
+)
+from operando.mri._stages import STAGE_NAMES, detect_stages, frame_of_time, stages_from_boundaries
+from operando.mri.io._read import (
     MRIMeta,
     TopSpinProfile,
     is_topspin_profile,
@@ -27,24 +36,13 @@ from operando.mri._read import (
     read_paravision,
     read_profile_series,
     read_topspin_profile,
-    read_zahner_log,
 )
-from operando.mri._series import background_mask, place_on_record, quantify_layers, short_circuit_frame, stage_table
-from operando.mri._shift import (
-    KNIGHT_SHIFT_LI_PPM,
-    correct_displacement,
-    separate_by_shift,
-    shift_displacement_px,
-    shift_window_mask,
-)
-from operando.mri._stages import STAGE_NAMES, detect_stages, frame_of_time, stages_from_boundaries
 
 __all__ = [
     "KNIGHT_SHIFT_LI_PPM",
     "STAGE_NAMES",
     "MRIMeta",
     "TopSpinProfile",
-    "background_mask",
     "collapse_lateral",
     "correct_displacement",
     "detect_stages",
@@ -58,19 +56,14 @@ __all__ = [
     "noise_from_differences",
     "noise_sigma",
     "normalise",
-    "place_on_record",
-    "quantify_layers",
     "read_image",
     "read_image_series",
     "read_nifti",
     "read_paravision",
     "read_profile_series",
     "read_topspin_profile",
-    "read_zahner_log",
     "separate_by_shift",
     "shift_displacement_px",
     "shift_window_mask",
-    "short_circuit_frame",
-    "stage_table",
     "stages_from_boundaries",
 ]

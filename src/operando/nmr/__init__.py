@@ -7,16 +7,6 @@ array-in/array-out functions; :func:`process` ties the two into an ``xarray.Data
 """
 
 from operando.nmr._abundance import isotope_integral, isotopes_dataset
-from operando.nmr._bruker import (
-    NMRFID,
-    BrukerFID,
-    BrukerMeta,
-    BrukerProcessed,
-    NMRMeta,
-    read_bruker,
-    read_bruker_processed,
-)
-from operando.nmr._epr import EPRMeta, EPRSpectrum, bes3t_pair, read_bes3t, read_epr, read_winepr
 from operando.nmr._epr_lines import (
     PeakToPeak,
     absorption,
@@ -44,7 +34,6 @@ from operando.nmr._process import (
     process_fid,
     window_mask,
 )
-from operando.nmr._readfid import nmr_vendor, read_fid
 from operando.nmr._spectrum import process
 from operando.nmr._tracer import (
     ExchangeFit,
@@ -54,7 +43,18 @@ from operando.nmr._tracer import (
     mechanism2_share,
     tracer_exchange,
 )
-from operando.nmr._varian import nucleus_name, read_varian
+from operando.nmr.io._bruker import (
+    NMRFID,
+    BrukerFID,
+    BrukerMeta,
+    BrukerProcessed,
+    NMRMeta,
+    read_bruker,
+    read_bruker_processed,
+)
+from operando.nmr.io._epr import EPRMeta, EPRSpectrum, bes3t_pair, read_bes3t, read_epr, read_winepr
+from operando.nmr.io._readfid import nmr_vendor, read_fid
+from operando.nmr.io._varian import nucleus_name, read_varian
 
 __all__ = [
     "LI6_NATURAL",

@@ -18,9 +18,9 @@ import numpy.typing as npt
 import xarray as xr
 
 from operando.errors import ParameterError
-from operando.nmr._bruker import NMRFID
 from operando.nmr._process import integral_uncertainty, integrate, noise_std, window_mask
 from operando.nmr._spectrum import process
+from operando.nmr.io._bruker import NMRFID
 
 __all__ = ["isotope_integral", "isotopes_dataset"]
 

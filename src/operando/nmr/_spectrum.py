@@ -8,8 +8,8 @@ import numpy as np
 import xarray as xr
 
 from operando.errors import ParameterError
-from operando.nmr._bruker import NMRFID
 from operando.nmr._process import autophase, ppm_axis, process_fid
+from operando.nmr.io._bruker import NMRFID
 
 __all__ = ["process"]
 

@@ -6,13 +6,10 @@ per-scan-point reduction (3D centre of mass of Q without a q-space cube) and the
 (d-spacing, strain, tilt).
 """
 
-from operando.sxdm._bliss import BlissScan, KMapMetadata, SXDMLayoutError, open_bliss_kmap, read_bliss_metadata
 from operando.sxdm._drift import Drift, estimate_drift, intensity_maps, register_maps, shift_frames
 from operando.sxdm._filters import median_filter_points, parse_window
 from operando.sxdm._geometry import DetectorGeometry, Offsets, d_spacing, pixel_q, rotation_matrix
 from operando.sxdm._maps import strain_tilt_maps
-from operando.sxdm._open import open_kmap, read_kmap_metadata
-from operando.sxdm._process import parse_reflection, place_on_record, process_kmap, process_series
 from operando.sxdm._qspace import (
     gridded_qspace,
     qspace_bins,
@@ -30,9 +27,11 @@ from operando.sxdm._reduce import (
     global_background,
     reduce_kmap,
 )
-from operando.sxdm._spec import is_spec_file, open_spec_kmap, read_spec_metadata
 from operando.sxdm._widths import PeakWidths, peak_widths, q_covariance, rocking_direction
-from operando.sxdm._xsocs import is_xsocs_master, open_xsocs_kmap, read_xsocs_metadata
+from operando.sxdm.io._bliss import BlissScan, KMapMetadata, SXDMLayoutError, open_bliss_kmap, read_bliss_metadata
+from operando.sxdm.io._open import open_kmap, read_kmap_metadata
+from operando.sxdm.io._spec import is_spec_file, open_spec_kmap, read_spec_metadata
+from operando.sxdm.io._xsocs import is_xsocs_master, open_xsocs_kmap, read_xsocs_metadata
 
 __all__ = [
     "ROI",
@@ -60,13 +59,9 @@ __all__ = [
     "open_kmap",
     "open_spec_kmap",
     "open_xsocs_kmap",
-    "parse_reflection",
     "parse_window",
     "peak_widths",
     "pixel_q",
-    "place_on_record",
-    "process_kmap",
-    "process_series",
     "q_covariance",
     "qspace_bins",
     "qspace_centre_of_mass",

@@ -8,8 +8,8 @@ from operando.tomo._dvc import correlate_volumes
 from operando.tomo._interface import analyse_interfaces, contact_change, contact_maps, contact_regions, li_edges
 from operando.tomo._prep import find_center, minus_log, normalize, remove_stripes
 from operando.tomo._quantities import cell_quantities, li_charge_mAh, stripping_fraction
-from operando.tomo._readers import TomoFileError, TomoScan, read_dxchange, read_nxtomo, read_tiff, read_tomo
 from operando.tomo._recon import ramp_filter, reconstruct, reconstruct_slice
+from operando.tomo._scan import TomoFileError, TomoScan
 from operando.tomo._segment import (
     InterphaseClassifier,
     Thresholds,
@@ -19,12 +19,11 @@ from operando.tomo._segment import (
     segment_cell,
     train_interphase_classifier,
 )
-from operando.tomo._series import SeriesOptions, process_scan, process_series, scan_window
-from operando.tomo._xradia import read_xradia
+from operando.tomo.io._readers import read_dxchange, read_nxtomo, read_tiff, read_tomo
+from operando.tomo.io._xradia import read_xradia
 
 __all__ = [
     "InterphaseClassifier",
-    "SeriesOptions",
     "Thresholds",
     "TomoFileError",
     "TomoScan",
@@ -42,8 +41,6 @@ __all__ = [
     "median_filter3d",
     "minus_log",
     "normalize",
-    "process_scan",
-    "process_series",
     "ramp_filter",
     "read_dxchange",
     "read_nxtomo",
@@ -53,7 +50,6 @@ __all__ = [
     "reconstruct",
     "reconstruct_slice",
     "remove_stripes",
-    "scan_window",
     "segment_cell",
     "stripping_fraction",
     "train_interphase_classifier",

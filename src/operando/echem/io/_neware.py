@@ -33,14 +33,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from operando.echem._readerutil import (
+from operando.echem._record import EchemMetadata, EchemRecord
+from operando.echem.io._readerutil import (
     capture_library_noise,
     file_identity,
     first_seen,
     require_file,
     resolve_timezone,
 )
-from operando.echem._record import EchemMetadata, EchemRecord
 from operando.errors import CorruptFileError, OperandoError, UnsupportedFormatError
 
 __all__ = ["read_neware", "sniff_neware"]

@@ -24,17 +24,17 @@ from typing import Any
 
 import numpy as np
 
-from operando.echem._arbin_export import _charge_from_capacities
-from operando.echem._maccor import cumulative_charge
-from operando.echem._readerutil import (
+from operando.echem._record import EchemMetadata, EchemRecord
+from operando.echem.io._arbin_export import _charge_from_capacities
+from operando.echem.io._maccor import cumulative_charge
+from operando.echem.io._readerutil import (
     file_identity,
     local_to_utc,
     read_nonempty_bytes,
     resolve_timezone,
     series_local_to_utc,
 )
-from operando.echem._record import EchemMetadata, EchemRecord
-from operando.echem._texttable import decode_text, numeric_column, optional_numeric, parse_datetimes, split_table
+from operando.echem.io._texttable import decode_text, numeric_column, optional_numeric, parse_datetimes, split_table
 from operando.errors import CorruptFileError, OperandoError, UnsupportedFormatError
 
 __all__ = ["read_novonix", "read_pec", "sniff_novonix", "sniff_pec"]

@@ -131,7 +131,7 @@ def _varian(folder: Path) -> dict[str, Any]:
         entry = procpar.get(key)
         return str(entry["values"][0]) if entry and entry.get("values") else None
 
-    from operando.nmr._varian import nucleus_name
+    from operando.nmr.io._varian import nucleus_name
 
     with (folder / "fid").open("rb") as fh:
         nblocks, ntraces, n, *_ = struct.unpack(">6lhhl", fh.read(32))
@@ -180,7 +180,7 @@ def describe_nmr_folder(path: Path) -> dict[str, Any] | None:
 
 def describe_bes3t(dsc: Path, dta: Path) -> dict[str, Any]:
     """Summary of a BES3T EPR pair from its descriptor; the data file's size is checked, not read."""
-    from operando.nmr._epr import _FIELD_UNITS, _FORMATS, parse_dsc
+    from operando.nmr.io._epr import _FIELD_UNITS, _FORMATS, parse_dsc
 
     desc = parse_dsc(dsc.read_bytes().decode("latin-1"))
 
@@ -228,7 +228,7 @@ def describe_bes3t(dsc: Path, dta: Path) -> dict[str, Any]:
 def describe_winepr(path: Path) -> dict[str, Any]:
     """Summary of a WinEPR/ESP pair; the spectrum is small (one row) and read in full to check it."""
     from operando.errors import OperandoError
-    from operando.nmr._epr import read_winepr
+    from operando.nmr.io._epr import read_winepr
 
     out: dict[str, Any] = {"kind": "cw-EPR spectrum", "format": "Bruker WinEPR/ESP (.par + .spc)"}
     try:

@@ -15,12 +15,10 @@ import xarray as xr
 from operando.echem._record import EchemRecord
 from operando.errors import MissingMetadataError, ParameterError
 from operando.store import run_series
-from operando.sxdm._bliss import bliss_point_sums, bliss_region_sums, index_frame_sources
 from operando.sxdm._drift import estimate_drift, shift_frames
 from operando.sxdm._filters import median_filter_points
 from operando.sxdm._geometry import pixel_q
 from operando.sxdm._maps import strain_tilt_maps
-from operando.sxdm._open import _kind, open_kmap, read_kmap_metadata
 from operando.sxdm._reduce import (
     ROI,
     BackgroundMode,
@@ -30,6 +28,8 @@ from operando.sxdm._reduce import (
     single_threaded_blas,
 )
 from operando.sxdm._widths import peak_widths
+from operando.sxdm.io._bliss import bliss_point_sums, bliss_region_sums, index_frame_sources
+from operando.sxdm.io._open import _kind, open_kmap, read_kmap_metadata
 from operando.timeline import align, attach_state
 
 __all__ = ["parse_reflection", "place_on_record", "process_kmap", "process_series"]

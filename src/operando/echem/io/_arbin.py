@@ -35,8 +35,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from operando.echem._readerutil import capture_library_noise, file_identity, require_file, series_local_to_utc
 from operando.echem._record import EchemMetadata, EchemRecord
+from operando.echem.io._readerutil import capture_library_noise, file_identity, require_file, series_local_to_utc
 from operando.errors import CorruptFileError, OperandoError, UnsupportedFormatError
 
 __all__ = ["read_arbin_res", "sniff_arbin_res"]

@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 
 from operando.errors import CorruptFileError, MissingMetadataError, UnsupportedFormatError
 from operando.sxdm._geometry import DetectorGeometry
-from operando.sxdm._lima import chunk_index, read_indexed_frames, thread_buffer
+from operando.sxdm.io._lima import chunk_index, read_indexed_frames, thread_buffer
 
 __all__ = [
     "BlissScan",

@@ -19,16 +19,14 @@ from __future__ import annotations
 import math
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dask.array as da
 import numpy as np
 
 from operando._files import read_head
 from operando.errors import CorruptFileError, MissingMetadataError, UnsupportedFormatError
-
-if TYPE_CHECKING:
-    from operando.tomo._readers import TomoScan
+from operando.tomo._scan import TomoScan
 
 __all__ = ["OLE2_MAGIC", "is_xradia", "read_xradia"]
 
@@ -141,7 +139,6 @@ def read_xradia(path: str | PathLike[str]) -> TomoScan:
     CorruptFileError
         Streams shorter than their sizes say, an unknown data type, or missing images.
     """
-    from operando.tomo._readers import TomoScan  # here: _readers imports this module for read_tomo
 
     p, head = read_head(path, 8)
     if not head.startswith(OLE2_MAGIC):

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from operando.echem._readerutil import file_identity, local_to_utc, read_nonempty_bytes
 from operando.echem._record import EchemMetadata, EchemRecord
+from operando.echem.io._readerutil import file_identity, local_to_utc, read_nonempty_bytes
 from operando.errors import CorruptFileError, MissingMetadataError, OperandoError, UnsupportedFormatError
 
 __all__ = ["read_gamry", "sniff_gamry"]

@@ -24,13 +24,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from operando.echem._readerutil import (
-    convert_unit,
-    file_identity,
-    read_nonempty_bytes,
-    series_local_to_utc,
-)
 from operando.echem._record import CANONICAL_COLUMNS, CANONICAL_UNITS, EchemMetadata, EchemRecord
+from operando.echem.io._readerutil import convert_unit, file_identity, read_nonempty_bytes, series_local_to_utc
 from operando.errors import CorruptFileError, MissingMetadataError, ParameterError
 
 __all__ = ["read_csv", "sniff_csv", "write_csv"]

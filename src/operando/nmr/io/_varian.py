@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from operando.errors import CorruptFileError, MissingMetadataError, UnsupportedFormatError
-from operando.nmr._bruker import NMRFID, NMRMeta
+from operando.nmr.io._bruker import NMRFID, NMRMeta
 
 __all__ = ["nucleus_name", "read_varian"]
 

@@ -48,15 +48,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from operando.echem._readerutil import (
+from operando.echem._record import EchemMetadata, EchemRecord
+from operando.echem.io._readerutil import (
     file_identity,
     local_to_utc,
     read_nonempty_bytes,
     resolve_timezone,
     series_local_to_utc,
 )
-from operando.echem._record import EchemMetadata, EchemRecord
-from operando.echem._texttable import (
+from operando.echem.io._texttable import (
     Table,
     decode_text,
     numeric_column,

@@ -10,9 +10,9 @@ from typing import Any
 import h5py
 
 from operando.errors import UnsupportedFormatError
-from operando.sxdm._bliss import KMapMetadata, open_bliss_kmap, read_bliss_metadata
-from operando.sxdm._spec import is_spec_file, open_spec_kmap, read_spec_metadata
-from operando.sxdm._xsocs import is_xsocs_master, open_xsocs_kmap, read_xsocs_metadata
+from operando.sxdm.io._bliss import KMapMetadata, open_bliss_kmap, read_bliss_metadata
+from operando.sxdm.io._spec import is_spec_file, open_spec_kmap, read_spec_metadata
+from operando.sxdm.io._xsocs import is_xsocs_master, open_xsocs_kmap, read_xsocs_metadata
 
 __all__ = ["open_kmap", "read_kmap_metadata"]
 

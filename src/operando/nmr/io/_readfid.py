@@ -6,8 +6,8 @@ from os import PathLike
 from pathlib import Path
 
 from operando.errors import OperandoError, UnsupportedFormatError
-from operando.nmr._bruker import NMRFID, read_bruker
-from operando.nmr._varian import read_varian
+from operando.nmr.io._bruker import NMRFID, read_bruker
+from operando.nmr.io._varian import read_varian
 
 __all__ = ["nmr_vendor", "read_fid"]
 

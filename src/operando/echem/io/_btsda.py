@@ -3,7 +3,7 @@
 The header row names the columns with units in parentheses, e.g. ``Current(µA)``,
 ``Voltage(mV)``, ``Total Time`` / ``Cumulative Time`` as ``HH:MM:SS``; BTSDA has written
 both UTF-8 and the Windows code page. The table itself is parsed by
-:func:`operando.echem._csv.read_csv`; this module only recognises the layout and maps it.
+:func:`operando.echem.io._csv.read_csv`; this module only recognises the layout and maps it.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 from os import PathLike
 from pathlib import Path
 
-from operando.echem._csv import read_csv
-from operando.echem._readerutil import read_nonempty_bytes
 from operando.echem._record import EchemRecord
+from operando.echem.io._csv import read_csv
+from operando.echem.io._readerutil import read_nonempty_bytes
 from operando.errors import MissingMetadataError
 
 __all__ = ["read_btsda", "sniff_btsda"]

@@ -1,4 +1,4 @@
-"""Readers for MRI of battery cells: ParaVision 2dseq, NIfTI, TopSpin 1D profiles, Zahner logs.
+"""Readers for MRI of battery cells: ParaVision 2dseq, NIfTI, TopSpin 1D profiles.
 
 Every reader returns data with physical axes (mm) plus a typed :class:`MRIMeta`;
 none of them computes anything beyond the scaling the format prescribes.
@@ -12,8 +12,6 @@ none of them computes anything beyond the scaling the format prescribes.
   ``# SIZE = N``, then N values from left to right). A 1D profile is frequency encoded:
   its "ppm" axis is position under the read gradient, so depth needs the field of view,
   which the export does not record (``fov_mm``).
-* Zahner Zennium polarisation logs (``POL.txt``: three tab-separated columns, time in h,
-  cell voltage in V, current in mA, no header) as an :class:`operando.echem.EchemRecord`.
 """
 
 from __future__ import annotations
@@ -32,7 +30,6 @@ import xarray as xr
 
 from operando._files import require_file
 from operando._hashing import sha256_file
-from operando.echem import EchemMetadata, EchemRecord
 from operando.errors import CorruptFileError, MissingMetadataError, ParameterError, UnsupportedFormatError
 
 __all__ = [
@@ -45,7 +42,6 @@ __all__ = [
     "read_paravision",
     "read_profile_series",
     "read_topspin_profile",
-    "read_zahner_log",
 ]
 
 
@@ -462,72 +458,6 @@ def read_profile_series(
         },
         name="profile",
     )
-
-
-# -- Zahner potentiostat log -----------------------------------------------------------------
-
-
-def read_zahner_log(path: str | PathLike[str], *, time_unit: str = "h") -> EchemRecord:
-    """Read a Zahner Zennium polarisation export (``POL.txt``) as an echem record.
-
-    The file has no header: three whitespace-separated columns, time, cell voltage (V)
-    and current (mA). The time column is in hours in the Thienenkamp exports (one point
-    every 20.18 s = 0.0056 h); ``record.time_s`` keeps the file's origin (its first
-    sample need not be at 0), so measurement times on the same clock align directly.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    time_unit : {"h", "min", "s"}, default "h"
-
-    Returns
-    -------
-    EchemRecord
-        Canonical columns; ``charge_mAh`` integrated from the current.
-
-    Raises
-    ------
-    UnsupportedFormatError
-        When a line does not hold exactly three numbers.
-    CorruptFileError
-        When the time column decreases.
-    """
-    factors = {"h": 3600.0, "min": 60.0, "s": 1.0}
-    if time_unit not in factors:
-        raise ParameterError(f"time_unit must be one of {sorted(factors)}, got {time_unit!r}")
-    p = require_file(path, expected="a Zahner POL.txt export")
-    rows: list[list[float]] = []
-    for number, line in enumerate(p.read_text(encoding="latin-1").splitlines(), start=1):
-        if not line.strip():
-            continue
-        parts = line.replace(",", ".").split()
-        try:
-            values = [float(v) for v in parts]
-        except ValueError:
-            raise UnsupportedFormatError(
-                f"line {number} is not numeric ({line.strip()[:40]!r}): not a Zahner time/voltage/current export",
-                path=p,
-            ) from None
-        if len(values) != 3:
-            raise UnsupportedFormatError(f"line {number} has {len(values)} columns, expected time, V, mA", path=p)
-        rows.append(values)
-    if not rows:
-        raise CorruptFileError("no data rows", path=p)
-    table = np.asarray(rows, dtype=np.float64)
-    t = table[:, 0] * factors[time_unit]
-    if np.any(np.diff(t) < 0):
-        row = int(np.flatnonzero(np.diff(t) < 0)[0]) + 2
-        raise CorruptFileError(f"time decreases at line {row}", path=p)
-    meta = EchemMetadata(
-        source=str(path),
-        sha256=sha256_file(p),
-        format="zahner-pol",
-        instrument="Zahner Zennium",
-        software="Zahner Thales",
-        techniques=("polarisation",),
-        extra={"time_unit": time_unit},
-    )
-    return EchemRecord.from_columns(time_s=t, voltage_V=table[:, 1], current_mA=table[:, 2], meta=meta)
 
 
 # -- image series ----------------------------------------------------------------------------

@@ -28,9 +28,9 @@ from operando.tomo._dvc import correlate_volumes
 from operando.tomo._interface import analyse_interfaces
 from operando.tomo._prep import find_center, minus_log, normalize, remove_stripes
 from operando.tomo._quantities import cell_quantities, stripping_fraction
-from operando.tomo._readers import read_tomo
 from operando.tomo._recon import reconstruct
 from operando.tomo._segment import InterphaseClassifier, Thresholds, auto_thresholds, segment_cell
+from operando.tomo.io._readers import read_tomo
 
 __all__ = ["SeriesOptions", "process_scan", "process_series", "scan_window"]
 

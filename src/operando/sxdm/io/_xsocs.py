@@ -29,8 +29,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from operando.errors import MissingMetadataError, UnsupportedFormatError
-from operando.sxdm._bliss import BlissScan, KMapMetadata, SXDMLayoutError, scan_axis_um
 from operando.sxdm._geometry import DetectorGeometry
+from operando.sxdm.io._bliss import BlissScan, KMapMetadata, SXDMLayoutError, scan_axis_um
 
 __all__ = ["is_xsocs_master", "open_xsocs_kmap", "read_xsocs_metadata"]
 

@@ -11,60 +11,23 @@ again when it is computed, so a scan can be handed to any dask scheduler.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import dask.array as da
 import numpy as np
 
 from operando._files import read_head
-from operando.errors import CorruptFileError, MissingMetadataError, UnsupportedFormatError
-from operando.tomo._xradia import OLE2_MAGIC, read_xradia
+from operando.errors import MissingMetadataError, UnsupportedFormatError
+from operando.tomo._scan import TomoFileError, TomoScan
+from operando.tomo.io._xradia import OLE2_MAGIC, read_xradia
 
-__all__ = ["TomoFileError", "TomoScan", "read_dxchange", "read_nxtomo", "read_tiff", "read_tomo"]
+__all__ = ["read_dxchange", "read_nxtomo", "read_tiff", "read_tomo"]
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _ROW_CHUNK_BYTES = 64 * 2**20
-
-
-class TomoFileError(CorruptFileError):
-    """A tomography file lacks what the data need (dangling link, mismatched shapes, NaN angles)."""
-
-
-@dataclass(frozen=True)
-class TomoScan:
-    """One tomography scan as read from disk (nothing is loaded until computed).
-
-    Attributes
-    ----------
-    projections : (n_angles, n_rows, n_cols) dask.array.Array
-        Raw projections (counts, or transmission/absorption as the file stores them),
-        chunked by rows.
-    angles_deg : (n_angles,) ndarray of float64
-        Rotation angle of each projection, degrees.
-    flats, darks : (n_flats, n_rows, n_cols) dask.array.Array or None
-        Flat (open-beam) and dark frames, when the file has them.
-    pixel_size_um : float or None
-        Detector pixel size at the sample, µm, when recorded.
-    energy_kev : float or None
-        Beam energy, keV, when recorded.
-    path : pathlib.Path
-        The file read.
-    layout : {"dxchange", "nxtomo", "tiff", "xradia"}
-        Which layout was recognised.
-    """
-
-    projections: da.Array
-    angles_deg: np.ndarray
-    flats: da.Array | None
-    darks: da.Array | None
-    pixel_size_um: float | None
-    energy_kev: float | None
-    path: Path
-    layout: Literal["dxchange", "nxtomo", "tiff", "xradia"]
 
 
 class _H5Source:

@@ -10,18 +10,19 @@ from pathlib import Path
 from typing import Any
 
 from operando._files import read_head
-from operando.echem._arbin import read_arbin_res, sniff_arbin_res
-from operando.echem._arbin_export import read_arbin_csv, read_arbin_xlsx, sniff_arbin_csv, sniff_arbin_xlsx
-from operando.echem._biologic_mpr import read_mpr, sniff_mpr
-from operando.echem._biologic_text import read_mpt, sniff_mpt
-from operando.echem._btsda import read_btsda, sniff_btsda
-from operando.echem._csv import read_csv, sniff_csv
-from operando.echem._eis_text import read_versastudio, read_zplot, sniff_versastudio, sniff_zplot
-from operando.echem._gamry import read_gamry, sniff_gamry
-from operando.echem._maccor import read_maccor, read_maccor_eis, sniff_maccor, sniff_maccor_eis
-from operando.echem._neware import read_neware, sniff_neware
-from operando.echem._other import read_novonix, read_pec, sniff_novonix, sniff_pec
 from operando.echem._record import EchemRecord
+from operando.echem.io._arbin import read_arbin_res, sniff_arbin_res
+from operando.echem.io._arbin_export import read_arbin_csv, read_arbin_xlsx, sniff_arbin_csv, sniff_arbin_xlsx
+from operando.echem.io._biologic_mpr import read_mpr, sniff_mpr
+from operando.echem.io._biologic_text import read_mpt, sniff_mpt
+from operando.echem.io._btsda import read_btsda, sniff_btsda
+from operando.echem.io._csv import read_csv, sniff_csv
+from operando.echem.io._eis_text import read_versastudio, read_zplot, sniff_versastudio, sniff_zplot
+from operando.echem.io._gamry import read_gamry, sniff_gamry
+from operando.echem.io._maccor import read_maccor, read_maccor_eis, sniff_maccor, sniff_maccor_eis
+from operando.echem.io._neware import read_neware, sniff_neware
+from operando.echem.io._other import read_novonix, read_pec, sniff_novonix, sniff_pec
+from operando.echem.io._zahner import read_zahner_log, sniff_zahner_log
 from operando.errors import ParameterError, UnsupportedFormatError
 
 __all__ = ["READERS", "EchemFormat", "detect", "owner_by_suffix", "read"]
@@ -58,6 +59,8 @@ READERS: tuple[EchemFormat, ...] = (
     EchemFormat("neware-btsda-csv", "Neware BTSDA CSV export", sniff_btsda, read_btsda),
     EchemFormat("versastudio-par", "VersaStudio (.par)", sniff_versastudio, read_versastudio, (".par",)),
     EchemFormat("zplot-z", "ZPlot ASCII (.z)", sniff_zplot, read_zplot, (".z",)),
+    # no header at all: only lines of three numbers (time in h, V, mA), before generic delimited text
+    EchemFormat("zahner-pol", "Zahner Zennium polarisation log (POL.txt: h, V, mA)", sniff_zahner_log, read_zahner_log),
     EchemFormat("csv", "delimited text with a column mapping (.csv/.tsv/.txt)", sniff_csv, read_csv),
 )
 

@@ -31,8 +31,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from operando.echem._maccor import cumulative_charge
-from operando.echem._readerutil import (
+from operando.echem._record import EchemMetadata, EchemRecord
+from operando.echem.io._maccor import cumulative_charge
+from operando.echem.io._readerutil import (
     capture_library_noise,
     file_identity,
     local_to_utc,
@@ -41,8 +42,7 @@ from operando.echem._readerutil import (
     resolve_timezone,
     series_local_to_utc,
 )
-from operando.echem._record import EchemMetadata, EchemRecord
-from operando.echem._texttable import Table, decode_text, numeric_column, optional_numeric, split_table
+from operando.echem.io._texttable import Table, decode_text, numeric_column, optional_numeric, split_table
 from operando.errors import CorruptFileError, MissingMetadataError, OperandoError, UnsupportedFormatError
 
 __all__ = ["read_arbin_csv", "read_arbin_xlsx", "sniff_arbin_csv", "sniff_arbin_xlsx"]

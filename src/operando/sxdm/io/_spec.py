@@ -35,8 +35,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from operando.errors import CorruptFileError, MissingMetadataError, ParameterError, UnsupportedFormatError
-from operando.sxdm._bliss import BlissScan, KMapMetadata, SXDMLayoutError, scan_axis_um
 from operando.sxdm._geometry import DetectorGeometry
+from operando.sxdm.io._bliss import BlissScan, KMapMetadata, SXDMLayoutError, scan_axis_um
 
 __all__ = ["is_spec_file", "open_spec_kmap", "read_spec_metadata"]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from operando.echem._readerutil import file_identity, read_nonempty_bytes
 from operando.echem._record import EchemMetadata, EchemRecord
+from operando.echem.io._readerutil import file_identity, read_nonempty_bytes
 from operando.errors import CorruptFileError
 
 __all__ = ["read_versastudio", "read_zplot", "sniff_versastudio", "sniff_zplot"]

@@ -1,0 +1,1 @@
+"""Readers of echem files: raw instrument files in, data and metadata out (no kernels, no store)."""

@@ -1,0 +1,1 @@
+"""Readers of mri files: raw instrument files in, data and metadata out (no kernels, no store)."""

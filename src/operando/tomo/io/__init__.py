@@ -1,0 +1,1 @@
+"""Readers of tomo files: raw instrument files in, data and metadata out (no kernels, no store)."""
