@@ -14,6 +14,8 @@ __all__ = [
     "MissingMetadataError",
     "OperandoError",
     "ParameterError",
+    "SXDMLayoutError",
+    "TomoFileError",
     "UnsupportedFormatError",
 ]
 
@@ -53,3 +55,12 @@ class IncompleteStoreError(OperandoError):
 
 class ParameterError(OperandoError):
     """A parameter given by the caller is out of range or inconsistent."""
+
+
+class SXDMLayoutError(CorruptFileError):
+    """A Bliss K-map is incomplete or inconsistent: missing Lima files, or scans that
+    disagree on map shape, detector calibration or fixed angles."""
+
+
+class TomoFileError(CorruptFileError):
+    """A tomography file lacks what the data need (dangling link, mismatched shapes, NaN angles)."""

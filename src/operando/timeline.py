@@ -32,7 +32,15 @@ import xarray as xr
 from operando.echem._record import EchemRecord, direction
 from operando.errors import CorruptFileError, MissingMetadataError, ParameterError
 
-__all__ = ["STATE_VARIABLES", "LMNO_CAPACITY_mAh_g", "align", "attach_state", "to_record_seconds", "window_mean"]
+__all__ = [
+    "STATE_VARIABLES",
+    "LMNO_CAPACITY_mAh_g",
+    "align",
+    "attach_state",
+    "place_on_record",
+    "to_record_seconds",
+    "window_mean",
+]
 
 LMNO_CAPACITY_mAh_g = 146.7
 """Theoretical specific capacity of LiMn1.5Ni0.5O4 (one Li per formula unit), mA h/g."""
@@ -294,5 +302,73 @@ def attach_state(result: xr.Dataset, timeline: xr.Dataset, frame: int = 0) -> xr
     return result.assign(
         {f"echem_{name}": row[name].drop_vars(["frame", "t_mid_s"]) for name in STATE_VARIABLES}
     ).assign_attrs(
+        echem_source=timeline.attrs.get("echem_source", ""), echem_sha256=timeline.attrs.get("echem_sha256", "")
+    )
+
+
+def place_on_record(
+    result: xr.Dataset,
+    record: EchemRecord,
+    start: Any,
+    end: Any = None,
+    *,
+    dim: str = "frame",
+    **align_options: Any,
+) -> xr.Dataset:
+    """Put a result on the cell's charging curve: the one way every pipeline does it.
+
+    One measurement (``start`` and ``end`` scalars): the state at which it was taken
+    becomes scalar variables ``echem_<name>`` (see :data:`STATE_VARIABLES`), so that a
+    series of such results concatenated along ``frame`` has them along ``frame``. Several
+    (``start`` and ``end`` of the length of ``result[dim]``): the variables lie along
+    ``dim``. Each window is averaged as :func:`align` does; ``echem_source`` and
+    ``echem_sha256`` name the record in the attributes.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        A map, volume, spectrum, or a series of them along ``dim``.
+    record : EchemRecord
+        The cell's potentiostat record.
+    start, end : scalar or (M,) array_like
+        Acquisition window(s): seconds on the record's time axis or absolute times.
+        ``end`` defaults to ``start`` (an instant).
+    dim : str, default "frame"
+        The measurement dimension when several windows are given.
+    **align_options
+        Passed to :func:`align` (``active_mass_g``, ``x0``, ...).
+
+    Returns
+    -------
+    xarray.Dataset
+        A new dataset; ``result`` is not modified.
+
+    Raises
+    ------
+    ParameterError
+        When several windows are given and their number is not ``result.sizes[dim]``.
+
+    Examples
+    --------
+    >>> from operando.echem import EchemMetadata, EchemRecord
+    >>> meta = EchemMetadata(source="cell.mpt", sha256="", format="example")
+    >>> rec = EchemRecord.from_columns(time_s=[0.0, 100.0], voltage_V=[3.0, 4.0], current_mA=[1.0, 1.0], meta=meta)
+    >>> one = place_on_record(xr.Dataset({"d": 1.0}), rec, 40.0, 60.0)
+    >>> round(float(one.echem_voltage_V), 3), one.echem_label.item()
+    (3.5, 'charge')
+    >>> many = place_on_record(xr.Dataset({"d": ("frame", [1.0, 2.0])}), rec, [0.0, 50.0], [10.0, 70.0])
+    >>> many.echem_voltage_V.values.round(3).tolist()
+    [3.05, 3.6]
+    """
+    several = np.ndim(start) > 0
+    starts = np.atleast_1d(np.asarray(start))
+    ends = starts if end is None else np.atleast_1d(np.asarray(end))
+    timeline = align(record, starts, ends, **align_options)
+    if not several:
+        return attach_state(result, timeline, 0)
+    if result.sizes.get(dim) != starts.size:
+        raise ParameterError(f"{starts.size} measurement windows for {result.sizes.get(dim, 0)} entries along {dim!r}")
+    new = {f"echem_{name}": (dim, timeline[name].values, dict(timeline[name].attrs)) for name in STATE_VARIABLES}
+    return result.assign(new).assign_attrs(
         echem_source=timeline.attrs.get("echem_source", ""), echem_sha256=timeline.attrs.get("echem_sha256", "")
     )

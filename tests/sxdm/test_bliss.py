@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from operando.errors import OperandoError, UnsupportedFormatError
+from operando.parallel import single_threaded_blas
 from operando.pipelines.sxdm import _region_q, process_kmap
 from operando.sxdm import ROI, SXDMLayoutError, open_bliss_kmap, pixel_q, read_bliss_metadata, reduce_kmap
-from operando.sxdm._reduce import single_threaded_blas
 from operando.sxdm.io import _lima
 from operando.sxdm.io._bliss import (
     _exact_sum_dtype,

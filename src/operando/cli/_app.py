@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +13,7 @@ import typer
 
 from operando import __version__
 
-__all__ = ["app", "state"]
+__all__ = ["QuietOption", "SchedulerOption", "WorkersOption", "app", "run_on", "state"]
 
 
 @dataclass
@@ -51,12 +53,25 @@ SchedulerOption = Annotated[
     typer.Option(
         "--scheduler",
         envvar="OPERANDO_SCHEDULER",
-        help="Address of a dask.distributed scheduler (tcp://HOST:PORT). Default: local threads.",
+        help=(
+            "Address of a dask.distributed scheduler (tcp://HOST:PORT; its workers need operando installed). "
+            "Default: $OPERANDO_SCHEDULER, else local threads."
+        ),
     ),
 ]
 WorkersOption = Annotated[
     int | None, typer.Option("--workers", min=1, help="Start a local cluster of N worker processes.")
 ]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+
+
+@contextlib.contextmanager
+def run_on(scheduler: str | None, workers: int | None, *, quiet: bool, description: str) -> Iterator[None]:
+    """Enter the chosen Dask engine with task progress on stderr (none when ``quiet``)."""
+    from operando.parallel import engine
+
+    with engine(scheduler, workers=workers, progress=not quiet, description=description):
+        yield
 
 
 @app.command("info")
@@ -76,7 +91,7 @@ def demo_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("demo-output"),
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Generate the built-in sample experiment, process it and print where the results are."""
     from operando.demo import run_demo

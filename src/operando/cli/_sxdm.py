@@ -85,6 +85,11 @@ def process(
     from operando.pipelines.sxdm import parse_reflection, process_kmap
     from operando.store import write_results
 
+    record = None
+    if echem is not None:
+        from operando import echem as echem_io
+
+        record = echem_io.read(echem)
     maps, parameters = process_kmap(
         path,
         scans=_scan_range(scans),
@@ -94,13 +99,10 @@ def process(
         drift_correction=drift,
         median_filter=_median(median),
         widths=widths,
+        record=record,
     )
     inputs = [path]
     if echem is not None:
-        from operando import echem as echem_io
-        from operando.pipelines.sxdm import place_on_record
-
-        maps = place_on_record(maps, echem_io.read(echem))
         inputs.append(echem)
         parameters["echem"] = str(echem)
     target = write_results(maps, out, parameters=parameters, inputs=inputs, overwrite=overwrite)

@@ -22,9 +22,9 @@ from operando.mri._layers import (
 )
 from operando.mri._shift import correct_displacement
 from operando.mri._stages import STAGE_NAMES, detect_stages, frame_of_time
-from operando.timeline import STATE_VARIABLES, align
+from operando.timeline import place_on_record
 
-__all__ = ["background_mask", "place_on_record", "quantify_layers", "short_circuit_frame", "stage_table"]
+__all__ = ["background_mask", "quantify_layers", "short_circuit_frame", "stage_table"]
 
 
 def background_mask(depth_mm: npt.ArrayLike, *, fraction: float = 0.1) -> npt.NDArray[np.bool_]:
@@ -81,19 +81,6 @@ def short_circuit_frame(record: EchemRecord, start_s: npt.ArrayLike, **kwargs: A
     if shorts[0].time_s > start[-1] + (start[-1] - start[0]) / max(start.size - 1, 1):
         return None
     return frame_of_time(shorts[0].time_s, start)
-
-
-def place_on_record(
-    ds: xr.Dataset, record: EchemRecord, *, start_s: str = "time_s", end_s: str = "time_end_s"
-) -> xr.Dataset:
-    """Add the electrochemical state of every frame (``echem_<name>`` along ``frame``).
-
-    Frame windows are the coordinates ``start_s``/``end_s`` of ``ds`` on the record's time
-    axis; see :func:`operando.timeline.align` for the variables.
-    """
-    timeline = align(record, ds[start_s].values, ds[end_s].values)
-    new = {f"echem_{name}": ("frame", timeline[name].values, dict(timeline[name].attrs)) for name in STATE_VARIABLES}
-    return ds.assign(new).assign_attrs(echem_source=record.meta.source, echem_sha256=record.meta.sha256)
 
 
 def quantify_layers(
@@ -296,7 +283,7 @@ def quantify_layers(
         },
     )
     if record is not None:
-        ds = place_on_record(ds, record)
+        ds = place_on_record(ds, record, ds["time_s"].values, ds["time_end_s"].values)
     return ds
 
 

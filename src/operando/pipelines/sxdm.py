@@ -30,9 +30,9 @@ from operando.sxdm._reduce import (
 from operando.sxdm._widths import peak_widths
 from operando.sxdm.io._bliss import bliss_point_sums, bliss_region_sums, index_frame_sources
 from operando.sxdm.io._open import _kind, open_kmap, read_kmap_metadata
-from operando.timeline import align, attach_state
+from operando.timeline import place_on_record
 
-__all__ = ["parse_reflection", "place_on_record", "process_kmap", "process_series"]
+__all__ = ["parse_reflection", "process_kmap", "process_series"]
 
 
 def parse_reflection(text: str) -> tuple[int, int, int]:
@@ -92,6 +92,7 @@ def process_kmap(
     drift_correction: bool = False,
     median_filter: tuple[int, int] | None = None,
     widths: bool = False,
+    record: EchemRecord | None = None,
 ) -> tuple[xr.Dataset, dict[str, Any]]:
     """Strain and tilt maps of a K-map (Bliss master or SPEC + EDF, found by content).
 
@@ -121,6 +122,9 @@ def process_kmap(
         Add the 3D peak widths (:func:`operando.sxdm.peak_widths`: ``width_major``,
         ``width_middle``, ``width_minor``, ``width_radial``, ``width_rocking``, 1/Å) in
         the same region of interest, background and pixel masks (two extra passes).
+    record : EchemRecord, optional
+        The cell's record: the map gets the electrochemical state it was taken at, over
+        the window from its first to its last scan (:func:`operando.timeline.place_on_record`).
 
     Returns
     -------
@@ -216,14 +220,14 @@ def process_kmap(
     maps.attrs.update({"modality": "sxdm", "source": str(meta.path)})
     if starts:  # the map's acquisition window, for placing it on the charging curve
         maps.attrs.update({"first_scan_start": min(starts), "last_scan_start": max(starts)})
+    if record is not None:
+        maps = _place_map(maps, record)
+        parameters["echem"] = record.meta.source
     return maps, parameters
 
 
-def place_on_record(maps: xr.Dataset, record: EchemRecord) -> xr.Dataset:
-    """Attach the electrochemical state at which a K-map was taken.
-
-    The map's window runs from its first to its last scan start (``maps.attrs``, set by
-    :func:`process_kmap`); see :func:`operando.timeline.attach_state` for what is added.
+def _place_map(maps: xr.Dataset, record: EchemRecord) -> xr.Dataset:
+    """The map on the record: its window runs from its first to its last scan start.
 
     Raises
     ------
@@ -234,8 +238,7 @@ def place_on_record(maps: xr.Dataset, record: EchemRecord) -> xr.Dataset:
         raise MissingMetadataError(
             "the scans record no start_time: cannot place the map on the echem record", path=maps.attrs.get("source")
         )
-    timeline = align(record, [maps.attrs["first_scan_start"]], [maps.attrs["last_scan_start"]])
-    return attach_state(maps, timeline)
+    return place_on_record(maps, record, maps.attrs["first_scan_start"], maps.attrs["last_scan_start"])
 
 
 def process_series(
@@ -265,7 +268,7 @@ def process_series(
     scans, reflection, background, intensity_threshold, drift_correction, median_filter
         See :func:`process_kmap`.
     record : EchemRecord, optional
-        Each map gets the electrochemical state it was taken at (:func:`place_on_record`).
+        Each map gets the electrochemical state it was taken at (:func:`operando.timeline.place_on_record`).
     overwrite, progress
         See :func:`operando.store.run_series`.
 
@@ -309,7 +312,7 @@ def process_series(
             median_filter=median_filter,
         )
         if record is not None:
-            maps = place_on_record(maps, record)
+            maps = _place_map(maps, record)
         # per-map source and scan times live in the key coordinate and the echem_* variables; the
         # record they were placed on stays named (the report finds each series' own cell by it)
         echem_attrs = {k: maps.attrs[k] for k in ("echem_source", "echem_sha256") if k in maps.attrs}

@@ -206,7 +206,7 @@ def process_series(
         Interphase classifier applied to every scan.
     record : operando.echem.EchemRecord, optional
         The cell's potentiostat record: each frame gets the state of
-        :func:`operando.timeline.attach_state` (window = the scan's start and end date)
+        :func:`operando.timeline.place_on_record` (window = the scan's start and end date)
         and ``stripping_fraction`` uses its charge. Without it, ``stripping_fraction``
         is NaN.
     overwrite : bool
@@ -224,7 +224,7 @@ def process_series(
         ``dvc_mean_uz_um`` and ``dvc_n_points`` (NaN for the first frame).
     """
     from operando.store import open_results, run_series, store_status, write_results
-    from operando.timeline import align, attach_state
+    from operando.timeline import place_on_record, to_record_seconds
 
     opts = options or SeriesOptions()
     target = Path(out)
@@ -235,10 +235,8 @@ def process_series(
     if record is not None and any(w is None for w in windows):
         missing = files[[w is None for w in windows].index(True)]
         raise MissingMetadataError("the scan records no start date: cannot place it on the echem record", path=missing)
-    timeline = None
     if record is not None:
-        timeline = align(record, [w[0] for w in windows if w], [w[1] for w in windows if w])
-        starts = np.asarray(timeline["t_start_s"].values, dtype=np.float64)
+        starts = to_record_seconds(record, [w[0] for w in windows if w])
     elif all(w is not None for w in windows):
         import pandas as pd
 
@@ -259,8 +257,9 @@ def process_series(
         i = keys.index(key)
         kept = volumes / f"{i}.zarr" if opts.dvc else None
         ds = process_scan(files[i], opts, classifier, keep_volume=kept, scratch=target.parent)
-        if timeline is not None:
-            ds = attach_state(ds, timeline, i)
+        window = windows[i]
+        if record is not None and window is not None:
+            ds = place_on_record(ds, record, window[0], window[1])
         return ds
 
     frames_store = target.with_name(f".{target.name}.frames.zarr")
@@ -278,7 +277,7 @@ def process_series(
         )
     series = open_results(frames_store).load()
     series = series.assign_coords(time_s=("frame", starts, {"units": "s"}))
-    if timeline is not None:
+    if record is not None:
         charge = np.abs(series["echem_charge_mAh"].values - series["echem_charge_mAh"].values[0])
         frac = stripping_fraction(series["li_volume_electrode_mm3"].values, charge)
     else:

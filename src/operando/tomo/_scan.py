@@ -9,13 +9,9 @@ from typing import Literal
 import dask.array as da
 import numpy as np
 
-from operando.errors import CorruptFileError
+from operando.errors import TomoFileError
 
-__all__ = ["TomoFileError", "TomoScan"]
-
-
-class TomoFileError(CorruptFileError):
-    """A tomography file lacks what the data need (dangling link, mismatched shapes, NaN angles)."""
+__all__ = ["TomoFileError", "TomoScan"]  # the error re-exported: it belongs to this contract
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import hdf5plugin  # noqa: F401  (registers the Lima compression filters)
 import numpy as np
 from numpy.typing import NDArray
 
-from operando.errors import CorruptFileError, MissingMetadataError, UnsupportedFormatError
+from operando.errors import CorruptFileError, MissingMetadataError, SXDMLayoutError, UnsupportedFormatError
 from operando.sxdm._geometry import DetectorGeometry
 from operando.sxdm.io._lima import chunk_index, read_indexed_frames, thread_buffer
 
@@ -50,11 +50,6 @@ _TITLE = re.compile(
     rf"^\s*\w*sxdm\w*\(\s*(\w+)\s*,\s*{_NUM}\s*,\s*{_NUM}\s*,\s*(\d+)\s*,\s*(\w+)\s*,\s*{_NUM}\s*,\s*{_NUM}\s*,\s*(\d+)"
 )
 ANGLES = ("eta", "phi", "nu", "delta")
-
-
-class SXDMLayoutError(CorruptFileError):
-    """A Bliss K-map is incomplete or inconsistent: missing Lima files, or scans that
-    disagree on map shape, detector calibration or fixed angles."""
 
 
 @dataclass(frozen=True)
