@@ -288,6 +288,29 @@ def _series_progress(partial: Path) -> tuple[int, int]:
     return done, total
 
 
+@dataclass(frozen=True)
+class _FrameWriter:
+    """One measurement of a series: compute it and write its frame store (atomic).
+
+    A picklable callable, so that a cluster's worker can run it: the frame is written
+    where the worker runs, on the file system the series lives on.
+    """
+
+    compute_frame: Callable[[Any], xr.Dataset]
+    paths: Sequence[Path]
+
+    def __call__(self, item: tuple[int, Any]) -> None:
+        i, key = item
+        path = self.paths[i]
+        if path.exists():
+            shutil.rmtree(path)
+        ds = self.compute_frame(key).compute()
+        if "frame" in ds.dims:
+            raise ParameterError("compute_frame must return one measurement (no 'frame' dimension)")
+        with atomic_store(path) as tmp:
+            _zarr_ready(ds).to_zarr(tmp, mode="w", consolidated=False, zarr_format=3)
+
+
 def run_series(
     keys: Sequence[Any],
     compute_frame: Callable[[Any], xr.Dataset],
@@ -307,7 +330,9 @@ def run_series(
         One JSON-serialisable key per measurement (e.g. scan numbers), in series order.
     compute_frame : callable
         ``compute_frame(key) -> xarray.Dataset`` without a ``frame`` dimension; lazy
-        (Dask) results are computed with the active scheduler.
+        (Dask) results are computed with the active scheduler. On a ``distributed``
+        cluster every measurement is one task (all submitted together), so
+        ``compute_frame`` must be picklable and ``path`` on a file system the workers share.
     path : str or os.PathLike
         Target store. Progress lives in ``<path>.partial`` until all frames are done.
     parameters, inputs
@@ -357,18 +382,14 @@ def run_series(
     todo = [i for i, fp in enumerate(frame_paths) if not store_status(fp).complete]
 
     from operando._progress import progress_bar  # local: rich is only needed here
+    from operando.parallel import map_measurements
 
+    keys_todo = [plan["keys"][i] for i in todo]
+    work = _FrameWriter(compute_frame, [frame_paths[i] for i in todo])
     with progress_bar(total=len(frame_paths), description=description, enabled=progress) as advance:
         advance(len(frame_paths) - len(todo))
-        for i in todo:
-            if frame_paths[i].exists():
-                shutil.rmtree(frame_paths[i])
-            ds = compute_frame(plan["keys"][i]).compute()
-            if "frame" in ds.dims:
-                raise ParameterError("compute_frame must return one measurement (no 'frame' dimension)")
-            with atomic_store(frame_paths[i]) as tmp:
-                _zarr_ready(ds).to_zarr(tmp, mode="w", consolidated=False, zarr_format=3)
-            advance(1)
+        # on a cluster every measurement is one task, all submitted together; locally one after another
+        map_measurements(work, list(enumerate(keys_todo)), on_done=lambda i, _: advance(1))
     frames = [xr.open_zarr(fp, consolidated=False, zarr_format=3) for fp in frame_paths]
     keys_coord = np.asarray(json.loads(_json(plan["keys"])))
     series = xr.concat(frames, dim="frame", data_vars="all", coords="different", compat="equals", join="exact")
