@@ -1,1 +1,58 @@
-"""Readers of nmr files: raw instrument files in, data and metadata out (no kernels, no store)."""
+"""Readers of NMR and EPR files: raw instrument files in, data and metadata out (no kernels, no store).
+
+``FORMATS`` registers them with :mod:`operando.formats`: Bruker TopSpin/XWIN-NMR and Varian
+VnmrJ experiment folders, ParaVision scans (MRI, recognised by the same Bruker parameter
+files), Bruker BES3T and WinEPR/ESP EPR pairs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from operando.formats import Format
+from operando.nmr.io._formats import (
+    describe_bes3t_file,
+    describe_folder,
+    describe_winepr_file,
+    sniff_bes3t,
+    sniff_bruker_nmr,
+    sniff_bruker_study,
+    sniff_paravision,
+    sniff_varian,
+    sniff_winepr,
+)
+
+
+def _read_fid(path: Any, **options: Any) -> Any:
+    from operando.nmr.io._readfid import read_fid
+
+    return read_fid(path, **options)
+
+
+def _read_epr(path: Any, **options: Any) -> Any:
+    from operando.nmr.io._epr import read_epr
+
+    return read_epr(path, **options)
+
+
+def _read_paravision(path: Any, **options: Any) -> Any:
+    from operando.mri import read_paravision
+
+    return read_paravision(path, **options)
+
+
+FORMATS = (
+    # ParaVision first: a ParaVision scan also holds an ``acqp`` and a ``fid``
+    Format("paravision", "mri", "Bruker ParaVision scan (2dseq/visu_pars, acqp)", sniff_paravision,
+           _read_paravision, describe_folder, folder=True),
+    Format("bruker-nmr", "nmr", "Bruker TopSpin/XWIN-NMR experiment (acqus + fid/ser)", sniff_bruker_nmr,
+           _read_fid, describe_folder, folder=True),
+    Format("varian-nmr", "nmr", "Varian/Agilent VnmrJ experiment (procpar + fid)", sniff_varian, _read_fid,
+           describe_folder, folder=True),
+    Format("bruker-study", "nmr", "Bruker study (numbered experiments)", sniff_bruker_study, None,
+           describe_folder, folder=True),
+    # before echem: a BES3T .DTA shares its suffix with Gamry's
+    Format("bes3t", "epr", "Bruker BES3T EPR (.DSC + .DTA)", sniff_bes3t, _read_epr, describe_bes3t_file),
+    Format("winepr", "epr", "Bruker WinEPR/ESP EPR (.par + .spc)", sniff_winepr, _read_epr, describe_winepr_file),
+)  # fmt: skip
+"""NMR, EPR and ParaVision formats, in detection order."""
