@@ -5,38 +5,83 @@ arrays with axes in mm plus typed metadata (the Zahner potentiostat log is an
 electrochemistry format: :func:`operando.echem.read`); kernels (``layer_amounts``,
 ``growth_rate``, ``detect_stages``, ``separate_by_shift``, ...) are pure array functions;
 :func:`operando.pipelines.mri.quantify_layers` ties them into an ``"mri-layers"`` dataset.
+
+Names are imported on first use: ``import operando.mri`` loads neither SciPy nor nibabel.
 """
 
-from operando.mri._layers import (
-    collapse_lateral,
-    find_electrodes,
-    growth_rate,
-    layer_amounts,
-    layer_edges,
-    layer_weights,
-    noise_from_differences,
-    noise_sigma,
-    normalise,
-)
-from operando.mri._shift import (
-    KNIGHT_SHIFT_LI_PPM,
-    correct_displacement,
-    separate_by_shift,
-    shift_displacement_px,
-    shift_window_mask,
-)
-from operando.mri._stages import STAGE_NAMES, detect_stages, frame_of_time, stages_from_boundaries
-from operando.mri.io._read import (
-    MRIMeta,
-    TopSpinProfile,
-    is_topspin_profile,
-    read_image,
-    read_image_series,
-    read_nifti,
-    read_paravision,
-    read_profile_series,
-    read_topspin_profile,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from operando.mri._layers import (
+        collapse_lateral,
+        find_electrodes,
+        growth_rate,
+        layer_amounts,
+        layer_edges,
+        layer_weights,
+        noise_from_differences,
+        noise_sigma,
+        normalise,
+    )
+    from operando.mri._shift import (
+        KNIGHT_SHIFT_LI_PPM,
+        correct_displacement,
+        separate_by_shift,
+        shift_displacement_px,
+        shift_window_mask,
+    )
+    from operando.mri._stages import (
+        STAGE_NAMES,
+        detect_stages,
+        frame_of_time,
+        stages_from_boundaries,
+    )
+    from operando.mri.io._read import (
+        MRIMeta,
+        TopSpinProfile,
+        is_topspin_profile,
+        read_image,
+        read_image_series,
+        read_nifti,
+        read_paravision,
+        read_profile_series,
+        read_topspin_profile,
+    )
+
+# public name -> the module that defines it; imported on first use, so that
+# ``import`` of this package stays cheap (no scipy, no vendor libraries)
+_SOURCES: dict[str, str] = {
+    "collapse_lateral": "operando.mri._layers",
+    "find_electrodes": "operando.mri._layers",
+    "growth_rate": "operando.mri._layers",
+    "layer_amounts": "operando.mri._layers",
+    "layer_edges": "operando.mri._layers",
+    "layer_weights": "operando.mri._layers",
+    "noise_from_differences": "operando.mri._layers",
+    "noise_sigma": "operando.mri._layers",
+    "normalise": "operando.mri._layers",
+    "KNIGHT_SHIFT_LI_PPM": "operando.mri._shift",
+    "correct_displacement": "operando.mri._shift",
+    "separate_by_shift": "operando.mri._shift",
+    "shift_displacement_px": "operando.mri._shift",
+    "shift_window_mask": "operando.mri._shift",
+    "STAGE_NAMES": "operando.mri._stages",
+    "detect_stages": "operando.mri._stages",
+    "frame_of_time": "operando.mri._stages",
+    "stages_from_boundaries": "operando.mri._stages",
+    "MRIMeta": "operando.mri.io._read",
+    "TopSpinProfile": "operando.mri.io._read",
+    "is_topspin_profile": "operando.mri.io._read",
+    "read_image": "operando.mri.io._read",
+    "read_image_series": "operando.mri.io._read",
+    "read_nifti": "operando.mri.io._read",
+    "read_paravision": "operando.mri.io._read",
+    "read_profile_series": "operando.mri.io._read",
+    "read_topspin_profile": "operando.mri.io._read",
+}
 
 __all__ = [
     "KNIGHT_SHIFT_LI_PPM",
@@ -67,3 +112,17 @@ __all__ = [
     "shift_window_mask",
     "stages_from_boundaries",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _SOURCES[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -3,58 +3,149 @@
 Readers (:func:`read_bruker`, :func:`read_varian`, :func:`read_fid`, :func:`read_bruker_processed`,
 :func:`read_bes3t`) return arrays and typed
 metadata; kernels (``ppm_axis``, ``process_fid``, ``integrate``, ...) are pure
-array-in/array-out functions; :func:`process` ties the two into an ``xarray.Dataset``.
+array-in/array-out functions; :func:`process` ties the two into an ``xarray.Dataset``;
+the workflows over files are in :mod:`operando.pipelines.nmr`.
+
+Names are imported on first use: ``import operando.nmr`` loads neither SciPy nor nmrglue.
 """
 
-from operando.nmr._abundance import isotope_integral, isotopes_dataset
-from operando.nmr._epr_lines import (
-    PeakToPeak,
-    absorption,
-    double_integral,
-    g_factor,
-    peak_to_peak,
-    resonance_field_mT,
-)
-from operando.nmr._isotopes import LI6_NATURAL, SENSITIVITY_7LI_6LI, li6_fraction, sensitivity_factor
-from operando.nmr._process import (
-    autophase,
-    baseline_polynomial,
-    exponential_window,
-    fourier_transform,
-    fwhm,
-    group_delay_shift,
-    integral_uncertainty,
-    integrate,
-    noise_std,
-    peak_position,
-    phase,
-    pick_peaks,
-    ppm_axis,
-    ppm_axis_processed,
-    process_fid,
-    window_mask,
-)
-from operando.nmr._spectrum import process
-from operando.nmr._tracer import (
-    ExchangeFit,
-    classify_dendrite,
-    electrolyte_abundance,
-    fit_exchange,
-    mechanism2_share,
-    tracer_exchange,
-)
-from operando.nmr.io._bruker import (
-    NMRFID,
-    BrukerFID,
-    BrukerMeta,
-    BrukerProcessed,
-    NMRMeta,
-    read_bruker,
-    read_bruker_processed,
-)
-from operando.nmr.io._epr import EPRMeta, EPRSpectrum, bes3t_pair, read_bes3t, read_epr, read_winepr
-from operando.nmr.io._readfid import nmr_vendor, read_fid
-from operando.nmr.io._varian import nucleus_name, read_varian
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from operando.nmr._abundance import (
+        isotope_integral,
+        isotopes_dataset,
+    )
+    from operando.nmr._epr_lines import (
+        PeakToPeak,
+        absorption,
+        double_integral,
+        g_factor,
+        peak_to_peak,
+        resonance_field_mT,
+    )
+    from operando.nmr._isotopes import (
+        LI6_NATURAL,
+        SENSITIVITY_7LI_6LI,
+        li6_fraction,
+        sensitivity_factor,
+    )
+    from operando.nmr._process import (
+        autophase,
+        baseline_polynomial,
+        exponential_window,
+        fourier_transform,
+        fwhm,
+        group_delay_shift,
+        integral_uncertainty,
+        integrate,
+        noise_std,
+        peak_position,
+        phase,
+        pick_peaks,
+        ppm_axis,
+        ppm_axis_processed,
+        process_fid,
+        window_mask,
+    )
+    from operando.nmr._spectrum import (
+        process,
+    )
+    from operando.nmr._tracer import (
+        ExchangeFit,
+        classify_dendrite,
+        electrolyte_abundance,
+        fit_exchange,
+        mechanism2_share,
+        tracer_exchange,
+    )
+    from operando.nmr.io._bruker import (
+        NMRFID,
+        BrukerFID,
+        BrukerMeta,
+        BrukerProcessed,
+        NMRMeta,
+        read_bruker,
+        read_bruker_processed,
+    )
+    from operando.nmr.io._epr import (
+        EPRMeta,
+        EPRSpectrum,
+        bes3t_pair,
+        read_bes3t,
+        read_epr,
+        read_winepr,
+        winepr_pair,
+    )
+    from operando.nmr.io._readfid import (
+        nmr_vendor,
+        read_fid,
+    )
+    from operando.nmr.io._varian import (
+        nucleus_name,
+        read_varian,
+    )
+
+# public name -> the module that defines it; imported on first use, so that
+# ``import`` of this package stays cheap (no scipy, no vendor libraries)
+_SOURCES: dict[str, str] = {
+    "isotope_integral": "operando.nmr._abundance",
+    "isotopes_dataset": "operando.nmr._abundance",
+    "PeakToPeak": "operando.nmr._epr_lines",
+    "absorption": "operando.nmr._epr_lines",
+    "double_integral": "operando.nmr._epr_lines",
+    "g_factor": "operando.nmr._epr_lines",
+    "peak_to_peak": "operando.nmr._epr_lines",
+    "resonance_field_mT": "operando.nmr._epr_lines",
+    "LI6_NATURAL": "operando.nmr._isotopes",
+    "SENSITIVITY_7LI_6LI": "operando.nmr._isotopes",
+    "li6_fraction": "operando.nmr._isotopes",
+    "sensitivity_factor": "operando.nmr._isotopes",
+    "autophase": "operando.nmr._process",
+    "baseline_polynomial": "operando.nmr._process",
+    "exponential_window": "operando.nmr._process",
+    "fourier_transform": "operando.nmr._process",
+    "fwhm": "operando.nmr._process",
+    "group_delay_shift": "operando.nmr._process",
+    "integral_uncertainty": "operando.nmr._process",
+    "integrate": "operando.nmr._process",
+    "noise_std": "operando.nmr._process",
+    "peak_position": "operando.nmr._process",
+    "phase": "operando.nmr._process",
+    "pick_peaks": "operando.nmr._process",
+    "ppm_axis": "operando.nmr._process",
+    "ppm_axis_processed": "operando.nmr._process",
+    "process_fid": "operando.nmr._process",
+    "window_mask": "operando.nmr._process",
+    "process": "operando.nmr._spectrum",
+    "ExchangeFit": "operando.nmr._tracer",
+    "classify_dendrite": "operando.nmr._tracer",
+    "electrolyte_abundance": "operando.nmr._tracer",
+    "fit_exchange": "operando.nmr._tracer",
+    "mechanism2_share": "operando.nmr._tracer",
+    "tracer_exchange": "operando.nmr._tracer",
+    "NMRFID": "operando.nmr.io._bruker",
+    "BrukerFID": "operando.nmr.io._bruker",
+    "BrukerMeta": "operando.nmr.io._bruker",
+    "BrukerProcessed": "operando.nmr.io._bruker",
+    "NMRMeta": "operando.nmr.io._bruker",
+    "read_bruker": "operando.nmr.io._bruker",
+    "read_bruker_processed": "operando.nmr.io._bruker",
+    "EPRMeta": "operando.nmr.io._epr",
+    "EPRSpectrum": "operando.nmr.io._epr",
+    "bes3t_pair": "operando.nmr.io._epr",
+    "read_bes3t": "operando.nmr.io._epr",
+    "read_epr": "operando.nmr.io._epr",
+    "read_winepr": "operando.nmr.io._epr",
+    "winepr_pair": "operando.nmr.io._epr",
+    "nmr_vendor": "operando.nmr.io._readfid",
+    "read_fid": "operando.nmr.io._readfid",
+    "nucleus_name": "operando.nmr.io._varian",
+    "read_varian": "operando.nmr.io._varian",
+}
 
 __all__ = [
     "LI6_NATURAL",
@@ -109,4 +200,19 @@ __all__ = [
     "sensitivity_factor",
     "tracer_exchange",
     "window_mask",
+    "winepr_pair",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _SOURCES[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
