@@ -29,7 +29,7 @@ import numpy.typing as npt
 import pandas as pd
 import xarray as xr
 
-from operando.echem._record import EchemRecord, direction
+from operando.echem import EchemRecord, direction
 from operando.errors import CorruptFileError, MissingMetadataError, ParameterError
 
 __all__ = [

@@ -12,7 +12,7 @@ import dask
 import numpy as np
 import xarray as xr
 
-from operando.echem._record import EchemRecord
+from operando.echem import EchemRecord
 from operando.errors import MissingMetadataError, ParameterError
 from operando.store import run_series
 from operando.sxdm._drift import estimate_drift, shift_frames

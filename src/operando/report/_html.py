@@ -44,7 +44,7 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 from operando import __version__
-from operando.echem._record import EchemRecord
+from operando.echem import EchemRecord
 from operando.errors import OperandoError
 from operando.report import _kinds  # noqa: F401  (registers the dedicated sections)
 from operando.report._sections import FigureSpec, FrameState, Section, make_section

@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from operando.echem._record import EchemRecord
+from operando.echem import EchemRecord
 
 __all__ = ["plot_timeline", "save_figure"]
 

@@ -16,8 +16,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from operando.echem._cellmodel import SymmetricCellModel, cell_voltage
-from operando.echem._record import EchemMetadata, EchemRecord
+from operando.echem import EchemMetadata, EchemRecord, SymmetricCellModel, cell_voltage
 from operando.errors import ParameterError
 
 __all__ = ["simulate_bv_symmetric_cell", "simulate_symmetric_cell"]
