@@ -7,10 +7,12 @@ line when it is absent.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from operando import echem
 from tests.conftest import _checked
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,3 +39,8 @@ def flip_bytes(data: bytes, positions: list[int], values: list[int]) -> bytes:
     for pos, val in zip(positions, values, strict=False):
         buf[pos % len(buf)] = val
     return bytes(buf)
+
+
+def sniffer(name: str) -> Callable[[bytes, Path], bool]:
+    """The content sniffer of one format of :data:`operando.echem.READERS` (``sniff(head, path)``)."""
+    return next(fmt.sniff for fmt in echem.READERS if fmt.name == name)

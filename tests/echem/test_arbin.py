@@ -9,9 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operando.echem.io._arbin import read_arbin_res, sniff_arbin_res
+from operando.echem import read_arbin_res
 from operando.errors import CorruptFileError, OperandoError, UnsupportedFormatError
-from tests.echem._cycler_data import flip_bytes, real_file
+from tests.echem._cycler_data import flip_bytes, real_file, sniffer
+
+sniff_arbin_res = sniffer("arbin-res")
 
 
 @pytest.mark.realdata

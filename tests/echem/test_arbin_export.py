@@ -11,9 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operando.echem.io._arbin_export import read_arbin_csv, read_arbin_xlsx, sniff_arbin_csv, sniff_arbin_xlsx
+from operando.echem import read_arbin_csv, read_arbin_xlsx
 from operando.errors import CorruptFileError, OperandoError, UnsupportedFormatError
-from tests.echem._cycler_data import flip_bytes, real_file
+from tests.echem._cycler_data import flip_bytes, real_file, sniffer
+
+sniff_arbin_csv = sniffer("arbin-csv")
+sniff_arbin_xlsx = sniffer("arbin-xlsx")
+
 
 XLSX = ("echem", "arbin", "navani", "bs542_004_gr_li_50ua_50mv_1v_191020_Channel_11.xlsx")
 # stem -> (rows, channel, first/last voltage V, first/last test time s)

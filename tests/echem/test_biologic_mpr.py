@@ -19,9 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operando.echem.io._biologic_mpr import read_mpr, sniff_mpr
+from operando.echem import read_mpr
 from operando.errors import CorruptFileError, OperandoError, ParameterError, UnsupportedFormatError
 from tests.conftest import _checked, data_root, real_files
+from tests.echem._cycler_data import sniffer
 
 BIOLOGIC = data_root() / "echem" / "biologic"
 # the pinned files (tests/realdata_sha256.txt), each checked by SHA-256 before use below
@@ -293,9 +294,10 @@ def _write(tmp_path: Path, raw: bytes, name: str = "synthetic.mpr") -> Path:
 
 
 def test_sniff() -> None:
-    assert sniff_mpr(b"BIO-LOGIC MODULAR FILE\x1a")
-    assert not sniff_mpr(b"EC-Lab ASCII FILE\r\n")
-    assert not sniff_mpr(b"")
+    sniff_mpr = sniffer("biologic-mpr")
+    assert sniff_mpr(b"BIO-LOGIC MODULAR FILE\x1a", Path("a.mpr"))
+    assert not sniff_mpr(b"EC-Lab ASCII FILE\r\n", Path("a.mpr"))
+    assert not sniff_mpr(b"", Path("a.mpr"))
 
 
 def test_synthetic_file_reads(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from operando import echem
-from operando.echem.io._biologic_text import read_mpt
+from operando.echem import read_mpt
 from operando.errors import CorruptFileError, OperandoError, UnsupportedFormatError
 from operando.synthetic import simulate_gcpl, write_eclab_mpt
 from tests.conftest import real_files

@@ -44,14 +44,6 @@ def test_inversion_matches_brentq(alpha):
     np.testing.assert_allclose(echem.butler_volmer_current(eta, j0_mA_cm2=0.8, alpha=alpha), j, rtol=1e-10, atol=1e-15)
 
 
-def test_closed_form_equals_numeric_solver_at_alpha_half():
-    from operando.echem._cellmodel import _bv_inverse_numeric
-
-    r = np.geomspace(1e-6, 1e4, 50)
-    r = np.concatenate([-r, r])
-    np.testing.assert_allclose(2 * np.arcsinh(r / 2), _bv_inverse_numeric(r, 0.5), rtol=1e-12, atol=1e-15)
-
-
 @settings(max_examples=60, deadline=None)
 @given(
     # subnormal currents (|j| < 2.2e-308) give an overpotential that underflows to 0: not a physical case

@@ -9,9 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operando.echem.io._csv import read_csv, sniff_csv
+from operando.echem import read_csv
 from operando.errors import CorruptFileError, MissingMetadataError, OperandoError, ParameterError
-from tests.echem._cycler_data import flip_bytes, real_file
+from tests.echem._cycler_data import flip_bytes, real_file, sniffer
+
+sniff_csv = sniffer("csv")
+
 
 TEXT = (
     "t_h;U;I_uA;when\n0,0;3,50;100;2021-06-05 11:23:46\n"
@@ -103,7 +106,7 @@ def test_sniff(tmp_path: Path) -> None:
 
 @pytest.mark.realdata
 def test_btsda_csv_matches_ndax() -> None:
-    from operando.echem.io._neware import read_neware
+    from operando.echem import read_neware
 
     rec = read_csv(
         real_file("echem", "neware", "fastnda", "interp-test.csv"),

@@ -9,9 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operando.echem.io._gamry import read_gamry, sniff_gamry
+from operando.echem import read_gamry
 from operando.errors import CorruptFileError, MissingMetadataError, OperandoError, UnsupportedFormatError
-from tests.echem._cycler_data import flip_bytes, real_file
+from tests.echem._cycler_data import flip_bytes, real_file, sniffer
+
+sniff_gamry = sniffer("gamry-dta")
+
 
 MINI = (
     "EXPLAIN\r\nTAG\tCHRONOA\r\nTITLE\tLABEL\tChrono\tTest &Identifier\r\nDATE\tLABEL\t23.04.2018\tDate\r\n"

@@ -9,16 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operando.echem.io._maccor import (
-    cumulative_charge,
-    read_maccor,
-    read_maccor_eis,
-    signed_current,
-    sniff_maccor,
-    sniff_maccor_eis,
-)
+from operando.echem import read_maccor, read_maccor_eis
 from operando.errors import CorruptFileError, OperandoError, UnsupportedFormatError
-from tests.echem._cycler_data import flip_bytes, real_file
+from tests.echem._cycler_data import flip_bytes, real_file, sniffer
+
+sniff_maccor = sniffer("maccor-txt")
+sniff_maccor_eis = sniffer("maccor-eis")
+
 
 # file -> (rows, channel, first/last voltage V, first/last test time s)
 BEEP = {
@@ -93,12 +90,6 @@ def test_eis_export() -> None:
     assert rec.voltage_V[0] == pytest.approx(3.909893)
     assert rec.meta.channel == "41"
     assert str(rec.meta.start_time) == "2016-11-02 15:58:00+00:00"
-
-
-def test_signing_and_charge() -> None:
-    assert signed_current(np.array([1.0, 1.0, 0.0]), np.array(["C", "D", "R"])).tolist() == [1.0, -1.0, 0.0]
-    cap = np.array([0.0, 1.0, 1.0, 0.0, 2.0])
-    assert cumulative_charge(cap, np.array([1.0, 1.0, 0.0, -1.0, -1.0])).tolist() == [0.0, 1.0, 1.0, 1.0, -1.0]
 
 
 @pytest.mark.realdata

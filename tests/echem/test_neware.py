@@ -10,9 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operando.echem.io._neware import _cumulative_charge, read_neware, sniff_neware
+from operando.echem import read_neware
 from operando.errors import CorruptFileError, OperandoError, UnsupportedFormatError
-from tests.echem._cycler_data import flip_bytes, real_file
+from tests.echem._cycler_data import flip_bytes, real_file, sniffer
+
+sniff_neware = sniffer("neware")
+
 
 pl = pytest.importorskip("polars")
 
@@ -90,12 +93,6 @@ def test_plain_nda_and_time_jump_warning_recorded() -> None:
     assert len(big) == 252_951
     assert "negative jumps" in big.meta.extra["reader_warnings"]
     assert "aux1_temperature_degC" in big.data or any(c.startswith("aux") for c in big.data.columns)
-
-
-def test_cumulative_charge_restarts() -> None:
-    cap = np.array([0.0, 2.0, 4.0, -1.0, -3.0, 0.0])
-    steps = np.array([1, 1, 1, 2, 2, 3])
-    assert _cumulative_charge(cap, steps).tolist() == [0.0, 2.0, 4.0, 3.0, 1.0, 1.0]
 
 
 def test_bad_inputs(tmp_path: Path) -> None:

@@ -10,9 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operando.echem.io._other import read_novonix, read_pec, sniff_novonix, sniff_pec
+from operando.echem import read_novonix, read_pec
 from operando.errors import CorruptFileError, OperandoError, UnsupportedFormatError
-from tests.echem._cycler_data import flip_bytes, real_file
+from tests.echem._cycler_data import flip_bytes, real_file, sniffer
+
+sniff_novonix = sniffer("novonix-csv")
+sniff_pec = sniffer("pec-csv")
+
 
 NOVONIX = ("echem", "other", "beep", "test_Nova_Form-CH01-01_short.csv")
 PEC = ("echem", "other", "cellpy", "pec.csv")

@@ -32,9 +32,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from operando.echem._record import EchemMetadata, EchemRecord
-from operando.echem.io._maccor import cumulative_charge
 from operando.echem.io._readerutil import (
     capture_library_noise,
+    charge_from_capacities,
     file_identity,
     local_to_utc,
     read_nonempty_bytes,
@@ -150,20 +150,6 @@ def _csv_meta(meta: dict[str, str]) -> dict[str, Any]:
     return fields
 
 
-def _charge_from_capacities(
-    chg_Ah: npt.NDArray[np.float64], dis_Ah: npt.NDArray[np.float64]
-) -> npt.NDArray[np.float64]:
-    """Running signed charge (mA h) from restarting, unsigned charge/discharge capacities (A h).
-
-    Examples
-    --------
-    >>> _charge_from_capacities(np.array([0.0, 1e-3, 1e-3, 0.0]), np.array([0.0, 0.0, 5e-4, 0.0])).tolist()
-    [0.0, 1.0, 0.5, 0.5]
-    """
-    ones = np.ones(chg_Ah.shape[0])
-    return (cumulative_charge(chg_Ah, ones) - cumulative_charge(dis_Ah, ones)) * 1e3
-
-
 def _index_column(table: Table, name: str, path: Path) -> npt.NDArray[np.int64] | None:
     """An integer index column, or None when absent or entirely empty."""
     if name not in table.names:
@@ -252,7 +238,7 @@ def read_arbin_csv(
     charge = None
     chg, dis = by_lower.get("charge_capacity"), by_lower.get("discharge_capacity")
     if chg and dis:
-        charge = _charge_from_capacities(numeric_column(table, chg, src), numeric_column(table, dis, src))
+        charge = charge_from_capacities(numeric_column(table, chg, src), numeric_column(table, dis, src))
         extra_meta["charge_mAh"] = "running sum of Charge_Capacity - Discharge_Capacity increments"
     if notes:
         extra_meta["row_notes"] = "; ".join(notes)
@@ -431,7 +417,7 @@ def _xlsx_record(
         extra_meta["timestamp_assumption"] = f"Date_Time and Start DateTime read as wall-clock time in {timezone}"
     charge = None
     if c["charge"] in cols and c["discharge"] in cols:
-        charge = _charge_from_capacities(
+        charge = charge_from_capacities(
             _float_column(cols[c["charge"]], c["charge"], src), _float_column(cols[c["discharge"]], c["discharge"], src)
         )
         extra_meta["charge_mAh"] = "running sum of Charge_Capacity - Discharge_Capacity increments"

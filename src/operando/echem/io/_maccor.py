@@ -50,6 +50,7 @@ import pandas as pd
 
 from operando.echem._record import EchemMetadata, EchemRecord
 from operando.echem.io._readerutil import (
+    cumulative_charge,
     file_identity,
     local_to_utc,
     read_nonempty_bytes,
@@ -247,40 +248,13 @@ def signed_current(amps: npt.NDArray[np.float64], state: npt.NDArray[np.str_]) -
     --------
     >>> signed_current(np.array([1.0, 2.0, -2.0, 0.5]), np.array(["C", "D", "D", "R"])).tolist()
     [1.0, -2.0, -2.0, 0.5]
+    >>> signed_current(np.array([1.0, 1.0, 0.0]), np.array(["C", "D", "R"])).tolist()
+    [1.0, -1.0, 0.0]
     """
     out = amps.astype(np.float64).copy()
     out[state == "C"] = np.abs(out[state == "C"])
     out[state == "D"] = -np.abs(out[state == "D"])
     return out
-
-
-def cumulative_charge(capacity: npt.NDArray[np.float64], sign: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Running signed charge from Maccor's restarting, unsigned ``Amp-hr``.
-
-    Parameters
-    ----------
-    capacity : (N,) ndarray
-        ``Amp-hr`` (or mA h) as written: grows within a charge or discharge and restarts.
-    sign : (N,) ndarray
-        +1 / -1 / 0 per row (direction of the current).
-
-    Returns
-    -------
-    (N,) ndarray
-        Charge since the first row, same unit as ``capacity``, charge positive.
-
-    Examples
-    --------
-    >>> cumulative_charge(np.array([0.0, 1.0, 2.0, 0.5, 1.5]), np.array([1, 1, 1, -1, -1])).tolist()
-    [0.0, 1.0, 2.0, 1.5, 0.5]
-    """
-    cap = np.nan_to_num(capacity.astype(np.float64))
-    if cap.size == 0:
-        return cap
-    step = np.diff(cap)
-    restart = step < 0
-    step[restart] = cap[1:][restart]
-    return np.concatenate([[0.0], np.cumsum(step * sign[1:])])
 
 
 # -- reading -------------------------------------------------------------------------------

@@ -146,6 +146,12 @@ def _cumulative_charge(capacity_mAh: npt.NDArray[np.float64], step_count: npt.ND
     --------
     >>> _cumulative_charge(np.array([0.0, 1.0, 2.0, -0.5, -1.0]), np.array([1, 1, 1, 2, 2])).tolist()
     [0.0, 1.0, 2.0, 1.5, 1.0]
+
+    Every step restarts the capacity; a new step adds to the charge reached so far:
+
+    >>> cap = np.array([0.0, 2.0, 4.0, -1.0, -3.0, 0.0])
+    >>> _cumulative_charge(cap, np.array([1, 1, 1, 2, 2, 3])).tolist()
+    [0.0, 2.0, 4.0, 3.0, 1.0, 1.0]
     """
     n = capacity_mAh.shape[0]
     if n == 0:

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from operando.echem._record import EchemMetadata, EchemRecord
-from operando.echem.io._arbin_export import _charge_from_capacities
-from operando.echem.io._maccor import cumulative_charge
 from operando.echem.io._readerutil import (
+    charge_from_capacities,
+    cumulative_charge,
     file_identity,
     local_to_utc,
     read_nonempty_bytes,
@@ -269,7 +269,7 @@ def read_pec(
     charge = None
     chg, dis = "Charge Capacity (mAh)", "Discharge Capacity (mAh)"
     if chg in table.names and dis in table.names:
-        charge = _charge_from_capacities(numeric_column(table, chg, src) / 1e3, numeric_column(table, dis, src) / 1e3)
+        charge = charge_from_capacities(numeric_column(table, chg, src) / 1e3, numeric_column(table, dis, src) / 1e3)
         extra_meta["charge_mAh"] = "running sum of Charge - Discharge Capacity (mAh) increments"
     if notes:
         extra_meta["row_notes"] = "; ".join(notes)

@@ -28,7 +28,9 @@ from operando.errors import ParameterError
 __all__ = [
     "UNIT_FACTORS",
     "capture_library_noise",
+    "charge_from_capacities",
     "convert_unit",
+    "cumulative_charge",
     "file_identity",
     "local_to_utc",
     "read_nonempty_bytes",
@@ -204,3 +206,49 @@ def first_seen(values: Sequence[Any] | npt.NDArray[Any]) -> tuple[str, ...]:
         if s:
             out.setdefault(s, None)
     return tuple(out)
+
+
+def cumulative_charge(capacity: npt.NDArray[np.float64], sign: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Running signed charge from a restarting, unsigned capacity column (Maccor ``Amp-hr``, Novonix).
+
+    Parameters
+    ----------
+    capacity : (N,) ndarray
+        ``Amp-hr`` (or mA h) as written: grows within a charge or discharge and restarts.
+    sign : (N,) ndarray
+        +1 / -1 / 0 per row (direction of the current).
+
+    Returns
+    -------
+    (N,) ndarray
+        Charge since the first row, same unit as ``capacity``, charge positive.
+
+    Examples
+    --------
+    >>> cumulative_charge(np.array([0.0, 1.0, 2.0, 0.5, 1.5]), np.array([1, 1, 1, -1, -1])).tolist()
+    [0.0, 1.0, 2.0, 1.5, 0.5]
+
+    Rest rows (sign 0) add nothing, and a restart counts from zero:
+
+    >>> cumulative_charge(np.array([0.0, 1.0, 1.0, 0.0, 2.0]), np.array([1.0, 1.0, 0.0, -1.0, -1.0])).tolist()
+    [0.0, 1.0, 1.0, 1.0, -1.0]
+    """
+    cap = np.nan_to_num(capacity.astype(np.float64))
+    if cap.size == 0:
+        return cap
+    step = np.diff(cap)
+    restart = step < 0
+    step[restart] = cap[1:][restart]
+    return np.concatenate([[0.0], np.cumsum(step * sign[1:])])
+
+
+def charge_from_capacities(chg_Ah: npt.NDArray[np.float64], dis_Ah: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Running signed charge (mA h) from restarting, unsigned charge/discharge capacities (A h).
+
+    Examples
+    --------
+    >>> charge_from_capacities(np.array([0.0, 1e-3, 1e-3, 0.0]), np.array([0.0, 0.0, 5e-4, 0.0])).tolist()
+    [0.0, 1.0, 0.5, 0.5]
+    """
+    ones = np.ones(chg_Ah.shape[0])
+    return (cumulative_charge(chg_Ah, ones) - cumulative_charge(dis_Ah, ones)) * 1e3
