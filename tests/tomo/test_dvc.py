@@ -209,16 +209,7 @@ def test_one_grid_row_reads_only_its_slab():
     assert len(touched) < N // 8
 
 
-@pytest.mark.parametrize("u", [(0.0, 0.0, 0.0), (0.3, -1.7, 2.05), (-3.999, 3.5, -0.5)])
-def test_separable_translation_equals_map_coordinates(u):
-    from operando.tomo._dvc import _translated_window
-
-    block = np.random.default_rng(0).standard_normal((30, 31, 32))
-    coef = ndi.spline_filter(block, order=3)
-    size, start = (20, 21, 22), 5
-    pts = np.indices(size, dtype=np.float64).reshape(3, -1) + start + np.array(u)[:, None]
-    expected = ndi.map_coordinates(coef, pts, order=3, prefilter=False).reshape(size)
-    np.testing.assert_allclose(_translated_window(coef, start, size, np.array(u)), expected, rtol=1e-12, atol=1e-12)
+# (the separable spline translation against scipy.ndimage.map_coordinates: a doctest of the kernel)
 
 
 @settings(max_examples=10, deadline=None)

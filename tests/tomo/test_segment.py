@@ -12,6 +12,7 @@ from operando.tomo import (
     auto_thresholds,
     cell_quantities,
     load_classifier,
+    save_classifier,
     segment_cell,
     train_interphase_classifier,
 )
@@ -67,7 +68,7 @@ def test_classifier_at_higher_noise(classifier, seed, tmp_path):
     ious, _ = void_matches(cell.void_ids, labels)
     assert np.all(ious >= 0.4), ious
     # the saved classifier gives the same labels
-    again = load_classifier(classifier.save(tmp_path / "rf.joblib"))
+    again = load_classifier(save_classifier(classifier, tmp_path / "rf.pkl"))
     assert np.array_equal(segment_cell(cell.volume, classifier=again), labels)
 
 

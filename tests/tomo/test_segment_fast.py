@@ -5,16 +5,20 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from operando.tomo import Thresholds, auto_thresholds, segment_cell
-from operando.tomo._segment import (
+from operando.tomo import (
     ELECTROLYTE,
     INTERPHASE,
     LITHIUM,
     OUTSIDE,
     PORE,
     VOID,
-    _masked_quantile,
+    Thresholds,
+    auto_thresholds,
+    cell_quantities,
+    contact_maps,
+    li_edges,
     median_filter3d,
+    segment_cell,
 )
 
 from ._cells import random_cell
@@ -48,6 +52,16 @@ def test_median_filter3d_on_some_columns_only():
 
 # -- the implementation before the speed-up (column-wise cumulative sums, whole-volume
 #    passes, SciPy's median), kept here as the reference ------------------------------------
+
+
+def _masked_quantile(v, mask, q):
+    """Per column, the ``q`` quantile (lower neighbour) of the values where ``mask``; 0 where none."""
+    out = np.zeros(v.shape[1:])
+    for idx in np.ndindex(*v.shape[1:]):
+        vals = np.sort(v[(slice(None), *idx)][mask[(slice(None), *idx)]])
+        if vals.size:
+            out[idx] = vals[int(np.floor(q * (vals.size - 1)))]
+    return out
 
 
 def _first(mask, default):
@@ -133,14 +147,17 @@ def test_segment_cell_gives_the_reference_labels(seed):
 
 
 def test_window_mean_stops_where_the_cumulative_sum_does():
+    # noisy columns: collector, Li, electrolyte, Li, collector (noise reaching across the thresholds)
     rng = np.random.default_rng(3)
-    v = rng.uniform(0.0, 20.0, size=(50, 8, 9))
-    t = Thresholds(void=2.0, lithium=6.0, electrolyte=10.0, collector=18.0)
-    from operando.tomo._segment import _electrode_region as fast
-
+    z = np.arange(50)
+    profile = np.select([z < 3, z < 15, z < 35, z < 47], [19.0, 4.0, 14.0, 4.0], 19.0)
+    v = profile[:, None, None] + rng.uniform(-7.0, 7.0, size=(50, 8, 9))
+    t = Thresholds(void=2.0, lithium=6.0, electrolyte=10.0, collector=18.0)  # no electrolyte level: no rim pass
     for window in (1, 2, 5, 60):
-        for got, want in zip(fast(v, t, window), _electrode_region(v, t, window), strict=True):
-            assert np.array_equal(got, want)
+        got = segment_cell(v, thresholds=t, window_px=window, median_px=1, min_void_voxels=1)
+        want, cell = _traverse(v, t, window)
+        assert cell.any()
+        assert np.array_equal(got, want)
 
 
 # -- contact maps and volumes: the previous whole-volume versions ---------------------------
@@ -200,10 +217,21 @@ def _label_volumes():
 
 
 def test_contact_columns_and_counts_are_the_references():
-    from operando.tomo._interface import _edges_block
-    from operando.tomo._quantities import _counts_block
-
     for lab in _label_volumes():
         for d in (1, 5, 40):
-            assert np.array_equal(_edges_block(lab, d), _reference_edges(lab, d))
-        assert np.array_equal(_counts_block(lab)[0, 0, 0], _reference_counts(lab))
+            ref = _reference_edges(lab, d)
+            assert np.array_equal(np.asarray(li_edges(lab)), ref[:2])
+            bits = contact_maps(lab, void_distance_px=d)
+            assert np.array_equal(bits[0], (ref[2] & 1) > 0)
+            assert np.array_equal(bits[1], (ref[2] & 2) > 0)
+        # a 1 mm voxel: volumes in mm3 are the voxel counts
+        c = _reference_counts(lab)
+        q = cell_quantities(lab, voxel_size_um=1000.0)
+        assert np.array_equal(q["li_volume_electrode_mm3"].values, c[0:2])
+        assert np.array_equal(q["void_volume_interface_mm3"].values, c[2:4])
+        assert np.array_equal(q["interphase_volume_interface_mm3"].values, c[4:6])
+        assert float(q["pore_volume_mm3"]) == c[6] + c[7]
+        assert float(q["cell_area_mm2"]) == c[8]
+        if c[8]:
+            np.testing.assert_allclose(float(q["stack_thickness_um"]), c[9] / c[8] * 1000.0, rtol=1e-14)
+            np.testing.assert_allclose(q["interface_position_um"].values, c[10:12] / c[8] * 1000.0, rtol=1e-14)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-if TYPE_CHECKING:
-    import xarray as xr
+from operando.cli._app import QuietOption, SchedulerOption, WorkersOption, run_on
 
-app = typer.Typer(
+app: typer.Typer = typer.Typer(
     help="Operando tomography: reconstruction, segmentation of Li cells, contact maps.", no_args_is_help=True
 )
 
@@ -43,85 +42,37 @@ def recon(
         float | None, typer.Option("--energy-kev", help="Beam energy in keV when the file does not record it.")
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Flat/dark normalise, -log, remove stripes, find the centre and reconstruct every row."""
-    import numpy as np
-    import xarray as xr
+    from operando.errors import ParameterError
+    from operando.pipelines.tomo import reconstruct_scan
+    from operando.store import open_results
 
-    from operando.errors import MissingMetadataError, ParameterError
-    from operando.store import write_results
-    from operando.tomo import find_center, minus_log, normalize, read_tomo, reconstruct, remove_stripes
-
-    tiff_options: dict[str, Any] = {}
+    angles: tuple[float, float] | None = None
     if angle_range_deg is not None:
         try:
             start, stop = (float(v) for v in angle_range_deg.split(","))
         except ValueError:
             raise ParameterError(f"--angle-range-deg must be START,STOP in degrees, got {angle_range_deg!r}") from None
-        tiff_options["angle_range_deg"] = (start, stop)
-    try:
-        scan = read_tomo(path, **tiff_options)
-    except MissingMetadataError as err:
-        if "angles" not in str(err):
-            raise
-        raise MissingMetadataError(
-            "the file records no rotation angles; give --angle-range-deg START,STOP", path=path
-        ) from None
-    if angle_range_deg is not None and scan.layout != "tiff":
-        raise ParameterError(f"--angle-range-deg is for files without angles; {path} records its own ({scan.layout})")
-    energy = energy_kev if energy_kev is not None else scan.energy_kev
-    voxel = voxel_size_um if voxel_size_um is not None else scan.pixel_size_um
-    if voxel is None:
-        raise MissingMetadataError("the file records no pixel size; give --voxel-size-um", path=path)
-    if scan.flats is not None:
-        sino = minus_log(normalize(scan.projections, scan.flats, scan.darks))
-    else:
-        sino = scan.projections.astype(np.float32)  # already line integrals (e.g. a corrected sinogram TIFF)
-    if center is None:  # before stripe removal: on small detectors its filter shifts the centre found
-        middle = sino.shape[1] // 2
-        center = find_center(np.asarray(sino[:, middle, :]))
-    if stripes:
-        sino = remove_stripes(sino)
-    volume = reconstruct(sino, scan.angles_deg, center=center)
-    n = volume.shape[1]
-    axis = (np.arange(n) - n // 2) * voxel
-    ds = xr.Dataset(
-        {
-            "attenuation": (
-                ("z", "y", "x"),
-                volume,
-                {"units": "1/voxel", "long_name": "linear attenuation x voxel size"},
-            )
-        },
-        coords={
-            "z": ("z", np.arange(volume.shape[0]) * voxel, {"units": "um"}),
-            "y": ("y", axis, {"units": "um"}),
-            "x": ("x", axis, {"units": "um"}),
-        },
-        attrs={"voxel_size_um": float(voxel), "center_px": float(center), "modality": "tomography"},
-    )
-    # the energy is not needed to reconstruct; it is recorded when known (file or option), never guessed
-    if energy is not None:
-        ds.attrs["energy_kev"] = float(energy)
-    parameters = {
-        "center_px": float(center),
-        "voxel_size_um": float(voxel),
-        "stripes": stripes,
-        "layout": scan.layout,
-        "energy_kev": None if energy is None else float(energy),
-        "angle_range_deg": tiff_options.get("angle_range_deg"),
-    }
-    target = write_results(ds, out, parameters=parameters, inputs=[path], overwrite=overwrite)
-    typer.echo(f"{target}: {volume.shape[0]} slices of {n} x {n} voxels ({voxel} µm), centre {center:.2f} px")
-
-
-def _voxel_size(ds: xr.Dataset, given: float | None, path: Path) -> float:
-    from operando.errors import MissingMetadataError
-
-    voxel = given if given is not None else ds.attrs.get("voxel_size_um")
-    if voxel is None:
-        raise MissingMetadataError("the store records no voxel size; give --voxel-size-um", path=path)
-    return float(voxel)
+        angles = (start, stop)
+    with run_on(scheduler, workers, quiet=quiet, description="recon"):
+        target = reconstruct_scan(
+            path,
+            out,
+            center_px=center,
+            voxel_size_um=voxel_size_um,
+            stripes=stripes,
+            angle_range_deg=angles,
+            energy_kev=energy_kev,
+            overwrite=overwrite,
+        )
+    ds = open_results(target)
+    nz, n, _ = ds["attenuation"].shape
+    voxel, center_px = ds.attrs["voxel_size_um"], ds.attrs["center_px"]
+    typer.echo(f"{target}: {nz} slices of {n} x {n} voxels ({voxel} µm), centre {center_px:.2f} px")
 
 
 @app.command("segment")
@@ -140,7 +91,7 @@ def segment(
         bool, typer.Option("--no-collector", help="The volume shows no current collectors (four grey classes).")
     ] = False,
     classifier: Annotated[
-        Path | None, typer.Option("--classifier", help="Interphase classifier (.joblib) from an earlier --train.")
+        Path | None, typer.Option("--classifier", help="Interphase classifier file from an earlier --train.")
     ] = None,
     train: Annotated[
         Path | None,
@@ -154,89 +105,46 @@ def segment(
         float | None, typer.Option("--voxel-size-um", help="Voxel size in µm when the store does not record it.")
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Label lithium, voids, pores, interphase and electrolyte (thresholds from the histogram unless given)."""
-    import dataclasses
     import json
 
     import numpy as np
-    import xarray as xr
 
-    from operando.errors import ParameterError
-    from operando.store import open_results, write_results
-    from operando.tomo import (
-        Thresholds,
-        auto_thresholds,
-        load_classifier,
-        segment_cell,
-        train_interphase_classifier,
-    )
+    from operando.pipelines.tomo import segment_volume
+    from operando.store import open_results
 
-    ds = open_results(volume)
-    if variable not in ds:
-        raise ParameterError(f"no variable {variable!r} (has {', '.join(map(str, ds.data_vars))})", path=volume)
-    vol = ds[variable].data
-    voxel = _voxel_size(ds, voxel_size_um, volume)
-    given = {"void": void_threshold, "lithium": li_threshold, "electrolyte": electrolyte_threshold}
-    given["collector"] = float("inf") if no_collector else collector_threshold
-    if all(v is not None for v in given.values()):
-        thresholds = Thresholds(**{k: float(v) for k, v in given.items() if v is not None})
-    else:
-        auto = auto_thresholds(vol, collector=not no_collector)
-        thresholds = dataclasses.replace(auto, **{k: float(v) for k, v in given.items() if v is not None})
-    inputs: list[Path] = []
-    model = None
-    if train is not None:
-        import tifffile
-
-        labels_train = np.asarray(tifffile.imread(train))
-        if labels_train.shape != vol.shape:
-            raise ParameterError(f"labels of shape {labels_train.shape}; the volume is {vol.shape}", path=train)
-        model = train_interphase_classifier(np.asarray(vol), labels_train)
-        inputs.append(train)
-        if save_classifier is not None:
-            model.save(save_classifier)
-    elif classifier is not None:
-        model = load_classifier(classifier)
-        inputs.append(classifier)
-    labels = segment_cell(vol, thresholds=thresholds, classifier=model)
-    codes = {"electrolyte": 0, "lithium": 1, "void": 2, "pore": 3, "interphase": 4, "collector_or_background": 5}
-    result = xr.Dataset(
-        {"labels": (("z", "y", "x"), labels, {"flag_values": list(codes.values()), "flag_meanings": " ".join(codes)})},
-        coords={c: ds[c] for c in ("z", "y", "x") if c in ds.coords},
-        attrs={
-            "operando_kind": "tomo-segmentation",
-            "voxel_size_um": voxel,
-            "label_codes": json.dumps(codes),
-            "thresholds": json.dumps(dataclasses.asdict(thresholds)),
-        },
-    )
-    parameters = {
-        "volume": str(volume),
-        "variable": variable,
-        "voxel_size_um": voxel,
-        "thresholds": dataclasses.asdict(thresholds),
-        "classifier": str(classifier) if classifier else None,
-        "train": str(train) if train else None,
+    given = {
+        "void": void_threshold,
+        "lithium": li_threshold,
+        "electrolyte": electrolyte_threshold,
+        "collector": collector_threshold,
     }
-    target = write_results(result, out, parameters=parameters, inputs=inputs, overwrite=overwrite)
-    counts = np.bincount(np.asarray(open_results(target)["labels"].values).ravel(), minlength=6)
-    v_mm3 = (voxel * 1e-3) ** 3
+    with run_on(scheduler, workers, quiet=quiet, description="segment"):
+        target = segment_volume(
+            volume,
+            out,
+            thresholds={k: v for k, v in given.items() if v is not None},
+            collector=not no_collector,
+            classifier=classifier,
+            train=train,
+            save_classifier_to=save_classifier,
+            variable=variable,
+            voxel_size_um=voxel_size_um,
+            overwrite=overwrite,
+        )
+    ds = open_results(target)
+    counts = np.bincount(np.asarray(ds["labels"].values).ravel(), minlength=6)
+    t = json.loads(ds.attrs["thresholds"])
+    v_mm3 = (ds.attrs["voxel_size_um"] * 1e-3) ** 3
     typer.echo(
         f"{target}: Li {counts[1] * v_mm3:.4g} mm3, voids {counts[2] * v_mm3:.4g} mm3, "
-        f"interphase {counts[4] * v_mm3:.4g} mm3 (thresholds void {thresholds.void:.4g}, Li {thresholds.lithium:.4g}, "
-        f"electrolyte {thresholds.electrolyte:.4g}, collector {thresholds.collector:.4g})"
+        f"interphase {counts[4] * v_mm3:.4g} mm3 (thresholds void {t['void']:.4g}, Li {t['lithium']:.4g}, "
+        f"electrolyte {t['electrolyte']:.4g}, collector {t['collector']:.4g})"
     )
-
-
-def _interface_dataset(labels: Any, voxel: float, void_distance: int, small_region_mm2: float) -> xr.Dataset:
-    from operando.tomo import analyse_interfaces, cell_quantities
-
-    res = analyse_interfaces(
-        labels, voxel_size_um=voxel, void_distance_px=void_distance, small_region_mm2=small_region_mm2
-    )
-    q = cell_quantities(labels, voxel_size_um=voxel)
-    return res.merge(q, compat="override", combine_attrs="override")
 
 
 @app.command("interface")
@@ -253,23 +161,24 @@ def interface(
         float | None, typer.Option("--voxel-size-um", help="Voxel size in µm when the store does not record it.")
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Contact map, contact area and regions of both Li/electrolyte interfaces, with volumes and thicknesses."""
-    from operando.errors import ParameterError
-    from operando.store import open_results, write_results
+    from operando.pipelines.tomo import interface_maps
+    from operando.store import open_results
 
-    ds = open_results(seg)
-    if "labels" not in ds:
-        raise ParameterError("no 'labels' variable: not a segmentation store", path=seg)
-    voxel = _voxel_size(ds, voxel_size_um, seg)
-    res = _interface_dataset(ds["labels"].data, voxel, void_distance, small_region_mm2)
-    parameters = {
-        "segmentation": str(seg),
-        "voxel_size_um": voxel,
-        "void_distance_px": void_distance,
-        "small_region_mm2": small_region_mm2,
-    }
-    target = write_results(res, out, parameters=parameters, overwrite=overwrite)
+    with run_on(scheduler, workers, quiet=quiet, description="interface"):
+        target = interface_maps(
+            seg,
+            out,
+            void_distance_px=void_distance,
+            small_region_mm2=small_region_mm2,
+            voxel_size_um=voxel_size_um,
+            overwrite=overwrite,
+        )
+    res = open_results(target)
     for k in (0, 1):
         typer.echo(
             f"interface {k}: contact {float(res.contact_area_mm2[k]):.4g} mm2 "
@@ -296,7 +205,7 @@ def series(
     stripes: Annotated[
         bool, typer.Option("--stripes/--no-stripes", help="Remove stripes (off: it erases axis-centred voids).")
     ] = False,
-    classifier: Annotated[Path | None, typer.Option("--classifier", help="Interphase classifier (.joblib).")] = None,
+    classifier: Annotated[Path | None, typer.Option("--classifier", help="Interphase classifier file.")] = None,
     void_distance: Annotated[int, typer.Option("--void-distance", help="Contact definition, voxels.")] = 5,
     small_region_mm2: Annotated[float, typer.Option("--small-region-mm2", help="Small contact region, mm2.")] = 0.02,
     dvc: Annotated[
@@ -305,6 +214,9 @@ def series(
     dvc_subvolume: Annotated[int, typer.Option("--dvc-subvolume", help="DVC subvolume edge, voxels.")] = 32,
     dvc_step: Annotated[int, typer.Option("--dvc-step", help="DVC grid step, voxels.")] = 16,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Recon -> segment -> interface -> quantities for every scan, resumable, on the echem record."""
     from operando.pipelines.tomo import SeriesOptions, process_series
@@ -327,7 +239,10 @@ def series(
         dvc_step_vox=dvc_step,
     )
     model = load_classifier(classifier) if classifier is not None else None
-    target = process_series(scans, out, options=options, classifier=model, record=record, overwrite=overwrite)
+    with run_on(scheduler, workers, quiet=quiet, description="scans"):
+        target = process_series(
+            scans, out, options=options, classifier=model, record=record, overwrite=overwrite, progress=not quiet
+        )
     ds = open_results(target)
     for k in range(ds.sizes["frame"]):
         row = ds.isel(frame=k)

@@ -1,19 +1,26 @@
-"""An operando tomography series: per scan recon -> segment -> interfaces -> quantities, on the echem record.
+"""Tomography workflows: files in, result stores out (the pipelines behind ``operando tomo``).
 
-This is the pipeline behind ``operando tomo series`` (it reads files; the kernels it calls
-do not). Each scan's result is stored as soon as it is done (:func:`operando.store.run_series`),
-so an interrupted series resumes; the assembled store (``operando_kind = "tomo-series"``)
-then gets the fraction of the charge that Li-metal stripping carried and, optionally, the
-displacement field inside the electrolyte between consecutive scans (digital volume
-correlation, :func:`operando.tomo.correlate_volumes`, on the reconstructed volumes kept in a
-chunked side store while the series runs).
+:func:`reconstruct_scan` (``tomo recon``), :func:`segment_volume` (``tomo segment``) and
+:func:`interface_maps` (``tomo interface``) each read one input, call the kernels of
+:mod:`operando.tomo` and write one result store with its provenance.
+
+:func:`process_series` (``tomo series``): per scan recon -> segment -> interfaces ->
+quantities, on the echem record. Each scan's result is stored as soon as it is done
+(:func:`operando.store.run_series`), so an interrupted series resumes; the assembled store
+(``operando_kind = "tomo-series"``) then gets the fraction of the charge that Li-metal
+stripping carried and, optionally, the displacement field inside the electrolyte between
+consecutive scans (digital volume correlation, :func:`operando.tomo.correlate_volumes`, on
+the reconstructed volumes kept in a chunked side store while the series runs).
+
+The Dask graphs are computed on whatever scheduler is active: the caller chooses it
+(e.g. :func:`operando.parallel.engine`).
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from os import PathLike
 from pathlib import Path
@@ -24,15 +31,33 @@ import numpy as np
 import xarray as xr
 
 from operando.errors import MissingMetadataError, OperandoError, ParameterError
-from operando.tomo._dvc import correlate_volumes
-from operando.tomo._interface import analyse_interfaces
-from operando.tomo._prep import find_center, minus_log, normalize, remove_stripes
-from operando.tomo._quantities import cell_quantities, stripping_fraction
-from operando.tomo._recon import reconstruct
-from operando.tomo._segment import InterphaseClassifier, Thresholds, auto_thresholds, segment_cell
-from operando.tomo.io._readers import read_tomo
+from operando.tomo import (
+    InterphaseClassifier,
+    Thresholds,
+    TomoScan,
+    analyse_interfaces,
+    auto_thresholds,
+    cell_quantities,
+    correlate_volumes,
+    find_center,
+    minus_log,
+    normalize,
+    read_tomo,
+    reconstruct,
+    remove_stripes,
+    segment_cell,
+    stripping_fraction,
+)
 
-__all__ = ["SeriesOptions", "process_scan", "process_series", "scan_window"]
+__all__ = [
+    "SeriesOptions",
+    "interface_maps",
+    "process_scan",
+    "process_series",
+    "reconstruct_scan",
+    "scan_window",
+    "segment_volume",
+]
 
 
 @dataclass(frozen=True)
@@ -100,6 +125,338 @@ def scan_window(path: str | PathLike[str]) -> tuple[str, str] | None:
     return dates[0], dates[1] or dates[0]
 
 
+def _line_integrals(scan: TomoScan, *, center_px: float | None, stripes: bool) -> tuple[Any, float]:
+    """Sinogram stack ``(angle, row, col)`` of line integrals and the rotation centre (given or found).
+
+    Flat/dark normalised and -log (files with flats), else the projections as float32
+    (already line integrals, e.g. a corrected sinogram TIFF); stripes removed when asked,
+    after the centre is found (on small detectors the sorting filter shifts the centre).
+    """
+    if scan.flats is not None:
+        sino = minus_log(normalize(scan.projections, scan.flats, scan.darks))
+    else:
+        sino = scan.projections.astype(np.float32)
+    center = center_px
+    if center is None:
+        center = find_center(np.asarray(sino[:, sino.shape[1] // 2, :]))
+    if stripes:
+        sino = remove_stripes(sino)
+    return sino, float(center)
+
+
+def _voxel_size(ds: xr.Dataset, given: float | None, path: Path) -> float:
+    """The voxel size given, else the one the store records (µm)."""
+    voxel = given if given is not None else ds.attrs.get("voxel_size_um")
+    if voxel is None:
+        raise MissingMetadataError("the store records no voxel size; give --voxel-size-um", path=path)
+    return float(voxel)
+
+
+def reconstruct_scan(
+    path: str | PathLike[str],
+    out: str | PathLike[str],
+    *,
+    center_px: float | None = None,
+    voxel_size_um: float | None = None,
+    stripes: bool = True,
+    angle_range_deg: tuple[float, float] | None = None,
+    energy_kev: float | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Flat/dark normalise, -log, remove stripes, find the centre and reconstruct every row into a store.
+
+    Parameters
+    ----------
+    path : path
+        DXchange HDF5, NeXus (``image_key``), Xradia ``.txrm``/``.xrm`` or TIFF scan.
+    out : path
+        Target Zarr store.
+    center_px : float, optional
+        Rotation centre, px from the centre of detector pixel 0; default found
+        (:func:`operando.tomo.find_center`, on the middle row, before stripe removal).
+    voxel_size_um : float, optional
+        Voxel size, µm, when the file does not record it.
+    stripes : bool, default True
+        Remove stripes (ring artefacts) before reconstruction.
+    angle_range_deg : (float, float), optional
+        ``(start, stop)``: projections evenly spaced over ``[start, stop)`` degrees, for
+        files that record no angles (TIFF stacks).
+    energy_kev : float, optional
+        Beam energy, keV, recorded when the file does not; never guessed.
+    overwrite : bool
+        Replace an existing store.
+
+    Returns
+    -------
+    pathlib.Path
+        The store: ``attenuation`` (z, y, x), float, units ``1/voxel``; coordinates in µm
+        (``y``, ``x`` centred on the rotation axis); attrs ``voxel_size_um``, ``center_px``,
+        ``modality`` and ``energy_kev`` when known.
+
+    Raises
+    ------
+    MissingMetadataError
+        The file records no angles (and no ``angle_range_deg``) or no pixel size (and no
+        ``voxel_size_um``).
+    ParameterError
+        ``angle_range_deg`` for a file that records its own angles.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import tifffile
+    >>> from operando.store import open_results
+    >>> sino = np.zeros((90, 2, 32), np.float32)
+    >>> sino[:, :, 12:20] = 1.0
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     tifffile.imwrite(f"{tmp}/sino.tif", sino)
+    ...     store = reconstruct_scan(
+    ...         f"{tmp}/sino.tif", f"{tmp}/v.zarr", center_px=16, voxel_size_um=2.0,
+    ...         stripes=False, angle_range_deg=(0.0, 180.0))
+    ...     open_results(store)["attenuation"].shape
+    (2, 32, 32)
+    """
+    from operando.store import write_results
+
+    tiff_options: dict[str, Any] = {}
+    if angle_range_deg is not None:
+        tiff_options["angle_range_deg"] = tuple(angle_range_deg)
+    try:
+        scan = read_tomo(path, **tiff_options)
+    except MissingMetadataError as err:
+        if "angles" not in str(err):
+            raise
+        raise MissingMetadataError(
+            "the file records no rotation angles; give --angle-range-deg START,STOP", path=path
+        ) from None
+    if angle_range_deg is not None and scan.layout != "tiff":
+        raise ParameterError(f"--angle-range-deg is for files without angles; {path} records its own ({scan.layout})")
+    energy = energy_kev if energy_kev is not None else scan.energy_kev
+    voxel = voxel_size_um if voxel_size_um is not None else scan.pixel_size_um
+    if voxel is None:
+        raise MissingMetadataError("the file records no pixel size; give --voxel-size-um", path=path)
+    sino, center = _line_integrals(scan, center_px=center_px, stripes=stripes)
+    volume = reconstruct(sino, scan.angles_deg, center=center)
+    n = volume.shape[1]
+    axis = (np.arange(n) - n // 2) * voxel
+    ds = xr.Dataset(
+        {
+            "attenuation": (
+                ("z", "y", "x"),
+                volume,
+                {"units": "1/voxel", "long_name": "linear attenuation x voxel size"},
+            )
+        },
+        coords={
+            "z": ("z", np.arange(volume.shape[0]) * voxel, {"units": "um"}),
+            "y": ("y", axis, {"units": "um"}),
+            "x": ("x", axis, {"units": "um"}),
+        },
+        attrs={"voxel_size_um": float(voxel), "center_px": float(center), "modality": "tomography"},
+    )
+    # the energy is not needed to reconstruct; it is recorded when known (file or option), never guessed
+    if energy is not None:
+        ds.attrs["energy_kev"] = float(energy)
+    parameters = {
+        "center_px": float(center),
+        "voxel_size_um": float(voxel),
+        "stripes": stripes,
+        "layout": scan.layout,
+        "energy_kev": None if energy is None else float(energy),
+        "angle_range_deg": tiff_options.get("angle_range_deg"),
+    }
+    return write_results(ds, out, parameters=parameters, inputs=[path], overwrite=overwrite)
+
+
+_LABEL_CODES = {"electrolyte": 0, "lithium": 1, "void": 2, "pore": 3, "interphase": 4, "collector_or_background": 5}
+
+
+def segment_volume(
+    volume: str | PathLike[str],
+    out: str | PathLike[str],
+    *,
+    thresholds: Mapping[str, float] | None = None,
+    collector: bool = True,
+    classifier: str | PathLike[str] | None = None,
+    train: str | PathLike[str] | None = None,
+    save_classifier_to: str | PathLike[str] | None = None,
+    variable: str = "attenuation",
+    voxel_size_um: float | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Label lithium, voids, pores, interphase and electrolyte of a volume store (:func:`operando.tomo.segment_cell`).
+
+    Parameters
+    ----------
+    volume : path
+        Volume store (e.g. from :func:`reconstruct_scan`).
+    out : path
+        Target Zarr store of the labels.
+    thresholds : mapping, optional
+        Any of ``void``, ``lithium``, ``electrolyte``, ``collector`` (the volume's units);
+        the others from the histogram (:func:`operando.tomo.auto_thresholds`).
+    collector : bool, default True
+        False: the volume shows no current collectors (four grey classes, collector
+        threshold ``inf``).
+    classifier : path, optional
+        Interphase classifier file (:func:`operando.tomo.save_classifier`).
+    train : path, optional
+        Label TIFF (z, y, x) of the volume's shape, 255 = unlabelled: train an interphase
+        classifier on it first (instead of ``classifier``).
+    save_classifier_to : path, optional
+        Where to write the classifier trained on ``train``.
+    variable : str
+        Variable of the volume store.
+    voxel_size_um : float, optional
+        Voxel size, µm, when the store does not record it.
+    overwrite : bool
+        Replace an existing store.
+
+    Returns
+    -------
+    pathlib.Path
+        The store: ``labels`` (z, y, x) uint8 (codes in attr
+        ``label_codes``), attrs ``voxel_size_um``, ``thresholds`` (JSON).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from operando.store import open_results, write_results
+    >>> from operando.synthetic import simulate_cell
+    >>> cell = simulate_cell((60, 40, 40), n_voids=(3, 3), seed=1)
+    >>> vol = xr.Dataset({"attenuation": (("z", "y", "x"), cell.volume)}, attrs={"voxel_size_um": 5.0})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     labels = open_results(segment_volume(write_results(vol, f"{tmp}/v.zarr"), f"{tmp}/s.zarr"))["labels"]
+    ...     float((labels.values == cell.labels).mean()) > 0.99
+    True
+    """
+    import dataclasses
+    import json
+
+    from operando.store import open_results, write_results
+    from operando.tomo import load_classifier, save_classifier, train_interphase_classifier
+
+    ds = open_results(volume)
+    if variable not in ds:
+        raise ParameterError(f"no variable {variable!r} (has {', '.join(map(str, ds.data_vars))})", path=volume)
+    vol = ds[variable].data
+    voxel = _voxel_size(ds, voxel_size_um, Path(volume))
+    given: dict[str, float] = {k: float(v) for k, v in (thresholds or {}).items()}
+    if not collector:
+        given["collector"] = float("inf")
+    if {"void", "lithium", "electrolyte", "collector"} <= set(given):
+        chosen = Thresholds(**given)
+    else:
+        chosen = dataclasses.replace(auto_thresholds(vol, collector=collector), **given)
+    inputs: list[Path] = []
+    model = None
+    if train is not None:
+        import tifffile
+
+        labels_train = np.asarray(tifffile.imread(train))
+        if labels_train.shape != vol.shape:
+            raise ParameterError(f"labels of shape {labels_train.shape}; the volume is {vol.shape}", path=train)
+        model = train_interphase_classifier(np.asarray(vol), labels_train)
+        inputs.append(Path(train))
+        if save_classifier_to is not None:
+            save_classifier(model, save_classifier_to)
+    elif classifier is not None:
+        model = load_classifier(classifier)
+        inputs.append(Path(classifier))
+    labels = segment_cell(vol, thresholds=chosen, classifier=model)
+    result = xr.Dataset(
+        {
+            "labels": (
+                ("z", "y", "x"),
+                labels,
+                {"flag_values": list(_LABEL_CODES.values()), "flag_meanings": " ".join(_LABEL_CODES)},
+            )
+        },
+        coords={c: ds[c] for c in ("z", "y", "x") if c in ds.coords},
+        attrs={
+            "operando_kind": "tomo-segmentation",
+            "voxel_size_um": voxel,
+            "label_codes": json.dumps(_LABEL_CODES),
+            "thresholds": json.dumps(dataclasses.asdict(chosen)),
+        },
+    )
+    parameters = {
+        "volume": str(volume),
+        "variable": variable,
+        "voxel_size_um": voxel,
+        "thresholds": dataclasses.asdict(chosen),
+        "classifier": str(classifier) if classifier else None,
+        "train": str(train) if train else None,
+    }
+    return write_results(result, out, parameters=parameters, inputs=inputs, overwrite=overwrite)
+
+
+def interface_maps(
+    segmentation: str | PathLike[str],
+    out: str | PathLike[str],
+    *,
+    void_distance_px: int = 5,
+    small_region_mm2: float = 0.02,
+    voxel_size_um: float | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Contact maps, contact areas and regions of both Li/electrolyte interfaces, volumes and thicknesses.
+
+    Parameters
+    ----------
+    segmentation : path
+        Label store (e.g. from :func:`segment_volume`).
+    out : path
+        Target Zarr store.
+    void_distance_px : int
+        A void this many voxels from the Li edge breaks contact.
+    small_region_mm2 : float
+        Contact regions below this area, mm², count as small.
+    voxel_size_um : float, optional
+        Voxel size, µm, when the store does not record it.
+    overwrite : bool
+        Replace an existing store.
+
+    Returns
+    -------
+    pathlib.Path
+        The store: :func:`operando.tomo.analyse_interfaces` merged with
+        :func:`operando.tomo.cell_quantities` (``contact`` (interface, y, x),
+        ``contact_area_mm2``, ``contact_fraction``, ``n_regions``, ``small_region_share``
+        per interface, volumes in mm³ ...).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from operando.store import open_results, write_results
+    >>> from operando.synthetic import simulate_cell
+    >>> cell = simulate_cell((60, 40, 40), n_voids=(3, 3), seed=1)
+    >>> seg = xr.Dataset({"labels": (("z", "y", "x"), cell.labels)}, attrs={"voxel_size_um": 5.0})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     maps = open_results(interface_maps(write_results(seg, f"{tmp}/s.zarr"), f"{tmp}/i.zarr"))
+    ...     maps["contact"].dims
+    ('interface', 'y', 'x')
+    """
+    from operando.store import open_results, write_results
+
+    ds = open_results(segmentation)
+    if "labels" not in ds:
+        raise ParameterError("no 'labels' variable: not a segmentation store", path=segmentation)
+    voxel = _voxel_size(ds, voxel_size_um, Path(segmentation))
+    labels = ds["labels"].data
+    res = analyse_interfaces(
+        labels, voxel_size_um=voxel, void_distance_px=void_distance_px, small_region_mm2=small_region_mm2
+    )
+    res = res.merge(cell_quantities(labels, voxel_size_um=voxel), compat="override", combine_attrs="override")
+    parameters = {
+        "segmentation": str(segmentation),
+        "voxel_size_um": voxel,
+        "void_distance_px": void_distance_px,
+        "small_region_mm2": small_region_mm2,
+    }
+    return write_results(res, out, parameters=parameters, overwrite=overwrite)
+
+
 def process_scan(
     path: str | PathLike[str],
     options: SeriesOptions,
@@ -141,15 +498,7 @@ def process_scan(
     voxel = options.voxel_size_um if options.voxel_size_um is not None else scan.pixel_size_um
     if voxel is None:
         raise MissingMetadataError("the file records no pixel size; give the voxel size", path=path)
-    if scan.flats is not None:
-        sino = minus_log(normalize(scan.projections, scan.flats, scan.darks))
-    else:
-        sino = scan.projections.astype(np.float32)
-    center = options.center_px
-    if center is None:  # before stripe removal: on small detectors its filter shifts the centre found
-        center = find_center(np.asarray(sino[:, sino.shape[1] // 2, :]))
-    if options.stripes:
-        sino = remove_stripes(sino)
+    sino, center = _line_integrals(scan, center_px=options.center_px, stripes=options.stripes)
     dims = ("z", "y", "x")
     with tempfile.TemporaryDirectory(prefix=".operando-scan-", dir=scratch) as tmp:
         # the volume and the labels go through a chunked store, so that no stage holds a whole scan

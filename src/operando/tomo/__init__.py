@@ -2,27 +2,93 @@
 Li cells, contact maps, quantities, displacement fields by digital volume correlation.
 
 Centre convention: rotation centres are in pixels from the centre of detector pixel 0.
+
+The names below are imported on first use (``import operando.tomo`` loads neither HDF5,
+SciPy, scikit-image, scikit-learn nor Dask arrays).
 """
 
-from operando.tomo._dvc import correlate_volumes
-from operando.tomo._interface import analyse_interfaces, contact_change, contact_maps, contact_regions, li_edges
-from operando.tomo._prep import find_center, minus_log, normalize, remove_stripes
-from operando.tomo._quantities import cell_quantities, li_charge_mAh, stripping_fraction
-from operando.tomo._recon import ramp_filter, reconstruct, reconstruct_slice
-from operando.tomo._scan import TomoFileError, TomoScan
-from operando.tomo._segment import (
-    InterphaseClassifier,
-    Thresholds,
-    auto_thresholds,
-    load_classifier,
-    median_filter3d,
-    segment_cell,
-    train_interphase_classifier,
-)
-from operando.tomo.io._readers import read_dxchange, read_nxtomo, read_tiff, read_tomo
-from operando.tomo.io._xradia import read_xradia
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from operando.tomo._dvc import correlate_volumes
+    from operando.tomo._interface import analyse_interfaces, contact_change, contact_maps, contact_regions, li_edges
+    from operando.tomo._prep import find_center, minus_log, normalize, remove_stripes
+    from operando.tomo._quantities import cell_quantities, li_charge_mAh, stripping_fraction
+    from operando.tomo._recon import ramp_filter, reconstruct, reconstruct_slice
+    from operando.tomo._scan import TomoFileError, TomoScan
+    from operando.tomo._segment import (
+        ELECTROLYTE,
+        INTERPHASE,
+        LITHIUM,
+        OUTSIDE,
+        PORE,
+        UNLABELLED,
+        VOID,
+        InterphaseClassifier,
+        Thresholds,
+        auto_thresholds,
+        median_filter3d,
+        segment_cell,
+        train_interphase_classifier,
+    )
+    from operando.tomo.io._classifier import load_classifier, save_classifier
+    from operando.tomo.io._readers import read_dxchange, read_nxtomo, read_tiff, read_tomo
+    from operando.tomo.io._xradia import is_xradia, read_xradia
+
+# public name -> the module that defines it
+_SOURCES = {
+    "correlate_volumes": "operando.tomo._dvc",
+    "analyse_interfaces": "operando.tomo._interface",
+    "contact_change": "operando.tomo._interface",
+    "contact_maps": "operando.tomo._interface",
+    "contact_regions": "operando.tomo._interface",
+    "li_edges": "operando.tomo._interface",
+    "find_center": "operando.tomo._prep",
+    "minus_log": "operando.tomo._prep",
+    "normalize": "operando.tomo._prep",
+    "remove_stripes": "operando.tomo._prep",
+    "cell_quantities": "operando.tomo._quantities",
+    "li_charge_mAh": "operando.tomo._quantities",
+    "stripping_fraction": "operando.tomo._quantities",
+    "ramp_filter": "operando.tomo._recon",
+    "reconstruct": "operando.tomo._recon",
+    "reconstruct_slice": "operando.tomo._recon",
+    "TomoFileError": "operando.tomo._scan",
+    "TomoScan": "operando.tomo._scan",
+    "ELECTROLYTE": "operando.tomo._segment",
+    "INTERPHASE": "operando.tomo._segment",
+    "LITHIUM": "operando.tomo._segment",
+    "OUTSIDE": "operando.tomo._segment",
+    "PORE": "operando.tomo._segment",
+    "UNLABELLED": "operando.tomo._segment",
+    "VOID": "operando.tomo._segment",
+    "InterphaseClassifier": "operando.tomo._segment",
+    "Thresholds": "operando.tomo._segment",
+    "auto_thresholds": "operando.tomo._segment",
+    "median_filter3d": "operando.tomo._segment",
+    "segment_cell": "operando.tomo._segment",
+    "train_interphase_classifier": "operando.tomo._segment",
+    "load_classifier": "operando.tomo.io._classifier",
+    "save_classifier": "operando.tomo.io._classifier",
+    "read_dxchange": "operando.tomo.io._readers",
+    "read_nxtomo": "operando.tomo.io._readers",
+    "read_tiff": "operando.tomo.io._readers",
+    "read_tomo": "operando.tomo.io._readers",
+    "is_xradia": "operando.tomo.io._xradia",
+    "read_xradia": "operando.tomo.io._xradia",
+}
 
 __all__ = [
+    "ELECTROLYTE",
+    "INTERPHASE",
+    "LITHIUM",
+    "OUTSIDE",
+    "PORE",
+    "UNLABELLED",
+    "VOID",
     "InterphaseClassifier",
     "Thresholds",
     "TomoFileError",
@@ -35,6 +101,7 @@ __all__ = [
     "contact_regions",
     "correlate_volumes",
     "find_center",
+    "is_xradia",
     "li_charge_mAh",
     "li_edges",
     "load_classifier",
@@ -50,7 +117,23 @@ __all__ = [
     "reconstruct",
     "reconstruct_slice",
     "remove_stripes",
+    "save_classifier",
     "segment_cell",
     "stripping_fraction",
     "train_interphase_classifier",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first use (then cached in this module)."""
+    try:
+        module = _SOURCES[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

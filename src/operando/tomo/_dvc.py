@@ -68,6 +68,18 @@ def _translated_window(coef: np.ndarray, start: int, size: tuple[int, ...], u: n
     (12 taps per voxel instead of the 64 of :func:`scipy.ndimage.map_coordinates`, which the
     tests use as the reference); ``coef`` are the B-spline coefficients
     (:func:`scipy.ndimage.spline_filter`) and every sample must lie 1 voxel inside them.
+
+    Examples
+    --------
+    >>> from scipy import ndimage as ndi
+    >>> coef = ndi.spline_filter(np.random.default_rng(0).standard_normal((30, 31, 32)), order=3)
+    >>> for u in [(0.0, 0.0, 0.0), (0.3, -1.7, 2.05), (-3.999, 3.5, -0.5)]:
+    ...     pts = np.indices((20, 21, 22), dtype=np.float64).reshape(3, -1) + 5 + np.array(u)[:, None]
+    ...     ref = ndi.map_coordinates(coef, pts, order=3, prefilter=False).reshape(20, 21, 22)
+    ...     print(np.allclose(_translated_window(coef, 5, (20, 21, 22), np.array(u)), ref, rtol=1e-12, atol=1e-12))
+    True
+    True
+    True
     """
     whole = np.floor(u).astype(int)
     first = start + whole - 1

@@ -42,8 +42,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from os import PathLike
-from pathlib import Path
 from typing import Any
 
 import dask.array as da
@@ -51,7 +49,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from operando.errors import CorruptFileError, ParameterError
+from operando.errors import ParameterError
 
 __all__ = [
     "ELECTROLYTE",
@@ -63,7 +61,6 @@ __all__ = [
     "InterphaseClassifier",
     "Thresholds",
     "auto_thresholds",
-    "load_classifier",
     "median_filter3d",
     "segment_cell",
     "train_interphase_classifier",
@@ -492,6 +489,11 @@ class InterphaseClassifier:
         Trained on label codes.
     sigma_min, sigma_max : float
         Scales of :func:`skimage.feature.multiscale_basic_features`, voxels.
+
+    Notes
+    -----
+    Written and read by :func:`operando.tomo.save_classifier` and
+    :func:`operando.tomo.load_classifier` (readers, not this kernel).
     """
 
     model: Any
@@ -512,22 +514,6 @@ class InterphaseClassifier:
         f = self.features(volume)
         out = self.model.predict(f.reshape(-1, f.shape[-1]))
         return np.asarray(out, dtype=np.uint8).reshape(volume.shape)
-
-    def save(self, path: str | PathLike[str]) -> Path:
-        """Write with :mod:`joblib` (a pickle: load only files you trust)."""
-        import joblib
-        import sklearn
-
-        p = Path(path)
-        payload = {
-            "format": "operando-interphase-classifier/1",
-            "sklearn": sklearn.__version__,
-            "sigma_min": self.sigma_min,
-            "sigma_max": self.sigma_max,
-            "model": self.model,
-        }
-        joblib.dump(payload, p)
-        return p
 
 
 def _features(volume: NDArray[np.floating], sigma_min: float, sigma_max: float) -> NDArray[np.float32]:
@@ -592,23 +578,3 @@ def train_interphase_classifier(
     model = RandomForestClassifier(n_estimators=n_estimators, max_depth=12, n_jobs=1, random_state=seed)
     model.fit(feats[sel], lab.ravel()[sel])
     return InterphaseClassifier(model=model, sigma_min=sigma_min, sigma_max=sigma_max)
-
-
-def load_classifier(path: str | PathLike[str]) -> InterphaseClassifier:
-    """Read a classifier written by :meth:`InterphaseClassifier.save` (a trusted file).
-
-    Raises
-    ------
-    CorruptFileError
-        Not a classifier written by this package.
-    """
-    import joblib
-
-    p = Path(path)
-    try:
-        payload = joblib.load(p)
-    except Exception as exc:  # joblib raises many kinds for a foreign file
-        raise CorruptFileError(f"cannot be read as a joblib classifier ({type(exc).__name__})", path=p) from None
-    if not isinstance(payload, dict) or payload.get("format") != "operando-interphase-classifier/1":
-        raise CorruptFileError("not an operando interphase classifier", path=p)
-    return InterphaseClassifier(model=payload["model"], sigma_min=payload["sigma_min"], sigma_max=payload["sigma_max"])
