@@ -86,3 +86,26 @@ def test_process_and_isotopes_draw_their_spectra(tmp_path):
     assert top.get_xlim() == (300.0, 0.0)  # shift decreases to the right
     assert len(bottom.lines) == 2 and len(top.patches) == 1
     assert bottom.get_ylabel() == "intensity (a.u.)"
+
+
+def test_isotopes_over_several_samples_in_one_store(tmp_path):
+    """Repeated ``--li6/--li7`` pairs: one line pair per sample, one store, same numbers as one by one."""
+    from operando.pipelines.nmr import isotope_fraction
+
+    pairs = [li_isotope_pair(tmp_path / f"s{i}", x6_metal=x, snr_7li=5000.0, seed=i) for i, x in enumerate((0.2, 0.5))]
+    args = ["isotopes", "--window", "240,290", "--noise", "-130,-50", "--quiet", "-o", str(tmp_path / "iso.zarr")]
+    for li7, li6 in pairs:
+        args += ["--li6", str(li6), "--li7", str(li7)]
+    result = runner.invoke(app, [*args, "--sample", "a", "--sample", "b", "--charge-mAh", "0", "--charge-mAh", "1.5"])
+    assert result.exit_code == 0, result.output
+    assert "a: 6Li fraction:" in result.output and "b: 6Li fraction:" in result.output
+    ds = open_results(tmp_path / "iso.zarr")
+    assert ds.sizes["sample"] == 2
+    for k, (li7, li6) in enumerate(pairs):
+        one = isotope_fraction(li6, li7, window_ppm=(240, 290), noise_ppm=(-130, -50), factor=28.45)
+        assert float(ds["li6_fraction"][k]) == one.x6
+    assert ds["li6_fraction"].values == pytest.approx([0.2, 0.5], abs=0.01)
+    result = runner.invoke(app, [*args, "--sample", "only-one", "--overwrite"])
+    assert isinstance(result.exception, ParameterError)
+    result = runner.invoke(app, ["isotopes", "--li6", "a", "--li6", "b", "--li7", "c", "--window", "1,2"])
+    assert isinstance(result.exception, ParameterError)

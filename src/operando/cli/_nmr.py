@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from operando.cli._app import QuietOption, SchedulerOption, WorkersOption, run_on
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,16 +29,6 @@ def _window(text: str, option: str) -> tuple[float, float]:
     return lo, hi
 
 
-def _write_csv_atomic(frame: object, out: Path, **kwargs: object) -> None:
-    import pandas as pd
-
-    assert isinstance(frame, pd.DataFrame)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    frame.to_csv(tmp, index=False, **kwargs)  # type: ignore[call-overload]
-    tmp.replace(out)
-
-
 @app.command("tracer")
 def tracer(
     m1: Annotated[float, typer.Option("--m1", help="Li amount in the electrode (any unit common to m2, n).")],
@@ -52,10 +44,9 @@ def tracer(
     plot: Annotated[Path | None, typer.Option("--plot", help="Also draw both abundances (.png, .svg, .pdf).")] = None,
 ) -> None:
     """Iterate the tracer-exchange model and write the table (full precision CSV)."""
-    from operando.nmr import tracer_exchange
+    from operando.pipelines.nmr import tracer_table
 
-    table = tracer_exchange(m1=m1, x1=x1, m2=m2, x2=x2, n=n, steps=steps, charge_per_step_mAh=charge_per_step)
-    _write_csv_atomic(table, out, float_format="%.17g")
+    table = tracer_table(out, m1=m1, x1=x1, m2=m2, x2=x2, n=n, steps=steps, charge_per_step_mAh=charge_per_step)
     typer.echo(f"{len(table)} rows -> {out}; final electrode {table['x_electrode'].iat[-1]:.4f}, "
                f"electrolyte {table['x_electrolyte'].iat[-1]:.4f}")  # fmt: skip
     if plot is not None:
@@ -104,46 +95,20 @@ def process_command(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
 ) -> None:
     """FT, phase and reference a Bruker or Varian dataset; integrate windows; write Zarr or CSV."""
-    import numpy as np
-    import pandas as pd
-    import xarray as xr
-
     from operando.errors import ParameterError
-    from operando.nmr import integrate, process, read_fid
+    from operando.pipelines.nmr import process_spectrum, write_spectrum
 
     if phase not in (None, "manual", "auto"):
         raise ParameterError(f"--phase must be manual or auto, got {phase!r}")
     wins = [_window(w, "--window") for w in windows or []]
-    fid = read_fid(dataset)  # Bruker or Varian, by the folder's content
-    if phase is None:  # VnmrJ's rp/lp are not translated (another convention): phase Varian data automatically
-        phase = "auto" if fid.meta.vendor == "Varian" else "manual"
-    mode: Literal["manual", "auto"] = "auto" if phase == "auto" else "manual"
-    ds = process(fid, lb_Hz=lb, size=zf, phase_mode=mode)
-    spec, ppm = ds["intensity"].values, ds["ppm"].values
-    rows = np.atleast_2d(spec)
-    ints = np.array([integrate(rows, ppm, lo=lo, hi=hi) for lo, hi in wins]).reshape(len(wins), rows.shape[0])
-    if out.suffix == ".csv":
-        frame = pd.DataFrame({"ppm": ppm, **{f"intensity_{i}": r for i, r in enumerate(rows)}})
-        _write_csv_atomic(frame, out, float_format="%.10g")
-    elif out.suffix == ".zarr":
-        from operando.store import write_results
-
-        if wins:
-            ds["integral"] = xr.DataArray(ints, dims=("window", "row"), attrs={"units": "sum over points"})
-            ds = ds.assign_coords(
-                window_lo_ppm=("window", [w[0] for w in wins]), window_hi_ppm=("window", [w[1] for w in wins])
-            )
-        params = {"lb_Hz": ds.attrs["lb_Hz"], "size": ds.attrs["size"], "phase": mode,
-                  "p0_deg": ds.attrs["p0_deg"], "p1_deg": ds.attrs["p1_deg"], "windows_ppm": wins}  # fmt: skip
-        inputs = [p for p in sorted(Path(fid.meta.path).iterdir()) if p.is_file()]
-        write_results(ds, out, parameters=params, inputs=inputs, overwrite=overwrite)
-    else:
-        raise ParameterError(f"output must end in .zarr or .csv, got {out.name}")
-    typer.echo(f"{fid.meta.nucleus} {rows.shape[0]} x {ppm.size} points, {ppm[0]:.3f} .. {ppm[-1]:.3f} ppm -> {out}")
-    for (lo, hi), vals in zip(wins, ints, strict=True):
+    spec = process_spectrum(dataset, lb_Hz=lb, size=zf, phase=phase, windows_ppm=wins)  # type: ignore[arg-type]
+    write_spectrum(spec, out, overwrite=overwrite)
+    rows, ppm = spec.rows, spec.ppm
+    typer.echo(f"{spec.nucleus} {rows.shape[0]} x {ppm.size} points, {ppm[0]:.3f} .. {ppm[-1]:.3f} ppm -> {out}")
+    for (lo, hi), vals in zip(wins, spec.integrals, strict=True):
         typer.echo(f"integral {lo:g}..{hi:g} ppm: " + ", ".join(f"{v:.6g}" for v in vals))
     if plot is not None:
-        label = f"{fid.meta.nucleus}: {Path(fid.meta.path).name}"
+        label = f"{spec.nucleus}: {spec.folder.name}"
         _save_plot([(label, ppm, rows)], wins, plot)
 
 
@@ -158,8 +123,12 @@ def _save_plot(spectra: list[tuple[str, Any, Any]], windows: list[tuple[float, f
 
 @app.command("isotopes")
 def isotopes(
-    li6: Annotated[Path, typer.Option("--li6", help="Bruker or Varian folder of the 6Li spectrum.")],
-    li7: Annotated[Path, typer.Option("--li7", help="Bruker or Varian folder of the 7Li spectrum.")],
+    li6: Annotated[
+        list[Path], typer.Option("--li6", help="Bruker or Varian folder of the 6Li spectrum; repeat per sample.")
+    ],
+    li7: Annotated[
+        list[Path], typer.Option("--li7", help="Bruker or Varian folder of the 7Li spectrum; one per --li6.")
+    ],
     window: Annotated[str, typer.Option("--window", help="Integration window LO,HI in ppm.")],
     noise: Annotated[str, typer.Option("--noise", help="Signal-free window LO,HI in ppm for the noise.")] = "-150,-100",
     factor: Annotated[float, typer.Option("--factor", help="Per-nucleus 7Li:6Li signal ratio.")] = 28.45,
@@ -179,83 +148,77 @@ def isotopes(
         Path | None, typer.Option("--out", "-o", help="Also write OUT.zarr (operando_kind nmr-isotopes).")
     ] = None,
     sample: Annotated[
-        str | None, typer.Option("--sample", help="Sample name in the store (default: from the 6Li folder).")
+        list[str] | None,
+        typer.Option("--sample", help="Sample name in the store, one per --li6 (default: from the 6Li folder)."),
     ] = None,
     charge_mAh: Annotated[
-        float | None, typer.Option("--charge-mAh", help="Charge passed through the cell before the measurement.")
+        list[float] | None,
+        typer.Option("--charge-mAh", help="Charge passed through the cell before the measurement, one per --li6."),
     ] = None,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Also draw both spectra with the window (.png, .svg, .pdf).")
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """6Li atomic fraction of one species from its 6Li and 7Li integrals, with uncertainty.
 
+    Several samples: repeat ``--li6``/``--li7`` (in pairs, same order); each sample is one
+    task (on a cluster with ``--scheduler``/``--workers``) and the store holds them all.
     With ``--ref-li6/--ref-li7`` the sensitivity factor is measured on a reference of known
     composition (natural-abundance LiCl by default) instead of taken from ``--factor``.
     """
+    from operando._progress import progress_bar
     from operando.errors import ParameterError
-    from operando.nmr import li6_fraction, read_fid, sensitivity_factor
+    from operando.pipelines.nmr import isotope_fractions, isotope_spectra, reference_factor, write_isotopes
 
     lo, hi = _window(window, "--window")
     nlo, nhi = _window(noise, "--noise")
     if (ref_li6 is None) != (ref_li7 is None):
         raise ParameterError("--ref-li6 and --ref-li7 go together")
+    if len(li6) != len(li7):
+        raise ParameterError(f"give one --li7 per --li6, got {len(li6)} and {len(li7)}")
+    for option, values in (("--sample", sample), ("--charge-mAh", charge_mAh)):
+        if values and len(values) != len(li6):
+            raise ParameterError(f"give {option} once per --li6 ({len(li6)}), got {len(values)}")
     sigma_factor = 0.0
-    if ref_li6 is not None and ref_li7 is not None:
-        rlo, rhi = _window(ref_window, "--ref-window") if ref_window else (lo, hi)
-        (r6, t6), (r7, t7) = (
-            _normalised_integral(read_fid(p), rlo, rhi, nlo, nhi, lb, phase) for p in (ref_li6, ref_li7)
-        )
-        factor, sigma_factor = sensitivity_factor(r6, r7, x6=ref_x6, sigma_i6=t6, sigma_i7=t7)
-        typer.echo(f"factor from the reference (x6 = {ref_x6:g}): {factor:.4g} ± {sigma_factor:.2g}")
-    (i6, s6), (i7, s7) = (_normalised_integral(read_fid(p), lo, hi, nlo, nhi, lb, phase) for p in (li6, li7))
-    x, sx = li6_fraction(i6, i7, factor=factor, sigma_i6=s6, sigma_i7=s7, sigma_factor=sigma_factor)
-    typer.echo(f"I6 = {i6:.6g} ± {s6:.2g}, I7 = {i7:.6g} ± {s7:.2g} (per scan, window {lo:g}..{hi:g} ppm)")
-    typer.echo(f"6Li fraction: {100 * float(x):.2f} ± {100 * float(sx):.2f} at.% (factor {factor:.4g})")
+    with run_on(scheduler, workers, quiet=quiet, description="nmr isotopes"):
+        if ref_li6 is not None and ref_li7 is not None:
+            rlo, rhi = _window(ref_window, "--ref-window") if ref_window else (lo, hi)
+            factor, sigma_factor = reference_factor(
+                ref_li6, ref_li7, window_ppm=(rlo, rhi), noise_ppm=(nlo, nhi), x6=ref_x6, lb_Hz=lb, phase=phase
+            )
+            typer.echo(f"factor from the reference (x6 = {ref_x6:g}): {factor:.4g} ± {sigma_factor:.2g}")
+        with progress_bar(total=len(li6), description="samples", enabled=not quiet and len(li6) > 1) as advance:
+            results = isotope_fractions(
+                list(zip(li6, li7, strict=True)),
+                window_ppm=(lo, hi),
+                noise_ppm=(nlo, nhi),
+                factor=factor,
+                factor_err=sigma_factor,
+                samples=sample or None,
+                on_done=lambda i, r: advance(1),
+                lb_Hz=lb,
+                phase=phase,
+            )
+    for r in results:
+        prefix = f"{r.sample}: " if len(results) > 1 else ""
+        typer.echo(f"{prefix}I6 = {r.i6:.6g} ± {r.i6_err:.2g}, I7 = {r.i7:.6g} ± {r.i7_err:.2g} "
+                   f"(per scan, window {lo:g}..{hi:g} ppm)")  # fmt: skip
+        typer.echo(f"{prefix}6Li fraction: {100 * r.x6:.2f} ± {100 * r.x6_err:.2f} at.% (factor {factor:.4g})")
     if out is not None:
-        from operando.nmr import isotopes_dataset
-        from operando.store import write_results
-
-        if out.suffix != ".zarr":
-            raise ParameterError(f"--out must end in .zarr, got {out.name}")
-        name = sample or (f"{li6.parent.name}/{li6.name}" if li6.name.isdigit() else li6.name)
-        ds = isotopes_dataset(
-            [name],
-            [float(x)],
-            [float(sx)],
-            charge_mAh=None if charge_mAh is None else [charge_mAh],
-            integral_6li=[i6],
-            integral_7li=[i7],
-            factor=factor,
-            factor_err=sigma_factor,
-        )
         params = {"window_ppm": [lo, hi], "noise_ppm": [nlo, nhi], "factor": factor, "factor_err": sigma_factor,
                   "reference_x6": ref_x6 if ref_li6 is not None else None, "lb_Hz": lb, "phase": phase}  # fmt: skip
-        folders = [p if p.is_dir() else p.parent for p in (li6, li7, ref_li6, ref_li7) if p is not None]
-        inputs = [f for folder in folders for f in sorted(folder.iterdir()) if f.is_file()]
-        write_results(ds, out, parameters=params, inputs=inputs, overwrite=overwrite)
+        references = [p for p in (ref_li6, ref_li7) if p is not None]
+        write_isotopes(
+            results, out, parameters=params, charge_mAh=charge_mAh or None, references=references, overwrite=overwrite
+        )
         typer.echo(f"-> {out}")
     if plot is not None:
-        from operando.nmr import process
-
-        mode: Literal["manual", "auto"] = "auto" if phase == "auto" else "manual"
-        spectra = []
-        for nucleus, folder in (("6Li", li6), ("7Li", li7)):
-            ds_n = process(read_fid(folder), lb_Hz=lb, phase_mode=mode)
-            spectra.append((f"{nucleus}: {folder.name}", ds_n["ppm"].values, ds_n["intensity"].values))
+        spectra = [s for a, b in zip(li6, li7, strict=True) for s in isotope_spectra(a, b, lb_Hz=lb, phase=phase)]
         _save_plot(spectra, [(lo, hi)], plot)
-
-
-def _normalised_integral(
-    fid: object, lo: float, hi: float, nlo: float, nhi: float, lb: float, phase: str
-) -> tuple[float, float]:
-    """Window integral per scan in FID-amplitude units and its noise uncertainty (:func:`isotope_integral`)."""
-    from operando.nmr import NMRFID, isotope_integral
-
-    assert isinstance(fid, NMRFID)
-    mode: Literal["manual", "auto"] = "auto" if phase == "auto" else "manual"
-    return isotope_integral(fid, window_ppm=(lo, hi), noise_ppm=(nlo, nhi), lb_Hz=lb, phase_mode=mode)
 
 
 @app.command("epr")
@@ -272,37 +235,15 @@ def epr_command(
     """Peak-to-peak width, g factor and double integral of a cw-EPR first-derivative spectrum."""
     import json
 
-    import numpy as np
+    from operando.pipelines.nmr import epr_lines
 
-    from operando.nmr import double_integral, g_factor, peak_to_peak, read_epr
-
-    lo, hi = _window(window, "--window") if window else (None, None)
-    spec = read_epr(path)
-    meta = spec.meta
-    field = spec.field_mT
-    rows = []
-    for row in np.atleast_2d(spec.data).real:
-        pp = peak_to_peak(row, field, lo_mT=lo, hi_mT=hi, points=points)
-        g = None if meta.mw_frequency_Hz is None else float(g_factor(pp.centre_mT, meta.mw_frequency_Hz))
-        rows.append({"width_pp_mT": pp.width_mT, "centre_mT": pp.centre_mT, "g": g,
-                     "amplitude_pp": pp.amplitude, "double_integral": double_integral(row, field)})  # fmt: skip
-    summary = {
-        "path": meta.path,
-        "title": meta.title,
-        "field_mT": [float(field[0]), float(field[-1])],
-        "points": int(field.size),
-        "mw_frequency_GHz": None if meta.mw_frequency_Hz is None else meta.mw_frequency_Hz / 1e9,
-        "mw_power_mW": meta.mw_power_mW,
-        "modulation_amplitude_mT": meta.modulation_amplitude_mT,
-        "scans": meta.scans,
-        "window_mT": None if lo is None else [lo, hi],
-        "lines": rows,
-    }
+    summary = epr_lines(path, window_mT=_window(window, "--window") if window else None, points=points)
     if as_json:
         typer.echo(json.dumps(summary))
         return
-    typer.echo(f"{meta.title or Path(meta.path).name}: {field[0]:.4f} .. {field[-1]:.4f} mT, {field.size} points, "
-               f"MWFQ {'?' if meta.mw_frequency_Hz is None else f'{meta.mw_frequency_Hz / 1e9:.6f}'} GHz")  # fmt: skip
+    (first, last), ghz, rows = summary["field_mT"], summary["mw_frequency_GHz"], summary["lines"]
+    typer.echo(f"{summary['title'] or Path(summary['path']).name}: {first:.4f} .. {last:.4f} mT, "
+               f"{summary['points']} points, MWFQ {'?' if ghz is None else f'{ghz:.6f}'} GHz")  # fmt: skip
     for i, r in enumerate(rows):
         g_text = "g unknown (no MWFQ)" if r["g"] is None else f"g = {r['g']:.5f}"
         prefix = f"row {i}: " if len(rows) > 1 else ""

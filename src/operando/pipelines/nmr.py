@@ -1,0 +1,604 @@
+"""NMR and cw-EPR workflows over files: read, process, integrate, write.
+
+What the ``operando nmr`` commands run: :func:`process_spectrum` (one Bruker or Varian
+dataset to a phased, referenced spectrum with window integrals) and
+:func:`write_spectrum`; :func:`isotope_fractions` (6Li atomic fractions of several samples
+from their 6Li/7Li spectrum pairs, one measurement task per sample through
+:func:`operando.parallel.map_measurements`), :func:`reference_factor` and
+:func:`write_isotopes`; :func:`tracer_table` (the tracer-exchange model to CSV);
+:func:`epr_lines` (cw-EPR line widths, g factors and double integrals).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import xarray as xr
+
+from operando.errors import ParameterError
+from operando.nmr import (
+    NMRFID,
+    double_integral,
+    g_factor,
+    integrate,
+    isotope_integral,
+    isotopes_dataset,
+    li6_fraction,
+    peak_to_peak,
+    process,
+    read_epr,
+    read_fid,
+    sensitivity_factor,
+    tracer_exchange,
+)
+from operando.parallel import map_measurements
+
+__all__ = [
+    "IsotopeFraction",
+    "ProcessedSpectrum",
+    "epr_lines",
+    "isotope_fraction",
+    "isotope_fractions",
+    "isotope_spectra",
+    "normalised_integral",
+    "process_spectrum",
+    "reference_factor",
+    "sample_name",
+    "tracer_table",
+    "write_isotopes",
+    "write_spectrum",
+    "write_table",
+]
+
+Window = tuple[float, float]
+
+
+def _mode(phase: str) -> Literal["manual", "auto"]:
+    return "auto" if phase == "auto" else "manual"
+
+
+def write_table(frame: pd.DataFrame, out: str | PathLike[str], **kwargs: Any) -> Path:
+    """Write ``frame`` as CSV without its index, atomically (a temporary file renamed over ``out``).
+
+    ``kwargs`` go to :meth:`pandas.DataFrame.to_csv` (e.g. ``float_format="%.17g"``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_table(pd.DataFrame({"a": [1.5]}), folder / "t.csv").read_text().split()
+    ['a', '1.5']
+    """
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    frame.to_csv(tmp, index=False, **kwargs)
+    tmp.replace(target)
+    return target
+
+
+# -- tracer exchange ----------------------------------------------------------------------
+
+
+def tracer_table(
+    out: str | PathLike[str],
+    *,
+    m1: float,
+    x1: float,
+    m2: float,
+    x2: float,
+    n: float,
+    steps: int,
+    charge_per_step_mAh: float | None = None,
+) -> pd.DataFrame:
+    """Iterate the tracer-exchange model (:func:`operando.nmr.tracer_exchange`) and write it as CSV.
+
+    Parameters
+    ----------
+    out : path
+        CSV file (full precision, ``%.17g``).
+    m1, x1, m2, x2, n, steps, charge_per_step_mAh
+        See :func:`operando.nmr.tracer_exchange`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``steps + 1`` rows: ``step, x_electrode, x_electrolyte[, charge_mAh]``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp()) / "t.csv"
+    >>> len(tracer_table(out, m1=100, x1=0.95, m2=300, x2=0.07, n=0.1, steps=10)), out.is_file()
+    (11, True)
+    """
+    table = tracer_exchange(m1=m1, x1=x1, m2=m2, x2=x2, n=n, steps=steps, charge_per_step_mAh=charge_per_step_mAh)
+    write_table(table, out, float_format="%.17g")
+    return table
+
+
+# -- one spectrum -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcessedSpectrum:
+    """A processed dataset: the spectrum, its window integrals and where it came from.
+
+    Attributes
+    ----------
+    dataset : xarray.Dataset
+        From :func:`operando.nmr.process`; with windows also ``integral`` (window, row)
+        and the coordinates ``window_lo_ppm``/``window_hi_ppm``.
+    rows : (R, P) ndarray
+        The spectrum row by row (R = 1 for a 1D experiment).
+    ppm : (P,) ndarray
+        Chemical shift, ppm.
+    integrals : (W, R) ndarray
+        Sum over the points of each window, per row.
+    windows_ppm : list of (float, float)
+    phase : {"manual", "auto"}
+        The phase correction used.
+    fid : NMRFID
+        What was read.
+    """
+
+    dataset: xr.Dataset
+    rows: npt.NDArray[Any]
+    ppm: npt.NDArray[np.float64]
+    integrals: npt.NDArray[Any]
+    windows_ppm: list[Window]
+    phase: Literal["manual", "auto"]
+    fid: NMRFID
+
+    @property
+    def nucleus(self) -> str:
+        """The observed nucleus, e.g. ``"7Li"``."""
+        return str(self.fid.meta.nucleus)
+
+    @property
+    def folder(self) -> Path:
+        """The experiment folder read."""
+        return Path(self.fid.meta.path)
+
+
+def process_spectrum(
+    dataset: str | PathLike[str],
+    *,
+    lb_Hz: float | None = None,
+    size: int | None = None,
+    phase: Literal["manual", "auto"] | None = None,
+    windows_ppm: Sequence[Window] = (),
+) -> ProcessedSpectrum:
+    """Read a Bruker or Varian dataset, FT, phase and reference it, and integrate windows.
+
+    Parameters
+    ----------
+    dataset : path
+        Bruker experiment folder (``acqus`` + ``fid``/``ser``) or Varian ``.fid`` folder
+        (``procpar`` + ``fid``), found by content (:func:`operando.nmr.read_fid`).
+    lb_Hz : float, optional
+        Exponential line broadening, Hz (default: the dataset's ``LB``).
+    size : int, optional
+        Spectrum size after zero filling (default: the dataset's ``SI``).
+    phase : {"manual", "auto"}, optional
+        ``manual``: the stored ``PHC0``/``PHC1``; ``auto``: :func:`operando.nmr.autophase`.
+        Default manual for Bruker, auto for Varian (VnmrJ's ``rp``/``lp`` follow another
+        convention and are not translated).
+    windows_ppm : sequence of (float, float)
+        Integration windows, ppm.
+
+    Returns
+    -------
+    ProcessedSpectrum
+
+    Raises
+    ------
+    ParameterError
+        ``phase`` other than manual or auto.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from operando.synthetic import li_isotope_pair
+    >>> li7, _ = li_isotope_pair(Path(tempfile.mkdtemp()), x6_metal=0.5, n_points=1024)
+    >>> spec = process_spectrum(li7, size=4096, windows_ppm=[(240.0, 290.0)])
+    >>> spec.nucleus, spec.rows.shape, spec.integrals.shape
+    ('7Li', (1, 4096), (1, 1))
+    """
+    if phase not in (None, "manual", "auto"):
+        raise ParameterError(f"--phase must be manual or auto, got {phase!r}")
+    wins = [(float(lo), float(hi)) for lo, hi in windows_ppm]
+    fid = read_fid(dataset)  # Bruker or Varian, by the folder's content
+    if phase is None:  # VnmrJ's rp/lp are not translated (another convention): phase Varian data automatically
+        phase = "auto" if fid.meta.vendor == "Varian" else "manual"
+    mode = _mode(phase)
+    ds = process(fid, lb_Hz=lb_Hz, size=size, phase_mode=mode)
+    spec, ppm = ds["intensity"].values, ds["ppm"].values
+    rows = np.atleast_2d(spec)
+    ints = np.array([integrate(rows, ppm, lo=lo, hi=hi) for lo, hi in wins]).reshape(len(wins), rows.shape[0])
+    if wins:
+        ds["integral"] = xr.DataArray(ints, dims=("window", "row"), attrs={"units": "sum over points"})
+        ds = ds.assign_coords(
+            window_lo_ppm=("window", [w[0] for w in wins]), window_hi_ppm=("window", [w[1] for w in wins])
+        )
+    return ProcessedSpectrum(ds, rows, ppm, ints, wins, mode, fid)
+
+
+def write_spectrum(spectrum: ProcessedSpectrum, out: str | PathLike[str], *, overwrite: bool = False) -> Path:
+    """Write a processed spectrum: ``OUT.zarr`` (spectrum, integrals, provenance) or ``OUT.csv``.
+
+    The CSV has ``ppm`` and one ``intensity_<row>`` column per row; the Zarr store records
+    the resolved processing parameters and the dataset's files as inputs.
+
+    Raises
+    ------
+    ParameterError
+        ``out`` ends in neither ``.zarr`` nor ``.csv``.
+    """
+    target = Path(out)
+    ds, rows, ppm = spectrum.dataset, spectrum.rows, spectrum.ppm
+    if target.suffix == ".csv":
+        frame = pd.DataFrame({"ppm": ppm, **{f"intensity_{i}": r for i, r in enumerate(rows)}})
+        return write_table(frame, target, float_format="%.10g")
+    if target.suffix == ".zarr":
+        from operando.store import write_results
+
+        params = {"lb_Hz": ds.attrs["lb_Hz"], "size": ds.attrs["size"], "phase": spectrum.phase,
+                  "p0_deg": ds.attrs["p0_deg"], "p1_deg": ds.attrs["p1_deg"],
+                  "windows_ppm": spectrum.windows_ppm}  # fmt: skip
+        inputs = [p for p in sorted(spectrum.folder.iterdir()) if p.is_file()]
+        return write_results(ds, target, parameters=params, inputs=inputs, overwrite=overwrite)
+    raise ParameterError(f"output must end in .zarr or .csv, got {target.name}")
+
+
+# -- 6Li abundance ------------------------------------------------------------------------
+
+
+def normalised_integral(
+    dataset: str | PathLike[str] | NMRFID,
+    *,
+    window_ppm: Window,
+    noise_ppm: Window,
+    lb_Hz: float = 0.0,
+    phase: str = "manual",
+) -> tuple[float, float]:
+    """Window integral per scan in FID-amplitude units and its noise uncertainty.
+
+    Reads ``dataset`` (unless it is already an :class:`~operando.nmr.NMRFID`) and applies
+    :func:`operando.nmr.isotope_integral`.
+
+    Returns
+    -------
+    (float, float)
+        The integral and its 1-sigma uncertainty.
+    """
+    fid = dataset if isinstance(dataset, NMRFID) else read_fid(dataset)
+    return isotope_integral(fid, window_ppm=window_ppm, noise_ppm=noise_ppm, lb_Hz=lb_Hz, phase_mode=_mode(phase))
+
+
+def reference_factor(
+    ref_li6: str | PathLike[str],
+    ref_li7: str | PathLike[str],
+    *,
+    window_ppm: Window,
+    noise_ppm: Window,
+    x6: float = 0.0759,
+    lb_Hz: float = 0.0,
+    phase: str = "manual",
+) -> tuple[float, float]:
+    """Per-nucleus 7Li:6Li sensitivity factor measured on a reference of known 6Li fraction.
+
+    Parameters
+    ----------
+    ref_li6, ref_li7 : path
+        6Li and 7Li spectra of the reference (e.g. natural-abundance LiCl).
+    window_ppm, noise_ppm : (float, float)
+        The reference line's window and a signal-free window, ppm.
+    x6 : float, default 0.0759
+        6Li atomic fraction of the reference (natural abundance).
+    lb_Hz, phase
+        Processing, see :func:`normalised_integral`.
+
+    Returns
+    -------
+    (float, float)
+        The factor and its 1-sigma uncertainty (:func:`operando.nmr.sensitivity_factor`).
+    """
+    (r6, t6), (r7, t7) = (
+        normalised_integral(p, window_ppm=window_ppm, noise_ppm=noise_ppm, lb_Hz=lb_Hz, phase=phase)
+        for p in (ref_li6, ref_li7)
+    )
+    factor, sigma = sensitivity_factor(r6, r7, x6=x6, sigma_i6=t6, sigma_i7=t7)
+    return float(factor), float(sigma)
+
+
+@dataclass(frozen=True)
+class IsotopeFraction:
+    """6Li atomic fraction of one sample, with the integrals it came from.
+
+    Attributes
+    ----------
+    sample : str
+    li6, li7 : Path
+        The 6Li and 7Li datasets.
+    x6, x6_err : float
+        6Li atomic fraction (0..1) and its 1-sigma uncertainty.
+    i6, i6_err, i7, i7_err : float
+        Window integrals per scan (FID-amplitude units) and their noise uncertainties.
+    factor, factor_err : float
+        The 7Li:6Li sensitivity factor used.
+    """
+
+    sample: str
+    li6: Path
+    li7: Path
+    x6: float
+    x6_err: float
+    i6: float
+    i6_err: float
+    i7: float
+    i7_err: float
+    factor: float
+    factor_err: float
+
+
+def sample_name(li6: str | PathLike[str]) -> str:
+    """Default sample name of a 6Li dataset: ``study/expno`` for a numbered Bruker folder, else its name.
+
+    Examples
+    --------
+    >>> sample_name("cell3/12"), sample_name("cell3_6Li.fid")
+    ('cell3/12', 'cell3_6Li.fid')
+    """
+    p = Path(li6)
+    return f"{p.parent.name}/{p.name}" if p.name.isdigit() else p.name
+
+
+def isotope_fraction(
+    li6: str | PathLike[str],
+    li7: str | PathLike[str],
+    *,
+    window_ppm: Window,
+    noise_ppm: Window,
+    factor: float,
+    factor_err: float = 0.0,
+    lb_Hz: float = 0.0,
+    phase: str = "manual",
+    sample: str | None = None,
+) -> IsotopeFraction:
+    """6Li atomic fraction of one species from its 6Li and 7Li integrals, with uncertainty.
+
+    Parameters
+    ----------
+    li6, li7 : path
+        Bruker or Varian folders of the sample's 6Li and 7Li spectra.
+    window_ppm : (float, float)
+        The species' line, ppm.
+    noise_ppm : (float, float)
+        A signal-free window, ppm, for the noise.
+    factor, factor_err : float
+        Per-nucleus 7Li:6Li signal ratio and its uncertainty (:func:`reference_factor`).
+    lb_Hz : float, default 0
+        Exponential line broadening, Hz.
+    phase : {"manual", "auto"}, default "manual"
+    sample : str, optional
+        Name (default :func:`sample_name` of ``li6``).
+
+    Returns
+    -------
+    IsotopeFraction
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from operando.synthetic import li_isotope_pair
+    >>> li7, li6 = li_isotope_pair(Path(tempfile.mkdtemp()), x6_metal=0.3, snr_7li=5000.0, seed=3)
+    >>> r = isotope_fraction(li6, li7, window_ppm=(240, 290), noise_ppm=(-130, -50), factor=28.45)
+    >>> round(100 * r.x6)
+    30
+    """
+    (i6, s6), (i7, s7) = (
+        normalised_integral(p, window_ppm=window_ppm, noise_ppm=noise_ppm, lb_Hz=lb_Hz, phase=phase) for p in (li6, li7)
+    )
+    x, sx = li6_fraction(i6, i7, factor=factor, sigma_i6=s6, sigma_i7=s7, sigma_factor=factor_err)
+    return IsotopeFraction(
+        sample=sample or sample_name(li6),
+        li6=Path(li6),
+        li7=Path(li7),
+        x6=float(x),
+        x6_err=float(sx),
+        i6=float(i6),
+        i6_err=float(s6),
+        i7=float(i7),
+        i7_err=float(s7),
+        factor=float(factor),
+        factor_err=float(factor_err),
+    )
+
+
+def _fraction_of_pair(job: tuple[Path, Path, str | None], **options: Any) -> IsotopeFraction:
+    li6, li7, sample = job
+    return isotope_fraction(li6, li7, sample=sample, **options)
+
+
+def isotope_fractions(
+    pairs: Sequence[tuple[str | PathLike[str], str | PathLike[str]]],
+    *,
+    window_ppm: Window,
+    noise_ppm: Window,
+    factor: float,
+    factor_err: float = 0.0,
+    lb_Hz: float = 0.0,
+    phase: str = "manual",
+    samples: Sequence[str] | None = None,
+    on_done: Callable[[int, Any], None] | None = None,
+) -> list[IsotopeFraction]:
+    """:func:`isotope_fraction` of several samples, one measurement task each.
+
+    Runs through :func:`operando.parallel.map_measurements`: one after another on local
+    threads, all submitted together on a ``dask.distributed`` cluster (enter
+    :func:`operando.parallel.engine` around the call to choose).
+
+    Parameters
+    ----------
+    pairs : sequence of (path, path)
+        ``(li6, li7)`` folders of each sample.
+    samples : sequence of str, optional
+        One name per pair (default :func:`sample_name` of each 6Li folder).
+    on_done : callable, optional
+        ``on_done(index, result)`` as each sample finishes.
+    window_ppm, noise_ppm, factor, factor_err, lb_Hz, phase
+        See :func:`isotope_fraction`.
+
+    Returns
+    -------
+    list of IsotopeFraction
+        In the order of ``pairs``.
+
+    Raises
+    ------
+    ParameterError
+        ``samples`` of another length than ``pairs``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from operando.synthetic import li_isotope_pair
+    >>> root = Path(tempfile.mkdtemp())
+    >>> pairs = [li_isotope_pair(root / f"s{x}", x6_metal=x, snr_7li=5000.0, seed=3)[::-1] for x in (0.2, 0.4)]
+    >>> rows = isotope_fractions(pairs, window_ppm=(240, 290), noise_ppm=(-130, -50), factor=28.45)
+    >>> [round(100 * r.x6) for r in rows]
+    [20, 40]
+    """
+    if samples is not None and len(samples) != len(pairs):
+        raise ParameterError(f"{len(samples)} sample names for {len(pairs)} 6Li/7Li pairs")
+    names = list(samples) if samples is not None else [None] * len(pairs)
+    jobs = [(Path(a), Path(b), name) for (a, b), name in zip(pairs, names, strict=True)]
+    work = functools.partial(
+        _fraction_of_pair,
+        window_ppm=window_ppm,
+        noise_ppm=noise_ppm,
+        factor=factor,
+        factor_err=factor_err,
+        lb_Hz=lb_Hz,
+        phase=phase,
+    )
+    return map_measurements(work, jobs, on_done=on_done)
+
+
+def write_isotopes(
+    results: Sequence[IsotopeFraction],
+    out: str | PathLike[str],
+    *,
+    parameters: dict[str, Any],
+    charge_mAh: Sequence[float] | None = None,
+    references: Sequence[str | PathLike[str]] = (),
+    overwrite: bool = False,
+) -> Path:
+    """Write the ``nmr-isotopes`` store of several samples (:func:`operando.nmr.isotopes_dataset`).
+
+    Parameters
+    ----------
+    results : sequence of IsotopeFraction
+        One per sample, sharing one sensitivity factor.
+    out : path
+        ``OUT.zarr``.
+    parameters : dict
+        The resolved parameters to record.
+    charge_mAh : sequence of float, optional
+        Charge passed before each measurement.
+    references : sequence of path
+        Reference datasets whose files are inputs too.
+    overwrite : bool, default False
+
+    Raises
+    ------
+    ParameterError
+        ``out`` not ending in ``.zarr``.
+    """
+    from operando.store import write_results
+
+    target = Path(out)
+    if target.suffix != ".zarr":
+        raise ParameterError(f"--out must end in .zarr, got {target.name}")
+    ds = isotopes_dataset(
+        [r.sample for r in results],
+        [r.x6 for r in results],
+        [r.x6_err for r in results],
+        charge_mAh=None if charge_mAh is None else list(charge_mAh),
+        integral_6li=[r.i6 for r in results],
+        integral_7li=[r.i7 for r in results],
+        factor=results[0].factor,
+        factor_err=results[0].factor_err,
+    )
+    paths = [p for r in results for p in (r.li6, r.li7)] + [Path(p) for p in references]
+    folders = [p if p.is_dir() else p.parent for p in paths]
+    inputs = [f for folder in folders for f in sorted(folder.iterdir()) if f.is_file()]
+    return write_results(ds, target, parameters=parameters, inputs=inputs, overwrite=overwrite)
+
+
+def isotope_spectra(
+    li6: str | PathLike[str], li7: str | PathLike[str], *, lb_Hz: float = 0.0, phase: str = "manual"
+) -> list[tuple[str, npt.NDArray[np.float64], npt.NDArray[Any]]]:
+    """The 6Li and 7Li spectra of a sample as ``(label, ppm, intensity)``, for :func:`operando.report.plot_spectra`."""
+    spectra = []
+    for nucleus, folder in (("6Li", Path(li6)), ("7Li", Path(li7))):
+        ds = process(read_fid(folder), lb_Hz=lb_Hz, phase_mode=_mode(phase))
+        spectra.append((f"{nucleus}: {folder.name}", ds["ppm"].values, ds["intensity"].values))
+    return spectra
+
+
+# -- cw-EPR -------------------------------------------------------------------------------
+
+
+def epr_lines(path: str | PathLike[str], *, window_mT: Window | None = None, points: int = 3) -> dict[str, Any]:
+    """Peak-to-peak width, g factor and double integral of a cw-EPR first-derivative spectrum.
+
+    Parameters
+    ----------
+    path : path
+        Bruker BES3T ``.DSC``/``.DTA`` or WinEPR ``.par``/``.spc`` (:func:`operando.nmr.read_epr`).
+    window_mT : (float, float), optional
+        Field window holding one line (default: the whole sweep).
+    points : int, default 3
+        Points of the parabola fitted at each extremum.
+
+    Returns
+    -------
+    dict
+        ``path, title, field_mT`` (first, last), ``points``, ``mw_frequency_GHz``,
+        ``mw_power_mW``, ``modulation_amplitude_mT``, ``scans``, ``window_mT`` and
+        ``lines``: one dict per spectrum row with ``width_pp_mT``, ``centre_mT``, ``g``
+        (None without a microwave frequency), ``amplitude_pp``, ``double_integral``
+        (whole sweep). Plain Python values (JSON-ready).
+    """
+    lo, hi = window_mT if window_mT is not None else (None, None)
+    spec = read_epr(path)
+    meta = spec.meta
+    field = spec.field_mT
+    rows = []
+    for row in np.atleast_2d(spec.data).real:
+        pp = peak_to_peak(row, field, lo_mT=lo, hi_mT=hi, points=points)
+        g = None if meta.mw_frequency_Hz is None else float(g_factor(pp.centre_mT, meta.mw_frequency_Hz))
+        rows.append({"width_pp_mT": pp.width_mT, "centre_mT": pp.centre_mT, "g": g,
+                     "amplitude_pp": pp.amplitude, "double_integral": double_integral(row, field)})  # fmt: skip
+    return {
+        "path": meta.path,
+        "title": meta.title,
+        "field_mT": [float(field[0]), float(field[-1])],
+        "points": int(field.size),
+        "mw_frequency_GHz": None if meta.mw_frequency_Hz is None else meta.mw_frequency_Hz / 1e9,
+        "mw_power_mW": meta.mw_power_mW,
+        "modulation_amplitude_mT": meta.modulation_amplitude_mT,
+        "scans": meta.scans,
+        "window_mT": None if lo is None else [lo, hi],
+        "lines": rows,
+    }
