@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from operando.formats import describe_file
+from operando.kinds import describe_kind, kind_of
 
 __all__ = ["describe", "format_summary"]
 
@@ -27,6 +28,8 @@ def _describe_store(path: Path) -> dict[str, Any]:
         out["problem"] = status.reason
         return out
     ds = open_results(path)
+    kind = kind_of(ds)
+    out["result_kind"] = f"{kind}: {describe_kind(kind)}"
     out["dimensions"] = dict(ds.sizes)
     out["variables"] = {
         name: f"{tuple(v.dims)} {v.dtype} [{v.attrs.get('units', '')}]" for name, v in ds.data_vars.items()

@@ -37,6 +37,7 @@ import xarray as xr
 from operando import __version__
 from operando._hashing import sha256_file
 from operando.errors import IncompleteStoreError, OperandoError, ParameterError
+from operando.kinds import check_result
 
 __all__ = [
     "MANIFEST_NAME",
@@ -200,6 +201,7 @@ def write_results(
         The target path.
     """
     target = Path(path)
+    check_result(ds)  # a result that names its kind has what that kind needs, before anything is written
     out = _zarr_ready(ds)
     out.attrs.update(provenance(parameters=parameters, inputs=inputs, created=created))
     with atomic_store(target, overwrite=overwrite) as tmp:

@@ -155,3 +155,13 @@ def test_mutated_exports_read_or_fail_cleanly(tmp_path, export_bytes, data):
         assert str(path) in str(exc)
     else:
         assert len(record) <= 1 + export_bytes.count(b"\r\n")
+
+
+def test_row_with_an_extra_cell_is_one_error_naming_the_line(tmp_path, export_bytes):
+    lines = export_bytes.split(b"\r\n")
+    n_header = int(lines[1].split(b":")[1])
+    lines[n_header + 3] += b"\t1.0\t2.0"  # a damaged row: two cells more than the header names
+    path = tmp_path / "extra.mpt"
+    path.write_bytes(b"\r\n".join(lines))
+    with pytest.raises(CorruptFileError, match=rf"extra.mpt: line {n_header + 4}: rows with different numbers"):
+        echem.read(path)

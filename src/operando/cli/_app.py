@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +10,7 @@ from typing import Annotated
 import typer
 
 from operando import __version__
+from operando.cli._options import QuietOption, SchedulerOption, WorkersOption, run_on
 
 __all__ = ["QuietOption", "SchedulerOption", "WorkersOption", "app", "run_on", "state"]
 
@@ -46,32 +45,6 @@ def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
 ) -> None:
     state.debug = debug
-
-
-SchedulerOption = Annotated[
-    str | None,
-    typer.Option(
-        "--scheduler",
-        envvar="OPERANDO_SCHEDULER",
-        help=(
-            "Address of a dask.distributed scheduler (tcp://HOST:PORT; its workers need operando installed). "
-            "Default: $OPERANDO_SCHEDULER, else local threads."
-        ),
-    ),
-]
-WorkersOption = Annotated[
-    int | None, typer.Option("--workers", min=1, help="Start a local cluster of N worker processes.")
-]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
-
-
-@contextlib.contextmanager
-def run_on(scheduler: str | None, workers: int | None, *, quiet: bool, description: str) -> Iterator[None]:
-    """Enter the chosen Dask engine with task progress on stderr (none when ``quiet``)."""
-    from operando.parallel import engine
-
-    with engine(scheduler, workers=workers, progress=not quiet, description=description):
-        yield
 
 
 @app.command("info")

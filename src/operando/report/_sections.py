@@ -32,6 +32,8 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
+from operando.kinds import KINDS, kind_of
+
 __all__ = [
     "MAX_IMAGE_PIXELS",
     "FigureSpec",
@@ -133,7 +135,12 @@ _REGISTRY: dict[str, SectionBuilder] = {}
 
 
 def register_section(kind: str) -> Callable[[SectionBuilder], SectionBuilder]:
-    """Decorator: use the decorated function to build the section of stores of ``kind``."""
+    """Decorator: use the decorated function to build the section of stores of ``kind``.
+
+    ``kind`` must be in the result-kind registry (:data:`operando.kinds.KINDS`).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"{kind!r} is not a registered result kind (operando.kinds.KINDS)")
 
     def deco(builder: SectionBuilder) -> SectionBuilder:
         _REGISTRY[kind] = builder
@@ -143,25 +150,14 @@ def register_section(kind: str) -> Callable[[SectionBuilder], SectionBuilder]:
 
 
 def infer_kind(ds: xr.Dataset) -> str:
-    """The store's ``operando_kind``; for stores written before that attribute, a guess.
+    """The store's result kind (:func:`operando.kinds.kind_of`).
 
     Examples
     --------
     >>> infer_kind(xr.Dataset(attrs={"operando_kind": "mri-layers"}))
     'mri-layers'
-    >>> infer_kind(xr.Dataset({"d_spacing": ("frame", [2.04])}, attrs={"modality": "sxdm"}))
-    'sxdm-maps'
-    >>> infer_kind(xr.Dataset())
-    'unknown'
     """
-    kind = ds.attrs.get("operando_kind")
-    if kind:
-        return str(kind)
-    if ds.attrs.get("modality") == "sxdm" and "frame" in ds.dims:
-        return "sxdm-maps"
-    if {"t_start_s", "t_end_s", "in_record", "voltage_V"} <= set(ds.data_vars):
-        return "echem-timeline"
-    return "unknown"
+    return kind_of(ds)
 
 
 def make_section(ds: xr.Dataset, source: Path) -> Section:

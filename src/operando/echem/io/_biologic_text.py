@@ -176,14 +176,19 @@ def read_mpt(path: str | PathLike[str], *, timezone: str = "UTC") -> EchemRecord
         raise CorruptFileError(f"line {n_header}: column header lacks 'time/s' (found {columns[:6]}...)", path=p)
     body = "\n".join(lines[n_header:])
     if body.strip():
-        table = pd.read_csv(
-            io.StringIO(body),
-            sep="\t",
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            engine="c",
-        )
+        try:
+            table = pd.read_csv(
+                io.StringIO(body),
+                sep="\t",
+                header=None,
+                dtype=str,
+                keep_default_na=False,
+                engine="c",
+            )
+        except pd.errors.ParserError as exc:  # a row with more cells than the first (a damaged tab)
+            match = re.search(r"line (\d+)", str(exc))
+            where = f"line {n_header + int(match.group(1))}: " if match else ""
+            raise CorruptFileError(f"{where}rows with different numbers of cells ({exc})", path=p) from None
         # Rows end with a trailing tab in some versions: drop the empty last column.
         while table.shape[1] > len(columns) and (table.iloc[:, -1] == "").all():
             table = table.iloc[:, :-1]
