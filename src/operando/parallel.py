@@ -24,6 +24,7 @@ import contextlib
 import logging
 import os
 import re
+import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -79,6 +80,18 @@ def parse_scheduler_address(address: str) -> str:
             f"scheduler address must be like tcp://HOST:PORT (from --scheduler or ${SCHEDULER_ENV}), got {address!r}"
         )
     return text
+
+
+def _check_reachable(address: str, timeout_s: float = 3.0) -> None:
+    """Fail in seconds, not after the client's retries, when nothing listens at a TCP address."""
+    if not address.startswith("tcp://"):
+        return
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise OperandoError(f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}") from None
 
 
 @dataclass
@@ -153,6 +166,7 @@ def cluster(scheduler: str | None = None, *, workers: int | None = None) -> Iter
         return
     assert address is not None
     address = parse_scheduler_address(address)
+    _check_reachable(address)
     try:
         client = Client(address, set_as_default=True, timeout="10s")
     except (OSError, TimeoutError, ValueError) as exc:
