@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dask
 import h5py
@@ -12,16 +14,26 @@ import pytest
 from operando.errors import OperandoError, UnsupportedFormatError
 from operando.parallel import single_threaded_blas
 from operando.pipelines.sxdm import _region_q, process_kmap
-from operando.sxdm import ROI, SXDMLayoutError, open_bliss_kmap, pixel_q, read_bliss_metadata, reduce_kmap
-from operando.sxdm.io import _lima
-from operando.sxdm.io._bliss import (
-    _exact_sum_dtype,
+from operando.sxdm import (
+    ROI,
+    BlissSource,
+    FrameSource,
+    SXDMLayoutError,
     bliss_frames,
     bliss_point_sums,
     bliss_region_sums,
+    cached_chunk_indexes,
+    clear_chunk_indexes,
     index_frame_sources,
+    open_bliss_kmap,
+    open_kmap,
+    pixel_q,
+    plain_region_sums,
+    plain_survey,
+    read_bliss_metadata,
+    reduce_kmap,
 )
-from operando.synthetic._sxdm import simulate_kmap, write_bliss_kmap
+from operando.synthetic import simulate_kmap, write_bliss_kmap
 
 REAL = "sxdm/id01-sxdm-utils/bliss_PTO_STO_SL/PTO_STO_SL_0001.h5"
 
@@ -131,6 +143,37 @@ def test_frames_window_and_indexing(small_kmap):
     np.testing.assert_array_equal(source[..., 0], want[..., 7:29, 3])
 
 
+@dataclass
+class _BoxSource:
+    """A frame source whose second pass reads only the region's box (its angles and detector
+    window, bliss_frames), reduced by the plain region sums; or, ``fused``, the Bliss reader's
+    region sums in blocks of ``points`` points."""
+
+    frames: Any
+    meta: Any
+    angles_per_chunk: int = 1
+    fused: bool = False
+    points: int = 16
+    calls: list = field(default_factory=list)
+
+    def survey(self, rows, *, scheduler=None):
+        return plain_survey(self.frames, rows, scheduler=scheduler)
+
+    def region_sums(self, roi, angle_sums, *, n_sums):
+        self.calls.append(roi)
+        if self.fused:
+            return bliss_region_sums(self.meta, roi, angle_sums, n_sums=n_sums, points_per_chunk=self.points)
+        box = bliss_frames(
+            self.meta,
+            points_per_chunk=self.points,
+            window=(roi.det_y, roi.det_x),
+            angles=roi.angles,
+            angles_per_chunk=self.angles_per_chunk,
+        )
+        whole = ROI((0, box.shape[0]), (0, box.shape[3]), (0, box.shape[4]))
+        return plain_region_sums(box, whole, angle_sums, n_sums=n_sums)
+
+
 def test_region_reader_gives_the_same_moments(small_kmap):
     """The second pass from frames read as the region's box equals the crop of full frames, bit for bit."""
     _, master = small_kmap
@@ -138,25 +181,48 @@ def test_region_reader_gives_the_same_moments(small_kmap):
     q = pixel_q(
         meta.eta_deg, meta.phi_deg, meta.nu_deg, meta.delta_deg, detector=meta.detector, wavelength_A=meta.wavelength_A
     )
-    calls = []
-
-    def read_region(roi):
-        calls.append(roi)
-        return bliss_frames(meta, points_per_chunk=16, window=(roi.det_y, roi.det_x), angles=roi.angles)
-
+    source = _BoxSource(frames, meta)
+    assert isinstance(source, FrameSource)
     roi = ROI((1, 7), (6, 31), (4, 25))  # rows starting and ending inside compressed blocks
     plain, s1 = reduce_kmap(frames, q, eta_deg=meta.eta_deg, pixel_mask=meta.pixel_mask, roi=roi)
-    boxed, s2 = reduce_kmap(
-        frames, q, eta_deg=meta.eta_deg, pixel_mask=meta.pixel_mask, roi=roi, read_region=read_region
-    )
-    assert calls == [roi] and s1 == s2
+    boxed, s2 = reduce_kmap(source, q, eta_deg=meta.eta_deg, pixel_mask=meta.pixel_mask, roi=roi)
+    assert source.calls == [roi] and s1 == s2
     with dask.config.set(scheduler="synchronous"), single_threaded_blas():
         for name in plain:
             np.testing.assert_array_equal(boxed[name].compute(), plain[name].compute())
-    with pytest.raises(OperandoError, match="read_region gave frames of shape"):
-        reduce_kmap(
-            frames, q, eta_deg=meta.eta_deg, pixel_mask=meta.pixel_mask, read_region=lambda roi: frames[:, :, :, :1]
-        )
+
+
+def test_a_source_giving_the_wrong_shapes_is_one_clear_error(small_kmap):
+    _, master = small_kmap
+    frames, meta = open_bliss_kmap(master, points_per_chunk=16)
+    q = pixel_q(
+        meta.eta_deg, meta.phi_deg, meta.nu_deg, meta.delta_deg, detector=meta.detector, wavelength_A=meta.wavelength_A
+    )
+
+    class Short(_BoxSource):
+        def region_sums(self, roi, angle_sums, *, n_sums):
+            return super().region_sums(roi, angle_sums, n_sums=n_sums)[:2]
+
+    class Cropped(_BoxSource):
+        def survey(self, rows, *, scheduler=None):
+            return super().survey(rows, scheduler=scheduler)[:, :3]
+
+    kw = {"eta_deg": meta.eta_deg, "pixel_mask": meta.pixel_mask}
+    with pytest.raises(OperandoError, match="region_sums gave sums of shape"):
+        reduce_kmap(Short(frames, meta), q, **kw)
+    with pytest.raises(OperandoError, match="survey gave sums of shape"):
+        reduce_kmap(Cropped(frames, meta), q, **kw)
+
+
+def test_open_kmap_gives_the_bliss_source(small_kmap):
+    """A Bliss file's source: its survey sums while reading, equal to the plain sum of its frames."""
+    model, master = small_kmap
+    source = open_kmap(master, points_per_chunk=16)
+    assert isinstance(source, BlissSource) and isinstance(source, FrameSource)
+    assert source.frames.chunks[1] == (2, 2, 2)
+    rows = np.array([1, 2, 5])
+    want = plain_survey(model.frames(0, 48).reshape(9, 6, 8, 40, 36), rows)
+    np.testing.assert_array_equal(source.survey(rows, scheduler="synchronous"), want)
 
 
 def _copy(master, tmp_path):
@@ -218,39 +284,14 @@ def test_point_sums_equal_the_summed_frames(small_kmap):
     np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize(
-    ("dtype", "values", "expected"),
-    [
-        (np.uint32, [3, 7, 11], np.uint32),
-        (np.uint32, [2**32 - 1, 5, 9], np.float64),  # a dead pixel at the counter's maximum
-        (np.uint32, [2**31, 2**31, 0], np.float64),  # each fits, their sum does not
-        (np.int32, [-(2**30), 2**30, 1], np.float64),  # 3 * 2**30 >= 2**31
-        (np.int32, [5, 4, 1000], np.int32),
-        (np.int32, [-1, 4, 1000], np.float64),  # a negative flag: bounded through the unsigned view
-        (np.uint16, [65535, 65535, 65535], np.uint32),
-        (np.int16, [-32768, 32767, -1], np.int32),
-        (np.uint8, [255, 255, 255], np.uint32),
-        (np.float32, [1.0, 2.0, 3.0], np.float64),
-        (np.uint64, [1, 2, 3], np.float64),
-    ],
-)
-def test_survey_sums_in_32_bits_only_when_no_sum_can_overflow(dtype, values, expected):
-    frames = np.zeros((3, 4, 5), dtype=dtype)
-    frames[:, 1, 2] = values
-    acc = _exact_sum_dtype(frames)
-    assert acc == np.dtype(expected)
-    got = np.sum(frames, axis=0, dtype=acc).astype(np.float64)
-    assert got[1, 2] == sum(float(v) for v in values)  # exact, whatever the accumulator
-
-
 def test_every_lima_file_is_indexed_up_front(small_kmap):
     """index_frame_sources leaves one cached chunk index per Lima file; reads then use it."""
     model, master = small_kmap
     _, meta = open_bliss_kmap(master, points_per_chunk=16)
     files = {(master.parent / f).resolve() for s in meta.scans for f, *_ in s.sources}
-    _lima._INDEX.clear()
+    clear_chunk_indexes()
     index_frame_sources(meta)
-    cached = {Path(k[0]).resolve() for k, v in _lima._INDEX.items() if v is not None}
+    cached = {Path(f).resolve() for f in cached_chunk_indexes()}
     assert cached == files and len(files) > 1
     rows = np.array([2, 3])
     want = model.frames(0, 48).reshape(9, 6, 8, 40, 36)[:, rows].sum(axis=(1, 2), dtype=np.float64)
@@ -294,19 +335,10 @@ def test_region_sums_reduced_while_read_equal_the_region_frames(small_kmap):
         meta.eta_deg, meta.phi_deg, meta.nu_deg, meta.delta_deg, detector=meta.detector, wavelength_A=meta.wavelength_A
     )
     roi = ROI((1, 7), (6, 31), (4, 25))
-
-    def read_region(r):
-        return bliss_frames(meta, points_per_chunk=16, window=(r.det_y, r.det_x), angles=r.angles, angles_per_chunk=6)
-
-    def region_sums(r, angle_sums):
-        return bliss_region_sums(meta, r, angle_sums, n_sums=6, points_per_chunk=16)
-
     kw = {"eta_deg": meta.eta_deg, "pixel_mask": meta.pixel_mask, "roi": roi}
-    chunked, s1 = reduce_kmap(frames, q, read_region=read_region, **kw)
-    fused, s2 = reduce_kmap(frames, q, region_sums=region_sums, **kw)
+    chunked, s1 = reduce_kmap(_BoxSource(frames, meta, angles_per_chunk=6), q, **kw)
+    fused, s2 = reduce_kmap(_BoxSource(frames, meta, fused=True), q, **kw)
     assert s1 == s2
     with dask.config.set(scheduler="synchronous"), single_threaded_blas():
         for name in chunked:
             np.testing.assert_array_equal(fused[name].compute(), chunked[name].compute())
-    with pytest.raises(OperandoError, match="region_sums gave sums of shape"):
-        reduce_kmap(frames, q, region_sums=lambda r, f: region_sums(r, f)[:2], **kw)

@@ -14,8 +14,7 @@ from operando import echem
 from operando.cli._sxdm import app
 from operando.errors import ParameterError
 from operando.store import open_results
-from operando.synthetic import simulate_gcpl, write_eclab_mpt
-from operando.synthetic._sxdm import simulate_kmap, write_bliss_kmap
+from operando.synthetic import simulate_gcpl, simulate_kmap, write_bliss_kmap, write_eclab_mpt
 from operando.timeline import align
 
 

@@ -15,7 +15,7 @@ from operando.cli._sxdm import app
 from operando.errors import CorruptFileError, ParameterError
 from operando.pipelines.sxdm import process_kmap
 from operando.store import open_results
-from operando.synthetic._sxdm import simulate_kmap, write_bliss_kmap
+from operando.synthetic import simulate_kmap, write_bliss_kmap
 
 
 def test_process_writes_maps_with_provenance(tmp_path):
@@ -81,7 +81,29 @@ def test_truncated_lima_file_is_one_error_naming_it(tmp_path):
     assert lima.name in str(err.value)
     exe = shutil.which("operando") or str(Path(sys.executable).with_name("operando"))
     out = tmp_path / "maps.zarr"
-    r = subprocess.run([exe, "sxdm", "process", str(master), "-o", str(out)], capture_output=True, text=True)
+    cmd = [exe, "sxdm", "process", str(master), "-o", str(out), "--quiet"]  # no progress bar: the error alone
+    r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1 and lima.name in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "address", "message"),
+    [
+        ("process", "not an address", "scheduler address must be"),
+        ("series", "tcp://host", "scheduler address must be"),
+        ("qspace", "tcp://127.0.0.1:99999", "scheduler address must be"),
+        ("process", "tcp://127.0.0.1:1", "cannot reach the Dask scheduler"),
+    ],
+)
+def test_bad_scheduler_is_one_line_and_exit_2(tmp_path, command, address, message):
+    """A malformed or unreachable --scheduler: one line on stderr, exit status 2, nothing written
+    (the engine is entered before any file is read)."""
+    exe = shutil.which("operando") or str(Path(sys.executable).with_name("operando"))
+    out = tmp_path / "out.h5"
+    cmd = [exe, "sxdm", command, str(tmp_path / "master.h5"), "-o", str(out), "--scheduler", address]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and message in r.stderr and "Traceback" not in r.stderr
     assert not out.exists()

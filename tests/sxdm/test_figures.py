@@ -16,7 +16,7 @@ from operando.report import (
     plot_pole_figure,
     save_figure,
 )
-from operando.synthetic._sxdm import simulate_kmap, write_bliss_kmap
+from operando.synthetic import simulate_kmap, write_bliss_kmap
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

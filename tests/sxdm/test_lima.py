@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from operando.errors import CorruptFileError
-from operando.sxdm.io._lima import chunk_index, read_bitshuffle_frames, read_indexed_frames
+from operando.sxdm import chunk_index, read_bitshuffle_frames, read_indexed_frames
 
 
 @pytest.mark.parametrize("dtype", [np.int32, np.uint16])

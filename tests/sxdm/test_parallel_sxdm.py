@@ -8,7 +8,7 @@ import pytest
 from operando.parallel import cluster
 from operando.pipelines.sxdm import process_kmap
 from operando.store import provenance
-from operando.synthetic._sxdm import simulate_kmap, write_bliss_kmap
+from operando.synthetic import simulate_kmap, write_bliss_kmap
 
 # the defaults, and a survey of some rows only with a given background
 SETTINGS = ({}, {"survey_points": 24, "background": 0.5})

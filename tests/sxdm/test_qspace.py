@@ -174,3 +174,12 @@ def test_cli_qspace_command(tmp_path):
     np.testing.assert_allclose(back.sample_x.values, np.tile(model.pix_um[:2], 2))
     res = CliRunner().invoke(cli.app, ["qspace", str(master), "-o", str(out), "--bins", "8x10"])
     assert isinstance(res.exception, ParameterError)
+
+
+def test_qspace_cube_refuses_an_existing_file_before_reading(tmp_path):
+    from operando.pipelines.sxdm import qspace_cube
+
+    out = tmp_path / "qspace.h5"
+    out.write_bytes(b"")
+    with pytest.raises(ParameterError, match="exists"):
+        qspace_cube(tmp_path / "no-such-master.h5", out)

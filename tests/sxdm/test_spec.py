@@ -8,6 +8,8 @@ import pytest
 from operando.errors import MissingMetadataError, ParameterError, UnsupportedFormatError
 from operando.pipelines.sxdm import process_kmap
 from operando.sxdm import (
+    ArraySource,
+    FrameSource,
     SXDMLayoutError,
     is_spec_file,
     open_kmap,
@@ -63,8 +65,11 @@ def test_frames_are_lazy_blocks_and_exact(small, spec):
     ny, nx = small.map_shape
     expected = small.frames(0, ny * nx).reshape(5, ny, nx, 32, 32)
     np.testing.assert_array_equal(frames[:, 2:4].compute(), expected[:, 2:4])
-    same, _ = open_kmap(spec)
-    np.testing.assert_array_equal(same.compute(), expected)
+    source = open_kmap(spec)
+    assert isinstance(source, ArraySource) and isinstance(source, FrameSource)
+    np.testing.assert_array_equal(source.frames.compute(), expected)
+    rows = np.array([1, 3])
+    np.testing.assert_array_equal(source.survey(rows), expected[:, rows].sum(axis=(1, 2), dtype=np.float64))
 
 
 @pytest.mark.slow

@@ -37,8 +37,8 @@ def test_metadata_frames_and_q_match_the_model(merged):
         meta.eta_deg, meta.phi_deg, meta.nu_deg, meta.delta_deg, detector=meta.detector, wavelength_A=meta.wavelength_A
     )
     np.testing.assert_allclose(q, model.pixel_q(), rtol=0, atol=1e-9)
-    lazy, _ = open_kmap(master, points_per_chunk=3)
-    np.testing.assert_array_equal(lazy.compute(), frames)
+    source = open_kmap(master, points_per_chunk=3)
+    np.testing.assert_array_equal(source.frames.compute(), frames)
 
 
 def test_missing_entry_file(merged, tmp_path):

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
+from operando.cli._app import QuietOption, SchedulerOption, WorkersOption, run_on
+
 if TYPE_CHECKING:
-    from operando.sxdm._reduce import BackgroundMode
+    from operando.sxdm import BackgroundMode
 
 app = typer.Typer(help="Scanning X-ray diffraction microscopy (ID01 K-maps).", no_args_is_help=True)
 
@@ -80,32 +82,38 @@ def process(
         typer.Option("--echem", help="Potentiostat file: the map gets the voltage, capacity, x(Li) it was taken at."),
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Reduce a K-map (3D centre of mass of Q per point) and write d-spacing, strain and tilt maps."""
     from operando.pipelines.sxdm import parse_reflection, process_kmap
     from operando.store import write_results
 
-    record = None
-    if echem is not None:
-        from operando import echem as echem_io
+    scan_numbers, hkl = _scan_range(scans), parse_reflection(reflection) if reflection else None
+    bg, window = _background(background), _median(median)
+    with run_on(scheduler, workers, quiet=quiet, description="K-map"):
+        record = None
+        if echem is not None:
+            from operando import echem as echem_io
 
-        record = echem_io.read(echem)
-    maps, parameters = process_kmap(
-        path,
-        scans=_scan_range(scans),
-        reflection=parse_reflection(reflection) if reflection else None,
-        background=_background(background),
-        intensity_threshold=threshold,
-        drift_correction=drift,
-        median_filter=_median(median),
-        widths=widths,
-        record=record,
-    )
-    inputs = [path]
-    if echem is not None:
-        inputs.append(echem)
-        parameters["echem"] = str(echem)
-    target = write_results(maps, out, parameters=parameters, inputs=inputs, overwrite=overwrite)
+            record = echem_io.read(echem)
+        maps, parameters = process_kmap(
+            path,
+            scans=scan_numbers,
+            reflection=hkl,
+            background=bg,
+            intensity_threshold=threshold,
+            drift_correction=drift,
+            median_filter=window,
+            widths=widths,
+            record=record,
+        )
+        inputs = [path]
+        if echem is not None:
+            inputs.append(echem)
+            parameters["echem"] = str(echem)
+        target = write_results(maps, out, parameters=parameters, inputs=inputs, overwrite=overwrite)
     n = int(maps["mask"].sum())
     typer.echo(
         f"{target}: {maps.sizes['y']} x {maps.sizes['x']} points, {n} in the crystal, "
@@ -138,6 +146,9 @@ def series(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing store, discard progress.")
     ] = False,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Process several K-maps (one master file each) into one series along the charge.
 
@@ -147,23 +158,27 @@ def series(
     from operando.pipelines.sxdm import parse_reflection, process_series
     from operando.store import open_results
 
-    record = None
-    if echem is not None:
-        from operando import echem as echem_io
+    scan_numbers, hkl = _scan_range(scans), parse_reflection(reflection) if reflection else None
+    bg, window = _background(background), _median(median)
+    with run_on(scheduler, workers, quiet=quiet, description="K-maps"):
+        record = None
+        if echem is not None:
+            from operando import echem as echem_io
 
-        record = echem_io.read(echem)
-    target = process_series(
-        paths,
-        out,
-        scans=_scan_range(scans),
-        reflection=parse_reflection(reflection) if reflection else None,
-        background=_background(background),
-        intensity_threshold=threshold,
-        drift_correction=drift,
-        median_filter=_median(median),
-        record=record,
-        overwrite=overwrite,
-    )
+            record = echem_io.read(echem)
+        target = process_series(
+            paths,
+            out,
+            scans=scan_numbers,
+            reflection=hkl,
+            background=bg,
+            intensity_threshold=threshold,
+            drift_correction=drift,
+            median_filter=window,
+            record=record,
+            overwrite=overwrite,
+            progress=not quiet,
+        )
     ds = open_results(target)
     typer.echo(f"{target}: {ds.sizes['frame']} maps of {ds.sizes['y']} x {ds.sizes['x']} points")
     for k in range(ds.sizes["frame"]):
@@ -231,36 +246,18 @@ def qspace(
         str | None, typer.Option("--points", help="Region of scan points rows:rows,cols:cols (default all).")
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")] = False,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Grid each scan point's frames into a q-space cube (XSOCS binning) and write XSOCS's qspace.h5 layout."""
     import numpy as np
 
-    from operando.sxdm import gridded_qspace, open_kmap, pixel_q, write_xsocs_qspace
+    from operando.pipelines.sxdm import qspace_cube
 
-    frames, meta = open_kmap(path, scans=_scan_range(scans))
-    q = pixel_q(
-        meta.eta_deg, meta.phi_deg, meta.nu_deg, meta.delta_deg, detector=meta.detector, wavelength_A=meta.wavelength_A
-    )
-    cube = gridded_qspace(
-        frames,
-        q,
-        shape=_bins(bins),
-        pixel_mask=meta.pixel_mask,
-        points=_region(points),
-        y_um=meta.y_um,
-        x_um=meta.x_um,
-    )
-    det = meta.detector
-    one_deg = 2 * det.distance_m * np.tan(np.radians(0.5))  # xrayutilities' channels-per-degree convention
-    target = write_xsocs_qspace(
-        cube,
-        out,
-        entries=[s.name for s in meta.scans],
-        beam_energy_eV=meta.energy_eV,
-        direct_beam=(det.beam_center_y_px, det.beam_center_x_px),
-        channels_per_degree=(one_deg / det.pixel_size_y_m, one_deg / det.pixel_size_x_m),
-        overwrite=overwrite,
-    )
+    shape, region = _bins(bins), _region(points)
+    with run_on(scheduler, workers, quiet=quiet, description="q-space"):
+        target, cube = qspace_cube(path, out, scans=_scan_range(scans), shape=shape, points=region, overwrite=overwrite)
     total = cube.qspace.sum("point").values
     peak = np.unravel_index(int(total.argmax()), total.shape)
     at = ", ".join(f"{ax} = {float(cube[ax][i]):.4f}" for ax, i in zip(("qx", "qy", "qz"), peak, strict=True))

@@ -14,25 +14,29 @@ import xarray as xr
 
 from operando.echem import EchemRecord
 from operando.errors import MissingMetadataError, ParameterError
+from operando.parallel import local_scheduler, single_threaded_blas
 from operando.store import run_series
-from operando.sxdm._drift import estimate_drift, shift_frames
-from operando.sxdm._filters import median_filter_points
-from operando.sxdm._geometry import pixel_q
-from operando.sxdm._maps import strain_tilt_maps
-from operando.sxdm._reduce import (
+from operando.sxdm import (
     ROI,
+    ArraySource,
     BackgroundMode,
+    FrameSource,
+    estimate_drift,
     find_hot_pixels,
-    local_scheduler,
+    gridded_qspace,
+    median_filter_points,
+    open_kmap,
+    peak_widths,
+    pixel_q,
+    read_kmap_metadata,
     reduce_kmap,
-    single_threaded_blas,
+    shift_frames,
+    strain_tilt_maps,
+    write_xsocs_qspace,
 )
-from operando.sxdm._widths import peak_widths
-from operando.sxdm.io._bliss import bliss_point_sums, bliss_region_sums, index_frame_sources
-from operando.sxdm.io._open import _kind, open_kmap, read_kmap_metadata
 from operando.timeline import place_on_record
 
-__all__ = ["parse_reflection", "process_kmap", "process_series"]
+__all__ = ["parse_reflection", "process_kmap", "process_series", "qspace_cube"]
 
 
 def parse_reflection(text: str) -> tuple[int, int, int]:
@@ -51,12 +55,6 @@ def parse_reflection(text: str) -> tuple[int, int, int]:
     if len(hkl) != 3 or hkl == (0, 0, 0):
         raise ParameterError(f"reflection must be three Miller indices, not all zero, got {text!r}")
     return hkl[0], hkl[1], hkl[2]
-
-
-def _points_per_chunk(bytes_per_point: int, n_x: int, minimum: int, target: int = 32 << 20) -> int:
-    """Scan points per chunk: whole map rows of about ``target`` bytes, at least ``minimum`` points."""
-    want = max(minimum, target // max(1, bytes_per_point))
-    return max(n_x, (want // n_x) * n_x) if want >= n_x else want
 
 
 def _region_q(meta: Any) -> Any:
@@ -133,7 +131,8 @@ def process_kmap(
     parameters : dict
         Resolved parameters (for provenance).
     """
-    frames, meta = open_kmap(path, scans=scans, points_per_chunk=points_per_chunk)
+    source = open_kmap(path, scans=scans, points_per_chunk=points_per_chunk)
+    frames, meta = source.frames, source.meta
     if len(meta.eta_deg) < 2:
         raise ParameterError("a K-map needs at least two rocking angles (scans)")
     extra: dict[str, Any] = {"drift_correction": drift_correction, "median_filter": None, "widths": widths}
@@ -144,64 +143,25 @@ def process_kmap(
     if median_filter is not None:
         frames = median_filter_points(frames, size=median_filter)
         extra["median_filter"] = list(median_filter)
-
-    def q_full() -> Any:
-        return pixel_q(
-            meta.eta_deg,
-            meta.phi_deg,
-            meta.nu_deg,
-            meta.delta_deg,
-            detector=meta.detector,
-            wavelength_A=meta.wavelength_A,
-        )
-
-    survey = region_sums = None
-    if not drift_correction and median_filter is None and _kind(Path(path)) == "bliss":
-
-        def survey(rows: Any) -> Any:  # summed while read: full frames are never held
-            scheduler = local_scheduler()
-            if scheduler is not None:  # local threads: index the Lima files first (see index_frame_sources)
-                index_frame_sources(meta)
-            return bliss_point_sums(meta, rows, scheduler=scheduler)
-
-        def region_sums(roi: ROI, angle_sums: Any) -> Any:
-            # the region's frames reduced as they are read, ~32 MB of them (all its angles) per task
-            n_a = roi.angles[1] - roi.angles[0]
-            box = (roi.det_y[1] - roi.det_y[0]) * (roi.det_x[1] - roi.det_x[0]) * frames.dtype.itemsize
-            ppc = _points_per_chunk(n_a * box, meta.map_shape[1], points_per_chunk)
-            return bliss_region_sums(meta, roi, angle_sums, n_sums=6, points_per_chunk=ppc)
-
+    if frames is not source.frames:  # frames computed from the file's: the plain survey and region sums
+        source = ArraySource(frames, meta)
+    scheduler = local_scheduler()
     moments, settings = reduce_kmap(
-        frames,
+        source,
         _region_q(meta),
         eta_deg=meta.eta_deg,
         pixel_mask=meta.pixel_mask,
         background=background,
         survey_points=survey_points,
-        survey=survey,
-        region_sums=region_sums,
+        scheduler=scheduler,
     )
     # one compute for all moments: they share every frame read (np.asarray on each would re-read the map per moment)
     with single_threaded_blas():  # the Dask threads are the parallelism; BLAS threads would oversubscribe
-        values = dask.compute(*moments.values(), scheduler=local_scheduler())
+        values = dask.compute(*moments.values(), scheduler=scheduler)
     computed = {k: np.asarray(v) for k, v in zip(moments, values, strict=True)}
     maps = strain_tilt_maps(computed, intensity_threshold=intensity_threshold, y_um=meta.y_um, x_um=meta.x_um)
     if widths:
-        summed = frames.sum(axis=(1, 2), dtype=np.float64)
-        summed = np.asarray(summed.compute() if hasattr(summed, "compute") else summed)
-        bad = meta.pixel_mask != 0
-        bad |= find_hot_pixels(summed) & ~bad
-        roi = ROI(tuple(settings["roi_angles"]), tuple(settings["roi_det_y"]), tuple(settings["roi_det_x"]))  # type: ignore[arg-type]
-        found = peak_widths(
-            frames,
-            q_full(),
-            roi=roi,
-            pixel_mask=bad,
-            background=float(settings["background_counts_per_pixel"]),  # type: ignore[arg-type]
-        )
-        keep = np.where(maps["mask"].values, 1.0, np.nan)
-        for name, values in found.items():
-            maps[name] = (("y", "x"), values * keep, {"units": "1/angstrom", "long_name": f"peak {name} (std of Q)"})
+        _add_widths(maps, source, settings)
     if reflection is not None:
         maps["lattice_parameter"] = maps.d_spacing * float(np.linalg.norm(reflection))
         maps["lattice_parameter"].attrs = {"units": "angstrom", "long_name": f"cubic a from the {reflection} d-spacing"}
@@ -224,6 +184,33 @@ def process_kmap(
         maps = _place_map(maps, record)
         parameters["echem"] = record.meta.source
     return maps, parameters
+
+
+def _full_q(meta: Any) -> Any:
+    """Q of every pixel at every rocking angle, ``(angle, det_y, det_x, 3)`` 1/Å."""
+    return pixel_q(
+        meta.eta_deg, meta.phi_deg, meta.nu_deg, meta.delta_deg, detector=meta.detector, wavelength_A=meta.wavelength_A
+    )
+
+
+def _add_widths(maps: xr.Dataset, source: FrameSource, settings: dict[str, Any]) -> None:
+    """The 3D peak widths in the region, background and masks of the reduction, into ``maps``."""
+    frames, meta = source.frames, source.meta
+    summed = frames.sum(axis=(1, 2), dtype=np.float64)
+    summed = np.asarray(summed.compute() if hasattr(summed, "compute") else summed)
+    bad = meta.pixel_mask != 0
+    bad |= find_hot_pixels(summed) & ~bad
+    roi = ROI(tuple(settings["roi_angles"]), tuple(settings["roi_det_y"]), tuple(settings["roi_det_x"]))
+    found = peak_widths(
+        frames,
+        _full_q(meta),
+        roi=roi,
+        pixel_mask=bad,
+        background=float(settings["background_counts_per_pixel"]),
+    )
+    keep = np.where(maps["mask"].values, 1.0, np.nan)
+    for name, values in found.items():
+        maps[name] = (("y", "x"), values * keep, {"units": "1/angstrom", "long_name": f"peak {name} (std of Q)"})
 
 
 def _place_map(maps: xr.Dataset, record: EchemRecord) -> xr.Dataset:
@@ -338,3 +325,69 @@ def process_series(
         progress=progress,
         description="K-maps",
     )
+
+
+def qspace_cube(
+    path: str | PathLike[str],
+    out: str | PathLike[str],
+    *,
+    scans: Sequence[int] | None = None,
+    shape: tuple[int, int, int] = (50, 100, 100),
+    points: tuple[slice, slice] | None = None,
+    overwrite: bool = False,
+) -> tuple[Path, xr.Dataset]:
+    """Grid each scan point's frames of a K-map into a q-space cube and write XSOCS's qspace.h5.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Bliss master, XSOCS master or SPEC file (found by content).
+    out : str or PathLike
+        XSOCS q-space HDF5 file to write.
+    scans : sequence of int, optional
+        Scan numbers, one per rocking angle; all by default.
+    shape : (int, int, int)
+        Bins along qx, qy, qz.
+    points : (slice, slice), optional
+        Region of scan points (rows, columns); the whole map by default.
+    overwrite : bool
+        Replace an existing file (checked before any frame is read).
+
+    Returns
+    -------
+    target : pathlib.Path
+        The file written.
+    cube : xarray.Dataset
+        From :func:`operando.sxdm.gridded_qspace`.
+
+    Raises
+    ------
+    ParameterError
+        ``out`` exists and ``overwrite`` is False.
+    """
+    target = Path(out)
+    if target.exists() and not overwrite:
+        raise ParameterError(f"{target} exists (pass overwrite=True to replace it)", path=target)
+    source = open_kmap(path, scans=scans)
+    meta = source.meta
+    cube = gridded_qspace(
+        source.frames,
+        _full_q(meta),
+        shape=shape,
+        pixel_mask=meta.pixel_mask,
+        points=points,
+        y_um=meta.y_um,
+        x_um=meta.x_um,
+    )
+    det = meta.detector
+    one_deg = 2 * det.distance_m * np.tan(np.radians(0.5))  # xrayutilities' channels-per-degree convention
+    written = write_xsocs_qspace(
+        cube,
+        target,
+        entries=[s.name for s in meta.scans],
+        beam_energy_eV=meta.energy_eV,
+        direct_beam=(det.beam_center_y_px, det.beam_center_x_px),
+        channels_per_degree=(one_deg / det.pixel_size_y_m, one_deg / det.pixel_size_x_m),
+        overwrite=overwrite,
+    )
+    return written, cube

@@ -4,46 +4,128 @@ Readers of ESRF Bliss files and of the older SPEC + EDF K-maps, geometry (pixel 
 drift correction between rocking angles, a median filter over scan points, the
 per-scan-point reduction (3D centre of mass of Q without a q-space cube) and the maps
 (d-spacing, strain, tilt).
+
+Names are imported when first used (``import operando.sxdm`` loads neither h5py, SciPy
+nor ``dask.array``).
 """
 
-from operando.sxdm._drift import Drift, estimate_drift, intensity_maps, register_maps, shift_frames
-from operando.sxdm._filters import median_filter_points, parse_window
-from operando.sxdm._geometry import DetectorGeometry, Offsets, d_spacing, pixel_q, rotation_matrix
-from operando.sxdm._maps import strain_tilt_maps
-from operando.sxdm._qspace import (
-    gridded_qspace,
-    qspace_bins,
-    qspace_centre_of_mass,
-    read_xsocs_qspace,
-    write_xsocs_qspace,
-)
-from operando.sxdm._reduce import (
-    ROI,
-    CentreOfMass,
-    centre_of_mass,
-    find_hot_pixels,
-    find_roi,
-    frame_background,
-    global_background,
-    reduce_kmap,
-)
-from operando.sxdm._widths import PeakWidths, peak_widths, q_covariance, rocking_direction
-from operando.sxdm.io._bliss import BlissScan, KMapMetadata, SXDMLayoutError, open_bliss_kmap, read_bliss_metadata
-from operando.sxdm.io._open import open_kmap, read_kmap_metadata
-from operando.sxdm.io._spec import is_spec_file, open_spec_kmap, read_spec_metadata
-from operando.sxdm.io._xsocs import is_xsocs_master, open_xsocs_kmap, read_xsocs_metadata
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from operando.sxdm._drift import Drift, estimate_drift, intensity_maps, register_maps, shift_frames
+    from operando.sxdm._filters import median_filter_points, parse_window
+    from operando.sxdm._geometry import DetectorGeometry, Offsets, d_spacing, pixel_q, rotation_matrix
+    from operando.sxdm._maps import strain_tilt_maps
+    from operando.sxdm._qspace import gridded_qspace, qspace_bins, qspace_centre_of_mass
+    from operando.sxdm._reduce import (
+        ROI,
+        BackgroundMode,
+        CentreOfMass,
+        centre_of_mass,
+        find_hot_pixels,
+        find_roi,
+        frame_background,
+        global_background,
+        reduce_kmap,
+        survey_rows,
+    )
+    from operando.sxdm._source import AngleSums, ArraySource, FrameSource, plain_region_sums, plain_survey
+    from operando.sxdm._widths import PeakWidths, peak_widths, q_covariance, rocking_direction
+    from operando.sxdm.io._bliss import (
+        BlissScan,
+        BlissSource,
+        KMapMetadata,
+        SXDMLayoutError,
+        bliss_frames,
+        bliss_point_sums,
+        bliss_region_sums,
+        index_frame_sources,
+        open_bliss_kmap,
+        read_bliss_metadata,
+    )
+    from operando.sxdm.io._lima import (
+        cached_chunk_indexes,
+        chunk_index,
+        clear_chunk_indexes,
+        read_bitshuffle_frames,
+        read_indexed_frames,
+    )
+    from operando.sxdm.io._open import open_kmap, read_kmap_metadata
+    from operando.sxdm.io._qspace_h5 import read_xsocs_qspace, write_xsocs_qspace
+    from operando.sxdm.io._spec import is_spec_file, open_spec_kmap, read_spec_metadata
+    from operando.sxdm.io._xsocs import is_xsocs_master, open_xsocs_kmap, read_xsocs_metadata
+
+_MODULES = {
+    "operando.sxdm._drift": ("Drift", "estimate_drift", "intensity_maps", "register_maps", "shift_frames"),
+    "operando.sxdm._filters": ("median_filter_points", "parse_window"),
+    "operando.sxdm._geometry": ("DetectorGeometry", "Offsets", "d_spacing", "pixel_q", "rotation_matrix"),
+    "operando.sxdm._maps": ("strain_tilt_maps",),
+    "operando.sxdm._qspace": ("gridded_qspace", "qspace_bins", "qspace_centre_of_mass"),
+    "operando.sxdm._reduce": (
+        "ROI",
+        "BackgroundMode",
+        "CentreOfMass",
+        "centre_of_mass",
+        "find_hot_pixels",
+        "find_roi",
+        "frame_background",
+        "global_background",
+        "reduce_kmap",
+        "survey_rows",
+    ),
+    "operando.sxdm._source": ("AngleSums", "ArraySource", "FrameSource", "plain_region_sums", "plain_survey"),
+    "operando.sxdm._widths": ("PeakWidths", "peak_widths", "q_covariance", "rocking_direction"),
+    "operando.sxdm.io._bliss": (
+        "BlissScan",
+        "BlissSource",
+        "KMapMetadata",
+        "SXDMLayoutError",
+        "bliss_frames",
+        "bliss_point_sums",
+        "bliss_region_sums",
+        "index_frame_sources",
+        "open_bliss_kmap",
+        "read_bliss_metadata",
+    ),
+    "operando.sxdm.io._lima": (
+        "cached_chunk_indexes",
+        "chunk_index",
+        "clear_chunk_indexes",
+        "read_bitshuffle_frames",
+        "read_indexed_frames",
+    ),
+    "operando.sxdm.io._open": ("open_kmap", "read_kmap_metadata"),
+    "operando.sxdm.io._qspace_h5": ("read_xsocs_qspace", "write_xsocs_qspace"),
+    "operando.sxdm.io._spec": ("is_spec_file", "open_spec_kmap", "read_spec_metadata"),
+    "operando.sxdm.io._xsocs": ("is_xsocs_master", "open_xsocs_kmap", "read_xsocs_metadata"),
+}
+_WHERE = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "ROI",
+    "AngleSums",
+    "ArraySource",
+    "BackgroundMode",
     "BlissScan",
+    "BlissSource",
     "CentreOfMass",
     "DetectorGeometry",
     "Drift",
+    "FrameSource",
     "KMapMetadata",
     "Offsets",
     "PeakWidths",
     "SXDMLayoutError",
+    "bliss_frames",
+    "bliss_point_sums",
+    "bliss_region_sums",
+    "cached_chunk_indexes",
     "centre_of_mass",
+    "chunk_index",
+    "clear_chunk_indexes",
     "d_spacing",
     "estimate_drift",
     "find_hot_pixels",
@@ -51,6 +133,7 @@ __all__ = [
     "frame_background",
     "global_background",
     "gridded_qspace",
+    "index_frame_sources",
     "intensity_maps",
     "is_spec_file",
     "is_xsocs_master",
@@ -62,10 +145,14 @@ __all__ = [
     "parse_window",
     "peak_widths",
     "pixel_q",
+    "plain_region_sums",
+    "plain_survey",
     "q_covariance",
     "qspace_bins",
     "qspace_centre_of_mass",
+    "read_bitshuffle_frames",
     "read_bliss_metadata",
+    "read_indexed_frames",
     "read_kmap_metadata",
     "read_spec_metadata",
     "read_xsocs_metadata",
@@ -76,5 +163,20 @@ __all__ = [
     "rotation_matrix",
     "shift_frames",
     "strain_tilt_maps",
+    "survey_rows",
     "write_xsocs_qspace",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its submodule on first use (PEP 562)."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -17,7 +17,6 @@ keeps ~1e-10 1/Å), accumulated over rocking angles in float64.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -28,9 +27,11 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage
 
 from operando.errors import ParameterError
+from operando.sxdm._source import FrameSource, plain_region_sums, plain_survey
 
 __all__ = [
     "ROI",
+    "BackgroundMode",
     "CentreOfMass",
     "centre_of_mass",
     "find_hot_pixels",
@@ -38,7 +39,6 @@ __all__ = [
     "frame_background",
     "global_background",
     "reduce_kmap",
-    "single_threaded_blas",
     "survey_rows",
 ]
 
@@ -88,7 +88,19 @@ class CentreOfMass:
 def _min3x3_nearest(frame: NDArray[np.float64], *, out: NDArray[np.float64], work: NDArray[np.float64]) -> None:
     """3 x 3 minimum of a 2D frame with "nearest" edges, into ``out`` (``work``: scratch of
     the same shape). Equal to ``scipy.ndimage.minimum_filter(frame, 3, mode="nearest")``
-    (a minimum is exact), ~10x faster on a 256 x 256 frame: four array minima, separable."""
+    (a minimum is exact), ~10x faster on a 256 x 256 frame: four array minima, separable.
+
+    Examples
+    --------
+    >>> from scipy import ndimage
+    >>> rng, same = np.random.default_rng(0), []
+    >>> for shape in [(1, 1), (1, 6), (6, 1), (2, 2), (3, 9), (40, 33)]:
+    ...     frame, lo, work = rng.normal(size=shape), np.empty(shape), np.empty(shape)
+    ...     _min3x3_nearest(frame, out=lo, work=work)
+    ...     same.append(np.array_equal(lo, ndimage.minimum_filter(frame, size=3, mode="nearest")))
+    >>> all(same)
+    True
+    """
     for src, dst, axis in ((frame, work, 1), (work, out, 0)):
         a, b = np.moveaxis(src, axis, 0), np.moveaxis(dst, axis, 0)
         if len(a) == 1:
@@ -162,6 +174,33 @@ def _masked_median(s: NDArray[np.float64], ok: NDArray[np.bool_]) -> float:
     whose partition gives the median. If the bracket misses it (or a value is NaN), the
     plain ``np.median`` is used: the result is the same either way (~4x faster on a
     30 x 256 x 256 stack).
+
+    Examples
+    --------
+    Equal to NumPy's median, bit for bit: counts, floats, a sorted stack, ties, odd sizes,
+    a NaN, a small stack (no bracket) and a bright peak over most of the detector:
+
+    >>> rng, same = np.random.default_rng(1), []
+    >>> for case in ["poisson", "float", "sorted", "ties", "odd", "nan", "few", "skewed"]:
+    ...     shape = (31, 67, 65) if case == "odd" else (12, 128, 96)
+    ...     s = rng.poisson(80.0, shape).astype(float)
+    ...     if case == "float":
+    ...         s = rng.normal(3.0, 2.0, shape)
+    ...     elif case == "sorted":
+    ...         s = np.sort(rng.exponential(5.0, s.size)).reshape(shape)
+    ...     elif case == "ties":
+    ...         s = rng.integers(0, 3, shape).astype(float)
+    ...     elif case == "nan":
+    ...         s[3, 4, 5] = np.nan
+    ...     elif case == "few":
+    ...         s = s[:2, :10, :10]
+    ...     elif case == "skewed":
+    ...         s[:, 10:120, 10:90] += 1e4
+    ...     ok = rng.random(s.shape[1:]) > 0.1
+    ...     want, got = float(np.median(s[:, ok])), _masked_median(s, ok)
+    ...     same.append(bool(got == want or (np.isnan(want) and np.isnan(got))))
+    >>> same
+    [True, True, True, True, True, True, True, True]
     """
     flat = s.reshape(len(s), -1)
     cols = np.flatnonzero(np.asarray(ok, dtype=bool).ravel())
@@ -193,6 +232,17 @@ def _excess_mean3x3(s: NDArray[np.float64], base: float, ok: NDArray[np.bool_]) 
 
     Shifted sums, one frame at a time: its temporaries stay in the cache (~4x faster than
     the filter over a 30 x 256 x 256 stack, whose temporaries are 16 MB of fresh memory).
+
+    Examples
+    --------
+    >>> from scipy import ndimage
+    >>> rng, close = np.random.default_rng(2), []
+    >>> for shape in [(1, 1), (1, 6), (6, 1), (2, 2), (3, 9), (40, 33)]:
+    ...     stack, ok = rng.normal(size=(3, *shape)), rng.random(shape) > 0.3
+    ...     want = ndimage.uniform_filter(np.where(ok, stack - 0.25, 0.0), size=(1, 3, 3), mode="constant")
+    ...     close.append(np.allclose(_excess_mean3x3(stack, 0.25, ok), want, rtol=0, atol=1e-14))
+    >>> all(close)
+    True
     """
     out = np.empty_like(s)
     frame = np.empty(s.shape[1:])
@@ -326,38 +376,6 @@ def frame_background(frames: ArrayLike, *, roi: ROI, valid: ArrayLike | None = N
     if not use.any():
         raise ParameterError("no valid pixel outside the region of interest: no per-frame background possible")
     return np.asarray(f[:, :, use].sum(-1, dtype=np.float64) / use.sum())
-
-
-def single_threaded_blas() -> contextlib.AbstractContextManager[object]:
-    """Context in which BLAS runs one thread (threadpoolctl), when threadpoolctl is installed.
-
-    The per-block products are small ((points, voxels) @ (voxels, 6)); with the Dask
-    threads already busy, a multi-threaded BLAS only oversubscribes the cores: measured
-    ~12 ms instead of 0.06 ms per 48-point product on two loaded cores.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - optional
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
-def local_scheduler() -> Callable[..., Any] | None:
-    """Dask's threaded scheduler when no scheduler is set and no ``distributed`` Client can
-    exist (``distributed`` not imported), else None (Dask's own choice).
-
-    Dask looks for a distributed Client by importing ``distributed`` (~0.3 s the first
-    time in a process, even for ``scheduler="threads"``); without the import no Client can
-    be running.
-    """
-    import sys
-
-    import dask
-    import dask.threaded
-
-    if "distributed" in sys.modules or dask.config.get("scheduler", None) is not None:
-        return None
-    return dask.threaded.get
 
 
 def _voxel_weights(
@@ -541,8 +559,168 @@ def _region_angle_sums(
     return _angle_sums(frames.reshape(len(frames), -1), w32[a], colsum[a], constant)
 
 
+def _as_source(frames: ArrayLike | FrameSource) -> tuple[Any, Callable[..., Any], Callable[..., Any]]:
+    """``(frames, survey, region_sums)`` of a frame source, or the plain ones of bare frames."""
+    import dask.array as da
+
+    if isinstance(frames, FrameSource):
+        return frames.frames, frames.survey, frames.region_sums
+    fr = frames if isinstance(frames, da.Array) else np.asarray(frames)
+    return fr, partial(plain_survey, fr), partial(plain_region_sums, fr)
+
+
+def _checked_inputs(
+    fr: Any, q: ArrayLike | Callable[[ROI], ArrayLike], pixel_mask: ArrayLike | None
+) -> tuple[NDArray[np.float64] | None, NDArray[np.bool_]]:
+    """The full Q map (None when ``q`` is a callable) and the unmasked pixels, shapes checked."""
+    if fr.ndim != 5:
+        raise ParameterError(f"frames must be (angle, y, x, det_y, det_x), got shape {fr.shape}")
+    n_a, _, _, dy, dx = fr.shape
+    qa = None
+    if not callable(q):
+        qa = np.asarray(q, dtype=np.float64)
+        if qa.shape != (n_a, dy, dx, 3):
+            raise ParameterError(f"q has shape {qa.shape}, expected {(n_a, dy, dx, 3)}")
+    valid = np.ones((dy, dx), dtype=bool) if pixel_mask is None else np.asarray(pixel_mask) == 0
+    if valid.shape != (dy, dx):
+        raise ParameterError(f"pixel_mask has shape {valid.shape}, expected {(dy, dx)}")
+    return qa, valid
+
+
+def _survey_sum(
+    survey: Callable[..., Any], rows: NDArray[np.intp], shape: tuple[int, int, int], scheduler: Any
+) -> NDArray[np.float64]:
+    """The survey's summed frames ``(angle, det_y, det_x)``, shape checked."""
+    summed = np.asarray(survey(rows, scheduler=scheduler), dtype=np.float64)
+    if summed.shape != shape:
+        raise ParameterError(f"survey gave sums of shape {summed.shape}, expected {shape}")
+    return summed
+
+
+def _background_constant(
+    background: BackgroundMode | float,
+    summed: NDArray[np.float64],
+    *,
+    n_points: int,
+    roi: ROI,
+    valid: NDArray[np.bool_],
+) -> float:
+    """Counts per pixel per frame subtracted everywhere (0 for the per-frame background)."""
+    if background == "global":
+        return global_background(summed, n_points=n_points, roi=roi, valid=valid)
+    if background in ("none", "frame"):
+        return 0.0
+    if isinstance(background, str):
+        raise ParameterError(f"background must be 'global', 'frame', 'none' or a number, got {background!r}")
+    return float(background)
+
+
+def _region_weights(
+    q: ArrayLike | Callable[[ROI], ArrayLike],
+    qa: NDArray[np.float64] | None,
+    roi: ROI,
+    eta: NDArray[np.float64],
+    valid: NDArray[np.bool_],
+) -> tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.float64], float]:
+    """:func:`_voxel_weights` of the region of interest (its Q from ``q(roi)`` or cropped)."""
+    sa, sy, sx = roi.slices
+    e_roi = eta[sa]
+    ok = np.broadcast_to(valid[sy, sx], (len(e_roi), *valid[sy, sx].shape))
+    if not ok.any():
+        raise ParameterError("no valid voxel in the region of interest")
+    want = (len(e_roi), sy.stop - sy.start, sx.stop - sx.start, 3)
+    if qa is not None:
+        q_roi = qa[sa, sy, sx]
+    else:
+        assert callable(q)
+        q_roi = np.asarray(q(roi), dtype=np.float64)
+    if q_roi.shape != want:
+        raise ParameterError(f"q of the region {roi} has shape {q_roi.shape}, expected {want}")
+    return _voxel_weights(q_roi, e_roi, ok)
+
+
+def _outside_pixels(valid: NDArray[np.bool_], roi: ROI) -> NDArray[np.intp]:
+    """Flat indices of the valid pixels outside the region's detector box (per-frame background)."""
+    use = valid.copy()
+    use[roi.slices[1:]] = False
+    if not use.any():
+        raise ParameterError("no valid pixel outside the region of interest: no per-frame background possible")
+    return np.flatnonzero(use)
+
+
+def _sums_in_memory(
+    fr: NDArray[Any],
+    w32: NDArray[np.float32],
+    colsum: NDArray[np.float64],
+    *,
+    roi: ROI,
+    outside: NDArray[np.intp] | None,
+    constant: float,
+    points_per_block: int,
+) -> NDArray[np.float64]:
+    """(y, x, 6) sums of in-memory frames, block of points by block of points."""
+    _, ny, nx, _, _ = fr.shape
+    sa, sy, sx = roi.slices
+    sums = np.zeros((ny, nx, 6))
+    block_rows = max(1, points_per_block // nx)
+    cols = min(nx, points_per_block)
+    for y0 in range(0, ny, block_rows):
+        for x0 in range(0, nx, cols):
+            ys, xs = slice(y0, y0 + block_rows), slice(x0, x0 + cols)
+            part = _block_partials(fr[sa, ys, xs], w32, colsum, crop=(sy, sx), outside=outside, constant=constant)
+            sums[ys, xs] = part.sum(0)  # float64 accumulation over angles, in angle order
+    return sums
+
+
+def _lazy_sums_per_frame(
+    fr: Any, w32: NDArray[np.float32], colsum: NDArray[np.float64], *, roi: ROI, outside: NDArray[np.intp]
+) -> Any:
+    """Lazy (y, x, 6) sums with a background per frame and point (full frames are needed)."""
+    import dask.array as da
+
+    sa, sy, sx = roi.slices
+    sub = fr[sa]
+    w_d = da.from_array(w32, chunks=(sub.chunks[0], -1, -1))
+    c_d = da.from_array(colsum, chunks=(sub.chunks[0], -1))
+    parts = da.blockwise(
+        partial(_block_partials, crop=(sy, sx), outside=outside, constant=0.0),
+        "ayxc",
+        sub,
+        "ayxij",
+        w_d,
+        "akc",
+        c_d,
+        "ac",
+        concatenate=True,
+        dtype=np.float64,
+        meta=np.empty((0, 0, 0, 0)),
+    )
+    return parts.sum(axis=0)
+
+
+def _settings(
+    roi: ROI,
+    background: BackgroundMode | float,
+    constant: float,
+    hot: NDArray[np.bool_],
+    valid: NDArray[np.bool_],
+    n_surveyed: int,
+) -> dict[str, object]:
+    return {
+        "roi_angles": list(roi.angles),
+        "roi_det_y": list(roi.det_y),
+        "roi_det_x": list(roi.det_x),
+        "background": background if isinstance(background, str) else float(background),
+        "background_counts_per_pixel": constant,
+        "hot_pixels": int(hot.sum()),
+        "masked_pixels": int((~valid).sum()),
+        "survey_points": n_surveyed,
+        "estimator": "raw-voxel centre of mass, sum((I-b) q) / sum(I-b), no q-space binning",
+    }
+
+
 def reduce_kmap(
-    frames: ArrayLike,
+    frames: ArrayLike | FrameSource,
     q: ArrayLike | Callable[[ROI], ArrayLike],
     *,
     eta_deg: ArrayLike,
@@ -552,9 +730,7 @@ def reduce_kmap(
     hot_pixel_threshold: float | None = 8.0,
     points_per_block: int = 64,
     survey_points: int | None = None,
-    read_region: Callable[[ROI], Any] | None = None,
-    survey: Callable[[NDArray[np.intp]], ArrayLike] | None = None,
-    region_sums: Callable[[ROI, Callable[[int, NDArray[Any]], NDArray[np.float64]]], Any] | None = None,
+    scheduler: Any = None,
 ) -> tuple[dict[str, NDArray[np.float64]], dict[str, object]]:
     """Reduce a whole K-map to per-point moments (see :func:`centre_of_mass`).
 
@@ -566,9 +742,13 @@ def reduce_kmap(
 
     Parameters
     ----------
-    frames : (angle, y, x, det_y, det_x) ndarray or dask array
-        Counts. A dask array is reduced lazily once the survey sum has been computed;
-        its chunks along angle and points are kept (one task per chunk).
+    frames : (angle, y, x, det_y, det_x) ndarray or dask array, or FrameSource
+        Counts, or a frame source (:class:`operando.sxdm.FrameSource`, e.g. from
+        :func:`operando.sxdm.open_kmap`) whose ``survey`` gives the first pass and whose
+        ``region_sums`` the second (unless the background is per frame: then its full
+        frames are read). A dask array (or a source's) is reduced lazily once the survey
+        sum has been computed; its chunks along angle and points are kept (one task per
+        chunk).
     q : (angle, det_y, det_x, 3) array_like, or callable
         Pixel -> Q map of every rocking angle, 1/Å; or ``q(roi)`` -> the same for the
         region of interest only, ``(roi angles, roi det_y, roi det_x, 3)`` (saves
@@ -592,152 +772,54 @@ def reduce_kmap(
         (:func:`survey_rows`); None surveys every point.  A few hundred points give the
         region, hot pixels and background of a map whose crystal spans many rows; a
         feature confined to rows between the surveyed ones can fall outside the region.
-    read_region : callable, optional
-        ``read_region(roi)`` -> the same frames cropped to the region's rocking angles and
-        detector box, ``(roi angles, y, x, roi_det_y, roi_det_x)`` lazy, read as such
-        (e.g. decompressing only the region's detector rows, in chunks of its own size);
-        used for the second pass of lazy frames unless the background is per frame.
-        Default: crop ``frames``.
-    survey : callable, optional
-        ``survey(rows)`` -> the frames of those map rows summed over their points,
-        ``(angle, det_y, det_x)`` (e.g. summed while they are read). Default: sum
-        ``frames[:, rows]``.
-    region_sums : callable, optional
-        ``region_sums(roi, angle_sums)`` -> lazy ``(y, x, 6)``: for every block of points,
-        ``angle_sums(a, frames)`` of the frames ``(points, roi_det_y, roi_det_x)`` of each
-        of the region's angles ``a`` (0 = its first), added over the angles (e.g. reduced
-        as they are read, never kept: :func:`operando.sxdm.bliss_region_sums`). Used for
-        the second pass of lazy frames unless the background is per frame; it takes
-        precedence over ``read_region``.
+    scheduler : optional
+        Where the survey of lazy frames is computed (passed to ``compute``); None: Dask's
+        own choice.
 
     Returns
     -------
     moments : dict of (y, x) arrays
         ``intensity``, ``qx``, ``qy``, ``qz``, ``rocking_com``, ``rocking_width`` (NumPy
         or lazy dask, following the input; compute lazy ones together, inside
-        :func:`single_threaded_blas` on the threaded scheduler).
+        :func:`operando.parallel.single_threaded_blas` for results that do not depend on
+        the BLAS thread count).
     settings : dict
         The resolved region of interest, background, hot pixels, mask counts and survey.
     """
     import dask.array as da
 
-    lazy = isinstance(frames, da.Array)
-    fr: Any = frames if lazy else np.asarray(frames)
-    if fr.ndim != 5:
-        raise ParameterError(f"frames must be (angle, y, x, det_y, det_x), got shape {fr.shape}")
+    fr, survey, region_sums = _as_source(frames)
+    lazy = isinstance(fr, da.Array)
+    qa, valid = _checked_inputs(fr, q, pixel_mask)
     n_a, ny, nx, dy, dx = fr.shape
-    if not callable(q):
-        qa = np.asarray(q, dtype=np.float64)
-        if qa.shape != (n_a, dy, dx, 3):
-            raise ParameterError(f"q has shape {qa.shape}, expected {(n_a, dy, dx, 3)}")
     eta = np.asarray(eta_deg, dtype=np.float64)
-    valid = np.ones((dy, dx), dtype=bool) if pixel_mask is None else np.asarray(pixel_mask) == 0
-    if valid.shape != (dy, dx):
-        raise ParameterError(f"pixel_mask has shape {valid.shape}, expected {(dy, dx)}")
     if lazy:
         fr = fr.rechunk({3: -1, 4: -1})
-
     rows = survey_rows(fr.chunks[1] if lazy else (1,) * ny, nx, survey_points)
-    if survey is not None:
-        summed = np.asarray(survey(rows), dtype=np.float64)
-        if summed.shape != (n_a, dy, dx):
-            raise ParameterError(f"survey gave sums of shape {summed.shape}, expected {(n_a, dy, dx)}")
-    else:
-        if len(rows) == ny:
-            surveyed = fr
-        elif lazy:  # runs of whole chunks as slices: an index array costs Dask ~0.3 s more on 5000 frames
-            cuts = np.flatnonzero(np.diff(rows) != 1) + 1
-            runs = [(int(r[0]), int(r[-1]) + 1) for r in np.split(rows, cuts)]
-            surveyed = da.concatenate([fr[:, a:b] for a, b in runs], axis=1)
-        else:
-            surveyed = fr[:, rows]
-        summed = surveyed.sum(axis=(1, 2), dtype=np.float64)
-        summed = np.asarray(summed.compute(scheduler=local_scheduler()) if lazy else summed)
+    summed = _survey_sum(survey, rows, (n_a, dy, dx), scheduler)
     hot = np.zeros_like(valid)
     if hot_pixel_threshold is not None:
         hot = find_hot_pixels(summed, threshold=hot_pixel_threshold) & valid
     valid = valid & ~hot
     if roi is None:
         roi = find_roi(summed, valid=valid)
-    constant = 0.0
-    per_frame = background == "frame"
-    if background == "global":
-        constant = global_background(summed, n_points=len(rows) * nx, roi=roi, valid=valid)
-    elif background == "none":
-        constant = 0.0
-    elif not per_frame:
-        if isinstance(background, str):
-            raise ParameterError(f"background must be 'global', 'frame', 'none' or a number, got {background!r}")
-        constant = float(background)
-    sa, sy, sx = roi.slices
-    e_roi = eta[sa]
-    ok = np.broadcast_to(valid[sy, sx], (len(e_roi), *valid[sy, sx].shape))
-    if not ok.any():
-        raise ParameterError("no valid voxel in the region of interest")
-    n_ra, n_ry, n_rx = len(e_roi), sy.stop - sy.start, sx.stop - sx.start
-    q_roi = np.asarray(q(roi), dtype=np.float64) if callable(q) else qa[sa, sy, sx]
-    if q_roi.shape != (n_ra, n_ry, n_rx, 3):
-        raise ParameterError(f"q of the region {roi} has shape {q_roi.shape}, expected {(n_ra, n_ry, n_rx, 3)}")
-    w32, colsum, q0, e0 = _voxel_weights(q_roi, e_roi, ok)
-    outside = None
-    if per_frame:
-        use = valid.copy()
-        use[sy, sx] = False
-        if not use.any():
-            raise ParameterError("no valid pixel outside the region of interest: no per-frame background possible")
-        outside = np.flatnonzero(use)
-    kw: dict[str, Any] = {"crop": (sy, sx), "outside": outside, "constant": constant}
-
-    if lazy and region_sums is not None and outside is None:
-        sums = region_sums(roi, partial(_region_angle_sums, w32=w32, colsum=colsum, constant=constant))
-        if sums.shape != (ny, nx, 6):
-            raise ParameterError(f"region_sums gave sums of shape {sums.shape}, expected {(ny, nx, 6)}")
-        out = sums.map_blocks(_finish, q0, e0, dtype=np.float64)
-    elif lazy:
-        sub = fr[sa]
-        if read_region is not None and outside is None:  # frames of the region only, read as such
-            sub = read_region(roi)
-            if sub.shape != (n_ra, ny, nx, n_ry, n_rx):
-                raise ParameterError(f"read_region gave frames of shape {sub.shape} for the region {roi}")
-            kw["crop"] = (slice(None), slice(None))
-        w_d = da.from_array(w32, chunks=(sub.chunks[0], -1, -1))
-        c_d = da.from_array(colsum, chunks=(sub.chunks[0], -1))
-        parts = da.blockwise(
-            partial(_block_partials, **kw),
-            "ayxc",
-            sub,
-            "ayxij",
-            w_d,
-            "akc",
-            c_d,
-            "ac",
-            concatenate=True,
-            dtype=np.float64,
-            meta=np.empty((0, 0, 0, 0)),
+    constant = _background_constant(background, summed, n_points=len(rows) * nx, roi=roi, valid=valid)
+    w32, colsum, q0, e0 = _region_weights(q, qa, roi, eta, valid)
+    outside = _outside_pixels(valid, roi) if background == "frame" else None
+    if not lazy:
+        sums = _sums_in_memory(
+            fr, w32, colsum, roi=roi, outside=outside, constant=constant, points_per_block=points_per_block
         )
-        out = parts.sum(axis=0).map_blocks(_finish, q0, e0, dtype=np.float64)
-    else:
-        sums = np.zeros((ny, nx, 6))
-        block_rows = max(1, points_per_block // nx)
-        cols = min(nx, points_per_block)
-        with single_threaded_blas():
-            for y0 in range(0, ny, block_rows):
-                for x0 in range(0, nx, cols):
-                    ys, xs = slice(y0, y0 + block_rows), slice(x0, x0 + cols)
-                    # float64 accumulation over angles, in angle order
-                    sums[ys, xs] = _block_partials(fr[sa, ys, xs], w32, colsum, **kw).sum(0)
         out = _finish(sums, q0, e0)
+    else:
+        if outside is not None:
+            lazy_sums = _lazy_sums_per_frame(fr, w32, colsum, roi=roi, outside=outside)
+        else:
+            angle_sums = partial(_region_angle_sums, w32=w32, colsum=colsum, constant=constant)
+            lazy_sums = region_sums(roi, angle_sums, n_sums=6)
+            if lazy_sums.shape != (ny, nx, 6):
+                raise ParameterError(f"region_sums gave sums of shape {lazy_sums.shape}, expected {(ny, nx, 6)}")
+        out = lazy_sums.map_blocks(_finish, q0, e0, dtype=np.float64)
     names = ("intensity", "qx", "qy", "qz", "rocking_com", "rocking_width")
     moments = {name: out[..., i] for i, name in enumerate(names)}
-    settings: dict[str, object] = {
-        "roi_angles": list(roi.angles),
-        "roi_det_y": list(roi.det_y),
-        "roi_det_x": list(roi.det_x),
-        "background": background if isinstance(background, str) else float(background),
-        "background_counts_per_pixel": constant,
-        "hot_pixels": int(hot.sum()),
-        "masked_pixels": int((~valid).sum()),
-        "survey_points": int(len(rows) * nx),
-        "estimator": "raw-voxel centre of mass, sum((I-b) q) / sum(I-b), no q-space binning",
-    }
-    return moments, settings
+    return moments, _settings(roi, background, constant, hot, valid, int(len(rows) * nx))

@@ -36,11 +36,13 @@ from operando.sxdm.io._lima import chunk_index, read_indexed_frames, thread_buff
 
 __all__ = [
     "BlissScan",
+    "BlissSource",
     "KMapMetadata",
     "SXDMLayoutError",
     "bliss_frames",
     "bliss_point_sums",
     "bliss_region_sums",
+    "index_frame_sources",
     "open_bliss_kmap",
     "read_bliss_metadata",
 ]
@@ -628,6 +630,42 @@ def _exact_sum_dtype(frames: NDArray[Any]) -> np.dtype[Any]:
     bounded by one max over the block, signed ones through their unsigned view (one pass,
     not a min and a max): a negative value reads as 2**31 or more there, so frames holding
     one are summed in float64.
+
+    Examples
+    --------
+    The accumulator of three frames holding ``values`` at one pixel (32 bits only when no
+    sum can overflow), and the sum exact whatever it is:
+
+    >>> cases = [
+    ...     (np.uint32, [3, 7, 11]),
+    ...     (np.uint32, [2**32 - 1, 5, 9]),  # a dead pixel at the counter's maximum
+    ...     (np.uint32, [2**31, 2**31, 0]),  # each fits, their sum does not
+    ...     (np.int32, [-(2**30), 2**30, 1]),  # 3 * 2**30 >= 2**31
+    ...     (np.int32, [5, 4, 1000]),
+    ...     (np.int32, [-1, 4, 1000]),  # a negative flag: bounded through the unsigned view
+    ...     (np.uint16, [65535, 65535, 65535]),
+    ...     (np.int16, [-32768, 32767, -1]),
+    ...     (np.uint8, [255, 255, 255]),
+    ...     (np.float32, [1.0, 2.0, 3.0]),
+    ...     (np.uint64, [1, 2, 3]),
+    ... ]
+    >>> for dtype, values in cases:
+    ...     frames = np.zeros((3, 4, 5), dtype=dtype)
+    ...     frames[:, 1, 2] = values
+    ...     acc = _exact_sum_dtype(frames)
+    ...     exact = np.sum(frames, axis=0, dtype=acc).astype(np.float64)[1, 2] == sum(float(v) for v in values)
+    ...     print(acc, exact)
+    uint32 True
+    float64 True
+    float64 True
+    float64 True
+    int32 True
+    float64 True
+    uint32 True
+    int32 True
+    uint32 True
+    float64 True
+    float64 True
     """
     n = len(frames)
     kind, size = frames.dtype.kind, frames.dtype.itemsize
@@ -817,3 +855,49 @@ def bliss_region_sums(
         dtype=np.float64,
         meta=np.empty((0, 0, 0)),
     )
+
+
+def _region_points_per_chunk(bytes_per_point: int, n_x: int, minimum: int, target: int = 32 << 20) -> int:
+    """Scan points per chunk: whole map rows of about ``target`` bytes, at least ``minimum`` points."""
+    want = max(minimum, target // max(1, bytes_per_point))
+    return max(n_x, (want // n_x) * n_x) if want >= n_x else want
+
+
+@dataclass(frozen=True)
+class BlissSource:
+    """The frame source (:class:`operando.sxdm.FrameSource`) of a Bliss K-map.
+
+    Both passes of :func:`operando.sxdm.reduce_kmap` read the Lima files directly: the
+    survey sums the frames while they are decompressed (:func:`bliss_point_sums`), the
+    region sums reduce the region's detector box as it is read, ~32 MB of frames per task
+    (:func:`bliss_region_sums`); full frame blocks are never held.
+
+    Attributes
+    ----------
+    frames : (angle, y, x, det_y, det_x) dask.array
+        From :func:`open_bliss_kmap`.
+    meta : KMapMetadata
+        Its metadata.
+    points_per_chunk : int
+        Fewest scan points per read of the region sums.
+    """
+
+    frames: Any
+    meta: KMapMetadata
+    points_per_chunk: int = 32
+
+    def survey(self, rows: NDArray[np.intp], *, scheduler: Any = None) -> NDArray[np.float64]:
+        """:func:`bliss_point_sums` of ``rows``; with a scheduler given (local threads), every
+        Lima file is indexed first (:func:`index_frame_sources`)."""
+        if scheduler is not None:
+            index_frame_sources(self.meta)
+        return bliss_point_sums(self.meta, rows, scheduler=scheduler)
+
+    def region_sums(
+        self, roi: Any, angle_sums: Callable[[int, NDArray[Any]], NDArray[np.float64]], *, n_sums: int
+    ) -> Any:
+        """:func:`bliss_region_sums` in chunks of about 32 MB of region frames (all its angles)."""
+        n_a = roi.angles[1] - roi.angles[0]
+        box = (roi.det_y[1] - roi.det_y[0]) * (roi.det_x[1] - roi.det_x[0]) * self.frames.dtype.itemsize
+        ppc = _region_points_per_chunk(n_a * box, self.meta.map_shape[1], self.points_per_chunk)
+        return bliss_region_sums(self.meta, roi, angle_sums, n_sums=n_sums, points_per_chunk=ppc)

@@ -34,7 +34,15 @@ from numpy.typing import NDArray
 
 from operando.errors import CorruptFileError
 
-__all__ = ["ChunkIndex", "chunk_index", "read_bitshuffle_frames", "read_indexed_frames", "thread_buffer"]
+__all__ = [
+    "ChunkIndex",
+    "cached_chunk_indexes",
+    "chunk_index",
+    "clear_chunk_indexes",
+    "read_bitshuffle_frames",
+    "read_indexed_frames",
+    "thread_buffer",
+]
 
 BSHUF_FILTER = 32008  # registered HDF5 filter id of bitshuffle
 _HEADER = 12  # the filter's chunk header: uncompressed bytes (>u8), block size in bytes (>u4)
@@ -168,6 +176,24 @@ def chunk_index(filename: str | os.PathLike[str], dataset: str, *, dset: Any = N
             _INDEX.pop(next(iter(_INDEX)))
         _INDEX[key] = index
     return index
+
+
+def cached_chunk_indexes() -> list[str]:
+    """Files whose chunk index is cached now (one entry per file and dataset).
+
+    Examples
+    --------
+    >>> clear_chunk_indexes(); cached_chunk_indexes()
+    []
+    """
+    with _INDEX_LOCK:
+        return [k[0] for k, v in _INDEX.items() if v is not None]
+
+
+def clear_chunk_indexes() -> None:
+    """Forget every cached chunk index (the next read of each file indexes it again)."""
+    with _INDEX_LOCK:
+        _INDEX.clear()
 
 
 def _be(buf: NDArray[np.uint8], pos: NDArray[np.int64], nbytes: int) -> NDArray[np.int64]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
-from typing import Any
 
 import h5py
 
 from operando.errors import UnsupportedFormatError
-from operando.sxdm.io._bliss import KMapMetadata, open_bliss_kmap, read_bliss_metadata
+from operando.sxdm._source import ArraySource, FrameSource
+from operando.sxdm.io._bliss import BlissSource, KMapMetadata, open_bliss_kmap, read_bliss_metadata
 from operando.sxdm.io._spec import is_spec_file, open_spec_kmap, read_spec_metadata
 from operando.sxdm.io._xsocs import is_xsocs_master, open_xsocs_kmap, read_xsocs_metadata
 
@@ -42,12 +42,30 @@ def read_kmap_metadata(path: str | PathLike[str], *, scans: Sequence[int] | None
 
 def open_kmap(
     path: str | PathLike[str], *, scans: Sequence[int] | None = None, points_per_chunk: int = 32
-) -> tuple[Any, KMapMetadata]:
-    """Lazy frames ``(angle, y, x, det_y, det_x)`` and metadata of a Bliss, XSOCS or SPEC K-map."""
+) -> FrameSource:
+    """The frame source of a Bliss, XSOCS or SPEC K-map (found by content).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Bliss master file, XSOCS master file or SPEC file.
+    scans : sequence of int, optional
+        Scan numbers, one per rocking angle; all by default.
+    points_per_chunk : int
+        Scan points per read (whole map rows when a row is shorter).
+
+    Returns
+    -------
+    FrameSource
+        ``frames`` (lazy ``(angle, y, x, det_y, det_x)`` counts), ``meta``, and the survey
+        and region sums of :func:`operando.sxdm.reduce_kmap` (a Bliss file's read straight
+        from its Lima files, :class:`BlissSource`; the others' computed from the frames).
+    """
     p = Path(path)
     kind = _kind(p)
     if kind == "bliss":
-        return open_bliss_kmap(p, scans=scans, points_per_chunk=points_per_chunk)
+        frames, meta = open_bliss_kmap(p, scans=scans, points_per_chunk=points_per_chunk)
+        return BlissSource(frames, meta, points_per_chunk=points_per_chunk)
     if kind == "xsocs":
-        return open_xsocs_kmap(p, scans=scans, points_per_chunk=points_per_chunk)
-    return open_spec_kmap(p, scans=scans, points_per_chunk=points_per_chunk)
+        return ArraySource(*open_xsocs_kmap(p, scans=scans, points_per_chunk=points_per_chunk))
+    return ArraySource(*open_spec_kmap(p, scans=scans, points_per_chunk=points_per_chunk))
