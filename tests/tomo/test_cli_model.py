@@ -53,6 +53,9 @@ def _files(tmp_path, *, seed=0):
             "cell_area_mm2": ("frame", np.full(mid.size, truth.attrs["electrolyte_area_mm2"]), {"units": "mm2"}),
             "echem_t_start_s": ("frame", mid - 60.0, {"units": "s"}),
             "echem_t_end_s": ("frame", mid + 60.0, {"units": "s"}),
+            # not used by the model; every tomo-series store has them
+            "li_volume_electrode_mm3": (("frame", "interface"), np.full((mid.size, 2), np.nan), {"units": "mm3"}),
+            "stripping_fraction": ("frame", np.full(mid.size, np.nan)),
         },
         coords={"frame": np.arange(mid.size), "interface": [0, 1], "time_s": ("frame", mid - 60.0)},
         attrs={"operando_kind": "tomo-series"},
@@ -121,7 +124,10 @@ def test_bad_windows_and_stores(tmp_path):
     assert isinstance(res.exception, ParameterError) and "START_S,END_S" in str(res.exception)
     res = CliRunner().invoke(app, [*args[:5], "90000,99000", *args[6:]])
     assert isinstance(res.exception, ParameterError) and "no record samples" in str(res.exception)
-    other = write_results(xr.Dataset(attrs={"operando_kind": "echem-timeline"}), tmp_path / "other.zarr")
+    contact = xr.Dataset(
+        {"contact": (("interface", "y", "x"), np.ones((2, 1, 1), bool))}, attrs={"operando_kind": "tomo-interface"}
+    )
+    other = write_results(contact, tmp_path / "other.zarr")
     res = CliRunner().invoke(app, [args[0], str(other), *args[2:]])
     assert isinstance(res.exception, ParameterError) and "not a tomo-series" in str(res.exception)
 

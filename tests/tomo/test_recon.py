@@ -95,6 +95,7 @@ def test_paired_slices_equal_single_slices(dtype):
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_tooth_centre_and_iradon(real_file):
     scan = read_tomo(real_file("tomo/tomopy/tooth.h5"))
     sino = np.asarray(minus_log(normalize(scan.projections, scan.flats, scan.darks))[:, 0].compute())

@@ -100,6 +100,7 @@ def test_astra_smooth_phantom():
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_tooth_against_astra(real_file):
     scan = read_tomo(real_file("tomo/tomopy/tooth.h5"))
     sino = np.asarray(minus_log(normalize(scan.projections, scan.flats, scan.darks))[:, 0].compute(), np.float64)
@@ -125,6 +126,7 @@ def test_tooth_against_astra(real_file):
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_tooth_centre_agrees_with_independent_criteria(real_file):
     """Vo's centre (295.0 px) against two criteria that use neither Vo's method nor our code:
     the shift between the first projection and the mirrored last one (0 and 179.0 deg: nearly

@@ -63,6 +63,7 @@ def test_process_series_on_the_echem_record(tmp_path):
     assert not (tmp_path / ".series.zarr.frames.zarr").exists()
 
 
+@pytest.mark.slow
 def test_cli_series_with_and_without_echem(tmp_path):
     _, paths = _scans(tmp_path, 2)
     mpt = write_eclab_mpt(simulate_gcpl(start_time=T0), tmp_path / "cell.mpt")
@@ -72,8 +73,11 @@ def test_cli_series_with_and_without_echem(tmp_path):
     assert "stripping" in res.output
     ds = open_results(tmp_path / "s.zarr")
     assert "echem_voltage_V" in ds and ds.sizes["frame"] == 2
-    res = CliRunner().invoke(app, ["series", *map(str, paths), "--center", "24", "-o", str(tmp_path / "n.zarr")])
+    res = CliRunner().invoke(
+        app, ["series", *map(str, paths), "--center", "24", "--quiet", "-o", str(tmp_path / "n.zarr")]
+    )
     assert res.exit_code == 0, res.output
+    assert res.stderr == ""  # no progress bars
     plain = open_results(tmp_path / "n.zarr")
     np.testing.assert_allclose(plain["time_s"].values, [0.0, 1200.0])
     assert np.isnan(plain["stripping_fraction"].values).all()
