@@ -59,3 +59,21 @@ def real_files(pattern: str) -> list[str]:
     import fnmatch
 
     return sorted(rel for rel in _pins() if fnmatch.fnmatch(rel, pattern))
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> tuple[Path, str]:
+    """``operando demo --quiet`` run once per test session through the installed command.
+
+    Every test that needs the demo's output shares this run (the demo takes about a minute
+    on two cores): returns the output folder and what the command printed.
+    """
+    import shutil
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    exe = shutil.which("operando") or str(Path(sys.executable).with_name("operando"))
+    r = subprocess.run([exe, "demo", "--out", str(out), "--quiet"], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    return out, r.stdout

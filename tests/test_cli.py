@@ -64,21 +64,21 @@ def test_info_on_real_files(real_file, rel, expect):
     assert expect in r.stdout
 
 
-def test_demo_then_echem_commands(tmp_path):
-    r = run("demo", "--out", tmp_path / "demo", "--quiet")
-    assert r.returncode == 0, r.stderr
-    assert "timeline.zarr" in r.stdout and "timeline.png" in r.stdout
-    mpt = next((tmp_path / "demo" / "raw" / "echem").glob("*.mpt"))
+@pytest.mark.slow
+def test_demo_then_echem_commands(tmp_path, demo_run):
+    demo, stdout = demo_run
+    assert "timeline.zarr" in stdout and "timeline.png" in stdout
+    mpt = next((demo / "raw" / "echem").glob("*.mpt"))
     # the K-maps follow the lattice parameter the demo gave each Li content (a = 8.00 + 0.17 x)
     from operando.store import open_results
 
-    maps = open_results(tmp_path / "demo" / "results" / "sxdm_maps.zarr").load()
+    maps = open_results(demo / "results" / "sxdm_maps.zarr").load()
     assert maps.sizes["frame"] == 3
     expected = (8.00 + 0.17 * maps["echem_x_li"].values) / 4
     assert abs(maps["d_spacing_mean"].values - expected).max() < 3e-4
     assert maps["echem_label"].values.tolist() == ["charge", "charge", "discharge"]
-    assert (tmp_path / "demo" / "figures" / "timeline.svg").stat().st_size > 10_000
-    r = run("info", tmp_path / "demo" / "results" / "timeline.zarr")
+    assert (demo / "figures" / "timeline.svg").stat().st_size > 10_000
+    r = run("info", demo / "results" / "timeline.zarr")
     assert r.returncode == 0 and "complete: True" in r.stdout
     r = run("echem", "export", mpt, "-o", tmp_path / "out.csv")
     assert r.returncode == 0, r.stderr

@@ -75,3 +75,13 @@ def test_partial_is_picklable():
     import pickle
 
     assert pickle.loads(pickle.dumps(partial(window_mean, [0, 1], [0, 1])))([0.0], [1.0])[0] == 0.5
+
+
+def test_local_cluster_serves_its_dashboard():
+    pytest.importorskip("bokeh")
+    import urllib.request
+
+    with cluster(workers=1) as where:
+        assert "dashboard http://127.0.0.1:" in where.describe()
+        with urllib.request.urlopen(where.client.dashboard_link, timeout=20) as page:
+            assert page.status == 200

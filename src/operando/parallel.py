@@ -82,6 +82,13 @@ def parse_scheduler_address(address: str) -> str:
     return text
 
 
+def _has_bokeh() -> bool:
+    """The dashboard needs bokeh (extra ``cluster``); without it the cluster runs without one."""
+    import importlib.util
+
+    return importlib.util.find_spec("bokeh") is not None
+
+
 def _check_reachable(address: str, timeout_s: float = 3.0) -> None:
     """Fail in seconds, not after the client's retries, when nothing listens at a TCP address."""
     if not address.startswith("tcp://"):
@@ -107,9 +114,12 @@ class Cluster:
         """One line for logs and provenance."""
         if self.kind == "threads":
             return "local threaded scheduler"
+        dashboard = ""
+        if self.client is not None and getattr(self.client, "dashboard_link", None) and _has_bokeh():
+            dashboard = f", dashboard {self.client.dashboard_link}"
         if self.kind == "local-cluster":
-            return f"local cluster of {self.workers} worker processes at {self.address}"
-        return f"distributed scheduler at {self.address}"
+            return f"local cluster of {self.workers} worker processes at {self.address}{dashboard}"
+        return f"distributed scheduler at {self.address}{dashboard}"
 
 
 @contextlib.contextmanager
@@ -157,7 +167,7 @@ def cluster(scheduler: str | None = None, *, workers: int | None = None) -> Iter
                 threads_per_worker=1,
                 processes=True,
                 host="127.0.0.1",
-                dashboard_address=None,
+                dashboard_address=":0" if _has_bokeh() else None,
                 silence_logs=logging.ERROR,
             ) as local,
             Client(local, set_as_default=True) as client,

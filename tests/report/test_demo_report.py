@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from operando import demo
-from operando.cli._app import app
 from operando.nmr import electrolyte_abundance
 from operando.store import open_results
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("demo") / "demo"
-    r = CliRunner().invoke(app, ["demo", "--out", str(out), "--quiet"])
-    assert r.exit_code == 0, r.output
-    return out, r.output
 
 
 def test_demo_writes_and_prints_the_report(demo_run):
