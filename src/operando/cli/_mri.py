@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="MRI of lithium cells: depth layers, growth rates, stages.", no_args_is_help=True)
+from operando.cli._options import QuietOption, SchedulerOption, WorkersOption, run_on
+
+app: typer.Typer = typer.Typer(help="MRI of lithium cells: depth layers, growth rates, stages.", no_args_is_help=True)
 
 
 @app.callback()
@@ -67,65 +69,35 @@ def layers(
     ] = "total",
     figures: Annotated[Path | None, typer.Option("--figures", help="Folder for the PNG figures.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Amount per depth layer with error bars, growth rate, stages I-IV and the short circuit."""
-    from operando.echem import read_zahner_log
-    from operando.errors import ParameterError
-    from operando.mri import is_topspin_profile, read_image_series, read_profile_series
-    from operando.pipelines.mri import quantify_layers, stage_table
-    from operando.store import write_results
+    from operando.pipelines.mri import layers_from_files, stage_table
 
-    if voltage is not None and echem is not None:
-        raise ParameterError("give --voltage or --echem, not both")
-    if noise not in ("temporal", "spatial"):
-        raise ParameterError(f"--noise must be 'temporal' or 'spatial', got {noise!r}")
-    if normalise not in ("first", "none"):
-        raise ParameterError(f"--normalise must be 'first' or 'none', got {normalise!r}")
-    if stage_signal not in ("total", "rate", "gradient"):
-        raise ParameterError(f"--stage-signal must be total, rate or gradient, got {stage_signal!r}")
-    if all(is_topspin_profile(p) for p in inputs):
-        series = read_profile_series(inputs, fov_mm=fov_mm, seconds_per_profile=seconds_per_frame, t0_s=t0_s)
-        kind = "topspin-profiles"
-    else:
-        series = read_image_series(inputs, depth_axis=depth_axis, seconds_per_frame=seconds_per_frame, t0_s=t0_s)
-        kind = "images"
-    record = None
-    if voltage is not None:
-        record = read_zahner_log(voltage)
-    elif echem is not None:
-        from operando import echem as echem_io
-
-        record = echem_io.read(echem)
-    ds = quantify_layers(
-        series,
-        n_layers=n_layers,
-        electrodes_mm=_electrodes(electrodes),
-        magnitude=magnitude,
-        noise=noise,  # type: ignore[arg-type]
-        displacement_px=displacement_px,
-        reference="first" if normalise == "first" else "none",
-        window=window,
-        n_stages=n_stages,
-        stage_signal=stage_signal,  # type: ignore[arg-type]
-        record=record,
-    )
-    parameters = {
-        "input_kind": kind,
-        "layers": n_layers,
-        "electrodes_mm": ds.attrs["electrodes_mm"],
-        "fov_mm": fov_mm,
-        "seconds_per_frame": seconds_per_frame,
-        "t0_s": t0_s,
-        "magnitude": magnitude,
-        "noise": noise,
-        "normalise": normalise,
-        "displacement_px": displacement_px,
-        "window": window,
-        "stages": n_stages,
-        "stage_signal": stage_signal,
-    }
-    sources = [*inputs, *([voltage] if voltage else []), *([echem] if echem else [])]
-    target = write_results(ds, out, parameters=parameters, inputs=sources, overwrite=overwrite)
+    with run_on(scheduler, workers, quiet=quiet, description="mri layers"):
+        run = layers_from_files(
+            inputs,
+            out,
+            voltage=voltage,
+            echem=echem,
+            n_layers=n_layers,
+            electrodes_mm=_electrodes(electrodes),
+            fov_mm=fov_mm,
+            seconds_per_frame=seconds_per_frame,
+            t0_s=t0_s,
+            depth_axis=depth_axis,
+            magnitude=magnitude,
+            noise=noise,  # type: ignore[arg-type]
+            normalise=normalise,  # type: ignore[arg-type]
+            displacement_px=displacement_px,
+            window=window,
+            n_stages=n_stages,
+            stage_signal=stage_signal,  # type: ignore[arg-type]
+            overwrite=overwrite,
+        )
+    ds, target = run.dataset, run.store
     a, b = ds.attrs["electrodes_mm"]
     typer.echo(
         f"{target}: {ds.sizes['frame']} frames, {n_layers} layers between {a:.3f} and {b:.3f} mm, "

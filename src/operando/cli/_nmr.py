@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from operando.cli._app import QuietOption, SchedulerOption, WorkersOption, run_on
+from operando.cli._options import QuietOption, SchedulerOption, WorkersOption, run_on
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-app = typer.Typer(
+app: typer.Typer = typer.Typer(
     help="NMR of Li-metal cells (Bruker TopSpin and Varian data, tracer exchange) and cw-EPR (Bruker BES3T).",
     no_args_is_help=True,
 )

@@ -11,7 +11,7 @@ draws (the schema is defined here, in one place).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +20,9 @@ import xarray as xr
 from operando.errors import ParameterError
 from operando.nmr._process import integral_uncertainty, integrate, noise_std, window_mask
 from operando.nmr._spectrum import process
-from operando.nmr.io._bruker import NMRFID
+
+if TYPE_CHECKING:  # the type only: kernels import no reader
+    from operando.nmr.io._bruker import NMRFID
 
 __all__ = ["isotope_integral", "isotopes_dataset"]
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import xarray as xr
 
 from operando.errors import ParameterError
 from operando.nmr._process import autophase, ppm_axis, process_fid
-from operando.nmr.io._bruker import NMRFID
+
+if TYPE_CHECKING:  # the type only: kernels import no reader
+    from operando.nmr.io._bruker import NMRFID
 
 __all__ = ["process"]
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -11,8 +14,12 @@ import xarray as xr
 
 from operando.echem import EchemRecord, detect_failures
 from operando.errors import ParameterError
-from operando.mri._layers import (
+from operando.mri import (
+    STAGE_NAMES,
+    correct_displacement,
+    detect_stages,
     find_electrodes,
+    frame_of_time,
     growth_rate,
     layer_amounts,
     layer_edges,
@@ -20,11 +27,9 @@ from operando.mri._layers import (
     noise_sigma,
     normalise,
 )
-from operando.mri._shift import correct_displacement
-from operando.mri._stages import STAGE_NAMES, detect_stages, frame_of_time
 from operando.timeline import place_on_record
 
-__all__ = ["background_mask", "quantify_layers", "short_circuit_frame", "stage_table"]
+__all__ = ["LayersRun", "background_mask", "layers_from_files", "quantify_layers", "short_circuit_frame", "stage_table"]
 
 
 def background_mask(depth_mm: npt.ArrayLike, *, fraction: float = 0.1) -> npt.NDArray[np.bool_]:
@@ -313,3 +318,159 @@ def stage_table(ds: xr.Dataset) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+@dataclass(frozen=True)
+class LayersRun:
+    """What :func:`layers_from_files` wrote.
+
+    Attributes
+    ----------
+    dataset : xarray.Dataset
+        The ``"mri-layers"`` dataset (:func:`quantify_layers`).
+    store : Path
+        The Zarr store written.
+    input_kind : {"topspin-profiles", "images"}
+        How the inputs were read.
+    """
+
+    dataset: xr.Dataset
+    store: Path
+    input_kind: str
+
+
+def layers_from_files(
+    inputs: Sequence[str | PathLike[str]],
+    out: str | PathLike[str],
+    *,
+    voltage: str | PathLike[str] | None = None,
+    echem: str | PathLike[str] | None = None,
+    n_layers: int = 5,
+    electrodes_mm: tuple[float, float] | None = None,
+    fov_mm: float = 4.0,
+    seconds_per_frame: float = 513.0,
+    t0_s: float = 0.0,
+    depth_axis: str = "x",
+    magnitude: bool = True,
+    noise: Literal["spatial", "temporal"] = "temporal",
+    normalise: Literal["first", "none"] = "first",
+    displacement_px: float = 0.0,
+    window: int = 7,
+    n_stages: int = 4,
+    stage_signal: Literal["total", "rate", "gradient"] = "total",
+    overwrite: bool = False,
+) -> LayersRun:
+    """Read an MRI time series and its echem record, quantify the layers and write the store.
+
+    Parameters
+    ----------
+    inputs : sequence of path
+        TopSpin 1D profile exports (all of them), or NIfTI / ParaVision ``2dseq`` images,
+        one frame each, in time order.
+    out : path
+        Zarr store of the ``"mri-layers"`` dataset (with the resolved parameters and
+        the inputs' checksums).
+    voltage : path, optional
+        Zahner ``POL.txt`` log (h, V, mA) on the frames' clock.
+    echem : path, optional
+        Any potentiostat file :func:`operando.echem.read` reads (not with ``voltage``).
+    n_layers : int, default 5
+        Equal layers between the electrodes.
+    electrodes_mm : (float, float), optional
+        Electrode faces, mm (default: found from the profile).
+    fov_mm : float, default 4
+        Read field of view of 1D profiles, mm.
+    seconds_per_frame : float, default 513
+        Acquisition time of one profile/image, s.
+    t0_s : float, default 0
+        Start of the first frame on the echem clock, s.
+    depth_axis : str, default "x"
+        Image axis across the cell (images).
+    magnitude, noise, displacement_px, window, n_stages, stage_signal
+        See :func:`quantify_layers`.
+    normalise : {"first", "none"}, default "first"
+        Each layer divided by its first frame, or not.
+    overwrite : bool, default False
+        Replace an existing store.
+
+    Returns
+    -------
+    LayersRun
+
+    Raises
+    ------
+    ParameterError
+        Both ``voltage`` and ``echem``; an unknown ``noise``, ``normalise`` or
+        ``stage_signal``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> depth = np.linspace(-2.0, 2.0, 128)
+    >>> noise = np.random.default_rng(0).normal(0.0, 1.0, (12, depth.size))
+    >>> for k in range(12):  # 12 TopSpin profile exports: a slab whose signal grows
+    ...     head = f"# Data set = SYN  {10 + k}  1  /tmp\\n# LEFT = 100.0 ppm. RIGHT = -100.0 ppm.\\n"
+    ...     profile = 100.0 * (np.abs(depth) < 1.0) * (1 + 0.05 * k) + noise[k]
+    ...     _ = (folder / f"p{k:02d}.txt").write_text(head + "\\n".join(f"{v:.4f}" for v in profile))
+    >>> run = layers_from_files(
+    ...     sorted(folder.glob("p*.txt")), folder / "layers.zarr", electrodes_mm=(1.0, 3.0), n_stages=0
+    ... )
+    >>> run.input_kind, dict(run.dataset.sizes)["frame"], run.store.name
+    ('topspin-profiles', 12, 'layers.zarr')
+    """
+    from operando.echem import read, read_zahner_log
+    from operando.mri import is_topspin_profile, read_image_series, read_profile_series
+    from operando.store import write_results
+
+    if voltage is not None and echem is not None:
+        raise ParameterError("give --voltage or --echem, not both")
+    if noise not in ("temporal", "spatial"):
+        raise ParameterError(f"--noise must be 'temporal' or 'spatial', got {noise!r}")
+    if normalise not in ("first", "none"):
+        raise ParameterError(f"--normalise must be 'first' or 'none', got {normalise!r}")
+    if stage_signal not in ("total", "rate", "gradient"):
+        raise ParameterError(f"--stage-signal must be total, rate or gradient, got {stage_signal!r}")
+    paths = [Path(p) for p in inputs]
+    if all(is_topspin_profile(p) for p in paths):
+        series = read_profile_series(paths, fov_mm=fov_mm, seconds_per_profile=seconds_per_frame, t0_s=t0_s)
+        kind = "topspin-profiles"
+    else:
+        series = read_image_series(paths, depth_axis=depth_axis, seconds_per_frame=seconds_per_frame, t0_s=t0_s)
+        kind = "images"
+    record = None
+    if voltage is not None:
+        record = read_zahner_log(voltage)
+    elif echem is not None:
+        record = read(echem)
+    ds = quantify_layers(
+        series,
+        n_layers=n_layers,
+        electrodes_mm=electrodes_mm,
+        magnitude=magnitude,
+        noise=noise,
+        displacement_px=displacement_px,
+        reference="first" if normalise == "first" else "none",
+        window=window,
+        n_stages=n_stages,
+        stage_signal=stage_signal,
+        record=record,
+    )
+    parameters = {
+        "input_kind": kind,
+        "layers": n_layers,
+        "electrodes_mm": ds.attrs["electrodes_mm"],
+        "fov_mm": fov_mm,
+        "seconds_per_frame": seconds_per_frame,
+        "t0_s": t0_s,
+        "magnitude": magnitude,
+        "noise": noise,
+        "normalise": normalise,
+        "displacement_px": displacement_px,
+        "window": window,
+        "stages": n_stages,
+        "stage_signal": stage_signal,
+    }
+    sources = [*paths, *([Path(voltage)] if voltage else []), *([Path(echem)] if echem else [])]
+    target = write_results(ds, out, parameters=parameters, inputs=sources, overwrite=overwrite)
+    return LayersRun(ds, target, kind)
