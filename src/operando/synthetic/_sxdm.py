@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage
 
 from operando.errors import ParameterError
-from operando.sxdm._geometry import DetectorGeometry, pixel_q
+from operando.sxdm import DetectorGeometry, pixel_q
 
 __all__ = ["KMapTruth", "SyntheticKMap", "simulate_kmap", "write_bliss_kmap", "write_spec_kmap"]
 

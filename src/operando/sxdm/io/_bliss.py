@@ -175,6 +175,47 @@ def _scan_number(name: str) -> int:
     return int(head) if head.isdigit() else -1
 
 
+def _positioners(g: h5py.Group, name: str, path: Path) -> dict[str, float | NDArray[np.float64]]:
+    """Angles (deg, required) and piezo positions (µm; per-point readback where recorded) of a scan."""
+    pos_group = g.get("instrument/positioners")
+    positioners: dict[str, float | NDArray[np.float64]] = {}
+    for key in (*ANGLES, "pix", "piy", "piz"):
+        node = None if pos_group is None else _values(pos_group, key)
+        if node is None:
+            if key in ANGLES:
+                raise MissingMetadataError(f"scan {name} has no instrument/positioners/{key}", path=path)
+            continue
+        v = np.asarray(node, dtype=np.float64)
+        positioners[key] = float(v) if v.ndim == 0 else v
+    for key in ("pix", "piy", "piz"):
+        readback = _values(g, f"instrument/{key}_position/value")
+        if readback is not None:
+            positioners[key] = np.asarray(readback, dtype=np.float64)
+    return positioners
+
+
+def _frame_sources(
+    dset: h5py.Dataset, frames: str, path: Path
+) -> tuple[list[tuple[str, str, int, int, int]], list[str]]:
+    """Where a scan's frames are stored (virtual-dataset sources, or the dataset itself) and
+    which source files are missing."""
+    sources: list[tuple[str, str, int, int, int]] = []
+    missing: list[str] = []
+    if not dset.is_virtual:
+        return [(".", frames, 0, dset.shape[0], 0)], missing
+    for vs in dset.virtual_sources():
+        (v0, *_), (v1, *_) = vs.vspace.get_select_bounds()
+        s0 = 0  # the whole source is selected (h5py cannot bound an "all" selection)
+        if vs.src_space.get_select_type() != h5py.h5s.SEL_ALL:
+            (s0, *_), _ = vs.src_space.get_select_bounds()
+        fname = vs.file_name
+        sources.append((fname, vs.dset_name, int(v0), int(v1) + 1, int(s0)))
+        src = _source_path(path, fname)
+        if fname != "." and not src.is_file() and fname not in missing:
+            missing.append(fname)
+    return sources, missing
+
+
 def _read_scan(
     h: h5py.File, name: str, path: Path, detector: str, *, mask: bool = True
 ) -> tuple[BlissScan, dict[str, Any]]:
@@ -205,35 +246,8 @@ def _read_scan(
             )
     else:
         map_shape, motors = (1, n_points), ("piy", "pix")
-    pos_group = g.get("instrument/positioners")
-    positioners: dict[str, float | NDArray[np.float64]] = {}
-    for key in (*ANGLES, "pix", "piy", "piz"):
-        node = None if pos_group is None else _values(pos_group, key)
-        if node is None:
-            if key in ANGLES:
-                raise MissingMetadataError(f"scan {name} has no instrument/positioners/{key}", path=path)
-            continue
-        v = np.asarray(node, dtype=np.float64)
-        positioners[key] = float(v) if v.ndim == 0 else v
-    for key in ("pix", "piy", "piz"):
-        readback = _values(g, f"instrument/{key}_position/value")
-        if readback is not None:
-            positioners[key] = np.asarray(readback, dtype=np.float64)
-    sources: list[tuple[str, str, int, int, int]] = []
-    missing: list[str] = []
-    if dset.is_virtual:
-        for vs in dset.virtual_sources():
-            (v0, *_), (v1, *_) = vs.vspace.get_select_bounds()
-            s0 = 0  # the whole source is selected (h5py cannot bound an "all" selection)
-            if vs.src_space.get_select_type() != h5py.h5s.SEL_ALL:
-                (s0, *_), _ = vs.src_space.get_select_bounds()
-            fname = vs.file_name
-            sources.append((fname, vs.dset_name, int(v0), int(v1) + 1, int(s0)))
-            src = _source_path(path, fname)
-            if fname != "." and not src.is_file() and fname not in missing:
-                missing.append(fname)
-    else:
-        sources.append((".", frames, 0, n_points, 0))
+    positioners = _positioners(g, name, path)
+    sources, missing = _frame_sources(dset, frames, path)
     inst = g.get(f"instrument/{detector}")
     if inst is None:
         raise MissingMetadataError(f"scan {name} has no instrument/{detector} calibration", path=path)

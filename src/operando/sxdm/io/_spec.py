@@ -192,6 +192,29 @@ def _float(fields: dict[str, str], key: str, spec: Path, line: str, suffix: str 
         raise CorruptFileError(f"{line} {key}={fields[key]!r} is not a number", path=spec) from None
 
 
+def _inconsistencies(infos: Sequence[BlissScan], extras: Sequence[dict[str, Any]]) -> list[str]:
+    """What the scans disagree on with the first: map shape, calibration, energy, fixed angles."""
+    first, e0 = infos[0], extras[0]
+    problems = []
+    for s, e in zip(infos[1:], extras[1:], strict=True):
+        if s.map_shape != first.map_shape:
+            problems.append(f"scan {s.name} maps {s.map_shape}, scan {first.name} {first.map_shape}")
+        for key in ("cen_pix_x", "cen_pix_y", "pixperdeg", "det_distance_CC"):
+            if e["calib"].get(key) != e0["calib"].get(key):
+                problems.append(
+                    f"scan {s.name} has {key} {e['calib'].get(key)}, scan {first.name} {e0['calib'].get(key)}"
+                )
+        if e["mono"].get("mononrj") != e0["mono"].get("mononrj"):
+            problems.append(
+                f"scan {s.name} has mononrj {e['mono'].get('mononrj')}, scan {first.name} {e0['mono'].get('mononrj')}"
+            )
+        for key in ("phi", "nu", "delta"):
+            a, b = float(s.positioners[key]), float(first.positioners[key])
+            if abs(a - b) > 1e-4:
+                problems.append(f"scan {s.name} has {key} = {a} deg, scan {first.name} {b} deg")
+    return problems
+
+
 def read_spec_metadata(
     path: str | PathLike[str],
     *,
@@ -266,23 +289,7 @@ def read_spec_metadata(
         sf.close()
     infos, extras = [r[0] for r in read], [r[1] for r in read]
     first, e0 = infos[0], extras[0]
-    problems = []
-    for s, e in zip(infos[1:], extras[1:], strict=True):
-        if s.map_shape != first.map_shape:
-            problems.append(f"scan {s.name} maps {s.map_shape}, scan {first.name} {first.map_shape}")
-        for key in ("cen_pix_x", "cen_pix_y", "pixperdeg", "det_distance_CC"):
-            if e["calib"].get(key) != e0["calib"].get(key):
-                problems.append(
-                    f"scan {s.name} has {key} {e['calib'].get(key)}, scan {first.name} {e0['calib'].get(key)}"
-                )
-        if e["mono"].get("mononrj") != e0["mono"].get("mononrj"):
-            problems.append(
-                f"scan {s.name} has mononrj {e['mono'].get('mononrj')}, scan {first.name} {e0['mono'].get('mononrj')}"
-            )
-        for key in ("phi", "nu", "delta"):
-            a, b = float(s.positioners[key]), float(first.positioners[key])
-            if abs(a - b) > 1e-4:
-                problems.append(f"scan {s.name} has {key} = {a} deg, scan {first.name} {b} deg")
+    problems = _inconsistencies(infos, extras)
     if problems:
         raise SXDMLayoutError("inconsistent scans: " + "; ".join(problems), path=p)
     cen_x = _float(e0["calib"], "cen_pix_x", p, "#UDETCALIB")
