@@ -45,7 +45,7 @@ _TABLE = (
         "sxdm-maps",
         "sxdm",
         "K-map(s): d-spacing, strain and tilt per scan point (along frame for a series)",
-        {"d_spacing": "angstrom", "strain": None, "tilt_altitude": "deg", "tilt_azimuth": "deg", "mask": None},
+        {"d_spacing": "angstrom", "strain": None, "tilt_altitude": "deg", "tilt_azimuth": "deg"},
     ),
     ResultKind(
         "tomo-segmentation",
@@ -64,7 +64,7 @@ _TABLE = (
         "tomo-series",
         "tomo",
         "operando tomography series: volumes, contact and stripping along frame",
-        {"li_volume_electrode_mm3": None, "stripping_fraction": None},
+        {"contact_area_mm2": "mm2", "stripping_fraction": None},
     ),
     ResultKind(
         "tomo-cellmodel",
@@ -88,7 +88,7 @@ _TABLE = (
         "mri-layers",
         "mri",
         "Li amount per depth layer and frame, growth rates, stages I-IV",
-        {"amount": None, "amount_err": None, "growth_rate": None, "total": None, "stage": None},
+        {"amount": None, "amount_err": None, "growth_rate": None, "stage": None},
     ),
     ResultKind("nmr-spectrum", "nmr", "processed 1D spectrum on a ppm axis", {"intensity": None}),
     ResultKind("nmr-isotopes", "nmr", "6Li atomic fraction of each sample", {"li6_fraction": None}),
@@ -124,11 +124,13 @@ def kind_of(ds: Any) -> str:
 def check_result(ds: Any) -> None:
     """Refuse a dataset that names a kind it does not satisfy (before anything is written).
 
+    A kind that is not registered (a user's own, or a later version's) is not checked.
+
     Raises
     ------
     ParameterError
-        An unregistered ``operando_kind``, a required variable missing, or one whose
-        ``units`` attribute differs from the registry's.
+        A required variable missing, or one whose ``units`` attribute differs from the
+        registry's.
 
     Examples
     --------
@@ -144,7 +146,7 @@ def check_result(ds: Any) -> None:
         return
     kind = KINDS.get(str(name))
     if kind is None:
-        raise ParameterError(f"unknown result kind {name!r} (known: {', '.join(KINDS)})")
+        return
     missing = [v for v in kind.required if v not in ds.variables]
     if missing:
         raise ParameterError(f"a {kind.name} result needs the variable(s) {missing}")

@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from operando.cli._options import QuietOption, SchedulerOption, WorkersOption, run_on
+
 __all__ = ["app", "report_command"]
 
 
@@ -32,11 +34,15 @@ def report_command(
         Path | None, typer.Option("--figures", help="Also write every figure here as PNG (300 dpi) and SVG.")
     ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Page title.")] = None,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Write RESULTS on their cells' charging curves into one HTML file that needs no network."""
     from operando.report import build_report
 
-    result = build_report(results, echem=echem, out=out, figures_dir=figures, title=title)
+    with run_on(scheduler, workers, quiet=quiet, description="report"):
+        result = build_report(results, echem=echem, out=out, figures_dir=figures, title=title, progress=not quiet)
     for problem in result.problems:
         typer.echo(f"warning: {problem}", err=True)
     for note in result.notes:

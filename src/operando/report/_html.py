@@ -44,6 +44,7 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 from operando import __version__
+from operando._progress import progress_bar
 from operando.echem import EchemRecord
 from operando.errors import OperandoError
 from operando.report import _kinds  # noqa: F401  (registers the dedicated sections)
@@ -649,6 +650,7 @@ def build_report(
     figures_dir: str | PathLike[str] | None = None,
     *,
     title: str | None = None,
+    progress: bool = False,
 ) -> ReportResult:
     """Write a self-contained HTML report of result stores on their cells' charging curves.
 
@@ -673,6 +675,8 @@ def build_report(
         ``<store>/<figure>`` and ``<store>/frames/<figure>_frameNNN``.
     title : str, optional
         Page title; default from the first record or the first store.
+    progress : bool, default False
+        A bar on stderr over the stores as their figures are drawn (where the time goes).
 
     Returns
     -------
@@ -736,16 +740,18 @@ def build_report(
         )
 
     used: set[str] = set()
-    for sid, maybe, path, problem in built:
-        if maybe is None:
-            body.append(problem)
-            continue
-        try:
-            body.append(_section_html(sid, maybe, _store_folder(path, used), renderer, colours.get(sid)))
-        except Exception as exc:  # a drawing failure shows up in its own section only
-            plt.close("all")
-            result.problems.append(f"{path}: figures failed: {type(exc).__name__}: {exc}")
-            body.append(_problem_html(sid, path, "failed", "Figures could not be drawn:", _brief(exc)))
+    with progress_bar(total=len(built), description="report: stores drawn", enabled=progress) as advance:
+        for sid, maybe, path, problem in built:
+            advance(1)
+            if maybe is None:
+                body.append(problem)
+                continue
+            try:
+                body.append(_section_html(sid, maybe, _store_folder(path, used), renderer, colours.get(sid)))
+            except Exception as exc:  # a drawing failure shows up in its own section only
+                plt.close("all")
+                result.problems.append(f"{path}: figures failed: {type(exc).__name__}: {exc}")
+                body.append(_problem_html(sid, path, "failed", "Figures could not be drawn:", _brief(exc)))
 
     page_title = title or _default_title(records[0] if records else None, paths)
     created = datetime.now(UTC).isoformat(timespec="seconds")
