@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from operando.cli._app import QuietOption, SchedulerOption, WorkersOption, run_on
+from operando.cli._options import QuietOption, SchedulerOption, WorkersOption, run_on
 
 app: typer.Typer = typer.Typer(
     help="Operando tomography: reconstruction, segmentation of Li cells, contact maps.", no_args_is_help=True
