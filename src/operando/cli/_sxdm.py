@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from operando.cli._app import QuietOption, SchedulerOption, WorkersOption, run_on
+from operando.cli._options import QuietOption, SchedulerOption, WorkersOption, run_on
 
 if TYPE_CHECKING:
     from operando.sxdm import BackgroundMode
 
-app = typer.Typer(help="Scanning X-ray diffraction microscopy (ID01 K-maps).", no_args_is_help=True)
+app: typer.Typer = typer.Typer(help="Scanning X-ray diffraction microscopy (ID01 K-maps).", no_args_is_help=True)
 
 
 @app.callback()

@@ -28,5 +28,9 @@ def _formats() -> tuple[Format, ...]:
     )
 
 
-FORMATS = _formats()
-"""Potentiostat and cycler formats, in detection order."""
+def __getattr__(name: str) -> Any:
+    """``FORMATS``, built on first use: the table imports every reader module (one reader's
+    import stays light)."""
+    if name == "FORMATS":
+        return _formats()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

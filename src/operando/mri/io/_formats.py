@@ -57,10 +57,10 @@ def describe_nifti(path: Path) -> dict[str, Any]:
     import nibabel
 
     try:
-        img = nibabel.load(str(path))
+        img: Any = nibabel.load(str(path))  # a Nifti1Image or Nifti2Image
     except Exception as exc:  # nibabel raises several kinds for damaged headers
         raise CorruptFileError(f"has a NIfTI signature but its header cannot be read: {exc}", path=path) from exc
-    header = img.header
+    header: Any = img.header
     space, time = header.get_xyzt_units()
     slope, inter = header.get_slope_inter()
     return {
