@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 import pytest
-
-from operando._hashing import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 PINS = Path(__file__).with_name("realdata_sha256.txt")
@@ -39,7 +38,8 @@ def _checked(rel: str) -> Path:
     expected = _pins().get(rel)
     if expected is None:
         pytest.fail(f"{rel} is not pinned in {PINS.name}; add its SHA-256 there")
-    actual = sha256_file(path)
+    with path.open("rb") as fh:
+        actual = hashlib.file_digest(fh, "sha256").hexdigest()
     if actual != expected:
         pytest.fail(f"{path}: SHA-256 {actual[:16]}… differs from the pinned {expected[:16]}…")
     return path

@@ -10,8 +10,7 @@ import pytest
 from operando import echem
 from operando.errors import ParameterError
 from operando.report import plot_cell_model, save_figure
-from operando.synthetic import simulate_bv_symmetric_cell
-from operando.synthetic._symmetric import DEFAULT_BV_CELL
+from operando.synthetic import DEFAULT_BV_CELL, simulate_bv_symmetric_cell
 
 
 def test_plot_cell_model(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from operando.cli import _mri
+from operando.cli import mri_app
 from operando.errors import OperandoError, ParameterError
 from operando.store import open_results
 from operando.synthetic import simulate_dendrite_mri
@@ -17,7 +17,7 @@ DIR = "nmr/mri_profiles/thienenkamp_Li_PEO_Li"
 
 
 def _invoke(args):
-    result = CliRunner().invoke(_mri.app, args)
+    result = CliRunner().invoke(mri_app, args)
     return result
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from operando.errors import CorruptFileError, MissingMetadataError, OperandoError, UnsupportedFormatError
 from operando.nmr import integrate, peak_position, process, read_bruker, read_bruker_processed
-from operando.synthetic._nmr import NMRLine, simulate_fid, write_bruker_fid
+from operando.synthetic import NMRLine, simulate_fid, write_bruker_fid
 
 BRUKER = "nmr/bruker_nmr"
 TOPSPIN_1D = f"{BRUKER}/spectrochempy_data/topspin_1d/1"

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from operando.cli._nmr import app
+from operando.cli import nmr_app as app
 from operando.errors import CorruptFileError, ParameterError
-from operando.synthetic._epr import derivative_lorentzian, write_bes3t
+from operando.synthetic import derivative_lorentzian, write_bes3t
 
 runner = CliRunner()
 
@@ -55,7 +55,7 @@ def test_epr_bad_inputs(tmp_path):
 
 def test_isotopes_with_licl_reference_and_store(tmp_path):
     from operando.store import open_results
-    from operando.synthetic._nmr import LICL_PPM, li_isotope_pair, licl_reference_pair
+    from operando.synthetic import LICL_PPM, li_isotope_pair, licl_reference_pair
 
     li7, li6 = li_isotope_pair(tmp_path / "cell", x6_metal=0.3, snr_7li=5000.0, seed=3)
     ref7, ref6 = licl_reference_pair(tmp_path / "licl", snr_7li=20000.0, seed=4)
@@ -77,7 +77,7 @@ def test_isotopes_with_licl_reference_and_store(tmp_path):
 
 
 def test_epr_reads_winepr_too(tmp_path):
-    from operando.synthetic._epr import write_winepr
+    from operando.synthetic import write_winepr
 
     b = np.linspace(330, 340, 1024)
     par, _ = write_winepr(tmp_path / "w", derivative_lorentzian(b, centre_mT=335, hwhm_mT=0.3) * 1e4, start_G=3300,

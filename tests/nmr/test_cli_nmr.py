@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from operando.cli._nmr import app
+from operando.cli import nmr_app as app
 from operando.errors import CorruptFileError, ParameterError
 from operando.store import open_results
-from operando.synthetic._nmr import li_isotope_pair
+from operando.synthetic import li_isotope_pair
 
 runner = CliRunner()
 

@@ -26,7 +26,7 @@ from operando.nmr import (
     read_epr,
     resonance_field_mT,
 )
-from operando.synthetic._epr import derivative_gaussian, derivative_lorentzian, write_bes3t, write_winepr
+from operando.synthetic import derivative_gaussian, derivative_lorentzian, write_bes3t, write_winepr
 
 BDPA = "nmr/epr/cwepr/BDPA-1DFieldSweep"
 TEMPO = "nmr/epr/EPRpy/tempo"

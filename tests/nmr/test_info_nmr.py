@@ -10,8 +10,14 @@ import pytest
 from operando import echem
 from operando.errors import UnsupportedFormatError
 from operando.info import describe, format_summary
-from operando.synthetic._epr import derivative_gaussian, write_bes3t
-from operando.synthetic._nmr import NMRLine, simulate_fid, write_bruker_fid, write_varian_fid
+from operando.synthetic import (
+    NMRLine,
+    derivative_gaussian,
+    simulate_fid,
+    write_bes3t,
+    write_bruker_fid,
+    write_varian_fid,
+)
 
 RELAX = "nmr/bruker_nmr/spectrochempy_data/relax/100"
 TOPSPIN_1D = "nmr/bruker_nmr/spectrochempy_data/topspin_1d/1"

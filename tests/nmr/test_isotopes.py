@@ -16,7 +16,7 @@ from operando.nmr import (
     sensitivity_factor,
     window_mask,
 )
-from operando.synthetic._nmr import LICL_PPM, li_isotope_pair, licl_reference_pair
+from operando.synthetic import LICL_PPM, li_isotope_pair, licl_reference_pair
 
 METAL = (240.0, 290.0)  # around the Li-metal Knight shift, 264.5 ppm
 NOISE = (-130.0, -50.0)  # clear of lines and spinning sidebands in both spectra

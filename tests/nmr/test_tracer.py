@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from operando.cli._nmr import app
+from operando.cli import nmr_app as app
 from operando.errors import ParameterError
 from operando.nmr import classify_dendrite, electrolyte_abundance, fit_exchange, mechanism2_share, tracer_exchange
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from operando.cli._nmr import app
+from operando.cli import nmr_app as app
 from operando.errors import CorruptFileError, MissingMetadataError, UnsupportedFormatError
 from operando.nmr import (
     NMRFID,
@@ -24,7 +24,7 @@ from operando.nmr import (
     read_varian,
 )
 from operando.store import open_results
-from operando.synthetic._nmr import NMRLine, simulate_fid, write_bruker_fid, write_varian_fid
+from operando.synthetic import NMRLine, simulate_fid, write_bruker_fid, write_varian_fid
 
 HOP = "nmr/varian/nmrML/FAM013_AHTM.PROTON_04.fid"
 SATREC = "nmr/varian/ssnake/satrec2D.fid"

@@ -13,7 +13,7 @@ import typer
 from PIL import Image
 from typer.testing import CliRunner
 
-from operando.cli._report import report_command
+from operando.cli import report_command
 from operando.echem import EchemMetadata, EchemRecord
 from operando.report import FrameState, build_report, match_record
 

@@ -13,7 +13,7 @@ import typer
 from PIL import Image
 from typer.testing import CliRunner
 
-from operando.cli._report import report_command
+from operando.cli import report_command
 from operando.errors import OperandoError
 from operando.report import build_report
 
@@ -178,15 +178,13 @@ def test_report_is_replaced_atomically(experiment, tmp_path):
 def test_interrupted_write_leaves_the_old_report(experiment, tmp_path, monkeypatch):
     """A write that fails half-way (the disk fills before the data reach it) leaves the previous
     report as it was and no temporary file: never a partial page looking complete."""
-    import operando.report._html as html
-
     out = tmp_path / "r.html"
     out.write_text("old")
 
     def disk_full(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(html.os, "fsync", disk_full)
+    monkeypatch.setattr("os.fsync", disk_full)
     with pytest.raises(OSError, match="No space left"):
         build_report([experiment.nmr], out=out)
     assert out.read_text() == "old"

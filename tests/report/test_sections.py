@@ -11,9 +11,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from operando.errors import ParameterError
-from operando.report import infer_kind, make_section
-from operando.report._kinds import sxdm_strain_figure
-from operando.report._sections import downsample, frame_state, generic_specs
+from operando.report import downsample, frame_state, generic_specs, infer_kind, make_section, sxdm_strain_figure
 
 from .conftest import MRI_STAGES, mri_layers, nmr_isotopes, sxdm_maps, timeline_for, tomo_series
 
@@ -125,7 +123,7 @@ def test_nmr_isotopes_store_of_the_cli_is_what_the_section_draws(tmp_path):
     """``operando nmr isotopes -o`` and the report agree on the nmr-isotopes schema."""
     from typer.testing import CliRunner
 
-    from operando.cli._nmr import app
+    from operando.cli import nmr_app as app
     from operando.store import open_results
     from operando.synthetic import li_isotope_pair
 

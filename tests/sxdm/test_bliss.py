@@ -13,7 +13,7 @@ import pytest
 
 from operando.errors import OperandoError, UnsupportedFormatError
 from operando.parallel import single_threaded_blas
-from operando.pipelines.sxdm import _region_q, process_kmap
+from operando.pipelines.sxdm import process_kmap, region_q
 from operando.sxdm import (
     ROI,
     BlissSource,
@@ -305,7 +305,7 @@ def test_region_q_equals_the_crop_of_the_full_q(small_kmap):
         meta.eta_deg, meta.phi_deg, meta.nu_deg, meta.delta_deg, detector=meta.detector, wavelength_A=meta.wavelength_A
     )
     roi = ROI((2, 7), (5, 31), (0, 17))
-    np.testing.assert_allclose(_region_q(meta)(roi), full[2:7, 5:31, 0:17], rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(region_q(meta)(roi), full[2:7, 5:31, 0:17], rtol=1e-13, atol=1e-13)
 
 
 def test_process_kmap_fast_path_equals_full_frames(small_kmap):

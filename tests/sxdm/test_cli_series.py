@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from operando import echem
-from operando.cli._sxdm import app
+from operando.cli import sxdm_app as app
 from operando.errors import ParameterError
 from operando.store import open_results
 from operando.synthetic import simulate_gcpl, simulate_kmap, write_bliss_kmap, write_eclab_mpt

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from operando.cli._sxdm import app
+from operando.cli import sxdm_app as app
 from operando.errors import CorruptFileError, ParameterError
 from operando.pipelines.sxdm import process_kmap
 from operando.store import open_results

@@ -159,20 +159,20 @@ def test_reads_a_real_xsocs_qspace_file(real_file):
 def test_cli_qspace_command(tmp_path):
     from typer.testing import CliRunner
 
-    from operando.cli import _sxdm as cli
+    from operando.cli import sxdm_app
     from operando.synthetic import write_bliss_kmap
 
     model = simulate_kmap(map_shape=(5, 4), n_angles=10, detector_shape=(32, 32), seed=8)
     master = write_bliss_kmap(model, tmp_path / "k")
     out = tmp_path / "qspace.h5"
     res = CliRunner().invoke(
-        cli.app, ["qspace", str(master), "-o", str(out), "--bins", "8x10x12", "--points", "1:3,:2"]
+        sxdm_app, ["qspace", str(master), "-o", str(out), "--bins", "8x10x12", "--points", "1:3,:2"]
     )
     assert res.exit_code == 0, res.output
     back = read_xsocs_qspace(out)
     assert back.qspace.shape == (4, 8, 10, 12) and "summed peak at" in res.output
     np.testing.assert_allclose(back.sample_x.values, np.tile(model.pix_um[:2], 2))
-    res = CliRunner().invoke(cli.app, ["qspace", str(master), "-o", str(out), "--bins", "8x10"])
+    res = CliRunner().invoke(sxdm_app, ["qspace", str(master), "-o", str(out), "--bins", "8x10"])
     assert isinstance(res.exception, ParameterError)
 
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 import operando.tomo
-from operando.cli._tomo import app
+from operando.cli import tomo_app as app
 from operando.errors import CorruptFileError
 from operando.tomo import load_classifier, save_classifier, train_interphase_classifier
 

@@ -18,11 +18,10 @@ import pytest
 import xarray as xr
 from typer.testing import CliRunner
 
-from operando.cli._tomo import app
+from operando.cli import tomo_app as app
 from operando.errors import ParameterError
 from operando.store import open_results, write_results
-from operando.synthetic import simulate_bv_symmetric_cell, write_eclab_mpt
-from operando.synthetic._echem import SyntheticCell
+from operando.synthetic import SyntheticCell, simulate_bv_symmetric_cell, write_eclab_mpt
 
 NOISE_V = 2e-4
 SCAN_EVERY_S = 300.0

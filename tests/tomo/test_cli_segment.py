@@ -8,7 +8,7 @@ import tifffile
 import xarray as xr
 from typer.testing import CliRunner
 
-from operando.cli._tomo import app
+from operando.cli import tomo_app as app
 from operando.errors import MissingMetadataError, ParameterError
 from operando.store import open_results, write_results
 from operando.synthetic import simulate_cell, write_cell_dxchange

@@ -3,7 +3,7 @@
 import pytest
 from typer.testing import CliRunner
 
-from operando.cli._tomo import app
+from operando.cli import tomo_app as app
 from operando.errors import MissingMetadataError, ParameterError
 from operando.store import open_results
 

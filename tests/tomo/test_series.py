@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from operando.cli._tomo import app
+from operando.cli import tomo_app as app
 from operando.echem import EchemMetadata, EchemRecord
 from operando.errors import MissingMetadataError
 from operando.pipelines.tomo import SeriesOptions, process_series

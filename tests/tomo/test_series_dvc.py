@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from operando.cli._tomo import app
+from operando.cli import tomo_app as app
 from operando.errors import ParameterError
 from operando.pipelines.tomo import SeriesOptions, process_series
 from operando.store import open_results

@@ -36,7 +36,7 @@ from operando.sxdm import (
 )
 from operando.timeline import place_on_record
 
-__all__ = ["parse_reflection", "process_kmap", "process_series", "qspace_cube"]
+__all__ = ["parse_reflection", "process_kmap", "process_series", "qspace_cube", "region_q"]
 
 
 def parse_reflection(text: str) -> tuple[int, int, int]:
@@ -57,7 +57,7 @@ def parse_reflection(text: str) -> tuple[int, int, int]:
     return hkl[0], hkl[1], hkl[2]
 
 
-def _region_q(meta: Any) -> Any:
+def region_q(meta: Any) -> Any:
     """``q(roi)``: Q of the region's angles and detector box only (the detector cropped =
     its beam centre moved), for :func:`operando.sxdm.reduce_kmap`."""
 
@@ -148,7 +148,7 @@ def process_kmap(
     scheduler = local_scheduler()
     moments, settings = reduce_kmap(
         source,
-        _region_q(meta),
+        region_q(meta),
         eta_deg=meta.eta_deg,
         pixel_mask=meta.pixel_mask,
         background=background,

@@ -2,8 +2,19 @@
 
 from operando.report._cellmodel import plot_cell_model
 from operando.report._html import HTML_DPI, RecordMatch, ReportResult, build_report, match_record
+from operando.report._kinds import sxdm_strain_figure
 from operando.report._mri import plot_layer_amounts, plot_layer_rates, plot_profiles, save_mri_figures
-from operando.report._sections import FigureSpec, FrameState, Section, infer_kind, make_section, register_section
+from operando.report._sections import (
+    FigureSpec,
+    FrameState,
+    Section,
+    downsample,
+    frame_state,
+    generic_specs,
+    infer_kind,
+    make_section,
+    register_section,
+)
 from operando.report._spectra import plot_spectra
 from operando.report._sxdm import (
     frame_labels,
@@ -24,7 +35,10 @@ __all__ = [
     "ReportResult",
     "Section",
     "build_report",
+    "downsample",
     "frame_labels",
+    "frame_state",
+    "generic_specs",
     "infer_kind",
     "make_section",
     "match_record",
@@ -43,4 +57,5 @@ __all__ = [
     "save_figure",
     "save_mri_figures",
     "save_sxdm_figures",
+    "sxdm_strain_figure",
 ]

@@ -4,6 +4,7 @@ They build the built-in sample experiment (``operando demo``) and the test phant
 """
 
 from operando.synthetic._echem import SyntheticCell, lmno_ocv, simulate_gcpl, write_eclab_mpt
+from operando.synthetic._epr import derivative_gaussian, derivative_lorentzian, write_bes3t, write_winepr
 from operando.synthetic._mri import DendriteTruth, SyntheticDendriteMRI, csi_phantom, simulate_dendrite_mri
 from operando.synthetic._nmr import (
     LICL_PPM,
@@ -12,9 +13,10 @@ from operando.synthetic._nmr import (
     licl_reference_pair,
     simulate_fid,
     write_bruker_fid,
+    write_varian_fid,
 )
 from operando.synthetic._sxdm import KMapTruth, SyntheticKMap, simulate_kmap, write_bliss_kmap, write_spec_kmap
-from operando.synthetic._symmetric import simulate_bv_symmetric_cell, simulate_symmetric_cell
+from operando.synthetic._symmetric import DEFAULT_BV_CELL, simulate_bv_symmetric_cell, simulate_symmetric_cell
 from operando.synthetic._tomo import (
     LABELS,
     CellMaterials,
@@ -26,6 +28,7 @@ from operando.synthetic._tomo import (
 )
 
 __all__ = [
+    "DEFAULT_BV_CELL",
     "LABELS",
     "LICL_PPM",
     "CellMaterials",
@@ -37,6 +40,8 @@ __all__ = [
     "SyntheticDendriteMRI",
     "SyntheticKMap",
     "csi_phantom",
+    "derivative_gaussian",
+    "derivative_lorentzian",
     "li_isotope_pair",
     "licl_reference_pair",
     "lmno_ocv",
@@ -49,9 +54,12 @@ __all__ = [
     "simulate_gcpl",
     "simulate_kmap",
     "simulate_symmetric_cell",
+    "write_bes3t",
     "write_bliss_kmap",
     "write_bruker_fid",
     "write_cell_dxchange",
     "write_eclab_mpt",
     "write_spec_kmap",
+    "write_varian_fid",
+    "write_winepr",
 ]
