@@ -7,6 +7,7 @@ and the stores equal the local run's, bit for bit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -45,11 +46,12 @@ def dask_cluster(tmp_path_factory):
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     dask_cli = str(BIN / "dask")
+    files = contextlib.ExitStack()
     procs = [
         subprocess.Popen(
             [dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
             stdout=subprocess.DEVNULL,
-            stderr=(logs / "scheduler.log").open("w"),
+            stderr=files.enter_context((logs / "scheduler.log").open("w")),
         )
     ]
     for k in range(2):
@@ -57,7 +59,7 @@ def dask_cluster(tmp_path_factory):
             subprocess.Popen(
                 [dask_cli, "worker", address, "--nthreads", "1", "--no-dashboard", "--name", f"w{k}"],
                 stdout=subprocess.DEVNULL,
-                stderr=(logs / f"worker{k}.log").open("w"),
+                stderr=files.enter_context((logs / f"worker{k}.log").open("w")),
             )
         )
     client = None
@@ -75,6 +77,8 @@ def dask_cluster(tmp_path_factory):
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
+                p.wait()
+        files.close()
 
 
 def _tasks_seen(client) -> int:
