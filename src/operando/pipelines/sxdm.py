@@ -297,9 +297,8 @@ def process_series(
             intensity_threshold=intensity_threshold,
             drift_correction=drift_correction,
             median_filter=median_filter,
+            record=record,
         )
-        if record is not None:
-            maps = _place_map(maps, record)
         # per-map source and scan times live in the key coordinate and the echem_* variables; the
         # record they were placed on stays named (the report finds each series' own cell by it)
         echem_attrs = {k: maps.attrs[k] for k in ("echem_source", "echem_sha256") if k in maps.attrs}

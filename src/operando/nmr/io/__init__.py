@@ -11,9 +11,6 @@ from typing import Any
 
 from operando.formats import Format
 from operando.nmr.io._formats import (
-    describe_bes3t_file,
-    describe_folder,
-    describe_winepr_file,
     sniff_bes3t,
     sniff_bruker_nmr,
     sniff_bruker_study,
@@ -21,6 +18,7 @@ from operando.nmr.io._formats import (
     sniff_varian,
     sniff_winepr,
 )
+from operando.nmr.io._summary import describe_bes3t_file, describe_folder, describe_winepr
 
 
 def _read_fid(path: Any, **options: Any) -> Any:
@@ -53,6 +51,6 @@ FORMATS = (
            describe_folder, folder=True),
     # before echem: a BES3T .DTA shares its suffix with Gamry's
     Format("bes3t", "epr", "Bruker BES3T EPR (.DSC + .DTA)", sniff_bes3t, _read_epr, describe_bes3t_file),
-    Format("winepr", "epr", "Bruker WinEPR/ESP EPR (.par + .spc)", sniff_winepr, _read_epr, describe_winepr_file),
+    Format("winepr", "epr", "Bruker WinEPR/ESP EPR (.par + .spc)", sniff_winepr, _read_epr, describe_winepr),
 )  # fmt: skip
 """NMR, EPR and ParaVision formats, in detection order."""

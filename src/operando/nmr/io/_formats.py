@@ -1,17 +1,15 @@
 """How the format registry recognises NMR, EPR and ParaVision inputs (folders and file pairs).
 
-The summaries themselves are in :mod:`operando.nmr.io._summary` (parameter files only).
+The summaries are in :mod:`operando.nmr.io._summary` (parameter files only), which uses
+these same tests.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 __all__ = [
-    "describe_bes3t_file",
-    "describe_folder",
-    "describe_winepr_file",
+    "is_experiment",
     "sniff_bes3t",
     "sniff_bruker_nmr",
     "sniff_bruker_study",
@@ -23,6 +21,11 @@ __all__ = [
 
 def _is_pv_scan(folder: Path) -> bool:
     return (folder / "acqp").is_file() and ((folder / "method").is_file() or (folder / "fid").is_file())
+
+
+def is_experiment(folder: Path) -> bool:
+    """A numbered experiment of a Bruker study: ``<study>/<n>/`` holding a ParaVision scan or ``acqus``."""
+    return folder.is_dir() and folder.name.isdigit() and (_is_pv_scan(folder) or (folder / "acqus").is_file())
 
 
 def sniff_paravision(head: bytes, path: Path) -> bool:
@@ -42,15 +45,7 @@ def sniff_varian(head: bytes, path: Path) -> bool:
 
 def sniff_bruker_study(head: bytes, path: Path) -> bool:
     """A folder of numbered Bruker experiments (NMR or ParaVision)."""
-    return any(p.is_dir() and p.name.isdigit() and (_is_pv_scan(p) or (p / "acqus").is_file()) for p in path.iterdir())
-
-
-def describe_folder(path: Path) -> dict[str, Any]:
-    """Summary of a Bruker NMR, ParaVision, VnmrJ folder or a study of them (parameter files only)."""
-    from operando.nmr.io._summary import describe_nmr_folder
-
-    found = describe_nmr_folder(path)
-    return found if found is not None else {"kind": "folder"}
+    return any(is_experiment(p) for p in path.iterdir())
 
 
 def sniff_bes3t(head: bytes, path: Path) -> bool:
@@ -65,20 +60,3 @@ def sniff_winepr(head: bytes, path: Path) -> bool:
     from operando.nmr.io._epr import winepr_pair
 
     return winepr_pair(path) is not None
-
-
-def describe_bes3t_file(path: Path) -> dict[str, Any]:
-    """Summary of a BES3T pair from its descriptor."""
-    from operando.nmr.io._epr import bes3t_pair
-    from operando.nmr.io._summary import describe_bes3t
-
-    pair = bes3t_pair(path)
-    assert pair is not None  # only called for files the sniffer took
-    return describe_bes3t(*pair)
-
-
-def describe_winepr_file(path: Path) -> dict[str, Any]:
-    """Summary of a WinEPR/ESP pair from its ``.par`` file."""
-    from operando.nmr.io._summary import describe_winepr
-
-    return describe_winepr(path)

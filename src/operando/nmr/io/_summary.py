@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from operando.nmr.io._formats import is_experiment, sniff_bruker_nmr, sniff_paravision, sniff_varian
+
 __all__ = ["describe_bes3t", "describe_nmr_folder", "describe_winepr"]
 
 
@@ -153,22 +155,15 @@ def _varian(folder: Path) -> dict[str, Any]:
     return out
 
 
-def _is_pv_scan(folder: Path) -> bool:
-    return (folder / "acqp").is_file() and ((folder / "method").is_file() or (folder / "fid").is_file())
-
-
 def describe_nmr_folder(path: Path) -> dict[str, Any] | None:
     """Summary of a Bruker NMR, ParaVision or VnmrJ folder (recognised by its files), else None."""
-    if _is_pv_scan(path) or ((path / "2dseq").is_file() and (path / "visu_pars").is_file()):
+    if sniff_paravision(b"", path):
         return _paravision(path)
-    if (path / "acqus").is_file() and ((path / "fid").is_file() or (path / "ser").is_file()):
+    if sniff_bruker_nmr(b"", path):
         return _bruker_nmr(path)
-    if (path / "procpar").is_file() and (path / "fid").is_file():
+    if sniff_varian(b"", path):
         return _varian(path)
-    experiments = sorted(
-        (p for p in path.iterdir() if p.is_dir() and p.name.isdigit() and (_is_pv_scan(p) or (p / "acqus").is_file())),
-        key=lambda p: int(p.name),
-    )
+    experiments = sorted((p for p in path.iterdir() if is_experiment(p)), key=lambda p: int(p.name))
     if experiments:
         listed = []
         for exp in experiments:
@@ -242,3 +237,18 @@ def describe_winepr(path: Path) -> dict[str, Any]:
             "mw_frequency_GHz": None if meta.mw_frequency_Hz is None else meta.mw_frequency_Hz / 1e9,
             "mw_power_mW": meta.mw_power_mW, "scans": meta.scans, "data_type": meta.dtype}  # fmt: skip
     return {k: v for k, v in out.items() if v is not None}
+
+
+def describe_folder(path: Path) -> dict[str, Any]:
+    """Summary of a Bruker NMR, ParaVision, VnmrJ folder or a study of them (parameter files only)."""
+    found = describe_nmr_folder(path)
+    return found if found is not None else {"kind": "folder"}
+
+
+def describe_bes3t_file(path: Path) -> dict[str, Any]:
+    """Summary of a BES3T pair from its descriptor."""
+    from operando.nmr.io._epr import bes3t_pair
+
+    pair = bes3t_pair(path)
+    assert pair is not None  # only called for files the sniffer took
+    return describe_bes3t(*pair)

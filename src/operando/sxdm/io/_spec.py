@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 from operando.errors import CorruptFileError, MissingMetadataError, ParameterError, UnsupportedFormatError
 from operando.sxdm._geometry import DetectorGeometry
 from operando.sxdm.io._bliss import BlissScan, KMapMetadata, SXDMLayoutError, scan_axis_um
+from operando.sxdm.io._describe import sniff_spec
 
 __all__ = ["is_spec_file", "open_spec_kmap", "read_spec_metadata"]
 
@@ -60,8 +61,7 @@ def is_spec_file(path: str | PathLike[str]) -> bool:
             head = f.read(4096)
     except OSError:
         return False
-    lines = [ln.strip() for ln in head.splitlines() if ln.strip()]
-    return bool(lines) and (lines[0].startswith((b"#F ", b"#S ", b"#E ")))
+    return sniff_spec(head, Path(path))
 
 
 def _header_fields(lines: Sequence[str], key: str) -> dict[str, str]:
