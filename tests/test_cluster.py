@@ -106,6 +106,20 @@ def _assert_same_store(a_path: Path, b_path: Path) -> None:
             assert np.array_equal(va, vb), name
 
 
+def _local_flag_and_env_runs_agree(common: list[str], tmp_path: Path, address: str, client) -> None:
+    """Run ``operando COMMON`` locally, with ``--scheduler`` and with ``OPERANDO_SCHEDULER``: the
+    scheduler must receive the tasks of both cluster runs, and all three stores must be equal."""
+    _operando([*common, "-o", str(tmp_path / "local.zarr")])
+    before = _tasks_seen(client)
+    _operando([*common, "--scheduler", address, "-o", str(tmp_path / "flag.zarr")])
+    after_flag = _tasks_seen(client)
+    _operando([*common, "-o", str(tmp_path / "env.zarr")], env_scheduler=address)
+    after_env = _tasks_seen(client)
+    assert after_flag > before and after_env > after_flag  # the scheduler received both runs' tasks
+    _assert_same_store(tmp_path / "local.zarr", tmp_path / "flag.zarr")
+    _assert_same_store(tmp_path / "local.zarr", tmp_path / "env.zarr")
+
+
 def _kmaps(tmp: Path) -> list[str]:
     out = []
     for k, lattice in enumerate((8.17, 8.13, 8.15)):
@@ -142,15 +156,7 @@ def test_sxdm_series_on_a_real_cluster_equals_the_local_run(tmp_path, dask_clust
     masters = _kmaps(tmp_path)
     mpt = str(write_eclab_mpt(simulate_gcpl(start_time=datetime(2024, 5, 1, 7, 30, tzinfo=UTC)), tmp_path / "c.mpt"))
     common = ["sxdm", "series", *masters, "--echem", mpt, "--quiet"]
-    _operando([*common, "-o", str(tmp_path / "local.zarr")])
-    before = _tasks_seen(client)
-    _operando([*common, "--scheduler", address, "-o", str(tmp_path / "flag.zarr")])
-    after_flag = _tasks_seen(client)
-    _operando([*common, "-o", str(tmp_path / "env.zarr")], env_scheduler=address)
-    after_env = _tasks_seen(client)
-    assert after_flag > before and after_env > after_flag  # the scheduler received both runs' tasks
-    _assert_same_store(tmp_path / "local.zarr", tmp_path / "flag.zarr")
-    _assert_same_store(tmp_path / "local.zarr", tmp_path / "env.zarr")
+    _local_flag_and_env_runs_agree(common, tmp_path, address, client)
 
 
 @pytest.mark.slow
@@ -159,15 +165,7 @@ def test_tomo_series_on_a_real_cluster_equals_the_local_run(tmp_path, dask_clust
     scans = _scans(tmp_path)
     mpt = str(write_eclab_mpt(simulate_gcpl(start_time=T0), tmp_path / "cell.mpt"))
     common = ["tomo", "series", *scans, "--center", "16", "--echem", mpt, "--quiet"]
-    _operando([*common, "-o", str(tmp_path / "local.zarr")])
-    before = _tasks_seen(client)
-    _operando([*common, "--scheduler", address, "-o", str(tmp_path / "flag.zarr")])
-    after_flag = _tasks_seen(client)
-    _operando([*common, "-o", str(tmp_path / "env.zarr")], env_scheduler=address)
-    after_env = _tasks_seen(client)
-    assert after_flag > before and after_env > after_flag
-    _assert_same_store(tmp_path / "local.zarr", tmp_path / "flag.zarr")
-    _assert_same_store(tmp_path / "local.zarr", tmp_path / "env.zarr")
+    _local_flag_and_env_runs_agree(common, tmp_path, address, client)
 
 
 def test_unreachable_or_malformed_scheduler_is_one_line_exit_2(tmp_path):
