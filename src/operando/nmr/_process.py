@@ -31,6 +31,7 @@ __all__ = [
     "baseline_polynomial",
     "exponential_window",
     "fourier_transform",
+    "fid_baseline",
     "fwhm",
     "group_delay_shift",
     "integral_uncertainty",
@@ -42,6 +43,7 @@ __all__ = [
     "ppm_axis",
     "ppm_axis_processed",
     "process_fid",
+    "window_function",
     "window_mask",
 ]
 
@@ -130,6 +132,92 @@ def exponential_window(fid: npt.ArrayLike, *, lb_Hz: float, sw_Hz: float) -> Com
     """
     f = np.asarray(fid, dtype=np.complex128)
     return f * np.exp(-np.pi * lb_Hz * np.arange(f.shape[-1]) / sw_Hz)
+
+
+#: TopSpin's window codes (procs ``WDW``) that :func:`window_function` implements.
+WINDOWS = {0: "no", 1: "EM", 2: "GM", 3: "SINE", 4: "QSINE"}
+
+
+def window_function(
+    size: int, *, wdw: int, sw_Hz: float, n_acquired: int, lb_Hz: float = 0.0, gb: float = 0.0, ssb: float = 0.0
+) -> Real:
+    """TopSpin's apodisation window (``WDW``) over ``size`` points starting at the first point.
+
+    Parameters
+    ----------
+    size : int
+        Points of the (zero-filled) FID.
+    wdw : int
+        0 none, 1 EM ``exp(-pi LB t)``, 2 GM ``exp(-a t - b t**2)`` with ``a = pi LB``,
+        ``b = -a / (2 GB AQ)`` (maximum at ``GB * AQ`` for ``LB < 0``), 3 SINE
+        ``sin((pi - phi) t / AQ + phi)`` with ``phi = pi / SSB`` (``SSB < 2``: ``phi = 0``),
+        4 QSINE (its square). Sine windows are zero after ``AQ``.
+    sw_Hz : float
+        Sampling rate, Hz (``t = n / SW``).
+    n_acquired : int
+        Acquired complex points (``AQ = n_acquired / SW``).
+    lb_Hz, gb, ssb : float
+        ``LB`` (Hz), ``GB`` (fraction of AQ), ``SSB``.
+
+    Returns
+    -------
+    (size,) ndarray of float64
+
+    Raises
+    ------
+    ParameterError
+        A window code not implemented here.
+
+    Examples
+    --------
+    >>> w = window_function(8, wdw=3, sw_Hz=1.0, n_acquired=4, ssb=2)
+    >>> [round(float(v), 3) for v in w[:5]]
+    [1.0, 0.924, 0.707, 0.383, 0.0]
+    """
+    n = np.arange(size, dtype=np.float64)
+    t = n / sw_Hz
+    aq = n_acquired / sw_Hz
+    if wdw == 0:
+        return np.ones(size)
+    if wdw == 1:
+        return np.exp(-np.pi * lb_Hz * t)
+    if wdw == 2:
+        a = np.pi * lb_Hz
+        b = -a / (2.0 * gb * aq) if gb > 0 else 0.0
+        return np.exp(-a * t - b * t**2)
+    if wdw in (3, 4):
+        phi = np.pi / ssb if ssb >= 2 else 0.0
+        w = np.where(n < n_acquired, np.sin((np.pi - phi) * t / aq + phi), 0.0)
+        return w**2 if wdw == 4 else w
+    raise ParameterError(f"window WDW={wdw} is not implemented (only {', '.join(WINDOWS.values())})")
+
+
+def fid_baseline(fid: npt.ArrayLike, *, mode: int) -> Complex:
+    """TopSpin's FID baseline correction ``BC_mod`` 1 (single) or 2 (quad): the mean of the FID's last quarter removed.
+
+    Parameters
+    ----------
+    fid : (..., N) array_like of complex
+    mode : int
+        0 none; 1 one offset for both channels (the mean of real and imaginary); 2 one per
+        channel.
+
+    Returns
+    -------
+    (..., N) ndarray of complex128
+
+    Examples
+    --------
+    >>> fid_baseline(np.full(8, 2 + 1j), mode=2).tolist()[0]
+    0j
+    """
+    f = np.asarray(fid, dtype=np.complex128)
+    if mode == 0:
+        return f.copy()
+    tail = f[..., -max(f.shape[-1] // 4, 1) :].mean(axis=-1, keepdims=True)
+    if mode == 1:
+        tail = (tail.real + tail.imag) / 2 * (1 + 1j)
+    return f - tail
 
 
 def fourier_transform(fid: npt.ArrayLike) -> Complex:
@@ -223,8 +311,9 @@ def process_fid(
     p1_deg: float = 0.0,
     scale: float = 1.0,
     first_point: float = 1.0,
+    window: npt.ArrayLike | None = None,
 ) -> Complex:
-    """Group-delay shift, zero fill, exponential window, FT and phase, in TopSpin's order.
+    """Group-delay shift, zero fill, window, FT and phase, in TopSpin's order.
 
     Parameters
     ----------
@@ -246,6 +335,8 @@ def process_fid(
         Factor on the first point after the group-delay shift. TopSpin leaves it (1.0),
         which puts half of every line's area into a constant offset across the spectrum;
         0.5 removes that offset, so that window integrals hold the lines' areas.
+    window : (size,) array_like, optional
+        Apodisation (:func:`window_function`); replaces the exponential of ``lb_Hz``.
 
     Returns
     -------
@@ -256,7 +347,9 @@ def process_fid(
     g = group_delay_shift(fid, group_delay, size=size)
     if first_point != 1.0:
         g[..., 0] *= first_point
-    if lb_Hz:
+    if window is not None:
+        g = g * np.asarray(window, dtype=np.float64)
+    elif lb_Hz:
         g = exponential_window(g, lb_Hz=lb_Hz, sw_Hz=sw_Hz)
     return phase(fourier_transform(g), p0_deg=p0_deg, p1_deg=p1_deg) * scale
 

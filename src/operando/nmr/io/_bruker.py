@@ -58,6 +58,22 @@ class NMRMeta:
         Processing parameters (``procs``; for Varian ``SI``/``LB``/``WDW`` from ``fn``/``lb``).
     vendor : str
         ``"Bruker"`` or ``"Varian"``.
+    rg : float
+        Receiver gain as a linear factor on the FID (Bruker ``RG``; Varian ``10**(gain/20)``).
+    pulse_us : float or None
+        Excitation pulse length (Bruker ``P1``, Varian ``pw``), microseconds.
+    recycle_s : float or None
+        Recycle delay (Bruker ``D1``, Varian ``d1``), s.
+    spin_rate_Hz : float or None
+        MAS rate: ``MASR``, else ``CNST31`` (the usual MAS constant of solid-state pulse
+        programs), else None when neither is recorded (or is 0); Varian ``srate``.
+    dspfvs : int or None
+        Bruker ``DSPFVS``: below 20 the data are pre-TopSpin (XWIN-NMR era).
+    phase_offset_deg : float
+        Zero-order phase the spectrometer's own processing adds to ``PHC0``: for pre-TopSpin
+        digitally filtered data (``DSPFVS`` < 20), XWIN-NMR removes the filter's delay as a
+        phase ramp pivoted on the first point, i.e. ``180 * group_delay`` degrees more than a
+        shift in time pivoted on the carrier; 0 otherwise.
     """
 
     path: str
@@ -75,6 +91,22 @@ class NMRMeta:
     reference_MHz: float
     processing: dict[str, Any] = field(default_factory=dict, repr=False)
     vendor: str = "Bruker"
+    rg: float = 1.0
+    pulse_us: float | None = None
+    recycle_s: float | None = None
+    spin_rate_Hz: float | None = None
+    dspfvs: int | None = None
+    phase_offset_deg: float = 0.0
+
+    @property
+    def dwell_s(self) -> float:
+        """Time between two complex points, ``1 / SW_h``, s."""
+        return 1.0 / self.sw_Hz
+
+    @property
+    def acquisition_s(self) -> float:
+        """Acquisition time ``AQ = TD / 2 / SW_h``, s."""
+        return (self.td // 2) / self.sw_Hz
 
 
 @dataclass(frozen=True)
@@ -144,6 +176,34 @@ def _need(params: dict[str, Any], key: str, path: Path) -> Any:
     return params[key]
 
 
+def _num(params: dict[str, Any], key: str, path: Path, default: float | None = None) -> float:
+    """A finite number from a JCAMP parameter (``default`` when absent); a damaged value is one error."""
+    if key not in params:
+        if default is None:
+            raise MissingMetadataError(f"parameter {key} is missing", path=path)
+        return default
+    value = params[key]
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise CorruptFileError(f"parameter {key} = {value!r} is not a number", path=path) from None
+    if not np.isfinite(number):
+        raise CorruptFileError(f"parameter {key} = {value!r} is not a finite number", path=path)
+    return number
+
+
+def _list_value(params: dict[str, Any], key: str, index: int) -> float | None:
+    """Element ``index`` of an array parameter (``P``, ``D``, ``CNST``), None when absent or not numeric."""
+    values = params.get(key)
+    if not isinstance(values, list) or len(values) <= index:
+        return None
+    try:
+        number = float(values[index])
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
+
+
 def read_bruker(path: str | PathLike[str]) -> NMRFID:
     """Read the raw FID (``fid``) or serial file (``ser``) of a Bruker experiment folder.
 
@@ -180,12 +240,16 @@ def read_bruker(path: str | PathLike[str]) -> NMRFID:
     if not data_path.is_file():
         raise UnsupportedFormatError("no fid or ser file beside acqus", path=folder / "fid")
     acqus = _read_jcamp(acqus_path)
-    td = int(_need(acqus, "TD", acqus_path))
-    dtypa = int(acqus.get("DTYPA", 0))
+    td_value = _num(acqus, "TD", acqus_path)
+    if td_value != int(td_value):
+        raise CorruptFileError(f"parameter TD = {acqus['TD']!r} is not a whole number of points", path=acqus_path)
+    td = int(td_value)
+    _refuse_2d(folder, acqus)
+    dtypa = int(_num(acqus, "DTYPA", acqus_path, 0.0))
     if dtypa not in _DTYPES:
         raise UnsupportedFormatError(f"data type DTYPA={dtypa} is not int32 (0) or float64 (2)", path=acqus_path)
     dtype, dname = _DTYPES[dtypa]
-    big = int(acqus.get("BYTORDA", 0)) == 1
+    big = int(_num(acqus, "BYTORDA", acqus_path, 0.0)) == 1
     size = data_path.stat().st_size
     if td < 2 or size < td * dtype.itemsize:
         raise CorruptFileError(
@@ -215,29 +279,86 @@ def read_bruker(path: str | PathLike[str]) -> NMRFID:
     if not np.all(np.isfinite(data)):
         raise CorruptFileError("non-finite values: data type or byte order does not match acqus", path=data_path)
 
-    reference = float(acqus.get("BF1", acqus.get("SFO1", 0.0)))
+    sfo1 = _num(acqus, "SFO1", acqus_path)
+    sw = _num(acqus, "SW_h", acqus_path)
+    if not (sfo1 > 0 and sw > 0):
+        raise CorruptFileError(f"SFO1 = {sfo1} MHz and SW_h = {sw} Hz must be positive", path=acqus_path)
+    bf1 = _num(acqus, "BF1", acqus_path, sfo1)
+    reference = bf1
     procs: dict[str, Any] = {}
     procs_path = folder / "pdata" / "1" / "procs"
     if procs_path.is_file():
         procs = _read_jcamp(procs_path)
-        reference = float(procs.get("SF", reference))
+        reference = _num(procs, "SF", procs_path, reference)
+    ns = int(_num(acqus, "NS", acqus_path, 1.0))
+    rg = _num(acqus, "RG", acqus_path, 1.0)
+    if ns < 1 or rg <= 0:
+        raise CorruptFileError(f"NS = {ns} and RG = {rg} must be positive", path=acqus_path)
+    group_delay = _group_delay(acqus)
+    dspfvs = int(_num(acqus, "DSPFVS", acqus_path, 0.0)) if "DSPFVS" in acqus else None
+    pre_topspin = dspfvs is not None and dspfvs < 20 and int(_num(acqus, "DIGMOD", acqus_path, 1.0)) != 0
+    masr = _num(acqus, "MASR", acqus_path, 0.0)
+    spin = masr if masr > 0 else _list_value(acqus, "CNST", 31)
     meta = NMRMeta(
         path=str(folder),
         nucleus=str(acqus.get("NUC1", "")).strip("<>"),
-        sfo1_MHz=float(_need(acqus, "SFO1", acqus_path)),
-        bf1_MHz=float(acqus.get("BF1", acqus["SFO1"])),
-        o1_Hz=float(acqus.get("O1", 0.0)),
-        sw_Hz=float(_need(acqus, "SW_h", acqus_path)),
+        sfo1_MHz=sfo1,
+        bf1_MHz=bf1,
+        o1_Hz=_num(acqus, "O1", acqus_path, 0.0),
+        sw_Hz=sw,
         td=td,
-        group_delay=_group_delay(acqus),
-        nc=int(acqus.get("NC", 0)),
-        ns=int(acqus.get("NS", 1)),
+        group_delay=group_delay,
+        nc=int(_num(acqus, "NC", acqus_path, 0.0)),
+        ns=ns,
         title=_title(acqus_path),
         pulse_program=str(acqus.get("PULPROG", "")).strip("<>"),
         reference_MHz=reference,
         processing=procs,
+        rg=rg,
+        pulse_us=_list_value(acqus, "P", 1),
+        recycle_s=_list_value(acqus, "D", 1),
+        spin_rate_Hz=spin if spin is not None and spin > 0 else None,
+        dspfvs=dspfvs,
+        phase_offset_deg=(180.0 * group_delay) % 360.0 if pre_topspin and group_delay > 0 else 0.0,
     )
     return NMRFID(data=data, meta=meta, acqus=acqus)
+
+
+#: Pulse programs of pseudo-2D series (one 1D spectrum per row): relaxation, diffusion, nutation.
+_PSEUDO_2D = ("satrec", "invrec", "t1", "t2", "cpmg", "ledbp", "stebp", "dstebp", "diff", "dosy", "nut", "vd", "vc")
+#: Files that list the varied parameter of a pseudo-2D series.
+_LISTS = ("vdlist", "vclist", "vplist", "vtlist", "difflist", "fq1list", "valist", "vdlist.txt")
+
+
+def _refuse_2d(folder: Path, acqus: dict[str, Any]) -> None:
+    """Refuse a true 2D experiment (a pseudo-2D series of 1D spectra passes).
+
+    A ``ser`` with ``acqu2s`` is a true 2D when its indirect dimension is frequency-encoded:
+    ``FnMODE`` (TopSpin) 2..6 (QSEQ, TPPI, States, States-TPPI, Echo-Antiecho), or an
+    indirect carrier ``SFO1`` of another nucleus, and no list file or pulse program marks a
+    series (vdlist, satrec, ...).
+    """
+    acqu2s = folder / "acqu2s"
+    if not ((folder / "ser").is_file() and not (folder / "fid").is_file() and acqu2s.is_file()):
+        return
+    if any((folder / name).is_file() for name in _LISTS):
+        return
+    pulprog = str(acqus.get("PULPROG", "")).strip("<>").lower()
+    if any(key in pulprog for key in _PSEUDO_2D):
+        return
+    f1 = _read_jcamp(acqu2s)
+    try:
+        fnmode = int(float(f1.get("FnMODE", 0)))
+        sfo1_f1, sfo1_f2 = float(f1.get("SFO1", 0.0)), float(acqus.get("SFO1", 0.0))
+    except (TypeError, ValueError):
+        return
+    hetero = sfo1_f1 > 0 and sfo1_f2 > 0 and abs(sfo1_f1 / sfo1_f2 - 1.0) > 1e-3
+    if fnmode in (2, 3, 4, 5, 6) or hetero:
+        raise UnsupportedFormatError(
+            f"a true 2D experiment ({pulprog or 'unknown pulse program'}, FnMODE={fnmode}): "
+            "only 1D spectra and pseudo-2D series are processed",
+            path=folder / "ser",
+        )
 
 
 def _check_byte_order(path: Path, dtype: np.dtype[Any], big: bool, dtypa: int) -> None:
@@ -271,11 +392,14 @@ def _title(path: Path) -> str:
 
 
 def _group_delay(acqus: dict[str, Any]) -> float:
-    grpdly = float(acqus.get("GRPDLY", -1))
+    try:
+        grpdly = float(acqus.get("GRPDLY", -1))
+        dspfvs = int(float(acqus.get("DSPFVS", 0)))
+        decim = float(acqus.get("DECIM", 1))
+    except (TypeError, ValueError):
+        return 0.0
     if grpdly > 0:
         return grpdly
-    dspfvs = int(acqus.get("DSPFVS", 0))
-    decim = float(acqus.get("DECIM", 1))
     if dspfvs >= 14 or decim <= 1:
         return 0.0
     import nmrglue as ng
