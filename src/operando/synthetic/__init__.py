@@ -16,6 +16,12 @@ from operando.synthetic._nmr import (
     write_varian_fid,
 )
 from operando.synthetic._sxdm import KMapTruth, SyntheticKMap, simulate_kmap, write_bliss_kmap, write_spec_kmap
+from operando.synthetic._sxdm_phases import (
+    TwoPhaseKMap,
+    front_fraction_field,
+    random_fraction_field,
+    simulate_two_phase_kmap,
+)
 from operando.synthetic._symmetric import DEFAULT_BV_CELL, simulate_bv_symmetric_cell, simulate_symmetric_cell
 from operando.synthetic._tomo import (
     LABELS,
@@ -39,13 +45,16 @@ __all__ = [
     "SyntheticCell",
     "SyntheticDendriteMRI",
     "SyntheticKMap",
+    "TwoPhaseKMap",
     "csi_phantom",
     "derivative_gaussian",
     "derivative_lorentzian",
+    "front_fraction_field",
     "li_isotope_pair",
     "licl_reference_pair",
     "lmno_ocv",
     "project_cell",
+    "random_fraction_field",
     "simulate_bv_symmetric_cell",
     "simulate_cell",
     "simulate_cell_series",
@@ -54,6 +63,7 @@ __all__ = [
     "simulate_gcpl",
     "simulate_kmap",
     "simulate_symmetric_cell",
+    "simulate_two_phase_kmap",
     "write_bes3t",
     "write_bliss_kmap",
     "write_bruker_fid",

@@ -1,0 +1,665 @@
+"""Two lattice phases in one scan point: the radial (|Q|) profile split into up to two peaks.
+
+The centre of mass of :mod:`operando.sxdm._reduce` gives, for a point that holds two
+phases, their intensity-weighted mean d-spacing: a fake solid solution. Here the counts of
+each point are histogrammed along ``|Q|`` instead (tilt moves a peak across |Q| shells only
+to second order, so the radial profile separates lattice spacings whatever the mosaic),
+and the profile is explained by a background plus one or two Gaussian peaks:
+
+``lambda_k = beta * n_k + sum_j A_j * c_k * (Phi((e_k+1 - mu_j) / s_j) - Phi((e_k - mu_j) / s_j))``
+
+with ``n_k`` the detector voxels (pixel x rocking angle) in bin ``k``, ``c_k`` the fraction
+of the bin's voxels left by the pixel mask (gaps, dead and hot pixels), ``beta`` counts per
+voxel and ``Phi`` the normal CDF. The bins hold summed detector counts, so they are
+Poisson: both models are fitted by maximum Poisson likelihood and compared by BIC. A point
+is ``two_phase`` when two peaks explain its profile decisively better than one
+(``delta_bic > min_delta_bic``), the two are resolved (centres at least ``min_separation``
+times the larger width apart: one skewed or flat-topped peak is not two phases) and the
+minor one holds at least ``min_fraction`` of the intensity.
+
+The phase fraction of a point is the share of its integrated radial intensity in the
+larger-d (smaller |Q|) peak. A single-peak point of a map whose summed profile shows two
+lattice populations (:func:`survey_phases`) belongs wholly to the nearer population
+(fraction 1 or 0, as on either side of a phase front); where the map shows one
+population the fraction of a single-peak point is undefined (NaN).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import ndimage, sparse, special
+
+from operando.errors import ParameterError
+from operando.sxdm._reduce import ROI
+from operando.sxdm._source import FrameSource, plain_region_sums
+
+__all__ = [
+    "PhaseSurvey",
+    "RadialBins",
+    "decompose_phases",
+    "fit_radial_peaks",
+    "phase_region",
+    "radial_bins",
+    "radial_profiles",
+    "survey_phases",
+]
+
+_TWO_PI = 2.0 * np.pi
+
+
+@dataclass(frozen=True)
+class RadialBins:
+    """A |Q| grid over the voxels of a region of interest.
+
+    Attributes
+    ----------
+    roi : ROI
+        The detector box and rocking angles the voxels lie in.
+    index : (angle, det_y, det_x) ndarray of int
+        Bin of each voxel of the box; -1 where unused (outside the region or masked).
+    edges : (K + 1,) ndarray
+        Bin edges, 1/Å.
+    voxels : (K,) ndarray
+        Used voxels per bin (the shape of a flat background).
+    coverage : (K,) ndarray
+        Used voxels over the region's voxels per bin (1 where the pixel mask takes none).
+    """
+
+    roi: ROI
+    index: NDArray[np.intp]
+    edges: NDArray[np.float64]
+    voxels: NDArray[np.float64]
+    coverage: NDArray[np.float64]
+
+    @property
+    def centres(self) -> NDArray[np.float64]:
+        """(K,) bin centres, 1/Å."""
+        return 0.5 * (self.edges[1:] + self.edges[:-1])
+
+    @property
+    def width(self) -> float:
+        """Bin width, 1/Å."""
+        return float(self.edges[1] - self.edges[0])
+
+    def matrices(self) -> list[sparse.csr_array]:
+        """Per angle, the (K, det_y * det_x) 0/1 matrix that sums a box frame's pixels into bins."""
+        n_bins = len(self.edges) - 1
+        out = []
+        for idx in self.index.reshape(len(self.index), -1):
+            pix = np.flatnonzero(idx >= 0)
+            out.append(
+                sparse.csr_array((np.ones(pix.size), (idx[pix], pix)), shape=(n_bins, idx.size), dtype=np.float64)
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class PhaseSurvey:
+    """Lattice populations of a whole map, from its summed radial profile.
+
+    Attributes
+    ----------
+    two_populations : bool
+        Two resolved peaks (two maxima with a valley) explain the summed profile.
+    q_centres : (n,) ndarray
+        |Q| of each population, ascending (the larger d first), 1/Å; n = 2 when
+        ``two_populations`` else 1.
+    q_widths : (n,) ndarray
+        Their standard deviations along |Q|, 1/Å.
+    fractions : (n,) ndarray
+        Share of the integrated intensity.
+    delta_bic : float
+        BIC of one peak minus BIC of two (positive: two explain the profile better).
+    reason : str
+        Why the survey decided as it did, in one sentence.
+    """
+
+    two_populations: bool
+    q_centres: NDArray[np.float64]
+    q_widths: NDArray[np.float64]
+    fractions: NDArray[np.float64]
+    delta_bic: float
+    reason: str
+
+    @property
+    def d_spacings_A(self) -> NDArray[np.float64]:
+        """``2 pi / q_centres``, Å (descending)."""
+        return np.asarray(_TWO_PI / self.q_centres)
+
+
+def phase_region(
+    summed: ArrayLike,
+    *,
+    valid: ArrayLike | None = None,
+    threshold: float = 1e-3,
+    grow: tuple[int, int, int] = (1, 3, 3),
+) -> tuple[ROI, NDArray[np.bool_]]:
+    """Every voxel where any point of the map diffracts: the support of the summed frames.
+
+    Unlike :func:`operando.sxdm.find_roi` (which keeps regions reaching a fifth of the
+    strongest, the main peak) a weak second phase is kept: the smoothed excess over the
+    median must pass five times its Poisson noise and ``threshold`` times its maximum, and
+    the support is grown by ``grow`` (angles, rows, columns) to take in the peaks' tails.
+
+    Parameters
+    ----------
+    summed : (angle, det_y, det_x) array_like
+        Frames summed over the points of the map (counts).
+    valid : (det_y, det_x) array_like of bool, optional
+        Usable pixels (neither masked nor hot).
+    threshold : float
+        Fraction of the maximum smoothed excess.
+    grow : (int, int, int)
+        Dilation of the support, in angles, rows and columns.
+
+    Returns
+    -------
+    roi : ROI
+        Bounding box of the support.
+    inside : (angle, det_y, det_x) ndarray of bool
+        The support within the box (masked pixels included: :func:`radial_bins` counts
+        them for the coverage).
+
+    Examples
+    --------
+    >>> s = np.full((5, 20, 20), 10.0); s[2, 5:8, 9:11] += 500.0; s[3, 14, 4] += 300.0
+    >>> roi, inside = phase_region(s, grow=(0, 1, 1))
+    >>> roi, inside.shape
+    (ROI(angles=(2, 4), det_y=(3, 17), det_x=(2, 13)), (2, 14, 11))
+    """
+    s = np.asarray(summed, dtype=np.float64)
+    if s.ndim != 3:
+        raise ParameterError(f"summed frames must be (angle, det_y, det_x), got shape {s.shape}")
+    ok = np.ones(s.shape[1:], dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
+    if ok.shape != s.shape[1:] or not ok.any():
+        raise ParameterError(f"valid must be a (det_y, det_x) mask with usable pixels, got shape {ok.shape}")
+    base = float(np.median(s[:, ok]))
+    excess = ndimage.uniform_filter(np.where(ok[None], s - base, 0.0), size=(1, 3, 3), mode="constant")
+    noise = np.sqrt(max(base, 0.0) + 1.0) / 3.0  # Poisson noise of a 3 x 3 mean of the background
+    peak = float(excess.max())
+    if not peak > 5.0 * noise:
+        raise ParameterError("no Bragg peak above the background in the summed frames")
+    lit = excess > max(threshold * peak, 5.0 * noise)
+    lit = ndimage.binary_dilation(lit, structure=np.ones([2 * g + 1 for g in grow], dtype=bool))
+    bounds = []
+    for axis in range(3):
+        hit = np.flatnonzero(lit.any(axis=tuple(a for a in range(3) if a != axis)))
+        bounds.append((int(hit[0]), int(hit[-1]) + 1))
+    roi = ROI(*bounds)
+    return roi, lit[roi.slices]
+
+
+def radial_bins(
+    q_abs: ArrayLike,
+    *,
+    roi: ROI,
+    inside: ArrayLike | None = None,
+    valid: ArrayLike | None = None,
+    bin_width: float | None = None,
+) -> RadialBins:
+    """The |Q| grid of a region and the bin of each of its voxels.
+
+    Parameters
+    ----------
+    q_abs : (angle, det_y, det_x) array_like
+        |Q| of each voxel of the region's box, 1/Å.
+    roi : ROI
+        The box (recorded with the bins).
+    inside : (angle, det_y, det_x) array_like of bool, optional
+        Voxels of the region within the box (e.g. from :func:`phase_region`); all by default.
+    valid : (det_y, det_x) or (angle, det_y, det_x) array_like of bool, optional
+        Usable voxels of the box (pixel mask and hot pixels removed).
+    bin_width : float, optional
+        1/Å; by default the radial pitch of one detector pixel (the median |Q| step
+        between neighbouring pixels), the finest grid the voxels sample evenly.
+
+    Returns
+    -------
+    RadialBins
+
+    Examples
+    --------
+    >>> q = np.broadcast_to(np.linspace(3.0, 3.011, 12)[None, :, None], (2, 12, 3))
+    >>> b = radial_bins(q, roi=ROI((0, 2), (0, 12), (0, 3)))
+    >>> len(b.centres), round(b.width, 6), b.voxels.tolist()[:3]
+    (12, 0.001, [6.0, 6.0, 6.0])
+    """
+    qa = np.asarray(q_abs, dtype=np.float64)
+    want = tuple(b - a for a, b in (roi.angles, roi.det_y, roi.det_x))
+    if qa.shape != want:
+        raise ParameterError(f"q_abs has shape {qa.shape}, expected {want} for {roi}")
+    region = np.ones(qa.shape, dtype=bool) if inside is None else np.asarray(inside, dtype=bool)
+    use = region.copy()
+    if valid is not None:
+        use &= np.broadcast_to(np.asarray(valid, dtype=bool), qa.shape)
+    if not use.any():
+        raise ParameterError("no usable voxel in the region of interest")
+    if bin_width is None:
+        steps = [np.abs(np.diff(qa, axis=ax)) for ax in (1, 2) if qa.shape[ax] > 1]
+        pitch = max((float(np.median(s)) for s in steps), default=0.0)
+        if not pitch > 0:
+            raise ParameterError("|Q| does not vary across the detector box: give bin_width")
+        bin_width = pitch
+    if not bin_width > 0:
+        raise ParameterError(f"bin_width must be positive, got {bin_width}")
+    lo, hi = float(qa[use].min()), float(qa[use].max())
+    n_bins = int(np.floor((hi - lo) / bin_width + 1e-9)) + 1  # the extreme voxels half a bin inside
+    if n_bins > 4000:
+        raise ParameterError(f"{n_bins} radial bins of {bin_width:.3g} 1/Å: give a wider bin_width")
+    centre = 0.5 * (lo + hi)
+    edges = np.asarray(centre + (np.arange(n_bins + 1) - n_bins / 2) * bin_width, dtype=np.float64)
+    k = np.clip(np.searchsorted(edges, qa, side="right") - 1, 0, n_bins - 1)
+    index = np.where(use, k, -1).astype(np.intp)
+    voxels = np.bincount(index[use], minlength=n_bins).astype(np.float64)
+    every = np.bincount(k[region], minlength=n_bins).astype(np.float64)
+    coverage = np.divide(voxels, every, out=np.zeros(n_bins), where=every > 0)
+    return RadialBins(roi=roi, index=index, edges=edges, voxels=voxels, coverage=coverage)
+
+
+def _angle_profile(a: int, frames: NDArray[Any], *, mats: list[sparse.csr_array]) -> NDArray[np.float64]:
+    """Box frames ``(points, det_y, det_x)`` of the region's angle ``a`` -> ``(points, K)`` radial sums."""
+    f = np.asarray(frames, dtype=np.float64).reshape(len(frames), -1)
+    return np.asarray((mats[a] @ f.T).T)
+
+
+def radial_profiles(frames: Any, bins: RadialBins) -> Any:
+    """The radial profile of every scan point: its counts summed per |Q| bin.
+
+    One pass over the region's frames, block by block (one task per chunk of the
+    frames: memory holds a few blocks whatever the map size); a frame source's own
+    ``region_sums`` is used (the Bliss reader reduces while it decompresses).
+
+    Parameters
+    ----------
+    frames : (angle, y, x, det_y, det_x) ndarray or dask.array, or FrameSource
+        Counts.
+    bins : RadialBins
+        From :func:`radial_bins` on the box of the same frames.
+
+    Returns
+    -------
+    (y, x, K) dask.array of float64
+        Counts per bin (lazy).
+
+    Examples
+    --------
+    >>> f = np.ones((2, 1, 3, 4, 4), dtype=np.int32)
+    >>> q = np.broadcast_to(np.linspace(3.0, 3.003, 4)[None, :, None], (2, 4, 4))
+    >>> b = radial_bins(q, roi=ROI((0, 2), (0, 4), (0, 4)))
+    >>> radial_profiles(f, b).compute()[0, 0].tolist()
+    [8.0, 8.0, 8.0, 8.0]
+    """
+    mats = bins.matrices()
+    angle_sums = partial(_angle_profile, mats=mats)
+    n_bins = len(bins.edges) - 1
+    if isinstance(frames, FrameSource):
+        return frames.region_sums(bins.roi, angle_sums, n_sums=n_bins)
+    return plain_region_sums(frames, bins.roi, angle_sums, n_sums=n_bins)
+
+
+def _moments(w: NDArray[np.float64], x: NDArray[np.float64], h: float) -> tuple[NDArray[np.float64], ...]:
+    """Sum, mean and bin-corrected standard deviation of weights ``w`` (..., K) on centres ``x``."""
+    s = w.sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu = (w * x).sum(-1) / s
+        var = (w * (x - mu[..., None]) ** 2).sum(-1) / s - h * h / 12.0  # Sheppard's correction
+    return s, mu, np.sqrt(np.clip(var, (h / 2.0) ** 2, None))
+
+
+def _em(
+    y: NDArray[np.float64],
+    bins: RadialBins,
+    x: NDArray[np.float64],
+    amp: NDArray[np.float64],
+    mu: NDArray[np.float64],
+    sig: NDArray[np.float64],
+    beta: NDArray[np.float64],
+    *,
+    max_iter: int,
+    tol: float,
+) -> tuple[NDArray[np.float64], ...]:
+    """Poisson maximum likelihood of background + C Gaussians by EM, for P profiles at once.
+
+    Hand-written rather than one ``scipy.optimize.least_squares`` per point: the updates
+    are closed-form and vectorise over the points (on 100 points x 120 bins, two peaks:
+    ~0.04 s here against ~1.5 s for per-point ``least_squares`` on the Poisson deviance).
+    Intensities and the background are exact EM updates; centres and widths are the
+    weighted moments on the bin centres (widths with Sheppard's correction).
+
+    Shapes: ``y`` (P, K); ``amp, mu, sig`` (P, C); ``beta`` (P,). Returns the fitted
+    ``amp, mu, sig, beta`` and the log-likelihood (P,) (without the ``log y!`` constant).
+    """
+    h = bins.width
+    lo, hi = bins.edges[:-1] - x.mean(), bins.edges[1:] - x.mean()
+    xc = x - x.mean()
+    n, cov = bins.voxels, bins.coverage
+    mu = mu - x.mean()
+    amp, sig, beta = amp.copy(), sig.copy(), beta.copy()
+    ll = np.full(len(y), -np.inf)
+    active = np.arange(len(y))
+    tiny = 1e-12
+    for _ in range(max_iter):
+        if not active.size:
+            break
+        ya, m, s, a, b = y[active], mu[active], sig[active], amp[active], beta[active]
+        p = special.ndtr((hi - m[..., None]) / s[..., None]) - special.ndtr((lo - m[..., None]) / s[..., None])
+        pc = p * cov
+        comp = a[..., None] * pc
+        bg = b[:, None] * n
+        lam = bg + comp.sum(1) + tiny
+        new_ll = (ya * np.log(lam) - lam).sum(-1)
+        ratio = ya / lam
+        wc = comp * ratio[:, None, :]
+        norm = pc.sum(-1)
+        a_new = np.divide(wc.sum(-1), norm, out=np.zeros_like(a), where=norm > 0)
+        b_new = (bg * ratio).sum(-1) / n.sum()
+        tot, m_new, s_new = _moments(wc, xc, h)
+        keep = tot > tiny
+        mu[active] = np.where(keep, m_new, m)
+        sig[active] = np.where(keep, s_new, s)
+        amp[active], beta[active] = a_new, b_new
+        done = np.abs(new_ll - ll[active]) <= tol * np.maximum(1.0, np.abs(new_ll))
+        ll[active] = new_ll
+        active = active[~done]
+    # the log-likelihood at the final parameters
+    p = special.ndtr((hi - mu[..., None]) / sig[..., None]) - special.ndtr((lo - mu[..., None]) / sig[..., None])
+    lam = beta[:, None] * n + (amp[..., None] * p * cov).sum(1) + tiny
+    ll = (y * np.log(lam) - lam).sum(-1)
+    return amp, mu + x.mean(), sig, beta, ll
+
+
+def _init_one(y: NDArray[np.float64], bins: RadialBins, beta0: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
+    """Moments of the net profile (counts above ``beta0`` per voxel): one peak per profile."""
+    net = np.clip(y - beta0[:, None] * bins.voxels, 0.0, None)
+    tot, mu, sig = _moments(net, bins.centres, bins.width)
+    return tot[:, None], mu[:, None], sig[:, None]
+
+
+def _init_two(
+    y: NDArray[np.float64], bins: RadialBins, beta0: NDArray[np.float64], split: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], ...]:
+    """Two peaks per profile: the moments of the net profile on either side of ``split`` (P,)."""
+    x = bins.centres
+    net = np.clip(y - beta0[:, None] * bins.voxels, 0.0, None)
+    left = x[None, :] < split[:, None]
+    parts = [_moments(np.where(side, net, 0.0), x, bins.width) for side in (left, ~left)]
+    tot = np.stack([p[0] for p in parts], -1)
+    mu = np.stack([p[1] for p in parts], -1)
+    sig = np.stack([p[2] for p in parts], -1)
+    # an empty side: a small peak at the split, as wide as the other side's
+    empty = ~(tot > 0) | ~np.isfinite(mu)
+    mu = np.where(empty, split[:, None], mu)
+    sig = np.where(empty, np.nanmax(np.where(empty, np.nan, sig), axis=-1, keepdims=True), sig)
+    sig = np.where(np.isfinite(sig), sig, bins.width)
+    tot = np.where(empty, 1e-3 * np.nansum(tot, -1, keepdims=True) + 1.0, tot)
+    return tot, mu, sig
+
+
+def fit_radial_peaks(
+    profiles: ArrayLike,
+    bins: RadialBins,
+    *,
+    background: float | ArrayLike | None = None,
+    references: ArrayLike | None = None,
+    max_iter: int = 400,
+    tol: float = 1e-9,
+) -> dict[str, NDArray[np.float64]]:
+    """One- and two-peak Poisson fits of radial profiles, and the BIC that compares them.
+
+    Parameters
+    ----------
+    profiles : (..., K) array_like
+        Counts per |Q| bin (from :func:`radial_profiles`).
+    bins : RadialBins
+        Their grid.
+    background : float or (...) array_like, optional
+        Starting background, counts per voxel; by default from the outer fifth of the bins.
+    references : (2,) array_like, optional
+        |Q| of two populations (1/Å, e.g. :attr:`PhaseSurvey.q_centres`): the two-peak fit
+        starts from the profile split halfway between them; by default at the one-peak centre.
+    max_iter, tol : int, float
+        EM iterations and relative log-likelihood change at which a profile is done.
+
+    Returns
+    -------
+    dict of (...) or (..., n) ndarrays
+        ``amp1, mu1, sigma1`` (one peak; shape (..., 1)), ``amp2, mu2, sigma2`` (two peaks,
+        ascending ``mu``; shape (..., 2)): integrated counts, centre and standard deviation
+        along |Q| (1/Å); ``beta1, beta2`` background counts per voxel; ``loglik1, loglik2``;
+        ``delta_bic`` = BIC(one) - BIC(two).
+
+    Examples
+    --------
+    >>> q = np.broadcast_to(np.linspace(3.0, 3.06, 121)[None, :, None], (1, 121, 1))
+    >>> b = radial_bins(q, roi=ROI((0, 1), (0, 121), (0, 1)))
+    >>> x = b.centres
+    >>> lam = 2.0 + 4000 * b.width * (np.exp(-0.5 * ((x - 3.02) / 2e-3) ** 2) / (2e-3 * np.sqrt(2 * np.pi)))
+    >>> lam = lam + 2000 * b.width * np.exp(-0.5 * ((x - 3.04) / 2e-3) ** 2) / (2e-3 * np.sqrt(2 * np.pi))
+    >>> fit = fit_radial_peaks(np.random.default_rng(0).poisson(lam), b)
+    >>> np.round(fit["mu2"], 3).tolist(), bool(fit["delta_bic"] > 100)
+    ([3.02, 3.04], True)
+    """
+    y = np.asarray(profiles, dtype=np.float64)
+    n_bins = len(bins.edges) - 1
+    if y.shape[-1:] != (n_bins,):
+        raise ParameterError(f"profiles end in {y.shape[-1:]} bins, the grid has {n_bins}")
+    lead = y.shape[:-1]
+    y = y.reshape(-1, n_bins)
+    if background is None:
+        k = max(1, n_bins // 10)
+        tails = np.r_[0:k, n_bins - k : n_bins]
+        beta0 = y[:, tails].sum(-1) / max(bins.voxels[tails].sum(), 1.0)
+    else:
+        beta0 = np.broadcast_to(np.asarray(background, dtype=np.float64), lead).reshape(-1).copy()
+    a1, m1, s1 = _init_one(y, bins, beta0)
+    a1, m1, s1, b1, ll1 = _em(y, bins, bins.centres, a1, m1, s1, beta0, max_iter=max_iter, tol=tol)
+    if references is not None:
+        ref = np.sort(np.asarray(references, dtype=np.float64).reshape(-1))
+        if ref.shape != (2,) or not np.isfinite(ref).all():
+            raise ParameterError(f"references must be two finite |Q| values, got {references!r}")
+        split = np.full(len(y), ref.mean())
+    else:
+        split = np.where(np.isfinite(m1[:, 0]), m1[:, 0], bins.centres.mean())
+    a2, m2, s2 = _init_two(y, bins, beta0, split)
+    a2, m2, s2, b2, ll2 = _em(y, bins, bins.centres, a2, m2, s2, b1.copy(), max_iter=max_iter, tol=tol)
+    order = np.argsort(m2, axis=-1)
+    a2, m2, s2 = (np.take_along_axis(v, order, -1) for v in (a2, m2, s2))
+    n_used = max(int((bins.voxels > 0).sum()), 2)
+    delta_bic = 2.0 * (ll2 - ll1) - 3.0 * np.log(n_used)
+    out = {
+        "amp1": a1,
+        "mu1": m1,
+        "sigma1": s1,
+        "beta1": b1,
+        "loglik1": ll1,
+        "amp2": a2,
+        "mu2": m2,
+        "sigma2": s2,
+        "beta2": b2,
+        "loglik2": ll2,
+        "delta_bic": delta_bic,
+    }
+    return {k: v.reshape((*lead, *v.shape[1:])) for k, v in out.items()}
+
+
+def _resolved(fit: dict[str, NDArray[np.float64]], *, min_separation: float, min_fraction: float) -> NDArray[np.bool_]:
+    """Two fitted peaks that are apart by ``min_separation`` widths and each hold ``min_fraction``."""
+    a, m, s = fit["amp2"], fit["mu2"], fit["sigma2"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = a / a.sum(-1, keepdims=True)
+        apart = (m[..., 1] - m[..., 0]) >= min_separation * s.max(-1)
+    ok = np.isfinite(a).all(-1) & np.isfinite(m).all(-1) & (a > 0).all(-1)
+    return np.asarray(ok & apart & (frac.min(-1) >= min_fraction))
+
+
+def _bimodal(fit: dict[str, NDArray[np.float64]], *, valley: float) -> bool:
+    """The two-peak profile has a dip below ``valley`` times its lower maximum between the centres."""
+    a, m, s = fit["amp2"].reshape(-1), fit["mu2"].reshape(-1), fit["sigma2"].reshape(-1)
+    x = np.linspace(m[0] - s[0], m[1] + s[1], 2001)
+    dens = (a[:, None] / s[:, None] * np.exp(-0.5 * ((x[None] - m[:, None]) / s[:, None]) ** 2)).sum(0)
+    i0, i1 = np.searchsorted(x, m)
+    left, right = dens[: i0 + 1].max(), dens[i1 - 1 :].max()
+    dip = dens[i0 : i1 + 1].min()
+    return bool(dip <= valley * min(left, right))
+
+
+def survey_phases(
+    profile: ArrayLike,
+    bins: RadialBins,
+    *,
+    background: float | None = None,
+    min_delta_bic: float = 10.0,
+    min_separation: float = 2.0,
+    min_fraction: float = 0.01,
+    valley: float = 0.8,
+) -> PhaseSurvey:
+    """Does the map hold two lattice populations? Its summed radial profile, one peak or two.
+
+    Two populations: two peaks explain the profile decisively better than one
+    (``delta_bic > min_delta_bic``), they are resolved (centres ``min_separation`` widths
+    apart, each with ``min_fraction`` of the intensity) and the profile dips between them
+    (below ``valley`` times the lower maximum). A solid-solution gradient broadens or
+    skews the one peak but does not make a second maximum.
+
+    Parameters
+    ----------
+    profile : (K,) array_like
+        Counts per |Q| bin summed over the map.
+    bins : RadialBins
+        Its grid.
+    background : float, optional
+        Starting background, counts per voxel (of the sum).
+    min_delta_bic, min_separation, min_fraction, valley : float
+        The criteria above.
+
+    Returns
+    -------
+    PhaseSurvey
+
+    Examples
+    --------
+    >>> q = np.broadcast_to(np.linspace(3.0, 3.06, 121)[None, :, None], (1, 121, 1))
+    >>> b = radial_bins(q, roi=ROI((0, 1), (0, 121), (0, 1)))
+    >>> g = lambda c: b.width * np.exp(-0.5 * ((b.centres - c) / 2e-3) ** 2) / (2e-3 * np.sqrt(2 * np.pi))
+    >>> rng = np.random.default_rng(1)
+    >>> survey_phases(rng.poisson(5 + 1e5 * g(3.02) + 4e4 * g(3.04)), b).two_populations
+    True
+    >>> survey_phases(rng.poisson(5 + 1e5 * g(3.03)), b).two_populations
+    False
+    """
+    y = np.asarray(profile, dtype=np.float64)
+    if y.ndim != 1:
+        raise ParameterError(f"the survey profile must be one-dimensional, got shape {y.shape}")
+    fit = fit_radial_peaks(y[None], bins, background=None if background is None else [background])
+    fit = {k: v[0] for k, v in fit.items()}
+    dbic = float(fit["delta_bic"])
+    resolved = bool(_resolved(fit, min_separation=min_separation, min_fraction=min_fraction))
+    two = dbic > min_delta_bic and resolved and _bimodal(fit, valley=valley)
+    if two:
+        a, m, s = fit["amp2"], fit["mu2"], fit["sigma2"]
+        reason = (
+            f"two lattice populations at d = {_TWO_PI / m[0]:.5f} and {_TWO_PI / m[1]:.5f} A "
+            f"({a[0] / a.sum():.0%} / {a[1] / a.sum():.0%} of the intensity, delta BIC {dbic:.3g})"
+        )
+    else:
+        a, m, s = fit["amp1"], fit["mu1"], fit["sigma1"]
+        why = "a second peak does not improve the fit" if dbic <= min_delta_bic else "no resolved second maximum"
+        reason = f"one lattice population at d = {_TWO_PI / m[0]:.5f} A ({why}, delta BIC {dbic:.3g})"
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fractions = a / a.sum()
+    return PhaseSurvey(
+        two_populations=two,
+        q_centres=np.asarray(m, dtype=np.float64),
+        q_widths=np.asarray(s, dtype=np.float64),
+        fractions=np.asarray(fractions, dtype=np.float64),
+        delta_bic=dbic,
+        reason=reason,
+    )
+
+
+def decompose_phases(
+    profiles: ArrayLike,
+    bins: RadialBins,
+    *,
+    survey: PhaseSurvey | None = None,
+    background: float | ArrayLike | None = None,
+    min_delta_bic: float = 10.0,
+    min_separation: float = 2.0,
+    min_fraction: float = 0.02,
+) -> dict[str, NDArray[Any]]:
+    """Per scan point: one lattice phase or two, their fractions, d-spacings and radial widths.
+
+    Parameters
+    ----------
+    profiles : (y, x, K) array_like
+        Radial profiles (:func:`radial_profiles`, computed).
+    bins : RadialBins
+        Their grid.
+    survey : PhaseSurvey, optional
+        The map's populations (:func:`survey_phases`): the two-peak fits start from them
+        and a single-peak point joins the nearer one.
+    background : float or (y, x) array_like, optional
+        Starting background, counts per voxel.
+    min_delta_bic, min_separation, min_fraction : float
+        A point is two-phase when two peaks lower the BIC by more than ``min_delta_bic``,
+        their centres are at least ``min_separation`` times the larger width apart and
+        the minor one holds at least ``min_fraction`` of the intensity.
+
+    Returns
+    -------
+    dict of (y, x) ndarrays
+        ``two_phase`` (bool); ``phase_fraction`` (share of intensity in the larger-d phase;
+        1 or 0 for a single-peak point of a two-population map, NaN for one of a
+        one-population map); ``d_phase1``, ``d_phase2`` (Å, phase 1 has the larger d;
+        NaN where absent); ``width_phase1``, ``width_phase2`` (standard deviation along
+        |Q|, 1/Å); ``two_phase_delta_bic``. NaN everywhere a point has no net intensity.
+
+    Examples
+    --------
+    >>> q = np.broadcast_to(np.linspace(3.0, 3.06, 121)[None, :, None], (1, 121, 1))
+    >>> b = radial_bins(q, roi=ROI((0, 1), (0, 121), (0, 1)))
+    >>> g = lambda c: b.width * np.exp(-0.5 * ((b.centres - c) / 2e-3) ** 2) / (2e-3 * np.sqrt(2 * np.pi))
+    >>> lam = np.stack([3e3 * g(3.02) + 1e3 * g(3.04), 4e3 * g(3.02)])[None] + 1.0
+    >>> out = decompose_phases(np.random.default_rng(2).poisson(lam), b)
+    >>> out["two_phase"].tolist(), np.round(out["phase_fraction"], 1).tolist()
+    ([[True, False]], [[0.8, nan]])
+    """
+    y = np.asarray(profiles, dtype=np.float64)
+    if y.ndim != 3:
+        raise ParameterError(f"profiles must be (y, x, K), got shape {y.shape}")
+    refs = survey.q_centres if survey is not None and survey.two_populations else None
+    fit = fit_radial_peaks(y, bins, background=background, references=refs)
+    has = np.isfinite(fit["mu1"][..., 0]) & (fit["amp1"][..., 0] > 0)
+    two = (fit["delta_bic"] > min_delta_bic) & _resolved(fit, min_separation=min_separation, min_fraction=min_fraction)
+    two &= has
+    a2, m2, s2 = fit["amp2"], fit["mu2"], fit["sigma2"]
+    m1, s1 = fit["mu1"][..., 0], fit["sigma1"][..., 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac2 = a2[..., 0] / a2.sum(-1)
+        if refs is not None:  # a single peak joins the nearer population
+            in_first = np.abs(m1 - refs[0]) <= np.abs(m1 - refs[1])
+            frac1 = np.where(in_first, 1.0, 0.0)
+        else:
+            in_first = np.ones(m1.shape, dtype=bool)
+            frac1 = np.full(m1.shape, np.nan)
+        d1 = _TWO_PI / m1
+        d2a, d2b = _TWO_PI / m2[..., 0], _TWO_PI / m2[..., 1]
+    nan = np.full(m1.shape, np.nan)
+    out: dict[str, NDArray[Any]] = {
+        "two_phase": two,
+        "phase_fraction": np.where(two, frac2, frac1),
+        "d_phase1": np.where(two, d2a, np.where(in_first, d1, nan)),
+        "d_phase2": np.where(two, d2b, np.where(in_first, nan, d1)),
+        "width_phase1": np.where(two, s2[..., 0], np.where(in_first, s1, nan)),
+        "width_phase2": np.where(two, s2[..., 1], np.where(in_first, nan, s1)),
+        "two_phase_delta_bic": fit["delta_bic"],
+    }
+    for k, v in out.items():
+        if k != "two_phase":
+            out[k] = np.where(has, v, np.nan)
+    return out

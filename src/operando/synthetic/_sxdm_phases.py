@@ -1,0 +1,210 @@
+"""Synthetic K-map where scan points hold two lattice phases (LMNO on a voltage plateau).
+
+Detector frames are linear in the diffracted intensity, so a point holding a fraction
+``f`` of phase 1 and ``1 - f`` of phase 2 gives, before counting noise, ``f`` times the
+frames of phase 1 plus ``1 - f`` times those of phase 2. Both phases come from
+:func:`operando.synthetic.simulate_kmap` (through its public parameters only) with one
+seed, so they share the crystal, its strain field, its mosaic tilt domains and the
+diffractometer; they differ by their d-spacing. The detector sits at the Bragg angle of
+the mean of the two, so both peaks fall on it. Counts are Poisson at detector level: the
+flat background, the Bragg intensity of both phases and the hot pixels, with the dead
+pixels at zero, as :class:`operando.synthetic.SyntheticKMap` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import ndimage, special
+
+from operando.errors import ParameterError
+from operando.synthetic._sxdm import KMapTruth, SyntheticKMap, simulate_kmap
+
+__all__ = ["TwoPhaseKMap", "front_fraction_field", "random_fraction_field", "simulate_two_phase_kmap"]
+
+LMNO_D400_A = (2.0332, 2.0184)
+"""d400 of LiMn1.5Ni0.5O4 on its two plateaus (Å), the values the paper reports."""
+
+
+@dataclass(frozen=True)
+class TwoPhaseKMap(SyntheticKMap):
+    """A :class:`SyntheticKMap` whose points hold two phases.
+
+    ``truth`` is phase 1 (the larger d-spacing), ``second`` phase 2; ``fraction`` (y, x)
+    is phase 1's share of each point's Bragg intensity (its volume fraction), NaN outside
+    the crystal.
+    """
+
+    second: KMapTruth | None = None
+    fraction: NDArray[np.float64] | None = None
+
+    def _phase_peaks(self, truth: KMapTruth, points: NDArray[np.intp]) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+        """Expected Bragg counts of one phase: voxels within reach, (voxels, points)."""
+        qflat = self.pixel_q().reshape(-1, 3)
+        inside = truth.q[truth.mask]
+        centre = inside.mean(0)
+        reach = 8.0 * self.peak_sigma_q + float(np.linalg.norm(inside - centre, axis=-1).max(initial=0.0))
+        near = np.flatnonzero(np.linalg.norm(qflat - centre, axis=-1) < reach)
+        qc = qflat[near] - centre
+        qp = truth.q.reshape(-1, 3)[points] - centre
+        dist2 = (qc**2).sum(1)[:, None] - 2.0 * qc @ qp.T + (qp**2).sum(1)[None, :]
+        g = np.exp(-0.5 * np.maximum(dist2, 0.0) / self.peak_sigma_q**2)
+        norm = g.sum(0)
+        counts = truth.counts.reshape(-1)[points]
+        return near, g * np.divide(counts, norm, out=np.zeros_like(counts), where=norm > 0)
+
+    def frames(self, start: int, stop: int) -> NDArray[np.int32]:
+        """Counts of scan points ``start:stop`` (row-major over (y, x)).
+
+        Returns
+        -------
+        (angle, point, det_y, det_x) ndarray of int32
+        """
+        ny, nx = self.map_shape
+        if not 0 <= start <= stop <= ny * nx:
+            raise ParameterError(f"points {start}:{stop} outside 0:{ny * nx}")
+        if self.second is None or self.fraction is None:
+            raise ParameterError("a TwoPhaseKMap needs its second phase and fraction map")
+        n_a, dy, dx, _ = self.pixel_q().shape
+        n_vox = n_a * dy * dx
+        pts = np.arange(start, stop)
+        f = np.nan_to_num(self.fraction.reshape(-1)[pts], nan=0.0)
+        expected = np.zeros((pts.size, n_vox))
+        for truth, share in ((self.truth, f), (self.second, 1.0 - f)):
+            near, peak = self._phase_peaks(truth, pts)
+            expected[:, near] += (peak * share[None, :]).T  # frames are linear in intensity
+        expected += self.background
+        hot = np.broadcast_to(self.hot_pixels, (n_a, dy, dx)).reshape(-1)
+        expected[:, hot] += self.hot_pixel_rate
+        out = np.empty((pts.size, n_vox), dtype=np.int32)
+        for i, p in enumerate(pts):
+            out[i] = np.random.default_rng([self.seed, 17, int(p)]).poisson(expected[i])
+        out = out.reshape(pts.size, n_a, dy, dx).transpose(1, 0, 2, 3).copy()
+        out[:, :, self.pixel_mask.astype(bool)] = 0
+        return out
+
+
+def random_fraction_field(
+    shape: tuple[int, int], *, seed: int = 0, correlation_points: float = 1.5
+) -> NDArray[np.float64]:
+    """A smooth random field of phase fractions, uniform on [0, 1].
+
+    Gaussian noise smoothed over ``correlation_points`` scan points, mapped through its
+    own normal CDF (so every fraction from 0 to 1 is equally likely).
+
+    Parameters
+    ----------
+    shape : (int, int)
+        (y, x).
+    seed : int
+        Random seed.
+    correlation_points : float
+        Standard deviation of the smoothing, scan points.
+
+    Returns
+    -------
+    (y, x) ndarray
+
+    Examples
+    --------
+    >>> f = random_fraction_field((40, 40), seed=1)
+    >>> bool(f.min() >= 0 and f.max() <= 1), round(float(f.mean()), 1)
+    (True, 0.5)
+    """
+    g = ndimage.gaussian_filter(np.random.default_rng(seed).standard_normal(shape), correlation_points)
+    return np.asarray(special.ndtr((g - g.mean()) / g.std()))
+
+
+def front_fraction_field(
+    shape: tuple[int, int], *, position: float = 0.5, angle_deg: float = 0.0, width_points: float = 1.0
+) -> NDArray[np.float64]:
+    """Phase 1 ahead of a straight front, phase 2 behind it, mixed across its width.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        (y, x).
+    position : float
+        Where the front crosses the map, as a fraction of its extent along the direction
+        of travel (0: all phase 1, 1: all phase 2).
+    angle_deg : float
+        Direction in which the front advances, from +x towards +y.
+    width_points : float
+        Standard deviation of the mixed band, scan points (the beam straddles the front).
+
+    Returns
+    -------
+    (y, x) ndarray
+        Fraction of phase 1.
+
+    Examples
+    --------
+    >>> np.round(front_fraction_field((1, 5), position=0.5, width_points=0.5)[0], 2).tolist()
+    [1.0, 0.98, 0.5, 0.02, 0.0]
+    """
+    ny, nx = shape
+    yy, xx = np.mgrid[0:ny, 0:nx].astype(np.float64)
+    a = np.radians(angle_deg)
+    u = xx * np.cos(a) + yy * np.sin(a)
+    cut = u.min() + position * (u.max() - u.min())
+    return np.asarray(special.ndtr((cut - u) / width_points))
+
+
+def simulate_two_phase_kmap(
+    fraction: ArrayLike,
+    *,
+    d_spacings_A: tuple[float, float] = LMNO_D400_A,
+    hkl: tuple[int, int, int] = (4, 0, 0),
+    **kmap: Any,
+) -> TwoPhaseKMap:
+    """A K-map whose points hold two phases of known d-spacing in known proportion.
+
+    Parameters
+    ----------
+    fraction : (y, x) array_like
+        Share of phase 1 (the larger d-spacing) in each point's intensity, within [0, 1]
+        (e.g. :func:`random_fraction_field` or :func:`front_fraction_field`); its shape is
+        the map's.
+    d_spacings_A : (float, float)
+        Mean d-spacings of the two phases (Å), e.g. LMNO's d400 on the two plateaus.
+    hkl : (int, int, int)
+        The reflection.
+    **kmap
+        Passed to :func:`operando.synthetic.simulate_kmap` (``seed``, ``n_angles``,
+        ``detector_shape``, ``distance_m``, ``strain_std``, ``max_tilt_deg``,
+        ``peak_counts``, ...); ``map_shape``, ``lattice_A``, ``phase2_strain`` and
+        ``phase2_fraction`` are set here.
+
+    Returns
+    -------
+    TwoPhaseKMap
+        ``truth`` and ``second`` hold each phase's Q and d-spacing per point;
+        ``fraction`` is NaN outside the crystal.
+
+    Examples
+    --------
+    >>> f = np.full((4, 4), 0.3)
+    >>> m = simulate_two_phase_kmap(f, n_angles=8, detector_shape=(48, 24), distance_m=0.8, seed=3)
+    >>> m.frames(0, 2).shape, round(float(np.nanmean(m.fraction)), 2)
+    ((8, 2, 48, 24), 0.3)
+    """
+    f = np.asarray(fraction, dtype=np.float64)
+    if f.ndim != 2 or not np.isfinite(f).all() or f.min() < 0.0 or f.max() > 1.0:
+        raise ParameterError(f"fraction must be a finite (y, x) map within [0, 1], got shape {f.shape}")
+    d1, d2 = (float(v) for v in d_spacings_A)
+    if not d1 > d2 > 0:
+        raise ParameterError(f"d_spacings_A must be (larger, smaller) and positive, got {d_spacings_A}")
+    taken = {"map_shape", "lattice_A", "phase2_strain", "phase2_fraction", "hkl"} & set(kmap)
+    if taken:
+        raise ParameterError(f"simulate_two_phase_kmap sets {sorted(taken)} itself")
+    mid = 0.5 * (d1 + d2)
+    common = dict(kmap, map_shape=f.shape, hkl=hkl, lattice_A=mid * float(np.linalg.norm(hkl)), phase2_fraction=1.0)
+    first = simulate_kmap(**common, phase2_strain=d1 / mid - 1.0)
+    second = simulate_kmap(**common, phase2_strain=d2 / mid - 1.0)
+    if not np.array_equal(first.truth.mask, second.truth.mask):
+        raise ParameterError("the two phases came out on different crystals (simulate_kmap changed?)")
+    base = {fl.name: getattr(first, fl.name) for fl in fields(first) if fl.init}
+    return TwoPhaseKMap(**base, second=second.truth, fraction=np.where(first.truth.mask, f, np.nan))
