@@ -9,10 +9,12 @@ whose source files are absent). Result stores written by operando are summarised
 from __future__ import annotations
 
 import json
+import time
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from operando.errors import IncompleteStoreError
 from operando.formats import describe_file
 from operando.kinds import describe_kind, kind_of
 
@@ -22,12 +24,19 @@ __all__ = ["describe", "format_summary"]
 def _describe_store(path: Path) -> dict[str, Any]:
     from operando.store import open_results, store_status
 
-    status = store_status(path)
+    t0 = time.perf_counter()
+    status = store_status(path, verify="sha256")
+    seconds = time.perf_counter() - t0
     out: dict[str, Any] = {"kind": "operando result store (Zarr)", "complete": status.complete}
     if not status.complete:
-        out["problem"] = status.reason
+        if status.frames_total is None:  # there is a store, and it is damaged or unfinished: refused
+            raise IncompleteStoreError(f"not a complete result store: {status.reason}", path=path)
+        out["problem"] = status.reason  # an interrupted series: how far it got
         return out
-    ds = open_results(path)
+    files = [f for f in path.rglob("*") if f.is_file()]
+    size = sum(f.stat().st_size for f in files)
+    out["verified"] = f"SHA-256 of {len(files)} files ({size / 1e6:.3g} MB) in {seconds:.2g} s"
+    ds = open_results(path, verify="size")  # verified just now
     kind = kind_of(ds)
     out["result_kind"] = f"{kind}: {describe_kind(kind)}"
     out["dimensions"] = dict(ds.sizes)
@@ -38,7 +47,11 @@ def _describe_store(path: Path) -> dict[str, Any]:
         if key in ds.attrs:
             out[key.removeprefix("operando_")] = ds.attrs[key]
     if "operando_inputs" in ds.attrs:
-        out["inputs"] = [f"{i['name']} sha256={i['sha256'][:12]}…" for i in json.loads(ds.attrs["operando_inputs"])]
+        try:
+            inputs = json.loads(ds.attrs["operando_inputs"])
+            out["inputs"] = [f"{i['name']} sha256={i['sha256'][:12]}…" for i in inputs]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IncompleteStoreError("its provenance (operando_inputs) is not readable", path=path) from exc
     return out
 
 
@@ -60,6 +73,9 @@ def describe(path: str | PathLike[str]) -> dict[str, Any]:
     ------
     CorruptFileError
         Empty, truncated or damaged files.
+    IncompleteStoreError
+        A result store that is unfinished, or whose files do not match its manifest
+        (every file's SHA-256 is checked; an interrupted series is summarised instead).
     UnsupportedFormatError
         Content no reader recognises.
     """

@@ -8,13 +8,14 @@ section per kind) share this table, so a kind is spelled in one place.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from operando.errors import ParameterError
 
-__all__ = ["KINDS", "ResultKind", "check_result", "describe_kind", "kind_of"]
+__all__ = ["KINDS", "ResultKind", "check_result", "describe_kind", "is_description", "kind_of", "normalize_units"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class ResultKind:
         One line for ``operando info`` and the report.
     required : mapping of str to str
         Variables every dataset of this kind has, with their units (pint-parseable,
-        ``""`` dimensionless, ``None`` not checked).
+        ``"1"`` dimensionless, ``None`` not checked; compared after
+        :func:`normalize_units`, so ``"mm2"`` and ``"mm**2"`` are the same).
     """
 
     name: str
@@ -64,7 +66,7 @@ _TABLE = (
         "tomo-series",
         "tomo",
         "operando tomography series: volumes, contact and stripping along frame",
-        {"contact_area_mm2": "mm2", "stripping_fraction": None},
+        {"contact_area_mm2": "mm**2", "stripping_fraction": None},
     ),
     ResultKind(
         "tomo-cellmodel",
@@ -96,6 +98,80 @@ _TABLE = (
 
 KINDS: Mapping[str, ResultKind] = {k.name: k for k in _TABLE}
 """Every result kind, by name."""
+
+
+_DIMENSIONLESS = {"", "1", "dimensionless", "unitless", "none", "-", "fraction", "ratio", "a.u.", "au", "arb. units"}
+# a unit symbol followed by an integer power written without an operator: mm2, cm-3, s-1
+_BARE_POWER = re.compile(r"(?<![\w*^.])([A-Za-zµμÅΩ]+)(-?[0-9]+)(?![\w.])")
+_ARBITRARY = re.compile(r"(?<![\w.])(a\.u\.|arb\.\s*units?|arbitrary\s+units?)(?![\w.])", re.IGNORECASE)
+# words that are unit names (pint's): any other word of 4+ letters, or an upper-case
+# acronym of 3+ letters, makes the text a description, not a unit
+_UNIT_WORDS = {
+    *("angstrom", "angstroms", "second", "seconds", "minute", "minutes", "hour", "hours", "gram", "grams"),
+    *("count", "counts", "voxel", "voxels", "pixel", "pixels", "degree", "degrees", "kelvin", "volt", "volts"),
+    *("ampere", "amperes", "meter", "meters", "metre", "metres", "radian", "radians", "percent", "hertz"),
+    *("tesla", "liter", "liters", "litre", "litres", "mole", "moles", "degC", "ohm", "ohms", "coulomb", "coulombs"),
+    *("watt", "watts", "joule", "joules", "electron_volt", "dimensionless", "year", "years", "day", "days"),
+}
+_WORD = re.compile(r"[A-Za-z_]+")
+
+
+def is_description(units: str) -> bool:
+    """True when a ``units`` text is a description (``"FID amplitude per scan"``), not a unit.
+
+    Examples
+    --------
+    >>> is_description("FID amplitude per scan"), is_description("mA h/g"), is_description("counts/s")
+    (True, False, False)
+    """
+    for word in _WORD.findall(units):
+        if word in _UNIT_WORDS or word.lower() in _UNIT_WORDS:
+            continue
+        if len(word) >= 4 or (len(word) >= 3 and word.isupper()) or word.lower() == "per":
+            return True
+    return False
+
+
+def normalize_units(units: Any) -> str:
+    """The pint-parseable spelling of a ``units`` attribute.
+
+    Bare powers get an operator (``mm2`` -> ``mm**2``, ``g-1`` -> ``g**-1``), ``^`` becomes
+    ``**``, arbitrary-unit factors are dropped (``a.u. mm`` -> ``mm``), and every spelling
+    of dimensionless (``''``, ``'1'``, ``'dimensionless'``, ``'a.u.'``, ...) becomes ``'1'``,
+    as does a description written where a unit belongs (:func:`is_description`). Anything
+    else is returned stripped and unchanged.
+
+    Parameters
+    ----------
+    units : str
+        The attribute as written (non-strings are turned into text).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> normalize_units("mm2"), normalize_units("mm3"), normalize_units("mA h g-1")
+    ('mm**2', 'mm**3', 'mA h g**-1')
+    >>> normalize_units(""), normalize_units("dimensionless"), normalize_units("deg")
+    ('1', '1', 'deg')
+    >>> normalize_units("1/s"), normalize_units("m^2"), normalize_units("a.u. mm/s")
+    ('1/s', 'm**2', 'mm/s')
+    >>> normalize_units("FID amplitude per scan")
+    '1'
+    """
+    text = str(units).strip()
+    if text.lower() in _DIMENSIONLESS or is_description(_ARBITRARY.sub("", text)):
+        return "1"
+    text = _ARBITRARY.sub("", text).strip()
+    text = text.strip("* ")
+    if not text:
+        return "1"
+    if text.startswith("/"):
+        text = "1" + text
+    text = text.replace("^", "**")
+    return _BARE_POWER.sub(r"\1**\2", text)
 
 
 def kind_of(ds: Any) -> str:
@@ -151,7 +227,7 @@ def check_result(ds: Any) -> None:
     if missing:
         raise ParameterError(f"a {kind.name} result needs the variable(s) {missing}")
     for var, units in kind.required.items():
-        if units is not None and ds[var].attrs.get("units") != units:
+        if units is not None and normalize_units(ds[var].attrs.get("units", "")) != normalize_units(units):
             raise ParameterError(f"{kind.name}: {var} must be in {units!r}, not {ds[var].attrs.get('units')!r}")
 
 

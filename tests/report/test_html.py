@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import shutil
 from html.parser import HTMLParser
 
 import numpy as np
@@ -203,25 +204,54 @@ def _cli():
 
 def test_cli_report(experiment, tmp_path):
     out = tmp_path / "cli.html"
-    r = CliRunner().invoke(
-        _cli(),
-        [
-            "report",
-            str(experiment.nmr),
-            str(experiment.interrupted),
-            "--echem",
-            str(experiment.mpt),
-            "-o",
-            str(out),
-            "--figures",
-            str(tmp_path / "f"),
-        ],
-    )
+    args = ["report", str(experiment.nmr), "--echem", str(experiment.mpt), "-o", str(out), "--figures"]
+    r = CliRunner().invoke(_cli(), [*args, str(tmp_path / "f")])
     assert r.exit_code == 0, r.output
     assert f"report: {out}" in r.output
-    assert "warning:" in r.output and "series interrupted" in r.output
     assert out.stat().st_size > 10_000
     assert (tmp_path / "f" / "timeline.svg").is_file()
+    # an existing report (and figure folder) is never replaced without --overwrite
+    first = out.read_bytes()
+    r = CliRunner().invoke(_cli(), [*args, str(tmp_path / "f2")])
+    assert isinstance(r.exception, OperandoError) and "--overwrite" in str(r.exception)
+    assert out.read_bytes() == first and not (tmp_path / "f2").exists()
+    r = CliRunner().invoke(_cli(), [*args, str(tmp_path / "f"), "--overwrite"])
+    assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("which", ["interrupted", "missing", "damaged"])
+def test_cli_report_refuses_a_store_it_cannot_show_and_writes_nothing(experiment, tmp_path, which):
+    if which == "interrupted":
+        bad = experiment.interrupted
+    elif which == "missing":
+        bad = tmp_path / "missing.zarr"
+    else:
+        bad = tmp_path / "damaged.zarr"
+        shutil.copytree(experiment.nmr, bad)
+        chunk = next(f for f in sorted(bad.rglob("*")) if f.is_file() and "/c/" in f.as_posix())
+        data = bytearray(chunk.read_bytes())
+        data[len(data) // 2] ^= 0x10
+        chunk.write_bytes(bytes(data))
+    out = tmp_path / "r.html"
+    r = CliRunner().invoke(
+        _cli(), ["report", str(experiment.nmr), str(bad), "-o", str(out), "--figures", str(tmp_path / "f")]
+    )
+    assert isinstance(r.exception, OperandoError), r.output
+    assert str(r.exception).startswith(f"{bad}: not a complete result store: ")
+    assert "\n" not in str(r.exception)
+    assert not out.exists() and not (tmp_path / "f").exists()
+    assert not list(tmp_path.glob(".r.html*"))
+
+
+@pytest.mark.parametrize("rel", ["zarr.json", "operando_manifest/zarr.json", "."])
+def test_cli_report_never_writes_into_or_over_an_input(experiment, tmp_path, rel):
+    store = tmp_path / "s.zarr"
+    shutil.copytree(experiment.nmr, store)
+    before = {f: f.read_bytes() for f in store.rglob("*") if f.is_file()}
+    target = store / rel
+    r = CliRunner().invoke(_cli(), ["report", str(store), "-o", str(target), "--overwrite"])
+    assert isinstance(r.exception, OperandoError) and "-o" in str(r.exception), r.output
+    assert {f: f.read_bytes() for f in store.rglob("*") if f.is_file()} == before
 
 
 def test_cli_bad_echem_is_an_operando_error(experiment, tmp_path):

@@ -12,14 +12,25 @@ from typing import Annotated
 
 import typer
 
-from operando.cli._options import QuietOption, SchedulerOption, WorkersOption, run_on
+from operando.cli._options import (
+    OverwriteOption,
+    QuietOption,
+    SchedulerOption,
+    WorkersOption,
+    check_output,
+    run_on,
+)
 
 __all__ = ["app", "report_command"]
 
 
 def report_command(
     results: Annotated[
-        list[Path], typer.Argument(help="Result stores (Zarr) to show; incomplete ones are flagged, not opened.")
+        list[Path],
+        typer.Argument(
+            help="Result stores (Zarr) to show. Each is verified (SHA-256 of every file) first: a store that is "
+            "missing, incomplete or damaged is refused and nothing is written."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
     echem: Annotated[
@@ -34,6 +45,7 @@ def report_command(
         Path | None, typer.Option("--figures", help="Also write every figure here as PNG (300 dpi) and SVG.")
     ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Page title.")] = None,
+    overwrite: OverwriteOption = False,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
     quiet: QuietOption = False,
@@ -41,8 +53,21 @@ def report_command(
     """Write RESULTS on their cells' charging curves into one HTML file that needs no network."""
     from operando.report import build_report
 
+    inputs = [*results, *(echem or [])]
+    check_output(out, inputs, overwrite=overwrite, option="-o")
+    if figures is not None:
+        check_output(figures, [*inputs, out], overwrite=overwrite, option="--figures")
     with run_on(scheduler, workers, quiet=quiet, description="report"):
-        result = build_report(results, echem=echem, out=out, figures_dir=figures, title=title, progress=not quiet)
+        result = build_report(
+            results,
+            echem=echem,
+            out=out,
+            figures_dir=figures,
+            title=title,
+            progress=not quiet,
+            strict=True,
+            overwrite=overwrite,
+        )
     for problem in result.problems:
         typer.echo(f"warning: {problem}", err=True)
     for note in result.notes:
