@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,6 +19,22 @@ TimezoneOption = Annotated[
 MapOption = Annotated[
     list[str] | None,
     typer.Option("--map", help="Plain CSV: CANONICAL=COLUMN, e.g. --map voltage_V='Voltage(V)'. Repeat per column."),
+]
+LenientOption = Annotated[
+    bool,
+    typer.Option(
+        "--lenient",
+        help="Read a file whose row count differs from the count it declares (or whose last row was cut) "
+        "with the rows it holds; the difference is printed and kept in the record's metadata.",
+    ),
+]
+NonfiniteOption = Annotated[
+    str,
+    typer.Option(
+        "--nonfinite",
+        help="NaN/inf time, voltage or current: 'refuse' the file (naming the first bad row) or 'flag' the rows "
+        "(a boolean 'nonfinite' column).",
+    ),
 ]
 UnitOption = Annotated[
     list[str] | None,
@@ -37,7 +54,15 @@ def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
     return out
 
 
-def _read(path: Path, timezone: str, maps: list[str] | None = None, units: list[str] | None = None) -> EchemRecord:
+def _read(
+    path: Path,
+    timezone: str,
+    maps: list[str] | None = None,
+    units: list[str] | None = None,
+    *,
+    lenient: bool = False,
+    nonfinite: str = "refuse",
+) -> EchemRecord:
     from operando import echem
 
     options: dict[str, object] = {"timezone": timezone}
@@ -45,7 +70,23 @@ def _read(path: Path, timezone: str, maps: list[str] | None = None, units: list[
         options["columns"] = _pairs(maps, "--map")
     if units:
         options["units"] = _pairs(units, "--unit")
-    return echem.read(path, **options)
+    record = echem.read(path, lenient=lenient, nonfinite=nonfinite, **options)
+    for key in ("lenient", "nonfinite_rows"):
+        if key in record.meta.extra:
+            typer.echo(f"warning: {path}: {record.meta.extra[key]}", err=True)
+    return record
+
+
+def _check_output(source: Path, out: Path, overwrite: bool) -> None:
+    """Refuse an output that is the input file, or an existing file without ``--overwrite``."""
+    from operando.errors import ParameterError
+
+    if out.exists() and source.exists() and os.path.samefile(out, source):
+        raise ParameterError(f"output {out} is the input file; choose another --out", path=source)
+    if out.exists() and not overwrite:
+        raise ParameterError(f"output {out} exists; pass --overwrite to replace it")
+    if out.is_dir():
+        raise ParameterError(f"output {out} is a folder; give a file name")
 
 
 @app.command("info")
@@ -58,22 +99,22 @@ def info(
         bool,
         typer.Option("--symmetric", help="Li|electrolyte|Li cell: look for short circuits and polarisation jumps."),
     ] = False,
+    lenient: LenientOption = False,
+    nonfinite: NonfiniteOption = "refuse",
 ) -> None:
     """Summarise a record: format, instrument, techniques, rows, spans, segments, plateaus."""
     from operando import echem
     from operando.info import format_summary
 
-    record = _read(path, timezone, maps, units)
+    record = _read(path, timezone, maps, units, lenient=lenient, nonfinite=nonfinite)
     summary = {"path": str(path), **record.summary()}
+    for key in ("lenient", "nonfinite_rows"):
+        if key in record.meta.extra:
+            summary[key] = record.meta.extra[key]
     seg = echem.segments(record)
     if len(seg):
         summary["segments"] = ", ".join(f"{n} {kind}" for kind, n in seg["kind"].value_counts().items())
-    peaks = echem.plateaus(record)
-    if len(peaks):
-        summary["plateaus_V"] = ", ".join(
-            f"{v:.3f} ({'charge' if d > 0 else 'discharge'} {h})"
-            for v, d, h in zip(peaks["voltage_V"], peaks["direction"], peaks["half_cycle"], strict=True)
-        )[:300]
+    summary.update(echem.plateau_summary(record))
     events = echem.detect_failures(record) if symmetric else []
     if symmetric:
         summary["failure_signatures"] = "none found"
@@ -89,11 +130,15 @@ def export(
     timezone: TimezoneOption = "UTC",
     maps: MapOption = None,
     units: UnitOption = None,
+    lenient: LenientOption = False,
+    nonfinite: NonfiniteOption = "refuse",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT when it exists.")] = False,
 ) -> None:
     """Write the record as CSV: canonical columns first, then every other column, with units."""
     from operando import echem
 
-    record = _read(path, timezone, maps, units)
+    _check_output(path, out, overwrite)
+    record = _read(path, timezone, maps, units, lenient=lenient, nonfinite=nonfinite)
     echem.write_csv(record, out)
     typer.echo(f"{len(record)} rows -> {out}")
 
@@ -109,13 +154,18 @@ def plot(
     timezone: TimezoneOption = "UTC",
     maps: MapOption = None,
     units: UnitOption = None,
+    lenient: LenientOption = False,
+    nonfinite: NonfiniteOption = "refuse",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT when it exists.")] = False,
 ) -> None:
     """Voltage against time and against capacity, with optional markers at measurement times."""
     from operando.errors import ParameterError
     from operando.report import plot_timeline, save_figure
     from operando.timeline import align
 
-    record = _read(path, timezone, maps, units)
+    suffix = out.suffix.lstrip(".") or "png"
+    _check_output(path, out.with_suffix(f".{suffix}"), overwrite)
+    record = _read(path, timezone, maps, units, lenient=lenient, nonfinite=nonfinite)
     timeline = None
     if markers:
         try:
@@ -123,6 +173,5 @@ def plot(
         except ValueError as exc:
             raise ParameterError(f"--markers must be numbers in seconds separated by commas, got {markers!r}") from exc
         timeline = align(record, times)
-    suffix = out.suffix.lstrip(".") or "png"
     written = save_figure(plot_timeline(record, timeline), out.with_suffix(""), formats=(suffix,))
     typer.echo(f"-> {written[0]}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.signal import find_peaks, savgol_filter
+from scipy.signal import find_peaks, savgol_coeffs
 
 from operando.echem._record import EchemRecord, direction
 from operando.errors import MissingMetadataError, ParameterError
@@ -26,6 +26,7 @@ __all__ = [
     "detect_failures",
     "dqdv",
     "li_content",
+    "plateau_summary",
     "plateaus",
     "segments",
     "specific",
@@ -146,6 +147,9 @@ def c_rate(
 def segments(record: EchemRecord, *, rest_tolerance_mA: float | None = None) -> pd.DataFrame:
     """Split the record into contiguous charge, discharge and rest segments.
 
+    Vectorised (``np.add.reduceat`` over the segment starts): linear in rows and
+    segments (36 000 segments of 700 000 rows in well under a second).
+
     Parameters
     ----------
     record : EchemRecord
@@ -156,8 +160,17 @@ def segments(record: EchemRecord, *, rest_tolerance_mA: float | None = None) -> 
     -------
     pandas.DataFrame
         One row per segment: ``kind`` (charge / discharge / rest), ``start_s``, ``end_s``,
-        ``first_row``, ``last_row``, ``mean_current_mA``, ``charge_mAh`` (passed in the
-        segment), ``voltage_start_V``, ``voltage_end_V``, ``half_cycle``.
+        ``first_row``, ``last_row``, ``mean_current_mA`` (NaN samples left out),
+        ``charge_mAh`` (passed in the segment), ``voltage_start_V``, ``voltage_end_V``,
+        ``half_cycle``.
+
+    Examples
+    --------
+    >>> from operando.echem import EchemMetadata
+    >>> rec = EchemRecord.from_columns(time_s=[0, 1, 2, 3], voltage_V=[3, 3.1, 3.2, 3.1],
+    ...                                current_mA=[0, 1, 1, -1], meta=EchemMetadata())
+    >>> segments(rec)["kind"].tolist()
+    ['rest', 'charge', 'discharge']
     """
     sign = direction(record.current_mA, rest_tolerance_mA=rest_tolerance_mA)
     n = sign.size
@@ -175,28 +188,149 @@ def segments(record: EchemRecord, *, rest_tolerance_mA: float | None = None) -> 
     ]
     if n == 0:
         return pd.DataFrame(columns=columns)
-    breaks = np.flatnonzero(np.diff(sign) != 0) + 1
-    first = np.concatenate([[0], breaks])
-    last = np.concatenate([breaks - 1, [n - 1]])
+    first = np.concatenate([[0], np.flatnonzero(np.diff(sign) != 0) + 1])
+    last = np.concatenate([first[1:] - 1, [n - 1]])
     t, v, i, q, hc = record.time_s, record.voltage_V, record.current_mA, record.charge_mAh, record.half_cycle
-    names = {1: "charge", -1: "discharge", 0: "rest"}
-    rows = []
-    for a, b in zip(first, last, strict=True):
-        rows.append(
-            (
-                names[int(sign[a])],
-                t[a],
-                t[b],
-                int(a),
-                int(b),
-                float(np.nanmean(i[a : b + 1])),
-                float(q[b] - q[a]),
-                v[a],
-                v[b],
-                int(hc[a]),
-            )
-        )
-    return pd.DataFrame(rows, columns=columns)
+    finite = np.isfinite(i)
+    total = np.add.reduceat(np.where(finite, i, 0.0), first)
+    count = np.add.reduceat(finite.astype(np.int64), first)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    kinds = np.array(["discharge", "rest", "charge"], dtype=object)[sign[first].astype(np.int64) + 1]
+    return pd.DataFrame(
+        {
+            "kind": kinds,
+            "start_s": t[first],
+            "end_s": t[last],
+            "first_row": first.astype(np.int64),
+            "last_row": last.astype(np.int64),
+            "mean_current_mA": mean,
+            "charge_mAh": q[last] - q[first],
+            "voltage_start_V": v[first],
+            "voltage_end_V": v[last],
+            "half_cycle": hc[first].astype(np.int64),
+        },
+        columns=columns,
+    )
+
+
+@dataclass(frozen=True)
+class _Binned:
+    """dQ/dV of many half cycles, concatenated: group ``g`` owns ``density[start[g]:start[g] + size[g]]``."""
+
+    half_cycle: npt.NDArray[np.int64]  # (G,)
+    direction: npt.NDArray[np.int64]  # (G,)
+    start: npt.NDArray[np.int64]  # (G,)
+    size: npt.NDArray[np.int64]  # (G,)
+    voltage_V: npt.NDArray[np.float64]  # (B,) bin centres
+    density: npt.NDArray[np.float64]  # (B,) |dQ|/dV, mA h/V
+
+
+def _smooth_groups(
+    y: npt.NDArray[np.float64], start: npt.NDArray[np.int64], size: npt.NDArray[np.int64], window: int
+) -> npt.NDArray[np.float64]:
+    """Savitzky-Golay (order 2, scipy's ``mode="interp"``) of every group longer than ``window``.
+
+    Hand-vectorised because scipy's filter takes one signal at a time and a cycler file
+    has tens of thousands of half cycles (a Python loop over them cost 3.6 s of the 5 s
+    budget on 36 000 groups): interior points are one correlation of the concatenated
+    bins with the filter's coefficients, and the ``window // 2`` points at each end are
+    the polynomial fitted to the first/last ``window`` bins, as scipy evaluates them
+    (``savgol_coeffs(..., pos=j)``), gathered for all groups at once.
+    """
+    out = y.copy()
+    long = size > window
+    if window <= 2 or not long.any():
+        return out
+    half = window // 2
+    interior = np.correlate(y, savgol_coeffs(window, 2, use="dot"), mode="same")
+    idx_start, idx_size = start[long], size[long]
+    # interior rows of long groups: [start + half, start + size - half)
+    lo = idx_start + half
+    hi = idx_start + idx_size - half
+    marks = np.zeros(y.size + 1, dtype=np.int64)
+    np.add.at(marks, lo, 1)
+    np.add.at(marks, hi, -1)
+    mask = np.cumsum(marks[:-1]) > 0
+    out[mask] = interior[mask]
+    offsets = np.arange(window)
+    heads = y[idx_start[:, None] + offsets]  # (G, window)
+    tails = y[(idx_start + idx_size - window)[:, None] + offsets]
+    for j in range(half):  # `half` is a handful: the loop is over positions, not groups
+        out[idx_start + j] = heads @ savgol_coeffs(window, 2, pos=j, use="dot")
+        out[idx_start + idx_size - half + j] = tails @ savgol_coeffs(window, 2, pos=half + 1 + j, use="dot")
+    out[np.repeat(long, size)] = np.clip(out[np.repeat(long, size)], 0.0, None)
+    return out
+
+
+def _binned_dqdv(
+    record: EchemRecord,
+    voltage_step_V: float,
+    smooth_points: int,
+    rest_tolerance_mA: float | None,
+    constant_current_only: bool,
+) -> _Binned:
+    """|dQ| binned by voltage per half cycle, all half cycles at once (see :func:`dqdv`)."""
+    if not (np.isfinite(voltage_step_V) and voltage_step_V > 0):
+        raise ParameterError(f"voltage_step_V must be positive, got {voltage_step_V}")
+    current = record.current_mA
+    sign = direction(current, rest_tolerance_mA=rest_tolerance_mA)
+    v, q, hc = record.voltage_V, record.charge_mAh, record.half_cycle
+    # charge passed from sample k to k+1 belongs to sample k (its current drove it)
+    dq = np.concatenate([np.diff(q), [0.0]]) if q.size else q
+    sel = (sign != 0) & np.isfinite(v) & np.isfinite(dq)
+    keys, group = np.unique(hc, return_inverse=True)
+    if constant_current_only and sel.any():
+        sel &= _at_constant_current(np.abs(current), group, sel, keys.size)
+    empty = _Binned(*(np.zeros(0, dtype=np.int64),) * 4, np.zeros(0), np.zeros(0))
+    if not sel.any():
+        return empty
+    g, vs, dqs = group[sel], v[sel], dq[sel]
+    counts = np.bincount(g, minlength=keys.size)
+    bins = np.floor(vs / voltage_step_V).astype(np.int64)
+    big = np.iinfo(np.int64).max
+    bmin = np.full(keys.size, big, dtype=np.int64)
+    np.minimum.at(bmin, g, bins)
+    bmax = np.full(keys.size, -big, dtype=np.int64)
+    np.maximum.at(bmax, g, np.ceil(vs / voltage_step_V).astype(np.int64))
+    keep = counts >= 3
+    nbins = np.where(keep, bmax - bmin + 1, 0)
+    start = np.concatenate([[0], np.cumsum(nbins)[:-1]])
+    ok = keep[g]
+    flat = start[g[ok]] + bins[ok] - bmin[g[ok]]
+    density = np.bincount(flat, weights=np.abs(dqs[ok]), minlength=int(nbins.sum())) / voltage_step_V
+    net = np.bincount(g, weights=dqs, minlength=keys.size)
+    groups = np.flatnonzero(keep)
+    window = smooth_points if smooth_points % 2 else smooth_points + 1
+    # bins of dropped groups (fewer than 3 samples) are removed from the concatenation
+    owner = np.repeat(np.arange(keys.size), nbins)
+    kept_bins = np.isin(owner, groups)
+    centres = (np.repeat(bmin, nbins) + (np.arange(owner.size) - np.repeat(start, nbins)) + 0.5) * voltage_step_V
+    density, centres = density[kept_bins], centres[kept_bins]
+    size = nbins[groups]
+    start = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64)
+    density = _smooth_groups(density, start, size, window)
+    return _Binned(keys[groups].astype(np.int64), np.sign(net[groups]).astype(np.int64), start, size, centres, density)
+
+
+def _at_constant_current(
+    abs_current: npt.NDArray[np.float64], group: npt.NDArray[np.int64], flowing: npt.NDArray[np.bool_], n_groups: int
+) -> npt.NDArray[np.bool_]:
+    """Samples whose ``|I|`` is within 5 % of their half cycle's median ``|I|`` (the
+    galvanostatic part; the constant-voltage tail of a CC-CV step is left out, where
+    dQ/dV piles all charge into one bin and would fake a plateau)."""
+    idx = np.flatnonzero(flowing)
+    order = idx[np.lexsort((abs_current[idx], group[idx]))]
+    g_sorted = group[order]
+    first = np.searchsorted(g_sorted, np.arange(n_groups), side="left")
+    last = np.searchsorted(g_sorted, np.arange(n_groups), side="right")
+    has = last > first
+    median = np.full(n_groups, np.nan)
+    lo_mid = first + (last - first - 1) // 2
+    hi_mid = first + (last - first) // 2
+    median[has] = 0.5 * (abs_current[order[lo_mid[has]]] + abs_current[order[hi_mid[has]]])
+    with np.errstate(invalid="ignore"):
+        return np.abs(abs_current - median[group]) <= 0.05 * median[group]
 
 
 def dqdv(
@@ -211,7 +345,8 @@ def dqdv(
     Charge passed while current flows is binned by voltage (``voltage_step_V`` bins) for
     each half cycle, divided by the bin width and smoothed with a Savitzky-Golay filter
     of ``smooth_points`` bins. Binning by voltage, not differentiating sample by sample,
-    keeps plateaus (where dV -> 0) finite.
+    keeps plateaus (where dV -> 0) finite. All half cycles are binned together
+    (``np.bincount`` on one index), so the cost is linear in rows and half cycles.
 
     Parameters
     ----------
@@ -229,41 +364,15 @@ def dqdv(
         Columns ``half_cycle``, ``direction`` (+1 charge, -1 discharge), ``voltage_V``
         (bin centres) and ``dqdv_mAh_V`` (|dQ|/dV, mA h/V).
     """
-    if voltage_step_V <= 0:
-        raise ParameterError(f"voltage_step_V must be positive, got {voltage_step_V}")
-    sign = direction(record.current_mA, rest_tolerance_mA=rest_tolerance_mA)
-    v, q, hc = record.voltage_V, record.charge_mAh, record.half_cycle
-    # charge passed from sample k to k+1 belongs to sample k (its current drove it)
-    dq = np.concatenate([np.diff(q), [0.0]])
-    frames = []
-    for half in np.unique(hc):
-        sel = (hc == half) & (sign != 0) & np.isfinite(v)
-        if sel.sum() < 3:
-            continue
-        d = int(np.sign(np.sum(dq[sel])))
-        lo = np.floor(np.nanmin(v[sel]) / voltage_step_V) * voltage_step_V
-        hi = np.ceil(np.nanmax(v[sel]) / voltage_step_V) * voltage_step_V
-        edges = np.arange(lo, hi + voltage_step_V * 1.5, voltage_step_V)
-        if edges.size < 2:
-            continue
-        charge_in_bin, _ = np.histogram(v[sel], bins=edges, weights=np.abs(dq[sel]))
-        density = charge_in_bin / voltage_step_V
-        window = smooth_points if smooth_points % 2 else smooth_points + 1
-        if window > 2 and density.size > window:
-            density = np.clip(savgol_filter(density, window, 2), 0.0, None)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "half_cycle": int(half),
-                    "direction": d,
-                    "voltage_V": 0.5 * (edges[1:] + edges[:-1]),
-                    "dqdv_mAh_V": density,
-                }
-            )
-        )
-    if not frames:
-        return pd.DataFrame(columns=["half_cycle", "direction", "voltage_V", "dqdv_mAh_V"])
-    return pd.concat(frames, ignore_index=True)
+    b = _binned_dqdv(record, voltage_step_V, smooth_points, rest_tolerance_mA, constant_current_only=False)
+    return pd.DataFrame(
+        {
+            "half_cycle": np.repeat(b.half_cycle, b.size),
+            "direction": np.repeat(b.direction, b.size),
+            "voltage_V": b.voltage_V,
+            "dqdv_mAh_V": b.density,
+        }
+    )
 
 
 def plateaus(
@@ -273,7 +382,14 @@ def plateaus(
     min_share: float = 0.05,
     smooth_points: int = 5,
 ) -> pd.DataFrame:
-    """Voltage plateaus as peaks of dQ/dV, per half cycle.
+    """Voltage plateaus as peaks of dQ/dV, per galvanostatic half cycle.
+
+    Plateaus exist where a constant current is driven through a phase transition, so
+    only samples at constant current (``|I|`` within 5 % of the half cycle's median) are
+    binned: voltammetry, impedance and potentiostatic steps give none, and the CV tail
+    of a CC-CV charge does not fake one. Peaks of all half cycles are found in one
+    pass (a separator higher than every peak keeps each half cycle's prominence and
+    width inside it), linear in rows and half cycles.
 
     Parameters
     ----------
@@ -287,20 +403,86 @@ def plateaus(
     -------
     pandas.DataFrame
         Columns ``half_cycle``, ``direction``, ``voltage_V`` (peak position),
-        ``dqdv_mAh_V`` (peak height), ``width_V`` (full width at half maximum).
+        ``dqdv_mAh_V`` (peak height), ``width_V`` (full width at half prominence).
     """
-    table = dqdv(record, voltage_step_V=voltage_step_V, smooth_points=smooth_points)
-    rows = []
-    for key, group in table.groupby(["half_cycle", "direction"], sort=True):
-        half, d = (int(k) for k in np.asarray(key, dtype=np.int64))
-        y = group["dqdv_mAh_V"].to_numpy()
-        x = group["voltage_V"].to_numpy()
-        if y.size < 3 or not np.any(y > 0):
+    columns = ["half_cycle", "direction", "voltage_V", "dqdv_mAh_V", "width_V"]
+    b = _binned_dqdv(record, voltage_step_V, smooth_points, None, constant_current_only=True)
+    if b.size.size == 0:
+        return pd.DataFrame(columns=columns)
+    y = b.density
+    top = np.maximum.reduceat(y, b.start)
+    usable = (b.size >= 3) & (top > 0)
+    # one separator bin after every group, higher than any peak
+    separator = 2.0 * float(y.max()) + 1.0
+    padded = np.full(y.size + b.size.size + 1, separator)
+    owner = np.repeat(np.arange(b.size.size), b.size)
+    at = np.arange(y.size) + owner + 1
+    padded[at] = y
+    peaks, props = find_peaks(padded, width=0)
+    real = padded[peaks] < separator
+    peaks, widths = peaks[real], props["widths"][real]
+    inv = np.full(padded.size, -1, dtype=np.int64)
+    inv[at] = np.arange(y.size)
+    k = inv[peaks]
+    ok = k >= 0
+    peaks, widths, k = peaks[ok], widths[ok], k[ok]
+    g = owner[k]
+    keep = usable[g] & (y[k] >= min_share * top[g])
+    k, g, widths = k[keep], g[keep], widths[keep]
+    return pd.DataFrame(
+        {
+            "half_cycle": b.half_cycle[g],
+            "direction": b.direction[g],
+            "voltage_V": b.voltage_V[k],
+            "dqdv_mAh_V": y[k],
+            "width_V": widths * voltage_step_V,
+        },
+        columns=columns,
+    )
+
+
+def plateau_summary(
+    record: EchemRecord, *, voltage_step_V: float = 0.005, resolution_V: float = 0.02, most: int = 4
+) -> dict[str, str]:
+    """Plateaus summarised for a reader: how many, in how many half cycles, and where.
+
+    Peak voltages are grouped to ``resolution_V`` per direction; the ``most`` groups
+    with the most peaks are listed with their count (a cycler file with 30 000 half
+    cycles gives a few lines, not 90 000 entries).
+
+    Parameters
+    ----------
+    record : EchemRecord
+    voltage_step_V : float, default 0.005
+        dQ/dV bin width (see :func:`plateaus`).
+    resolution_V : float, default 0.02
+        Peaks closer than this are reported together (their mean voltage).
+    most : int, default 4
+        Voltages listed per direction.
+
+    Returns
+    -------
+    dict of str to str
+        ``{}`` when there is no galvanostatic plateau (voltammetry, impedance, OCV);
+        else ``plateaus`` (count and half cycles) and ``plateau_voltages_V``.
+    """
+    peaks = plateaus(record, voltage_step_V=voltage_step_V)
+    if not len(peaks):
+        return {}
+    n_half = peaks["half_cycle"].nunique()
+    parts = []
+    for d, name in ((1, "charge"), (-1, "discharge")):
+        sub = peaks[peaks["direction"] == d]
+        if not len(sub):
             continue
-        peaks, props = find_peaks(y, height=min_share * y.max(), width=0)
-        for k, p in enumerate(peaks):
-            rows.append((half, d, float(x[p]), float(y[p]), float(props["widths"][k] * voltage_step_V)))
-    return pd.DataFrame(rows, columns=["half_cycle", "direction", "voltage_V", "dqdv_mAh_V", "width_V"])
+        volts = sub["voltage_V"].to_numpy()
+        key = np.round(volts / resolution_V).astype(np.int64)
+        _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+        means = np.bincount(inverse, weights=volts) / counts
+        order = np.argsort(-counts, kind="stable")[:most]
+        listed = ", ".join(f"{means[j]:.3f} (x{counts[j]})" for j in sorted(order, key=lambda j: means[j]))
+        parts.append(f"{name} {listed}")
+    return {"plateaus": f"{len(peaks)} in {n_half} galvanostatic half cycles", "plateau_voltages_V": "; ".join(parts)}
 
 
 @dataclass(frozen=True)

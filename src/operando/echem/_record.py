@@ -36,6 +36,7 @@ __all__ = [
     "CANONICAL_UNITS",
     "EchemMetadata",
     "EchemRecord",
+    "check_finite",
     "direction",
     "half_cycles_from_current",
 ]
@@ -396,3 +397,76 @@ class EchemRecord:
                 out["voltage_V"] = (float(np.nanmin(v)), float(np.nanmax(v)))
             out["half_cycles"] = int(self.half_cycle.max() - self.half_cycle.min() + 1)
         return {k: val for k, val in out.items() if val not in (None, [], ())}
+
+
+#: Columns a row cannot be trusted without.
+_FINITE_COLUMNS = ("time_s", "voltage_V", "current_mA")
+
+
+def nonfinite_rows(record: EchemRecord) -> npt.NDArray[np.bool_]:
+    """Rows where time, voltage or current is NaN or infinite.
+
+    Canonical columns the file lacked (``meta.derived``) are not looked at: a derived
+    column holds what the reader put there on purpose.
+
+    Returns
+    -------
+    (N,) ndarray of bool
+    """
+    bad = np.zeros(len(record), dtype=bool)
+    for name in _FINITE_COLUMNS:
+        if name in record.meta.derived:
+            continue
+        bad |= ~np.isfinite(record.data[name].to_numpy(dtype=np.float64))
+    return bad
+
+
+def check_finite(record: EchemRecord, *, flag: bool = False) -> EchemRecord:
+    """Refuse (default) or flag rows whose time, voltage or current is NaN or infinite.
+
+    Parameters
+    ----------
+    record : EchemRecord
+    flag : bool, default False
+        False: raise on the first such row. True: return a new record with a boolean
+        ``nonfinite`` column (True on such rows) and ``meta.extra["nonfinite_rows"]``
+        saying how many and which first; a record without such rows is returned as is.
+
+    Returns
+    -------
+    EchemRecord
+
+    Raises
+    ------
+    CorruptFileError
+        One line naming the file, the first bad row (1-based, in data order) and the
+        column, when ``flag`` is False.
+
+    Examples
+    --------
+    >>> meta = EchemMetadata(source="x.csv")
+    >>> rec = EchemRecord.from_columns(time_s=[0, 1, 2], voltage_V=[3.0, np.nan, 3.1],
+    ...                                current_mA=[1.0, 1.0, 1.0], meta=meta)
+    >>> check_finite(rec, flag=True).data["nonfinite"].tolist()
+    [False, True, False]
+    """
+    bad = nonfinite_rows(record)
+    if not bad.any():
+        return record
+    first = int(np.flatnonzero(bad)[0])
+    count = int(bad.sum())
+    if not flag:
+        row = record.data.iloc[first]
+        cols = [c for c in _FINITE_COLUMNS if c not in record.meta.derived and not np.isfinite(float(row[c]))]
+        raise CorruptFileError(
+            f"data row {first + 1} (1-based) has {', '.join(f'{c}={row[c]}' for c in cols)}"
+            f" ({count} such row{'s' if count > 1 else ''}); --nonfinite flag (nonfinite='flag') keeps them flagged",
+            path=record.meta.source or None,
+        )
+    data = record.data.copy(deep=False)
+    data["nonfinite"] = bad
+    extra = dict(record.meta.extra)
+    extra["nonfinite_rows"] = f"{count} row(s) with NaN/inf time, voltage or current, first data row {first + 1}"
+    units = dict(record.units)
+    units["nonfinite"] = ""
+    return EchemRecord(data, units, record.meta.replace(extra=extra))

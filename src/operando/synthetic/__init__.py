@@ -3,18 +3,20 @@
 They build the built-in sample experiment (``operando demo``) and the test phantoms.
 """
 
-from operando.synthetic._echem import SyntheticCell, lmno_ocv, simulate_gcpl, write_eclab_mpt
+from operando.synthetic._echem import SyntheticCell, lmno_ocv, simulate_gcpl, simulate_gitt, write_eclab_mpt
 from operando.synthetic._epr import derivative_gaussian, derivative_lorentzian, write_bes3t, write_winepr
 from operando.synthetic._mri import DendriteTruth, SyntheticDendriteMRI, csi_phantom, simulate_dendrite_mri
 from operando.synthetic._nmr import (
     LICL_PPM,
     NMRLine,
+    acquire,
     li_isotope_pair,
     licl_reference_pair,
     simulate_fid,
     write_bruker_fid,
     write_varian_fid,
 )
+from operando.synthetic._sxdm import DETECTORS as SXDM_DETECTORS
 from operando.synthetic._sxdm import KMapTruth, SyntheticKMap, simulate_kmap, write_bliss_kmap, write_spec_kmap
 from operando.synthetic._sxdm_phases import (
     TwoPhaseKMap,
@@ -37,6 +39,7 @@ __all__ = [
     "DEFAULT_BV_CELL",
     "LABELS",
     "LICL_PPM",
+    "SXDM_DETECTORS",
     "CellMaterials",
     "CellPhantom",
     "DendriteTruth",
@@ -46,6 +49,7 @@ __all__ = [
     "SyntheticDendriteMRI",
     "SyntheticKMap",
     "TwoPhaseKMap",
+    "acquire",
     "csi_phantom",
     "derivative_gaussian",
     "derivative_lorentzian",
@@ -61,6 +65,7 @@ __all__ = [
     "simulate_dendrite_mri",
     "simulate_fid",
     "simulate_gcpl",
+    "simulate_gitt",
     "simulate_kmap",
     "simulate_symmetric_cell",
     "simulate_two_phase_kmap",

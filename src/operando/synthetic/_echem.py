@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SyntheticCell", "lmno_ocv", "simulate_gcpl", "write_eclab_mpt"]
+__all__ = ["SyntheticCell", "lmno_ocv", "simulate_gcpl", "simulate_gitt", "write_eclab_mpt"]
 
 # (voltage step in V, position in y, width in y) of the logistic steps
 _STEPS = ((0.15, 0.02, 0.01), (0.62, 0.07, 0.008), (0.06, 0.5, 0.012), (0.20, 0.985, 0.006))
@@ -241,3 +241,107 @@ def write_eclab_mpt(cell: SyntheticCell, path: str | PathLike[str]) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_bytes(("\r\n".join(header + rows) + "\r\n").encode("windows-1252"))
     return p
+
+
+@dataclass(frozen=True)
+class SyntheticSteps:
+    """Ground truth of a many-step (GITT-like) cycler record.
+
+    Attributes
+    ----------
+    time_s, voltage_V, current_mA : (N,) ndarray
+        What the cycler logs (with its noise).
+    step : (N,) ndarray of int
+        Protocol step index (one per pulse or rest).
+    y : (N,) ndarray
+        True delithiation of the LMNO electrode.
+    half_cycles : int
+        Number of charge/discharge half cycles driven.
+    """
+
+    time_s: npt.NDArray[np.float64]
+    voltage_V: npt.NDArray[np.float64]
+    current_mA: npt.NDArray[np.float64]
+    step: npt.NDArray[np.int64]
+    y: npt.NDArray[np.float64]
+    half_cycles: int
+
+
+def simulate_gitt(
+    *,
+    rows: int = 700_000,
+    steps: int = 36_000,
+    half_cycles: int = 20,
+    current_mA: float = 0.5,
+    resistance_ohm: float = 40.0,
+    tau_s: float = 4.0,
+    noise_V: float = 2e-4,
+    noise_mA: float = 2e-4,
+    dt_s: float = 1.0,
+    seed: int = 0,
+) -> SyntheticSteps:
+    """A GITT-like record as a cycler logs it: current pulses and rests, thousands of steps.
+
+    Each pair of steps is a constant-current pulse then a rest; the pulses walk the
+    LMNO electrode between ``y = 0.05`` and ``0.95`` ``half_cycles`` times (charge,
+    discharge, ...). The voltage is ``lmno_ocv(y) + I R`` plus a polarisation that
+    relaxes with ``tau_s`` in the rests, ADC noise on voltage and current (and the
+    leakage an idle channel reports in the rests), and a jittered logging clock. Step
+    lengths vary (Poisson around ``rows / steps``) like a cycler's limits do.
+
+    Parameters
+    ----------
+    rows, steps : int
+        Size of the record (rows) and number of protocol steps (even).
+    half_cycles : int
+        Charge/discharge half cycles (each ``steps / half_cycles`` steps long).
+    current_mA, resistance_ohm, tau_s : float
+        Pulse current, ohmic resistance, relaxation time constant.
+    noise_V, noise_mA : float
+        Standard deviation of the voltage and current noise.
+    dt_s : float
+        Logging period (jittered by 0.1 %).
+    seed : int
+
+    Returns
+    -------
+    SyntheticSteps
+
+    Examples
+    --------
+    >>> rec = simulate_gitt(rows=2000, steps=100, half_cycles=2)
+    >>> rec.time_s.shape, int(rec.step.max()) + 1
+    ((2000,), 100)
+    """
+    if steps % 2 or steps < 2 * half_cycles or rows < 2 * steps:
+        raise ValueError("steps must be even, >= 2 * half_cycles, and rows >= 2 * steps")
+    rng = np.random.default_rng(seed)
+    lengths = 2 + rng.poisson(rows / steps - 2, size=steps)
+    lengths = np.maximum(2, np.round(lengths * rows / lengths.sum()).astype(np.int64))
+    lengths[-1] += rows - int(lengths.sum())
+    if lengths[-1] < 2:
+        raise ValueError("rows too few for the steps")
+    step = np.repeat(np.arange(steps, dtype=np.int64), lengths)
+    pulse_per_half = (steps // 2) // half_cycles
+    pulse_index = step // 2
+    half = np.minimum(pulse_index // max(pulse_per_half, 1), half_cycles - 1)
+    sign = np.where(half % 2 == 0, 1.0, -1.0)
+    flowing = step % 2 == 0
+    true_i = np.where(flowing, sign * current_mA, 0.0)
+    t = np.arange(rows) * dt_s * (1.0 + 1e-3 * rng.standard_normal(rows).cumsum() / np.sqrt(rows))
+    t = np.maximum.accumulate(t)
+    # state of charge: each half cycle's pulses move y across [0.05, 0.95]
+    dt = np.diff(t, prepend=t[0])
+    dq = true_i * dt  # mA s
+    per_half = np.bincount(half, weights=np.abs(dq), minlength=half_cycles)
+    y = 0.05 + np.cumsum(np.abs(dq) / per_half[half] * 0.9 * sign)
+    y = np.clip(y, 0.0, 1.0)
+    # polarisation: follows I R in pulses, relaxes exponentially in rests
+    start_of_step = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    since = t - t[start_of_step][step]
+    eta = np.where(flowing, true_i * 1e-3 * resistance_ohm * (1.0 - 0.3 * np.exp(-since / tau_s)), 0.0)
+    prev_i = np.where(flowing, 0.0, sign * current_mA)
+    eta = eta + np.where(flowing, 0.0, prev_i * 1e-3 * resistance_ohm * 0.3 * np.exp(-since / tau_s))
+    voltage = lmno_ocv(y) + eta + noise_V * rng.standard_normal(rows)
+    current = true_i + noise_mA * rng.standard_normal(rows) * np.where(flowing, 1.0, 0.01)
+    return SyntheticSteps(t, voltage, current, step, y, half_cycles)

@@ -64,6 +64,55 @@ def _split_unit(column: str) -> tuple[str, str]:
     return column, ""
 
 
+#: Columns EC-Lab computes only at export and may name in the header without writing
+#: their data (seen: ``Ewe-Ece/V`` when no counter-electrode potential was recorded).
+_EXPORT_ONLY = ("Ewe-Ece/V", "<Ewe-Ece>/V", "<Ewe-Ece/V>")
+
+
+def _reconcile_columns(names: list[str], n_data: int) -> tuple[list[str], list[str]]:
+    """Match the header's names to the number of data columns EC-Lab wrote.
+
+    EC-Lab (11.x) sometimes writes more names than data columns: an empty name (two
+    tabs) and an export-computed column such as ``Ewe-Ece/V`` with no data behind it.
+    Surplus names are dropped in that order (empty names first, then the
+    export-computed ones, last first); any other surplus is left for the caller to
+    refuse. Returns the kept names and the dropped ones.
+
+    Examples
+    --------
+    >>> _reconcile_columns(["time/s", "", "Ewe/V", "Ewe-Ece/V", "I/mA"], 3)
+    (['time/s', 'Ewe/V', 'I/mA'], ['', 'Ewe-Ece/V'])
+    >>> _reconcile_columns(["time/s", "", "Ewe/V"], 3)
+    (['time/s', '', 'Ewe/V'], [])
+    """
+    surplus = len(names) - n_data
+    drop: set[int] = set()
+    for candidates in ({""}, set(_EXPORT_ONLY)):
+        for k in range(len(names) - 1, -1, -1):
+            if len(drop) < surplus and names[k].strip() in candidates:
+                drop.add(k)
+    kept = [name for k, name in enumerate(names) if k not in drop]
+    return kept, [names[k] for k in sorted(drop)]
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    """Empty names become ``column N``; repeated names get `` 2``, `` 3``...
+
+    Examples
+    --------
+    >>> _unique_names(["time/s", "", "x", "x"])
+    ['time/s', 'column 2', 'x', 'x 2']
+    """
+    out: list[str] = []
+    for j, name in enumerate(names):
+        name = name if name.strip() else f"column {j + 1}"
+        base, k = name, 2
+        while name in out:
+            name, k = f"{base} {k}", k + 1
+        out.append(name)
+    return out
+
+
 def _parse_header(lines: list[str], path: Path) -> dict[str, Any]:
     """Read the settings block into the fields of :class:`EchemMetadata`."""
     found: dict[str, Any] = {"techniques": [], "extra": {}}
@@ -168,6 +217,7 @@ def read_mpt(path: str | PathLike[str], *, timezone: str = "UTC") -> EchemRecord
     n_header = int(m.group("n"))
     if n_header < 2 or n_header > len(lines):
         raise CorruptFileError(f"header claims {n_header} lines but the file has {len(lines)}", path=p)
+    header_notes: list[str] = []
     header_line = lines[n_header - 1]
     columns = [c for c in header_line.rstrip("\r\n").split("\t")]
     while columns and columns[-1] == "":
@@ -190,12 +240,16 @@ def read_mpt(path: str | PathLike[str], *, timezone: str = "UTC") -> EchemRecord
             where = f"line {n_header + int(match.group(1))}: " if match else ""
             raise CorruptFileError(f"{where}rows with different numbers of cells ({exc})", path=p) from None
         # Rows end with a trailing tab in some versions: drop the empty last column.
-        while table.shape[1] > len(columns) and (table.iloc[:, -1] == "").all():
+        while table.shape[1] > 1 and (table.iloc[:, -1] == "").all():
             table = table.iloc[:, :-1]
+        columns, dropped = _reconcile_columns(columns, table.shape[1])
         if table.shape[1] != len(columns):
             raise CorruptFileError(
                 f"line {n_header + 1}: {table.shape[1]} data columns, header names {len(columns)}", path=p
             )
+        if dropped:
+            header_notes.append(f"header names without data (EC-Lab export): {dropped}")
+        columns = _unique_names(columns)
         table.columns = columns
         # A truncated last line has empty cells where numbers should be.
         empty = (table == "").any(axis=1).to_numpy()
@@ -243,7 +297,10 @@ def read_mpt(path: str | PathLike[str], *, timezone: str = "UTC") -> EchemRecord
         start_time=start,
         channel=info.get("channel"),
         derived=tuple(derived),
-        extra={"timezone_assumed": timezone} if start is not None else {},
+        extra={
+            **({"timezone_assumed": timezone} if start is not None else {}),
+            **({"header_notes": "; ".join(header_notes)} if header_notes else {}),
+        },
     )
 
     def as_int(name: str) -> np.ndarray | None:

@@ -132,7 +132,7 @@ def _positive(value: str | None) -> float | None:
     return number if number > 0 else None
 
 
-def read_zplot(path: str | PathLike[str], *, strict: bool = True) -> EchemRecord:
+def read_zplot(path: str | PathLike[str], *, strict: bool = True, lenient: bool = False) -> EchemRecord:
     """Read a ZPlot ASCII impedance file.
 
     Parameters
@@ -142,6 +142,8 @@ def read_zplot(path: str | PathLike[str], *, strict: bool = True) -> EchemRecord
         ZPlot's header announces ``Data Points``; with ``strict`` a file holding fewer
         rows is refused (truncated or aborted). ``strict=False`` reads what is there and
         records ``points_declared`` in ``meta.extra``.
+    lenient : bool, default False
+        The same as ``strict=False`` (the name every reader and ``--lenient`` share).
 
     Returns
     -------
@@ -165,10 +167,10 @@ def read_zplot(path: str | PathLike[str], *, strict: bool = True) -> EchemRecord
     if first < len(lines) and lines[first].strip() == "End Comments":  # closes the comment block
         first += 1
     body = [line for line in lines[first:] if line.strip()]
-    if strict and len(body) != declared:
+    if strict and not lenient and len(body) != declared:
         raise CorruptFileError(
-            f"header announces {declared} data points, the file holds {len(body)} (truncated or aborted sweep; "
-            "pass strict=False to read them)",
+            f"header announces {declared} data points, the file holds {len(body)} (truncated or aborted sweep); "
+            "the lenient option (--lenient) reads the rows it holds",
             path=src,
         )
     table = _numbers(body, first + 1, len(names), "\t", src)

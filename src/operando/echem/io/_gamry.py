@@ -41,13 +41,23 @@ from operando.errors import CorruptFileError, MissingMetadataError, OperandoErro
 
 __all__ = ["read_gamry", "sniff_gamry"]
 
-_MAIN_TABLE = re.compile(r"^(ZCURVE|CURVE\d*)$")
+_MAIN_TABLE = re.compile(r"^(ZCURVE|CURVE\d*|VFPCURVE)$")
+#: First line of a Gamry Framework file (``EXPLAIN``) or of a VFP600 front-panel file.
+_MAGICS = (b"EXPLAIN", b"VFP600")
+#: Row count Gamry writes in the TABLE line of an open-ended run (OCP with a stability
+#: criterion, runs stopped by the user): the count is a placeholder, not a promise.
+_OPEN_ENDED_ROWS = 99999
 _DATE_FORMATS = ("%m/%d/%Y", "%m-%d-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d/%m/%Y")
 #: Friendlier names for the impedance columns (unit in the name, like the canonical ones).
 _RENAME = {"Freq": "freq_Hz", "Zreal": "Zreal_ohm", "Zimag": "Zimag_ohm", "Zmod": "Zmod_ohm", "Zphz": "Zphz_deg"}
 _TIME_COLUMNS = ("T", "Time")
-_VOLTAGE_COLUMNS = ("Vf", "Vdc", "V")
-_CURRENT_COLUMNS = ("Im", "Idc", "I")
+# Vstep/Idif: square-wave voltammetry (SQUARE_WAVE); Voltage/Current: VFP600 front panel
+_VOLTAGE_COLUMNS = ("Vf", "Vdc", "V", "Vstep", "Voltage")
+_CURRENT_COLUMNS = ("Im", "Idc", "I", "Idif", "Current")
+#: Header entries giving the sample period of tables without a time column:
+#: ``FREQUENCY`` (square-wave frequency, one point per step period), ``FREQ``
+#: (VFP600 acquisition frequency), ``SAMPLETIME`` (sample period in s).
+_PERIOD_KEYS = (("FREQUENCY", "frequency"), ("FREQ", "frequency"), ("SAMPLETIME", "period"))
 
 
 @dataclass
@@ -103,7 +113,7 @@ def sniff_gamry(head: bytes, path: Path) -> bool:
     bool
     """
     del path
-    return _strip_bom(head).lstrip(b"\r\n ").startswith(b"EXPLAIN")
+    return _strip_bom(head).lstrip(b"\r\n ").startswith(_MAGICS)
 
 
 def _bruker_descriptor(path: Path) -> Path | None:
@@ -134,7 +144,9 @@ def _reject_non_gamry(data: bytes, path: Path) -> None:
             path=path,
         )
     first = data[:40].decode("latin-1").splitlines()[0] if data else ""
-    raise UnsupportedFormatError(f"not a Gamry .DTA file: line 1 is {first!r}, expected 'EXPLAIN'", path=path)
+    raise UnsupportedFormatError(
+        f"not a Gamry .DTA file: line 1 is {first!r}, expected 'EXPLAIN' (or 'VFP600')", path=path
+    )
 
 
 def _decode(data: bytes) -> str:
@@ -175,8 +187,9 @@ def parse_gamry_text(text: str, path: Path) -> GamryFile:
         if not line.strip():
             i += 1
             continue
-        if line.startswith("\t"):
-            # an indented line outside a table or NOTES block: Gamry never writes one
+        if line[:1].isspace():
+            # an indented line outside a table or NOTES block (tab or, hand-edited, spaces):
+            # Gamry never writes one, and taking it as a header entry would lose a data row
             raise CorruptFileError(f"line {i + 1}: unexpected indented line outside a table: {line[:60]!r}", path=path)
         parts = line.split("\t")
         key = parts[0].strip()
@@ -217,8 +230,8 @@ def _parse_table(lines: list[str], i: int, name: str, parts: list[str], path: Pa
             f"line {i + 3}: table {name} has {ncol} column names but {len(table.units)} units", path=path
         )
     j = i + 3
-    while j < len(lines) and lines[j].startswith("\t"):
-        cells = lines[j].split("\t")[1:]
+    while j < len(lines) and lines[j][:1].isspace() and lines[j].strip():
+        cells = _row_cells(lines[j], ncol)
         if len(cells) != ncol:
             raise CorruptFileError(
                 f"line {j + 1}: table {name} row has {len(cells)} cells, expected {ncol} ({', '.join(table.columns)})",
@@ -227,6 +240,25 @@ def _parse_table(lines: list[str], i: int, name: str, parts: list[str], path: Pa
         table.rows.append(cells)
         j += 1
     return table, j
+
+
+def _row_cells(line: str, ncol: int) -> list[str]:
+    """Cells of a table row: Gamry indents rows with one tab; a hand-edited file may
+    indent them with spaces or separate cells with runs of spaces.
+
+    Examples
+    --------
+    >>> _row_cells("\\t0\\t1.5\\t2", 3)
+    ['0', '1.5', '2']
+    >>> _row_cells("    0\\t1.5\\t2", 3)
+    ['0', '1.5', '2']
+    >>> _row_cells("  0   1.5  2", 3)
+    ['0', '1.5', '2']
+    """
+    cells = line.split("\t")[1:] if line.startswith("\t") else line.lstrip(" ").split("\t")
+    if len(cells) != ncol and len(line.split()) == ncol:
+        cells = line.split()
+    return cells
 
 
 def _to_float(cell: str) -> float:
@@ -287,6 +319,43 @@ def _start_time(header: dict[str, list[str]], timezone: str) -> datetime | None:
     return None
 
 
+def _add_sample_time(
+    merged: dict[str, npt.NDArray[Any]],
+    units: dict[str, str],
+    header: dict[str, list[str]],
+    lengths: list[int],
+    path: Path,
+) -> str | None:
+    """Give a table without a ``T`` column its time from the declared sample period.
+
+    Square-wave files (``SQUARE_WAVE``) of some Framework versions and VFP600 files
+    write no time: one point is taken per period of the header's ``FREQUENCY`` /
+    ``FREQ`` (or every ``SAMPLETIME`` s). Square-wave points are numbered from 0 and
+    measured at the end of their step, so point ``k`` is at ``(k + 1) / f``; the VFP600
+    front panel's first sample is at 0 (``k / f``). Adds ``T`` (s) to ``merged`` and
+    returns a note, or None when the file has a time column.
+    """
+    if _pick(merged, _TIME_COLUMNS) is not None:
+        return None
+    for key, kind in _PERIOD_KEYS:
+        text = _header_value(header, key)
+        if not text or not _is_number(text):
+            continue
+        value = _to_float(text)
+        if not (np.isfinite(value) and value > 0):
+            raise CorruptFileError(f"{key} is {text!r}: not a positive sample rate or period", path=path)
+        period = 1.0 / value if kind == "frequency" else value
+        square_wave = "Vstep" in merged or "Vfwd" in merged
+        index = np.concatenate([np.arange(n, dtype=np.float64) for n in lengths]) if lengths else np.zeros(0)
+        if "Pt" in merged and merged["Pt"].dtype == np.float64:
+            index = merged["Pt"]
+        merged["T"] = (index + 1.0) * period if square_wave else index * period
+        units["T"] = "s"
+        first = "(Pt + 1)" if square_wave else "row index"
+        return f"no time column: T = {first} x {period:g} s (from {key} = {text})"
+    return None
+
+
 def _header_value(header: dict[str, list[str]], key: str) -> str | None:
     entry = header.get(key)
     return entry[1] if entry and len(entry) > 1 and entry[1] else None
@@ -332,15 +401,28 @@ def _select_tables(parsed: GamryFile, curves: Sequence[str] | None, path: Path) 
     raise CorruptFileError("no data table (expected a CURVE or ZCURVE TABLE block)", path=path)
 
 
-def _check_row_counts(tables: list[GamryTable], aborted: bool, strict: bool, path: Path) -> list[str]:
-    """Compare found rows with the declared counts; raise or describe the shortfall."""
+def _check_row_counts(tables: list[GamryTable], aborted: bool, lenient: bool, path: Path) -> list[str]:
+    """Compare found rows with the declared counts; raise or describe the difference.
+
+    A table may hold fewer rows than declared when the run was aborted (the file says
+    so) or open-ended (Gamry declares 99999 rows); both are read and noted. Any other
+    difference is a truncated or edited file: refused unless ``lenient``.
+    """
     notes: list[str] = []
     for t in tables:
-        if t.declared_rows is not None and len(t.rows) != t.declared_rows:
-            msg = f"table {t.name} (line {t.line}) declares {t.declared_rows} rows, holds {len(t.rows)}"
-            if strict and not aborted:
-                raise CorruptFileError(msg + " (truncated? pass strict=False to read what is there)", path=path)
-            notes.append(msg)
+        if t.declared_rows is None or len(t.rows) == t.declared_rows:
+            continue
+        msg = f"table {t.name} (line {t.line}) declares {t.declared_rows} rows, holds {len(t.rows)}"
+        if t.declared_rows == _OPEN_ENDED_ROWS and len(t.rows) < t.declared_rows:
+            notes.append(msg + " (99999 = open-ended run: the rows it holds were read)")
+        elif aborted and len(t.rows) < t.declared_rows:
+            notes.append(msg + " (experiment aborted)")
+        elif lenient:
+            notes.append(msg + " (read leniently: the rows it holds)")
+        else:
+            raise CorruptFileError(
+                msg + " (truncated or edited?); the lenient option (--lenient) reads the rows it holds", path=path
+            )
     return notes
 
 
@@ -350,6 +432,7 @@ def read_gamry(
     timezone: str = "UTC",
     curves: Sequence[str] | None = None,
     strict: bool = True,
+    lenient: bool = False,
 ) -> EchemRecord:
     """Read a Gamry Framework ``.DTA`` file.
 
@@ -362,9 +445,12 @@ def read_gamry(
     curves : sequence of str, optional
         Tables to read (e.g. ``("OCVCURVE",)``). Default: ``ZCURVE`` and ``CURVE*`` tables.
     strict : bool
-        When True (default), a table with fewer rows than its header declares is an
-        error unless the file says the experiment was aborted; when False the rows are
-        read and the shortfall is recorded in ``meta.extra["row_count_notes"]``.
+        ``strict=False`` is ``lenient=True`` (kept for older callers).
+    lenient : bool
+        When False (default), a table whose row count differs from the count its
+        header declares is an error, unless the file says the experiment was aborted or
+        declares Gamry's open-ended 99999; when True the rows it holds are read. Every
+        difference is recorded in ``meta.extra["row_count_notes"]``.
 
     Returns
     -------
@@ -389,7 +475,7 @@ def read_gamry(
     text = _decode(data)
     try:
         parsed = parse_gamry_text(text, src)
-        return _build_record(parsed, src, timezone, curves, strict)
+        return _build_record(parsed, src, timezone, curves, lenient or not strict)
     except OperandoError:
         raise
     except (ValueError, IndexError, KeyError, OverflowError) as exc:  # defensive: damaged files
@@ -397,14 +483,14 @@ def read_gamry(
 
 
 def _build_record(
-    parsed: GamryFile, src: Path, timezone: str, curves: Sequence[str] | None, strict: bool
+    parsed: GamryFile, src: Path, timezone: str, curves: Sequence[str] | None, lenient: bool
 ) -> EchemRecord:
     header = parsed.header
     if "TAG" not in header:
         raise CorruptFileError("no TAG entry in the header (expected e.g. 'TAG\\tEISPOT')", path=src)
     aborted = (header.get("EXPERIMENTABORTED") or ["", ""])[1:2] == ["T"]
     tables = _select_tables(parsed, curves, src)
-    notes = _check_row_counts(tables, aborted, strict, src)
+    notes = _check_row_counts(tables, aborted, lenient, src)
     columns: dict[str, list[npt.NDArray[Any]]] = {}
     units: dict[str, str] = {}
     curve_names: list[npt.NDArray[Any]] = []
@@ -423,6 +509,7 @@ def _build_record(
         digits = re.sub(r"\D", "", t.name)
         curve_index.append(np.full(n, int(digits) if digits else 0, dtype=np.int64))
     merged = {name: np.concatenate(parts) for name, parts in columns.items()}
+    time_note = _add_sample_time(merged, units, header, [len(t.rows) for t in tables], src)
     tname = _pick(merged, _TIME_COLUMNS)
     vname = _pick(merged, _VOLTAGE_COLUMNS)
     iname = _pick(merged, _CURRENT_COLUMNS)
@@ -450,6 +537,13 @@ def _build_record(
         extra_meta["aborted"] = "true"
     if notes:
         extra_meta["row_count_notes"] = "; ".join(notes)
+    if time_note:
+        extra_meta["time_source"] = time_note
+    if vname == "Vstep":
+        extra_meta["square_wave"] = (
+            "voltage_V = Vstep (staircase potential), current_mA = Idif (forward - reverse, A -> mA); "
+            "Vfwd, Vrev, Ifwd, Irev kept as columns"
+        )
     extra_meta["current_convention"] = (
         "Gamry anodic-positive current taken as canonical (oxidation = charge = positive), file CONVENTION="
         + (_header_value(header, "CONVENTION") or "absent")

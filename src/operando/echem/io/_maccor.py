@@ -79,6 +79,10 @@ _FMT = "Maccor text export"
 _EIS_FMT = "Maccor AC-impedance (EIS) export"
 _COLUMN_LINE = re.compile(r"^(Rec#?)\t(Cyc#|Cycle P|Cycle)\t", re.MULTILINE)
 _TIME_COLUMNS = ("Test (Sec)", "TestTime", "Test Time", "Test Time (sec)")
+#: ``Test (Min)``, ``Test Time (Hr)``...: the unit written in the name (MacTest exports
+#: can be set to minutes or hours); seconds per unit.
+_TIME_WITH_UNIT = re.compile(r"^Test(?:\s*Time)?\s*\((?P<unit>sec|s|min|m|hr|hrs|h)\)$", re.IGNORECASE)
+_SECONDS_PER = {"sec": 1.0, "s": 1.0, "min": 60.0, "m": 60.0, "hr": 3600.0, "hrs": 3600.0, "h": 3600.0}
 _VOLTAGE_COLUMNS = ("Volts", "Voltage [V]", "Voltage", "Voltage(V)")
 _CURRENT_COLUMNS = ("Amps", "Current [A]", "Current", "Current(A)")
 _CAPACITY_COLUMNS = ("Amp-hr", "Cap. [Ah]", "Capacity", "Amp-hr [Ah]")
@@ -326,8 +330,11 @@ def _build(
     table = split_table(data_lines, "\t", names, first, src, _FMT, drop_incomplete_last_row=drop_last, notes=notes)
     cols = table.names
     tname, vname, iname = (_pick(cols, c) for c in (_TIME_COLUMNS, _VOLTAGE_COLUMNS, _CURRENT_COLUMNS))
+    if tname is None:
+        tname = next((c for c in cols if _TIME_WITH_UNIT.match(c)), None)
     if tname is None or vname is None or iname is None:
-        raise MissingMetadataError(f"no test time, voltage or current column among {cols}", path=src)
+        missing = [what for what, nm in (("test time", tname), ("voltage", vname), ("current", iname)) if nm is None]
+        raise MissingMetadataError(f"no {' or '.join(missing)} column among {cols}", path=src)
     decimal = _decimal_mark(table, vname)
     fields = _header_fields(header)
     extra_meta: dict[str, str] = {f"maccor.{k}": v for k, v in fields.items()}
@@ -341,7 +348,11 @@ def _build(
         time_s = _durations(time_cells, tname, table.first_line, src, decimal)
     else:
         raw = numeric_column(table, tname, src, decimal=decimal)
-        if "sec" in tname.lower():
+        unit_match = _TIME_WITH_UNIT.match(tname)
+        if unit_match:
+            factor = _SECONDS_PER[unit_match.group("unit").lower()]
+            why = f"{tname}: x {factor:g} s per unit"
+        elif "sec" in tname.lower():
             factor, why = 1.0, f"{tname} in s"
         else:
             factor, why = _infer_time_factor(raw, wall, time_unit, src)

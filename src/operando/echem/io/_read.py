@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from operando._files import read_head
-from operando.echem._record import EchemRecord
+from operando.echem._record import EchemRecord, check_finite
 from operando.echem.io._arbin import read_arbin_res, sniff_arbin_res
 from operando.echem.io._arbin_export import read_arbin_csv, read_arbin_xlsx, sniff_arbin_csv, sniff_arbin_xlsx
 from operando.echem.io._biologic_mpr import read_mpr, sniff_mpr
@@ -80,7 +80,13 @@ def owner_by_suffix(path: str | PathLike[str]) -> EchemFormat | None:
     return next((fmt for fmt in READERS if suffix in fmt.suffixes), None)
 
 
-def read(path: str | PathLike[str], **options: Any) -> EchemRecord:
+#: ``meta.extra`` keys where readers note rows they read although the file's own count
+#: disagrees (or a cut last row they dropped).
+ROW_NOTE_KEYS = ("row_count_notes", "row_notes", "points_declared")
+_NONFINITE = ("refuse", "flag")
+
+
+def read(path: str | PathLike[str], *, lenient: bool = False, nonfinite: str = "refuse", **options: Any) -> EchemRecord:
     """Read any supported potentiostat or cycler file into an :class:`EchemRecord`.
 
     The format is found from the file's content, not its extension.
@@ -89,6 +95,13 @@ def read(path: str | PathLike[str], **options: Any) -> EchemRecord:
     ----------
     path : str or os.PathLike
         The file as the instrument software wrote it.
+    lenient : bool, default False
+        Read a file whose row count differs from the count it declares (Gamry, ZPlot)
+        or whose last row was cut (text exports) with the rows it holds, instead of
+        refusing it. What differs is recorded in ``meta.extra["lenient"]``.
+    nonfinite : {"refuse", "flag"}, default "refuse"
+        NaN or infinite time, voltage or current: refuse the file naming the first bad
+        row, or keep the rows and add a boolean ``nonfinite`` column.
     **options
         Passed to the format's reader (e.g. ``timezone="Europe/Berlin"``).
 
@@ -101,15 +114,29 @@ def read(path: str | PathLike[str], **options: Any) -> EchemRecord:
     UnsupportedFormatError
         When no reader recognises the content.
     CorruptFileError
-        When the file is empty, truncated or damaged.
+        When the file is empty, truncated or damaged, or holds NaN/inf values.
     """
+    if nonfinite not in _NONFINITE:
+        raise ParameterError(f"nonfinite must be one of {list(_NONFINITE)}, got {nonfinite!r}")
     fmt = detect(path) or owner_by_suffix(path)
     if fmt is None:
         known = ", ".join(f.description for f in READERS)
         raise UnsupportedFormatError(f"not a recognised electrochemistry file (supported: {known})", path=path)
     accepted = inspect.signature(fmt.read).parameters
+    if lenient:
+        if "lenient" in accepted:
+            options["lenient"] = True
+        elif "drop_incomplete_last_row" in accepted:
+            options["drop_incomplete_last_row"] = True
     if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
         unknown = sorted(set(options) - set(accepted))
         if unknown:
             raise ParameterError(f"option(s) {unknown} do not apply to {fmt.description} files", path=path)
-    return fmt.read(path, **options)
+    record = fmt.read(path, **options)
+    if lenient:
+        notes = [record.meta.extra[k] for k in ROW_NOTE_KEYS if k in record.meta.extra]
+        if notes:
+            declared = record.meta.extra.get("points_declared")
+            text = "; ".join(f"declares {n} points, holds {len(record)}" if n == declared else str(n) for n in notes)
+            record.meta = record.meta.replace(extra={**record.meta.extra, "lenient": text})
+    return check_finite(record, flag=nonfinite == "flag")

@@ -167,9 +167,9 @@ def split_table(
             msg = f"last row (line {lineno}) has {len(fields)} of {want} fields: the file is truncated"
             if drop_incomplete_last_row:
                 if notes is not None:
-                    notes.append(msg + "; row dropped (drop_incomplete_last_row=True)")
+                    notes.append(msg + "; row dropped (lenient read)")
                 break
-            raise CorruptFileError(msg + " (pass drop_incomplete_last_row=True to read the complete rows)", path=path)
+            raise CorruptFileError(msg + "; the lenient option (--lenient) reads the complete rows", path=path)
         if not line.strip():
             raise CorruptFileError(f"blank line {lineno} inside the {fmt} data table", path=path)
         raise CorruptFileError(
