@@ -9,14 +9,12 @@ from operando.synthetic._mri import DendriteTruth, SyntheticDendriteMRI, csi_pha
 from operando.synthetic._nmr import (
     LICL_PPM,
     NMRLine,
-    acquire,
     li_isotope_pair,
     licl_reference_pair,
     simulate_fid,
     write_bruker_fid,
     write_varian_fid,
 )
-from operando.synthetic._sxdm import DETECTORS as SXDM_DETECTORS
 from operando.synthetic._sxdm import KMapTruth, SyntheticKMap, simulate_kmap, write_bliss_kmap, write_spec_kmap
 from operando.synthetic._sxdm_phases import (
     TwoPhaseKMap,
@@ -39,7 +37,6 @@ __all__ = [
     "DEFAULT_BV_CELL",
     "LABELS",
     "LICL_PPM",
-    "SXDM_DETECTORS",
     "CellMaterials",
     "CellPhantom",
     "DendriteTruth",
@@ -49,7 +46,6 @@ __all__ = [
     "SyntheticDendriteMRI",
     "SyntheticKMap",
     "TwoPhaseKMap",
-    "acquire",
     "csi_phantom",
     "derivative_gaussian",
     "derivative_lorentzian",
