@@ -406,7 +406,7 @@ def fit_radial_peaks(
     *,
     background: float | ArrayLike | None = None,
     references: ArrayLike | None = None,
-    max_iter: int = 400,
+    max_iter: int = 300,
     tol: float = 1e-9,
 ) -> dict[str, NDArray[np.float64]]:
     """One- and two-peak Poisson fits of radial profiles, and the BIC that compares them.
@@ -591,6 +591,7 @@ def decompose_phases(
     min_delta_bic: float = 10.0,
     min_separation: float = 2.0,
     min_fraction: float = 0.02,
+    points: ArrayLike | None = None,
 ) -> dict[str, NDArray[Any]]:
     """Per scan point: one lattice phase or two, their fractions, d-spacings and radial widths.
 
@@ -609,6 +610,9 @@ def decompose_phases(
         A point is two-phase when two peaks lower the BIC by more than ``min_delta_bic``,
         their centres are at least ``min_separation`` times the larger width apart and
         the minor one holds at least ``min_fraction`` of the intensity.
+    points : (y, x) array_like of bool, optional
+        The points to decompose (e.g. the crystal's mask); the others get NaN (and
+        ``two_phase`` False). All by default.
 
     Returns
     -------
@@ -633,7 +637,16 @@ def decompose_phases(
     if y.ndim != 3:
         raise ParameterError(f"profiles must be (y, x, K), got shape {y.shape}")
     refs = survey.q_centres if survey is not None and survey.two_populations else None
-    fit = fit_radial_peaks(y, bins, background=background, references=refs)
+    use = np.ones(y.shape[:2], dtype=bool) if points is None else np.asarray(points, dtype=bool)
+    if use.shape != y.shape[:2]:
+        raise ParameterError(f"points has shape {use.shape}, the profiles {y.shape[:2]}")
+    b = None if background is None else np.broadcast_to(np.asarray(background, dtype=np.float64), use.shape)[use]
+    picked = fit_radial_peaks(y[use], bins, background=b, references=refs)
+    fit = {}
+    for k, v in picked.items():
+        full = np.full((*use.shape, *v.shape[1:]), np.nan)
+        full[use] = v
+        fit[k] = full
     has = np.isfinite(fit["mu1"][..., 0]) & (fit["amp1"][..., 0] > 0)
     two = (fit["delta_bic"] > min_delta_bic) & _resolved(fit, min_separation=min_separation, min_fraction=min_fraction)
     two &= has
