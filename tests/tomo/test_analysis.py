@@ -11,9 +11,15 @@ import pytest
 from scipy import ndimage
 
 from operando.errors import ParameterError
-from operando.tomo import ELECTROLYTE, INTERPHASE, LITHIUM, OUTSIDE, PORE, VOID, contact_maps
-from operando.tomo._analysis import (
+from operando.tomo import (
+    ELECTROLYTE,
+    INTERPHASE,
+    LITHIUM,
+    OUTSIDE,
+    PORE,
+    VOID,
     contact_change_registered,
+    contact_maps,
     interphase_thickness_maps,
     local_thickness,
     phase_volumes,
