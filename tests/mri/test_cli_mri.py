@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -100,6 +105,32 @@ def test_layers_bad_options(tmp_path):
     assert "A,B" in str(result.exception)
     result = _invoke(["layers", str(f), "--normalise", "max", "-o", str(tmp_path / "x.zarr")])
     assert isinstance(result.exception, ParameterError)
+    # out of range: refused naming the option (and, through the console script, in one line)
+    for args, name in (
+        (["--layers", "100000"], "--layers 100000"),
+        (["--layers", "0"], "--layers 0"),
+        (["--window", "2"], "--window 2"),
+        (["--stages", "-1"], "--stages -1"),
+        (["--stages", "5"], "--stages 5"),  # 12 frames hold 4 stages of 3 frames
+        (["--fov-mm", "-4"], "--fov-mm -4"),
+        (["--seconds-per-frame", "0"], "--seconds-per-frame 0"),
+        (["--electrodes", "1,9"], "--electrodes 1,9"),
+        (["--displacement-px", "500"], "--displacement-px 500"),
+        (["--short-frame", "40"], "--short-frame 40"),
+    ):
+        result = _invoke(["layers", *[str(f)] * 12, *args, "-o", str(tmp_path / "x.zarr")])
+        assert isinstance(result.exception, ParameterError), (args, result.output)
+        assert str(result.exception).startswith(name), str(result.exception)
+    assert not (tmp_path / "x.zarr").exists()
+    exe = shutil.which("operando") or str(Path(sys.executable).with_name("operando"))
+    run = subprocess.run(
+        [exe, "mri", "layers", *[str(f)] * 12, "--layers", "100000", "-o", str(tmp_path / "y.zarr")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert run.stderr.startswith("operando: error: --layers 100000: needs 1 to ")
     bad = tmp_path / "image.png"
     bad.write_bytes(b"\x89PNG....")
     result = _invoke(["layers", str(bad), "-o", str(tmp_path / "x.zarr")])
@@ -147,6 +178,8 @@ def test_layers_on_a_4d_nifti_series(tmp_path):
             "none",
             "--displacement-px",
             str(sim.displacement_px),
+            "--short-frame",
+            str(sim.truth.short_frame),
             "-o",
             str(out),
         ]
@@ -154,5 +187,6 @@ def test_layers_on_a_4d_nifti_series(tmp_path):
     assert result.exit_code == 0, result.output
     ds = open_results(out)
     assert ds.sizes["frame"] == 60
+    assert ds.attrs["short_circuit_frame"] == sim.truth.short_frame
     assert np.abs(ds["amount"].values - sim.truth.amount).max() < 0.03 * sim.truth.amount.max()
     assert np.abs(np.array(ds.attrs["stage_boundaries"]) - sim.truth.stage_boundaries).max() <= 1

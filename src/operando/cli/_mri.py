@@ -40,7 +40,7 @@ def layers(
         Path | None, typer.Option("--voltage", help="Zahner POL.txt log (time h, V, mA) on the frames' clock.")
     ] = None,
     echem: Annotated[Path | None, typer.Option("--echem", help="Any potentiostat file operando reads.")] = None,
-    n_layers: Annotated[int, typer.Option("--layers", min=1, help="Equal layers between the electrodes.")] = 5,
+    n_layers: Annotated[int, typer.Option("--layers", help="Equal layers between the electrodes.")] = 5,
     electrodes: Annotated[
         str | None, typer.Option("--electrodes", help="Electrode faces A,B in mm (default: found from the profile).")
     ] = None,
@@ -62,11 +62,21 @@ def layers(
     displacement_px: Annotated[
         float, typer.Option("--displacement-px", help="Read displacement of the resonance to undo (voxels).")
     ] = 0.0,
-    window: Annotated[int, typer.Option("--window", min=3, help="Savitzky-Golay window (frames).")] = 7,
-    n_stages: Annotated[int, typer.Option("--stages", min=0, help="Growth stages to find (0: none).")] = 4,
+    window: Annotated[
+        int, typer.Option("--window", help="Longest window (frames) of the local straight-line rate fits.")
+    ] = 7,
+    n_stages: Annotated[
+        int, typer.Option("--stages", help="Growth stages to find before the short circuit (0: none).")
+    ] = 4,
     stage_signal: Annotated[
         str, typer.Option("--stage-signal", help="'total', 'rate' or 'gradient' (first minus last layer).")
     ] = "total",
+    short_frame: Annotated[
+        int | None,
+        typer.Option(
+            "--short-frame", help="First frame after a short circuit known otherwise (default: from the voltage)."
+        ),
+    ] = None,
     figures: Annotated[Path | None, typer.Option("--figures", help="Folder for the PNG figures.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
     scheduler: SchedulerOption = None,
@@ -95,6 +105,7 @@ def layers(
             window=window,
             n_stages=n_stages,
             stage_signal=stage_signal,  # type: ignore[arg-type]
+            short_frame=short_frame,
             overwrite=overwrite,
         )
     ds, target = run.dataset, run.store

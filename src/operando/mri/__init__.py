@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         shift_window_mask,
     )
     from operando.mri._stages import (
+        AFTER_SHORT,
         STAGE_NAMES,
         detect_stages,
         frame_of_time,
@@ -69,6 +70,7 @@ _SOURCES: dict[str, str] = {
     "separate_by_shift": "operando.mri._shift",
     "shift_displacement_px": "operando.mri._shift",
     "shift_window_mask": "operando.mri._shift",
+    "AFTER_SHORT": "operando.mri._stages",
     "STAGE_NAMES": "operando.mri._stages",
     "detect_stages": "operando.mri._stages",
     "frame_of_time": "operando.mri._stages",
@@ -85,6 +87,7 @@ _SOURCES: dict[str, str] = {
 }
 
 __all__ = [
+    "AFTER_SHORT",
     "KNIGHT_SHIFT_LI_PPM",
     "STAGE_NAMES",
     "MRIMeta",

@@ -7,7 +7,8 @@ A *profile* is signal per depth voxel, shape ``(frame, depth)``; a 2D/3D image s
 Error model: the image noise is white with standard deviation ``sigma`` per voxel,
 estimated from a signal-free region (:func:`noise_sigma`); sums over voxels then carry
 ``sigma * sqrt(sum w**2)`` for weights ``w`` and every later linear step (normalisation,
-Savitzky–Golay derivative) propagates the variance exactly through its weights.
+the local straight-line fits of the growth rate) propagates the variance exactly through
+its weights.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import savgol_filter
 
 from operando.errors import ParameterError
 
@@ -363,29 +363,73 @@ def normalise(
     return ratio, np.asarray(err)
 
 
+def _window_fits(t: FloatArray, y: FloatArray, w: FloatArray, m: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Weighted straight-line fits over every window of ``m`` consecutive frames.
+
+    ``t`` (F,), ``y`` and ``w`` (F, K). Returns ``slope``, ``var`` (its variance) and
+    ``chi2`` (weighted residual sum of squares), each (F - m + 1, K), window ``s`` covering
+    frames ``s .. s + m - 1``. Centred sums (not running sums) keep ``chi2`` exact when the
+    weights are huge (error-free data).
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    tv = sliding_window_view(t, m)[:, None, :]  # (S, 1, m)
+    yv = sliding_window_view(y, m, axis=0)  # (S, K, m)
+    wv = sliding_window_view(w, m, axis=0)
+    sw = wv.sum(axis=-1)
+    dt = tv - ((wv * tv).sum(axis=-1) / sw)[..., None]
+    stt = (wv * dt**2).sum(axis=-1)
+    ybar = (wv * yv).sum(axis=-1) / sw
+    slope = (wv * dt * (yv - ybar[..., None])).sum(axis=-1) / stt
+    resid = yv - ybar[..., None] - slope[..., None] * dt
+    return slope, 1.0 / stt, (wv * resid**2).sum(axis=-1)
+
+
 def growth_rate(
     amount: npt.ArrayLike,
     amount_err: npt.ArrayLike,
     time_s: npt.ArrayLike,
     *,
     window: int = 7,
-    polyorder: int = 2,
+    min_points: int = 3,
+    alpha: float = 0.001,
 ) -> tuple[FloatArray, FloatArray]:
-    """Time derivative by a Savitzky–Golay filter, with the propagated error.
+    """Time derivative by local straight-line fits that do not reach across a change of rate.
 
-    The filter is linear, ``rate = D @ amount``; its matrix ``D`` (edges by the
-    polynomial fit of :func:`scipy.signal.savgol_filter` ``mode="interp"``) is built by
-    filtering the identity, so ``rate_err = sqrt(D**2 @ amount_err**2)`` exactly for
-    independent frame errors.
+    Hand-written: SciPy's smoothers (Savitzky-Golay, smoothing splines) all reach across a
+    kink and, at a series end, extrapolate it (see below); none offers this window test.
+
+    The rate at frame ``i`` is the slope of a weighted (``1 / amount_err**2``) least-squares
+    line through a window of frames inside ``i - h .. i + h`` (``h = window // 2``) that
+    contains ``i``. Of the candidate windows (every such window of at least ``min_points``
+    frames), those whose residuals agree with the errors (chi-square below its ``1 - alpha``
+    quantile) are kept and the one with the smallest slope variance is used (ties: the
+    most centred). In a stretch of constant rate that is the centred window of ``window``
+    frames; near a change of rate (a stage boundary, a layer filling up, the short circuit)
+    the windows reaching across it fail the test and the rate comes from the frames on one
+    side. At the series ends only one side exists, so fewer frames enter and the error is
+    wider there (no extrapolation: the Savitzky-Golay quadratic this replaces extrapolated
+    the last kink into a 50-sigma false rate at the end of the demo series). When no window
+    passes, the least misfitting one is used and its error is scaled by
+    ``sqrt(chi2 / dof)`` (the misfit counted as error).
+
+    ``rate_err`` is the exact propagation of independent frame errors through the chosen
+    window's linear weights (times the misfit scale where it applies).
 
     Parameters
     ----------
     amount, amount_err : (F,) or (F, L) array_like
+        Errors ``> 0`` (error-free data: the residual scatter becomes the error).
     time_s : (F,) array_like
-        Uniformly spaced frame times (s).
+        Increasing frame times (s); they need not be uniformly spaced.
     window : int, default 7
-        Odd window length in frames (clipped to the largest odd number <= F).
-    polyorder : int, default 2
+        Longest window (frames, odd: ``2 h + 1``).
+    min_points : int, default 3
+        Shortest window (>= 3, so that the chi-square test has a degree of freedom).
+    alpha : float, default 0.001
+        False-rejection rate of the chi-square test of a window (measured on 3000 noisy
+        lines of 30 frames: with 0.01 the rates scatter 4-9 % more than their stated
+        error, chance rejections switching windows; with 0.001 within 3 %).
 
     Returns
     -------
@@ -394,24 +438,75 @@ def growth_rate(
 
     Examples
     --------
-    >>> t = np.arange(10.0)
-    >>> r, e = growth_rate(3 * t, np.zeros(10), t, window=5)
-    >>> np.allclose(r, 3.0), np.allclose(e, 0.0)
-    (True, True)
+    >>> t = np.arange(12.0)
+    >>> amount = np.interp(t, [0, 6, 11], [0, 12, 12])  # rate 2, then flat from frame 6
+    >>> r, e = growth_rate(amount, np.full(12, 0.01), t, window=5)
+    >>> np.round(r, 6).tolist()
+    [2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    >>> bool(e[-1] > e[8] and e[0] > e[3])  # wider at the ends
+    True
     """
+    from scipy.stats import chi2 as chi2_dist
+
     a = np.asarray(amount, dtype=np.float64)
     da = np.asarray(amount_err, dtype=np.float64)
     t = np.asarray(time_s, dtype=np.float64)
     n = a.shape[0]
     if t.shape != (n,):
         raise ParameterError(f"{t.size} times for {n} frames")
-    win = min(window, n if n % 2 else n - 1)
-    if win <= polyorder:
-        raise ParameterError(f"{n} frames are too few for a window longer than polyorder {polyorder}")
-    dt = np.diff(t)
-    if np.any(dt <= 0) or not np.allclose(dt, dt.mean(), rtol=0.02):
-        raise ParameterError("frame times must be increasing and uniformly spaced for a Savitzky-Golay derivative")
-    d = savgol_filter(np.eye(n), win, polyorder, deriv=1, delta=float(dt.mean()), axis=0, mode="interp")
-    rate = np.tensordot(d, a, axes=(1, 0))  # d[i, j]: response at frame i to a unit impulse at j
-    err = np.sqrt(np.tensordot(d**2, da**2, axes=(1, 0)))
-    return np.asarray(rate), np.asarray(err)
+    if da.shape != a.shape:
+        raise ParameterError(f"amount_err has shape {da.shape}, amount {a.shape}")
+    if min_points < 3:
+        raise ParameterError(f"min_points must be at least 3, got {min_points}")
+    if window < min_points:
+        raise ParameterError(f"window must be at least min_points ({min_points}) frames, got {window}")
+    if n < min_points:
+        raise ParameterError(f"{n} frames are too few for a rate from {min_points}-frame windows")
+    if not 0.0 < alpha < 1.0:
+        raise ParameterError(f"alpha must be in (0, 1), got {alpha}")
+    if np.any(np.diff(t) <= 0) or not np.all(np.isfinite(t)):
+        raise ParameterError("frame times must be finite and increasing")
+    if not np.all(np.isfinite(a)) or not np.all(np.isfinite(da)) or np.any(da < 0):
+        raise ParameterError("amounts and errors must be finite, errors >= 0")
+    y = a.reshape(n, -1)
+    err = da.reshape(n, -1)
+    scale = float(np.median(np.diff(t)))
+    ts = (t - t[0]) / scale  # frame-sized units keep the sums well conditioned
+    floor = 1e-9 * (float(np.abs(y).max()) + np.finfo(np.float64).tiny)
+    w = 1.0 / np.maximum(err, floor) ** 2
+    h = min(window // 2, n - 1)
+    fits = {m: _window_fits(ts, y, w, m) for m in range(min_points, min(2 * h + 1, n) + 1)}
+    k = y.shape[1]
+    best_rate = np.full((n, k), np.nan)
+    best_var = np.full((n, k), np.inf)
+    fb_rate = np.full((n, k), np.nan)
+    fb_var = np.full((n, k), np.inf)
+    fb_red = np.full((n, k), np.inf)
+    # candidate windows i - before .. i + after: longest and most centred first, so that a
+    # tie in variance keeps the earlier (more centred) one
+    offsets = sorted(
+        ((b, f) for b in range(h + 1) for f in range(h + 1) if b + f + 1 in fits),
+        key=lambda bf: (-(bf[0] + bf[1]), abs(bf[0] - bf[1])),
+    )
+    idx = np.arange(n)
+    for before, after in offsets:
+        m = before + after + 1
+        slope, var, chi2 = fits[m]
+        ok_i = (idx - before >= 0) & (idx + after <= n - 1)
+        frames = idx[ok_i]
+        s_i = frames - before
+        sl, vr, c2 = slope[s_i], var[s_i], chi2[s_i]
+        dof = m - 2
+        good = c2 <= chi2_dist.ppf(1.0 - alpha, dof)
+        better = good & (vr < best_var[frames] * (1.0 - 1e-9))
+        best_rate[frames] = np.where(better, sl, best_rate[frames])
+        best_var[frames] = np.where(better, vr, best_var[frames])
+        red = c2 / dof
+        worse_fit = red < fb_red[frames]
+        fb_rate[frames] = np.where(worse_fit, sl, fb_rate[frames])
+        fb_var[frames] = np.where(worse_fit, vr * np.maximum(red, 1.0), fb_var[frames])
+        fb_red[frames] = np.where(worse_fit, red, fb_red[frames])
+    none = ~np.isfinite(best_var)
+    rate = np.where(none, fb_rate, best_rate) / scale
+    rate_err = np.sqrt(np.where(none, fb_var, best_var)) / scale
+    return np.asarray(rate.reshape(a.shape)), np.asarray(rate_err.reshape(a.shape))

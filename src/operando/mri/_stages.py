@@ -1,34 +1,51 @@
-"""Growth stages from change points, and the short circuit on the frame axis.
+"""Growth stages from change points, and the short circuit as its own event.
 
-Dendrite growth in a Li|electrolyte|Li cell is described in stages (e.g. I nucleation at
-the plating electrode, II layer-by-layer growth into the electrolyte, III fast
-propagation, IV after the short circuit, when the current flows through the metal path
-and the amount stops growing). Each stage has its own growth rate, so the total amount of
-metal is piecewise linear in time and the stage boundaries are its change points.
+Dendrite growth in a Li|solid electrolyte|Li cell is read in stages (the paper's Fig. 4:
+I fast nucleation in the surface layers, II stalled growth, III fast growth in the middle
+layers, IV deceleration towards the short circuit). Each stage has its own growth rate, so
+the total amount of metal is piecewise linear in time and the stage boundaries are its
+change points. All stages precede the short circuit: the short is an event of its own (the
+voltage collapses, the current flows through the metal path and the amount stops
+growing), so the stages are looked for on the frames before it and every frame from the
+short on carries stage 0.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import numpy.typing as npt
 
 from operando.errors import ParameterError
 
-__all__ = ["STAGE_NAMES", "detect_stages", "frame_of_time", "stages_from_boundaries"]
+__all__ = ["AFTER_SHORT", "STAGE_NAMES", "detect_stages", "frame_of_time", "stages_from_boundaries"]
 
 STAGE_NAMES: tuple[str, ...] = ("I", "II", "III", "IV", "V", "VI")
 
+AFTER_SHORT = 0
+"""Stage number of the frames from the short circuit on (they belong to no growth stage)."""
 
-def stages_from_boundaries(n_frames: int, boundaries: npt.ArrayLike) -> npt.NDArray[np.int64]:
+
+def stages_from_boundaries(
+    n_frames: int, boundaries: npt.ArrayLike, *, short_frame: int | None = None
+) -> npt.NDArray[np.int64]:
     """Stage number (1-based) of every frame from the first frames of stages 2, 3, ...
+
+    Frames from ``short_frame`` on get :data:`AFTER_SHORT` (0).
 
     Examples
     --------
     >>> stages_from_boundaries(6, [2, 4]).tolist()
     [1, 1, 2, 2, 3, 3]
+    >>> stages_from_boundaries(7, [2, 4], short_frame=5).tolist()
+    [1, 1, 2, 2, 3, 0, 0]
     """
     b = np.sort(np.asarray(boundaries, dtype=np.int64))
-    return np.asarray(1 + np.searchsorted(b, np.arange(n_frames), side="right"), dtype=np.int64)
+    stage = np.asarray(1 + np.searchsorted(b, np.arange(n_frames), side="right"), dtype=np.int64)
+    if short_frame is not None and 0 <= short_frame < n_frames:
+        stage[int(short_frame) :] = AFTER_SHORT
+    return stage
 
 
 def detect_stages(
@@ -40,7 +57,7 @@ def detect_stages(
     short_frame: int | None = None,
     penalty: float | None = None,
 ) -> tuple[npt.NDArray[np.int64], list[int]]:
-    """Split a time series into growth stages at its change points (``ruptures``).
+    """Split the frames before a short circuit into growth stages at their change points (``ruptures``).
 
     Parameters
     ----------
@@ -48,17 +65,18 @@ def detect_stages(
         The total amount of metal (for ``model="clinear"``: continuous piecewise-linear
         fit, one growth rate per stage) or a growth rate (``"l2"``: piecewise constant).
     n_stages : int or None, default 4
-        Number of stages (``n_stages - 1`` change points, found by exact dynamic
-        programming, :class:`ruptures.Dynp`). ``None``: as many as :class:`ruptures.Pelt`
-        finds with ``penalty``.
+        Number of stages before the short (``n_stages - 1`` change points, found by exact
+        dynamic programming, :class:`ruptures.Dynp`). ``None``: as many as
+        :class:`ruptures.Pelt` finds with ``penalty``.
     model : str, default "clinear"
         A ruptures cost model.
     min_size : int, default 3
         Shortest stage in frames.
     short_frame : int, optional
-        First frame after a short circuit seen in the voltage. The voltage is the sharper
-        clock for that event, so the last boundary is set to it (the others are found on
-        the frames before it).
+        First frame after the short circuit (the voltage is the sharper clock for that
+        event). The stages are found on the frames before it; it and every later frame
+        get stage :data:`AFTER_SHORT` (0). When fewer than ``n_stages * min_size`` frames
+        precede it, as many stages as fit are found and a warning says so.
     penalty : float, optional
         Pelt penalty per change point, in the cost's units (sum of squared residuals;
         ``~3 sigma**2 log(F)`` for noise ``sigma``). Required when ``n_stages`` is None.
@@ -66,53 +84,51 @@ def detect_stages(
     Returns
     -------
     stage : (F,) ndarray of int64
-        1 .. n_stages.
+        1 .. n_stages before the short, 0 from the short on.
     boundaries : list of int
-        First frame of stages 2 .. n_stages.
+        First frame of stages 2 .. n_stages (all before ``short_frame``).
 
     Examples
     --------
-    >>> t = np.arange(40.0)
-    >>> total = np.interp(t, [0, 10, 25, 40], [0, 5, 35, 35])
-    >>> detect_stages(total, n_stages=3)[1]
-    [10, 25]
+    >>> t = np.arange(50.0)
+    >>> total = np.interp(t, [0, 10, 25, 40, 49], [0, 5, 35, 40, 40])  # short at frame 40
+    >>> stage, bounds = detect_stages(total, n_stages=3, short_frame=40)
+    >>> bounds, stage[[0, 10, 25, 39, 40]].tolist()
+    ([10, 25], [1, 2, 3, 3, 0])
     """
     import ruptures as rpt
 
     y = np.asarray(signal, dtype=np.float64)
     n = y.shape[0]
+    end = int(short_frame) if short_frame is not None and 0 < short_frame < n else n
+    short = end if end < n else None
+    # ruptures ends a segment at b (exclusive); a continuous-linear segment ends on its
+    # kink sample b - 1, which is where the new growth rate starts
+    shift = 1 if model == "clinear" else 0
+    if not np.all(np.isfinite(y[:end])):
+        raise ParameterError("the signal has non-finite values")
     if n_stages is None:
         if penalty is None or penalty <= 0:
             raise ParameterError("without n_stages, give a positive Pelt penalty")
-        end = int(short_frame) if short_frame is not None and 0 < short_frame < n else n
+        if end < 2 * min_size:
+            return stages_from_boundaries(n, [], short_frame=short), []
         algo_p = rpt.Pelt(model=model, min_size=min_size, jump=1).fit(y[:end])
-        shift = 1 if model == "clinear" else 0
-        found = [int(b) - shift for b in algo_p.predict(pen=penalty)[:-1]]
-        boundaries = sorted(set(found + ([end] if end < n else [])))
-        return stages_from_boundaries(n, boundaries), boundaries
+        found = sorted({int(b) - shift for b in algo_p.predict(pen=penalty)[:-1]})
+        return stages_from_boundaries(n, found, short_frame=short), found
     if n_stages < 1:
         raise ParameterError(f"need at least one stage, got {n_stages}")
-    if not np.all(np.isfinite(y)):
-        raise ParameterError("the signal has non-finite values")
-    if n_stages == 1:
-        return np.ones(n, dtype=np.int64), []
-    end = n
-    fixed: list[int] = []
-    if short_frame is not None and 0 < short_frame < n:
-        end, fixed = int(short_frame), [int(short_frame)]
-    n_bkps = n_stages - 1 - len(fixed)
-    if n_bkps > 0:
-        if end < (n_bkps + 1) * min_size:
-            raise ParameterError(f"{end} frames are too few for {n_bkps + 1} stages of at least {min_size} frames")
-        algo = rpt.Dynp(model=model, min_size=min_size, jump=1).fit(y[:end])
-        # ruptures ends a segment at b (exclusive); a continuous-linear segment ends on its
-        # kink sample b - 1, which is where the new growth rate starts
-        shift = 1 if model == "clinear" else 0
-        found = [int(b) - shift for b in algo.predict(n_bkps=n_bkps)[:-1]]
-    else:
-        found = []
-    boundaries = sorted(found + fixed)
-    return stages_from_boundaries(n, boundaries), boundaries
+    fit = min(n_stages, max(1, end // min_size))
+    if fit < n_stages:
+        warnings.warn(
+            f"only {end} frames precede the short circuit: {fit} stage(s) of at least {min_size} frames, "
+            f"not {n_stages}",
+            stacklevel=2,
+        )
+    if fit == 1:
+        return stages_from_boundaries(n, [], short_frame=short), []
+    algo = rpt.Dynp(model=model, min_size=min_size, jump=1).fit(y[:end])
+    found = sorted(int(b) - shift for b in algo.predict(n_bkps=fit - 1)[:-1])
+    return stages_from_boundaries(n, found, short_frame=short), found
 
 
 def frame_of_time(time_s: float, start_s: npt.ArrayLike) -> int:

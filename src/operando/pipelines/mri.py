@@ -15,6 +15,7 @@ import xarray as xr
 from operando.echem import EchemRecord, detect_failures
 from operando.errors import ParameterError
 from operando.mri import (
+    AFTER_SHORT,
     STAGE_NAMES,
     correct_displacement,
     detect_stages,
@@ -104,6 +105,7 @@ def quantify_layers(
     stage_signal: Literal["total", "rate", "gradient"] = "total",
     record: EchemRecord | None = None,
     shorts: bool = True,
+    short_frame: int | None = None,
 ) -> xr.Dataset:
     """Per-layer amounts, growth rates and growth stages of an MRI time series.
 
@@ -139,18 +141,23 @@ def quantify_layers(
     reference : "first", "none" or float, default "none"
         Normalise each layer to its first frame, not at all, or by a reference amount.
     window : int, default 7
-        Savitzky–Golay window (frames) for the growth rate.
+        Longest window (frames) of the local straight-line fits of the growth rate
+        (:func:`operando.mri.growth_rate`).
     n_stages : int, default 4
-        Stages to find (0 to skip).
+        Stages to find before the short circuit (0 to skip).
     stage_signal : {"total", "rate", "gradient"}
         Change points of the total amount (continuous piecewise linear), of the total
         growth rate (piecewise constant), or of the first minus the last layer
         (continuous piecewise linear: the build-up of a concentration gradient across the
         cell, for electrolyte profiles whose total is conserved).
     record : EchemRecord, optional
-        Echem record on the frames' clock: adds ``echem_*`` and, with ``shorts``, pins
-        the last stage boundary to the short circuit the voltage shows.
+        Echem record on the frames' clock: adds ``echem_*`` and, with ``shorts``, finds
+        the short circuit in the voltage (:func:`short_circuit_frame`).
     shorts : bool, default True
+    short_frame : int, optional
+        First frame after a short circuit known otherwise (overrides the record's).
+        The stages are found on the frames before the short; it and every later frame
+        get stage 0 (the short is an event of its own, not a growth stage).
 
     Returns
     -------
@@ -158,7 +165,7 @@ def quantify_layers(
         ``operando_kind = "mri-layers"``; dims ``frame, layer[, depth]``; variables
         ``amount``, ``amount_err``, ``growth_rate``, ``growth_rate_err`` (frame, layer),
         ``total``, ``total_err``, ``total_rate``, ``total_rate_err``, ``stage`` (frame,
-        1-based), ``noise_sigma`` (frame), ``profile`` (frame, depth) and ``echem_*``
+        1-based, 0 from the short circuit on), ``noise_sigma`` (frame), ``profile`` (frame, depth) and ``echem_*``
         with a record; coordinates ``time_s``, ``layer_start_mm``/``layer_end_mm``.
     """
     if "depth" not in series.dims or series.dims[0] != "frame":
@@ -182,19 +189,25 @@ def quantify_layers(
     )
     bg = bg_values.reshape(n_frames, -1)
     autocorr = None
+    baseline = np.zeros(n_frames) if magnitude else bg.mean(axis=1)
     if noise == "temporal":
-        sigma_t, autocorr = _temporal_noise(bg_values, idx)
+        # a receiver offset that changes from frame to frame is removed with the baseline
+        # below, so it is no noise of the amounts: take it out of the differences too
+        # (over all background voxels of a frame, so no lag is biased noticeably)
+        centred = bg_values - baseline.reshape((n_frames,) + (1,) * (bg_values.ndim - 1))
+        sigma_t, autocorr = _temporal_noise(centred, idx)
         sigma = np.full(n_frames, sigma_t)
     elif noise == "spatial":
         sigma = noise_sigma(bg, magnitude=magnitude, axis=1)
     else:
         raise ParameterError(f"noise must be 'spatial' or 'temporal', got {noise!r}")
-    baseline = np.zeros(n_frames) if magnitude else bg.mean(axis=1)
     baseline_err = np.zeros(n_frames) if magnitude else sigma / np.sqrt(bg.shape[1])
     # as collapse_lateral(values - baseline, sigma), without holding the whole series
     profile = raw_profile - baseline[:, None] * n_lat
     sigma_profile = sigma * np.sqrt(n_lat)
     if displacement_px:
+        if not np.isfinite(displacement_px) or abs(displacement_px) >= depth.size:
+            raise ParameterError(f"--displacement-px {displacement_px:g}: beyond the {depth.size} depth voxels")
         profile = correct_displacement(profile, displacement_px, axis=1)
     if electrodes_mm is None:
         ref_profile = (
@@ -203,6 +216,19 @@ def quantify_layers(
             else np.asarray(electrode_profile, dtype=np.float64)
         )
         electrodes_mm = find_electrodes(ref_profile, depth)
+    step = float(abs(depth[1] - depth[0])) if depth.size > 1 else 0.0
+    lo_fov, hi_fov = float(depth.min()) - step / 2, float(depth.max()) + step / 2
+    if not all(np.isfinite(v) and lo_fov <= v <= hi_fov for v in electrodes_mm):
+        raise ParameterError(
+            f"--electrodes {electrodes_mm[0]:g},{electrodes_mm[1]:g} mm: outside the field of view "
+            f"{lo_fov:g}..{hi_fov:g} mm"
+        )
+    gap_voxels = abs(float(electrodes_mm[1]) - float(electrodes_mm[0])) / step if step > 0 else 0.0
+    if not 1 <= n_layers <= gap_voxels:
+        raise ParameterError(
+            f"--layers {n_layers}: needs 1 to {int(gap_voxels)} layers (each at least one voxel of the "
+            f"{gap_voxels:.1f} between the electrodes)"
+        )
     edges = layer_edges(electrodes_mm, n_layers)
     # the baseline was removed per voxel before the lateral sum: per profile voxel its
     # error is n_lat times the per-voxel one, common to every voxel
@@ -223,11 +249,19 @@ def quantify_layers(
         amount, amount_err = normalise(amount, amount_err, reference=float(reference))
         total, total_err = (v[:, 0] for v in normalise(total[:, None], total_err[:, None], reference=float(reference)))
     t = np.asarray(arr["time_s"].values, dtype=np.float64)
+    if window < 3:
+        raise ParameterError(f"--window {window}: must be at least 3 frames")
+    if n_stages < 0 or 3 * n_stages > t.size:
+        raise ParameterError(f"--stages {n_stages}: must be 0 to {t.size // 3} (3 frames per stage, {t.size} frames)")
     rate, rate_err = growth_rate(amount, amount_err, t, window=window)
     trate, trate_err = growth_rate(total, total_err, t, window=window)
     short = None
     t_end = np.asarray(arr["time_end_s"].values if "time_end_s" in arr.coords else t, dtype=np.float64)
-    if record is not None and shorts:
+    if short_frame is not None:
+        if not 0 < short_frame < t.size:
+            raise ParameterError(f"--short-frame {short_frame}: must be a frame in 1..{t.size - 1}")
+        short = int(short_frame)
+    elif record is not None and shorts:
         short = short_circuit_frame(record, t)
     if n_stages > 0:
         signals = {"total": total, "rate": trate, "gradient": amount[:, 0] - amount[:, -1]}
@@ -238,19 +272,25 @@ def quantify_layers(
         stage, boundaries = detect_stages(signal, n_stages=n_stages, model=model, short_frame=short)
     else:
         stage, boundaries = np.ones(t.size, dtype=np.int64), []
+        if short is not None:
+            stage[short:] = AFTER_SHORT
     unit = "1" if reference != "none" else f"{series.attrs.get('units', 'a.u.')} mm"
     fl: tuple[str, str] = ("frame", "layer")
     ds = xr.Dataset(
         {
             "amount": (fl, amount, {"units": unit, "long_name": "signal in layer"}),
             "amount_err": (fl, amount_err, {"units": unit, "long_name": "1-sigma noise error of amount"}),
-            "growth_rate": (fl, rate, {"units": f"{unit}/s", "long_name": "Savitzky-Golay d(amount)/dt"}),
+            "growth_rate": (fl, rate, {"units": f"{unit}/s", "long_name": "d(amount)/dt, local straight-line fits"}),
             "growth_rate_err": (fl, rate_err, {"units": f"{unit}/s"}),
             "total": ("frame", total, {"units": unit, "long_name": "signal between the electrodes"}),
             "total_err": ("frame", total_err, {"units": unit}),
             "total_rate": ("frame", trate, {"units": f"{unit}/s"}),
             "total_rate_err": ("frame", trate_err, {"units": f"{unit}/s"}),
-            "stage": ("frame", stage, {"units": "", "long_name": "growth stage (1 = I)"}),
+            "stage": (
+                "frame",
+                stage,
+                {"units": "", "long_name": "growth stage (1 = I, ...; 0 = after the short circuit)"},
+            ),
             "noise_sigma": (
                 "frame",
                 sigma * np.sqrt(n_lat),
@@ -279,10 +319,11 @@ def quantify_layers(
             "magnitude": bool(magnitude),
             "noise": str(noise),
             "noise_autocorr": [] if autocorr is None else [float(v) for v in autocorr],
-            "savgol_window": int(window),
+            "rate_window": int(window),
+            "rate_method": "local straight-line fits, chi-square-tested windows",
             "stage_signal": str(stage_signal),
             "stage_boundaries": [int(b) for b in boundaries],
-            "stage_names": list(STAGE_NAMES[: max(n_stages, 1)]),
+            "stage_names": list(STAGE_NAMES[: max(len(boundaries) + 1, 1)]),
             "short_circuit_frame": -1 if short is None else int(short),
             "displacement_px": float(displacement_px),
         },
@@ -293,7 +334,10 @@ def quantify_layers(
 
 
 def stage_table(ds: xr.Dataset) -> list[dict[str, Any]]:
-    """Start/end frame and time of each stage, with the mean growth rate and the voltage.
+    """Start/end frame and time of each growth stage, with the mean growth rate and the voltage.
+
+    Frames after a short circuit (stage 0) belong to no stage and are left out; the short
+    is ``ds.attrs["short_circuit_frame"]``.
 
     Returns
     -------
@@ -304,6 +348,8 @@ def stage_table(ds: xr.Dataset) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     names: Sequence[str] = ds.attrs.get("stage_names", STAGE_NAMES)
     for s in np.unique(ds["stage"].values):
+        if int(s) == AFTER_SHORT:
+            continue
         frames = np.flatnonzero(ds["stage"].values == s)
         v = ds["echem_voltage_V"].values[frames] if "echem_voltage_V" in ds else np.full(frames.size, np.nan)
         rows.append(
@@ -318,6 +364,24 @@ def stage_table(ds: xr.Dataset) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _check_numbers(
+    *, n_layers: int, fov_mm: float, seconds_per_frame: float, t0_s: float, window: int, n_stages: int
+) -> None:
+    """Refuse out-of-range options before anything is read, naming the option (CLI spelling)."""
+    if n_layers < 1:
+        raise ParameterError(f"--layers {n_layers}: must be at least 1")
+    if not (np.isfinite(fov_mm) and fov_mm > 0):
+        raise ParameterError(f"--fov-mm {fov_mm:g}: must be a positive length")
+    if not (np.isfinite(seconds_per_frame) and seconds_per_frame > 0):
+        raise ParameterError(f"--seconds-per-frame {seconds_per_frame:g}: must be a positive duration")
+    if not np.isfinite(t0_s):
+        raise ParameterError(f"--t0-s {t0_s:g}: must be finite")
+    if window < 3:
+        raise ParameterError(f"--window {window}: must be at least 3 frames")
+    if n_stages < 0:
+        raise ParameterError(f"--stages {n_stages}: must be 0 or more")
 
 
 @dataclass(frozen=True)
@@ -358,6 +422,7 @@ def layers_from_files(
     window: int = 7,
     n_stages: int = 4,
     stage_signal: Literal["total", "rate", "gradient"] = "total",
+    short_frame: int | None = None,
     overwrite: bool = False,
 ) -> LayersRun:
     """Read an MRI time series and its echem record, quantify the layers and write the store.
@@ -386,7 +451,7 @@ def layers_from_files(
         Start of the first frame on the echem clock, s.
     depth_axis : str, default "x"
         Image axis across the cell (images).
-    magnitude, noise, displacement_px, window, n_stages, stage_signal
+    magnitude, noise, displacement_px, window, n_stages, stage_signal, short_frame
         See :func:`quantify_layers`.
     normalise : {"first", "none"}, default "first"
         Each layer divided by its first frame, or not.
@@ -431,6 +496,14 @@ def layers_from_files(
         raise ParameterError(f"--normalise must be 'first' or 'none', got {normalise!r}")
     if stage_signal not in ("total", "rate", "gradient"):
         raise ParameterError(f"--stage-signal must be total, rate or gradient, got {stage_signal!r}")
+    _check_numbers(
+        n_layers=n_layers,
+        fov_mm=fov_mm,
+        seconds_per_frame=seconds_per_frame,
+        t0_s=t0_s,
+        window=window,
+        n_stages=n_stages,
+    )
     paths = [Path(p) for p in inputs]
     if all(is_topspin_profile(p) for p in paths):
         series = read_profile_series(paths, fov_mm=fov_mm, seconds_per_profile=seconds_per_frame, t0_s=t0_s)
@@ -455,6 +528,7 @@ def layers_from_files(
         n_stages=n_stages,
         stage_signal=stage_signal,
         record=record,
+        short_frame=short_frame,
     )
     parameters = {
         "input_kind": kind,
@@ -470,6 +544,7 @@ def layers_from_files(
         "window": window,
         "stages": n_stages,
         "stage_signal": stage_signal,
+        "short_frame": -1 if short_frame is None else int(short_frame),
     }
     sources = [*paths, *([Path(voltage)] if voltage else []), *([Path(echem)] if echem else [])]
     target = write_results(ds, out, parameters=parameters, inputs=sources, overwrite=overwrite)

@@ -43,13 +43,16 @@ def _shade_stages(ax: Axes, ds: xr.Dataset, *, label: bool) -> None:
     for s in np.unique(stage):
         frames = np.flatnonzero(stage == s)
         lo, hi = t[frames[0]] - step / 2, t[frames[-1]] + step / 2
+        if int(s) == 0:  # after the short circuit: no growth stage
+            ax.axvspan(lo, hi, facecolor="none", edgecolor="0.6", hatch="//", lw=0)
+            continue
         name = names[int(s) - 1] if int(s) - 1 < len(names) else str(int(s))
         ax.axvspan(lo, hi, color=_STAGE_COLOURS[(int(s) - 1) % len(_STAGE_COLOURS)], alpha=0.18, lw=0)
         if label:
             ax.text(0.5 * (lo + hi), 1.0, name, transform=ax.get_xaxis_transform(), ha="center", va="bottom")
     short = int(ds.attrs.get("short_circuit_frame", -1))
     if short >= 0:
-        ax.axvline(t[short], color="k", ls="--", lw=0.8)
+        ax.axvline(t[short] - step / 2, color="k", ls="--", lw=0.8)
 
 
 def _voltage_panel(ax: Axes, ds: xr.Dataset) -> None:

@@ -2,9 +2,11 @@
 
 A Li | electrolyte | Li pellet is imaged along its depth (the read direction) while
 lithium is plated from the left electrode. The metal grows layer by layer: the total
-amount ``M(t)`` is piecewise linear with one growth rate per stage (I nucleation,
-II layer-by-layer growth, III fast propagation, IV after the short circuit: no growth) and
-fills the layers between the electrodes one after another from the plating side. Each
+amount ``M(t)`` is piecewise linear with one growth rate per stage, as the paper reads
+its in situ 7Li MRI (I fast initial growth, II stalled growth, III fast growth again,
+IV slowing down towards the short circuit), and fills the layers between the electrodes
+one after another from the plating side. All four stages precede the short circuit; from
+the short on the current flows through the metal path and the amount stops growing. Each
 layer's metal is spread unevenly over the lateral voxels (fixed random weights of mean 1)
 and uniformly over its depth voxels, so the exact per-layer amount is known.
 
@@ -12,7 +14,8 @@ Two images per frame are returned, as a two-frequency acquisition gives them: th
 electrolyte image (uniform in the gap) and the metal image (the electrode foils plus the
 dendrites), the latter displaced along the read axis by the Knight shift
 (``shift_displacement_px``). Both are phase-corrected real images with white Gaussian
-noise; 1D profiles are their lateral sums. The potentiostat record of the same plating
+noise whose level jitters from frame to frame (receiver and temperature drifts) on a
+per-frame receiver offset; 1D profiles are their lateral sums. The potentiostat record of the same plating
 current shows the short circuit when the last layer fills.
 """
 
@@ -27,6 +30,7 @@ import xarray as xr
 
 from operando.echem import EchemRecord
 from operando.errors import ParameterError
+from operando.mri import stages_from_boundaries
 from operando.synthetic._symmetric import simulate_symmetric_cell
 
 __all__ = ["DendriteTruth", "SyntheticDendriteMRI", "csi_phantom", "simulate_dendrite_mri"]
@@ -47,10 +51,18 @@ class DendriteTruth:
     stage_boundaries : tuple of int
         First frame of stages II, III, IV.
     stage : (F,) ndarray of int
+        1 .. 4 before the short, 0 from the short on.
+    short_frame : int
+        First frame after the short circuit (growth has stopped).
     short_time_s : float
-        When the dendrite reaches the counter-electrode (start of stage IV).
+        When the dendrite reaches the counter-electrode (after stage IV).
     sigma : float
-        Noise std per voxel.
+        Mean noise std per voxel.
+    sigma_frame : (F,) ndarray
+        Noise std per voxel of each frame.
+    rate : (F, L) ndarray
+        True d(amount)/dt per layer (per s), the one-sided rate after each frame start
+        (at a kink: the rate of the stage that starts there).
     """
 
     amount: npt.NDArray[np.float64]
@@ -58,8 +70,11 @@ class DendriteTruth:
     edges_mm: npt.NDArray[np.float64]
     stage_boundaries: tuple[int, ...]
     stage: npt.NDArray[np.int64]
+    short_frame: int
     short_time_s: float
     sigma: float
+    sigma_frame: npt.NDArray[np.float64]
+    rate: npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -85,22 +100,25 @@ class SyntheticDendriteMRI:
 
 
 def _total_amount(
-    n_frames: int, boundaries: Sequence[int], levels: Sequence[float], m_max: float
+    n_frames: int, boundaries: Sequence[int], levels: Sequence[float], short_frame: int, m_max: float
 ) -> npt.NDArray[np.float64]:
-    """Piecewise-linear total through ``levels * m_max`` at the boundaries, flat after the last."""
-    knots = [0, *boundaries, n_frames - 1]
+    """Piecewise-linear total through ``levels * m_max`` at the stage boundaries and ``m_max``
+    at the short circuit, flat after it."""
+    knots = [0, *boundaries, short_frame]
+    if np.any(np.diff(knots) <= 0):
+        raise ParameterError(f"stage boundaries {list(boundaries)} and the short at {short_frame} must increase")
+    if short_frame > n_frames - 1:
+        raise ParameterError(f"the short circuit at frame {short_frame} is after the last frame {n_frames - 1}")
     values = [0.0, *(lv * m_max for lv in levels), m_max]
-    if knots[-1] <= knots[-2]:
-        raise ParameterError("the last stage must last at least one frame")
-    values[-1] = values[-2]  # stage IV: the short carries the current, no more growth
     return np.interp(np.arange(n_frames), knots, values)
 
 
 def simulate_dendrite_mri(
     *,
     n_frames: int = 60,
-    stage_boundaries: Sequence[int] = (15, 32, 47),
-    stage_levels: Sequence[float] = (0.08, 0.35, 1.0),
+    stage_boundaries: Sequence[int] = (10, 20, 34),
+    stage_levels: Sequence[float] = (0.25, 0.3, 0.8),
+    short_frame: int | None = None,
     n_layers: int = 5,
     depth_px: int = 160,
     lateral_px: int = 24,
@@ -109,6 +127,8 @@ def simulate_dendrite_mri(
     foil_px: int = 10,
     fill: float = 0.5,
     sigma: float = 0.05,
+    sigma_jitter: float = 0.1,
+    offset_sigma: float = 0.5,
     seconds_per_frame: float = 300.0,
     displacement_px: float = 8.0,
     current_mA: float = 0.5,
@@ -120,9 +140,13 @@ def simulate_dendrite_mri(
     ----------
     n_frames : int
     stage_boundaries : (3,) sequence of int
-        First frames of stages II, III and IV (the short circuit).
+        First frames of stages II, III and IV.
     stage_levels : (3,) sequence of float
-        Fraction of the final amount reached at each boundary (1.0 at the short).
+        Fraction of the amount at the short reached at each stage boundary (the default
+        rates per frame: fast, stalled, fast, slowing).
+    short_frame : int, optional
+        First frame after the short circuit (growth stops there); default halfway between
+        the start of stage IV and the last frame.
     n_layers : int
         Layers between the electrodes; the gap must hold a whole number of voxels per layer.
     depth_px, lateral_px : int
@@ -136,7 +160,11 @@ def simulate_dendrite_mri(
     fill : float
         Metal signal of a full layer voxel (foil = 1).
     sigma : float
-        Noise std per voxel (both images).
+        Mean noise std per voxel (both images).
+    sigma_jitter : float
+        Relative frame-to-frame spread of the noise std (log-normal).
+    offset_sigma : float
+        Std of the per-frame receiver offset, in units of ``sigma``.
     seconds_per_frame : float
     displacement_px : float
         Read displacement of the metal image (Knight shift / bandwidth per voxel).
@@ -147,6 +175,12 @@ def simulate_dendrite_mri(
     Returns
     -------
     SyntheticDendriteMRI
+
+    Examples
+    --------
+    >>> sim = simulate_dendrite_mri(seed=1)
+    >>> sim.truth.stage_boundaries, sim.truth.short_frame, sim.metal.dims
+    ((10, 20, 34), 47, ('frame', 'depth', 'lateral'))
     """
     a, b = electrodes_px
     gap = b - a
@@ -156,10 +190,11 @@ def simulate_dendrite_mri(
         raise ParameterError("the foils do not fit in the field of view")
     if len(stage_boundaries) != len(stage_levels):
         raise ParameterError("one level per stage boundary")
+    short = int(stage_boundaries[-1] + (n_frames - stage_boundaries[-1]) // 2) if short_frame is None else short_frame
     rng = np.random.default_rng(seed)
     per_layer = gap // n_layers
     capacity = fill * per_layer * lateral_px * voxel_mm  # amount of a full layer
-    total = _total_amount(n_frames, stage_boundaries, stage_levels, n_layers * capacity)
+    total = _total_amount(n_frames, stage_boundaries, stage_levels, short, n_layers * capacity)
     amount = np.clip(total[:, None] - capacity * np.arange(n_layers)[None, :], 0.0, capacity)
     lateral = rng.gamma(8.0, 1.0 / 8.0, size=(n_layers, lateral_px))
     lateral /= lateral.mean(axis=1, keepdims=True)
@@ -181,10 +216,15 @@ def simulate_dendrite_mri(
             shifted[:, k_s:, :] += w * clean[:, : depth_px - k_s, :]
         else:
             shifted[:, :k_s, :] += w * clean[:, -k_s:, :]
-    metal = shifted + rng.normal(0.0, sigma, clean.shape)
+    # receiver conditions: the noise level drifts from frame to frame, each frame on its own
+    # DC offset (removed by the background mean for real-valued images)
+    sigma_frame = sigma * np.exp(sigma_jitter * rng.standard_normal(n_frames) - 0.5 * sigma_jitter**2)
+    offsets = offset_sigma * sigma * rng.standard_normal((2, n_frames))
+    noise = rng.standard_normal((2, *clean.shape)) * sigma_frame[None, :, None, None]
+    metal = shifted + noise[0] + offsets[0][:, None, None]
     electrolyte_clean = np.zeros_like(clean)
     electrolyte_clean[:, a:b, :] = 1.0
-    electrolyte = electrolyte_clean + rng.normal(0.0, sigma, clean.shape)
+    electrolyte = electrolyte_clean + noise[1] + offsets[1][:, None, None]
     t = np.arange(n_frames) * seconds_per_frame
     coords = {
         "frame": np.arange(n_frames),
@@ -194,7 +234,7 @@ def simulate_dendrite_mri(
         "time_end_s": ("frame", t + seconds_per_frame, {"units": "s"}),
     }
     dims = ("frame", "depth", "lateral")
-    short_time = stage_boundaries[-1] * seconds_per_frame
+    short_time = short * seconds_per_frame
     record = simulate_symmetric_cell(
         current_mA=current_mA,
         half_cycle_s=(n_frames + 1) * seconds_per_frame,
@@ -206,15 +246,20 @@ def simulate_dendrite_mri(
         noise_V=2e-4,
         seed=seed,
     )
-    stage = 1 + np.searchsorted(np.asarray(stage_boundaries), np.arange(n_frames), side="right")
+    rate = np.zeros_like(amount)
+    rate[:-1] = np.diff(amount, axis=0) / seconds_per_frame
+    rate[-1] = rate[-2] if n_frames > 1 else 0.0
     truth = DendriteTruth(
         amount=amount,
         total=amount.sum(axis=1),
         edges_mm=np.asarray((a + per_layer * np.arange(n_layers + 1)) * voxel_mm, dtype=np.float64),
         stage_boundaries=tuple(int(v) for v in stage_boundaries),
-        stage=stage.astype(np.int64),
+        stage=stages_from_boundaries(n_frames, stage_boundaries, short_frame=short),
+        short_frame=int(short),
         short_time_s=float(short_time),
         sigma=float(sigma),
+        sigma_frame=sigma_frame,
+        rate=rate,
     )
     return SyntheticDendriteMRI(
         metal=xr.DataArray(metal, dims=dims, coords=coords, attrs={"units": "a.u.", "channel": "metal"}),
