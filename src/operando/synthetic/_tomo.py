@@ -657,6 +657,8 @@ def project_cell(
     ring_fraction: float = 0.03,
     ring_amplitude: float = 0.005,
     seed: int = 0,
+    zinger_fraction: float = 0.0,
+    zinger_counts: float = 3.0,
 ) -> tuple[NDArray[np.uint16], NDArray[np.uint16], NDArray[np.uint16], NDArray[np.float64]]:
     """Raw counts of a parallel-beam scan of a volume, with Poisson noise and rings.
 
@@ -683,6 +685,13 @@ def project_cell(
         Detector gain model (see above).
     seed : int
         Seed of the noise and the gain map.
+    zinger_fraction : float, default 0
+        Share of the pixels of every frame (projections and flats) hit by a zinger (a gamma
+        ray or scattered photon): one pixel, or with probability 1/4 a 2-pixel pair, raised
+        by ``zinger_counts`` x ``flat_counts`` x U(0.5, 1.5) (clipped at the 16-bit range);
+        drawn after everything else, so the other values do not depend on it.
+    zinger_counts : float, default 3
+        Typical zinger height in units of ``flat_counts``.
 
     Returns
     -------
@@ -710,6 +719,14 @@ def project_cell(
     projections = rng.poisson(expected)
     flats = rng.poisson(np.broadcast_to(flat_counts * gain + dark_counts, (n_flats, nz, n)))
     darks = rng.poisson(np.full((n_darks, nz, n), dark_counts))
+    if zinger_fraction > 0:
+        zrng = np.random.default_rng([seed, 0x21])
+        for frames in (projections, flats):
+            hit = zrng.random(frames.shape) < zinger_fraction
+            pair = hit & (zrng.random(frames.shape) < 0.25)
+            hit[:, :, 1:] |= pair[:, :, :-1]
+            height = zinger_counts * flat_counts * zrng.uniform(0.5, 1.5, frames.shape)
+            frames += np.where(hit, height, 0).astype(frames.dtype)
     clip = np.iinfo(np.uint16).max
     return (
         np.clip(projections, 0, clip).astype(np.uint16),

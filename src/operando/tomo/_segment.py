@@ -14,7 +14,10 @@ The seed paper's rules, generalised and vectorised over columns ``(y, x)``:
    the lithium cut-off are lithium, the rest interphase.
 3. **Interfacial voids** are voxels darker than the void threshold inside an electrode
    region, i.e. with lithium, not electrolyte, beyond them along the column; dark voxels
-   between the two electrode regions are **pores**. Void components smaller than
+   between the two electrode regions are **pores** (after the median: every voxel of the
+   unfiltered volume below the midpoint of the void and electrolyte levels, in a component
+   seeded on a 1-voxel Gaussian, so that pores of 1.5-3 voxel radius keep their volume).
+   Void components smaller than
    ``min_void_voxels`` are noise and become lithium.
    Columns at the cell's rim, only partly inside it, hold values lowered by their filled
    fraction (and by reconstruction blur): when the thresholds know the electrolyte level
@@ -87,6 +90,10 @@ class Thresholds:
     electrolyte_level : float, optional
         Typical electrolyte value; when known, columns at the cell's rim (partial volume)
         are rescaled by their filled fraction before the traversal.
+    void_level : float, optional
+        Typical value of air and voids; with ``electrolyte_level`` it sets the pore
+        threshold at their midpoint (the half-contrast surface, unbiased for the volume of
+        a blurred pore), else pores are voxels below ``lithium``.
     """
 
     void: float
@@ -94,6 +101,7 @@ class Thresholds:
     electrolyte: float
     collector: float = math.inf
     electrolyte_level: float | None = None
+    void_level: float | None = None
 
     def __post_init__(self) -> None:
         if not self.void < self.lithium < self.electrolyte < self.collector:
@@ -158,6 +166,7 @@ def auto_thresholds(volume: Any, *, collector: bool = True, max_samples: int = 2
         electrolyte=float(t[2]),
         collector=float(t[3]) if collector else math.inf,
         electrolyte_level=float(med[3]),
+        void_level=float(med[0]),
     )
 
 
@@ -353,6 +362,48 @@ def _may_hold_cell(v: NDArray[np.floating], t: Thresholds, median_px: int) -> ND
     return np.asarray(~(top < bound))
 
 
+def pore_threshold(t: Thresholds) -> float:
+    """Grey value below which an electrolyte voxel is pore: midway between the void and electrolyte levels.
+
+    Falls back to ``t.lithium`` when the levels are unknown (thresholds given by hand).
+
+    Examples
+    --------
+    >>> pore_threshold(Thresholds(1.5, 7.5, 9.0, 18.0, electrolyte_level=12.0, void_level=0.0))
+    6.0
+    """
+    if t.electrolyte_level is None or t.void_level is None:
+        return t.lithium
+    return 0.5 * (t.electrolyte_level + t.void_level)
+
+
+def _restore_pores(
+    lab: NDArray[np.uint8], v: NDArray[np.floating], cell: NDArray[np.bool_], t: Thresholds, min_voxels: int
+) -> None:
+    """Pores (in place) from the unfiltered volume: every voxel of the cell's middle below :func:`pore_threshold`
+    in a component that holds a seed (a voxel below it after a Gaussian of 1 voxel) and ``min_voxels`` voxels.
+
+    The 3 x 3 x 3 median used for the traversal erases pores of 1.5-2 voxel radius (measured:
+    33 of 261 pore voxels found on the bare-interface phantom; 258 with this).
+    """
+    middle = np.isin(lab, (ELECTROLYTE, PORE)) & cell[None]
+    if not middle.any():
+        return
+    thr = pore_threshold(t)
+    lab[middle & (lab == PORE)] = ELECTROLYTE
+    dark = middle & (v < thr)
+    seeds = dark & (ndimage.gaussian_filter(np.asarray(v, dtype=np.float32), 1.0, truncate=4.0) < thr)
+    if not seeds.any():
+        return
+    comp, n = ndimage.label(dark)
+    sizes = np.bincount(comp.ravel(), minlength=n + 1)
+    keep = np.zeros(n + 1, bool)
+    keep[np.unique(comp[seeds])] = True
+    keep &= sizes >= max(1, min_voxels)
+    keep[0] = False
+    lab[keep[comp]] = PORE
+
+
 def _segment_block(
     v: NDArray[np.floating],
     t: Thresholds,
@@ -389,6 +440,8 @@ def _segment_block(
         rim[rim == VOID] = LITHIUM
         rim[rim == PORE] = ELECTROLYTE
         lab.reshape(lab.shape[0], -1)[:, out[retry][cell2[:, 0]]] = rim
+    if median_px > 1:
+        _restore_pores(lab, v, cell, t, min_void_voxels)
     if min_void_voxels > 1:
         comp, n = ndimage.label(lab == VOID)
         if n:
