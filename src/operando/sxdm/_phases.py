@@ -14,8 +14,12 @@ voxel and ``Phi`` the normal CDF. The bins hold summed detector counts, so they 
 Poisson: both models are fitted by maximum Poisson likelihood and compared by BIC. A point
 is ``two_phase`` when two peaks explain its profile decisively better than one
 (``delta_bic > min_delta_bic``), the two are resolved (centres at least ``min_separation``
-times the larger width apart: one skewed or flat-topped peak is not two phases) and the
-minor one holds at least ``min_fraction`` of the intensity.
+times the larger width apart) and the minor one holds at least ``min_fraction`` of the
+intensity. The separation test tells two phases from a continuous spread of d within the
+beam footprint (a solid-solution gradient): two Gaussians fitted to a uniform spread of
+any width lie at most sqrt(12) = 3.46 of their widths apart (each takes half the spread:
+centres W/2 apart, widths at least W/sqrt(48)), so the default 3.5 never calls a
+continuum two phases; two true phases closer than that are reported as one broadened peak.
 
 The phase fraction of a point is the share of its integrated radial intensity in the
 larger-d (smaller |Q|) peak. A single-peak point of a map whose summed profile shows two
@@ -514,7 +518,7 @@ def survey_phases(
     *,
     background: float | None = None,
     min_delta_bic: float = 10.0,
-    min_separation: float = 2.0,
+    min_separation: float = 3.5,
     min_fraction: float = 0.01,
     valley: float = 0.8,
 ) -> PhaseSurvey:
@@ -589,7 +593,7 @@ def decompose_phases(
     survey: PhaseSurvey | None = None,
     background: float | ArrayLike | None = None,
     min_delta_bic: float = 10.0,
-    min_separation: float = 2.0,
+    min_separation: float = 3.5,
     min_fraction: float = 0.02,
     points: ArrayLike | None = None,
 ) -> dict[str, NDArray[Any]]:
