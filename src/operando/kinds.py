@@ -190,7 +190,7 @@ def kind_of(ds: Any) -> str:
     kind = ds.attrs.get("operando_kind")
     if kind:
         return str(kind)
-    if ds.attrs.get("modality") == "sxdm" and "frame" in ds.dims:
+    if ds.attrs.get("modality") == "sxdm" and ("frame" in ds.dims or "d_spacing" in ds.variables):
         return "sxdm-maps"
     if {"t_start_s", "t_end_s", "in_record", "voltage_V"} <= set(ds.data_vars):
         return "echem-timeline"

@@ -181,7 +181,7 @@ def _read_manifest(target: Path) -> dict[str, list[Any]] | str:
         manifest = node["attributes"]["operando_manifest"]
         fmt, files = manifest["format"], manifest["files"]
         if fmt not in (_MANIFEST_FORMAT, _LEGACY_FORMAT):
-            return f"unknown manifest format {fmt!r}"
+            return f"{MANIFEST_NAME} has an unknown format {fmt!r}"
         if not isinstance(files, dict) or not all(
             isinstance(v, list) and len(v) == 2 and isinstance(v[0], int) and isinstance(v[1], str)
             for v in files.values()
@@ -626,6 +626,8 @@ def open_store(path: str | PathLike[str], *, kind: str | None = None, verify: Ve
     found = kind_of(ds)
     if kind is not None and found != kind:
         raise ParameterError(f"holds a {found} result, not {kind}", path=path)
+    if found != "unknown":
+        ds.attrs.setdefault("operando_kind", found)  # stores written before the attribute: the guess
     return ds
 
 
