@@ -61,8 +61,8 @@ def test_isotopes_with_licl_reference_and_store(tmp_path):
     ref7, ref6 = licl_reference_pair(tmp_path / "licl", snr_7li=20000.0, seed=4)
     store = tmp_path / "iso.zarr"
     args = ["isotopes", "--li6", str(li6), "--li7", str(li7), "--window", "240,290", "--noise", "-130,-50",
-            "--ref-li6", str(ref6), "--ref-li7", str(ref7), "--ref-window", f"{LICL_PPM - 15},{LICL_PPM + 15}",
-            "-o", str(store)]  # fmt: skip
+            "--match", "ppm", "--ref-li6", str(ref6), "--ref-li7", str(ref7),
+            "--ref-window", f"{LICL_PPM - 15},{LICL_PPM + 15}", "-o", str(store)]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     factor = float(result.output.split("factor from the reference (x6 = 0.0759): ")[1].split()[0])

@@ -43,7 +43,19 @@ def test_process_zarr_with_integrals_and_csv(tmp_path):
 
 def test_isotopes_command(tmp_path):
     li7, li6 = li_isotope_pair(tmp_path, x6_metal=0.3, snr_7li=5000.0, seed=3)
-    args = ["isotopes", "--li6", str(li6), "--li7", str(li7), "--window", "240,290", "--noise", "-130,-50"]
+    args = [
+        "isotopes",
+        "--li6",
+        str(li6),
+        "--li7",
+        str(li7),
+        "--window",
+        "240,290",
+        "--noise",
+        "-130,-50",
+        "--match",
+        "ppm",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     value = float(result.output.split("6Li fraction:")[1].split()[0])
@@ -75,7 +87,19 @@ def test_process_and_isotopes_draw_their_spectra(tmp_path):
     image = mpimg.imread(png)
     assert image.shape[0] > 500 and image.shape[1] > 1000  # 300 dpi
     svg = tmp_path / "iso.svg"
-    args = ["isotopes", "--li6", str(li6), "--li7", str(li7), "--window", "240,290", "--noise", "-130,-50"]
+    args = [
+        "isotopes",
+        "--li6",
+        str(li6),
+        "--li7",
+        str(li7),
+        "--window",
+        "240,290",
+        "--noise",
+        "-130,-50",
+        "--match",
+        "ppm",
+    ]
     result = runner.invoke(app, [*args, "--plot", str(svg)])
     assert result.exit_code == 0, result.output
     text = svg.read_text()

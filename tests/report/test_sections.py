@@ -129,7 +129,9 @@ def test_nmr_isotopes_store_of_the_cli_is_what_the_section_draws(tmp_path):
 
     li7, li6 = li_isotope_pair(tmp_path / "cell", x6_metal=0.3, snr_7li=5000.0, seed=3, n_points=1024)
     store = tmp_path / "iso.zarr"
-    args = ["isotopes", "--li6", str(li6), "--li7", str(li7), "--window", "240,290", "--noise", "-130,-50"]
+    # the synthetic lines have one width in ppm in both spectra: the same ppm window in both
+    args = ["isotopes", "--li6", str(li6), "--li7", str(li7), "--window", "240,290", "--noise", "-130,-50",
+            "--match", "ppm"]  # fmt: skip
     r = CliRunner().invoke(app, [*args, "--sample", "dendrite A", "--charge-mAh", "2.5", "-o", str(store)])
     assert r.exit_code == 0, r.output
     ds = open_results(store)

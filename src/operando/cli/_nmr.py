@@ -121,16 +121,74 @@ def _save_plot(spectra: list[tuple[str, Any, Any]], windows: list[tuple[float, f
     typer.echo(f"-> {plot}")
 
 
+def _value_err(text: str | None, option: str) -> tuple[float, float] | None:
+    """``X`` or ``X,S`` (a 6Li fraction 0..1 and its uncertainty)."""
+    from operando.errors import ParameterError
+
+    if text is None:
+        return None
+    try:
+        parts = [float(v) for v in text.replace("±", ",").split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2):
+        raise ParameterError(f"{option} must be X or X,SIGMA (6Li fractions 0..1), got {text!r}")
+    return parts[0], parts[1] if len(parts) == 2 else 0.0
+
+
+def _reference(text: str | None) -> float:
+    """``--reference OBSERVED=TRUE`` (ppm) as the shift added to the axis."""
+    from operando.errors import ParameterError
+
+    if not text:
+        return 0.0
+    try:
+        observed, true = (float(v) for v in text.split("="))
+    except ValueError as exc:
+        raise ParameterError(f"--reference must be PPM_OBSERVED=PPM_TRUE, e.g. -0.8=-1.1, got {text!r}") from exc
+    return true - observed
+
+
+def _pairs_from_table(
+    table: Path,
+) -> tuple[list[Path], list[Path], list[str] | None, list[str] | None, list[float] | None]:
+    """Columns ``li6``, ``li7`` and optionally ``sample``, ``group``, ``charge_mAh``; paths relative to the table."""
+    import pandas as pd
+
+    from operando.errors import CorruptFileError
+
+    try:
+        frame = pd.read_csv(table, sep=None, engine="python", comment="#")
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise CorruptFileError(f"cannot read the table ({exc})", path=table) from exc
+    missing = {"li6", "li7"} - set(frame.columns)
+    if missing or frame.empty:
+        raise CorruptFileError(f"the table needs columns li6 and li7 and one row per cell (missing {sorted(missing)})",
+                               path=table)  # fmt: skip
+    base = table.parent
+    li6 = [base / str(v) for v in frame["li6"]]
+    li7 = [base / str(v) for v in frame["li7"]]
+    col = lambda name: [str(v) for v in frame[name]] if name in frame else None  # noqa: E731
+    charge = [float(v) for v in frame["charge_mAh"]] if "charge_mAh" in frame else None
+    return li6, li7, col("sample"), col("group"), charge
+
+
 @app.command("isotopes")
 def isotopes(
+    window: Annotated[str, typer.Option("--window", help="The species' window LO,HI in ppm (on the 7Li spectrum).")],
     li6: Annotated[
-        list[Path], typer.Option("--li6", help="Bruker or Varian folder of the 6Li spectrum; repeat per sample.")
-    ],
+        list[Path] | None, typer.Option("--li6", help="Bruker or Varian folder of the 6Li spectrum; repeat per cell.")
+    ] = None,
     li7: Annotated[
-        list[Path], typer.Option("--li7", help="Bruker or Varian folder of the 7Li spectrum; one per --li6.")
-    ],
-    window: Annotated[str, typer.Option("--window", help="Integration window LO,HI in ppm.")],
-    noise: Annotated[str, typer.Option("--noise", help="Signal-free window LO,HI in ppm for the noise.")] = "-150,-100",
+        list[Path] | None, typer.Option("--li7", help="Bruker or Varian folder of the 7Li spectrum; one per --li6.")
+    ] = None,
+    table: Annotated[
+        Path | None,
+        typer.Option("--table", help="CSV of cells instead of --li6/--li7: li6, li7[, sample, group, charge_mAh]."),
+    ] = None,
+    noise: Annotated[
+        str, typer.Option("--noise", help="Signal-free window LO,HI in ppm, or 'auto' (all points off the windows).")
+    ] = "-150,-100",
     factor: Annotated[float, typer.Option("--factor", help="Per-nucleus 7Li:6Li signal ratio.")] = 28.45,
     ref_li6: Annotated[
         Path | None, typer.Option("--ref-li6", help="6Li spectrum of a reference (e.g. natural LiCl): sets the factor.")
@@ -142,6 +200,22 @@ def isotopes(
     ref_x6: Annotated[
         float, typer.Option("--ref-x6", help="6Li fraction of the reference (default: natural, 0.0759).")
     ] = 0.0759,
+    match: Annotated[
+        str, typer.Option("--match", help="hz: the 6Li window has the 7Li window's width in Hz; ppm: the same ppm.")
+    ] = "hz",
+    spin_rate: Annotated[
+        float | None, typer.Option("--spin-rate", help="MAS rate, Hz, for the sideband windows (default: MASR/CNST31).")
+    ] = None,
+    sidebands: Annotated[
+        bool, typer.Option("--sidebands/--no-sidebands", help="Also sum the spinning-sideband windows.")
+    ] = True,
+    p90_li6: Annotated[float | None, typer.Option("--p90-li6", help="6Li 90-degree pulse, us (flip from P1).")] = None,
+    p90_li7: Annotated[float | None, typer.Option("--p90-li7", help="7Li 90-degree pulse, us (flip from P1).")] = None,
+    t1_li6: Annotated[float | None, typer.Option("--t1-li6", help="Longest 6Li T1, s (saturation from D1).")] = None,
+    t1_li7: Annotated[float | None, typer.Option("--t1-li7", help="Longest 7Li T1, s (saturation from D1).")] = None,
+    reference: Annotated[
+        str | None, typer.Option("--reference", help="PPM_OBSERVED=PPM_TRUE, e.g. LiCl seen at -0.8: -0.8=-1.1.")
+    ] = None,
     lb: Annotated[float, typer.Option("--lb", help="Exponential line broadening, Hz.")] = 0.0,
     phase: Annotated[str, typer.Option("--phase", help="manual (procs PHC0/PHC1) or auto.")] = "manual",
     out: Annotated[
@@ -151,9 +225,23 @@ def isotopes(
         list[str] | None,
         typer.Option("--sample", help="Sample name in the store, one per --li6 (default: from the 6Li folder)."),
     ] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option("--group", help="Replicate group of each cell (one per --li6): mean +- std per group."),
+    ] = None,
     charge_mAh: Annotated[
         list[float] | None,
         typer.Option("--charge-mAh", help="Charge passed through the cell before the measurement, one per --li6."),
+    ] = None,
+    electrolyte_x6: Annotated[
+        str | None, typer.Option("--electrolyte-x6", help="X[,SIGMA]: electrolyte 6Li fraction (classify dendrites).")
+    ] = None,
+    electrode_x6: Annotated[
+        str | None, typer.Option("--electrode-x6", help="X[,SIGMA]: electrode 6Li fraction (classify dendrites).")
+    ] = None,
+    grain_boundary_x6: Annotated[
+        str | None,
+        typer.Option("--grain-boundary-x6", help="X[,SIGMA]: Mechanism-2 end member (gives the Mechanism-2 share)."),
     ] = None,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Also draw both spectra with the window (.png, .svg, .pdf).")
@@ -165,56 +253,112 @@ def isotopes(
 ) -> None:
     """6Li atomic fraction of one species from its 6Li and 7Li integrals, with uncertainty.
 
-    Several samples: repeat ``--li6``/``--li7`` (in pairs, same order); each sample is one
-    task (on a cluster with ``--scheduler``/``--workers``) and the store holds them all.
-    With ``--ref-li6/--ref-li7`` the sensitivity factor is measured on a reference of known
-    composition (natural-abundance LiCl by default) instead of taken from ``--factor``.
+    Intensities are divided by each spectrum's scans (NS) and receiver gain (RG), and with
+    --p90-*/--t1-* by the flip-angle and saturation factors; the species' window includes
+    its spinning sidebands and is matched in Hz across the nuclei (--match). Several cells:
+    repeat ``--li6``/``--li7`` (in pairs) or give --table; --group labels replicates (mean
+    +- std and propagated uncertainty per group). With --electrolyte-x6/--electrode-x6 each
+    sample is classified (Mechanism 1 or 2), and with --grain-boundary-x6 its Mechanism-2
+    share is given. Where no 6Li is seen the 3-sigma detection limit is printed.
     """
     from operando._progress import progress_bar
     from operando.errors import ParameterError
-    from operando.pipelines.nmr import isotope_fractions, isotope_spectra, reference_factor, write_isotopes
+    from operando.pipelines.nmr import (
+        Acquisition,
+        detection_limit,
+        isotope_fractions,
+        isotope_spectra,
+        mechanism,
+        reference_factor,
+        replicate_statistics,
+        write_isotopes,
+    )
 
     lo, hi = _window(window, "--window")
-    nlo, nhi = _window(noise, "--noise")
+    noise_ppm = None if noise == "auto" else _window(noise, "--noise")
     if (ref_li6 is None) != (ref_li7 is None):
         raise ParameterError("--ref-li6 and --ref-li7 go together")
+    if table is not None:
+        if li6 or li7:
+            raise ParameterError("give either --table or --li6/--li7, not both")
+        li6, li7, t_sample, t_group, t_charge = _pairs_from_table(table)
+        sample, group, charge_mAh = sample or t_sample, group or t_group, charge_mAh or t_charge
+    li6, li7 = li6 or [], li7 or []
+    if not li6:
+        raise ParameterError("give --li6/--li7 pairs or --table")
     if len(li6) != len(li7):
         raise ParameterError(f"give one --li7 per --li6, got {len(li6)} and {len(li7)}")
-    for option, values in (("--sample", sample), ("--charge-mAh", charge_mAh)):
+    for option, values in (("--sample", sample), ("--charge-mAh", charge_mAh), ("--group", group)):
         if values and len(values) != len(li6):
             raise ParameterError(f"give {option} once per --li6 ({len(li6)}), got {len(values)}")
+    electrolyte = _value_err(electrolyte_x6, "--electrolyte-x6")
+    electrode = _value_err(electrode_x6, "--electrode-x6")
+    grain = _value_err(grain_boundary_x6, "--grain-boundary-x6")
+    if (electrolyte is None) != (electrode is None) or (grain is not None and electrolyte is None):
+        raise ParameterError("--electrolyte-x6 and --electrode-x6 go together (and --grain-boundary-x6 needs both)")
+    shift = _reference(reference)
+    options: dict[str, Any] = {
+        "match": match, "spin_rate_Hz": spin_rate, "sidebands": sidebands, "reference_shift_ppm": (shift, shift),
+        "acquisition_6li": Acquisition(p90_li6, t1_li6), "acquisition_7li": Acquisition(p90_li7, t1_li7),
+    }  # fmt: skip
     sigma_factor = 0.0
     with run_on(scheduler, workers, quiet=quiet, description="nmr isotopes"):
         if ref_li6 is not None and ref_li7 is not None:
             rlo, rhi = _window(ref_window, "--ref-window") if ref_window else (lo, hi)
             factor, sigma_factor = reference_factor(
-                ref_li6, ref_li7, window_ppm=(rlo, rhi), noise_ppm=(nlo, nhi), x6=ref_x6, lb_Hz=lb, phase=phase
-            )
+                ref_li6, ref_li7, window_ppm=(rlo, rhi), noise_ppm=noise_ppm, x6=ref_x6, lb_Hz=lb, phase=phase,
+                **options,
+            )  # fmt: skip
             typer.echo(f"factor from the reference (x6 = {ref_x6:g}): {factor:.4g} ± {sigma_factor:.2g}")
         with progress_bar(total=len(li6), description="samples", enabled=not quiet and len(li6) > 1) as advance:
             results = isotope_fractions(
                 list(zip(li6, li7, strict=True)),
                 window_ppm=(lo, hi),
-                noise_ppm=(nlo, nhi),
+                noise_ppm=noise_ppm,
                 factor=factor,
                 factor_err=sigma_factor,
                 samples=sample or None,
                 on_done=lambda i, r: advance(1),
                 lb_Hz=lb,
                 phase=phase,
+                **options,
             )
-    for r in results:
+    mechanisms = None
+    if electrolyte is not None and electrode is not None:
+        mechanisms = [mechanism(r.x6, r.x6_err, electrolyte=electrolyte, electrode=electrode, grain_boundary=grain)
+                      for r in results]  # fmt: skip
+    for k, r in enumerate(results):
         prefix = f"{r.sample}: " if len(results) > 1 else ""
         typer.echo(f"{prefix}I6 = {r.i6:.6g} ± {r.i6_err:.2g}, I7 = {r.i7:.6g} ± {r.i7_err:.2g} "
-                   f"(per scan, window {lo:g}..{hi:g} ppm)")  # fmt: skip
+                   f"(per scan and unit gain, window {lo:g}..{hi:g} ppm)")  # fmt: skip
         typer.echo(f"{prefix}6Li fraction: {100 * r.x6:.2f} ± {100 * r.x6_err:.2f} at.% (factor {factor:.4g})")
+        lod = detection_limit(r)
+        if lod is not None:
+            typer.echo(f"{prefix}6Li not detected (I6 < 3 sigma): 6Li fraction < {100 * lod:.2f} at.% (3 sigma)")
+        if mechanisms is not None:
+            m = mechanisms[k]
+            text = f"{prefix}{m.label}"
+            if grain is not None:
+                text += f", Mechanism-2 share {100 * m.share:.1f} ± {100 * m.share_err:.1f} %"
+            typer.echo(text)
+    stats = replicate_statistics(results, group or None)
+    if len(results) > 1:
+        for st in stats:
+            if st.n > 1:
+                typer.echo(f"group {st.group} ({st.n} cells): 6Li fraction {100 * st.mean:.2f} ± {100 * st.std:.2f} "
+                           f"at.% (mean ± std; propagated ± {100 * st.propagated:.2f})")  # fmt: skip
     if out is not None:
-        params = {"window_ppm": [lo, hi], "noise_ppm": [nlo, nhi], "factor": factor, "factor_err": sigma_factor,
+        params = {"window_ppm": [lo, hi], "noise_ppm": None if noise_ppm is None else list(noise_ppm),
+                  "factor": factor, "factor_err": sigma_factor, "match": match, "spin_rate_Hz": spin_rate,
+                  "sidebands": sidebands, "p90_us": [p90_li6, p90_li7], "t1_s": [t1_li6, t1_li7],
+                  "reference_shift_ppm": shift, "electrolyte_x6": electrolyte, "electrode_x6": electrode,
+                  "grain_boundary_x6": grain,
                   "reference_x6": ref_x6 if ref_li6 is not None else None, "lb_Hz": lb, "phase": phase}  # fmt: skip
         references = [p for p in (ref_li6, ref_li7) if p is not None]
         write_isotopes(
-            results, out, parameters=params, charge_mAh=charge_mAh or None, references=references, overwrite=overwrite
-        )
+            results, out, parameters=params, charge_mAh=charge_mAh or None, references=references,
+            overwrite=overwrite, groups=group or None, mechanisms=mechanisms,
+        )  # fmt: skip
         typer.echo(f"-> {out}")
     if plot is not None:
         spectra = [s for a, b in zip(li6, li7, strict=True) for s in isotope_spectra(a, b, lb_Hz=lb, phase=phase)]

@@ -17,8 +17,10 @@ from operando._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from operando.nmr._abundance import (
+        LineIntegral,
         isotope_integral,
         isotopes_dataset,
+        line_integral,
     )
     from operando.nmr._epr_lines import (
         PeakToPeak,
@@ -35,9 +37,11 @@ if TYPE_CHECKING:
         sensitivity_factor,
     )
     from operando.nmr._process import (
+        WINDOWS,
         autophase,
         baseline_polynomial,
         exponential_window,
+        fid_baseline,
         fourier_transform,
         fwhm,
         group_delay_shift,
@@ -50,7 +54,16 @@ if TYPE_CHECKING:
         ppm_axis,
         ppm_axis_processed,
         process_fid,
+        window_function,
         window_mask,
+    )
+    from operando.nmr._quant import (
+        flip_angle_deg,
+        hz_matched_window,
+        saturation_factor,
+        sideband_windows,
+        signal_factor,
+        windows_mask,
     )
     from operando.nmr._spectrum import (
         process,
@@ -93,6 +106,17 @@ if TYPE_CHECKING:
 # public name -> the module that defines it; imported on first use, so that
 # ``import`` of this package stays cheap (no scipy, no vendor libraries)
 _SOURCES: dict[str, str] = {
+    "LineIntegral": "operando.nmr._abundance",
+    "line_integral": "operando.nmr._abundance",
+    "flip_angle_deg": "operando.nmr._quant",
+    "hz_matched_window": "operando.nmr._quant",
+    "saturation_factor": "operando.nmr._quant",
+    "sideband_windows": "operando.nmr._quant",
+    "signal_factor": "operando.nmr._quant",
+    "windows_mask": "operando.nmr._quant",
+    "fid_baseline": "operando.nmr._process",
+    "window_function": "operando.nmr._process",
+    "WINDOWS": "operando.nmr._process",
     "isotope_integral": "operando.nmr._abundance",
     "isotopes_dataset": "operando.nmr._abundance",
     "PeakToPeak": "operando.nmr._epr_lines",
@@ -152,12 +176,14 @@ __all__ = [
     "LI6_NATURAL",
     "NMRFID",
     "SENSITIVITY_7LI_6LI",
+    "WINDOWS",
     "BrukerFID",
     "BrukerMeta",
     "BrukerProcessed",
     "EPRMeta",
     "EPRSpectrum",
     "ExchangeFit",
+    "LineIntegral",
     "NMRMeta",
     "PeakToPeak",
     "absorption",
@@ -168,16 +194,20 @@ __all__ = [
     "double_integral",
     "electrolyte_abundance",
     "exponential_window",
+    "fid_baseline",
     "fit_exchange",
+    "flip_angle_deg",
     "fourier_transform",
     "fwhm",
     "g_factor",
     "group_delay_shift",
+    "hz_matched_window",
     "integral_uncertainty",
     "integrate",
     "isotope_integral",
     "isotopes_dataset",
     "li6_fraction",
+    "line_integral",
     "mechanism2_share",
     "nmr_vendor",
     "noise_std",
@@ -198,9 +228,14 @@ __all__ = [
     "read_varian",
     "read_winepr",
     "resonance_field_mT",
+    "saturation_factor",
     "sensitivity_factor",
+    "sideband_windows",
+    "signal_factor",
     "tracer_exchange",
+    "window_function",
     "window_mask",
+    "windows_mask",
     "winepr_pair",
 ]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
@@ -26,12 +26,15 @@ import xarray as xr
 from operando.errors import ParameterError
 from operando.nmr import (
     NMRFID,
+    classify_dendrite,
     double_integral,
     g_factor,
+    hz_matched_window,
     integrate,
-    isotope_integral,
     isotopes_dataset,
     li6_fraction,
+    line_integral,
+    mechanism2_share,
     peak_to_peak,
     process,
     read_epr,
@@ -42,15 +45,22 @@ from operando.nmr import (
 from operando.parallel import map_measurements
 
 __all__ = [
+    "Acquisition",
     "IsotopeFraction",
+    "Mechanism",
     "ProcessedSpectrum",
+    "Replicates",
+    "detection_limit",
     "epr_lines",
     "isotope_fraction",
     "isotope_fractions",
     "isotope_spectra",
+    "mechanism",
     "normalised_integral",
+    "pair_integrals",
     "process_spectrum",
     "reference_factor",
+    "replicate_statistics",
     "sample_name",
     "tracer_table",
     "write_isotopes",
@@ -269,11 +279,13 @@ def normalised_integral(
     noise_ppm: Window,
     lb_Hz: float = 0.0,
     phase: str = "manual",
+    **options: Any,
 ) -> tuple[float, float]:
-    """Window integral per scan in FID-amplitude units and its noise uncertainty.
+    """Window integral per scan at unit receiver gain (FID-amplitude units) and its noise uncertainty.
 
     Reads ``dataset`` (unless it is already an :class:`~operando.nmr.NMRFID`) and applies
-    :func:`operando.nmr.isotope_integral`.
+    :func:`operando.nmr.line_integral` (``options``: ``spin_rate_Hz``, ``sidebands``,
+    ``p90_us``, ``t1_s``, ``reference_shift_ppm``).
 
     Returns
     -------
@@ -281,7 +293,89 @@ def normalised_integral(
         The integral and its 1-sigma uncertainty.
     """
     fid = dataset if isinstance(dataset, NMRFID) else read_fid(dataset)
-    return isotope_integral(fid, window_ppm=window_ppm, noise_ppm=noise_ppm, lb_Hz=lb_Hz, phase_mode=_mode(phase))
+    r = line_integral(fid, window_ppm=window_ppm, noise_ppm=noise_ppm, lb_Hz=lb_Hz, phase_mode=_mode(phase), **options)
+    return r.value, r.sigma
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """How to read one nucleus' spectrum quantitatively (beyond what ``acqus`` records).
+
+    Attributes
+    ----------
+    p90_us : float or None
+        90-degree pulse, microseconds (the flip angle then follows from ``P1``).
+    t1_s : float or None
+        Longest T1 of the species, s (the saturation then follows from ``D1``).
+    """
+
+    p90_us: float | None = None
+    t1_s: float | None = None
+
+
+def pair_integrals(
+    li6: str | PathLike[str] | NMRFID,
+    li7: str | PathLike[str] | NMRFID,
+    *,
+    window_ppm: Window,
+    noise_ppm: Window | None,
+    lb_Hz: float = 0.0,
+    phase: str = "manual",
+    match: str = "hz",
+    spin_rate_Hz: float | None = None,
+    sidebands: bool = True,
+    acquisition_6li: Acquisition = Acquisition(),
+    acquisition_7li: Acquisition = Acquisition(),
+    reference_shift_ppm: Window = (0.0, 0.0),
+) -> tuple[tuple[float, float], tuple[float, float], dict[str, Any]]:
+    """Normalised integrals of one species in its 6Li and 7Li spectra, over windows matched across the nuclei.
+
+    Parameters
+    ----------
+    li6, li7 : path or NMRFID
+    window_ppm : (float, float)
+        The species' centre-band window as drawn on the 7Li spectrum.
+    noise_ppm : (float, float)
+        Signal-free window (both spectra).
+    match : {"hz", "ppm"}, default "hz"
+        ``hz``: the 6Li window has the 7Li window's width in Hz (wider in ppm by
+        ``SF(7Li) / SF(6Li)``, about its centre), so that a line of one width in Hz loses the
+        same tails in both; ``ppm``: the same ppm window in both.
+    spin_rate_Hz : float, optional
+        MAS rate for the sideband windows (default: each dataset's recorded rate).
+    sidebands : bool, default True
+    acquisition_6li, acquisition_7li : Acquisition
+        90-degree pulses and T1 of each nucleus, when known.
+    reference_shift_ppm : (float, float)
+        Added to the 6Li and the 7Li ppm axis.
+
+    Returns
+    -------
+    (i6, sigma6), (i7, sigma7), details
+        ``details``: the windows used per nucleus and the factors divided out.
+    """
+    if match not in ("hz", "ppm"):
+        raise ParameterError(f"--match must be hz or ppm, got {match!r}")
+    fid6 = li6 if isinstance(li6, NMRFID) else read_fid(li6)
+    fid7 = li7 if isinstance(li7, NMRFID) else read_fid(li7)
+    win6 = window_ppm
+    if match == "hz":
+        win6 = hz_matched_window(*window_ppm, from_MHz=fid7.meta.reference_MHz, to_MHz=fid6.meta.reference_MHz)
+    results = {}
+    for name, fid, win, acq, shift in (("6Li", fid6, win6, acquisition_6li, reference_shift_ppm[0]),
+                                       ("7Li", fid7, window_ppm, acquisition_7li, reference_shift_ppm[1])):  # fmt: skip
+        results[name] = line_integral(
+            fid, window_ppm=win, noise_ppm=noise_ppm, lb_Hz=lb_Hz, phase_mode=_mode(phase), spin_rate_Hz=spin_rate_Hz,
+            sidebands=sidebands, p90_us=acq.p90_us, t1_s=acq.t1_s, reference_shift_ppm=shift,
+        )  # fmt: skip
+    r6, r7 = results["6Li"], results["7Li"]
+    details = {
+        f"{k}_{name}": v
+        for name, r in results.items()
+        for k, v in (("windows", [list(w) for w in r.windows]), ("ns", r.ns), ("rg", r.rg),
+                     ("signal_factor", r.signal_factor), ("spin_rate_Hz", r.spin_rate_Hz))
+    }  # fmt: skip
+    return (r6.value, r6.sigma), (r7.value, r7.sigma), details
 
 
 def reference_factor(
@@ -293,6 +387,7 @@ def reference_factor(
     x6: float = 0.0759,
     lb_Hz: float = 0.0,
     phase: str = "manual",
+    **options: Any,
 ) -> tuple[float, float]:
     """Per-nucleus 7Li:6Li sensitivity factor measured on a reference of known 6Li fraction.
 
@@ -301,20 +396,21 @@ def reference_factor(
     ref_li6, ref_li7 : path
         6Li and 7Li spectra of the reference (e.g. natural-abundance LiCl).
     window_ppm, noise_ppm : (float, float)
-        The reference line's window and a signal-free window, ppm.
+        The reference line's window (on the 7Li spectrum) and a signal-free window, ppm.
     x6 : float, default 0.0759
         6Li atomic fraction of the reference (natural abundance).
     lb_Hz, phase
         Processing, see :func:`normalised_integral`.
+    options
+        See :func:`pair_integrals` (``match``, ``spin_rate_Hz``, ``sidebands``...).
 
     Returns
     -------
     (float, float)
         The factor and its 1-sigma uncertainty (:func:`operando.nmr.sensitivity_factor`).
     """
-    (r6, t6), (r7, t7) = (
-        normalised_integral(p, window_ppm=window_ppm, noise_ppm=noise_ppm, lb_Hz=lb_Hz, phase=phase)
-        for p in (ref_li6, ref_li7)
+    (r6, t6), (r7, t7), _ = pair_integrals(
+        ref_li6, ref_li7, window_ppm=window_ppm, noise_ppm=noise_ppm, lb_Hz=lb_Hz, phase=phase, **options
     )
     factor, sigma = sensitivity_factor(r6, r7, x6=x6, sigma_i6=t6, sigma_i7=t7)
     return float(factor), float(sigma)
@@ -335,6 +431,8 @@ class IsotopeFraction:
         Window integrals per scan (FID-amplitude units) and their noise uncertainties.
     factor, factor_err : float
         The 7Li:6Li sensitivity factor used.
+    details : dict
+        Windows (per nucleus, sidebands included), scans, gains and signal factors divided out.
     """
 
     sample: str
@@ -348,6 +446,7 @@ class IsotopeFraction:
     i7_err: float
     factor: float
     factor_err: float
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def sample_name(li6: str | PathLike[str]) -> str:
@@ -373,6 +472,7 @@ def isotope_fraction(
     lb_Hz: float = 0.0,
     phase: str = "manual",
     sample: str | None = None,
+    **options: Any,
 ) -> IsotopeFraction:
     """6Li atomic fraction of one species from its 6Li and 7Li integrals, with uncertainty.
 
@@ -391,6 +491,9 @@ def isotope_fraction(
     phase : {"manual", "auto"}, default "manual"
     sample : str, optional
         Name (default :func:`sample_name` of ``li6``).
+    options
+        See :func:`pair_integrals`: ``match`` (default ``"hz"``), ``spin_rate_Hz``,
+        ``sidebands``, ``acquisition_6li``/``acquisition_7li``, ``reference_shift_ppm``.
 
     Returns
     -------
@@ -405,8 +508,8 @@ def isotope_fraction(
     >>> round(100 * r.x6)
     30
     """
-    (i6, s6), (i7, s7) = (
-        normalised_integral(p, window_ppm=window_ppm, noise_ppm=noise_ppm, lb_Hz=lb_Hz, phase=phase) for p in (li6, li7)
+    (i6, s6), (i7, s7), details = pair_integrals(
+        li6, li7, window_ppm=window_ppm, noise_ppm=noise_ppm, lb_Hz=lb_Hz, phase=phase, **options
     )
     x, sx = li6_fraction(i6, i7, factor=factor, sigma_i6=s6, sigma_i7=s7, sigma_factor=factor_err)
     return IsotopeFraction(
@@ -421,6 +524,7 @@ def isotope_fraction(
         i7_err=float(s7),
         factor=float(factor),
         factor_err=float(factor_err),
+        details=details,
     )
 
 
@@ -440,6 +544,7 @@ def isotope_fractions(
     phase: str = "manual",
     samples: Sequence[str] | None = None,
     on_done: Callable[[int, Any], None] | None = None,
+    **options: Any,
 ) -> list[IsotopeFraction]:
     """:func:`isotope_fraction` of several samples, one measurement task each.
 
@@ -455,7 +560,7 @@ def isotope_fractions(
         One name per pair (default :func:`sample_name` of each 6Li folder).
     on_done : callable, optional
         ``on_done(index, result)`` as each sample finishes.
-    window_ppm, noise_ppm, factor, factor_err, lb_Hz, phase
+    window_ppm, noise_ppm, factor, factor_err, lb_Hz, phase, options
         See :func:`isotope_fraction`.
 
     Returns
@@ -490,8 +595,135 @@ def isotope_fractions(
         factor_err=factor_err,
         lb_Hz=lb_Hz,
         phase=phase,
+        **options,
     )
     return map_measurements(work, jobs, on_done=on_done)
+
+
+def detection_limit(result: IsotopeFraction, *, k: float = 3.0) -> float | None:
+    """The 6Li fraction ``k`` noise sigmas of the 6Li integral would give, when the 6Li line is not seen.
+
+    Returns None when the 6Li integral exceeds ``k x`` its uncertainty (detected).
+
+    Examples
+    --------
+    >>> r = IsotopeFraction("s", Path("a"), Path("b"), 0.0, 0.001, 0.01, 0.02, 100.0, 1.0, 28.45, 0.0)
+    >>> round(100 * detection_limit(r), 2)
+    1.68
+    """
+    if result.i6 > k * result.i6_err:
+        return None
+    x, _ = li6_fraction(k * result.i6_err, result.i7, factor=result.factor)
+    return float(x)
+
+
+@dataclass(frozen=True)
+class Replicates:
+    """Statistics of the 6Li fraction over replicate cells of one group.
+
+    Attributes
+    ----------
+    group : str
+    n : int
+        Cells.
+    mean, std : float
+        Mean and sample standard deviation (``ddof=1``; NaN for one cell) of the fractions.
+    propagated : float
+        Uncertainty of the mean from the cells' own uncertainties, ``sqrt(sum s_i**2) / n``.
+    """
+
+    group: str
+    n: int
+    mean: float
+    std: float
+    propagated: float
+
+
+def replicate_statistics(results: Sequence[IsotopeFraction], groups: Sequence[str] | None = None) -> list[Replicates]:
+    """Mean +- std and propagated uncertainty of the fractions per group of replicate cells.
+
+    Parameters
+    ----------
+    results : sequence of IsotopeFraction
+    groups : sequence of str, optional
+        One label per result (cells measured at one state of charge share a label);
+        default: all results one group ``"all"``.
+
+    Returns
+    -------
+    list of Replicates
+        In the order the groups first appear.
+
+    Examples
+    --------
+    >>> mk = lambda x, s: IsotopeFraction("c", Path("a"), Path("b"), x, s, 0, 0, 1, 0, 28.45, 0)
+    >>> st = replicate_statistics([mk(0.05, 0.003), mk(0.06, 0.004), mk(0.07, 0.0)])[0]
+    >>> round(st.mean, 4), round(st.std, 4), round(st.propagated, 4)
+    (0.06, 0.01, 0.0017)
+    """
+    labels = list(groups) if groups is not None else ["all"] * len(results)
+    if len(labels) != len(results):
+        raise ParameterError(f"{len(labels)} group labels for {len(results)} samples")
+    out = []
+    for g in dict.fromkeys(labels):
+        x = np.array([r.x6 for r, lab in zip(results, labels, strict=True) if lab == g])
+        s = np.array([r.x6_err for r, lab in zip(results, labels, strict=True) if lab == g])
+        std = float(np.std(x, ddof=1)) if x.size > 1 else float("nan")
+        out.append(Replicates(str(g), int(x.size), float(x.mean()), std, float(np.sqrt(np.sum(s**2)) / x.size)))
+    return out
+
+
+@dataclass(frozen=True)
+class Mechanism:
+    """Growth mechanism of a dendrite sample and its two-source mixing share.
+
+    Attributes
+    ----------
+    label : str
+        :func:`operando.nmr.classify_dendrite`.
+    share, share_err : float
+        Mechanism-2 share (:func:`operando.nmr.mechanism2_share`) and its standard
+        uncertainty; NaN without a grain-boundary (Mechanism-2) end member.
+    """
+
+    label: str
+    share: float
+    share_err: float
+
+
+def mechanism(
+    x6: float,
+    x6_err: float,
+    *,
+    electrolyte: tuple[float, float],
+    electrode: tuple[float, float],
+    grain_boundary: tuple[float, float] | None = None,
+) -> Mechanism:
+    """Classify a dendrite's 6Li fraction and, with a Mechanism-2 end member, its Mechanism-2 share.
+
+    Parameters
+    ----------
+    x6, x6_err : float
+        The dendrite's fraction and uncertainty.
+    electrolyte, electrode : (float, float)
+        6Li fraction and uncertainty of the electrolyte (also the Mechanism-1 end member: the
+        Li it carries to the interface) and of the electrode.
+    grain_boundary : (float, float), optional
+        The Mechanism-2 end member (Li of the electrolyte's grain boundaries).
+
+    Examples
+    --------
+    >>> m = mechanism(0.06, 0.002, electrolyte=(0.07, 0.0), electrode=(0.9, 0.01), grain_boundary=(0.05, 0.0))
+    >>> m.label, round(m.share, 3), round(m.share_err, 3)
+    ('mechanism 2', 0.5, 0.1)
+    """
+    label = str(classify_dendrite(x6, x_electrolyte=electrolyte[0], x_electrode=electrode[0], sigma=x6_err))
+    share, share_err = float("nan"), float("nan")
+    if grain_boundary is not None:
+        f, sf = mechanism2_share(x6, x_mech1=electrolyte[0], x_mech2=grain_boundary[0], sigma_dendrite=x6_err,
+                                 sigma_mech1=electrolyte[1], sigma_mech2=grain_boundary[1])  # fmt: skip
+        share, share_err = float(f), float(sf)
+    return Mechanism(label, share, share_err)
 
 
 def write_isotopes(
@@ -502,6 +734,8 @@ def write_isotopes(
     charge_mAh: Sequence[float] | None = None,
     references: Sequence[str | PathLike[str]] = (),
     overwrite: bool = False,
+    groups: Sequence[str] | None = None,
+    mechanisms: Sequence[Mechanism | None] | None = None,
 ) -> Path:
     """Write the ``nmr-isotopes`` store of several samples (:func:`operando.nmr.isotopes_dataset`).
 
@@ -538,7 +772,24 @@ def write_isotopes(
         integral_7li=[r.i7 for r in results],
         factor=results[0].factor,
         factor_err=results[0].factor_err,
+        mechanism=None if mechanisms is None else [m.label if m else "" for m in mechanisms],
     )
+    nan = float("nan")
+    lod = [detection_limit(r) for r in results]
+    ds["li6_detected"] = ("sample", np.array([v is None for v in lod]), {"units": ""})
+    ds["li6_fraction_lod"] = ("sample", np.array([nan if v is None else v for v in lod]),
+                              {"units": "1", "long_name": "3-sigma detection limit where 6Li is not seen"})  # fmt: skip
+    if mechanisms is not None:
+        for name, values in (("mechanism2_share", [m.share if m else nan for m in mechanisms]),
+                             ("mechanism2_share_err", [m.share_err if m else nan for m in mechanisms])):  # fmt: skip
+            ds[name] = ("sample", np.array(values, dtype=np.float64), {"units": "1"})
+    stats = replicate_statistics(results, groups)
+    ds = ds.assign_coords(group=("group", [g.group for g in stats]))
+    ds["group_n"] = ("group", np.array([g.n for g in stats]), {"units": ""})
+    for name, attr in (("group_mean", "mean"), ("group_std", "std"), ("group_propagated_err", "propagated")):
+        ds[name] = ("group", np.array([getattr(g, attr) for g in stats]), {"units": "1"})
+    if groups is not None:
+        ds["sample_group"] = ("sample", np.array([str(g) for g in groups]), {"units": ""})
     paths = [p for r in results for p in (r.li6, r.li7)] + [Path(p) for p in references]
     folders = [p if p.is_dir() else p.parent for p in paths]
     inputs = [f for folder in folders for f in sorted(folder.iterdir()) if f.is_file()]

@@ -9,6 +9,7 @@ from operando.synthetic._mri import DendriteTruth, SyntheticDendriteMRI, csi_pha
 from operando.synthetic._nmr import (
     LICL_PPM,
     NMRLine,
+    acquire,
     li_isotope_pair,
     licl_reference_pair,
     simulate_fid,
@@ -46,6 +47,7 @@ __all__ = [
     "SyntheticDendriteMRI",
     "SyntheticKMap",
     "TwoPhaseKMap",
+    "acquire",
     "csi_phantom",
     "derivative_gaussian",
     "derivative_lorentzian",

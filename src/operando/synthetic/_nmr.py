@@ -24,6 +24,7 @@ __all__ = [
     "LICL_PPM",
     "LI_METAL_PPM",
     "NMRLine",
+    "acquire",
     "li_isotope_pair",
     "licl_reference_pair",
     "simulate_fid",
@@ -116,6 +117,31 @@ def simulate_fid(
     return fid
 
 
+def acquire(
+    lines: list[NMRLine],
+    *,
+    ns: int = 1,
+    rg: float = 1.0,
+    noise_per_scan: float = 0.0,
+    rng: np.random.Generator | None = None,
+    **fid_options: float,
+) -> npt.NDArray[np.complex128]:
+    """What the spectrometer stores: ``RG x`` the sum of ``NS`` scans, each with its own noise.
+
+    The signal adds coherently (``NS x``), the noise as ``sqrt(NS)``; the receiver gain
+    multiplies both. ``fid_options`` go to :func:`simulate_fid` (``sfo1_MHz``,
+    ``carrier_ppm``, ``sw_Hz``, ``n_points``, ``spin_rate_Hz``).
+
+    Returns
+    -------
+    (n_points,) ndarray of complex128
+    """
+    summed = [NMRLine(x.ppm, x.area * ns, x.lw_Hz, x.gw_Hz, x.sidebands) for x in lines]
+    n = int(fid_options.pop("n_points"))
+    fid = simulate_fid(summed, n_points=n, noise_std=noise_per_scan * np.sqrt(ns), rng=rng, **fid_options)  # type: ignore[arg-type]
+    return rg * fid
+
+
 def write_bruker_fid(
     folder: str | PathLike[str],
     fid: npt.ArrayLike,
@@ -125,12 +151,19 @@ def write_bruker_fid(
     carrier_ppm: float,
     sw_Hz: float,
     ns: int = 1,
+    rg: float = 1.0,
+    spin_rate_Hz: float = 0.0,
+    p1_us: float = 2.0,
+    d1_s: float = 1.0,
     title: str = "operando synthetic",
 ) -> Path:
     """Write a complex FID as a TopSpin experiment folder (``acqus`` + int32 ``fid``).
 
     The FID is scaled to integers with ``NC`` so that its largest component uses about
-    2**26; intensity = stored x 2**NC, as in TopSpin. Returns the folder.
+    2**26; intensity = stored x 2**NC, as in TopSpin. ``ns``, ``rg`` (the FID must already
+    hold the sum of ``ns`` scans times the gain: :func:`acquire`), the MAS rate (``MASR``
+    and ``CNST31``), the pulse ``P1`` and recycle delay ``D1`` go into ``acqus``. Returns
+    the folder.
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -144,11 +177,20 @@ def write_bruker_fid(
     o1 = (sfo1_MHz - bf1) * 1e6
     params = {
         "AQ_mod": 3, "BF1": f"{bf1:.9f}", "BYTORDA": 0, "DECIM": 1, "DSPFVS": 20, "DTYPA": 0, "GRPDLY": 0,
-        "NC": nc, "NS": ns, "NUC1": f"<{nucleus}>", "O1": f"{o1:.6f}", "PULPROG": "<zg>", "SFO1": f"{sfo1_MHz:.9f}",
-        "SW": f"{sw_Hz / sfo1_MHz:.6f}", "SW_h": f"{sw_Hz:.6f}", "TD": 2 * f.size,
+        "MASR": f"{spin_rate_Hz:g}", "NC": nc, "NS": ns, "NUC1": f"<{nucleus}>", "O1": f"{o1:.6f}",
+        "PULPROG": "<zg>", "RG": f"{rg:g}", "SFO1": f"{sfo1_MHz:.9f}", "SW": f"{sw_Hz / sfo1_MHz:.6f}",
+        "SW_h": f"{sw_Hz:.6f}", "TD": 2 * f.size,
     }  # fmt: skip
+    cnst = ["1"] * 64
+    cnst[31] = f"{spin_rate_Hz:g}"
+    delays = ["0"] * 64
+    delays[1] = f"{d1_s:g}"
+    pulses = ["0"] * 64
+    pulses[1] = f"{p1_us:g}"
     lines = [f"##TITLE= Parameter file, {title}", "##JCAMPDX= 5.0", "##DATATYPE= Parameter Values"]
     lines += [f"##${k}= {v}" for k, v in params.items()]
+    for name, values in (("CNST", cnst), ("D", delays), ("P", pulses)):
+        lines += [f"##${name}= (0..63)", " ".join(values)]
     lines.append("##END=")
     (out / "acqus").write_text("\n".join(lines) + "\n")
     stored.tofile(out / "fid")
@@ -225,17 +267,28 @@ def li_isotope_pair(
     factor: float = 28.45,
     snr_7li: float = 2000.0,
     ns_6li: int = 1,
+    ns_7li: int = 1,
+    rg_6li: float = 1.0,
+    rg_7li: float = 1.0,
     spin_rate_Hz: float = 25000.0,
     sidebands: tuple[float, ...] = (0.03,),
+    sidebands_6li: tuple[float, ...] | None = None,
+    line_widths: str = "ppm",
     n_points: int = 4096,
     sw_Hz: float = 100000.0,
     seed: int = 0,
 ) -> tuple[Path, Path]:
     """Write ``<folder>/7Li/1`` and ``<folder>/6Li/1``: Li metal (264.5 ppm) and electrolyte (1.2 ppm).
 
-    The 6Li signal per nucleus is ``1 / factor`` of the 7Li one; the noise is the same in
-    both (equal acquisition conditions), set by the 7Li metal line's peak SNR in the time
-    domain ``snr_7li``.
+    The 6Li signal per nucleus is ``1 / factor`` of the 7Li one; the noise per scan is the
+    same in both, set by the 7Li metal line's peak SNR of one scan in the time domain
+    ``snr_7li``. Each spectrum is the sum of its ``ns`` scans times its receiver gain
+    ``rg`` (:func:`acquire`), as a spectrometer stores it, and records both in ``acqus``
+    with the MAS rate. ``sidebands`` are the relative areas of the sideband orders 1, 2...
+    of every line (each at + and -; the centre band keeps the rest), ``sidebands_6li`` those
+    of the 6Li lines (default the same). ``line_widths="ppm"``: each line has one width in
+    ppm in both spectra (inhomogeneous broadening, Hz widths scale with the Larmor
+    frequency); ``"hz"``: the 7Li widths in Hz in both (homogeneous broadening).
 
     Returns
     -------
@@ -247,20 +300,33 @@ def li_isotope_pair(
     n7_el, n6_el = electrolyte_amount * (1 - x6_electrolyte), electrolyte_amount * x6_electrolyte
     noise = factor * n7_metal / snr_7li
     written = []
-    for nucleus, metal, el, per in (("7Li", n7_metal, n7_el, factor), ("6Li", n6_metal, n6_el, 1.0)):
+    acquisitions = (
+        ("7Li", n7_metal, n7_el, factor, ns_7li, rg_7li, sidebands),
+        ("6Li", n6_metal, n6_el, 1.0, ns_6li, rg_6li, sidebands if sidebands_6li is None else sidebands_6li),
+    )
+    for nucleus, metal, el, per, ns, rg, bands in acquisitions:  # fmt: skip
         sfo1 = LARMOR_MHZ[nucleus]
+        scale = sfo1 / LARMOR_MHZ["7Li"] if line_widths == "ppm" else 1.0
         lines = [
-            NMRLine(LI_METAL_PPM, per * metal, lw_Hz=600.0 * sfo1 / LARMOR_MHZ["7Li"], sidebands=sidebands),
-            NMRLine(
-                ELECTROLYTE_PPM, per * el, lw_Hz=300.0 * sfo1 / LARMOR_MHZ["7Li"], gw_Hz=100.0, sidebands=sidebands
-            ),
+            NMRLine(LI_METAL_PPM, per * metal, lw_Hz=600.0 * scale, sidebands=bands),
+            NMRLine(ELECTROLYTE_PPM, per * el, lw_Hz=300.0 * scale, gw_Hz=100.0, sidebands=bands),
         ]
-        fid = simulate_fid(
-            lines, sfo1_MHz=sfo1, carrier_ppm=130.0, sw_Hz=sw_Hz, n_points=n_points,
-            spin_rate_Hz=spin_rate_Hz, noise_std=noise, rng=rng,
+        fid = acquire(
+            lines, ns=ns, rg=rg, noise_per_scan=noise, rng=rng, sfo1_MHz=sfo1, carrier_ppm=130.0, sw_Hz=sw_Hz,
+            n_points=n_points, spin_rate_Hz=spin_rate_Hz,
         )  # fmt: skip
         written.append(
-            write_bruker_fid(root / nucleus / "1", fid, nucleus=nucleus, sfo1_MHz=sfo1, carrier_ppm=130.0, sw_Hz=sw_Hz)
+            write_bruker_fid(
+                root / nucleus / "1",
+                fid,
+                nucleus=nucleus,
+                sfo1_MHz=sfo1,
+                carrier_ppm=130.0,
+                sw_Hz=sw_Hz,
+                ns=ns,
+                rg=rg,
+                spin_rate_Hz=spin_rate_Hz,
+            )
         )
     return written[0], written[1]
 
@@ -298,6 +364,14 @@ def licl_reference_pair(
             spin_rate_Hz=spin_rate_Hz, noise_std=noise, rng=rng,
         )  # fmt: skip
         written.append(
-            write_bruker_fid(root / nucleus / "1", fid, nucleus=nucleus, sfo1_MHz=sfo1, carrier_ppm=130.0, sw_Hz=sw_Hz)
+            write_bruker_fid(
+                root / nucleus / "1",
+                fid,
+                nucleus=nucleus,
+                sfo1_MHz=sfo1,
+                carrier_ppm=130.0,
+                sw_Hz=sw_Hz,
+                spin_rate_Hz=spin_rate_Hz,
+            )
         )
     return written[0], written[1]

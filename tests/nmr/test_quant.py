@@ -1,0 +1,131 @@
+"""Quantitation that survives the spectrometer: gain and scans, MAS sidebands, Hz-matched windows, XWIN-NMR phasing."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from operando.errors import CorruptFileError, UnsupportedFormatError
+from operando.nmr import (
+    hz_matched_window,
+    process,
+    read_bruker,
+    read_bruker_processed,
+    saturation_factor,
+    sideband_windows,
+    signal_factor,
+)
+from operando.pipelines.nmr import isotope_fraction
+from operando.synthetic import li_isotope_pair
+
+from ..conftest import real_files
+
+X6 = 0.0759
+PAIR = {"snr_7li": 3000.0, "ns_6li": 256, "ns_7li": 16, "rg_6li": 512.0, "rg_7li": 16.0}
+
+
+def _x6(tmp: Path, name: str, *, match: str = "hz", use_sidebands: bool = True, **kw) -> float:
+    li7, li6 = li_isotope_pair(tmp / name, **{"x6_metal": X6, **PAIR, **kw})
+    r = isotope_fraction(li6, li7, window_ppm=(240, 290), noise_ppm=None, factor=28.45, match=match,
+                         sidebands=use_sidebands)  # fmt: skip
+    return 100 * r.x6
+
+
+def test_fraction_independent_of_receiver_gain_and_scans(tmp_path):
+    base = _x6(tmp_path, "base", seed=1)
+    # the same noise realisation at 4x the 7Li gain and at 1/8 of the 6Li gain: identical
+    assert _x6(tmp_path, "rg7", seed=1, rg_7li=64.0) == pytest.approx(base, abs=1e-9)
+    assert _x6(tmp_path, "rg6", seed=1, rg_6li=64.0) == pytest.approx(base, abs=1e-9)
+    # other scan counts (and so other noise): within 0.2 at.%
+    for kw in ({"ns_7li": 64}, {"ns_6li": 64}, {"ns_7li": 4, "rg_7li": 128.0}):
+        assert abs(_x6(tmp_path, f"ns{kw}", seed=2, **kw) - base) < 0.2, kw
+
+
+def test_fraction_with_40_percent_sidebands(tmp_path):
+    # 7Li sidebands hold 2 x (0.12 + 0.06 + 0.02) = 40 % of each line's area, 6Li 6 %
+    bands = {"sidebands": (0.12, 0.06, 0.02), "sidebands_6li": (0.03,)}
+    for seed in (0, 1):
+        assert abs(_x6(tmp_path, f"hz{seed}", seed=seed, line_widths="hz", **bands) - 100 * X6) < 0.5
+        assert abs(_x6(tmp_path, f"ppm{seed}", seed=seed, line_widths="ppm", match="ppm", **bands) - 100 * X6) < 0.5
+    # the centre band alone is far off: the test can fail
+    assert _x6(tmp_path, "cb", seed=0, line_widths="hz", use_sidebands=False, **bands) - 100 * X6 > 3.0
+    # one ppm window on lines of one width in Hz truncates the 6Li tails more: biased low
+    assert _x6(tmp_path, "ppmw", seed=0, line_widths="hz", match="ppm", **bands) - 100 * X6 < -0.4
+
+
+def test_sideband_windows_and_hz_matching():
+    wins = sideband_windows(250, 280, spin_rate_Hz=13000.0, sf_MHz=322.57, ppm_limits=(-400, 600))
+    step = 13000.0 / 322.57
+    assert wins[0] == (0, 250.0, 280.0)
+    assert {o for o, _, _ in wins} == set(range(-16, 9))  # every order that touches -400..600 ppm
+    assert all(lo == pytest.approx(250 + o * step) for o, lo, _ in wins)
+    assert sideband_windows(1, 2, spin_rate_Hz=None, sf_MHz=1.0, ppm_limits=(-5, 5)) == [(0, 1.0, 2.0)]
+    lo, hi = hz_matched_window(250.0, 280.0, from_MHz=322.57, to_MHz=122.14)
+    assert ((hi - lo) * 122.14) == pytest.approx(30.0 * 322.57)
+    assert (lo + hi) / 2 == pytest.approx(265.0)
+
+
+def _bloch_steady_state(tr: float, t1: float, flip_deg: float) -> float:
+    """Transverse signal after many pulses, stepping the longitudinal magnetisation (independent of the formula)."""
+    mz, theta = 1.0, np.deg2rad(flip_deg)
+    for _ in range(2000):
+        signal = mz * np.sin(theta)
+        mz = 1.0 - (1.0 - mz * np.cos(theta)) * np.exp(-tr / t1)
+    return float(signal)
+
+
+@pytest.mark.parametrize(("tr", "t1", "flip"), [(1.0, 1.0, 90.0), (2.0, 10.0, 30.0), (10.0, 2.0, 45.0)])
+def test_signal_factor_matches_bloch_iteration(tr, t1, flip):
+    got = signal_factor(pulse_us=flip / 90.0 * 2.0, p90_us=2.0, repetition_s=tr, t1_s=t1)
+    assert got == pytest.approx(_bloch_steady_state(tr, t1, flip), rel=1e-9)
+    assert saturation_factor(tr, t1, flip_deg=flip) * np.sin(np.deg2rad(flip)) == pytest.approx(got)
+
+
+# -- the spectrometer's own processing ------------------------------------------------------
+
+SETS_1R = [rel.removesuffix("/pdata/1/1r") for rel in real_files("nmr/bruker_nmr/*1r")]
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("rel", SETS_1R)
+def test_default_processing_matches_the_spectrometers_1r(real_file, rel):
+    folder = real_file(f"{rel}/acqus").parent
+    real_file(f"{rel}/pdata/1/1r")
+    fid, ref = read_bruker(folder), read_bruker_processed(folder)
+    ours = process(fid)["intensity"].values
+    assert np.corrcoef(ours, ref.data[0])[0, 1] >= 0.99, (rel, fid.meta.dspfvs, fid.meta.phase_offset_deg)
+    assert np.corrcoef(process(fid, phase_mode="auto")["intensity"].values, ref.data[0])[0, 1] >= 0.99
+
+
+def test_all_pinned_1r_sets_are_tested():
+    assert len(SETS_1R) >= 2  # the TopSpin 3.2 and the XWIN-NMR 3.5 set
+
+
+def _copy(tmp: Path, name: str) -> Path:
+    li7, _ = li_isotope_pair(tmp / "src", x6_metal=0.3, n_points=256)
+    return Path(shutil.copytree(li7, tmp / name))
+
+
+@pytest.mark.parametrize("value", ["NaN", "abc", "inf", "100.5"])
+def test_damaged_td_is_one_error(tmp_path, value):
+    folder = _copy(tmp_path, f"td{value}")
+    acqus = folder / "acqus"
+    acqus.write_text("\n".join(f"##$TD= {value}" if ln.startswith("##$TD=") else ln
+                               for ln in acqus.read_text().splitlines()))  # fmt: skip
+    with pytest.raises(CorruptFileError, match="TD"):
+        read_bruker(folder)
+
+
+def test_true_2d_refused_pseudo_2d_kept(tmp_path):
+    folder = _copy(tmp_path, "hsqc")
+    (folder / "fid").rename(folder / "ser")
+    text = (folder / "acqus").read_text().replace("<zg>", "<hsqcetgp>")
+    (folder / "acqus").write_text(text)
+    (folder / "acqu2s").write_text("##TITLE= Parameter file\n##$TD= 1\n##$FnMODE= 6\n##$SFO1= 39.1\n##END=\n")
+    with pytest.raises(UnsupportedFormatError, match="true 2D"):
+        read_bruker(folder)
+    (folder / "vdlist").write_text("0.1\n")  # a list file marks a pseudo-2D series
+    assert read_bruker(folder).data.shape[0] == 1
