@@ -94,6 +94,12 @@ _TABLE = (
     ),
     ResultKind("nmr-spectrum", "nmr", "processed 1D spectrum on a ppm axis", {"intensity": None}),
     ResultKind("nmr-isotopes", "nmr", "6Li atomic fraction of each sample", {"li6_fraction": None}),
+    ResultKind(
+        "nmr-lines",
+        "nmr",
+        "fitted NMR lines per sample: shift (Knight shift), FWHM and area with uncertainties",
+        {"shift_ppm": "ppm", "fwhm_ppm": "ppm", "area": None},
+    ),
 )
 
 KINDS: Mapping[str, ResultKind] = {k.name: k for k in _TABLE}
