@@ -353,3 +353,67 @@ def test_registered_contact_maps_of_two_segmented_scans():
     res = contact_change_registered(c0, c1, pixel_area_mm2=1.0, shift_yx=shift[1:])
     assert res["lost_area_mm2"].tolist() == [0.0, 0.0] and res["gained_area_mm2"].tolist() == [0.0, 0.0]
     assert res["area_before_mm2"][0] == res["compared"][0].sum() - 36
+
+
+# ------------------------------------------------------------------ glue: per scan and between scans
+
+
+def _units_parse(variables):
+    import pint
+
+    ureg = pint.UnitRegistry()
+    for name, v in variables.items():
+        assert v.attrs.get("long_name"), name
+        if v.dtype != bool:
+            ureg.parse_units(v.attrs["units"]) if v.attrs["units"] != "1" else ureg("1")
+
+
+def test_scan_analyses_on_a_phantom_cell():
+    from operando.pipelines import scan_analyses
+    from operando.synthetic import simulate_cell
+
+    cell = simulate_cell((64, 48, 48), voxel_size_um=5.0, n_voids=(4, 4), n_pores=3, seed=4)
+    v = cell.voxel_size_um
+    boxes = {"bottom": ((0, 120), (40, 200), (40, 200)), "top": ((200, 320), (40, 200), (40, 200))}
+    with pytest.warns(UserWarning, match="density not measured"):
+        out = scan_analyses(cell.volume, cell.labels, voxel_size_um=v, boxes=boxes, roughness_tile_um=60)
+    _units_parse(out)
+    assert np.isnan(float(out["electrolyte_density"]))
+    fp = cell.footprint
+    faces = np.where(fp, cell.li_edge[0] - 0.5, np.nan) * v
+    assert float(out["li_interface_position_um"][0]) == pytest.approx(np.nanmean(faces))
+    assert np.allclose(out["interface_height_um"].values[0], faces, equal_nan=True)
+    assert float(out["interface_void_fraction"][0]) == pytest.approx(1 - cell.contact[0][fp].mean())
+    for name, box in boxes.items():
+        sl = tuple(slice(int(np.ceil(lo / v)), int(np.ceil(hi / v))) for lo, hi in box)
+        li = (cell.labels[sl] == LITHIUM).sum() * (v * 1e-3) ** 3
+        assert float(out["subvolume_lithium_mm3"].sel(subvolume=name)) == pytest.approx(li)
+    assert out["interphase_local_thickness_map_um"].dims == ("interface", "y", "x")
+    # the phantom's interphase is ~4 voxels thick: its local thickness, within a voxel or two
+    assert 2 * v <= float(out["interphase_local_thickness_mean_um"][0]) <= 6 * v
+    small = scan_analyses(None, cell.labels, voxel_size_um=v, density_edge_um=40.0, n_density_cubes=4, thickness=False)
+    assert 0.5 < float(small["electrolyte_density"]) <= 1.0
+    assert small["density_cube_corner_um"].sizes == {"density_cube": 4, "axis": 3}
+
+
+def test_between_scans_registers_before_comparing_contact():
+    from operando.pipelines import between_scans, register_scans
+    from operando.synthetic import simulate_cell
+
+    cell = simulate_cell((64, 56, 56), voxel_size_um=2.0, n_voids=(5, 5), noise_sigma=0.5, seed=2)
+    move = (2, 3, -2)
+    vol1 = np.roll(cell.volume, move, axis=(0, 1, 2))
+    contact1 = np.roll(cell.contact, move[1:], axis=(1, 2))
+    out = between_scans(
+        cell.volume, vol1, cell.contact, contact1, voxel_size_um=2.0, charge_mAh=(0.10, 0.35), cell_area_mm2=3.14
+    )
+    _units_parse(out)
+    assert out["registration_shift_um"].values == pytest.approx(-2.0 * np.array(move), abs=0.2)
+    assert out["contact_lost_area_mm2"].values.tolist() == [0.0, 0.0]
+    assert float(out["capacity_between_mAh"]) == pytest.approx(0.25)
+    assert float(out["areal_capacity_between_mAh_cm2"]) == pytest.approx(0.25 / 0.0314)
+    raw = between_scans(cell.volume, vol1, cell.contact, contact1, voxel_size_um=2.0, register=False)
+    assert (raw["contact_lost_area_mm2"].values > 0).all() and np.isnan(float(raw["capacity_between_mAh"]))
+    # binned first (a volume over max_voxels), then refined at full resolution
+    shift, _ = register_scans(cell.volume, vol1, max_voxels=20_000, crop_vox=40)
+    assert shift == pytest.approx(-np.array(move), abs=0.15)

@@ -4,3 +4,17 @@ electrochemistry timeline and writes result stores.
 One module per modality (:mod:`operando.pipelines.sxdm`, :mod:`operando.pipelines.tomo`,
 :mod:`operando.pipelines.mri`, ...). The CLI and the demo call these; kernels never do.
 """
+
+from operando._lazy import lazy_exports
+
+# public name -> the module that defines it (imported on first use)
+_SOURCES = {
+    "between_scans": "operando.pipelines._tomo_analysis",
+    "between_scans_placeholder": "operando.pipelines._tomo_analysis",
+    "register_scans": "operando.pipelines._tomo_analysis",
+    "scan_analyses": "operando.pipelines._tomo_analysis",
+}
+
+__all__ = ["between_scans", "between_scans_placeholder", "register_scans", "scan_analyses"]
+
+__getattr__, __dir__ = lazy_exports(__name__, _SOURCES, __all__)

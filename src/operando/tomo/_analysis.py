@@ -739,7 +739,7 @@ def register_volumes(
 
 
 def contact_change_registered(
-    before: ArrayLike, after: ArrayLike, *, pixel_area_mm2: float, shift_yx: Sequence[float] = (0.0, 0.0)
+    before: ArrayLike, after: ArrayLike, *, pixel_area_mm2: float, shift_yx: ArrayLike = (0.0, 0.0)
 ) -> dict[str, NDArray[Any]]:
     """Contact lost and gained between two scans, the later map moved onto the earlier one.
 
@@ -780,7 +780,7 @@ def contact_change_registered(
         raise ParameterError(f"contact maps of shapes {b.shape} and {a.shape}: both must be (interface, y, x)")
     if not pixel_area_mm2 > 0:
         raise ParameterError(f"pixel_area_mm2 must be positive, got {pixel_area_mm2}")
-    dy, dx = (float(s) for s in shift_yx)
+    dy, dx = (float(s) for s in np.asarray(shift_yx, dtype=np.float64).reshape(2))
     if dy == 0 and dx == 0:
         moved, covered = a, np.ones(a.shape, bool)
     else:
