@@ -58,18 +58,70 @@ def test_inversion_round_trip_property(j, j0, alpha):
     assert np.sign(eta) == np.sign(j)
 
 
+@pytest.mark.parametrize("ohmic", ["contact-averaged", "geometric"])
 @pytest.mark.parametrize("alpha", [0.3, 0.5])
-def test_small_current_is_linear_charge_transfer_resistance(alpha):
-    model = replace(MODEL, alpha=alpha)
+def test_small_current_is_linear_charge_transfer_resistance(alpha, ohmic):
+    model = replace(MODEL, alpha=alpha, ohmic=ohmic)
     areas = np.array([[50.0, 20.0]])
     current = 1e-5  # mA
     v = echem.cell_voltage(model, [current], areas, 3.0)[0]
     r_ct = [1 / (F_RT * model.j0_mA_cm2 * 1e-3 * a * 1e-2) for a in areas[0]]  # RT / (F j0 A), ohm
-    r_int = sum(3e-4 / (model.interphase_conductivity_S_cm * a * 1e-2) for a in areas[0])
-    expected = current * 1e-3 * (sum(r_ct) + r_int + model.electrolyte_resistance_ohm)
+    if ohmic == "geometric":
+        r_int = sum(3e-4 / (model.interphase_conductivity_S_cm * a * 1e-2) for a in areas[0])
+        r_el = model.electrolyte_resistance_ohm
+    else:  # i_app = I (1/A1 + 1/A2) / 2 through l / kappa and (L1 + L2) / kappa_int
+        inv = 0.5 * sum(1 / (a * 1e-2) for a in areas[0])  # 1/cm2
+        r_int = inv * 2 * 3e-4 / model.interphase_conductivity_S_cm
+        r_el = inv * 500e-4 / model.electrolyte_conductivity_S_cm
+    expected = current * 1e-3 * (sum(r_ct) + r_int + r_el)
     assert v == pytest.approx(expected, rel=1e-4)
     terms = echem.cell_voltage_terms(model, [current], areas)
     assert terms["charge_transfer_1_V"][0] == pytest.approx(current * 1e-3 * r_ct[0], rel=1e-4)
+
+
+def test_paper_ohmic_drop_by_hand():
+    """1 mA, contacts 10 and 40 mm2, 1 mm of LSPS at 2.1 mS/cm, 2 + 5 um of interphase at 10 uS/cm, j0 = 1 mA/cm2."""
+    m = SymmetricCellModel(
+        j0_mA_cm2=1.0,
+        interphase_conductivity_S_cm=1e-5,
+        electrolyte_thickness_um=1000.0,
+        electrolyte_conductivity_S_cm=2.1e-3,
+        electrolyte_area_mm2=3.1416,
+    )
+    terms = echem.cell_voltage_terms(m, [1.0], [[10.0, 40.0]], [[2.0, 5.0]])
+    i_app = 0.5 * (1.0 / 0.10 + 1.0 / 0.40) * 1e-3  # A/cm2: (10 + 2.5) / 2 mA/cm2
+    assert i_app == pytest.approx(6.25e-3)
+    assert terms["electrolyte_ohmic_V"][0] == pytest.approx(i_app * 0.1 / 2.1e-3, rel=1e-12)  # 0.29762 V
+    assert terms["interphase_ohmic_V"][0] == pytest.approx(i_app * 7e-4 / 1e-5, rel=1e-12)  # 0.4375 V
+    two_rt_f = 2 / F_RT
+    assert terms["charge_transfer_1_V"][0] == pytest.approx(two_rt_f * np.arcsinh(10.0 / 2), rel=1e-12)
+    assert terms["charge_transfer_2_V"][0] == pytest.approx(two_rt_f * np.arcsinh(2.5 / 2), rel=1e-12)
+    # the earlier variant: I over the geometric area in the electrolyte, each interphase its own I / A_k
+    g = echem.cell_voltage_terms(replace(m, ohmic="geometric"), [1.0], [[10.0, 40.0]], [[2.0, 5.0]])
+    assert g["electrolyte_ohmic_V"][0] == pytest.approx(1e-3 * 0.1 / (2.1e-3 * 0.031416), rel=1e-12)
+    assert g["interphase_ohmic_V"][0] == pytest.approx(1e-3 * (2e-4 / 0.1 + 5e-4 / 0.4) / 1e-5, rel=1e-12)
+    # at full contact on both sides the two agree
+    full = [[3.1416, 3.1416]]
+    a = echem.cell_voltage(m, [0.3], full, [[2.0, 2.0]])
+    b = echem.cell_voltage(replace(m, ohmic="geometric"), [0.3], full, [[2.0, 2.0]])
+    assert a == pytest.approx(b, rel=1e-12)
+    with pytest.raises(ParameterError, match="ohmic"):
+        replace(m, ohmic="bulk")
+
+
+def test_scenario_areas():
+    a = np.array([[40.0, 30.0], [38.0, 20.0], [36.0, 10.0]])
+    assert np.array_equal(echem.scenario_areas(a, "dynamic"), a)
+    np.testing.assert_allclose(echem.scenario_areas(a, 100), [[40.0, 30.0]] * 3)
+    np.testing.assert_allclose(echem.scenario_areas(a, "25%"), [[10.0, 7.5]] * 3)
+    np.testing.assert_allclose(
+        echem.scenario_areas(a, "1 %", start=1, interfaces=[1]), [[40, 0.2], [38, 0.2], [36, 0.2]]
+    )
+    for bad in ("most", "0%", -5):
+        with pytest.raises(ParameterError, match="scenario"):
+            echem.scenario_areas(a, bad)
+    with pytest.raises(ParameterError, match="interfaces"):
+        echem.scenario_areas(a, 25, interfaces=[2])
 
 
 @settings(max_examples=60, deadline=None)

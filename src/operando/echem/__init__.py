@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         compare_cell_model,
         fit_cell_model,
         model_tomo_series,
+        scenario_areas,
         tomo_series_at,
     )
     from operando.echem._record import (
@@ -126,6 +127,7 @@ _SOURCES: dict[str, str] = {
     "compare_cell_model": "operando.echem._cellmodel",
     "fit_cell_model": "operando.echem._cellmodel",
     "model_tomo_series": "operando.echem._cellmodel",
+    "scenario_areas": "operando.echem._cellmodel",
     "tomo_series_at": "operando.echem._cellmodel",
     "CANONICAL_COLUMNS": "operando.echem._record",
     "CANONICAL_UNITS": "operando.echem._record",
@@ -206,6 +208,7 @@ __all__ = [
     "read_versastudio",
     "read_zahner_log",
     "read_zplot",
+    "scenario_areas",
     "segments",
     "specific",
     "tomo_series_at",

@@ -6,9 +6,18 @@ The cell voltage under a current ``I`` is the sum of
   Butler–Volmer equation at the local current density ``j_k = I / A_k(t)``, where
   ``A_k(t)`` is the *measured* contact area of interface ``k`` (e.g. from operando
   tomography; voids at a stripping electrode shrink it and raise the overpotential);
-- the ohmic drop through the electrolyte, ``I l / (kappa A_geo)``;
-- the ohmic drop through a growing interphase at each interface,
-  ``I L_k(t) / (kappa_int A_k(t))`` (interphase thickness ``L_k(t)`` measured).
+- the ohmic drops through the electrolyte and through the growing interphase. As the
+  paper writes them (``ohmic="contact-averaged"``, the default), both carry the applied
+  current density ``i_app = (I / A_1 + I / A_2) / 2``, the average of the current densities
+  at the two interfaces: ``i_app l / kappa`` and ``i_app (L_1 + L_2) / kappa_int`` (interphase
+  thickness ``L_k(t)`` measured). ``ohmic="geometric"`` keeps the earlier variant: the
+  electrolyte carries ``I`` over its cross-section, ``I l / (kappa A_geo)``, and each
+  interphase its interface's own current density, ``I L_k / (kappa_int A_k)``.
+
+Contact scenarios (the paper's Fig. 4b): the prediction of a half-cycle with the measured
+contact areas held at their value at the start of the prediction and scaled to 100, 25 or
+1 %, against the dynamically measured areas (:func:`scenario_areas`,
+:func:`model_tomo_series` ``scenarios=``).
 
 Sign convention: a positive current strips Li from electrode 1 (interface index 0) and
 plates it on electrode 2; the cell voltage ``V = phi_1 - phi_2`` then is positive, and every
@@ -26,6 +35,7 @@ densities mA cm⁻², thicknesses µm, conductivities S cm⁻¹, voltages V.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -47,8 +57,11 @@ __all__ = [
     "compare_cell_model",
     "fit_cell_model",
     "model_tomo_series",
+    "scenario_areas",
     "tomo_series_at",
 ]
+
+OHMIC_MODES = ("contact-averaged", "geometric")
 
 FARADAY_C_MOL = 96485.33212
 GAS_CONSTANT_J_MOL_K = 8.314462618
@@ -184,6 +197,10 @@ class SymmetricCellModel:
     alpha : float, default 0.5
         Anodic transfer coefficient.
     temperature_K : float, default 298.15
+    ohmic : {"contact-averaged", "geometric"}
+        Current density of the ohmic drops: the paper's average of both interfaces'
+        ``I / A_k`` (default), or ``I / A_geo`` in the electrolyte and ``I / A_k`` in each
+        interphase (module notes). ``electrolyte_area_mm2`` is used only by ``"geometric"``.
     """
 
     j0_mA_cm2: float
@@ -193,9 +210,12 @@ class SymmetricCellModel:
     electrolyte_area_mm2: float
     alpha: float = 0.5
     temperature_K: float = 298.15
+    ohmic: str = "contact-averaged"
 
     def __post_init__(self) -> None:
         _check_kinetics(self.j0_mA_cm2, self.alpha, self.temperature_K)
+        if self.ohmic not in OHMIC_MODES:
+            raise ParameterError(f"ohmic must be one of {', '.join(OHMIC_MODES)}; got {self.ohmic!r}")
         for name in (
             "interphase_conductivity_S_cm",
             "electrolyte_thickness_um",
@@ -255,6 +275,17 @@ def cell_voltage_terms(
     dict of (n,) ndarray
         ``charge_transfer_1_V``, ``charge_transfer_2_V``, ``electrolyte_ohmic_V``,
         ``interphase_ohmic_V``; they sum to the cell voltage (V).
+
+    Examples
+    --------
+    The paper's ohmic drop: 1 mA through contacts of 10 and 40 mm² is ``i_app`` =
+    (10 + 2.5) / 2 = 6.25 mA/cm² across 1 mm of electrolyte at 2.1 mS/cm: 0.2976 V.
+
+    >>> m = SymmetricCellModel(j0_mA_cm2=1.0, interphase_conductivity_S_cm=1e-5,
+    ...                        electrolyte_thickness_um=1000.0, electrolyte_conductivity_S_cm=2.1e-3,
+    ...                        electrolyte_area_mm2=3.14)
+    >>> round(float(cell_voltage_terms(m, [1.0], [[10.0, 40.0]])["electrolyte_ohmic_V"][0]), 4)
+    0.2976
     """
     current, areas, thick = _inputs(current_mA, contact_area_mm2, interphase_thickness_um)
     area_cm2 = areas * _MM2_TO_CM2
@@ -263,12 +294,20 @@ def cell_voltage_terms(
     # electrode 1 is anodic for I > 0 (eta(+j)); electrode 2 cathodic: phi_1 - phi_2 gains -eta(-j)
     eta1 = butler_volmer_overpotential(j[:, 0], **kin)
     eta2 = -butler_volmer_overpotential(-j[:, 1], **kin)
-    r_int = (thick * _UM_TO_CM / (model.interphase_conductivity_S_cm * area_cm2)).sum(axis=1)  # ohm
+    if model.ohmic == "contact-averaged":
+        # the paper: Delta phi = i_app l / kappa with i_app the mean of both interfaces' I / A_k
+        i_app = 1e-3 * j.mean(axis=1)  # A/cm2
+        electrolyte = i_app * model.electrolyte_thickness_um * _UM_TO_CM / model.electrolyte_conductivity_S_cm
+        interphase = i_app * thick.sum(axis=1) * _UM_TO_CM / model.interphase_conductivity_S_cm
+    else:
+        r_int = (thick * _UM_TO_CM / (model.interphase_conductivity_S_cm * area_cm2)).sum(axis=1)  # ohm
+        electrolyte = current * 1e-3 * model.electrolyte_resistance_ohm
+        interphase = current * 1e-3 * r_int
     return {
         "charge_transfer_1_V": eta1,
         "charge_transfer_2_V": eta2,
-        "electrolyte_ohmic_V": current * 1e-3 * model.electrolyte_resistance_ohm,
-        "interphase_ohmic_V": current * 1e-3 * r_int,
+        "electrolyte_ohmic_V": electrolyte,
+        "interphase_ohmic_V": interphase,
     }
 
 
@@ -440,7 +479,8 @@ def compare_cell_model(
     }
     data.update({name: ("time", value, {"units": v}) for name, value in terms.items()})
     attrs: dict[str, Any] = {"operando_kind": "echem-cellmodel"}
-    attrs.update({k: float(getattr(model, k)) for k in model.__dataclass_fields__})
+    attrs.update({k: float(getattr(model, k)) for k in model.__dataclass_fields__ if k != "ohmic"})
+    attrs["ohmic"] = model.ohmic
     return xr.Dataset(data, coords={"time_s": ("time", t, {"units": "s"}), "interface": [1, 2]}, attrs=attrs)
 
 
@@ -512,6 +552,113 @@ def _series_for_model(series: xr.Dataset) -> xr.Dataset:
     return series
 
 
+def _scenario_fraction(scenario: Any) -> tuple[str, float | None]:
+    """``("25%", 0.25)`` for ``"25%"``, ``"25"`` or ``25``; ``("dynamic", None)`` for ``"dynamic"``."""
+    text = str(scenario).strip().lower()
+    if text == "dynamic":
+        return "dynamic", None
+    try:
+        pct = float(text.removesuffix("%").strip())
+    except ValueError:
+        raise ParameterError(
+            f"contact scenario {scenario!r}: give a percentage (e.g. 25 or 25%) or 'dynamic'"
+        ) from None
+    if not 0 < pct <= 1000:
+        raise ParameterError(f"contact scenario {scenario!r}: the percentage must be in (0, 1000]")
+    return f"{pct:g}%", pct / 100.0
+
+
+def scenario_areas(
+    contact_area_mm2: Any, scenario: Any, *, start: int = 0, interfaces: Sequence[int] = (0, 1)
+) -> np.ndarray:
+    """Contact areas of one of the paper's contact scenarios (Fig. 4b).
+
+    Parameters
+    ----------
+    contact_area_mm2 : (n, 2) array_like
+        Measured contact areas at the samples of the predicted period, mm².
+    scenario : str or float
+        ``"dynamic"``: the measured areas as they change; a percentage (``100``, ``"25%"``,
+        ``1``): that share of the measured area at sample ``start``, held constant.
+    start : int, default 0
+        Sample whose measured area the percentage scenarios scale.
+    interfaces : sequence of {0, 1}, default (0, 1)
+        Interfaces the scenario applies to; the others keep their measured areas.
+
+    Returns
+    -------
+    (n, 2) ndarray
+        Contact areas, mm².
+
+    Examples
+    --------
+    >>> a = np.array([[40.0, 30.0], [38.0, 20.0], [36.0, 10.0]])
+    >>> scenario_areas(a, "25%")[:, 1].tolist()
+    [7.5, 7.5, 7.5]
+    >>> scenario_areas(a, 1, interfaces=[1])[2].tolist()
+    [36.0, 0.3]
+    >>> bool((scenario_areas(a, "dynamic") == a).all())
+    True
+    """
+    areas = np.array(contact_area_mm2, dtype=np.float64)
+    if areas.ndim != 2 or areas.shape[1] != 2 or areas.shape[0] == 0:
+        raise ParameterError(f"contact areas must be (n, 2) with n > 0, got {areas.shape}")
+    _, frac = _scenario_fraction(scenario)
+    which = sorted({int(k) for k in interfaces})
+    if not which or any(k not in (0, 1) for k in which):
+        raise ParameterError(f"scenario interfaces must be 0 and/or 1, got {list(interfaces)}")
+    if frac is None:
+        return areas
+    if not 0 <= start < areas.shape[0]:
+        raise ParameterError(f"start sample {start} is outside the {areas.shape[0]} samples")
+    areas[:, which] = frac * areas[start, which]
+    return areas
+
+
+def _scenarios(
+    out: xr.Dataset,
+    model: SymmetricCellModel,
+    current: np.ndarray,
+    areas: np.ndarray,
+    thick: np.ndarray,
+    volt: np.ndarray,
+    pred: np.ndarray,
+    scenarios: Sequence[Any],
+    interfaces: Sequence[int],
+) -> xr.Dataset:
+    """``scenario_voltage_V`` (scenario, time), ``scenario_contact_area_mm2`` and ``scenario_rms_V``."""
+    labels = [_scenario_fraction(sc)[0] for sc in scenarios]
+    if len(set(labels)) != len(labels):
+        raise ParameterError(f"contact scenarios given twice: {labels}")
+    n = current.size
+    volts = np.full((len(labels), n), np.nan)
+    used = np.broadcast_to(areas, (len(labels), n, 2)).copy()
+    rms = np.full(len(labels), np.nan)
+    idx = np.flatnonzero(pred)
+    for k, sc in enumerate(scenarios):
+        if idx.size == 0:
+            continue
+        a = scenario_areas(areas[idx], sc, interfaces=interfaces)
+        used[k, idx] = a
+        volts[k, idx] = cell_voltage(model, current[idx], a, thick[idx])
+        rms[k] = float(np.sqrt(np.mean((volts[k, idx] - volt[idx]) ** 2)))
+    where = "the prediction" if idx.size else "no prediction samples"
+    out = out.assign_coords(scenario=("scenario", labels))
+    out["scenario_voltage_V"] = (
+        ("scenario", "time"),
+        volts,
+        {"units": "V", "long_name": f"predicted voltage per contact scenario ({where}; NaN elsewhere)"},
+    )
+    out["scenario_contact_area_mm2"] = (
+        ("scenario", "time", "interface"),
+        used,
+        {"units": "mm**2", "long_name": "contact areas of each scenario"},
+    )
+    out["scenario_rms_V"] = ("scenario", rms, {"units": "V", "long_name": "RMS of measured - scenario voltage"})
+    out.attrs["scenario_interfaces"] = [int(k) for k in interfaces]
+    return out
+
+
 def model_tomo_series(
     series: xr.Dataset,
     time_s: Any,
@@ -522,6 +669,8 @@ def model_tomo_series(
     fit_window_s: tuple[float, float],
     predict_window_s: tuple[float, float] | None = None,
     fit_interphase: bool | None = None,
+    scenarios: Sequence[Any] = (),
+    scenario_interfaces: Sequence[int] = (0, 1),
 ) -> tuple[xr.Dataset, CellModelFit]:
     """Fit the symmetric-cell model on one time window of a record with tomography, predict another.
 
@@ -547,6 +696,13 @@ def model_tomo_series(
     fit_interphase : bool, optional
         Fit the interphase conductivity too; default when the series has a non-zero
         interphase thickness in the fit window.
+    scenarios : sequence of str or float, optional
+        The paper's contact scenarios (Fig. 4b), e.g. ``(100, 25, 1, "dynamic")``: the
+        prediction samples are predicted again by the fitted model with the areas of
+        :func:`scenario_areas` (percentages of the measured area at the first prediction
+        sample, held; or the measured areas as they change).
+    scenario_interfaces : sequence of {0, 1}, default (0, 1)
+        Interfaces whose contact the scenarios set (the others keep the measured areas).
 
     Returns
     -------
@@ -555,7 +711,10 @@ def model_tomo_series(
         over the fit and prediction samples (dim ``time``) plus ``fitted`` (bool, in the fit
         window); attrs the fitted model parameters, their standard errors ``j0_err_mA_cm2``,
         ``interphase_conductivity_err_S_cm``, their ``correlation``, ``fit_rms_V``,
-        ``predict_rms_V``, ``fit_window_s`` and ``predict_window_s``.
+        ``predict_rms_V``, ``fit_window_s`` and ``predict_window_s``. With ``scenarios``:
+        ``scenario_voltage_V`` (scenario, time; NaN on the fit samples),
+        ``scenario_contact_area_mm2`` (scenario, time, interface) and ``scenario_rms_V``
+        (scenario), coordinate ``scenario`` (``"100%"``, ..., ``"dynamic"``).
     fit : CellModelFit
 
     Raises
@@ -605,4 +764,8 @@ def model_tomo_series(
             "predict_window_s": [float(w) for w in predict_window_s] if predict_window_s is not None else [],
         }
     )
+    if scenarios:
+        out = _scenarios(
+            out, fit.model, current[use], areas[use], thick[use], volt[use], pred, scenarios, scenario_interfaces
+        )
     return out, fit

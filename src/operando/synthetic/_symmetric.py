@@ -172,6 +172,7 @@ def simulate_bv_symmetric_cell(
             "voltage_clean_V": ("time", clean, {"units": "V"}),
         },
         coords={"time_s": ("time", t, {"units": "s"}), "interface": [1, 2]},
-        attrs={k: float(getattr(model, k)) for k in model.__dataclass_fields__},
+        attrs={k: float(getattr(model, k)) for k in model.__dataclass_fields__ if k != "ohmic"},
     )
+    truth.attrs["ohmic"] = model.ohmic
     return record, truth
