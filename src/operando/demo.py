@@ -61,7 +61,8 @@ LATTICE_A_AT_X0 = 8.00
 # and the 7Li imaging parameters that set the metal image's Knight-shift displacement
 # (7.05 T, 3789.5 Hz per voxel: 8 voxels for 260 ppm).
 MRI_FRAMES = 24
-MRI_STAGE_BOUNDARIES = (6, 13, 19)
+MRI_STAGE_BOUNDARIES = (5, 10, 14)  # first frames of growth stages II, III, IV
+MRI_SHORT_FRAME = 18  # the short circuit, after stage IV
 MRI_SECONDS_PER_FRAME = 300.0
 MRI_FREQUENCY_MHZ = 116.6
 MRI_BANDWIDTH_HZ_PER_PX = 3789.5
@@ -245,6 +246,7 @@ def _mri_part(root: Path) -> DemoPart:
     sim = synthetic.simulate_dendrite_mri(
         n_frames=MRI_FRAMES,
         stage_boundaries=MRI_STAGE_BOUNDARIES,
+        short_frame=MRI_SHORT_FRAME,
         seconds_per_frame=MRI_SECONDS_PER_FRAME,
         displacement_px=displacement,
         seed=0,

@@ -72,6 +72,7 @@ def test_demo_mri_recovers_the_simulated_growth(demo_run):
     sim = simulate_dendrite_mri(  # the demo's simulation again (fixed seed): its truth
         n_frames=demo.MRI_FRAMES,
         stage_boundaries=demo.MRI_STAGE_BOUNDARIES,
+        short_frame=demo.MRI_SHORT_FRAME,
         seconds_per_frame=demo.MRI_SECONDS_PER_FRAME,
         displacement_px=shift_displacement_px(
             260.0, frequency_MHz=demo.MRI_FREQUENCY_MHZ, bandwidth_Hz_per_px=demo.MRI_BANDWIDTH_HZ_PER_PX
@@ -83,8 +84,9 @@ def test_demo_mri_recovers_the_simulated_growth(demo_run):
     assert np.abs(np.array(ds.attrs["stage_boundaries"]) - demo.MRI_STAGE_BOUNDARIES).max() <= 1
     assert ds.attrs["echem_source"].endswith("LiLLZOLi_symmetric_plating.csv")
     v = ds["echem_voltage_V"].values
-    short = demo.MRI_STAGE_BOUNDARIES[-1]
-    assert np.all(v[: short - 1] > 0.05) and np.all(np.abs(v[short + 1 :]) < 0.01)  # shorted in stage IV
+    short = demo.MRI_SHORT_FRAME
+    assert np.all(v[: short - 1] > 0.05) and np.all(np.abs(v[short + 1 :]) < 0.01)  # shorted after stage IV
+    assert ds.attrs["short_circuit_frame"] == short and max(ds.attrs["stage_boundaries"]) < short
 
 
 def test_demo_nmr_recovers_the_written_fractions(demo_run):

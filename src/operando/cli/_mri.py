@@ -33,7 +33,9 @@ def _electrodes(text: str | None) -> tuple[float, float] | None:
 def layers(
     inputs: Annotated[
         list[Path],
-        typer.Argument(help="TopSpin 1D profile exports, or NIfTI / ParaVision 2dseq images (one frame each)."),
+        typer.Argument(
+            help="TopSpin 1D profile exports, or NIfTI / ParaVision images (each repetition of a scan is a frame)."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Zarr store of the 'mri-layers' dataset.")],
     voltage: Annotated[
@@ -46,8 +48,12 @@ def layers(
     ] = None,
     fov_mm: Annotated[float, typer.Option("--fov-mm", help="Read field of view of 1D profiles (mm).")] = 4.0,
     seconds_per_frame: Annotated[
-        float, typer.Option("--seconds-per-frame", help="Acquisition time of one profile/image (s).")
-    ] = 513.0,
+        float | None,
+        typer.Option(
+            "--seconds-per-frame",
+            help="Time of one profile/image (s); default: the images' recorded frame time, 513 s for TopSpin profiles.",
+        ),
+    ] = None,
     t0_s: Annotated[float, typer.Option("--t0-s", help="Start of the first frame on the echem clock (s).")] = 0.0,
     depth_axis: Annotated[str, typer.Option("--depth-axis", help="Image axis across the cell (images).")] = "x",
     magnitude: Annotated[

@@ -367,14 +367,14 @@ def stage_table(ds: xr.Dataset) -> list[dict[str, Any]]:
 
 
 def _check_numbers(
-    *, n_layers: int, fov_mm: float, seconds_per_frame: float, t0_s: float, window: int, n_stages: int
+    *, n_layers: int, fov_mm: float, seconds_per_frame: float | None, t0_s: float, window: int, n_stages: int
 ) -> None:
     """Refuse out-of-range options before anything is read, naming the option (CLI spelling)."""
     if n_layers < 1:
         raise ParameterError(f"--layers {n_layers}: must be at least 1")
     if not (np.isfinite(fov_mm) and fov_mm > 0):
         raise ParameterError(f"--fov-mm {fov_mm:g}: must be a positive length")
-    if not (np.isfinite(seconds_per_frame) and seconds_per_frame > 0):
+    if seconds_per_frame is not None and not (np.isfinite(seconds_per_frame) and seconds_per_frame > 0):
         raise ParameterError(f"--seconds-per-frame {seconds_per_frame:g}: must be a positive duration")
     if not np.isfinite(t0_s):
         raise ParameterError(f"--t0-s {t0_s:g}: must be finite")
@@ -412,7 +412,7 @@ def layers_from_files(
     n_layers: int = 5,
     electrodes_mm: tuple[float, float] | None = None,
     fov_mm: float = 4.0,
-    seconds_per_frame: float = 513.0,
+    seconds_per_frame: float | None = None,
     t0_s: float = 0.0,
     depth_axis: str = "x",
     magnitude: bool = True,
@@ -430,8 +430,9 @@ def layers_from_files(
     Parameters
     ----------
     inputs : sequence of path
-        TopSpin 1D profile exports (all of them), or NIfTI / ParaVision ``2dseq`` images,
-        one frame each, in time order.
+        TopSpin 1D profile exports (all of them), or NIfTI / ParaVision ``2dseq`` images
+        in time order; each repetition of a scan (and each volume of a 4D NIfTI) is a
+        frame.
     out : path
         Zarr store of the ``"mri-layers"`` dataset (with the resolved parameters and
         the inputs' checksums).
@@ -445,8 +446,10 @@ def layers_from_files(
         Electrode faces, mm (default: found from the profile).
     fov_mm : float, default 4
         Read field of view of 1D profiles, mm.
-    seconds_per_frame : float, default 513
-        Acquisition time of one profile/image, s.
+    seconds_per_frame : float, optional
+        Time of one profile/image, s. Default: for images, the frame time the files record
+        (a ParaVision scan's time per repetition, NIfTI's 4th zoom; refused when none);
+        for TopSpin profiles, which record none, 513 s (the authors' default).
     t0_s : float, default 0
         Start of the first frame on the echem clock, s.
     depth_axis : str, default "x"
@@ -506,10 +509,12 @@ def layers_from_files(
     )
     paths = [Path(p) for p in inputs]
     if all(is_topspin_profile(p) for p in paths):
+        seconds_per_frame = 513.0 if seconds_per_frame is None else seconds_per_frame
         series = read_profile_series(paths, fov_mm=fov_mm, seconds_per_profile=seconds_per_frame, t0_s=t0_s)
         kind = "topspin-profiles"
     else:
         series = read_image_series(paths, depth_axis=depth_axis, seconds_per_frame=seconds_per_frame, t0_s=t0_s)
+        seconds_per_frame = float(series.attrs["seconds_per_frame"])
         kind = "images"
     record = None
     if voltage is not None:
@@ -546,6 +551,7 @@ def layers_from_files(
         "stage_signal": stage_signal,
         "short_frame": -1 if short_frame is None else int(short_frame),
     }
-    sources = [*paths, *([Path(voltage)] if voltage else []), *([Path(echem)] if echem else [])]
+    data_files = [Path(p) for p in series.attrs.get("sources", paths)]  # a scan folder's 2dseq
+    sources = [*data_files, *([Path(voltage)] if voltage else []), *([Path(echem)] if echem else [])]
     target = write_results(ds, out, parameters=parameters, inputs=sources, overwrite=overwrite)
     return LayersRun(ds, target, kind)

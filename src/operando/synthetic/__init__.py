@@ -5,7 +5,13 @@ They build the built-in sample experiment (``operando demo``) and the test phant
 
 from operando.synthetic._echem import SyntheticCell, lmno_ocv, simulate_gcpl, simulate_gitt, write_eclab_mpt
 from operando.synthetic._epr import derivative_gaussian, derivative_lorentzian, write_bes3t, write_winepr
-from operando.synthetic._mri import DendriteTruth, SyntheticDendriteMRI, csi_phantom, simulate_dendrite_mri
+from operando.synthetic._mri import (
+    DendriteTruth,
+    SyntheticDendriteMRI,
+    csi_phantom,
+    simulate_dendrite_mri,
+    write_paravision_scan,
+)
 from operando.synthetic._nmr import (
     LICL_PPM,
     NMRLine,
@@ -72,6 +78,7 @@ __all__ = [
     "write_bruker_fid",
     "write_cell_dxchange",
     "write_eclab_mpt",
+    "write_paravision_scan",
     "write_spec_kmap",
     "write_varian_fid",
     "write_winepr",

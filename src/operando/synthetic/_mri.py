@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -33,7 +35,7 @@ from operando.errors import ParameterError
 from operando.mri import stages_from_boundaries
 from operando.synthetic._symmetric import simulate_symmetric_cell
 
-__all__ = ["DendriteTruth", "SyntheticDendriteMRI", "csi_phantom", "simulate_dendrite_mri"]
+__all__ = ["DendriteTruth", "SyntheticDendriteMRI", "csi_phantom", "simulate_dendrite_mri", "write_paravision_scan"]
 
 
 @dataclass(frozen=True)
@@ -313,3 +315,194 @@ def csi_phantom(
     if sigma:
         spectra = spectra + np.random.default_rng(seed).normal(0.0, sigma, spectra.shape)
     return spectra, x
+
+
+# -- Bruker ParaVision scans -------------------------------------------------------------------
+
+
+def _jcamp_value(value: object) -> str:
+    """One JCAMP-DX parameter value as ParaVision writes it (arrays with their size line)."""
+    if isinstance(value, str):
+        return value
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return f"{arr.item():.15g}" if arr.dtype.kind == "f" else str(arr.item())
+    body = " ".join(f"{v:.15g}" if arr.dtype.kind == "f" else str(v) for v in arr.ravel())
+    # ParaVision wraps long value lines at 80 characters
+    lines, line = [], ""
+    for word in body.split(" "):
+        if len(line) + len(word) + 1 > 79:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    # wrapped lines keep a trailing blank: readers join the lines as they are
+    return f"( {', '.join(str(n) for n in arr.shape)} )\n" + " \n".join(lines)
+
+
+def _write_jcamp(path: Path, title: str, params: dict[str, object]) -> None:
+    head = [
+        f"##TITLE={title}",
+        "##JCAMPDX=4.24",
+        "##DATATYPE=Parameter Values",
+        "##ORIGIN=Bruker BioSpin MRI GmbH",
+        "##OWNER=operando-synthetic",
+        f"$$ {path}",
+    ]
+    body = [f"##${name}={_jcamp_value(v)}" for name, v in params.items()]
+    path.write_text("\n".join([*head, *body, "##END=", ""]), encoding="latin-1")
+
+
+def write_paravision_scan(
+    folder: str | PathLike[str],
+    images: npt.ArrayLike,
+    *,
+    extent_mm: Sequence[float],
+    frame_groups: Sequence[tuple[str, int]] = (),
+    scan_time_s: float = 300.0,
+    frequency_MHz: float = 194.4,
+    nucleus: str = "7Li",
+    echo_time_ms: float = 1.0,
+    repetition_time_ms: float = 250.0,
+    method: str = "FLASH",
+    pv_version: str = "6.0.1",
+    describe_groups: bool = True,
+    seed: int = 0,
+) -> Path:
+    """Write images as a ParaVision scan folder: ``acqp``, ``method`` and ``pdata/1/{2dseq, visu_pars}``.
+
+    The 2dseq holds 16-bit signed integers, each frame scaled to the full int16 range with
+    its own ``VisuCoreDataSlope`` (and a small ``VisuCoreDataOffs``), as ParaVision maps
+    reconstructed frames; frame groups are listed innermost first (``VisuFGOrderDesc``),
+    repetitions as ``FG_CYCLE`` (``NR`` in acqp, ``PVM_NRepetitions`` in method). Slices
+    of a multi-slice scan get distinct ``VisuCorePosition`` entries; a single-slice scan
+    repeats one position (brukerapi then adds a frame axis of length 1).
+
+    Parameters
+    ----------
+    folder : path
+        The scan folder to create (e.g. ``study/12``); must not exist.
+    images : (X, Y[, Z], G1, G2, ...) array_like
+        Real (magnitude) images, core axes first then one axis per frame group.
+    extent_mm : sequence of float
+        Field of view along each core axis (``VisuCoreExtent``).
+    frame_groups : sequence of (str, int)
+        ``(FG_name, size)`` of each frame axis of ``images``, innermost (fastest) first,
+        e.g. ``[("FG_SLICE", 3), ("FG_CYCLE", 20)]``.
+    scan_time_s : float
+        Duration of one repetition; the scan time recorded is ``scan_time_s * NR``.
+    frequency_MHz, nucleus, echo_time_ms, repetition_time_ms, method, pv_version
+        Header values.
+    describe_groups : bool, default True
+        False writes no ``VisuFGOrderDesc`` (older/odd exports): the frames are then
+        described only by ``VisuCoreFrameCount`` and acqp's ``NR``/``NI``.
+    seed : int
+        For the per-frame offsets.
+
+    Returns
+    -------
+    Path
+        The scan folder.
+    """
+    data = np.asarray(images, dtype=np.float64)
+    groups = [(str(n), int(k)) for n, k in frame_groups]
+    core = data.ndim - len(groups)
+    if core not in (2, 3) or tuple(data.shape[core:]) != tuple(k for _, k in groups):
+        raise ParameterError(f"images of shape {data.shape} do not match frame groups {groups}")
+    if len(extent_mm) != core:
+        raise ParameterError(f"{len(extent_mm)} extents for {core} core axes")
+    out = Path(folder)
+    if out.exists():
+        raise ParameterError(f"{out} exists already")
+    pdata = out / "pdata" / "1"
+    pdata.mkdir(parents=True)
+    n_frames = int(np.prod([k for _, k in groups])) if groups else 1
+    frames = data.reshape(*data.shape[:core], n_frames, order="F")
+    rng = np.random.default_rng(seed)
+    offs = rng.normal(0.0, 1e-3, n_frames) * np.abs(frames).max(axis=tuple(range(core)))
+    span = np.abs(frames - offs).max(axis=tuple(range(core)))
+    slope = np.where(span > 0, span / 32767.0, 1.0)
+    stored = np.round((frames - offs) / slope).astype("<i2")
+    (pdata / "2dseq").write_bytes(stored.tobytes(order="F"))
+    sizes = dict(groups)
+    n_rep = sizes.get("FG_CYCLE", 1) * sizes.get("FG_REPETITION", 1)
+    n_slice = sizes.get("FG_SLICE", 1)
+    slice_index = np.zeros(n_frames, dtype=int)
+    if "FG_SLICE" in sizes:
+        inner = int(np.prod([k for n, k in groups[: [n for n, _ in groups].index("FG_SLICE")]]))
+        slice_index = (np.arange(n_frames) // inner) % n_slice
+    position = np.zeros((n_frames, 3))
+    position[:, 2] = 2.0 * (slice_index - (n_slice - 1) / 2)
+    visu: dict[str, object] = {
+        "VisuVersion": "1",
+        "VisuCreator": "( 65 )\n<ParaVision>",
+        "VisuCreatorVersion": f"( 65 )\n<{pv_version}>",
+        "VisuCoreFrameCount": str(n_frames),
+        "VisuCoreDim": str(core),
+        "VisuCoreSize": np.asarray(data.shape[:core], dtype=int),
+        "VisuCoreDimDesc": f"( {core} )\n" + " ".join(["spatial"] * core),
+        "VisuCoreExtent": np.asarray(extent_mm, dtype=np.float64),
+        "VisuCoreFrameThickness": np.asarray([2.0]),
+        "VisuCoreUnits": f"( {core}, 65 )\n" + " ".join(["<mm>"] * core),
+        "VisuCoreOrientation": np.tile(np.eye(3).ravel(), (n_frames, 1)),
+        "VisuCorePosition": position,
+        "VisuCoreDataMin": (stored.min(axis=tuple(range(core))) * slope + offs).astype(np.float64),
+        "VisuCoreDataMax": (stored.max(axis=tuple(range(core))) * slope + offs).astype(np.float64),
+        "VisuCoreDataOffs": offs.astype(np.float64),
+        "VisuCoreDataSlope": slope.astype(np.float64),
+        "VisuCoreFrameType": "MAGNITUDE_IMAGE",
+        "VisuCoreWordType": "_16BIT_SGN_INT",
+        "VisuCoreByteOrder": "littleEndian",
+    }
+    if describe_groups and groups:
+        visu["VisuFGOrderDescDim"] = str(len(groups))
+        start = 0
+        desc = []
+        for name, k in groups:
+            deps = 2 if name == "FG_SLICE" else 0
+            desc.append(f"({k}, <{name}>, <>, {start}, {deps})")
+            start += deps
+        visu["VisuFGOrderDesc"] = f"( {len(groups)} )\n" + " ".join(desc)
+        visu["VisuGroupDepVals"] = "( 2 )\n(<VisuCoreOrientation>, 0) (<VisuCorePosition>, 0)"
+    visu.update(
+        {
+            "VisuAcqImagingFrequency": np.float64(frequency_MHz),
+            "VisuAcqImagedNucleus": nucleus,
+            "VisuAcqEchoTime": np.asarray([echo_time_ms]),
+            "VisuAcqRepetitionTime": np.asarray([repetition_time_ms]),
+            "VisuAcqScanTime": np.float64(scan_time_s * 1e3 * n_rep),
+            "VisuAcqSequenceName": f"( 65 )\n<{method}>",
+        }
+    )
+    _write_jcamp(pdata / "visu_pars", "Parameter List", visu)
+    _write_jcamp(
+        out / "acqp",
+        "Parameter List",
+        {
+            "ACQ_dim": str(core),
+            "NI": str(n_slice * sizes.get("FG_ECHO", 1)),
+            "NA": "1",
+            "NAE": "1",
+            "NR": str(n_rep),
+            "NECHOES": str(sizes.get("FG_ECHO", 1)),
+            "ACQ_n_movie_frames": str(sizes.get("FG_MOVIE", 1)),
+            "BF1": np.float64(frequency_MHz),
+            "NUC1": f"<{nucleus}>",
+            "ACQ_scan_time": np.float64(scan_time_s * 1e3 * n_rep),
+        },
+    )
+    _write_jcamp(
+        out / "method",
+        "Parameter List",
+        {
+            "Method": f"<Bruker:{method}>",
+            "PVM_NRepetitions": str(n_rep),
+            "PVM_ScanTime": np.float64(scan_time_s * 1e3 * n_rep),
+            "PVM_Matrix": np.asarray(data.shape[:core], dtype=int),
+            "PVM_Fov": np.asarray(extent_mm, dtype=np.float64),
+            "PVM_RepetitionTime": np.float64(repetition_time_ms),
+            "PVM_EchoTime": np.float64(echo_time_ms),
+        },
+    )
+    return out

@@ -67,6 +67,9 @@ class MRIMeta:
     echo_time_ms, repetition_time_ms : float or None
     affine : (4, 4) tuple of tuples or None
         Voxel index to scanner/world coordinates (mm), as the file gives it.
+    frame_time_s : float or None
+        Time from one frame (repetition, volume) of a time series to the next, when the
+        file records it (ParaVision: scan time / repetitions; NIfTI: the 4th zoom).
     extra : dict of str to str
     """
 
@@ -80,6 +83,7 @@ class MRIMeta:
     echo_time_ms: float | None = None
     repetition_time_ms: float | None = None
     affine: tuple[tuple[float, ...], ...] | None = None
+    frame_time_s: float | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -136,6 +140,7 @@ def read_paravision(path: str | PathLike[str]) -> tuple[xr.DataArray, MRIMeta]:
     """
     import brukerapi.exceptions as bex
     from brukerapi.dataset import Dataset
+    from brukerapi.jcampdx import JCAMPDX
 
     # brukerapi's exceptions all derive from Exception directly; catch exactly those
     library_errors: tuple[type[Exception], ...] = tuple(
@@ -147,22 +152,41 @@ def read_paravision(path: str | PathLike[str]) -> tuple[xr.DataArray, MRIMeta]:
     require_file(seq, expected="a ParaVision 2dseq")
     if not (seq.parent / "visu_pars").is_file():
         raise MissingMetadataError("visu_pars is missing beside 2dseq (slope, geometry)", path=seq)
+    acqp = _paravision_acqp(seq)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # brukerapi warns about optional parameters it lacks
-            ds = Dataset(str(seq))
-            data = np.asarray(ds.data, dtype=np.float64)
-            extent = np.atleast_1d(np.asarray(ds["VisuCoreExtent"].value, dtype=np.float64))
-            size = np.atleast_1d(np.asarray(ds["VisuCoreSize"].value, dtype=np.int64))
-            dim_types = [str(t) for t in ds.dim_type]
-            affine = np.asarray(ds.affine, dtype=np.float64)
+            visu = JCAMPDX(str(seq.parent / "visu_pars"))
+            n_frames = int(_scalar(visu.get_value("VisuCoreFrameCount", 1)) or 1)
+            if n_frames > 1 and visu.get_value("VisuFGOrderDesc") is None:
+                # brukerapi 0.4.6 shapes the frames only from VisuFGOrderDesc and fails
+                # (reshape error) without it; the frames are then read here, plainly
+                data, dims_extra = _undescribed_frames(seq, visu, n_frames, acqp)
+                ds: Any = None
+            else:
+                ds = Dataset(str(seq))
+                data = np.asarray(ds.data, dtype=np.float64)
+                dims_extra = None
+            extent = np.atleast_1d(np.asarray(visu.get_value("VisuCoreExtent"), dtype=np.float64))
+            size = np.atleast_1d(np.asarray(visu.get_value("VisuCoreSize"), dtype=np.int64))
+            dim_types = [str(t) for t in ds.dim_type] if ds is not None else []
+            affine = np.asarray(ds.affine, dtype=np.float64) if ds is not None else None
     except caught + library_errors as exc:
         raise CorruptFileError(f"brukerapi cannot read this 2dseq: {exc}", path=seq) from exc
     if data.shape[: size.size] != tuple(int(s) for s in size):
         raise CorruptFileError(f"2dseq shape {data.shape} does not start with VisuCoreSize {size.tolist()}", path=seq)
     step = extent / size
     core = ["x", "y", "z"][: size.size]
-    groups = [t.removeprefix("FG_").lower() for t in dim_types[size.size :]]
+    if dims_extra is not None:
+        groups = dims_extra
+    else:
+        groups = [t.removeprefix("FG_").lower() for t in dim_types[size.size :]]
+        # brukerapi puts a frame axis of length 1 in front of the frame groups of a
+        # single-slice scan; it is no axis of the data
+        if "frame" in groups and data.shape[size.size + groups.index("frame")] == 1 and len(groups) > 1:
+            k = groups.index("frame")
+            data = data.reshape(data.shape[: size.size + k] + data.shape[size.size + k + 1 :])
+            groups.pop(k)
     dims = core + groups
     coords: dict[str, Any] = {
         d: (d, _centred_axis(int(n), float(s)), {"units": "mm"}) for d, n, s in zip(core, size, step, strict=True)
@@ -171,12 +195,12 @@ def read_paravision(path: str | PathLike[str]) -> tuple[xr.DataArray, MRIMeta]:
         coords[d] = (d, np.arange(n))
 
     def get(name: str) -> Any:
-        try:
-            return ds[name].value
-        except (KeyError, AttributeError):
-            return None
+        return visu.get_value(name)
 
     nucleus = get("VisuAcqImagedNucleus")
+    n_rep = int(np.prod([data.shape[size.size + k] for k, g in enumerate(groups) if g in _REPETITION_DIMS] or [1]))
+    scan_ms = _scalar(get("VisuAcqScanTime"))
+    frame_time = scan_ms / 1e3 / n_rep if scan_ms and n_rep > 1 else None
     meta = MRIMeta(
         source=str(path),
         sha256=sha256_file(seq),
@@ -187,11 +211,78 @@ def read_paravision(path: str | PathLike[str]) -> tuple[xr.DataArray, MRIMeta]:
         nucleus=None if nucleus is None else str(nucleus),
         echo_time_ms=_scalar(get("VisuAcqEchoTime")),
         repetition_time_ms=_scalar(get("VisuAcqRepetitionTime")),
-        affine=tuple(tuple(float(v) for v in row) for row in affine),
-        extra={"pv_version": str(getattr(ds, "pv_version", ""))},
+        affine=None if affine is None else tuple(tuple(float(v) for v in row) for row in affine),
+        frame_time_s=frame_time,
+        extra={
+            "pv_version": str(getattr(ds, "pv_version", "")) if ds is not None else str(get("VisuCreatorVersion")),
+            **{k: str(v) for k, v in acqp.items()},
+        },
     )
     image = xr.DataArray(data, dims=dims, coords=coords, attrs={"units": "a.u.", "source": str(seq)})
     return image, meta
+
+
+_REPETITION_DIMS = ("cycle", "repetition", "movie")
+"""ParaVision frame groups that are time (repetitions NR: ``FG_CYCLE``; ``FG_MOVIE``)."""
+
+
+def _paravision_acqp(seq: Path) -> dict[str, int]:
+    """NR, NI, NA, NECHOES of the scan's ``acqp`` (two folders up from pdata/N/2dseq), if there."""
+    from brukerapi.jcampdx import JCAMPDX
+
+    acqp = seq.parent.parent.parent / "acqp"
+    if not acqp.is_file():
+        return {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            jc = JCAMPDX(str(acqp))
+            out = {}
+            for key in ("NR", "NI", "NA", "NECHOES", "ACQ_n_movie_frames"):
+                v = _scalar(jc.get_value(key))
+                if v is not None:
+                    out[key] = int(v)
+            return out
+    except Exception:  # an unreadable acqp only loses the repetition count hint
+        return {}
+
+
+def _undescribed_frames(
+    seq: Path, visu: Any, n_frames: int, acqp: dict[str, int]
+) -> tuple[npt.NDArray[np.float64], list[str]]:
+    """Frames of a 2dseq whose visu_pars has no VisuFGOrderDesc, scaled frame by frame.
+
+    The frame axis is named from acqp: ``repetition`` when NR equals the frame count,
+    ``slice`` when NI does, ``frame`` otherwise.
+    """
+    kinds = {
+        ("_16BIT_SGN_INT", "littleEndian"): "<i2",
+        ("_16BIT_SGN_INT", "bigEndian"): ">i2",
+        ("_32BIT_SGN_INT", "littleEndian"): "<i4",
+        ("_32BIT_SGN_INT", "bigEndian"): ">i4",
+        ("_32BIT_FLOAT", "littleEndian"): "<f4",
+        ("_32BIT_FLOAT", "bigEndian"): ">f4",
+        ("_8BIT_UNSGN_INT", "littleEndian"): "u1",
+        ("_8BIT_UNSGN_INT", "bigEndian"): "u1",
+    }
+    word = (str(visu.get_value("VisuCoreWordType")), str(visu.get_value("VisuCoreByteOrder", "littleEndian")))
+    if word not in kinds:
+        raise CorruptFileError(f"VisuCoreWordType/ByteOrder {word} is not a 2dseq word type", path=seq)
+    size = tuple(int(v) for v in np.atleast_1d(visu.get_value("VisuCoreSize")))
+    raw = np.fromfile(seq, dtype=kinds[word])
+    need = int(np.prod(size)) * n_frames
+    if raw.size != need:
+        raise CorruptFileError(
+            f"{raw.size} values, but VisuCoreSize {list(size)} x {n_frames} frames need {need}", path=seq
+        )
+    frames = raw.reshape(*size, n_frames, order="F").astype(np.float64)
+    slope = np.broadcast_to(
+        np.atleast_1d(np.asarray(visu.get_value("VisuCoreDataSlope", 1.0), dtype=float)), (n_frames,)
+    )
+    offs = np.broadcast_to(np.atleast_1d(np.asarray(visu.get_value("VisuCoreDataOffs", 0.0), dtype=float)), (n_frames,))
+    frames = frames * slope + offs
+    name = "repetition" if acqp.get("NR") == n_frames else "slice" if acqp.get("NI") == n_frames else "frame"
+    return frames, [name]
 
 
 # -- NIfTI -----------------------------------------------------------------------------------
@@ -283,6 +374,9 @@ def read_nifti(path: str | PathLike[str], *, lazy: bool = True) -> tuple[xr.Data
         affine=tuple(tuple(float(v) for v in row) for row in img.affine),
         repetition_time_ms=float(zooms[3]) * _NIFTI_TO_MS[time_unit]
         if len(zooms) > 3 and time_unit in _NIFTI_TO_MS
+        else None,
+        frame_time_s=float(zooms[3]) * _NIFTI_TO_MS[time_unit] / 1e3
+        if len(zooms) > 3 and time_unit in _NIFTI_TO_MS and float(zooms[3]) > 0
         else None,
         extra={"descrip": header["descrip"].item().decode("latin-1", "replace").strip("\x00 ")},
     )
@@ -463,6 +557,7 @@ def read_profile_series(
 # -- image series ----------------------------------------------------------------------------
 
 _FRAME_DIMS = ("frame", "repetition", "cycle", "movie")
+"""Image dims that are time: NIfTI's 4th axis (``frame``), ParaVision repetitions and movies."""
 
 
 def is_topspin_profile(path: str | PathLike[str]) -> bool:
@@ -489,10 +584,15 @@ def read_image_series(
     paths: Sequence[str | PathLike[str]],
     *,
     depth_axis: str = "x",
-    seconds_per_frame: float,
+    seconds_per_frame: float | None = None,
     t0_s: float = 0.0,
 ) -> xr.DataArray:
-    """Read images (one per file, or a frame axis inside a file) as ``(frame, depth, ...)``.
+    """Read images (one per file, or the time axes inside a file) as ``(frame, depth, ...)``.
+
+    A file's time axes are its repetitions and movie frames (ParaVision ``FG_CYCLE`` and
+    ``FG_MOVIE`` frame groups, or acqp ``NR``; NIfTI's 4th axis): each of their entries is
+    one frame, in acquisition order (outer axis slowest). Other frame groups (slices,
+    echoes) stay image axes, lateral to depth.
 
     Parameters
     ----------
@@ -501,29 +601,52 @@ def read_image_series(
     depth_axis : str, default "x"
         Image dimension that runs across the cell (through the electrodes); renamed
         ``depth``, its coordinate shifted to start at half a voxel.
-    seconds_per_frame : float
-        Time per image (the files carry no reliable acquisition clock for frames).
+    seconds_per_frame : float, optional
+        Time per frame. Default: the frame time the files record
+        (:attr:`MRIMeta.frame_time_s`); refused when they record none or disagree.
     t0_s : float, default 0
 
     Returns
     -------
     xarray.DataArray
-        Dims ``(frame, depth, <other image dims>)``; coordinates ``time_s``, ``time_end_s``.
+        Dims ``(frame, depth, <other image dims>)``; coordinates ``time_s``, ``time_end_s``;
+        ``attrs["sources"]``: the data file read for each path (a scan folder's 2dseq).
     """
     if not paths:
         raise ParameterError("no image files given")
-    if seconds_per_frame <= 0:
+    if seconds_per_frame is not None and not (np.isfinite(seconds_per_frame) and seconds_per_frame > 0):
         raise ParameterError(f"seconds_per_frame must be positive, got {seconds_per_frame}")
     frames: list[xr.DataArray] = []
+    recorded: list[float | None] = []
+    sources: list[str] = []
     for path in paths:
-        image, _ = read_image(path)
+        image, meta = read_image(path)
+        recorded.append(meta.frame_time_s)
+        sources.append(str(image.attrs.get("source", path)))
         if depth_axis not in image.dims:
             raise ParameterError(f"the image has dims {image.dims}, no depth axis {depth_axis!r}", path=path)
-        frame_dim = next((d for d in image.dims if str(d).startswith(_FRAME_DIMS)), None)
+        time_dims = [str(d) for d in image.dims if str(d).startswith(_FRAME_DIMS)]
+        image = image.squeeze([d for d in time_dims if image.sizes[d] == 1], drop=True)
+        time_dims = [d for d in time_dims if d in image.dims]
+        if len(time_dims) > 1:  # listed innermost first: the outermost varies slowest in time
+            image = image.stack(_time=time_dims[::-1])
+            frame_dim: str | None = "_time"
+        else:
+            frame_dim = time_dims[0] if time_dims else None
         parts = [image] if frame_dim is None else [image.isel({frame_dim: k}) for k in range(image.sizes[frame_dim])]
         for part in parts:
             part = part.drop_vars([c for c in part.coords if c not in part.dims])
             frames.append(part.rename({depth_axis: "depth"}).transpose("depth", ...))
+    if seconds_per_frame is None:
+        known = {round(v, 9) for v in recorded if v is not None}
+        if len(known) != 1 or None in recorded:
+            raise ParameterError(
+                "the files record no single frame time"
+                + (f" ({sorted(known)} s)" if known else "")
+                + ": give seconds_per_frame (--seconds-per-frame)",
+                path=str(paths[0]),
+            )
+        seconds_per_frame = float(known.pop())
     first = frames[0]
     for k, fr in enumerate(frames[1:], start=1):
         if fr.shape != first.shape:
@@ -537,4 +660,4 @@ def read_image_series(
         depth=("depth", (np.arange(depth.size) + 0.5) * step, {"units": "mm"}),
         time_s=("frame", t, {"units": "s"}),
         time_end_s=("frame", t + seconds_per_frame, {"units": "s"}),
-    ).assign_attrs(units="a.u.")
+    ).assign_attrs(units="a.u.", seconds_per_frame=float(seconds_per_frame), sources=sources)
