@@ -73,3 +73,63 @@ def test_empty_and_random_files(tmp_path):
 def test_a_folder_that_is_no_store(tmp_path):
     with pytest.raises(UnsupportedFormatError, match="not an operando result store"):
         describe(tmp_path)
+
+
+# -- links: dangling, cyclic, leaving the file's folder --------------------------------------
+@pytest.fixture
+def linked_h5(tmp_path):
+    import h5py
+    import numpy as np
+
+    folder = tmp_path / "scan"
+    folder.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with h5py.File(folder / "frames.h5", "w") as f:
+        f["data"] = np.arange(10)
+    with h5py.File(elsewhere / "secret.h5", "w") as f:
+        f["data"] = np.arange(10)
+    master = folder / "master.h5"
+    with h5py.File(master, "w") as f:
+        f["entry/x"] = np.arange(3)
+        f["entry/dangling"] = h5py.SoftLink("/nowhere")
+        f["entry/beside"] = h5py.ExternalLink("frames.h5", "/data")
+        f["entry/up"] = h5py.ExternalLink("../elsewhere/secret.h5", "/data")
+        f["entry/absolute"] = h5py.ExternalLink(str(elsewhere / "secret.h5"), "/data")
+        f["entry/gone"] = h5py.ExternalLink("gone.h5", "/data")
+        f["entry/loop"] = h5py.SoftLink("/entry")
+        f["entry/sub"] = f["entry"]  # a hard-link cycle
+        layout = h5py.VirtualLayout(shape=(10,), dtype="i8")
+        layout[:] = h5py.VirtualSource(str(elsewhere / "secret.h5"), "data", shape=(10,))
+        f.create_virtual_dataset("entry/vds", layout)
+    return master
+
+
+def test_links_are_reported_not_followed_out_of_the_folder(linked_h5):
+    s = describe(linked_h5)
+    assert set(s["datasets"]) == {"/entry/x", "/entry/beside", "/entry/vds"}
+    assert "/entry/dangling (unresolvable link)" in s["dangling_links"]
+    assert "/entry/gone -> gone.h5:/data" in s["dangling_links"]
+    away = s["links_outside_folder"]
+    assert "/entry/up -> ../elsewhere/secret.h5:/data" in away
+    assert any(a.startswith("/entry/absolute -> ") for a in away)
+    assert any(a.startswith("virtual dataset source ") and a.endswith("secret.h5") for a in away)
+    assert "links_outside_folder:" in format_summary(s)
+
+
+def test_raw_hdf5_errors_name_the_file(tmp_path):
+    import h5py
+    import numpy as np
+
+    from operando.cli import error_line
+
+    path = tmp_path / "a.h5"
+    with h5py.File(path, "w") as f:
+        f["x"] = np.arange(3)
+    with h5py.File(path, "r") as fh:
+        try:
+            fh["entry/missing"]
+        except KeyError as exc:
+            code, line = error_line(exc)
+    assert code == 2
+    assert line.startswith(f"operando: error: {path}: HDF5 error: ") and "\n" not in line

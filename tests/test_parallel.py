@@ -85,3 +85,22 @@ def test_local_cluster_serves_its_dashboard():
         assert "dashboard http://127.0.0.1:" in where.describe()
         with urllib.request.urlopen(where.client.dashboard_link, timeout=20) as page:
             assert page.status == 200
+
+
+@pytest.mark.parametrize(
+    ("address", "expect"),
+    [
+        ("ucx://127.0.0.1:8786", "UCX transport"),
+        ("tls://127.0.0.1:8786", "TLS settings"),
+        ("wss://127.0.0.1:8786", "TLS settings"),
+        ("inproc://x", "must be like tcp://HOST:PORT"),
+        ("tcp://h%:1", "must be like tcp://HOST:PORT"),
+        ("tcp://127.0.0.1:0", "must be like tcp://HOST:PORT"),
+    ],
+)
+def test_odd_scheduler_schemes_are_one_line(address, expect):
+    from operando.errors import OperandoError
+
+    with pytest.raises(OperandoError, match=expect) as info, cluster(address):
+        pass
+    assert "\n" not in str(info.value)

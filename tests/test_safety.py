@@ -21,8 +21,7 @@ import pytest
 import xarray as xr
 from typer.testing import CliRunner
 
-from operando.cli import app
-from operando.cli._options import check_output
+from operando.cli import app, check_output
 from operando.errors import IncompleteStoreError, OperandoError, ParameterError
 from operando.store import MANIFEST_NAME, open_results, open_store, store_status, write_results
 from operando.synthetic import simulate_kmap, write_bliss_kmap

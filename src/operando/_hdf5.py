@@ -60,40 +60,74 @@ def shape_text(ds: Any) -> str:
     return f"{tuple(ds.shape)} {ds.dtype}"
 
 
-def walk(group: Any, prefix: str = "") -> tuple[list[str], list[str]]:
-    """All dataset paths below ``group`` and the external links that dangle.
+def _outside(name: str, base: Path) -> bool:
+    """True when a link's target file lies outside the folder of the file holding the link."""
+    target = Path(name)
+    folder = base.resolve().parent
+    resolved = (target if target.is_absolute() else folder / target).resolve()
+    return folder not in resolved.parents
 
-    Walks link by link so that a dangling external link is reported, not raised.
+
+def walk(
+    group: Any, prefix: str = "", *, base: Path | None = None, outside: list[str] | None = None
+) -> tuple[list[str], list[str]]:
+    """All dataset paths below ``group`` and the links that dangle.
+
+    Walks link by link so that a dangling external link is reported, not raised; each
+    group is visited once (soft or hard links that make a cycle are not followed again).
+    With ``base`` (the file's path), external links to files outside its folder are not
+    followed: they are appended to ``outside`` as ``"/path -> file:/object"``.
     """
-    import h5py
-
+    visited: set[Any] = set()
     datasets: list[str] = []
     dangling: list[str] = []
+    _walk(group, prefix, visited, datasets, dangling, base, outside)
+    return datasets, dangling
+
+
+def _walk(
+    group: Any,
+    prefix: str,
+    visited: set[Any],
+    datasets: list[str],
+    dangling: list[str],
+    base: Path | None,
+    outside: list[str] | None,
+) -> None:
+    import h5py
+
+    visited.add(hash(group))
     for name in group:
         path = f"{prefix}/{name}"
-        link = group.get(name, getlink=True)
+        try:
+            link = group.get(name, getlink=True)
+        except (KeyError, OSError, RuntimeError, ValueError):
+            dangling.append(f"{path} (unreadable link)")
+            continue
+        if isinstance(link, h5py.ExternalLink) and base is not None and _outside(link.filename, base):
+            if outside is not None:
+                outside.append(f"{path} -> {link.filename}:{link.path}")
+            continue
         try:
             obj = group[name]
-        except (KeyError, OSError):
+        except (KeyError, OSError, RuntimeError, ValueError):
             if isinstance(link, h5py.ExternalLink):
                 dangling.append(f"{path} -> {link.filename}:{link.path}")
             else:
                 dangling.append(f"{path} (unresolvable link)")
             continue
         if isinstance(obj, h5py.Group):
-            sub, bad = walk(obj, path)
-            datasets += sub
-            dangling += bad
+            if hash(obj) not in visited:
+                _walk(obj, path, visited, datasets, dangling, base, outside)
         elif isinstance(obj, h5py.Dataset):
             datasets.append(path)
-    return datasets, dangling
 
 
-def _missing_vds_sources(ds: Any, base: Path) -> list[str]:
-    """Source files of a virtual dataset that are not on disk."""
+def _vds_sources(ds: Any, base: Path) -> tuple[list[str], list[str]]:
+    """Source files of a virtual dataset: those not on disk, and those outside the file's folder."""
     if not ds.is_virtual:
-        return []
-    missing = []
+        return [], []
+    missing, outside = [], []
     for source in ds.virtual_sources():
         name = source.file_name
         if name == ".":
@@ -101,7 +135,9 @@ def _missing_vds_sources(ds: Any, base: Path) -> list[str]:
         candidate = Path(name) if Path(name).is_absolute() else base.parent / name
         if not candidate.exists():
             missing.append(name)
-    return sorted(set(missing))
+        if _outside(name, base):
+            outside.append(name)
+    return sorted(set(missing)), sorted(set(outside))
 
 
 def _first(items: list[str], n: int = 10) -> list[str]:
@@ -124,14 +160,28 @@ def describe_container(path: Path, section: Callable[[Any, list[str], Path], dic
         raise CorruptFileError(
             f"has an HDF5 signature but cannot be opened (truncated or damaged): {exc}", path=path
         ) from exc
+    outside: list[str] = []
     with fh:
-        datasets, dangling = walk(fh)
+        datasets, dangling = walk(fh, base=path, outside=outside)
         out: dict[str, Any] = {"container": "HDF5", **section(fh, datasets, path)}
-        missing_vds = sorted({m for p in datasets for m in _missing_vds_sources(fh[p], path)})
+        missing_vds: set[str] = set()
+        outside_vds: set[str] = set()
+        for p in datasets:
+            try:
+                missing, away = _vds_sources(fh[p], path)
+            except (KeyError, OSError, RuntimeError, ValueError):
+                dangling.append(f"{p} (unreadable virtual dataset)")
+                continue
+            missing_vds.update(missing)
+            outside_vds.update(away)
         if missing_vds:
-            out["missing_virtual_sources"] = _first(missing_vds)
+            out["missing_virtual_sources"] = _first(sorted(missing_vds))
         if dangling:
             out["dangling_links"] = _first(dangling)
+        away_all = outside + [f"virtual dataset source {name}" for name in sorted(outside_vds)]
+        if away_all:
+            # data read from elsewhere on disk: shown, never followed by info
+            out["links_outside_folder"] = _first(away_all)
     return out
 
 

@@ -89,11 +89,33 @@ def _has_bokeh() -> bool:
     return importlib.util.find_spec("bokeh") is not None
 
 
+def _check_scheme(address: str) -> None:
+    """Refuse, in one line, a scheme this installation cannot speak (before any connection).
+
+    ``ucx://`` needs the UCX communication package; ``tls://`` and ``wss://`` need Dask's TLS
+    settings (``distributed.comm.tls.ca-file`` and the client's certificate), without which
+    ``distributed`` fails with a TypeError about an SSL context.
+    """
+    import importlib.util
+
+    scheme = address.partition("://")[0]
+    if scheme == "ucx" and not any(importlib.util.find_spec(m) for m in ("distributed_ucxx", "ucp")):
+        raise ParameterError(
+            f"scheduler address {address}: ucx:// needs the UCX transport (distributed-ucxx), which is not installed"
+        )
+    if scheme in ("tls", "wss") and not dask.config.get("distributed.comm.tls.ca-file", None):
+        raise ParameterError(
+            f"scheduler address {address}: {scheme}:// needs Dask's TLS settings (distributed.comm.tls.ca-file and "
+            "distributed.comm.tls.client.cert/key in the Dask configuration), none are set"
+        )
+
+
 def _check_reachable(address: str, timeout_s: float = 3.0) -> None:
     """Fail in seconds, not after the client's retries, when nothing listens at a TCP address."""
-    if not address.startswith("tcp://"):
+    scheme, _, rest = address.partition("://")
+    if scheme not in ("tcp", "tls", "ws", "wss"):
         return
-    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    host, _, port = rest.rpartition(":")
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
             pass
@@ -176,10 +198,11 @@ def cluster(scheduler: str | None = None, *, workers: int | None = None) -> Iter
         return
     assert address is not None
     address = parse_scheduler_address(address)
+    _check_scheme(address)
     _check_reachable(address)
     try:
         client = Client(address, set_as_default=True, timeout="10s")
-    except (OSError, TimeoutError, ValueError) as exc:
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:  # TypeError: a transport not set up
         raise OperandoError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
     with client:
         yield Cluster("remote", address=address, client=client)

@@ -1,18 +1,41 @@
-"""Typer application: the root command and its modality groups."""
+"""Typer application: the root command, its modality groups and the one error mapping.
+
+Called as the console script, the application turns every failure into one line on stderr:
+bad input (:class:`~operando.errors.OperandoError`, an ``OSError`` with its file, a raw
+HDF5 error from h5py, given the file it came from) and a missing optional dependency
+(named with the extra that installs it) exit 2; anything else is an internal error (exit
+1, ``--debug`` for the traceback).
+"""
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import json
+import os
+import re
+import sys
+import types
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from operando import __version__
 from operando.cli._options import QuietOption, SchedulerOption, WorkersOption, run_on
 
-__all__ = ["QuietOption", "SchedulerOption", "WorkersOption", "app", "run_on", "state"]
+__all__ = [
+    "QuietOption",
+    "SchedulerOption",
+    "WorkersOption",
+    "app",
+    "error_line",
+    "extras_by_module",
+    "run_on",
+    "state",
+]
 
 
 @dataclass
@@ -22,7 +45,26 @@ class _State:
 
 state = _State()
 
-app = typer.Typer(
+
+class _OperandoApp(typer.Typer):
+    """The root application: called as the console script, every failure ends in one line.
+
+    Typer's test runner invokes the click command directly and still sees the exception.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        argv = list(kwargs.get("args") or sys.argv[1:])
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:
+            if state.debug:
+                raise
+            code, line = error_line(exc, argv)
+            print(line, file=sys.stderr)
+            sys.exit(code)
+
+
+app = _OperandoApp(
     name="operando",
     help="Raw operando battery data (SXDM, tomography, NMR/MRI, electrochemistry) to physics on the charging curve.",
     no_args_is_help=True,
@@ -95,3 +137,155 @@ app.add_typer(_tomo.app, name="tomo")
 app.add_typer(_nmr.app, name="nmr")
 app.add_typer(_mri.app, name="mri")
 app.command("report")(report_command)
+
+
+# -- one line, exit 2, file named --------------------------------------------------------
+# distributions whose import name is not their name with '-' -> '_'
+_IMPORT_NAMES = {
+    "scikit-image": "skimage",
+    "scikit-learn": "sklearn",
+    "pillow": "PIL",
+    "astra-toolbox": "astra",
+    "pyyaml": "yaml",
+    "opencv-python": "cv2",
+}
+_NOT_FOR_USERS = {"all", "test", "anchors"}  # aggregate / developer extras: never the one to name
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+_EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
+
+
+def extras_by_module(requirements: Iterable[str]) -> dict[str, list[str]]:
+    """Which user extras install each importable module, from the package's requirements.
+
+    Parameters
+    ----------
+    requirements : iterable of str
+        Requirement strings as in the package metadata (``'algotom>=1.6; extra == "tomo"'``).
+
+    Returns
+    -------
+    dict of str to list of str
+        Top-level module name -> the extras (in order of appearance) that install it;
+        ``all``, ``test`` and ``anchors`` are left out.
+
+    Examples
+    --------
+    >>> extras_by_module(['algotom>=1.6; extra == "tomo"', 'scikit-image>=0.22; extra == "sxdm"',
+    ...                   'scikit-image>=0.22; extra == "tomo"', 'numpy>=1.26'])
+    {'algotom': ['tomo'], 'skimage': ['sxdm', 'tomo']}
+    """
+    out: dict[str, list[str]] = {}
+    for req in requirements:
+        name, extra = _REQUIREMENT.match(req), _EXTRA.search(req)
+        if name is None or extra is None or extra.group(1) in _NOT_FOR_USERS:
+            continue
+        dist = name.group(1).lower()
+        if dist == "operando":
+            continue
+        module = _IMPORT_NAMES.get(dist, dist.replace("-", "_").replace(".", "_"))
+        out.setdefault(module, [])
+        if extra.group(1) not in out[module]:
+            out[module].append(extra.group(1))
+    return out
+
+
+@functools.cache
+def _installed_extras() -> dict[str, list[str]]:
+    try:
+        return extras_by_module(importlib.metadata.requires("operando") or [])
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return {}
+
+
+def missing_dependency_line(module: str, argv: Sequence[str] = (), extras: dict[str, list[str]] | None = None) -> str:
+    """The one line for a module that is not installed, naming the extra that installs it.
+
+    Examples
+    --------
+    >>> missing_dependency_line("skimage.filters", ["tomo", "recon"], {"skimage": ["sxdm", "tomo"]})
+    'skimage is not installed; this command needs the tomo extra: pip install "operando[tomo]"'
+    >>> missing_dependency_line("foo", [], {})
+    'foo is not installed (an optional dependency): pip install foo'
+    """
+    top = module.split(".")[0]
+    table = _installed_extras() if extras is None else extras
+    choices = table.get(top, [])
+    if not choices:
+        return f"{top} is not installed (an optional dependency): pip install {top}"
+    command_group = next((a for a in argv if not a.startswith("-")), "")
+    extra = command_group if command_group in choices else choices[0]
+    return f'{top} is not installed; this command needs the {extra} extra: pip install "operando[{extra}]"'
+
+
+def _from_h5py(tb: types.TracebackType | None) -> bool:
+    while tb is not None:
+        if f"{os.sep}h5py{os.sep}" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _file_in_frames(tb: types.TracebackType | None) -> str | None:
+    """The file an error came from: an h5py object or a path in the failing frames (innermost first)."""
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        for value in list(frame.f_locals.values()):
+            name = _file_name_of(value)
+            if name:
+                return name
+    return None
+
+
+def _file_name_of(value: Any) -> str | None:
+    try:
+        if isinstance(value, Path):
+            return str(value) if value.is_file() else None
+        if isinstance(value, str | bytes | int | float | dict | list | tuple) or value is None:
+            return None
+        h5file = getattr(value, "file", None)  # h5py File/Group/Dataset
+        filename = getattr(h5file, "filename", None) if h5file is not None else getattr(value, "filename", None)
+    except Exception:  # a closed HDF5 object, a property that fails: no file from this one
+        return None
+    return filename if isinstance(filename, str) and filename else None
+
+
+def _first_input(argv: Sequence[str]) -> str | None:
+    for arg in argv:
+        if not arg.startswith("-") and os.path.exists(arg):
+            return arg
+    return None
+
+
+def error_line(exc: BaseException, argv: Sequence[str] = ()) -> tuple[int, str]:
+    """The exit status and the one line (without a newline) for an exception ending a command.
+
+    ``2`` for bad input: an :class:`~operando.errors.OperandoError`, an ``OSError`` (with the
+    file it names), an error raised inside h5py (named with the file it was reading,
+    found from the failing frames, else the command's first existing input), and a
+    missing optional module (named with the extra that installs it). ``1`` otherwise.
+
+    Examples
+    --------
+    >>> from operando.errors import CorruptFileError
+    >>> error_line(CorruptFileError("truncated", path="a.h5"))
+    (2, 'operando: error: a.h5: truncated')
+    >>> error_line(ModuleNotFoundError("No module named 'zzz'", name="zzz"))[0]
+    2
+    """
+    from operando.errors import OperandoError
+
+    if isinstance(exc, OperandoError):
+        return 2, f"operando: error: {exc}"
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return 2, f"operando: error: {missing_dependency_line(exc.name, argv)}"
+    tb = exc.__traceback__
+    text = " ".join(str(exc.strerror if isinstance(exc, OSError) and exc.strerror else exc).split()).strip("'\"")
+    if isinstance(exc, OSError) or (isinstance(exc, KeyError | ValueError | RuntimeError) and _from_h5py(tb)):
+        where = getattr(exc, "filename", None) or _file_in_frames(tb) or _first_input(argv)
+        what = "HDF5 error: " if _from_h5py(tb) else ""
+        return 2, f"operando: error: {where + ': ' if where else ''}{what}{text or type(exc).__name__}"
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return 1, f"operando: internal error: {type(exc).__name__}: {first} (rerun with --debug for the traceback)"
