@@ -8,16 +8,28 @@ from __future__ import annotations
 
 import sys
 
-from operando.cli._app import app, state
+from operando.cli._app import app, error_line, state
 from operando.cli._echem import app as echem_app
 from operando.cli._mri import app as mri_app
 from operando.cli._nmr import app as nmr_app
+from operando.cli._options import check_output
 from operando.cli._report import report_command
 from operando.cli._sxdm import app as sxdm_app
 from operando.cli._tomo import app as tomo_app
 from operando.errors import OperandoError
 
-__all__ = ["app", "echem_app", "main", "mri_app", "nmr_app", "report_command", "sxdm_app", "tomo_app"]
+__all__ = [
+    "app",
+    "check_output",
+    "echem_app",
+    "error_line",
+    "main",
+    "mri_app",
+    "nmr_app",
+    "report_command",
+    "sxdm_app",
+    "tomo_app",
+]
 """The root command, each modality's command group (for typer's test runner) and the entry point."""
 
 
