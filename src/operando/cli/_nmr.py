@@ -365,6 +365,88 @@ def isotopes(
         _save_plot(spectra, [(lo, hi)], plot)
 
 
+@app.command("fit")
+def fit_command(
+    datasets: Annotated[
+        list[Path], typer.Argument(help="Bruker or Varian experiment folder(s); each is fitted with the same lines.")
+    ],
+    line: Annotated[list[float], typer.Option("--line", help="Starting position of a line, ppm; repeat per line.")],
+    window: Annotated[str, typer.Option("--window", help="Fitted region LO,HI in ppm.")],
+    shape: Annotated[str, typer.Option("--shape", help="lorentzian, gaussian or voigt.")] = "lorentzian",
+    noise: Annotated[
+        str, typer.Option("--noise", help="Signal-free window LO,HI in ppm, or 'auto' (all points off --window).")
+    ] = "auto",
+    baseline: Annotated[int, typer.Option("--baseline", help="Baseline polynomial degree (-1: none).")] = 1,
+    fwhm: Annotated[float | None, typer.Option("--fwhm", help="Starting FWHM, ppm.")] = None,
+    lb: Annotated[float, typer.Option("--lb", help="Exponential line broadening, Hz.")] = 0.0,
+    zf: Annotated[
+        int | None, typer.Option("--zf", help="Spectrum size (default: no zero filling, so the errors hold).")
+    ] = None,
+    phase: Annotated[
+        str | None, typer.Option("--phase", help="manual (procs PHC0/PHC1) or auto (default: manual; Varian: auto).")
+    ] = None,
+    reference: Annotated[
+        str | None, typer.Option("--reference", help="PPM_OBSERVED=PPM_TRUE, e.g. LiCl seen at -0.8: -0.8=-1.1.")
+    ] = None,
+    sample: Annotated[list[str] | None, typer.Option("--sample", help="Name per dataset (default: folder).")] = None,
+    charge_mAh: Annotated[
+        list[float] | None, typer.Option("--charge-mAh", help="Charge passed before each measurement, mA h.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="OUT.zarr (operando_kind nmr-lines) or OUT.csv.")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Draw spectra with the fitted positions (.png, .svg, .pdf).")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+) -> None:
+    """Fit overlapping Lorentzian/Gaussian/Voigt lines: shift (Knight shift), FWHM and area with 1-sigma errors.
+
+    Areas are per scan and unit receiver gain (comparable across spectra and with
+    ``nmr isotopes``); several datasets give the trends of shift and width across samples.
+    """
+    from operando.errors import ParameterError
+    from operando.nmr import SHAPES
+    from operando.pipelines.nmr import fit_spectrum, write_lines
+
+    if shape not in SHAPES:
+        raise ParameterError(f"--shape must be one of {', '.join(SHAPES)}, got {shape!r}")
+    if phase not in (None, "manual", "auto"):
+        raise ParameterError(f"--phase must be manual or auto, got {phase!r}")
+    for option, values in (("--sample", sample), ("--charge-mAh", charge_mAh)):
+        if values and len(values) != len(datasets):
+            raise ParameterError(f"give {option} once per dataset ({len(datasets)}), got {len(values)}")
+    lo, hi = _window(window, "--window")
+    noise_ppm = None if noise == "auto" else _window(noise, "--noise")
+    shift = _reference(reference)
+    names: list[str | None] = list(sample) if sample else [None] * len(datasets)
+    fits = [
+        fit_spectrum(d, centres_ppm=line, window_ppm=(lo, hi), shape=shape, noise_ppm=noise_ppm, lb_Hz=lb,
+                     phase=phase, size=zf, baseline=baseline, reference_shift_ppm=shift, fwhm_guess_ppm=fwhm,
+                     sample=name)
+        for d, name in zip(datasets, names, strict=True)
+    ]  # fmt: skip
+    for f in fits:
+        typer.echo(f"{f.sample} ({f.nucleus}): {len(f.lines)} {shape} line(s), reduced chi2 {f.chi2_reduced:.3g}")
+        for k, r in f.lines.iterrows():
+            typer.echo(f"  line {k}: shift {r.shift_ppm:.3f} ± {r.shift_ppm_err:.3f} ppm, FWHM {r.fwhm_ppm:.3f} ± "
+                       f"{r.fwhm_ppm_err:.3f} ppm ({r.fwhm_Hz:.4g} ± {r.fwhm_Hz_err:.2g} Hz), area {r.area:.6g} ± "
+                       f"{r.area_err:.2g}")  # fmt: skip
+    if out is not None:
+        params = {"lines_ppm": list(line), "window_ppm": [lo, hi], "shape": shape, "baseline": baseline,
+                  "noise_ppm": None if noise_ppm is None else list(noise_ppm), "lb_Hz": lb, "size": zf,
+                  "phase": phase, "reference_shift_ppm": shift}  # fmt: skip
+        write_lines(fits, out, parameters=params, charge_mAh=charge_mAh or None, overwrite=overwrite)
+        typer.echo(f"-> {out}")
+    if plot is not None:
+        from operando.report import plot_line_fits, save_figure
+
+        panels = [(f"{f.sample} ({f.nucleus})", f.ppm, f.spectrum, f.lines["shift_ppm"].tolist()) for f in fits]
+        save_figure(plot_line_fits(panels, window_ppm=(lo, hi)), plot.with_suffix(""),
+                    formats=(plot.suffix.lstrip(".") or "png",))  # fmt: skip
+        typer.echo(f"-> {plot}")
+
+
 @app.command("epr")
 def epr_command(
     path: Annotated[

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         isotope_integral,
         isotopes_dataset,
         line_integral,
+        robust_noise,
     )
     from operando.nmr._epr_lines import (
         PeakToPeak,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
         li6_fraction,
         sensitivity_factor,
     )
+    from operando.nmr._lineshape import SHAPES, fit_lines
     from operando.nmr._process import (
         WINDOWS,
         autophase,
@@ -106,6 +108,9 @@ if TYPE_CHECKING:
 # public name -> the module that defines it; imported on first use, so that
 # ``import`` of this package stays cheap (no scipy, no vendor libraries)
 _SOURCES: dict[str, str] = {
+    "SHAPES": "operando.nmr._lineshape",
+    "fit_lines": "operando.nmr._lineshape",
+    "robust_noise": "operando.nmr._abundance",
     "LineIntegral": "operando.nmr._abundance",
     "line_integral": "operando.nmr._abundance",
     "flip_angle_deg": "operando.nmr._quant",
@@ -176,6 +181,7 @@ __all__ = [
     "LI6_NATURAL",
     "NMRFID",
     "SENSITIVITY_7LI_6LI",
+    "SHAPES",
     "WINDOWS",
     "BrukerFID",
     "BrukerMeta",
@@ -196,6 +202,7 @@ __all__ = [
     "exponential_window",
     "fid_baseline",
     "fit_exchange",
+    "fit_lines",
     "flip_angle_deg",
     "fourier_transform",
     "fwhm",
@@ -228,6 +235,7 @@ __all__ = [
     "read_varian",
     "read_winepr",
     "resonance_field_mT",
+    "robust_noise",
     "saturation_factor",
     "sensitivity_factor",
     "sideband_windows",

@@ -77,7 +77,8 @@ def line_integral(
     """Integral of one species (centre band and spinning sidebands) per scan and unit gain, with its uncertainty.
 
     The spectrum is processed with ``first_point=0.5`` (no integral offset) and divided by
-    the spectrum size, the number of scans ``NS`` and the receiver gain ``RG``, so that a
+    half the spectrum size (the real part of a line holds half of ``sum(FT) = size x
+    fid[0]``), the number of scans ``NS`` and the receiver gain ``RG``, so that a
     line of FID amplitude ``A`` per scan at unit gain integrates to ``A`` whatever the size,
     scans and gain; with ``p90_us`` (and the recorded pulse ``P1``) and ``t1_s`` (and the
     recorded recycle delay ``D1``) also by :func:`operando.nmr.signal_factor`. Integrals of
@@ -119,7 +120,7 @@ def line_integral(
     """
     meta = fid.meta
     ds = process(fid, lb_Hz=lb_Hz, phase_mode=phase_mode, first_point=0.5, reference_shift_ppm=reference_shift_ppm)
-    norm = ds.attrs["size"] * meta.ns * meta.rg
+    norm = ds.attrs["size"] / 2.0 * meta.ns * meta.rg  # the real part of a line holds half of sum(FT) = n x fid[0]
     spec, ppm = np.atleast_2d(ds["intensity"].values)[0] / norm, ds["ppm"].values
     rate = meta.spin_rate_Hz if spin_rate_Hz is None else spin_rate_Hz
     lo, hi = window_ppm

@@ -28,6 +28,7 @@ from operando.nmr import (
     NMRFID,
     classify_dendrite,
     double_integral,
+    fit_lines,
     g_factor,
     hz_matched_window,
     integrate,
@@ -35,26 +36,32 @@ from operando.nmr import (
     li6_fraction,
     line_integral,
     mechanism2_share,
+    noise_std,
     peak_to_peak,
     process,
     read_epr,
     read_fid,
+    robust_noise,
     sensitivity_factor,
     tracer_exchange,
+    window_mask,
 )
 from operando.parallel import map_measurements
 
 __all__ = [
     "Acquisition",
     "IsotopeFraction",
+    "LineFit",
     "Mechanism",
     "ProcessedSpectrum",
     "Replicates",
     "detection_limit",
     "epr_lines",
+    "fit_spectrum",
     "isotope_fraction",
     "isotope_fractions",
     "isotope_spectra",
+    "lines_dataset",
     "mechanism",
     "normalised_integral",
     "pair_integrals",
@@ -64,6 +71,7 @@ __all__ = [
     "sample_name",
     "tracer_table",
     "write_isotopes",
+    "write_lines",
     "write_spectrum",
     "write_table",
 ]
@@ -276,7 +284,7 @@ def normalised_integral(
     dataset: str | PathLike[str] | NMRFID,
     *,
     window_ppm: Window,
-    noise_ppm: Window,
+    noise_ppm: Window | None,
     lb_Hz: float = 0.0,
     phase: str = "manual",
     **options: Any,
@@ -383,7 +391,7 @@ def reference_factor(
     ref_li7: str | PathLike[str],
     *,
     window_ppm: Window,
-    noise_ppm: Window,
+    noise_ppm: Window | None,
     x6: float = 0.0759,
     lb_Hz: float = 0.0,
     phase: str = "manual",
@@ -466,7 +474,7 @@ def isotope_fraction(
     li7: str | PathLike[str],
     *,
     window_ppm: Window,
-    noise_ppm: Window,
+    noise_ppm: Window | None,
     factor: float,
     factor_err: float = 0.0,
     lb_Hz: float = 0.0,
@@ -537,7 +545,7 @@ def isotope_fractions(
     pairs: Sequence[tuple[str | PathLike[str], str | PathLike[str]]],
     *,
     window_ppm: Window,
-    noise_ppm: Window,
+    noise_ppm: Window | None,
     factor: float,
     factor_err: float = 0.0,
     lb_Hz: float = 0.0,
@@ -805,6 +813,169 @@ def isotope_spectra(
         ds = process(read_fid(folder), lb_Hz=lb_Hz, phase_mode=_mode(phase))
         spectra.append((f"{nucleus}: {folder.name}", ds["ppm"].values, ds["intensity"].values))
     return spectra
+
+
+# -- line fits ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineFit:
+    """Fitted lines of one spectrum.
+
+    Attributes
+    ----------
+    sample : str
+    lines : pandas.DataFrame
+        :func:`operando.nmr.fit_lines`' table (areas per scan and unit gain, FID-amplitude
+        units) plus ``fwhm_Hz``, ``fwhm_Hz_err``.
+    chi2_reduced : float
+    noise : float
+        Noise standard deviation per point of the normalised spectrum.
+    ppm, spectrum, model : ndarray
+        The normalised spectrum fitted and its axis, for figures.
+    nucleus : str
+    sf_MHz : float
+    """
+
+    sample: str
+    lines: pd.DataFrame
+    chi2_reduced: float
+    noise: float
+    ppm: npt.NDArray[np.float64]
+    spectrum: npt.NDArray[np.float64]
+    nucleus: str
+    sf_MHz: float
+    folder: Path
+
+
+def fit_spectrum(
+    dataset: str | PathLike[str],
+    *,
+    centres_ppm: Sequence[float],
+    window_ppm: Window,
+    shape: str = "lorentzian",
+    noise_ppm: Window | None = None,
+    lb_Hz: float = 0.0,
+    phase: str | None = None,
+    size: int | None = None,
+    baseline: int = 1,
+    reference_shift_ppm: float = 0.0,
+    fwhm_guess_ppm: float | None = None,
+    sample: str | None = None,
+) -> LineFit:
+    """Read, process and fit overlapping lines of one dataset (:func:`operando.nmr.fit_lines`).
+
+    The spectrum is processed without zero filling by default (``size`` = the FID's
+    complex points: independent noise per point, so that the fit's uncertainties hold),
+    with ``first_point=0.5`` (no offset) and divided by ``size / 2 x NS x RG``: areas are then
+    in the units of :func:`operando.nmr.line_integral` (FID amplitude per scan at unit gain).
+
+    Parameters
+    ----------
+    dataset : path
+    centres_ppm : sequence of float
+        Starting line positions.
+    window_ppm : (float, float)
+        Fitted region.
+    shape : {"lorentzian", "gaussian", "voigt"}
+    noise_ppm : (float, float), optional
+        Signal-free window for the noise; default :func:`operando.nmr.robust_noise` of the
+        points outside ``window_ppm``.
+    lb_Hz : float, default 0
+    phase : {"manual", "auto"}, optional
+        Default manual for Bruker, auto for Varian.
+    size : int, optional
+    baseline : int, default 1
+        Baseline polynomial degree (-1 none).
+    reference_shift_ppm : float, default 0
+    fwhm_guess_ppm : float, optional
+    sample : str, optional
+        Name (default :func:`sample_name` of the folder).
+
+    Returns
+    -------
+    LineFit
+    """
+    fid = read_fid(dataset)
+    meta = fid.meta
+    if phase is None:
+        phase = "auto" if meta.vendor == "Varian" else "manual"
+    n = size or fid.data.shape[-1]
+    ds = process(fid, lb_Hz=lb_Hz, size=n, phase_mode=_mode(phase), first_point=0.5,
+                 reference_shift_ppm=reference_shift_ppm)  # fmt: skip
+    spec = np.atleast_2d(ds["intensity"].values)[0] / (n / 2.0 * meta.ns * meta.rg)  # area = FID amplitude
+    ppm = ds["ppm"].values
+    if noise_ppm is None:
+        noise = robust_noise(spec[~window_mask(ppm, *window_ppm)])
+    else:
+        noise = float(noise_std(spec, ppm, lo=noise_ppm[0], hi=noise_ppm[1]))
+    table, chi2 = fit_lines(spec, ppm, centres_ppm=centres_ppm, window_ppm=window_ppm, noise=noise, shape=shape,
+                            baseline=baseline, fwhm_guess_ppm=fwhm_guess_ppm)  # fmt: skip
+    table["fwhm_Hz"] = table["fwhm_ppm"] * meta.reference_MHz
+    table["fwhm_Hz_err"] = table["fwhm_ppm_err"] * meta.reference_MHz
+    return LineFit(sample or sample_name(dataset), table, chi2, noise, ppm, spec, meta.nucleus,
+                   meta.reference_MHz, Path(meta.path))  # fmt: skip
+
+
+def lines_dataset(fits: Sequence[LineFit], *, charge_mAh: Sequence[float] | None = None) -> xr.Dataset:
+    """The ``"nmr-lines"`` dataset: dims ``(sample, line)``, shift/FWHM/area and their errors.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({c: [1.0] for c in ("shift_ppm", "shift_ppm_err", "fwhm_ppm", "fwhm_ppm_err", "area",
+    ...                   "area_err", "height", "fwhm_Hz", "fwhm_Hz_err")})
+    >>> f = LineFit("a", t, 1.0, 0.1, np.zeros(1), np.zeros(1), "7Li", 155.0, Path("a"))
+    >>> lines_dataset([f])["shift_ppm"].dims
+    ('sample', 'line')
+    """
+    if not fits:
+        raise ParameterError("no fitted spectra")
+    names = [f.sample for f in fits]
+    if len(set(names)) != len(names):
+        raise ParameterError(f"sample names must be unique, got {names}")
+    n_lines = {len(f.lines) for f in fits}
+    if len(n_lines) != 1:
+        raise ParameterError(f"every spectrum needs the same number of lines, got {sorted(n_lines)}")
+    units = {"shift_ppm": "ppm", "fwhm_ppm": "ppm", "fwhm_Hz": "Hz", "area": "FID amplitude per scan",
+             "height": "FID amplitude per scan"}  # fmt: skip
+    data: dict[str, Any] = {}
+    for col in fits[0].lines.columns:
+        base = col.removesuffix("_err")
+        values = np.stack([f.lines[col].to_numpy(dtype=np.float64) for f in fits])
+        long = f"standard uncertainty of {base}" if col.endswith("_err") else base.replace("_", " ")
+        data[col] = (("sample", "line"), values, {"units": units.get(base, ""), "long_name": long})
+    data["chi2_reduced"] = ("sample", np.array([f.chi2_reduced for f in fits]), {"units": ""})
+    data["noise"] = ("sample", np.array([f.noise for f in fits]), {"units": "FID amplitude per scan"})
+    coords: dict[str, Any] = {"sample": names, "line": np.arange(next(iter(n_lines)))}
+    if charge_mAh is not None:
+        if len(charge_mAh) != len(fits):
+            raise ParameterError(f"{len(charge_mAh)} charges for {len(fits)} spectra")
+        data["charge_mAh"] = ("sample", np.asarray(charge_mAh, dtype=np.float64), {"units": "mA h"})
+    attrs = {"operando_kind": "nmr-lines", "nucleus": ",".join(dict.fromkeys(f.nucleus for f in fits))}
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def write_lines(
+    fits: Sequence[LineFit],
+    out: str | PathLike[str],
+    *,
+    parameters: dict[str, Any],
+    charge_mAh: Sequence[float] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write fitted lines: ``OUT.zarr`` (``nmr-lines``, provenance) or ``OUT.csv`` (one row per sample and line)."""
+    target = Path(out)
+    ds = lines_dataset(fits, charge_mAh=charge_mAh)
+    if target.suffix == ".csv":
+        frame = ds.drop_vars(["chi2_reduced", "noise", *(["charge_mAh"] if "charge_mAh" in ds else [])])
+        table = frame.to_dataframe().reset_index()
+        return write_table(table, target, float_format="%.10g")
+    if target.suffix != ".zarr":
+        raise ParameterError(f"output must end in .zarr or .csv, got {target.name}")
+    from operando.store import write_results
+
+    inputs = [p for f in fits for p in sorted(f.folder.iterdir()) if p.is_file()]
+    return write_results(ds, target, parameters=parameters, inputs=inputs, overwrite=overwrite)
 
 
 # -- cw-EPR -------------------------------------------------------------------------------

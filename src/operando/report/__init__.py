@@ -15,7 +15,7 @@ from operando.report._sections import (
     make_section,
     register_section,
 )
-from operando.report._spectra import plot_spectra
+from operando.report._spectra import nmr_lines_figure, plot_line_fits, plot_spectra
 from operando.report._sxdm import (
     frame_labels,
     misorientation_rgb,
@@ -43,11 +43,13 @@ __all__ = [
     "make_section",
     "match_record",
     "misorientation_rgb",
+    "nmr_lines_figure",
     "plot_cell_model",
     "plot_dspacing_histograms",
     "plot_dspacing_maps",
     "plot_layer_amounts",
     "plot_layer_rates",
+    "plot_line_fits",
     "plot_misorientation",
     "plot_pole_figure",
     "plot_profiles",

@@ -138,7 +138,7 @@ def acquire(
     """
     summed = [NMRLine(x.ppm, x.area * ns, x.lw_Hz, x.gw_Hz, x.sidebands) for x in lines]
     n = int(fid_options.pop("n_points"))
-    fid = simulate_fid(summed, n_points=n, noise_std=noise_per_scan * np.sqrt(ns), rng=rng, **fid_options)  # type: ignore[arg-type]
+    fid = simulate_fid(summed, n_points=n, noise_std=noise_per_scan * np.sqrt(ns), rng=rng, **fid_options)
     return rg * fid
 
 
