@@ -160,3 +160,59 @@ def test_model_tomo_series_defaults_and_per_interface_thickness(tmp_path):
     assert half.model.interphase_conductivity_S_cm == pytest.approx(
         fit.model.interphase_conductivity_S_cm / 2, rel=0.02
     )
+
+
+def test_contact_scenarios_of_the_paper(tmp_path):
+    """--scenarios 100,25,1,dynamic: the measured contact as it shrinks predicts best; held fractions
+    of it predict ever larger voltages (the paper's Fig. 4b); the dynamic one is the model's prediction."""
+    mpt, store, truth = _files(tmp_path)
+    out = tmp_path / "scen.zarr"
+    res = CliRunner().invoke(app, [*_args(mpt, store, truth, out), "--scenarios", "100,25,1,dynamic"])
+    assert res.exit_code == 0, res.output
+    assert "scenario 25%: RMS vs measured" in res.output
+    ds = open_results(out)
+    assert ds["scenario"].values.tolist() == ["100%", "25%", "1%", "dynamic"]
+    pred = ~ds["fitted"].values
+    v = ds["scenario_voltage_V"].values
+    assert np.isnan(v[:, ~pred]).all()
+    np.testing.assert_allclose(v[3, pred], ds["predicted_voltage_V"].values[pred], rtol=1e-12)
+    peak = np.nanmax(np.abs(v), axis=1)
+    assert peak[2] > peak[1] > peak[0]
+    rms = ds["scenario_rms_V"].values
+    assert rms[3] < 1.5 * NOISE_V and rms[3] < rms[0] < rms[1] < rms[2]
+    # the held scenarios use the measured contact at the first predicted sample, scaled
+    a = ds["scenario_contact_area_mm2"].values
+    first = np.flatnonzero(pred)[0]
+    held = np.broadcast_to(0.25 * ds["contact_area_mm2"].values[first], (pred.sum(), 2))
+    np.testing.assert_allclose(a[1, pred], held)
+    # one interface only: the other keeps its measured contact
+    out1 = tmp_path / "scen1.zarr"
+    res = CliRunner().invoke(app, [*_args(mpt, store, truth, out1), "--scenarios", "1", "--scenario-interface", "1"])
+    assert res.exit_code == 0, res.output
+    one = open_results(out1)
+    np.testing.assert_allclose(
+        one["scenario_contact_area_mm2"].values[0, pred, 0], one["contact_area_mm2"].values[pred, 0]
+    )
+
+
+def test_ohmic_choice_and_bad_scenario_options(tmp_path):
+    mpt, store, truth = _files(tmp_path)
+    runs = {}
+    for ohmic in ("contact-averaged", "geometric"):
+        out = tmp_path / f"{ohmic}.zarr"
+        res = CliRunner().invoke(app, [*_args(mpt, store, truth, out), "--ohmic", ohmic])
+        assert res.exit_code == 0, res.output
+        runs[ohmic] = open_results(out).attrs
+    # the truth follows the paper's ohmic drop: the geometric variant cannot match it as well
+    assert runs["contact-averaged"]["ohmic"] == "contact-averaged"
+    assert runs["geometric"]["predict_rms_V"] > 2 * runs["contact-averaged"]["predict_rms_V"]
+    args = _args(mpt, store, truth, tmp_path / "bad.zarr")
+    for extra, message in (
+        (["--scenarios", "most"], "scenario"),
+        (["--scenarios", ","], "--scenarios"),
+        (["--scenario-interface", "top"], "--scenario-interface"),
+        (["--ohmic", "bulk"], "ohmic"),
+        (["--scenarios", "25,25%"], "twice"),
+    ):
+        res = CliRunner().invoke(app, [*args, *extra])
+        assert isinstance(res.exception, ParameterError) and message in str(res.exception), (extra, res.output)

@@ -19,6 +19,108 @@ def _group() -> None:
     """Operando tomography."""
 
 
+RingsOption = Annotated[
+    str,
+    typer.Option(
+        "--rings",
+        help="Ring handling: detect (default: only the detector columns found to carry a constant offset are "
+        "corrected, edges untouched), sort (algotom's sorting filter), vo-all (Vo's combined filter), none.",
+    ),
+]
+StripesOption = Annotated[
+    bool | None,
+    typer.Option("--stripes/--no-stripes", help="Old switch: --stripes is --rings sort, --no-stripes --rings none."),
+]
+ZingersOption = Annotated[
+    bool, typer.Option("--zingers/--no-zingers", help="Replace zingers (bright single-pixel spots) first.")
+]
+BinningOption = Annotated[int, typer.Option("--binning", help="Sum N x N detector pixels (voxel N times larger).")]
+RowsOption = Annotated[
+    str | None, typer.Option("--rows", help="START:STOP: detector rows to reconstruct (before binning).")
+]
+CropOption = Annotated[
+    str | None,
+    typer.Option("--crop", help="Y0:Y1,X0:X1: part of every slice kept (voxels of the reconstructed grid)."),
+]
+PaganinOption = Annotated[
+    float | None,
+    typer.Option("--paganin-delta-beta", help="Paganin phase retrieval with this delta/beta (needs --distance-mm)."),
+]
+DistanceOption = Annotated[
+    float | None, typer.Option("--distance-mm", help="Sample-to-detector distance, mm (Paganin).")
+]
+NoFlatsOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-flats",
+        help="Reconstruct without flat fields (missing or unusable): the open beam is estimated per frame and row.",
+    ),
+]
+
+
+def _span(text: str | None, option: str, parts: int = 2) -> tuple[int, ...] | None:
+    """``"A:B"`` (or ``"A:B,C:D"``) as whole numbers, refused with one line naming the option."""
+    from operando.errors import ParameterError
+
+    if text is None:
+        return None
+    try:
+        values = tuple(int(v) for chunk in text.split(",") for v in chunk.split(":"))
+    except ValueError:
+        values = ()
+    if len(values) != parts:
+        form = "START:STOP" if parts == 2 else "Y0:Y1,X0:X1"
+        raise ParameterError(f"{option} {text!r}: give {form} (whole numbers)")
+    return values
+
+
+def _prep(
+    rings: str,
+    zingers: bool,
+    binning: int,
+    rows: str | None,
+    crop: str | None,
+    paganin: float | None,
+    distance: float | None,
+    no_flats: bool,
+    stripes: bool | None,
+) -> Any:
+    from operando.pipelines.tomo import PrepOptions
+
+    if stripes is not None:
+        rings = "sort" if stripes else "none"
+    r = _span(rows, "--rows")
+    c = _span(crop, "--crop", 4)
+    return PrepOptions(
+        rings=rings,
+        zingers=zingers,
+        binning=binning,
+        rows=(r[0], r[1]) if r else None,
+        crop=(c[0], c[1], c[2], c[3]) if c else None,
+        paganin_delta_beta=paganin,
+        distance_mm=distance,
+        no_flats=no_flats,
+    )
+
+
+def _trial_list(text: str) -> list[float]:
+    from operando.errors import ParameterError
+    from operando.pipelines.tomo import check_number
+
+    try:
+        a, b, step = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise ParameterError(f"--trial-centers {text!r}: give START:STOP:STEP in px") from None
+    for v in (a, b, step):
+        check_number("--trial-centers", v)
+    if not (step > 0 and b >= a):
+        raise ParameterError(f"--trial-centers {text!r}: need STEP > 0 and STOP >= START")
+    n = int((b - a) / step + 1e-9) + 1
+    if n > 200:
+        raise ParameterError(f"--trial-centers {text!r}: {n} centres; at most 200")
+    return [a + k * step for k in range(n)]
+
+
 @app.command("recon")
 def recon(
     path: Annotated[Path, typer.Argument(help="DXchange HDF5, NeXus (image_key), Xradia .txrm/.xrm or TIFF scan.")],
@@ -29,7 +131,26 @@ def recon(
     voxel_size_um: Annotated[
         float | None, typer.Option("--voxel-size-um", help="Voxel size in µm when the file does not record it.")
     ] = None,
-    stripes: Annotated[bool, typer.Option("--stripes/--no-stripes", help="Remove stripes (ring artefacts).")] = True,
+    rings: RingsOption = "detect",
+    stripes: StripesOption = None,
+    zingers: ZingersOption = True,
+    binning: BinningOption = 1,
+    rows: RowsOption = None,
+    crop: CropOption = None,
+    paganin_delta_beta: PaganinOption = None,
+    distance_mm: DistanceOption = None,
+    no_flats: NoFlatsOption = False,
+    trial_centers: Annotated[
+        str | None,
+        typer.Option(
+            "--trial-centers",
+            help="START:STOP:STEP: instead of the volume, write one slice per trial centre (px) to -o (a Zarr "
+            "store, or a .tif stack) for choosing the centre by eye.",
+        ),
+    ] = None,
+    trial_row: Annotated[
+        int | None, typer.Option("--trial-row", help="Detector row of the trial slices (default: the middle one).")
+    ] = None,
     angle_range_deg: Annotated[
         str | None,
         typer.Option(
@@ -46,10 +167,12 @@ def recon(
     workers: WorkersOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Flat/dark normalise, -log, remove stripes, find the centre and reconstruct every row."""
+    """Remove zingers, flat/dark normalise, -log, find the centre, handle rings and reconstruct every row."""
     from operando.errors import ParameterError
-    from operando.pipelines.tomo import reconstruct_scan
+    from operando.pipelines.tomo import reconstruct_scan, trial_centres
     from operando.store import open_results
+
+    prep = _prep(rings, zingers, binning, rows, crop, paganin_delta_beta, distance_mm, no_flats, stripes)
 
     angles: tuple[float, float] | None = None
     if angle_range_deg is not None:
@@ -58,16 +181,31 @@ def recon(
         except ValueError:
             raise ParameterError(f"--angle-range-deg must be START,STOP in degrees, got {angle_range_deg!r}") from None
         angles = (start, stop)
+    if trial_centers is not None:
+        centres = _trial_list(trial_centers)
+        with run_on(scheduler, workers, quiet=quiet, description="trial centres"):
+            written = trial_centres(
+                path,
+                out,
+                centres,
+                row=trial_row,
+                voxel_size_um=voxel_size_um,
+                angle_range_deg=angles,
+                prep=prep,
+                overwrite=overwrite,
+            )
+        typer.echo(f"{written}: {len(centres)} slices at centres {centres[0]:g} ... {centres[-1]:g} px")
+        return
     with run_on(scheduler, workers, quiet=quiet, description="recon"):
         target = reconstruct_scan(
             path,
             out,
             center_px=center,
             voxel_size_um=voxel_size_um,
-            stripes=stripes,
             angle_range_deg=angles,
             energy_kev=energy_kev,
             overwrite=overwrite,
+            prep=prep,
         )
     ds = open_results(target)
     nz, n, _ = ds["attenuation"].shape
@@ -114,7 +252,7 @@ def segment(
 
     import numpy as np
 
-    from operando.pipelines.tomo import segment_volume
+    from operando.pipelines.tomo import check_number, segment_volume
     from operando.store import open_results
 
     given = {
@@ -123,6 +261,8 @@ def segment(
         "electrolyte": electrolyte_threshold,
         "collector": collector_threshold,
     }
+    for name, value in given.items():
+        check_number(f"--{'li' if name == 'lithium' else name}-threshold", value)
     with run_on(scheduler, workers, quiet=quiet, description="segment"):
         target = segment_volume(
             volume,
@@ -166,9 +306,12 @@ def interface(
     quiet: QuietOption = False,
 ) -> None:
     """Contact map, contact area and regions of both Li/electrolyte interfaces, with volumes and thicknesses."""
-    from operando.pipelines.tomo import interface_maps
+    from operando.pipelines.tomo import check_number, interface_maps
     from operando.store import open_results
 
+    check_number("--void-distance", void_distance, low=1)
+    check_number("--small-region-mm2", small_region_mm2, low=0)
+    check_number("--voxel-size-um", voxel_size_um, low=0, low_open=True)
     with run_on(scheduler, workers, quiet=quiet, description="interface"):
         target = interface_maps(
             seg,
@@ -202,9 +345,23 @@ def series(
     center: Annotated[
         float | None, typer.Option("--center", help="Rotation centre, px from the centre of pixel 0 (default: found).")
     ] = None,
-    stripes: Annotated[
-        bool, typer.Option("--stripes/--no-stripes", help="Remove stripes (off: it erases axis-centred voids).")
-    ] = False,
+    rings: RingsOption = "detect",
+    stripes: StripesOption = None,
+    zingers: ZingersOption = True,
+    binning: BinningOption = 1,
+    rows: RowsOption = None,
+    crop: CropOption = None,
+    paganin_delta_beta: PaganinOption = None,
+    distance_mm: DistanceOption = None,
+    no_flats: NoFlatsOption = False,
+    keep_volumes: Annotated[
+        bool,
+        typer.Option("--keep-volumes/--no-keep-volumes", help="Keep every scan's volume and labels in the store."),
+    ] = True,
+    volume_dtype: Annotated[
+        str,
+        typer.Option("--volume-dtype", help="Kept volumes as float32, or uint16 scaled (scale_factor/add_offset)."),
+    ] = "float32",
     classifier: Annotated[Path | None, typer.Option("--classifier", help="Interphase classifier file.")] = None,
     void_distance: Annotated[int, typer.Option("--void-distance", help="Contact definition, voxels.")] = 5,
     small_region_mm2: Annotated[float, typer.Option("--small-region-mm2", help="Small contact region, mm2.")] = 0.02,
@@ -231,7 +388,9 @@ def series(
     options = SeriesOptions(
         voxel_size_um=voxel_size_um,
         center_px=center,
-        stripes=stripes,
+        prep=_prep(rings, zingers, binning, rows, crop, paganin_delta_beta, distance_mm, no_flats, stripes),
+        keep_volumes=keep_volumes,
+        volume_dtype=volume_dtype,
         void_distance_px=void_distance,
         small_region_mm2=small_region_mm2,
         dvc=dvc,
@@ -275,6 +434,19 @@ def _window(text: str, option: str) -> tuple[float, float]:
     return lo, hi
 
 
+def _echo_scenarios(ds: Any) -> None:
+    """One line per contact scenario: its RMS against the measured voltage and its largest |V|."""
+    import numpy as np
+
+    for k, name in enumerate(ds["scenario"].values):
+        v = ds["scenario_voltage_V"].values[k]
+        peak = float(np.nanmax(np.abs(v))) * 1e3 if np.isfinite(v).any() else float("nan")
+        typer.echo(
+            f"scenario {name}: RMS vs measured {float(ds['scenario_rms_V'].values[k]) * 1e3:.3g} mV, "
+            f"largest |V| {peak:.4g} mV"
+        )
+
+
 @app.command("model")
 def model(
     series_store: Annotated[Path, typer.Argument(help="Series store written by 'operando tomo series' (tomo-series).")],
@@ -302,6 +474,26 @@ def model(
     temperature_K: Annotated[float, typer.Option("--temperature-K", help="Cell temperature, K.")] = 298.15,
     figure: Annotated[Path | None, typer.Option("--figure", help="Also draw the comparison (PNG, SVG, PDF).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+    scenarios: Annotated[
+        str | None,
+        typer.Option(
+            "--scenarios",
+            help="Contact scenarios predicted too, comma-separated: percentages of the measured contact at the "
+            "start of the prediction, held (the paper: 100,25,1), and/or 'dynamic' (the measured contact).",
+        ),
+    ] = None,
+    scenario_interface: Annotated[
+        str,
+        typer.Option("--scenario-interface", help="Interface the scenarios set: both, 0 or 1 (the other: measured)."),
+    ] = "both",
+    ohmic: Annotated[
+        str,
+        typer.Option(
+            "--ohmic",
+            help="Current density of the ohmic drops: contact-averaged (the paper: mean of I/A at both interfaces) "
+            "or geometric (I over the electrolyte's cross-section).",
+        ),
+    ] = "contact-averaged",
 ) -> None:
     """Fit the Butler–Volmer symmetric-cell model with the measured contact areas, predict the rest."""
     import numpy as np
@@ -312,6 +504,12 @@ def model(
 
     fit_window = _window(fit, "--fit")
     predict_window = _window(predict, "--predict") if predict is not None else None
+    chosen = [p.strip() for p in scenarios.split(",") if p.strip()] if scenarios is not None else []
+    if scenarios is not None and not chosen:
+        raise ParameterError(f"--scenarios {scenarios!r}: give e.g. 100,25,1,dynamic")
+    interfaces = {"both": (0, 1), "0": (0,), "1": (1,)}.get(scenario_interface.strip().lower())
+    if interfaces is None:
+        raise ParameterError(f"--scenario-interface {scenario_interface!r}: give both, 0 or 1")
     series = open_results(series_store)
     if series.attrs.get("operando_kind") != "tomo-series":
         raise ParameterError(
@@ -330,6 +528,7 @@ def model(
         electrolyte_area_mm2=area_mm2,
         alpha=alpha,
         temperature_K=temperature_K,
+        ohmic=ohmic,
     )
     ds, result = echem_io.model_tomo_series(
         series.load(),
@@ -339,6 +538,8 @@ def model(
         model=cell,
         fit_window_s=fit_window,
         predict_window_s=predict_window,
+        scenarios=chosen,
+        scenario_interfaces=interfaces,
     )
     parameters: dict[str, Any] = {
         "series": str(series_store),  # a directory: named here, not hashed as an input
@@ -349,6 +550,9 @@ def model(
         "area_mm2": area_mm2,
         "alpha": alpha,
         "temperature_K": temperature_K,
+        "ohmic": ohmic,
+        "scenarios": chosen,
+        "scenario_interfaces": list(interfaces),
     }
     target = write_results(ds, out, parameters=parameters, inputs=[echem], overwrite=overwrite)
     fitted = result.model
@@ -360,6 +564,8 @@ def model(
         f"RMS residual: fit {ds.attrs['fit_rms_V'] * 1e3:.3g} mV ({ds.attrs['fit_points']} points), "
         f"prediction {ds.attrs['predict_rms_V'] * 1e3:.3g} mV ({ds.attrs['predict_points']} points)"
     )
+    if chosen:
+        _echo_scenarios(ds)
     if figure is not None:
         from operando.report import plot_cell_model
 
