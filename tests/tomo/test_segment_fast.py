@@ -76,8 +76,10 @@ def _electrode_region(v, t, window_px):
     hi = np.minimum(np.arange(nz) + window_px, nz)
     count = (hi - np.arange(nz))[:, None, None]
     ahead = (cs[hi] - cs[:nz]) / count
-    stop = _first((ahead > t.electrolyte) & (z >= start), nz)
-    end = _first((v >= t.electrolyte) & (z >= stop), nz)
+    bright = v >= t.electrolyte
+    two = np.concatenate([bright[:-1] & bright[1:], np.zeros((1, *v.shape[1:]), bool)])  # two bright in a row
+    stop = _first(((ahead > t.electrolyte) | two) & (z >= start), nz)
+    end = _first(bright & (z >= stop), nz)
     return start, end
 
 
@@ -126,6 +128,18 @@ def _reference_segment(v, t, window_px=5, min_void_voxels=4):
     rim[rim == VOID] = LITHIUM
     rim[rim == PORE] = ELECTROLYTE
     lab[:, take] = rim
+    # pores: raw voxels of the cell's middle below the void/electrolyte midpoint, in components of at
+    # least min_void_voxels that hold a voxel dark after a 0.7-voxel Gaussian
+    middle = np.isin(lab, (ELECTROLYTE, PORE)) & cell[None]
+    thr = 0.5 * (t.electrolyte_level + t.void_level)
+    lab[middle & (lab == PORE)] = ELECTROLYTE
+    dark = middle & (v < thr)
+    smooth = ndimage.gaussian_filter(v.astype(np.float32), 0.7, truncate=4.0)
+    comp, n = ndimage.label(dark)
+    for j in range(1, n + 1):
+        m = comp == j
+        if m.sum() >= min_void_voxels and (smooth[m] < thr).any():
+            lab[m] = PORE
     comp, n = ndimage.label(lab == VOID)
     sizes = np.bincount(comp.ravel())
     small = sizes < min_void_voxels

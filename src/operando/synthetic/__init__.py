@@ -22,6 +22,7 @@ from operando.synthetic._nmr import (
     write_bruker_fid,
     write_varian_fid,
 )
+from operando.synthetic._sxdm import DETECTORS as SXDM_DETECTORS
 from operando.synthetic._sxdm import KMapTruth, SyntheticKMap, simulate_kmap, write_bliss_kmap, write_spec_kmap
 from operando.synthetic._sxdm_phases import (
     TwoPhaseKMap,
@@ -35,6 +36,7 @@ from operando.synthetic._tomo import (
     CellMaterials,
     CellPhantom,
     project_cell,
+    simulate_bare_cell,
     simulate_cell,
     simulate_cell_series,
     write_cell_dxchange,
@@ -44,6 +46,7 @@ __all__ = [
     "DEFAULT_BV_CELL",
     "LABELS",
     "LICL_PPM",
+    "SXDM_DETECTORS",
     "CellMaterials",
     "CellPhantom",
     "DendriteTruth",
@@ -63,6 +66,7 @@ __all__ = [
     "lmno_ocv",
     "project_cell",
     "random_fraction_field",
+    "simulate_bare_cell",
     "simulate_bv_symmetric_cell",
     "simulate_cell",
     "simulate_cell_series",

@@ -47,6 +47,7 @@ __all__ = [
     "CellMaterials",
     "CellPhantom",
     "project_cell",
+    "simulate_bare_cell",
     "simulate_cell",
     "simulate_cell_series",
     "write_cell_dxchange",
@@ -396,6 +397,7 @@ def _layout(
     interphase_px: float,
     roughness_px: float,
     n_pores: int,
+    pore_radius_px: tuple[float, float] = (1.2, 2.5),
 ) -> _Layout:
     nz, ny, nx = shape
     if min(void_radius_px) < 1.5:
@@ -417,7 +419,7 @@ def _layout(
             float(mid + rng.uniform(-0.25, 0.25) * electrolyte),
             float(ny // 2 + rng.uniform(-0.5, 0.5) * radius),
             float(nx // 2 + rng.uniform(-0.5, 0.5) * radius),
-            float(rng.uniform(1.2, 2.5)),
+            float(rng.uniform(*pore_radius_px)),
         )
         for _ in range(n_pores)
     )
@@ -448,6 +450,7 @@ def simulate_cell(
     void_distance_px: int = 5,
     materials: CellMaterials | None = None,
     seed: int = 0,
+    pore_radius_px: tuple[float, float] = (1.2, 2.5),
 ) -> CellPhantom:
     """One scan of a Li | electrolyte | Li cell with interfacial voids, and its ground truth.
 
@@ -479,6 +482,8 @@ def simulate_cell(
         Attenuation coefficients.
     seed : int
         Seed of every random choice.
+    pore_radius_px : (float, float), default (1.2, 2.5)
+        Range of the pores' radii, voxels.
 
     Returns
     -------
@@ -500,6 +505,7 @@ def simulate_cell(
         interphase_px=interphase_px,
         roughness_px=roughness_px,
         n_pores=n_pores,
+        pore_radius_px=pore_radius_px,
     )
     scale = np.ones(len(lay.voids))
     lab, ids, att, foot = _render(shape, lay, scale, mats)
@@ -516,6 +522,54 @@ def simulate_cell(
         rng=rng,
         void_distance_px=void_distance_px,
         materials=mats,
+    )
+
+
+def simulate_bare_cell(
+    shape: tuple[int, int, int] = (64, 128, 128),
+    *,
+    voxel_size_um: float = 5.0,
+    n_voids: tuple[int, int] = (6, 6),
+    n_pores: int = 8,
+    seed: int = 0,
+) -> CellPhantom:
+    """A cell whose Li meets the electrolyte directly (no interphase), with small pores and voids.
+
+    The phantom on which the default preprocessing is chosen and checked
+    (``tests/tomo/test_defaults_bias.py``): bare Li/electrolyte interfaces (the contrast
+    a ring filter can darken), voids of 1.5-5 voxel semi-axes at both interfaces, and
+    ``n_pores`` closed pores of 1.5-3 voxel radius in the electrolyte (the ones a 3 x 3 x 3
+    median erases). Project it with :func:`write_cell_dxchange` (e.g. ``ring_amplitude=0.05``
+    for bad detector pixels, ``zinger_fraction=2e-4``) to get raw counts.
+
+    Parameters
+    ----------
+    shape : (nz, ny, nx) tuple of int
+    voxel_size_um : float
+    n_voids : (int, int)
+    n_pores : int
+    seed : int
+        See :func:`simulate_cell`.
+
+    Returns
+    -------
+    CellPhantom
+
+    Examples
+    --------
+    >>> cell = simulate_bare_cell((48, 40, 40), n_voids=(2, 2), n_pores=2, seed=1)
+    >>> int((cell.labels == 4).sum()), bool((cell.labels == 3).any())
+    (0, True)
+    """
+    return simulate_cell(
+        shape,
+        voxel_size_um=voxel_size_um,
+        n_voids=n_voids,
+        void_radius_px=(1.5, 5.0),
+        interphase_px=0.0,
+        n_pores=n_pores,
+        pore_radius_px=(1.5, 3.0),
+        seed=seed,
     )
 
 

@@ -33,7 +33,18 @@ if TYPE_CHECKING:
     )
     from operando.tomo._dvc import correlate_volumes
     from operando.tomo._interface import analyse_interfaces, contact_change, contact_maps, contact_regions, li_edges
-    from operando.tomo._prep import find_center, minus_log, normalize, remove_stripes
+    from operando.tomo._prep import (
+        RING_METHODS,
+        bin_frames,
+        find_center,
+        handle_rings,
+        minus_log,
+        normalize,
+        paganin_filter,
+        remove_rings,
+        remove_stripes,
+        remove_zingers,
+    )
     from operando.tomo._quantities import cell_quantities, li_charge_mAh, stripping_fraction
     from operando.tomo._recon import ramp_filter, reconstruct, reconstruct_slice
     from operando.tomo._scan import TomoFileError, TomoScan
@@ -80,6 +91,12 @@ _SOURCES = {
     "contact_regions": "operando.tomo._interface",
     "li_edges": "operando.tomo._interface",
     "find_center": "operando.tomo._prep",
+    "RING_METHODS": "operando.tomo._prep",
+    "bin_frames": "operando.tomo._prep",
+    "handle_rings": "operando.tomo._prep",
+    "paganin_filter": "operando.tomo._prep",
+    "remove_rings": "operando.tomo._prep",
+    "remove_zingers": "operando.tomo._prep",
     "minus_log": "operando.tomo._prep",
     "normalize": "operando.tomo._prep",
     "remove_stripes": "operando.tomo._prep",
@@ -116,6 +133,7 @@ _SOURCES = {
 
 __all__ = [
     "ELECTROLYTE",
+    "RING_METHODS",
     "INTERPHASE",
     "LITHIUM",
     "OUTSIDE",
