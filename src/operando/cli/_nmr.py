@@ -89,19 +89,27 @@ def process_command(
     windows: Annotated[
         list[str] | None, typer.Option("--window", help="Integration window LO,HI in ppm; repeatable.")
     ] = None,
+    reference: Annotated[
+        str | None, typer.Option("--reference", help="PPM_OBSERVED=PPM_TRUE, e.g. LiCl seen at -0.8: -0.8=-1.1.")
+    ] = None,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Also draw the spectrum with its windows (.png, .svg, .pdf).")
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
 ) -> None:
-    """FT, phase and reference a Bruker or Varian dataset; integrate windows; write Zarr or CSV."""
+    """FT, phase and reference a Bruker or Varian dataset; integrate windows; write Zarr or CSV.
+
+    Defaults follow the dataset's ``procs`` (SI, window, PHC0/PHC1; pre-TopSpin XWIN-NMR
+    data phased as XWIN-NMR did), so the spectrum matches the spectrometer's own ``1r``.
+    """
     from operando.errors import ParameterError
     from operando.pipelines.nmr import process_spectrum, write_spectrum
 
     if phase not in (None, "manual", "auto"):
         raise ParameterError(f"--phase must be manual or auto, got {phase!r}")
     wins = [_window(w, "--window") for w in windows or []]
-    spec = process_spectrum(dataset, lb_Hz=lb, size=zf, phase=phase, windows_ppm=wins)  # type: ignore[arg-type]
+    spec = process_spectrum(dataset, lb_Hz=lb, size=zf, phase=phase, windows_ppm=wins,  # type: ignore[arg-type]
+                            reference_shift_ppm=_reference(reference))  # fmt: skip
     write_spectrum(spec, out, overwrite=overwrite)
     rows, ppm = spec.rows, spec.ppm
     typer.echo(f"{spec.nucleus} {rows.shape[0]} x {ppm.size} points, {ppm[0]:.3f} .. {ppm[-1]:.3f} ppm -> {out}")

@@ -194,6 +194,7 @@ def process_spectrum(
     size: int | None = None,
     phase: Literal["manual", "auto"] | None = None,
     windows_ppm: Sequence[Window] = (),
+    reference_shift_ppm: float = 0.0,
 ) -> ProcessedSpectrum:
     """Read a Bruker or Varian dataset, FT, phase and reference it, and integrate windows.
 
@@ -211,7 +212,9 @@ def process_spectrum(
         Default manual for Bruker, auto for Varian (VnmrJ's ``rp``/``lp`` follow another
         convention and are not translated).
     windows_ppm : sequence of (float, float)
-        Integration windows, ppm.
+        Integration windows, ppm (on the referenced axis).
+    reference_shift_ppm : float, default 0
+        Added to the ppm axis (``--reference OBSERVED=TRUE``: ``TRUE - OBSERVED``).
 
     Returns
     -------
@@ -238,7 +241,7 @@ def process_spectrum(
     if phase is None:  # VnmrJ's rp/lp are not translated (another convention): phase Varian data automatically
         phase = "auto" if fid.meta.vendor == "Varian" else "manual"
     mode = _mode(phase)
-    ds = process(fid, lb_Hz=lb_Hz, size=size, phase_mode=mode)
+    ds = process(fid, lb_Hz=lb_Hz, size=size, phase_mode=mode, reference_shift_ppm=reference_shift_ppm)
     spec, ppm = ds["intensity"].values, ds["ppm"].values
     rows = np.atleast_2d(spec)
     ints = np.array([integrate(rows, ppm, lo=lo, hi=hi) for lo, hi in wins]).reshape(len(wins), rows.shape[0])
