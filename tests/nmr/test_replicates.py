@@ -1,4 +1,4 @@
-"""`operando nmr isotopes` over replicate cells: per-cell values, mean +- std, mechanism, mixing share, detection limit."""
+"""`operando nmr isotopes` over replicate cells: per-cell values, mean +- std, mechanism, share, detection limit."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def test_bad_table_and_damaged_acqus_are_one_line(tmp_path):
     table.write_text("a,b\n1,2\n")
     r = runner.invoke(app, ["isotopes", "--table", str(table), *COMMON])
     assert isinstance(r.exception, CorruptFileError) and "li6 and li7" in str(r.exception)
-    li7, li6 = li_isotope_pair(tmp_path / "d", x6_metal=0.3, n_points=256)
+    li7, _ = li_isotope_pair(tmp_path / "d", x6_metal=0.3, n_points=256)
     acqus = li7 / "acqus"
     acqus.write_text(acqus.read_text().replace("##$TD= 512", "##$TD= NaN"))
     r = runner.invoke(app, ["process", str(li7), "-o", str(tmp_path / "x.csv")])
