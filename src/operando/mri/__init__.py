@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from operando._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from operando.mri._csi import csi_ppm_axis, reconstruct_csi
     from operando.mri._layers import (
         collapse_lateral,
         find_electrodes,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
         stages_from_boundaries,
     )
     from operando.mri.io._read import (
+        CSIScan,
         MRIMeta,
         TopSpinProfile,
         is_topspin_profile,
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
         read_image_series,
         read_nifti,
         read_paravision,
+        read_paravision_csi,
         read_profile_series,
         read_topspin_profile,
     )
@@ -56,6 +59,8 @@ if TYPE_CHECKING:
 # public name -> the module that defines it; imported on first use, so that
 # ``import`` of this package stays cheap (no scipy, no vendor libraries)
 _SOURCES: dict[str, str] = {
+    "csi_ppm_axis": "operando.mri._csi",
+    "reconstruct_csi": "operando.mri._csi",
     "collapse_lateral": "operando.mri._layers",
     "find_electrodes": "operando.mri._layers",
     "growth_rate": "operando.mri._layers",
@@ -75,6 +80,7 @@ _SOURCES: dict[str, str] = {
     "detect_stages": "operando.mri._stages",
     "frame_of_time": "operando.mri._stages",
     "stages_from_boundaries": "operando.mri._stages",
+    "CSIScan": "operando.mri.io._read",
     "MRIMeta": "operando.mri.io._read",
     "TopSpinProfile": "operando.mri.io._read",
     "is_topspin_profile": "operando.mri.io._read",
@@ -82,6 +88,7 @@ _SOURCES: dict[str, str] = {
     "read_image_series": "operando.mri.io._read",
     "read_nifti": "operando.mri.io._read",
     "read_paravision": "operando.mri.io._read",
+    "read_paravision_csi": "operando.mri.io._read",
     "read_profile_series": "operando.mri.io._read",
     "read_topspin_profile": "operando.mri.io._read",
 }
@@ -90,10 +97,12 @@ __all__ = [
     "AFTER_SHORT",
     "KNIGHT_SHIFT_LI_PPM",
     "STAGE_NAMES",
+    "CSIScan",
     "MRIMeta",
     "TopSpinProfile",
     "collapse_lateral",
     "correct_displacement",
+    "csi_ppm_axis",
     "detect_stages",
     "find_electrodes",
     "frame_of_time",
@@ -109,8 +118,10 @@ __all__ = [
     "read_image_series",
     "read_nifti",
     "read_paravision",
+    "read_paravision_csi",
     "read_profile_series",
     "read_topspin_profile",
+    "reconstruct_csi",
     "separate_by_shift",
     "shift_displacement_px",
     "shift_window_mask",

@@ -30,7 +30,15 @@ from operando.mri import (
 )
 from operando.timeline import place_on_record
 
-__all__ = ["LayersRun", "background_mask", "layers_from_files", "quantify_layers", "short_circuit_frame", "stage_table"]
+__all__ = [
+    "LayersRun",
+    "background_mask",
+    "csi_from_scan",
+    "layers_from_files",
+    "quantify_layers",
+    "short_circuit_frame",
+    "stage_table",
+]
 
 
 def background_mask(depth_mm: npt.ArrayLike, *, fraction: float = 0.1) -> npt.NDArray[np.bool_]:
@@ -555,3 +563,88 @@ def layers_from_files(
     sources = [*data_files, *([Path(voltage)] if voltage else []), *([Path(echem)] if echem else [])]
     target = write_results(ds, out, parameters=parameters, inputs=sources, overwrite=overwrite)
     return LayersRun(ds, target, kind)
+
+
+def csi_from_scan(
+    path: str | PathLike[str],
+    *,
+    metal_ppm: tuple[float, float] = (200.0, 320.0),
+    electrolyte_ppm: tuple[float, float] = (-50.0, 50.0),
+    line_broadening_hz: float = 0.0,
+    phase_deg: float = 0.0,
+    keep_spectra: bool = False,
+) -> xr.Dataset:
+    """Metal and electrolyte maps of a ParaVision CSI scan, reconstructed from its raw k-space.
+
+    Reads the ``fid`` (:func:`operando.mri.read_paravision_csi`), transforms along the
+    phase-encoded axes and the acquisition time (:func:`operando.mri.reconstruct_csi`)
+    and integrates the shift windows of the two species
+    (:func:`operando.mri.separate_by_shift`) in every voxel.
+
+    Parameters
+    ----------
+    path : path
+        Scan folder (or its ``fid``).
+    metal_ppm, electrolyte_ppm : (float, float)
+        Integration windows (default: around the Li metal Knight shift, around 0 ppm).
+    line_broadening_hz, phase_deg : float
+        Exponential apodisation and zero-order phase.
+    keep_spectra : bool, default False
+        Also return the real spectra of every voxel (large).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``metal``, ``electrolyte`` (spatial dims ``x[, y[, z]]``, signal x ppm in ADC
+        counts; coordinates in mm, centred on the field of view), ``noise_sigma`` (std of
+        one window's area, from the spectral points outside both windows), optional
+        ``spectrum`` (..., ``ppm``); attrs with the scan's spectral parameters.
+    """
+    from operando.mri import read_paravision_csi, reconstruct_csi, separate_by_shift, shift_window_mask
+
+    scan = read_paravision_csi(path)
+    n_space = scan.kspace.ndim - 1
+    spectra, ppm = reconstruct_csi(
+        scan.kspace,
+        phase_axes=list(range(n_space)),
+        sw_hz=scan.sw_hz,
+        bf_MHz=scan.bf_MHz,
+        o1_hz=scan.o1_hz,
+        line_broadening_hz=line_broadening_hz,
+        phase_deg=phase_deg,
+    )
+    real = np.ascontiguousarray(spectra.real)
+    metal, electrolyte = separate_by_shift(real, ppm, metal_ppm=metal_ppm, electrolyte_ppm=electrolyte_ppm)
+    # noise of a window's area: the points outside both windows (and away from the ends)
+    free = ~(shift_window_mask(ppm, metal_ppm) | shift_window_mask(ppm, electrolyte_ppm))
+    free[: ppm.size // 20] = free[-(ppm.size // 20) :] = False
+    step = abs(float(ppm[1] - ppm[0]))
+    n_m = int(shift_window_mask(ppm, metal_ppm).sum())
+    sigma_pt = float(np.std(real[..., free])) if free.sum() > 2 else float("nan")
+    dims = ["x", "y", "z"][:n_space]
+    coords: dict[str, Any] = {
+        d: (d, (np.arange(n) - n // 2) * (e / n), {"units": "mm"})
+        for d, n, e in zip(dims, scan.kspace.shape[:-1], scan.extent_mm, strict=True)
+    }
+    data: dict[str, Any] = {
+        "metal": (dims, metal, {"units": "ADC counts x ppm", "long_name": f"area {metal_ppm} ppm"}),
+        "electrolyte": (dims, electrolyte, {"units": "ADC counts x ppm", "long_name": f"area {electrolyte_ppm} ppm"}),
+        "noise_sigma": ((), sigma_pt * np.sqrt(n_m) * step, {"units": "ADC counts x ppm"}),
+    }
+    if keep_spectra:
+        coords["ppm"] = ("ppm", ppm, {"units": "ppm"})
+        data["spectrum"] = ([*dims, "ppm"], real, {"units": "ADC counts"})
+    return xr.Dataset(
+        data,
+        coords=coords,
+        attrs={
+            "source": scan.source,
+            "sha256": scan.sha256,
+            "sw_hz": scan.sw_hz,
+            "bf_MHz": scan.bf_MHz,
+            "o1_hz": scan.o1_hz,
+            "nucleus": scan.nucleus or "",
+            "line_broadening_hz": float(line_broadening_hz),
+            "phase_deg": float(phase_deg),
+        },
+    )

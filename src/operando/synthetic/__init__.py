@@ -10,6 +10,7 @@ from operando.synthetic._mri import (
     SyntheticDendriteMRI,
     csi_phantom,
     simulate_dendrite_mri,
+    write_paravision_csi,
     write_paravision_scan,
 )
 from operando.synthetic._nmr import (
@@ -82,6 +83,7 @@ __all__ = [
     "write_bruker_fid",
     "write_cell_dxchange",
     "write_eclab_mpt",
+    "write_paravision_csi",
     "write_paravision_scan",
     "write_spec_kmap",
     "write_varian_fid",

@@ -33,6 +33,7 @@ from operando._hashing import sha256_file
 from operando.errors import CorruptFileError, MissingMetadataError, ParameterError, UnsupportedFormatError
 
 __all__ = [
+    "CSIScan",
     "MRIMeta",
     "TopSpinProfile",
     "is_topspin_profile",
@@ -40,6 +41,7 @@ __all__ = [
     "read_image_series",
     "read_nifti",
     "read_paravision",
+    "read_paravision_csi",
     "read_profile_series",
     "read_topspin_profile",
 ]
@@ -283,6 +285,141 @@ def _undescribed_frames(
     frames = frames * slope + offs
     name = "repetition" if acqp.get("NR") == n_frames else "slice" if acqp.get("NI") == n_frames else "frame"
     return frames, [name]
+
+
+@dataclass(frozen=True)
+class CSIScan:
+    """The raw k-space of a ParaVision chemical-shift-imaging scan, as :func:`read_paravision_csi` reads it.
+
+    Attributes
+    ----------
+    kspace : (K1[, K2[, K3]], T) ndarray of complex128
+        One FID per phase-encoding step, in ADC counts; k axes centred (``k = 0`` at
+        ``K // 2``, as acquired in linear order from ``-K/2``).
+    sw_hz, bf_MHz, o1_hz : float
+        ``SW_h``, ``BF1``, ``O1`` of acqp.
+    extent_mm : tuple of float
+        Field of view of each phase-encoded axis (method ``PVM_Fov``, else acqp ``ACQ_fov``).
+    nucleus : str or None
+    source, sha256 : str
+        The fid file and its SHA-256.
+    """
+
+    kspace: npt.NDArray[np.complex128]
+    sw_hz: float
+    bf_MHz: float
+    o1_hz: float
+    extent_mm: tuple[float, ...]
+    nucleus: str | None
+    source: str
+    sha256: str
+
+
+_FID_WORDS = {"GO_32BIT_SGN_INT": "i4", "GO_16BIT_SGN_INT": "i2", "GO_32BIT_FLOAT": "f4"}
+
+
+def read_paravision_csi(path: str | PathLike[str]) -> CSIScan:
+    """Read the raw ``fid`` of a ParaVision CSI scan (spectroscopic + 1-3 phase-encoded axes).
+
+    The parameters come from ``acqp`` and ``method`` (JCAMP-DX, read with brukerapi). The
+    binary layout is read here: brukerapi 0.4.6 shapes CSI fids with two phase-encoded
+    axes only (its block count is ``ACQ_size[1] * ACQ_size[2]``), and a 3D CSI has three.
+    Each FID holds ``ACQ_size[0]`` interleaved real/imaginary words, padded to 1 KiB
+    blocks when ``GO_block_size`` is ``Standard_KBlock_Format``; phase axis 1 varies
+    fastest.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The scan folder (with ``fid``, ``acqp``, ``method``) or its ``fid``.
+
+    Returns
+    -------
+    CSIScan
+
+    Raises
+    ------
+    MissingMetadataError
+        When acqp is missing or lacks ``ACQ_size``, ``SW_h`` or ``BF1``.
+    UnsupportedFormatError
+        When acqp does not describe a spectroscopic acquisition with phase-encoded axes.
+    CorruptFileError
+        When the fid's size does not match acqp.
+    """
+    from brukerapi.jcampdx import JCAMPDX
+
+    p = Path(path)
+    folder = p if p.is_dir() else p.parent
+    fid_path = folder / "fid"
+    require_file(fid_path, expected="a ParaVision raw fid")
+    if not (folder / "acqp").is_file():
+        raise MissingMetadataError("acqp is missing beside fid (sizes, spectral width)", path=fid_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            acqp = JCAMPDX(str(folder / "acqp"))
+            method = JCAMPDX(str(folder / "method")) if (folder / "method").is_file() else None
+        except Exception as exc:  # brukerapi raises several kinds for a damaged parameter file
+            raise CorruptFileError(f"acqp/method cannot be parsed: {exc}", path=folder) from exc
+
+    def value(jc: Any, key: str) -> Any:
+        return None if jc is None else jc.get_value(key)
+
+    size_raw = value(acqp, "ACQ_size")
+    sw, bf = _scalar(value(acqp, "SW_h")), _scalar(value(acqp, "BF1"))
+    if size_raw is None or sw is None or bf is None:
+        raise MissingMetadataError("acqp lacks ACQ_size, SW_h or BF1", path=folder / "acqp")
+    size = [int(v) for v in np.atleast_1d(size_raw)]
+    desc_raw = value(acqp, "ACQ_dim_desc")
+    desc = [str(d).lower() for d in np.atleast_1d(desc_raw)] if desc_raw is not None else []
+    if len(size) < 2 or (desc and (desc[0] != "spectroscopic" or any(d != "spatial" for d in desc[1:]))):
+        raise UnsupportedFormatError(
+            f"not a CSI acquisition (ACQ_dim_desc {desc or '?'}, ACQ_size {size}): need spectroscopic + spatial axes",
+            path=folder / "acqp",
+        )
+    word = _FID_WORDS.get(str(value(acqp, "GO_raw_data_format") or "GO_32BIT_SGN_INT"))
+    if word is None:
+        raise UnsupportedFormatError(
+            f"GO_raw_data_format {value(acqp, 'GO_raw_data_format')} is not known", path=folder
+        )
+    order = "<" if str(value(acqp, "BYTORDA") or "little").lower().startswith("little") else ">"
+    dtype = np.dtype(order + word)
+    n_words = size[0]
+    block = n_words
+    if str(value(acqp, "GO_block_size") or "") == "Standard_KBlock_Format":
+        block = int(np.ceil(n_words * dtype.itemsize / 1024) * 1024 // dtype.itemsize)
+    n_fids = int(np.prod(size[1:])) * int(_scalar(value(acqp, "NR")) or 1) * int(_scalar(value(acqp, "NI")) or 1)
+    raw = np.fromfile(fid_path, dtype=dtype)
+    if raw.size != n_fids * block:
+        raise CorruptFileError(
+            f"{raw.size} words, but ACQ_size {size} (x NR x NI) in blocks of {block} need {n_fids * block}",
+            path=fid_path,
+        )
+    if n_fids != int(np.prod(size[1:])):
+        raise UnsupportedFormatError("CSI with several repetitions or objects (NR, NI > 1) is not read", path=folder)
+    lines = raw.reshape(n_fids, block)[:, :n_words].astype(np.float64)
+    fid = lines[:, 0::2] + 1j * lines[:, 1::2]  # (fids, T)
+    kspace = fid.T.reshape(n_words // 2, *size[1:], order="F")
+    kspace = np.moveaxis(kspace, 0, -1)
+    fov = value(method, "PVM_Fov")
+    if fov is not None:
+        extent = tuple(float(v) for v in np.atleast_1d(fov))
+    else:
+        acq_fov = value(acqp, "ACQ_fov")
+        extent = tuple(10.0 * float(v) for v in np.atleast_1d(acq_fov)) if acq_fov is not None else ()
+    if len(extent) != len(size) - 1:
+        raise MissingMetadataError(f"no field of view for the {len(size) - 1} phase-encoded axes", path=folder)
+    nucleus = value(acqp, "NUC1")
+    return CSIScan(
+        kspace=np.asarray(kspace, dtype=np.complex128),
+        sw_hz=float(sw),
+        bf_MHz=float(bf),
+        o1_hz=float(_scalar(value(acqp, "O1")) or 0.0),
+        extent_mm=extent,
+        nucleus=None if nucleus is None else str(nucleus),
+        source=str(fid_path),
+        sha256=sha256_file(fid_path),
+    )
 
 
 # -- NIfTI -----------------------------------------------------------------------------------
