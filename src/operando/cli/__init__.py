@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from operando.cli._app import app, error_line, state
+from operando.cli._app import app, error_line, extras_by_module, state
 from operando.cli._echem import app as echem_app
 from operando.cli._mri import app as mri_app
 from operando.cli._nmr import app as nmr_app
@@ -23,6 +23,7 @@ __all__ = [
     "check_output",
     "echem_app",
     "error_line",
+    "extras_by_module",
     "main",
     "mri_app",
     "nmr_app",
