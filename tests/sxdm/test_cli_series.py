@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,8 +22,9 @@ from operando.timeline import align
 def _masters(tmp_path, lattices=(8.17, 8.13)):
     models, masters = [], []
     for k, lattice in enumerate(lattices):
+        # one crystal along the charge (a series follows one particle): the same outline, another lattice
         model = simulate_kmap(
-            map_shape=(6, 6), n_angles=8, detector_shape=(40, 40), seed=k, eta_step_deg=0.04, lattice_A=lattice
+            map_shape=(6, 6), n_angles=8, detector_shape=(40, 40), seed=0, eta_step_deg=0.04, lattice_A=lattice
         )
         models.append(model)
         masters.append(write_bliss_kmap(model, tmp_path / f"map{k}", name=f"lmno_{k:04d}"))
@@ -84,12 +86,23 @@ def test_series_resumes_after_an_interruption(tmp_path, monkeypatch):
     assert open_results(out).sizes["frame"] == 2
 
 
-def test_series_refuses_maps_on_other_grids(tmp_path):
-    a = write_bliss_kmap(simulate_kmap(map_shape=(6, 6), n_angles=4, detector_shape=(24, 24)), tmp_path / "a")
-    b = write_bliss_kmap(simulate_kmap(map_shape=(5, 6), n_angles=4, detector_shape=(24, 24)), tmp_path / "b")
-    res = CliRunner().invoke(app, ["series", str(a), str(b), "-o", str(tmp_path / "s.zarr")])
-    assert isinstance(res.exception, ParameterError)
-    assert "another scan grid" in str(res.exception)
+def test_series_puts_a_smaller_window_on_the_reference_grid(tmp_path):
+    kw = {"n_angles": 6, "detector_shape": (40, 40), "eta_step_deg": 0.04}
+    a = write_bliss_kmap(simulate_kmap(map_shape=(6, 6), **kw), tmp_path / "a")
+    b = write_bliss_kmap(simulate_kmap(map_shape=(5, 6), **kw), tmp_path / "b")  # one row fewer
+    out = tmp_path / "s.zarr"
+    res = CliRunner().invoke(app, ["series", str(a), str(b), "-o", str(out), "--no-register"])
+    assert res.exit_code == 0, res.output
+    ds = open_results(out)
+    assert ds.sizes["y"] == 6 and ds["resampled"].values.tolist() == [False, True]
+    assert np.isnan(ds["intensity"].values[1, 5]).all() and np.isfinite(ds["intensity"].values[1, :5]).all()
+    c = write_bliss_kmap(simulate_kmap(map_shape=(6, 6), **kw), tmp_path / "c")
+    with h5py.File(c, "r+") as h:  # scanned with another pair of piezos
+        for name in h:
+            del h[f"{name}/title"]
+            h[f"{name}/title"] = "asxdm( pix, 10.0, 10.5, 6, piz, 20.0, 20.5, 6, 0.01 )"
+    res = CliRunner().invoke(app, ["series", str(a), str(c), "-o", str(tmp_path / "t.zarr")])
+    assert isinstance(res.exception, ParameterError) and "one pair of motors" in str(res.exception)
 
 
 @pytest.mark.parametrize("single", [False, True], ids=["series", "single-map"])

@@ -55,6 +55,12 @@ ThresholdOption = Annotated[float, typer.Option("--threshold", help="Intensity m
 DriftOption = Annotated[
     bool, typer.Option("--drift/--no-drift", help="Correct the drift between rocking angles (cross-correlation).")
 ]
+DetectorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--detector", help="Area detector in the file (mpx1x4, mpxgaas, eiger2M); default: the only image dataset."
+    ),
+]
 MedianOption = Annotated[
     str | None, typer.Option("--median", help="Median filter over scan points per angle, e.g. 2x2.")
 ]
@@ -77,6 +83,7 @@ def process(
     drift: DriftOption = False,
     median: MedianOption = None,
     widths: Annotated[bool, typer.Option("--widths", help="Add the 3D peak widths (second moments of Q).")] = False,
+    detector: DetectorOption = None,
     echem: Annotated[
         Path | None,
         typer.Option("--echem", help="Potentiostat file: the map gets the voltage, capacity, x(Li) it was taken at."),
@@ -108,6 +115,7 @@ def process(
             median_filter=window,
             widths=widths,
             record=record,
+            detector=detector,
         )
         inputs = [path]
         if echem is not None:
@@ -139,6 +147,12 @@ def series(
     threshold: ThresholdOption = 0.2,
     drift: DriftOption = False,
     median: MedianOption = None,
+    detector: DetectorOption = None,
+    register: Annotated[
+        bool,
+        typer.Option("--register/--no-register", help="Move every map onto the reference map's crystal position."),
+    ] = True,
+    reference: Annotated[int, typer.Option("--reference", help="Index of the map whose grid and frame are kept.")] = 0,
     echem: Annotated[
         Path | None,
         typer.Option("--echem", help="Potentiostat file: each map gets the voltage, capacity, x(Li) it was taken at."),
@@ -153,7 +167,9 @@ def series(
     """Process several K-maps (one master file each) into one series along the charge.
 
     Resumable: maps already done are kept in ``OUT.partial`` and skipped when the same
-    command is run again. All maps must share the scan grid (same points and positions).
+    command is run again. Scan grids are matched by the scan commands' motor ranges (the
+    readback jitter is recorded); a map scanned over another window is resampled onto the
+    reference's grid, and every map is registered to the reference's crystal position.
     """
     from operando.pipelines.sxdm import parse_reflection, process_series
     from operando.store import open_results
@@ -178,12 +194,17 @@ def series(
             record=record,
             overwrite=overwrite,
             progress=not quiet,
+            detector=detector,
+            register=register,
+            reference=reference,
         )
     ds = open_results(target)
     typer.echo(f"{target}: {ds.sizes['frame']} maps of {ds.sizes['y']} x {ds.sizes['x']} points")
     for k in range(ds.sizes["frame"]):
         row = ds.isel(frame=k)
         line = f"  {k}: {Path(str(row['key'].values)).name}  mean d = {float(row.d_spacing_mean):.5f} Å"
+        if "shift_y" in ds:
+            line += f"  shift ({float(row.shift_y):+.2f}, {float(row.shift_x):+.2f}) points"
         if "echem_voltage_V" in ds:
             line += f"  {float(row.echem_voltage_V):.4f} V  x(Li) = {float(row.echem_x_li):.3f}"
         typer.echo(line)
@@ -246,6 +267,7 @@ def qspace(
         str | None, typer.Option("--points", help="Region of scan points rows:rows,cols:cols (default all).")
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")] = False,
+    detector: DetectorOption = None,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
     quiet: QuietOption = False,
@@ -257,7 +279,9 @@ def qspace(
 
     shape, region = _bins(bins), _region(points)
     with run_on(scheduler, workers, quiet=quiet, description="q-space"):
-        target, cube = qspace_cube(path, out, scans=_scan_range(scans), shape=shape, points=region, overwrite=overwrite)
+        target, cube = qspace_cube(
+            path, out, scans=_scan_range(scans), shape=shape, points=region, overwrite=overwrite, detector=detector
+        )
     total = cube.qspace.sum("point").values
     peak = np.unravel_index(int(total.argmax()), total.shape)
     at = ", ".join(f"{ax} = {float(cube[ax][i]):.4f}" for ax, i in zip(("qx", "qy", "qz"), peak, strict=True))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from os import PathLike
@@ -15,28 +18,33 @@ import xarray as xr
 from operando.echem import EchemRecord
 from operando.errors import MissingMetadataError, ParameterError
 from operando.parallel import local_scheduler, single_threaded_blas
-from operando.store import run_series
+from operando.store import open_results, run_series, store_status, write_results
 from operando.sxdm import (
     ROI,
     ArraySource,
     BackgroundMode,
     FrameSource,
+    KMapMetadata,
+    common_grid,
     estimate_drift,
     find_hot_pixels,
     gridded_qspace,
     median_filter_points,
+    nominal_grid,
     open_kmap,
     peak_widths,
     pixel_q,
     read_kmap_metadata,
     reduce_kmap,
+    register_intensity,
+    sample_map,
     shift_frames,
     strain_tilt_maps,
     write_xsocs_qspace,
 )
 from operando.timeline import place_on_record
 
-__all__ = ["parse_reflection", "process_kmap", "process_series", "qspace_cube", "region_q"]
+__all__ = ["align_series", "parse_reflection", "process_kmap", "process_series", "qspace_cube", "region_q", "scan_grid"]
 
 
 def parse_reflection(text: str) -> tuple[int, int, int]:
@@ -78,6 +86,44 @@ def region_q(meta: Any) -> Any:
     return q
 
 
+def scan_grid(meta: KMapMetadata) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """The map's nominal grid (µm) and how far its piezo readbacks stray from it.
+
+    Parameters
+    ----------
+    meta : KMapMetadata
+        Of any K-map reader.
+
+    Returns
+    -------
+    y_um, x_um : (y,) and (x,) ndarray
+        From the scan command's motor ranges (:func:`operando.sxdm.nominal_grid`); the
+        readback-derived ``meta.y_um, meta.x_um`` when the command names no grid.
+    readback : dict
+        ``readback_rms_um`` and ``readback_max_um``: RMS and largest deviation of the
+        per-point readbacks of both piezos over all scans from the nominal grid (NaN when
+        either is unknown).
+    """
+    nominal = nominal_grid(meta.scans[0]) if meta.scans else None
+    nan = {"readback_rms_um": float("nan"), "readback_max_um": float("nan")}
+    if nominal is None:
+        return np.asarray(meta.y_um, dtype=np.float64), np.asarray(meta.x_um, dtype=np.float64), nan
+    y, x = nominal
+    ny, nx = len(y), len(x)
+    slow, fast = meta.scans[0].motors
+    want = {slow: np.broadcast_to(y[:, None], (ny, nx)), fast: np.broadcast_to(x[None, :], (ny, nx))}
+    dev = [
+        np.asarray(v, dtype=np.float64).reshape(ny, nx) - grid
+        for scan in meta.scans
+        for motor, grid in want.items()
+        if np.size(v := scan.positioners.get(motor, np.nan)) == ny * nx
+    ]
+    if not dev:
+        return y, x, nan
+    d = np.concatenate([a.reshape(-1) for a in dev])
+    return y, x, {"readback_rms_um": float(np.sqrt(np.mean(d**2))), "readback_max_um": float(np.abs(d).max())}
+
+
 def process_kmap(
     path: str | PathLike[str],
     *,
@@ -91,6 +137,7 @@ def process_kmap(
     median_filter: tuple[int, int] | None = None,
     widths: bool = False,
     record: EchemRecord | None = None,
+    detector: str | None = None,
 ) -> tuple[xr.Dataset, dict[str, Any]]:
     """Strain and tilt maps of a K-map (Bliss master or SPEC + EDF, found by content).
 
@@ -123,16 +170,22 @@ def process_kmap(
     record : EchemRecord, optional
         The cell's record: the map gets the electrochemical state it was taken at, over
         the window from its first to its last scan (:func:`operando.timeline.place_on_record`).
+    detector : str, optional
+        The area detector's name in the file (``mpx1x4``, ``mpxgaas``, ``eiger2M``); by
+        default the only image dataset of each scan's ``measurement`` group.
 
     Returns
     -------
     maps : xarray.Dataset
-        Dims ``(y, x)``, see :func:`operando.sxdm.strain_tilt_maps`.
+        Dims ``(y, x)``, see :func:`operando.sxdm.strain_tilt_maps`; ``y``, ``x`` are the
+        nominal piezo positions of the scan command (:func:`scan_grid`), and the attrs
+        ``readback_rms_um``/``readback_max_um`` say how far the readbacks strayed.
     parameters : dict
         Resolved parameters (for provenance).
     """
-    source = open_kmap(path, scans=scans, points_per_chunk=points_per_chunk)
+    source = open_kmap(path, scans=scans, points_per_chunk=points_per_chunk, detector=detector)
     frames, meta = source.frames, source.meta
+    y_um, x_um, readback = scan_grid(meta)
     if len(meta.eta_deg) < 2:
         raise ParameterError("a K-map needs at least two rocking angles (scans)")
     extra: dict[str, Any] = {"drift_correction": drift_correction, "median_filter": None, "widths": widths}
@@ -159,7 +212,7 @@ def process_kmap(
     with single_threaded_blas():  # the Dask threads are the parallelism; BLAS threads would oversubscribe
         values = dask.compute(*moments.values(), scheduler=scheduler)
     computed = {k: np.asarray(v) for k, v in zip(moments, values, strict=True)}
-    maps = strain_tilt_maps(computed, intensity_threshold=intensity_threshold, y_um=meta.y_um, x_um=meta.x_um)
+    maps = strain_tilt_maps(computed, intensity_threshold=intensity_threshold, y_um=y_um, x_um=x_um)
     if widths:
         _add_widths(maps, source, settings)
     if reflection is not None:
@@ -170,14 +223,16 @@ def process_kmap(
         "reflection": list(reflection) if reflection else None,
         "intensity_threshold": intensity_threshold,
         "wavelength_A": meta.wavelength_A,
+        "detector_name": meta.detector_name,
         "detector": {k: getattr(meta.detector, k) for k in meta.detector.__dataclass_fields__},
+        **readback,
         "eta_deg": meta.eta_deg,
         "geometry": "ID01/XSOCS: eta y-, phi z-; nu z-, delta y-; beam +x; pixels z-, y+",
         **settings,
         **extra,
     }
     starts = [s.start_time for s in meta.scans if s.start_time]
-    maps.attrs.update({"modality": "sxdm", "source": str(meta.path)})
+    maps.attrs.update({"modality": "sxdm", "source": str(meta.path), **readback})
     if starts:  # the map's acquisition window, for placing it on the charging curve
         maps.attrs.update({"first_scan_start": min(starts), "last_scan_start": max(starts)})
     if record is not None:
@@ -241,23 +296,41 @@ def process_series(
     progress: bool = True,
     drift_correction: bool = False,
     median_filter: tuple[int, int] | None = None,
+    detector: str | None = None,
+    register: bool = True,
+    reference: int = 0,
+    grid_tolerance: float = 0.25,
 ) -> Path:
-    """Process several K-maps (one Bliss master file each) into one resumable series store.
+    """Process several K-maps (one master file each) into one resumable series store, on
+    one grid and in the frame of one crystal.
+
+    Scan grids are matched by the nominal motor ranges of their scan commands: two maps
+    whose ranges agree within ``grid_tolerance`` steps share the grid (the readbacks'
+    encoder jitter is recorded, never a reason to refuse); a map whose window differs is
+    resampled onto the reference map's grid (bilinear; NaN where it did not scan). With
+    ``register``, each map is then shifted onto the reference map's crystal position
+    (:func:`align_series`).
 
     Parameters
     ----------
     masters : sequence of path
-        Master files (Bliss) or SPEC files in measurement order; all maps must share one
-        scan grid.
+        Master files (Bliss) or SPEC files in measurement order.
     out : path
         Target store (dimension ``frame``, coordinate ``key`` = master path); progress
-        lives in ``OUT.partial`` and a rerun skips finished maps (:func:`run_series`).
-    scans, reflection, background, intensity_threshold, drift_correction, median_filter
+        lives in ``OUT.partial`` (then ``OUT.unaligned`` until the maps are registered)
+        and a rerun skips finished maps (:func:`run_series`).
+    scans, reflection, background, intensity_threshold, drift_correction, median_filter, detector
         See :func:`process_kmap`.
     record : EchemRecord, optional
         Each map gets the electrochemical state it was taken at (:func:`operando.timeline.place_on_record`).
     overwrite, progress
         See :func:`operando.store.run_series`.
+    register : bool
+        Register the maps to the reference map (:func:`align_series`).
+    reference : int
+        Index of the map whose grid and crystal position the series keeps.
+    grid_tolerance : float
+        Largest difference of nominal positions, in scan steps, for two grids to be one.
 
     Returns
     -------
@@ -266,29 +339,46 @@ def process_series(
     Raises
     ------
     ParameterError
-        No master file, or maps on different scan grids.
+        No master file, maps scanned with other motors, or a map whose window does not
+        overlap the reference's.
     MissingMetadataError
         A record is given but a map's scans have no start time.
     """
     if not masters:
         raise ParameterError("give at least one Bliss master file")
-    metas = [read_kmap_metadata(p, scans=scans) for p in masters]
-    first = metas[0]
-    for p, meta in zip(masters[1:], metas[1:], strict=True):
-        if meta.map_shape != first.map_shape or not (
-            np.array_equal(meta.x_um, first.x_um) and np.array_equal(meta.y_um, first.y_um)
-        ):
+    if not 0 <= reference < len(masters):
+        raise ParameterError(f"reference must index one of the {len(masters)} maps, got {reference}")
+    target = Path(out)
+    if target.exists() and not overwrite:
+        raise ParameterError("output exists; choose another path or pass overwrite", path=target)
+    metas = [read_kmap_metadata(p, scans=scans, detector=detector) for p in masters]
+    grids = [scan_grid(m) for m in metas]
+    ref_meta = metas[reference]
+    for p, meta in zip(masters, metas, strict=True):
+        if meta.scans and ref_meta.scans and meta.scans[0].motors != ref_meta.scans[0].motors:
             raise ParameterError(
-                f"the K-map in {p} has another scan grid ({meta.map_shape[0]} x {meta.map_shape[1]} points) than "
-                f"{masters[0]} ({first.map_shape[0]} x {first.map_shape[1]}): a series needs one grid",
+                f"the K-map in {p} scans {' x '.join(meta.scans[0].motors)}, the reference map "
+                f"{masters[reference]} {' x '.join(ref_meta.scans[0].motors)}: a series needs one pair of motors",
                 path=p,
             )
         if record is not None and not any(s.start_time for s in meta.scans):
             raise MissingMetadataError(
                 "the scans record no start_time: cannot place the map on the echem record", path=p
             )
+    ref_y, ref_x = grids[reference][0], grids[reference][1]
+    same: dict[int, bool] = {}
+    for k, p in enumerate(masters):
+        try:
+            same[k] = common_grid([ref_y, grids[k][0]], tolerance=grid_tolerance, name="slow-motor")[1][1]
+            same[k] &= common_grid([ref_x, grids[k][1]], tolerance=grid_tolerance, name="fast-motor")[1][1]
+        except ParameterError as err:
+            raise ParameterError(
+                f"the K-map cannot be aligned with the reference {masters[reference]}: {err}", path=p
+            ) from None
+    index = {str(p): k for k, p in enumerate(masters)}
 
     def one_map(key: str) -> xr.Dataset:
+        k = index[key]
         maps, _ = process_kmap(
             key,
             scans=scans,
@@ -298,7 +388,17 @@ def process_series(
             drift_correction=drift_correction,
             median_filter=median_filter,
             record=record,
+            detector=detector,
         )
+        y, x, readback = grids[k]
+        if same[k]:
+            maps = maps.assign_coords(y=("y", ref_y, maps.y.attrs), x=("x", ref_x, maps.x.attrs))
+        else:
+            rows, cols = (ref_y - y[0]) / _step(y), (ref_x - x[0]) / _step(x)
+            maps = _resample(maps, rows, cols, ref_y, ref_x, intensity_threshold=intensity_threshold)
+        for name, value in readback.items():
+            maps[name] = ((), value, {"units": "um", "long_name": f"piezo readbacks from the nominal grid ({name})"})
+        maps["resampled"] = ((), not same[k], {"long_name": "map resampled onto the reference's grid"})
         # per-map source and scan times live in the key coordinate and the echem_* variables; the
         # record they were placed on stays named (the report finds each series' own cell by it)
         echem_attrs = {k: maps.attrs[k] for k in ("echem_source", "echem_sha256") if k in maps.attrs}
@@ -311,19 +411,187 @@ def process_series(
         "intensity_threshold": intensity_threshold,
         "drift_correction": drift_correction,
         "median_filter": list(median_filter) if median_filter is not None else None,
+        "detector": detector,
+        "grid_tolerance": grid_tolerance,
         "echem": record.meta.source if record is not None else None,
     }
     inputs = [*masters, *([record.meta.source] if record is not None and record.meta.source else [])]
-    return run_series(
-        [str(p) for p in masters],
-        one_map,
-        out,
-        parameters=parameters,
-        inputs=inputs,
-        overwrite=overwrite,
-        progress=progress,
-        description="K-maps",
+    stage = target.with_name(target.name + ".unaligned")
+    if overwrite and stage.exists():
+        shutil.rmtree(stage)
+    if stage.exists() and store_status(stage).complete:
+        earlier = json.loads(str(open_results(stage).attrs.get("operando_parameters", "null")))
+        if earlier != json.loads(json.dumps(parameters, default=str)):
+            raise ParameterError(
+                "maps processed with other parameters wait here to be aligned; rerun with the same ones or pass "
+                "overwrite",
+                path=stage,
+            )
+    else:
+        run_series(
+            [str(p) for p in masters],
+            one_map,
+            stage,
+            parameters=parameters,
+            inputs=inputs,
+            overwrite=overwrite,
+            progress=progress,
+            description="K-maps",
+        )
+    series = open_results(stage).load()
+    if [str(k) for k in series["key"].values] != [str(p) for p in masters]:
+        raise ParameterError("maps of other files wait here to be aligned; pass overwrite", path=stage)
+    rows = np.asarray([grids[k][2]["readback_rms_um"] for k in range(len(masters))])
+    series.attrs = {k: v for k, v in series.attrs.items() if not k.startswith("operando_") or k == "operando_kind"}
+    series.attrs.update(
+        readback_rms_um=rows.tolist(),
+        grid=f"nominal grid of {masters[reference]} (scan-command ranges, tolerance {grid_tolerance} step)",
     )
+    if register and len(masters) > 1:
+        series = align_series(series, reference=reference, intensity_threshold=intensity_threshold)
+    full = {**parameters, "register": register, "reference": reference}
+    written = write_results(series, target, parameters=full, inputs=inputs, overwrite=overwrite)
+    shutil.rmtree(stage, ignore_errors=True)
+    return written
+
+
+def _step(axis: np.ndarray) -> float:
+    """Step of a uniform axis (1.0 for a single position)."""
+    return float((axis[-1] - axis[0]) / (len(axis) - 1)) if len(axis) > 1 else 1.0
+
+
+def _spline(values: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``values`` at fractional grid positions by cubic splines (edges repeated)."""
+    from scipy import ndimage
+
+    rr, cc = np.meshgrid(rows, cols, indexing="ij")
+    return np.asarray(ndimage.map_coordinates(values, np.stack([rr, cc]), order=3, mode="nearest"))
+
+
+def _resample(
+    maps: xr.Dataset,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    y: np.ndarray | None = None,
+    x: np.ndarray | None = None,
+    *,
+    intensity_threshold: float = 0.2,
+) -> xr.Dataset:
+    """A map moved onto other grid positions: sampled at fractional grid positions ``rows``
+    x ``cols`` (bilinear; NaN where a contributing point is missing or off the map).
+
+    The diffraction signal is moved, not the numbers derived from it: the intensity and the
+    intensity-weighted Q (the moments of the reduction) are interpolated (cubic splines for
+    the weighted Q: bilinear added a second blur, d RMS 3.8e-5 Å against 2.5e-5 Å on the
+    maps below) and the maps made
+    again (:func:`operando.sxdm.strain_tilt_maps`), so a point at the crystal's edge takes
+    its Q from the neighbours that diffract, as a beam there would. A moved point is a
+    blend of the points around it, and at the crystal's edge that blend is one-sided:
+    there a moved map's d differs from the crystal's by ~0.3 of the d change per step (on a
+    d field of 4e-4 Å RMS and 4-point correlation: ~4e-5 Å at the edge, ~1e-5 Å inside).
+    A moved point is kept in the crystal only where every point it is made of was. Other
+    ``(y, x)`` variables are sampled plainly and masked alike.
+    """
+    y = maps.y.values if y is None else y
+    x = maps.x.values if x is None else x
+    q_known = np.isfinite(maps["qx"].values) & np.isfinite(maps["qy"].values) & np.isfinite(maps["qz"].values)
+    weight = np.where(q_known, np.clip(np.nan_to_num(maps["intensity"].values), 0.0, None), 0.0)
+    w = _spline(weight, rows, cols)
+    moments = {"intensity": sample_map(maps["intensity"].values, rows, cols)}
+    for k in ("qx", "qy", "qz"):
+        moved = _spline(np.nan_to_num(weight * maps[k].values), rows, cols)
+        moments[k] = np.divide(moved, w, out=np.full_like(moved, np.nan), where=w > 0)
+    # a moved point is in the crystal only where every point it is made of was
+    inside = np.isfinite(sample_map(np.where(maps["mask"].values, 1.0, np.nan), rows, cols))
+    for k in ("qx", "qy", "qz"):
+        moments[k] = np.where(inside, moments[k], np.nan)
+    new = strain_tilt_maps(moments, intensity_threshold=intensity_threshold, y_um=y, x_um=x)
+    new = new.assign_coords(y=("y", y, maps.y.attrs), x=("x", x, maps.x.attrs))
+    keep = np.where(new["mask"].values, 1.0, np.nan)
+    for name, var in maps.data_vars.items():
+        if name in new:
+            new[name].attrs = var.attrs
+            continue
+        if var.dims == ("y", "x"):
+            values = sample_map(np.asarray(var.values, dtype=np.float64), rows, cols)
+            if name == "lattice_parameter":  # a fixed multiple of d
+                ratio = np.nanmedian(var.values / maps["d_spacing"].values)
+                values = new["d_spacing"].values * ratio
+            new[name] = (("y", "x"), values * keep, var.attrs)
+        else:
+            new[name] = var
+    new.attrs = dict(maps.attrs)
+    return new
+
+
+def align_series(
+    series: xr.Dataset, *, reference: int = 0, min_correlation: float = 0.6, intensity_threshold: float = 0.2
+) -> xr.Dataset:
+    """Maps of one crystal moved onto the reference map's crystal position.
+
+    Each map's integrated-intensity map is registered to the reference's
+    (:func:`operando.sxdm.register_intensity`, sub-point); every ``(y, x)`` variable is
+    then shifted by it (bilinear, NaN where it was not measured).
+
+    Parameters
+    ----------
+    series : xarray.Dataset
+        Dims ``(frame, y, x)`` with an ``intensity`` variable (an ``sxdm series`` store).
+    reference : int
+        Frame index of the reference map.
+    min_correlation : float
+        A shift is applied only where the aligned footprint correlates with the
+        reference's at least this well; else the map is kept unshifted, with a warning.
+    intensity_threshold : float
+        Mask of the moved maps, as in :func:`operando.sxdm.strain_tilt_maps`.
+
+    Returns
+    -------
+    xarray.Dataset
+        With ``shift_y``, ``shift_x`` (points; the map at ``p - shift`` showed what the
+        reference shows at ``p``), ``shift_y_um``, ``shift_x_um``, ``registration_correlation``
+        and ``registered`` along ``frame``.
+    """
+    n = series.sizes["frame"]
+    shifts = np.zeros((n, 2))
+    corr = np.ones(n)
+    applied = np.ones(n, dtype=bool)
+    ref = series["intensity"].isel(frame=reference).values
+    ny, nx = ref.shape
+    rows, cols = np.arange(ny, dtype=np.float64), np.arange(nx, dtype=np.float64)
+    frames = []
+    for k in range(n):
+        one = series.isel(frame=k)
+        if k != reference:
+            try:
+                found = register_intensity(ref, one["intensity"].values)
+                shifts[k], corr[k] = found.shift, found.correlation
+                ok = bool(found.correlation >= min_correlation)
+            except ParameterError as err:
+                corr[k], ok = np.nan, False
+                warnings.warn(f"map {k} not registered: {err}", RuntimeWarning, stacklevel=2)
+            if ok:
+                one = _resample(one, rows - shifts[k, 0], cols - shifts[k, 1], intensity_threshold=intensity_threshold)
+            else:
+                applied[k] = False
+                warnings.warn(
+                    f"map {k} ({series['key'].values[k]}): its intensity footprint matches the reference only "
+                    f"to a correlation of {corr[k]:.2f} (< {min_correlation}): kept unshifted",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        frames.append(one)
+    out = xr.concat(frames, dim="frame", data_vars="all", coords="different", compat="equals", join="exact")
+    out.attrs = dict(series.attrs)
+    step_y, step_x = _step(series.y.values), _step(series.x.values)
+    out["shift_y"] = (("frame",), shifts[:, 0], {"units": "point", "long_name": "crystal shift from the reference"})
+    out["shift_x"] = (("frame",), shifts[:, 1], {"units": "point", "long_name": "crystal shift from the reference"})
+    out["shift_y_um"] = (("frame",), shifts[:, 0] * step_y, {"units": "um"})
+    out["shift_x_um"] = (("frame",), shifts[:, 1] * step_x, {"units": "um"})
+    out["registration_correlation"] = (("frame",), corr, {"units": "1", "long_name": "aligned footprint vs reference"})
+    out["registered"] = (("frame",), applied, {"long_name": "shift applied"})
+    out.attrs["registration"] = f"integrated-intensity maps registered to frame {reference} (sub-point, bilinear)"
+    return out
 
 
 def qspace_cube(
@@ -334,6 +602,7 @@ def qspace_cube(
     shape: tuple[int, int, int] = (50, 100, 100),
     points: tuple[slice, slice] | None = None,
     overwrite: bool = False,
+    detector: str | None = None,
 ) -> tuple[Path, xr.Dataset]:
     """Grid each scan point's frames of a K-map into a q-space cube and write XSOCS's qspace.h5.
 
@@ -351,6 +620,8 @@ def qspace_cube(
         Region of scan points (rows, columns); the whole map by default.
     overwrite : bool
         Replace an existing file (checked before any frame is read).
+    detector : str, optional
+        See :func:`process_kmap`.
 
     Returns
     -------
@@ -367,7 +638,7 @@ def qspace_cube(
     target = Path(out)
     if target.exists() and not overwrite:
         raise ParameterError(f"{target} exists (pass overwrite=True to replace it)", path=target)
-    source = open_kmap(path, scans=scans)
+    source = open_kmap(path, scans=scans, detector=detector)
     meta = source.meta
     cube = gridded_qspace(
         source.frames,

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         reduce_kmap,
         survey_rows,
     )
+    from operando.sxdm._register import MapShift, common_grid, register_intensity, sample_map
     from operando.sxdm._source import AngleSums, ArraySource, FrameSource, plain_region_sums, plain_survey
     from operando.sxdm._widths import PeakWidths, peak_widths, q_covariance, rocking_direction
     from operando.sxdm.io._bliss import (
@@ -43,7 +44,9 @@ if TYPE_CHECKING:
         bliss_frames,
         bliss_point_sums,
         bliss_region_sums,
+        find_image_dataset,
         index_frame_sources,
+        nominal_grid,
         open_bliss_kmap,
         read_bliss_metadata,
     )
@@ -77,6 +80,7 @@ _MODULES = {
         "reduce_kmap",
         "survey_rows",
     ),
+    "operando.sxdm._register": ("MapShift", "common_grid", "register_intensity", "sample_map"),
     "operando.sxdm._source": ("AngleSums", "ArraySource", "FrameSource", "plain_region_sums", "plain_survey"),
     "operando.sxdm._widths": ("PeakWidths", "peak_widths", "q_covariance", "rocking_direction"),
     "operando.sxdm.io._bliss": (
@@ -87,7 +91,9 @@ _MODULES = {
         "bliss_frames",
         "bliss_point_sums",
         "bliss_region_sums",
+        "find_image_dataset",
         "index_frame_sources",
+        "nominal_grid",
         "open_bliss_kmap",
         "read_bliss_metadata",
     ),
@@ -117,6 +123,7 @@ __all__ = [
     "Drift",
     "FrameSource",
     "KMapMetadata",
+    "MapShift",
     "Offsets",
     "PeakWidths",
     "SXDMLayoutError",
@@ -127,9 +134,11 @@ __all__ = [
     "centre_of_mass",
     "chunk_index",
     "clear_chunk_indexes",
+    "common_grid",
     "d_spacing",
     "estimate_drift",
     "find_hot_pixels",
+    "find_image_dataset",
     "find_roi",
     "frame_background",
     "global_background",
@@ -139,6 +148,7 @@ __all__ = [
     "is_spec_file",
     "is_xsocs_master",
     "median_filter_points",
+    "nominal_grid",
     "open_bliss_kmap",
     "open_kmap",
     "open_spec_kmap",
@@ -159,9 +169,11 @@ __all__ = [
     "read_xsocs_metadata",
     "read_xsocs_qspace",
     "reduce_kmap",
+    "register_intensity",
     "register_maps",
     "rocking_direction",
     "rotation_matrix",
+    "sample_map",
     "shift_frames",
     "strain_tilt_maps",
     "survey_rows",

@@ -48,7 +48,7 @@ _BEAM = np.array([1.0, 0.0, 0.0])
 
 @dataclass(frozen=True)
 class DetectorGeometry:
-    """Area detector calibration (the fields of ``instrument/mpx1x4`` in a Bliss file).
+    """Area detector calibration (the fields of ``instrument/<detector>`` in a Bliss file).
 
     Parameters
     ----------

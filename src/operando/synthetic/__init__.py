@@ -4,7 +4,13 @@ They build the built-in sample experiment (``operando demo``) and the test phant
 """
 
 from operando.synthetic._echem import SyntheticCell, lmno_ocv, simulate_gcpl, simulate_gitt, write_eclab_mpt
-from operando.synthetic._epr import derivative_gaussian, derivative_lorentzian, write_bes3t, write_winepr
+from operando.synthetic._epr import (
+    derivative_dysonian,
+    derivative_gaussian,
+    derivative_lorentzian,
+    write_bes3t,
+    write_winepr,
+)
 from operando.synthetic._mri import (
     DendriteTruth,
     SyntheticDendriteMRI,
@@ -59,6 +65,7 @@ __all__ = [
     "TwoPhaseKMap",
     "acquire",
     "csi_phantom",
+    "derivative_dysonian",
     "derivative_gaussian",
     "derivative_lorentzian",
     "front_fraction_field",

@@ -9,8 +9,12 @@ The forward model
   rocking angle; Poisson counts on a flat background, a few hot pixels and dead
   (masked) pixels.
 * :func:`write_bliss_kmap` writes the ID01 layout: a Bliss master file with one scan
-  ``N.1`` per rocking angle whose ``measurement/mpx1x4`` is a virtual dataset onto the
-  Lima file ``scanNNNN/mpx1x4_0000.h5``.
+  ``N.1`` per rocking angle whose ``measurement/<detector>`` (``mpx1x4``, ``mpxgaas``,
+  ``eiger2M``: :data:`DETECTORS`) is a virtual dataset onto the Lima file
+  ``scanNNNN/<detector>_0000.h5``; the piezo readbacks carry the encoder jitter
+  (``readback_noise_um``) around the nominal grid of the scan command.
+* Between maps of a series the crystal moves: ``offset_points`` shifts the crystal
+  under the scan grid (grid point ``p`` probes the crystal at ``p + offset``).
 
 The ground truth is the Q vector of every point (so d-spacing and tilt are exact), not
 the centre of mass of the sampled counts.
@@ -18,6 +22,7 @@ the centre of mass of the sampled counts.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -31,9 +36,17 @@ from scipy import ndimage
 from operando.errors import ParameterError
 from operando.sxdm import DetectorGeometry, pixel_q
 
-__all__ = ["KMapTruth", "SyntheticKMap", "simulate_kmap", "write_bliss_kmap", "write_spec_kmap"]
+__all__ = ["DETECTORS", "KMapTruth", "SyntheticKMap", "simulate_kmap", "write_bliss_kmap", "write_spec_kmap"]
 
 _HC_EV_A = 12398.419843320026  # h c in eV Å
+
+#: ID01's area detectors: (rows, columns) and pixel pitch (m) of the frames Lima writes
+#: (Maxipix 2x2 with its chip gaps filled: 516 px; Eiger2 2M as ID01 records it, 75 µm)
+DETECTORS: dict[str, tuple[tuple[int, int], float]] = {
+    "mpx1x4": ((516, 516), 55e-6),
+    "mpxgaas": ((516, 516), 55e-6),
+    "eiger2M": ((2164, 1030), 75e-6),
+}
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,7 @@ class SyntheticKMap:
     seed: int
     exposure_s: float = 0.01
     drift: NDArray[np.float64] | None = None
+    detector_name: str = "mpx1x4"
     _q: NDArray[np.float64] = field(repr=False, default_factory=lambda: np.zeros((0, 0, 0, 3)))
 
     @property
@@ -212,10 +226,12 @@ def _poisson_cdf(rate: float) -> NDArray[np.float32]:
     return stats.poisson.cdf(k, rate).astype(np.float32)[:-1]
 
 
-def _convex_polygon_mask(shape: tuple[int, int], rng: np.random.Generator, n_vertices: int) -> NDArray[np.bool_]:
+def _convex_polygon_mask(
+    shape: tuple[int, int], rng: np.random.Generator, n_vertices: int, size: float = 0.42
+) -> NDArray[np.bool_]:
     ny, nx = shape
     cy, cx = (ny - 1) / 2, (nx - 1) / 2
-    radius = 0.42 * min(ny, nx)
+    radius = size * min(ny, nx)
     angles = np.sort(
         rng.uniform(0, 2 * np.pi, n_vertices) * 0.15 + np.linspace(0, 2 * np.pi, n_vertices, endpoint=False)
     )
@@ -250,14 +266,14 @@ def simulate_kmap(
     *,
     map_shape: tuple[int, int] = (24, 24),
     n_angles: int = 30,
-    detector_shape: tuple[int, int] = (96, 96),
+    detector_shape: tuple[int, int] | None = None,
     seed: int = 0,
     energy_keV: float = 9.0,
     lattice_A: float = 8.17,
     hkl: tuple[int, int, int] = (4, 0, 0),
     eta_step_deg: float = 0.016,
     distance_m: float = 1.5,
-    pixel_size_m: float = 55e-6,
+    pixel_size_m: float | None = None,
     peak_counts: float = 3e4,
     peak_sigma_q: float = 1.0e-3,
     background: float = 0.5,
@@ -272,6 +288,9 @@ def simulate_kmap(
     phase2_strain: float = 0.0,
     phase2_fraction: float = 0.0,
     front_angle_deg: float = 0.0,
+    detector: str = "mpx1x4",
+    offset_points: tuple[float, float] | None = None,
+    crystal_size: float = 0.42,
 ) -> SyntheticKMap:
     """Build a synthetic K-map of a faceted cubic spinel crystal (LiMn1.5Ni0.5O4-like).
 
@@ -281,8 +300,9 @@ def simulate_kmap(
         Scan points (y, x).
     n_angles : int
         Rocking angles (one Bliss scan each), centred on the Bragg angle.
-    detector_shape : (int, int)
-        Detector pixels (det_y, det_x).
+    detector_shape : (int, int), optional
+        Detector pixels (det_y, det_x); (96, 96) by default (a window of a real
+        detector, for speed); ``DETECTORS[detector][0]`` for the real size.
     seed : int
         Seed of every random choice (crystal shape, fields, noise).
     energy_keV : float
@@ -293,7 +313,7 @@ def simulate_kmap(
     eta_step_deg : float
         Rocking step.
     distance_m, pixel_size_m : float
-        Detector distance and pixel pitch.
+        Detector distance and pixel pitch (that of ``detector`` by default).
     peak_counts : float
         Integrated Bragg counts of the brightest point.
     peak_sigma_q : float
@@ -323,11 +343,26 @@ def simulate_kmap(
         region behind a straight front that sweeps across the crystal (0: none, 1: all).
     front_angle_deg : float
         Direction in which the front advances, from +x towards +y.
+    detector : str
+        Name the frames are recorded under (a key of :data:`DETECTORS` gives its pixel
+        pitch; any other Lima name is accepted with ``pixel_size_m`` given).
+    offset_points : (float, float), optional
+        Position (y, x) of the crystal under the scan grid, in scan points: grid point
+        ``p`` probes the crystal at ``p + offset`` at every angle (the crystal moved
+        between two maps of a series); the ground truth stays in the crystal's frame.
+        Positions beyond the map repeat its edge: keep the crystal clear of the edges.
+    crystal_size : float
+        Circumradius of the crystal outline, as a fraction of the map's smaller side.
 
     Returns
     -------
     SyntheticKMap
     """
+    if pixel_size_m is None:
+        if detector not in DETECTORS:
+            raise ParameterError(f"unknown detector {detector!r}: give pixel_size_m (known: {', '.join(DETECTORS)})")
+        pixel_size_m = DETECTORS[detector][1]
+    detector_shape = (96, 96) if detector_shape is None else (int(detector_shape[0]), int(detector_shape[1]))
     if min(map_shape) < 3 or n_angles < 3 or min(detector_shape) < 16:
         raise ParameterError("map_shape >= 3x3, n_angles >= 3 and detector_shape >= 16x16 are needed")
     rng = np.random.default_rng(seed)
@@ -340,7 +375,9 @@ def simulate_kmap(
     theta = float(np.degrees(np.arcsin(sin_theta)))
     eta = theta + (np.arange(n_angles) - (n_angles - 1) / 2) * eta_step_deg
 
-    mask = _convex_polygon_mask(map_shape, rng, 8)
+    if not 0.05 <= crystal_size <= 0.5:
+        raise ParameterError(f"crystal_size must be within [0.05, 0.5] of the map, got {crystal_size}")
+    mask = _convex_polygon_mask(map_shape, rng, 8, crystal_size)
     field_ = ndimage.gaussian_filter(rng.standard_normal(map_shape), strain_correlation_points, mode="reflect")
     field_ = (field_ - field_[mask].mean()) / field_[mask].std() * strain_std
     d_map = d0 * (1.0 + field_)
@@ -367,7 +404,7 @@ def simulate_kmap(
     counts = np.where(mask, peak_counts * shade, 0.0)
 
     dy, dx = detector_shape
-    detector = DetectorGeometry((dy, dx), dy / 2 - 0.3, dx / 2 + 0.4, pixel_size_m, pixel_size_m, distance_m)
+    geometry = DetectorGeometry((dy, dx), dy / 2 - 0.3, dx / 2 + 0.4, pixel_size_m, pixel_size_m, distance_m)
     pixel_mask = np.zeros(detector_shape, dtype=np.uint8)
     pixel_mask[0, :] = 1
     ry, rx = np.mgrid[0:dy, 0:dx]
@@ -382,7 +419,7 @@ def simulate_kmap(
     step = 0.1  # µm per scan point
     pix = 10.0 + step * np.arange(nx)
     piy = 20.0 + step * np.arange(ny)
-    qtable = pixel_q(eta, 0.0, 0.0, 2 * theta, detector=detector, wavelength_A=wavelength)
+    qtable = pixel_q(eta, 0.0, 0.0, 2 * theta, detector=geometry, wavelength_A=wavelength)
     truth = KMapTruth(
         q=q,
         d_spacing_A=d_map,
@@ -398,12 +435,17 @@ def simulate_kmap(
         drift = np.asarray(drift_points, dtype=np.float64)
         if drift.shape != (n_angles, 2) or not np.isfinite(drift).all():
             raise ParameterError(f"drift_points must be finite with shape ({n_angles}, 2), got {drift.shape}")
+    if offset_points is not None:
+        offset = np.asarray(offset_points, dtype=np.float64)
+        if offset.shape != (2,) or not np.isfinite(offset).all():
+            raise ParameterError(f"offset_points must be two finite numbers (y, x), got {offset_points!r}")
+        drift = (np.zeros((n_angles, 2)) if drift is None else drift) + offset
     return SyntheticKMap(
         eta_deg=np.asarray(eta, dtype=np.float64),
         phi_deg=0.0,
         nu_deg=0.0,
         delta_deg=2 * theta,
-        detector=detector,
+        detector=geometry,
         wavelength_A=wavelength,
         pix_um=np.asarray(pix, dtype=np.float64),
         piy_um=np.asarray(piy, dtype=np.float64),
@@ -415,6 +457,7 @@ def simulate_kmap(
         hot_pixel_rate=hot_pixel_rate,
         seed=seed,
         drift=drift,
+        detector_name=detector,
         _q=qtable,
     )
 
@@ -429,6 +472,7 @@ def write_bliss_kmap(
     first_scan: int = 1,
     start_time: datetime | None = None,
     scan_duration_s: float = 1.0,
+    readback_noise_um: float = 0.0,
 ) -> Path:
     """Write a synthetic K-map in the ID01 Bliss layout.
 
@@ -437,7 +481,8 @@ def write_bliss_kmap(
     model : SyntheticKMap
         From :func:`simulate_kmap`.
     directory : str or Path
-        Created if needed; receives ``{name}.h5`` and ``scanNNNN/mpx1x4_MMMM.h5``.
+        Created if needed; receives ``{name}.h5`` and ``scanNNNN/<detector>_MMMM.h5``
+        (``model.detector_name``).
     name : str
         Stem of the master file.
     points_per_block : int
@@ -450,6 +495,10 @@ def write_bliss_kmap(
         Start of the first scan (timezone-aware); default 2024-05-01 10:00:00+02:00.
     scan_duration_s : float
         Each scan starts this long after the previous one and lasts as long.
+    readback_noise_um : float
+        Standard deviation of the encoder jitter of the piezo readbacks
+        (``instrument/pi?_position/value``) around the nominal grid, per point and scan
+        (ID01's piezos: a few nm); the scan command keeps the nominal ranges.
 
     Returns
     -------
@@ -465,6 +514,10 @@ def write_bliss_kmap(
     dy, dx = det.shape
     n_files = -(-n_points // frames_per_file)
     compression = hdf5plugin.Bitshuffle(cname="lz4")
+    det_name = model.detector_name
+    lima_data = f"entry_0000/instrument/{det_name}/data"
+    if not readback_noise_um >= 0:
+        raise ParameterError(f"readback_noise_um must be >= 0, got {readback_noise_um}")
     lima: list[list[h5py.File]] = []
     try:
         for i in range(n_a):
@@ -473,9 +526,9 @@ def write_bliss_kmap(
             files = []
             for f in range(n_files):
                 n = min(frames_per_file, n_points - f * frames_per_file)
-                h = h5py.File(scan_dir / f"mpx1x4_{f:04d}.h5", "w")
+                h = h5py.File(scan_dir / f"{det_name}_{f:04d}.h5", "w")
                 h.create_dataset(
-                    "entry_0000/instrument/mpx1x4/data",
+                    lima_data,
                     shape=(n, dy, dx),
                     dtype=np.int32,
                     chunks=(1, dy, dx),
@@ -491,7 +544,7 @@ def write_bliss_kmap(
                 while p < stop:
                     f, off = divmod(p, frames_per_file)
                     n = min(stop - p, frames_per_file - off)
-                    lima[i][f]["entry_0000/instrument/mpx1x4/data"][off : off + n] = block[i, p - start : p - start + n]
+                    lima[i][f][lima_data][off : off + n] = block[i, p - start : p - start + n]
                     p += n
     finally:
         for files in lima:
@@ -516,7 +569,7 @@ def write_bliss_kmap(
             g["start_time"] = scan_start.isoformat()
             g["end_time"] = (scan_start + timedelta(seconds=scan_duration_s)).isoformat()
             inst = g.create_group("instrument")
-            mpx = inst.create_group("mpx1x4")
+            mpx = inst.create_group(det_name)
             mpx.attrs["NX_class"] = "NXdetector"  # as Bliss writes it; XSOCS finds detectors by it
             mpx["beam_center_x"] = det.beam_center_x_px
             mpx["beam_center_y"] = det.beam_center_y_px
@@ -530,9 +583,7 @@ def write_bliss_kmap(
             for f in range(n_files):
                 lo = f * frames_per_file
                 n = min(frames_per_file, n_points - lo)
-                src = h5py.VirtualSource(
-                    f"scan{scan_no:04d}/mpx1x4_{f:04d}.h5", "entry_0000/instrument/mpx1x4/data", shape=(n, dy, dx)
-                )
+                src = h5py.VirtualSource(f"scan{scan_no:04d}/{det_name}_{f:04d}.h5", lima_data, shape=(n, dy, dx))
                 layout[lo : lo + n] = src
             mpx.create_virtual_dataset("image", layout, fillvalue=-1)
             mono = inst.create_group("monochromator")
@@ -550,12 +601,13 @@ def write_bliss_kmap(
             ):
                 pos[motor] = value
                 pos[motor].attrs["units"] = "deg" if motor in ("eta", "phi", "nu", "delta") else "um"
+            jitter = np.random.default_rng([model.seed, 7, scan_no, zlib.crc32(name.encode())])
             for motor, values in (("pix", pix_grid), ("piy", piy_grid), ("piz", np.full(n_points, 5.0))):
                 pg = inst.create_group(f"{motor}_position")
                 pg.attrs["NX_class"] = "NXpositioner"
-                pg["value"] = values
+                pg["value"] = values + (jitter.normal(0.0, readback_noise_um, n_points) if readback_noise_um else 0.0)
             meas = g.create_group("measurement")
-            meas["mpx1x4"] = mpx["image"]
+            meas[det_name] = mpx["image"]
             meas["pix_position"] = inst["pix_position/value"]
             meas["piy_position"] = inst["piy_position/value"]
     return master

@@ -1,15 +1,17 @@
 """ESRF Bliss HDF5 K-maps as ID01 writes them: metadata and lazy frames.
 
-Layout (one scan ``N.1`` per rocking angle)::
+Layout (one scan ``N.1`` per rocking angle; ``DET`` is the area detector, e.g.
+``mpx1x4``, ``mpxgaas`` or ``eiger2M``: the only image dataset of ``measurement``)::
 
     N.1/title                                  "asxdm( pix, x0, x1, nx, piy, y0, y1, ny, expo )"
-    N.1/measurement/mpx1x4                     (points, det_y, det_x) int32, often a virtual
-                                               dataset onto scanNNNN/mpx1x4_0000.h5
-    N.1/instrument/mpx1x4/{beam_center_x, beam_center_y, distance, x_pixel_size,
-                           y_pixel_size, pixel_mask}
+    N.1/measurement/DET                        (points, det_y, det_x) int32, often a virtual
+                                               dataset onto scanNNNN/DET_0000.h5
+    N.1/instrument/DET/{beam_center_x, beam_center_y, distance, x_pixel_size,
+                        y_pixel_size, pixel_mask}
     N.1/instrument/monochromator/WaveLength    metres
     N.1/instrument/positioners/{eta, phi, delta, nu, pix, piy, piz}
     N.1/instrument/{pix,piy,piz}_position/value  per-point piezo positions
+    N.1/measurement/{mon1, mon2, ...}           per-point beam monitors; instrument/machine/current
 
 The master file is only ever opened read-only. Frames are read straight from the Lima
 files that the virtual dataset points to (a missing source would silently read as the
@@ -42,7 +44,9 @@ __all__ = [
     "bliss_frames",
     "bliss_point_sums",
     "bliss_region_sums",
+    "find_image_dataset",
     "index_frame_sources",
+    "nominal_grid",
     "open_bliss_kmap",
     "read_bliss_metadata",
 ]
@@ -51,7 +55,12 @@ _NUM = r"([-+0-9.eE]+)"
 _TITLE = re.compile(
     rf"^\s*\w*sxdm\w*\(\s*(\w+)\s*,\s*{_NUM}\s*,\s*{_NUM}\s*,\s*(\d+)\s*,\s*(\w+)\s*,\s*{_NUM}\s*,\s*{_NUM}\s*,\s*(\d+)"
 )
+# two motors with start, stop and points, as a map command names them: ``asxdm( pix, x0, x1, nx, piy, ...`` (Bliss)
+# or ``_pscando pix x0 x1 nx piy ...`` / ``kmap ...`` (SPEC)
+_GRID = re.compile(rf"(\w+)[\s,]+{_NUM}[\s,]+{_NUM}[\s,]+(\d+)[\s,]+(\w+)[\s,]+{_NUM}[\s,]+{_NUM}[\s,]+(\d+)")
 ANGLES = ("eta", "phi", "nu", "delta")
+#: counters that normalise frames, most wanted first: ID01's beam monitors, then the ring current
+MONITORS = ("mon1", "mon2", "ct_mon1", "ct_mon2", "current")
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,10 @@ class BlissScan:
         point + 1, first frame in the source).
     missing : tuple of str
         Source files that do not exist.
+    monitors : dict of str to ndarray
+        Per-point monitor counters found in ``measurement`` (names of :data:`MONITORS`),
+        and the ring current ``current`` (one value per scan, from
+        ``instrument/machine/current``) where recorded.
     """
 
     name: str
@@ -92,6 +105,7 @@ class BlissScan:
     frames: str
     sources: tuple[tuple[str, str, int, int, int], ...]
     missing: tuple[str, ...]
+    monitors: dict[str, NDArray[np.float64]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -132,6 +146,67 @@ class KMapMetadata:
     y_um: NDArray[np.float64]
     x_um: NDArray[np.float64]
     missing: tuple[str, ...] = field(default=())
+    detector_name: str = ""
+
+
+def nominal_grid(scan: BlissScan) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+    """Nominal positions (µm) of a map's rows and columns, from its scan command.
+
+    The command names both piezo ranges (``asxdm( pix, x0, x1, nx, piy, y0, y1, ny, expo )``
+    or SPEC's ``_pscando pix x0 x1 nx piy y0 y1 ny expo``); the readbacks of the same map
+    scatter around these positions by the encoder jitter.
+
+    Parameters
+    ----------
+    scan : BlissScan
+        Any scan of the map.
+
+    Returns
+    -------
+    (y_um, x_um) : (ny,) and (nx,) ndarray, or None
+        ``linspace(y0, y1, ny)`` and ``linspace(x0, x1, nx)``; None when the command
+        names no two-motor grid of ``scan.map_shape`` points.
+
+    Examples
+    --------
+    >>> s = BlissScan("1.1", "asxdm( pix, 10, 10.4, 5, piy, 2, 2.2, 3, 0.01 )", "", (3, 5), ("piy", "pix"),
+    ...               {}, "", (), ())
+    >>> [a.round(2).tolist() for a in nominal_grid(s)]
+    [[2.0, 2.1, 2.2], [10.0, 10.1, 10.2, 10.3, 10.4]]
+    """
+    m = _GRID.search(scan.title)
+    if m is None:
+        return None
+    _, x0, x1, nx, _, y0, y1, ny = m.groups()
+    if (int(ny), int(nx)) != tuple(scan.map_shape):
+        return None
+    return np.linspace(float(y0), float(y1), int(ny)), np.linspace(float(x0), float(x1), int(nx))
+
+
+def find_image_dataset(measurement: h5py.Group, scan: str, path: Path) -> str:
+    """Name of the 2D detector of a Bliss scan: its only image dataset (3D: points, rows,
+    columns) in the scan's ``measurement`` group.
+
+    Raises
+    ------
+    MissingMetadataError
+        No image dataset, or several (the message names them: choose one by name).
+    """
+    names = []
+    for key in measurement:
+        obj = measurement.get(key)
+        if isinstance(obj, h5py.Dataset) and obj.ndim == 3:
+            names.append(key)
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise MissingMetadataError(
+            f"scan {scan} has no image dataset (points, rows, columns) in measurement", path=path
+        )
+    raise MissingMetadataError(
+        f"scan {scan} has several image datasets in measurement ({', '.join(sorted(names))}): name one (--detector)",
+        path=path,
+    )
 
 
 def _text(value: Any) -> str:
@@ -216,11 +291,31 @@ def _frame_sources(
     return sources, missing
 
 
+def _monitors(g: h5py.Group, n_points: int) -> dict[str, NDArray[np.float64]]:
+    """The monitor counters of a scan (one value per point) and its ring current (scalar)."""
+    out: dict[str, NDArray[np.float64]] = {}
+    meas = g.get("measurement")
+    for key in MONITORS[:-1]:
+        v = None if meas is None else _values(meas, key)
+        if v is not None and v.size == n_points:
+            out[key] = np.asarray(v, dtype=np.float64).reshape(-1)
+    current = _values(g, "instrument/machine/current")
+    if current is not None and current.size >= 1:
+        out["current"] = np.asarray(current, dtype=np.float64).reshape(-1)[:1]
+    return out
+
+
 def _read_scan(
-    h: h5py.File, name: str, path: Path, detector: str, *, mask: bool = True
+    h: h5py.File, name: str, path: Path, detector: str | None, *, mask: bool = True
 ) -> tuple[BlissScan, dict[str, Any]]:
-    """One scan's layout, positioners and calibration (its ``pixel_mask`` only if ``mask``)."""
+    """One scan's layout, positioners and calibration (its ``pixel_mask`` only if ``mask``);
+    the detector found by content when ``detector`` is None."""
     g = h[name]
+    if detector is None:
+        meas = g.get("measurement")
+        if not isinstance(meas, h5py.Group):
+            raise MissingMetadataError(f"scan {name} has no measurement group", path=path)
+        detector = find_image_dataset(meas, name, path)
     frames = f"{name}/measurement/{detector}"
     dset = h.get(frames)
     if dset is None:
@@ -261,6 +356,7 @@ def _read_scan(
         "wavelength": _scalar(g["instrument"], "monochromator/WaveLength", path, name),
         "pixel_mask": None,
     }
+    calib["detector"] = detector
     if mask:
         pixels = _values(inst, "pixel_mask")
         calib["pixel_mask"] = (
@@ -276,6 +372,7 @@ def _read_scan(
         frames=frames,
         sources=tuple(sources),
         missing=tuple(missing),
+        monitors=_monitors(g, n_points),
     )
     return scan, calib
 
@@ -306,7 +403,7 @@ def scan_axis_um(scan: BlissScan, motor: str, axis: int, n: int) -> NDArray[np.f
 
 
 def read_bliss_metadata(
-    path: str | PathLike[str], *, scans: Sequence[int] | None = None, detector: str = "mpx1x4"
+    path: str | PathLike[str], *, scans: Sequence[int] | None = None, detector: str | None = None
 ) -> KMapMetadata:
     """Read the metadata of a Bliss K-map (no frames are read).
 
@@ -316,8 +413,9 @@ def read_bliss_metadata(
         Bliss master (dataset) file.
     scans : sequence of int, optional
         Scan numbers ``N`` of the entries ``N.1`` to use; all ``N.1`` entries by default.
-    detector : str
-        Lima detector name.
+    detector : str, optional
+        Lima detector name (``mpx1x4``, ``mpxgaas``, ``eiger2M``, ...); by default the
+        only image dataset of each scan's ``measurement`` group.
 
     Returns
     -------
@@ -352,6 +450,9 @@ def read_bliss_metadata(
     first, c0 = infos[0], calibs[0]
     problems = []
     for s, c in zip(infos[1:], calibs[1:], strict=True):
+        if c["detector"] != c0["detector"]:
+            problems.append(f"scan {s.name} records detector {c['detector']}, scan {first.name} {c0['detector']}")
+            continue
         if s.map_shape != first.map_shape:
             problems.append(f"scan {s.name} maps {s.map_shape}, scan {first.name} {first.map_shape}")
         for key in ("shape", "beam_center_x", "beam_center_y", "distance", "x_pixel_size", "y_pixel_size"):
@@ -399,6 +500,7 @@ def read_bliss_metadata(
         y_um=np.asarray(y_um, dtype=np.float64),
         x_um=np.asarray(x_um, dtype=np.float64),
         missing=tuple(m for s in infos for m in s.missing),
+        detector_name=str(c0["detector"]),
     )
 
 
@@ -540,7 +642,7 @@ def open_bliss_kmap(
     path: str | PathLike[str],
     *,
     scans: Sequence[int] | None = None,
-    detector: str = "mpx1x4",
+    detector: str | None = None,
     points_per_chunk: int = 32,
 ) -> tuple[Any, KMapMetadata]:
     """Lazy frames of a Bliss K-map and its metadata.
@@ -551,8 +653,8 @@ def open_bliss_kmap(
         Bliss master file.
     scans : sequence of int, optional
         Scan numbers (one per rocking angle); all by default.
-    detector : str
-        Lima detector name.
+    detector : str, optional
+        Lima detector name; by default the only image dataset of ``measurement``.
     points_per_chunk : int
         Scan points per HDF5 read (whole map rows when a row is shorter).
 

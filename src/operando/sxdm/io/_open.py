@@ -28,20 +28,28 @@ def _kind(path: Path) -> str:
     raise UnsupportedFormatError("neither a Bliss HDF5 master file nor a SPEC file", path=path)
 
 
-def read_kmap_metadata(path: str | PathLike[str], *, scans: Sequence[int] | None = None) -> KMapMetadata:
+def read_kmap_metadata(
+    path: str | PathLike[str], *, scans: Sequence[int] | None = None, detector: str | None = None
+) -> KMapMetadata:
     """Metadata of a K-map, Bliss, XSOCS master or SPEC (found by content): see
-    :func:`read_bliss_metadata`, :func:`read_xsocs_metadata` and :func:`read_spec_metadata`."""
+    :func:`read_bliss_metadata`, :func:`read_xsocs_metadata` and :func:`read_spec_metadata`.
+    ``detector``: the Bliss image dataset or SPEC Lima mnemonic; by default found by
+    content (Bliss) or ``mpx4`` (SPEC); an XSOCS master names its own."""
     p = Path(path)
     kind = _kind(p)
     if kind == "bliss":
-        return read_bliss_metadata(p, scans=scans)
+        return read_bliss_metadata(p, scans=scans, detector=detector)
     if kind == "xsocs":
         return read_xsocs_metadata(p, scans=scans)
-    return read_spec_metadata(p, scans=scans)
+    return read_spec_metadata(p, scans=scans, detector=detector or "mpx4")
 
 
 def open_kmap(
-    path: str | PathLike[str], *, scans: Sequence[int] | None = None, points_per_chunk: int = 32
+    path: str | PathLike[str],
+    *,
+    scans: Sequence[int] | None = None,
+    points_per_chunk: int = 32,
+    detector: str | None = None,
 ) -> FrameSource:
     """The frame source of a Bliss, XSOCS or SPEC K-map (found by content).
 
@@ -53,6 +61,8 @@ def open_kmap(
         Scan numbers, one per rocking angle; all by default.
     points_per_chunk : int
         Scan points per read (whole map rows when a row is shorter).
+    detector : str, optional
+        See :func:`read_kmap_metadata`.
 
     Returns
     -------
@@ -64,8 +74,8 @@ def open_kmap(
     p = Path(path)
     kind = _kind(p)
     if kind == "bliss":
-        frames, meta = open_bliss_kmap(p, scans=scans, points_per_chunk=points_per_chunk)
+        frames, meta = open_bliss_kmap(p, scans=scans, points_per_chunk=points_per_chunk, detector=detector)
         return BlissSource(frames, meta, points_per_chunk=points_per_chunk)
     if kind == "xsocs":
         return ArraySource(*open_xsocs_kmap(p, scans=scans, points_per_chunk=points_per_chunk))
-    return ArraySource(*open_spec_kmap(p, scans=scans, points_per_chunk=points_per_chunk))
+    return ArraySource(*open_spec_kmap(p, scans=scans, points_per_chunk=points_per_chunk, detector=detector or "mpx4"))
