@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -163,15 +164,17 @@ def plot(
     from operando.report import plot_timeline, save_figure
     from operando.timeline import align
 
-    suffix = out.suffix.lstrip(".") or "png"
-    _check_output(path, out.with_suffix(f".{suffix}"), overwrite)
-    record = _read(path, timezone, maps, units, lenient=lenient, nonfinite=nonfinite)
-    timeline = None
+    times: list[float] = []
     if markers:
         try:
             times = [float(t) for t in markers.split(",") if t.strip()]
         except ValueError as exc:
             raise ParameterError(f"--markers must be numbers in seconds separated by commas, got {markers!r}") from exc
-        timeline = align(record, times)
+        if not all(math.isfinite(t) for t in times):
+            raise ParameterError(f"--markers must be finite times in seconds, got {markers!r}")
+    suffix = out.suffix.lstrip(".") or "png"
+    _check_output(path, out.with_suffix(f".{suffix}"), overwrite)
+    record = _read(path, timezone, maps, units, lenient=lenient, nonfinite=nonfinite)
+    timeline = align(record, times) if times else None
     written = save_figure(plot_timeline(record, timeline), out.with_suffix(""), formats=(suffix,))
     typer.echo(f"-> {written[0]}")

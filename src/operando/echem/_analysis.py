@@ -8,6 +8,7 @@ arrays or tables; the record is never modified.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -304,10 +305,20 @@ def _binned_dqdv(
     window = smooth_points if smooth_points % 2 else smooth_points + 1
     # bins of dropped groups (fewer than 3 samples) are removed from the concatenation
     owner = np.repeat(np.arange(keys.size), nbins)
-    kept_bins = np.isin(owner, groups)
-    centres = (np.repeat(bmin, nbins) + (np.arange(owner.size) - np.repeat(start, nbins)) + 0.5) * voltage_step_V
+    offset = np.arange(owner.size) - np.repeat(start, nbins)
+    size = nbins.copy()
+    if constant_current_only:
+        # plateaus: drop the bins the run only partly fills (the first, the one holding the
+        # highest voltage) and the empty top bin; a rise into a partial bin is no plateau
+        fmax = np.full(keys.size, -big, dtype=np.int64)
+        np.maximum.at(fmax, g, bins)
+        size = np.where(keep, np.maximum(fmax - bmin - 1, 0), 0)
+        kept_bins = (offset >= 1) & (offset <= size[owner])
+        groups = np.flatnonzero(keep & (size >= 1))
+    kept_bins = (np.isin(owner, groups) & kept_bins) if constant_current_only else np.isin(owner, groups)
+    centres = (np.repeat(bmin, nbins) + offset + 0.5) * voltage_step_V
     density, centres = density[kept_bins], centres[kept_bins]
-    size = nbins[groups]
+    size = size[groups]
     start = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64)
     density = _smooth_groups(density, start, size, window)
     return _Binned(keys[groups].astype(np.int64), np.sign(net[groups]).astype(np.int64), start, size, centres, density)
@@ -316,9 +327,13 @@ def _binned_dqdv(
 def _at_constant_current(
     abs_current: npt.NDArray[np.float64], group: npt.NDArray[np.int64], flowing: npt.NDArray[np.bool_], n_groups: int
 ) -> npt.NDArray[np.bool_]:
-    """Samples whose ``|I|`` is within 5 % of their half cycle's median ``|I|`` (the
-    galvanostatic part; the constant-voltage tail of a CC-CV step is left out, where
-    dQ/dV piles all charge into one bin and would fake a plateau)."""
+    """The galvanostatic part of every half cycle: its longest run of flowing samples
+    whose ``|I|`` stays within 5 % of the half cycle's median ``|I|``.
+
+    Rests inside a half cycle (GITT) do not break a run; a CV tail of a CC-CV charge, or
+    a voltammetric peak, does. A longest run, not every constant sample, so that a gap
+    (e.g. around a voltammetric peak) does not leave two flanks whose dQ/dV looks peaked.
+    """
     idx = np.flatnonzero(flowing)
     order = idx[np.lexsort((abs_current[idx], group[idx]))]
     g_sorted = group[order]
@@ -329,8 +344,33 @@ def _at_constant_current(
     lo_mid = first + (last - first - 1) // 2
     hi_mid = first + (last - first) // 2
     median[has] = 0.5 * (abs_current[order[lo_mid[has]]] + abs_current[order[hi_mid[has]]])
+    g = group[idx]
     with np.errstate(invalid="ignore"):
-        return np.abs(abs_current - median[group]) <= 0.05 * median[group]
+        steady = np.abs(abs_current[idx] - median[g]) <= 0.05 * median[g]
+    # runs over the flowing samples in time order: a new run where the group or the flag changes
+    change = np.concatenate([[True], (g[1:] != g[:-1]) | (steady[1:] != steady[:-1])])
+    run = np.cumsum(change) - 1
+    run_len = np.bincount(run)
+    run_group = g[change]
+    run_steady = steady[change]
+    best = np.zeros(n_groups, dtype=np.int64)
+    np.maximum.at(best, run_group[run_steady], run_len[run_steady])
+    # the first run of each group that reaches the longest length
+    chosen = run_steady & (run_len == best[run_group]) & (best[run_group] > 0)
+    first_chosen = np.full(n_groups, -1, dtype=np.int64)
+    runs = np.flatnonzero(chosen)
+    first_chosen[run_group[runs[::-1]]] = runs[::-1]  # later writes win: the earliest run stays
+    out = np.zeros(abs_current.shape, dtype=bool)
+    out[idx] = run == first_chosen[g]
+    return out
+
+
+#: Techniques without galvanostatic plateaus (voltage is imposed, or nothing flows).
+_NO_PLATEAU = re.compile(
+    r"voltamm|\bC?VA?\b|\bLSV\b|SWV|SQUARE|impedance|\b[PG]?EIS|EISPOT|\bOCV\b|open circuit|CORPOT|"
+    r"chrono ?amp|\bCA\b|CHRONOA|\bZIR\b|VFP600",
+    re.IGNORECASE,
+)
 
 
 def dqdv(
@@ -381,6 +421,7 @@ def plateaus(
     voltage_step_V: float = 0.005,
     min_share: float = 0.05,
     smooth_points: int = 5,
+    min_prominence: float = 0.1,
 ) -> pd.DataFrame:
     """Voltage plateaus as peaks of dQ/dV, per galvanostatic half cycle.
 
@@ -398,6 +439,9 @@ def plateaus(
         See :func:`dqdv`.
     min_share : float, default 0.05
         Keep peaks whose height is at least this share of the half cycle's highest peak.
+    min_prominence : float, default 0.1
+        ... and whose prominence is at least this share of it (noise on a sloping
+        curve is not a plateau).
 
     Returns
     -------
@@ -406,6 +450,8 @@ def plateaus(
         ``dqdv_mAh_V`` (peak height), ``width_V`` (full width at half prominence).
     """
     columns = ["half_cycle", "direction", "voltage_V", "dqdv_mAh_V", "width_V"]
+    if record.meta.techniques and all(_NO_PLATEAU.search(t) for t in record.meta.techniques):
+        return pd.DataFrame(columns=columns)
     b = _binned_dqdv(record, voltage_step_V, smooth_points, None, constant_current_only=True)
     if b.size.size == 0:
         return pd.DataFrame(columns=columns)
@@ -420,14 +466,14 @@ def plateaus(
     padded[at] = y
     peaks, props = find_peaks(padded, width=0)
     real = padded[peaks] < separator
-    peaks, widths = peaks[real], props["widths"][real]
+    peaks, widths, prominence = peaks[real], props["widths"][real], props["prominences"][real]
     inv = np.full(padded.size, -1, dtype=np.int64)
     inv[at] = np.arange(y.size)
     k = inv[peaks]
     ok = k >= 0
-    peaks, widths, k = peaks[ok], widths[ok], k[ok]
+    peaks, widths, prominence, k = peaks[ok], widths[ok], prominence[ok], k[ok]
     g = owner[k]
-    keep = usable[g] & (y[k] >= min_share * top[g])
+    keep = usable[g] & (y[k] >= min_share * top[g]) & (prominence >= min_prominence * top[g])
     k, g, widths = k[keep], g[keep], widths[keep]
     return pd.DataFrame(
         {

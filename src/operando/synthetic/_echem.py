@@ -283,7 +283,7 @@ def simulate_gitt(
     """A GITT-like record as a cycler logs it: current pulses and rests, thousands of steps.
 
     Each pair of steps is a constant-current pulse then a rest; the pulses walk the
-    LMNO electrode between ``y = 0.05`` and ``0.95`` ``half_cycles`` times (charge,
+    LMNO electrode between ``y = 0.03`` and ``0.99`` ``half_cycles`` times (charge,
     discharge, ...). The voltage is ``lmno_ocv(y) + I R`` plus a polarisation that
     relaxes with ``tau_s`` in the rests, ADC noise on voltage and current (and the
     leakage an idle channel reports in the rests), and a jittered logging clock. Step
@@ -330,11 +330,12 @@ def simulate_gitt(
     true_i = np.where(flowing, sign * current_mA, 0.0)
     t = np.arange(rows) * dt_s * (1.0 + 1e-3 * rng.standard_normal(rows).cumsum() / np.sqrt(rows))
     t = np.maximum.accumulate(t)
-    # state of charge: each half cycle's pulses move y across [0.05, 0.95]
+    # state of charge: each half cycle's pulses move y across [0.03, 0.99], into the
+    # steep ends of the curve as a charge to 4.9 V and a discharge to 3.5 V do
     dt = np.diff(t, prepend=t[0])
     dq = true_i * dt  # mA s
     per_half = np.bincount(half, weights=np.abs(dq), minlength=half_cycles)
-    y = 0.05 + np.cumsum(np.abs(dq) / per_half[half] * 0.9 * sign)
+    y = 0.03 + np.cumsum(np.abs(dq) / per_half[half] * 0.96 * sign)
     y = np.clip(y, 0.0, 1.0)
     # polarisation: follows I R in pulses, relaxes exponentially in rests
     start_of_step = np.concatenate([[0], np.cumsum(lengths)[:-1]])
