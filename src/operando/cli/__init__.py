@@ -16,6 +16,7 @@ from operando.cli._options import check_output
 from operando.cli._report import report_command
 from operando.cli._sxdm import app as sxdm_app
 from operando.cli._tomo import app as tomo_app
+from operando.cli._watch import watch_command
 from operando.errors import OperandoError
 
 __all__ = [
@@ -30,8 +31,11 @@ __all__ = [
     "report_command",
     "sxdm_app",
     "tomo_app",
+    "watch_command",
 ]
 """The root command, each modality's command group (for typer's test runner) and the entry point."""
+
+app.command("watch")(watch_command)
 
 
 def main() -> None:

@@ -1,0 +1,44 @@
+"""Live mode: follow an experiment while it runs (``operando watch``).
+
+Each measurement an instrument writes into the watched folder is recognised by content,
+processed with the batch pipeline as soon as it is complete, appended to the same series
+store the batch command would write, placed on the potentiostat record as far as it has
+grown, and shown on a local page that updates itself. ``operando demo --live DIR`` writes
+a beamtime into a folder over time, to see it work on a laptop.
+"""
+
+from operando._lazy import lazy_exports
+
+__all__ = [
+    "LIVE_KINDS",
+    "SIMULATED_ECHEM_NAME",
+    "Completion",
+    "LiveKind",
+    "LiveServer",
+    "LiveStatus",
+    "Watch",
+    "WatchEvent",
+    "bliss_complete",
+    "parse_bind",
+    "simulate_beamtime",
+    "snapshot_growing_file",
+]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "LIVE_KINDS": "operando.live._kinds",
+        "LiveKind": "operando.live._kinds",
+        "Completion": "operando.live._complete",
+        "bliss_complete": "operando.live._complete",
+        "LiveServer": "operando.live._server",
+        "LiveStatus": "operando.live._server",
+        "parse_bind": "operando.live._server",
+        "Watch": "operando.live._watch",
+        "WatchEvent": "operando.live._watch",
+        "snapshot_growing_file": "operando.live._watch",
+        "simulate_beamtime": "operando.live._simulate",
+        "SIMULATED_ECHEM_NAME": "operando.live._simulate",
+    },
+    __all__,
+)

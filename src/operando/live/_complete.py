@@ -1,0 +1,128 @@
+"""When is a measurement finished? Signs that instruments write, checked without locking.
+
+An instrument writes a measurement over minutes: a Bliss master file is created when the
+K-map starts, each rocking angle is one scan whose ``end_time`` appears when it ends, and
+the frames land in Lima files beside it (virtual datasets in the master point at them). A
+DXchange scan grows until its writer closes it. A potentiostat file grows for the whole
+experiment and is never "finished". A measurement is taken when
+
+* its own end markers say so (every scan of a Bliss master has ``end_time``; every virtual
+  source file exists), and
+* nothing under it changed for ``settle_s`` seconds (sizes and modification times of the
+  master and the files it names), so a file still being flushed is never read half-way.
+
+Files are opened read-only without HDF5 file locking (a Bliss writer holds the master
+open in SWMR mode); any error while the writer is busy means "not yet".
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Completion", "bliss_complete", "file_signature", "hdf5_complete"]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a completion check found.
+
+    Attributes
+    ----------
+    done : bool
+        The instrument has finished writing the measurement (its end markers are there).
+    reason : str
+        Why not, in a few words ("scan 3.1 has no end_time"); empty when done.
+    files : tuple of pathlib.Path
+        Every file whose bytes the measurement is made of (the master first), for the
+        settle check and the provenance.
+    """
+
+    done: bool
+    reason: str = ""
+    files: tuple[Path, ...] = ()
+
+
+def file_signature(paths: tuple[Path, ...]) -> tuple[tuple[str, int, int], ...]:
+    """(path, size, mtime_ns) of each file; a missing file has size -1.
+
+    Examples
+    --------
+    >>> file_signature((Path("/no/such/file"),))
+    (('/no/such/file', -1, 0),)
+    """
+    out = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+            out.append((str(p), st.st_size, st.st_mtime_ns))
+        except OSError:
+            out.append((str(p), -1, 0))
+    return tuple(out)
+
+
+def _open(path: Path) -> Any:
+    import h5py
+
+    return h5py.File(path, "r", locking=False)
+
+
+def bliss_complete(master: Path) -> Completion:
+    """Whether every scan of a Bliss master file has ended and its frame files exist.
+
+    Parameters
+    ----------
+    master : pathlib.Path
+        The master HDF5 file of a K-map (one scan per rocking angle).
+
+    Returns
+    -------
+    Completion
+        ``files``: the master and every Lima file its virtual datasets name.
+    """
+    try:
+        with _open(master) as f:
+            scans = [k for k in f if isinstance(k, str) and "." in k]
+            if not scans:
+                return Completion(False, "no scan yet", (master,))
+            sources: set[Path] = set()
+            for name in scans:
+                g = f[name]
+                if "end_time" not in g:
+                    return Completion(False, f"scan {name} has no end_time yet", (master,))
+                meas = g.get("measurement")
+                if meas is None:
+                    return Completion(False, f"scan {name} has no measurement group yet", (master,))
+                for key in meas:
+                    ds = meas.get(key)
+                    if ds is not None and getattr(ds, "is_virtual", False):
+                        for vs in ds.virtual_sources():
+                            src = Path(vs.file_name)
+                            sources.add(src if src.is_absolute() else master.parent / src)
+    except (OSError, KeyError, RuntimeError, ValueError) as exc:
+        return Completion(False, f"not readable yet ({type(exc).__name__})", (master,))
+    missing = sorted(str(s) for s in sources if not s.is_file())
+    if missing:
+        return Completion(False, f"frame file {missing[0]} not written yet", (master,))
+    return Completion(True, "", (master, *sorted(sources)))
+
+
+def hdf5_complete(path: Path) -> Completion:
+    """Whether an HDF5 file (DXchange, NeXus) opens and reads: its writer has closed it.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+
+    Returns
+    -------
+    Completion
+    """
+    try:
+        with _open(path) as f:
+            list(f.keys())
+    except (OSError, KeyError, RuntimeError, ValueError) as exc:
+        return Completion(False, f"not readable yet ({type(exc).__name__})", (path,))
+    return Completion(True, "", (path,))

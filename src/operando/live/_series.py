@@ -1,0 +1,161 @@
+"""A series store that grows one measurement at a time, and survives being killed.
+
+``RESULTS_DIR/<store>`` is the store ``series`` would write from the same measurements
+(same variables, the ``frame`` dimension in acquisition order, a ``key`` coordinate). It
+is rewritten atomically after each measurement, so a reader never sees half a store. The
+measurements themselves live in ``RESULTS_DIR/.operando-watch/<kind>/frames/NNNNNN.zarr``,
+each written atomically, with an index (``index.json``) of their keys and the signature of
+the input files they were computed from, and the options they were computed with. A
+restarted watch keeps every frame whose inputs and options are unchanged and computes the
+rest, so a run killed mid-measurement and restarted ends with the same store as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from operando.errors import ParameterError
+from operando.store import atomic_store, store_status
+
+__all__ = ["LiveSeries"]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+@dataclass
+class LiveSeries:
+    """The measurements of one kind seen so far, and the store made of them.
+
+    Parameters
+    ----------
+    results : pathlib.Path
+        The results folder.
+    kind : str
+        Short name (``sxdm``, ``tomo``); the working folder is ``.operando-watch/<kind>``.
+    store_name : str
+        The store's file name in ``results`` (e.g. ``sxdm_maps.zarr``).
+    options : dict
+        The processing options; frames computed with other options are discarded.
+    """
+
+    results: Path
+    kind: str
+    store_name: str
+    options: dict[str, Any]
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def work(self) -> Path:
+        return self.results / ".operando-watch" / self.kind
+
+    @property
+    def target(self) -> Path:
+        return self.results / self.store_name
+
+    @property
+    def keys(self) -> list[str]:
+        return [e["key"] for e in self.entries]
+
+    def _index(self) -> Path:
+        return self.work / "index.json"
+
+    def load(self) -> None:
+        """Read the index a previous watch left; start afresh where the options differ."""
+        try:
+            index = json.loads(self._index().read_text())
+        except FileNotFoundError:
+            index = None
+        except (OSError, ValueError):
+            index = None
+        if index is None or index.get("options") != json.loads(_json(self.options)):
+            if self.work.exists():
+                shutil.rmtree(self.work)
+            self.entries = []
+            return
+        self.entries = [e for e in index.get("entries", []) if store_status(self.work / "frames" / e["frame"]).complete]
+
+    def _save(self) -> None:
+        self.work.mkdir(parents=True, exist_ok=True)
+        tmp = self._index().with_suffix(".tmp")
+        tmp.write_text(_json({"options": self.options, "entries": self.entries}))
+        tmp.replace(self._index())
+
+    def signature_of(self, key: str) -> Any:
+        """The input signature a frame was computed from, or None when not computed."""
+        for e in self.entries:
+            if e["key"] == key:
+                return e["signature"]
+        return None
+
+    def add(self, key: str, signature: Any, compute: Callable[[str], xr.Dataset]) -> None:
+        """Compute one measurement and write its frame (atomically); replaces a stale one.
+
+        Parameters
+        ----------
+        key : str
+            The measurement (its path).
+        signature : object
+            JSON-able signature of its input files (sizes, modification times).
+        compute : callable
+            ``compute(key) -> Dataset`` of one measurement (no ``frame`` dimension).
+        """
+        ds = compute(key).compute()
+        if "frame" in ds.dims:
+            raise ParameterError(f"{self.kind}: a measurement must not have a 'frame' dimension", path=key)
+        old = [e for e in self.entries if e["key"] == key]
+        name = old[0]["frame"] if old else f"{len(self.entries):06d}.zarr"
+        path = self.work / "frames" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            shutil.rmtree(path)
+        with atomic_store(path) as tmp, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification.*")
+            ds.to_zarr(tmp, mode="w", consolidated=False, zarr_format=3)
+        entry = {"key": key, "signature": json.loads(_json(signature)), "frame": name}
+        self.entries = [entry if e["key"] == key else e for e in self.entries] if old else [*self.entries, entry]
+        self._save()
+
+    def frames(self) -> list[xr.Dataset]:
+        """The stored measurements in acquisition order (lazy)."""
+        return [
+            xr.open_zarr(self.work / "frames" / e["frame"], consolidated=False, zarr_format=3) for e in self.entries
+        ]
+
+    def order(self, sort_key: Callable[[xr.Dataset], Any]) -> None:
+        """Put the entries in acquisition order (e.g. by the first scan's start time)."""
+        frames = self.frames()
+        ranked = sorted(zip(frames, self.entries, strict=True), key=lambda fe: (sort_key(fe[0]), fe[1]["key"]))
+        self.entries = [e for _, e in ranked]
+        self._save()
+
+
+def concat_frames(frames: Sequence[xr.Dataset], keys: Sequence[str]) -> xr.Dataset:
+    """Frames along ``frame`` with a ``key`` coordinate, as a series store holds them.
+
+    Parameters
+    ----------
+    frames : sequence of Dataset
+        One per measurement, equal variables and dims.
+    keys : sequence of str
+
+    Returns
+    -------
+    Dataset
+    """
+    import numpy as np
+
+    series = xr.concat(list(frames), dim="frame", data_vars="all", coords="different", compat="equals", join="exact")
+    series = series.assign_coords(frame=np.arange(len(frames)), key=("frame", np.asarray(list(keys))))
+    series.attrs = dict(frames[0].attrs) if frames else {}
+    return series

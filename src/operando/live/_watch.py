@@ -1,0 +1,361 @@
+"""The watch loop: file events in, finished measurements processed, stores and report out.
+
+One pass (:meth:`Watch.step`) finds the measurements under the watched folder (by content,
+through the format registry), takes those that are complete and have not changed for
+``settle_s`` seconds, computes each with its kind's batch pipeline step, rewrites the
+kind's series store and the report atomically, and remembers what it did in the results
+folder, so a restarted watch goes on where the last one stopped. Between passes the loop
+sleeps in the operating system's file-event wait (``watchfiles``; polling on request for
+network file systems): no CPU is used while nothing is written.
+
+A measurement that fails is listed with its one-line error (on the page and in
+``.operando-watch/errors.json``) and the watch goes on; it is tried again when its files
+change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from operando.echem import EchemRecord
+from operando.errors import OperandoError, ParameterError
+from operando.live._complete import file_signature
+from operando.live._kinds import LIVE_KINDS, LiveKind
+from operando.live._series import LiveSeries
+
+__all__ = ["Watch", "WatchEvent"]
+
+_SUFFIXES = {".h5", ".hdf5", ".hdf", ".nxs", ".nx5"}
+
+
+def _compute(kind: LiveKind, options: Mapping[str, Any], key: str) -> Any:
+    return kind.compute(key, options)
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """Something the watch did: ``what`` is ``added``, ``failed`` or ``report``."""
+
+    what: str
+    kind: str
+    key: str
+    message: str = ""
+    seconds: float = 0.0
+
+
+def snapshot_growing_file(path: Path, into: Path) -> Path | None:
+    """Copy a file that is still being written up to its last complete line.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        A text file an instrument appends to (a potentiostat export).
+    into : pathlib.Path
+        Folder for the copy (same file name); replaced atomically.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The copy, or None when the file does not exist yet or holds no complete line.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    end = data.rfind(b"\n")
+    if end < 0:
+        return None
+    into.mkdir(parents=True, exist_ok=True)
+    out = into / path.name
+    if out.exists() and out.stat().st_size == end + 1 and out.read_bytes() == data[: end + 1]:
+        return out
+    tmp = into / f".{path.name}.tmp"
+    tmp.write_bytes(data[: end + 1])
+    tmp.replace(out)
+    return out
+
+
+@dataclass
+class Watch:
+    """Follow a folder tree and keep the results folder up to date.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        The folder the instruments write into.
+    results : pathlib.Path
+        Where the series stores, the report and the watch's own state go (may lie inside
+        ``root``; it is never watched).
+    echem : pathlib.Path, optional
+        A potentiostat file that keeps growing; every store is placed on it as far as it
+        has grown.
+    options : mapping of str to dict
+        Per kind, the keyword options of its pipeline (as the batch command takes them).
+    settle_s : float
+        A complete measurement is taken once none of its files changed for this long.
+    kinds : mapping of str to LiveKind
+        What to follow (all known kinds by default).
+    report : bool
+        Rewrite ``results/report.html`` after each change.
+    on_event : callable, optional
+        Called with each :class:`WatchEvent` (the CLI prints them, the server pushes them).
+    """
+
+    root: Path
+    results: Path
+    echem: Path | None = None
+    options: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    settle_s: float = 2.0
+    kinds: Mapping[str, LiveKind] = field(default_factory=lambda: dict(LIVE_KINDS))
+    report: bool = True
+    on_event: Callable[[WatchEvent], None] | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    _known: dict[Path, str | None] = field(default_factory=dict)
+    _seen: dict[Path, tuple[Any, float]] = field(default_factory=dict)
+    _series: dict[str, LiveSeries] = field(default_factory=dict)
+    _failed: dict[str, Any] = field(default_factory=dict)
+    _record_sig: Any = None
+    _record: EchemRecord | None = None
+    version: int = 0
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+        self.results = Path(self.results)
+        if not self.root.is_dir():
+            raise ParameterError("the folder to watch does not exist or is not a folder", path=self.root)
+        unknown = set(self.options) - set(self.kinds)
+        if unknown:
+            raise ParameterError(f"options for unknown kinds {sorted(unknown)}; known: {sorted(self.kinds)}")
+        if self.settle_s < 0 or self.settle_s != self.settle_s:
+            raise ParameterError(f"--settle-s must be >= 0, got {self.settle_s}")
+        self.results.mkdir(parents=True, exist_ok=True)
+        for name, kind in self.kinds.items():
+            series = LiveSeries(self.results, name, kind.store_name, dict(self.options.get(name, {})))
+            series.load()
+            self._series[name] = series
+
+    # -- discovery -----------------------------------------------------------------------
+    def _candidates(self) -> Iterable[Path]:
+        results = self.results.resolve()
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            here = Path(dirpath)
+            if here.resolve() == results or results in here.resolve().parents:
+                dirnames[:] = []
+                continue
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            for name in filenames:
+                if not name.startswith(".") and Path(name).suffix.lower() in _SUFFIXES:
+                    yield here / name
+
+    def _kind_of(self, path: Path) -> str | None:
+        if path in self._known:
+            return self._known[path]
+        from operando.formats import detect
+
+        try:
+            fmt = detect(path)
+        except (OperandoError, OSError):
+            return None  # not readable yet: asked again on the next pass
+        name = next((k for k, kind in self.kinds.items() if fmt is not None and fmt.name in kind.formats), None)
+        if fmt is not None:
+            self._known[path] = name  # a file's format does not change once it is recognised
+        return name
+
+    # -- the potentiostat record ---------------------------------------------------------
+    def _refresh_record(self) -> bool:
+        """Re-read the potentiostat file when it grew; True when the record changed."""
+        if self.echem is None:
+            return False
+        snap = snapshot_growing_file(self.echem, self.results / ".operando-watch" / "echem")
+        if snap is None:
+            return False
+        sig = file_signature((snap,))
+        if sig == self._record_sig:
+            return False
+        from operando import echem
+
+        try:
+            record = echem.read(snap)
+        except OperandoError as exc:
+            self._fail("echem", str(self.echem), str(exc))
+            return False
+        self._record, self._record_sig = record, sig
+        self.errors.pop(str(self.echem), None)
+        return True
+
+    # -- one pass -----------------------------------------------------------------------
+    def _emit(self, event: WatchEvent) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def _fail(self, kind: str, key: str, message: str) -> None:
+        self.errors[key] = message
+        self._save_errors()
+        self._emit(WatchEvent("failed", kind, key, message))
+
+    def _save_errors(self) -> None:
+        path = self.results / ".operando-watch" / "errors.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.errors, indent=1, sort_keys=True))
+        tmp.replace(path)
+
+    def pending(self) -> bool:
+        """Whether a measurement was seen that is not finished or not settled yet."""
+        return any(
+            self._series[k].signature_of(key := str(p.resolve())) is None and key not in self._failed
+            for p, k in self._known.items()
+            if k
+        )
+
+    def step(self, *, now: float | None = None) -> list[WatchEvent]:
+        """One pass over the folder; returns what it did.
+
+        Parameters
+        ----------
+        now : float, optional
+            The clock (``time.monotonic()``), for tests.
+        """
+        now = time.monotonic() if now is None else now
+        events: list[WatchEvent] = []
+        changed: set[str] = set()
+        record_changed = self._refresh_record()
+        for path in sorted(self._candidates()):
+            name = self._kind_of(path)
+            if name is None:
+                continue
+            kind, series = self.kinds[name], self._series[name]
+            key = str(path.resolve())
+            done = kind.complete(path)
+            if not done.done:
+                self._seen.pop(path, None)
+                continue
+            sig = file_signature(done.files)
+            if series.signature_of(key) == json.loads(json.dumps(sig)):
+                continue  # finished earlier (this run or the last) from the same bytes
+            if self._failed.get(key) == sig:
+                continue  # failed on these bytes: tried again when its files change
+            first = self._seen.get(path)
+            if first is None or first[0] != sig:
+                self._seen[path] = (sig, now)
+                if self.settle_s > 0:
+                    continue
+            elif now - first[1] < self.settle_s:
+                continue
+            t0 = time.monotonic()
+            try:
+                series.add(key, sig, partial(_compute, kind, series.options))
+                series.order(kind.start_time)
+            except OperandoError as exc:
+                self._failed[key] = sig
+                self._fail(name, key, str(exc))
+                events.append(WatchEvent("failed", name, key, str(exc)))
+                changed.add(name)  # the page shows the error
+                continue
+            self._failed.pop(key, None)
+            self.errors.pop(key, None)
+            self._save_errors()
+            event = WatchEvent("added", name, key, seconds=time.monotonic() - t0)
+            events.append(event)
+            self._emit(event)
+            changed.add(name)
+        if record_changed:
+            changed.update(n for n, s in self._series.items() if s.entries)
+        for name in sorted(changed):
+            if self._series[name].entries:
+                self._write_store(name)
+        if changed:
+            self.version += 1
+            if self.report and self._write_report():
+                events.append(WatchEvent("report", "", str(self.results / "report.html")))
+                self._emit(events[-1])
+        return events
+
+    def _write_store(self, name: str) -> None:
+        from operando.store import write_results
+
+        kind, series = self.kinds[name], self._series[name]
+        frames = series.frames()
+        ds = kind.assemble(frames, series.keys, self._record, series.options)
+        parameters = {**series.options, "echem": str(self.echem) if self.echem else None, "live": True}
+        inputs = [Path(k) for k in series.keys]
+        write_results(ds, series.target, parameters=parameters, inputs=inputs, overwrite=True)
+
+    @property
+    def n_measurements(self) -> int:
+        """Measurements processed so far (this run and earlier ones in the same results)."""
+        return sum(len(s.entries) for s in self._series.values())
+
+    def stores(self) -> list[Path]:
+        """The series stores written so far."""
+        return [s.target for s in self._series.values() if s.entries and s.target.exists()]
+
+    def _write_report(self) -> bool:
+        from operando.report import build_report
+
+        stores = self.stores()
+        if not stores:
+            return False
+        snap = self.results / ".operando-watch" / "echem" / self.echem.name if self.echem else None
+        build_report(
+            stores,
+            echem=[snap] if snap is not None and snap.exists() else None,
+            out=self.results / "report.html",
+            title=f"operando watch: {self.root.name}",
+            overwrite=True,
+        )
+        return True
+
+    # -- the loop -----------------------------------------------------------------------
+    def run(self, *, stop: Any = None, poll: bool = False, idle_timeout_s: float | None = None) -> None:
+        """Watch until ``stop`` (a threading.Event) is set or Ctrl-C.
+
+        Parameters
+        ----------
+        stop : threading.Event, optional
+        poll : bool
+            Poll the file system instead of waiting for its events (network file systems).
+        idle_timeout_s : float, optional
+            Return after this long without any file event (tests, scripts).
+        """
+        from watchfiles import watch
+
+        self.step()
+        last = time.monotonic()
+        results = str(self.results.resolve())
+
+        def relevant(_change: Any, path: str) -> bool:
+            return not str(Path(path).resolve()).startswith(results)
+
+        # one OS-level watcher for the whole run; it wakes up every settle interval (or
+        # 200 ms) to let measurements settle, and only then does the pass look at files
+        tick_ms = int(max(min(self.settle_s, 1.0), 0.2) * 1000)
+        for changes in watch(
+            self.root,
+            watch_filter=relevant,
+            stop_event=stop,
+            rust_timeout=tick_ms,
+            yield_on_timeout=True,
+            force_polling=poll,
+            debounce=200,
+            raise_interrupt=False,
+        ):
+            if changes:
+                last = time.monotonic()
+            if changes or self.pending():
+                self.step()
+            if idle_timeout_s is not None and time.monotonic() - last > idle_timeout_s:
+                return
+
+
+def clean(results: Path) -> None:
+    """Remove the watch's working state (a fresh start)."""
+    shutil.rmtree(results / ".operando-watch", ignore_errors=True)
