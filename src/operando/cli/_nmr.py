@@ -465,13 +465,18 @@ def epr_command(
     ] = None,
     points: Annotated[int, typer.Option("--points", help="Points of the parabola fitted at each extremum.")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")] = False,
+    dysonian: Annotated[
+        bool, typer.Option("--dysonian", help="Also fit a derivative Dysonian (metallic Li): HWHM, phase, A/B.")
+    ] = False,
 ) -> None:
     """Peak-to-peak width, g factor and double integral of a cw-EPR first-derivative spectrum."""
     import json
 
     from operando.pipelines.nmr import epr_lines
 
-    summary = epr_lines(path, window_mT=_window(window, "--window") if window else None, points=points)
+    summary = epr_lines(
+        path, window_mT=_window(window, "--window") if window else None, points=points, dysonian=dysonian
+    )
     if as_json:
         typer.echo(json.dumps(summary))
         return
@@ -483,3 +488,9 @@ def epr_command(
         prefix = f"row {i}: " if len(rows) > 1 else ""
         typer.echo(f"{prefix}dB_pp = {r['width_pp_mT']:.5f} mT at {r['centre_mT']:.4f} mT, {g_text}, "
                    f"double integral (whole sweep) {r['double_integral']:.6g}")  # fmt: skip
+        if "dysonian" in r:
+            d = r["dysonian"]
+            g_dys = "" if d["g"] is None else f", g = {d['g']:.5f}"
+            typer.echo(f"{prefix}Dysonian: B0 = {d['centre_mT']:.4f} ± {d['centre_err_mT']:.2g} mT{g_dys}, "
+                       f"HWHM {d['hwhm_mT']:.5f} ± {d['hwhm_err_mT']:.2g} mT, phase {d['phase_deg']:.1f} ± "
+                       f"{d['phase_err_deg']:.1f} deg, A/B {d['ab_ratio']:.3f}")  # fmt: skip

@@ -24,9 +24,11 @@ if TYPE_CHECKING:
         robust_noise,
     )
     from operando.nmr._epr_lines import (
+        DysonianFit,
         PeakToPeak,
         absorption,
         double_integral,
+        fit_dysonian,
         g_factor,
         peak_to_peak,
         resonance_field_mT,
@@ -108,6 +110,8 @@ if TYPE_CHECKING:
 # public name -> the module that defines it; imported on first use, so that
 # ``import`` of this package stays cheap (no scipy, no vendor libraries)
 _SOURCES: dict[str, str] = {
+    "DysonianFit": "operando.nmr._epr_lines",
+    "fit_dysonian": "operando.nmr._epr_lines",
     "SHAPES": "operando.nmr._lineshape",
     "fit_lines": "operando.nmr._lineshape",
     "robust_noise": "operando.nmr._abundance",
@@ -186,6 +190,7 @@ __all__ = [
     "BrukerFID",
     "BrukerMeta",
     "BrukerProcessed",
+    "DysonianFit",
     "EPRMeta",
     "EPRSpectrum",
     "ExchangeFit",
@@ -201,6 +206,7 @@ __all__ = [
     "electrolyte_abundance",
     "exponential_window",
     "fid_baseline",
+    "fit_dysonian",
     "fit_exchange",
     "fit_lines",
     "flip_angle_deg",

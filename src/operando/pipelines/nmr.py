@@ -28,6 +28,7 @@ from operando.nmr import (
     NMRFID,
     classify_dendrite,
     double_integral,
+    fit_dysonian,
     fit_lines,
     g_factor,
     hz_matched_window,
@@ -984,7 +985,9 @@ def write_lines(
 # -- cw-EPR -------------------------------------------------------------------------------
 
 
-def epr_lines(path: str | PathLike[str], *, window_mT: Window | None = None, points: int = 3) -> dict[str, Any]:
+def epr_lines(
+    path: str | PathLike[str], *, window_mT: Window | None = None, points: int = 3, dysonian: bool = False
+) -> dict[str, Any]:
     """Peak-to-peak width, g factor and double integral of a cw-EPR first-derivative spectrum.
 
     Parameters
@@ -995,6 +998,9 @@ def epr_lines(path: str | PathLike[str], *, window_mT: Window | None = None, poi
         Field window holding one line (default: the whole sweep).
     points : int, default 3
         Points of the parabola fitted at each extremum.
+    dysonian : bool, default False
+        Also fit a derivative Dysonian (:func:`operando.nmr.fit_dysonian`; metallic Li):
+        each line then has ``dysonian`` with centre, HWHM, phase, A/B ratio and errors.
 
     Returns
     -------
@@ -1013,8 +1019,15 @@ def epr_lines(path: str | PathLike[str], *, window_mT: Window | None = None, poi
     for row in np.atleast_2d(spec.data).real:
         pp = peak_to_peak(row, field, lo_mT=lo, hi_mT=hi, points=points)
         g = None if meta.mw_frequency_Hz is None else float(g_factor(pp.centre_mT, meta.mw_frequency_Hz))
-        rows.append({"width_pp_mT": pp.width_mT, "centre_mT": pp.centre_mT, "g": g,
-                     "amplitude_pp": pp.amplitude, "double_integral": double_integral(row, field)})  # fmt: skip
+        line: dict[str, Any] = {"width_pp_mT": pp.width_mT, "centre_mT": pp.centre_mT, "g": g,
+                                "amplitude_pp": pp.amplitude,
+                                "double_integral": double_integral(row, field)}  # fmt: skip
+        if dysonian:
+            fit = fit_dysonian(row, field, lo_mT=lo, hi_mT=hi)
+            d: dict[str, float | None] = {k: float(v) for k, v in vars(fit).items()}
+            d["g"] = None if meta.mw_frequency_Hz is None else float(g_factor(fit.centre_mT, meta.mw_frequency_Hz))
+            line["dysonian"] = d
+        rows.append(line)
     return {
         "path": meta.path,
         "title": meta.title,

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["derivative_gaussian", "derivative_lorentzian", "write_bes3t", "write_winepr"]
+__all__ = ["derivative_dysonian", "derivative_gaussian", "derivative_lorentzian", "write_bes3t", "write_winepr"]
 
 
 def derivative_lorentzian(
@@ -106,6 +106,26 @@ def write_bes3t(
     return dsc, dta
 
 
+def derivative_dysonian(
+    field_mT: npt.ArrayLike, *, centre_mT: float, hwhm_mT: float, phase_deg: float, amplitude: float = 1.0
+) -> npt.NDArray[np.float64]:
+    """First-derivative Dysonian line of a metal (conduction-electron spin resonance).
+
+    ``d/dB [A (cos(phi) L(x) + sin(phi) D(x))] `` with ``x = (B - B0) / hwhm``, ``L = 1/(1+x^2)``,
+    ``D = x/(1+x^2)``: ``phi = 0`` is the derivative Lorentzian; a metal particle thicker
+    than the skin depth mixes in dispersion (``phi`` towards 90 degrees), which makes the
+    low-field lobe larger than the high-field one (the A/B asymmetry of Li metal).
+
+    Returns
+    -------
+    (n,) ndarray of float64
+    """
+    x = (np.asarray(field_mT, dtype=np.float64) - centre_mT) / hwhm_mT
+    den = (1.0 + x**2) ** 2
+    phi = np.deg2rad(phase_deg)
+    return amplitude / hwhm_mT * (np.cos(phi) * (-2.0 * x) + np.sin(phi) * (1.0 - x**2)) / den
+
+
 def write_winepr(
     path: str | PathLike[str],
     data: npt.ArrayLike,
@@ -114,8 +134,13 @@ def write_winepr(
     width_G: float,
     mw_frequency_GHz: float = 9.5,
     dos: bool = True,
+    legacy_esp: bool = False,
 ) -> tuple[Path, Path]:
     """Write a 1D spectrum as a WinEPR (``dos=True``: float32 little-endian) or ESP (int32 big-endian) pair.
+
+    ``legacy_esp=True`` writes an ESP-era ``.par`` as older spectrometers did: no point count
+    (``ANZ``/``RES``; the ``.spc`` size gives it), no ``MIN``/``MAX``, and the field as
+    centre and sweep (``HCF``/``HSW``) instead of start and width (``GST``/``GSI``).
 
     Returns
     -------
@@ -130,6 +155,10 @@ def write_winepr(
         "JSS 0", f"GST {start_G:.6f}", f"GSI {width_G:.6f}", "JUN G", "JEX field-sweep", "JSD 1",
         f"MF  {mw_frequency_GHz:.6f}", "MP  2.000e+000",
     ]  # fmt: skip
+    if legacy_esp:
+        lines = [f"HCF {start_G + width_G / 2:.6f}", f"HSW {width_G:.6f}", "JUN G", "JEX field-sweep", "JSD 1",
+                 f"MF  {mw_frequency_GHz:.6f}", "MP  2.000e+000", "RMA 1.000e+000"]  # fmt: skip
+        stored = np.round(values).astype(">i4")
     par.write_bytes("\r".join(lines).encode("latin-1"))
     stored.tofile(spc)
     return par, spc

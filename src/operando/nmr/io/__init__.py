@@ -2,7 +2,8 @@
 
 ``FORMATS`` registers them with :mod:`operando.formats`: Bruker TopSpin/XWIN-NMR and Varian
 VnmrJ experiment folders, ParaVision scans (MRI, recognised by the same Bruker parameter
-files), Bruker BES3T and WinEPR/ESP EPR pairs.
+files), Bruker BES3T and WinEPR/ESP EPR pairs; Magritek Spinsolve folders and JEOL JDF files
+are recognised so that they are refused by name.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from operando.nmr.io._formats import (
     sniff_bes3t,
     sniff_bruker_nmr,
     sniff_bruker_study,
+    sniff_jeol,
     sniff_paravision,
+    sniff_spinsolve,
     sniff_varian,
     sniff_winepr,
 )
-from operando.nmr.io._summary import describe_bes3t_file, describe_folder, describe_winepr
+from operando.nmr.io._summary import describe_bes3t_file, describe_folder, describe_refused, describe_winepr
 
 
 def _read_fid(path: Any, **options: Any) -> Any:
@@ -31,6 +34,12 @@ def _read_epr(path: Any, **options: Any) -> Any:
     from operando.nmr.io._epr import read_epr
 
     return read_epr(path, **options)
+
+
+def _refuse(path: Any, **options: Any) -> Any:
+    from operando.nmr.io._readfid import read_fid
+
+    return read_fid(path, **options)  # raises UnsupportedFormatError naming the format
 
 
 def _read_paravision(path: Any, **options: Any) -> Any:
@@ -51,6 +60,11 @@ FORMATS = (
            describe_folder, folder=True),
     # before echem: a BES3T .DTA shares its suffix with Gamry's
     Format("bes3t", "epr", "Bruker BES3T EPR (.DSC + .DTA)", sniff_bes3t, _read_epr, describe_bes3t_file),
-    Format("winepr", "epr", "Bruker WinEPR/ESP EPR (.par + .spc)", sniff_winepr, _read_epr, describe_winepr),
+    Format("winepr", "epr", "Bruker WinEPR/ESP EPR (.par + .spc)", sniff_winepr, _read_epr, describe_winepr,
+           suffixes=(".spc",)),
+    # recognised so that they are refused by name (not read)
+    Format("spinsolve", "nmr", "Magritek Spinsolve experiment (acqu.par + data.1d), not read", sniff_spinsolve,
+           _refuse, describe_refused, folder=True),
+    Format("jeol-jdf", "nmr", "JEOL Delta JDF, not read", sniff_jeol, _refuse, describe_refused, suffixes=(".jdf",)),
 )  # fmt: skip
 """NMR, EPR and ParaVision formats, in detection order."""

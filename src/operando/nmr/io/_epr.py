@@ -347,9 +347,12 @@ def winepr_pair(path: str | PathLike[str]) -> tuple[Path, Path] | None:
         return None
     with par.open("rb") as fh:
         head = fh.read(4096)
-    if b"GST" not in head or not (b"ANZ" in head or b"RES" in head):
-        return None
+    keys = set(parse_par(head.decode("latin-1")))
     spc = next((p.with_suffix(s) for s in (".spc", ".SPC") if p.with_suffix(s).exists()), p.with_suffix(".spc"))
+    if not (keys & {"GST", "HCF"}) or not (keys & {"GSI", "HSW"}):
+        return None
+    if not keys & {"ANZ", "RES"} and not (spc.is_file() and spc.stat().st_size and spc.stat().st_size % 4 == 0):
+        return None  # an ESP file without a point count needs its .spc to count the points
     return par, spc
 
 
@@ -397,12 +400,23 @@ def read_winepr(path: str | PathLike[str]) -> EPRSpectrum:
         raise UnsupportedFormatError("not a WinEPR/ESP file: no .par beside it with GST and ANZ/RES", path=p)
     par, spc = pair
     desc = parse_par(par.read_bytes().decode("latin-1"))
-    n = _float(desc, "ANZ") or _float(desc, "RES")
-    start, width = _float(desc, "GST"), _float(desc, "GSI")
-    if n is None or start is None or width is None:
-        raise MissingMetadataError("ANZ/RES, GST and GSI (points, start, sweep width) are needed", path=par)
     dos = "DOS" in desc
     dtype = np.dtype("<f4" if dos else ">i4")
+    n = _float(desc, "ANZ") or _float(desc, "RES")
+    if n is None and spc.is_file():
+        # ESP-era files (before WinEPR) record no point count: the .spc holds only the points
+        n = float(spc.stat().st_size // dtype.itemsize)
+    start, width = _float(desc, "GST"), _float(desc, "GSI")
+    if start is None or width is None:
+        centre, sweep = _float(desc, "HCF"), _float(desc, "HSW")
+        if centre is not None and sweep is not None:
+            start, width = centre - sweep / 2.0, sweep
+    if n is None or start is None or width is None:
+        raise MissingMetadataError(
+            "the point count (ANZ/RES or the .spc size), the start field and sweep width (GST/GSI or HCF/HSW) are "
+            "needed",
+            path=par,
+        )
     expected = int(n) * dtype.itemsize
     if not spc.is_file():
         raise CorruptFileError(f"the data file is missing ({par.name} promises {expected} bytes)", path=spc)

@@ -10,10 +10,13 @@ from pathlib import Path
 
 __all__ = [
     "is_experiment",
+    "refused_format",
     "sniff_bes3t",
     "sniff_bruker_nmr",
     "sniff_bruker_study",
+    "sniff_jeol",
     "sniff_paravision",
+    "sniff_spinsolve",
     "sniff_varian",
     "sniff_winepr",
 ]
@@ -60,3 +63,36 @@ def sniff_winepr(head: bytes, path: Path) -> bool:
     from operando.nmr.io._epr import winepr_pair
 
     return winepr_pair(path) is not None
+
+
+#: Files of a Magritek Spinsolve experiment folder (``acqu.par`` and one of its data files).
+_SPINSOLVE_DATA = ("data.1d", "spectrum.1d", "nmr_fid.dt1", "data.csv", "spectrum_processed.1d")
+
+
+def sniff_spinsolve(head: bytes, path: Path) -> bool:
+    """A Magritek Spinsolve experiment folder (``acqu.par`` + ``data.1d``/``spectrum.1d``/...)."""
+    return path.is_dir() and (path / "acqu.par").is_file() and any((path / n).is_file() for n in _SPINSOLVE_DATA)
+
+
+def sniff_jeol(head: bytes, path: Path) -> bool:
+    """A JEOL Delta ``.jdf`` file (it starts with ``JEOL.NMR``)."""
+    return head.startswith(b"JEOL.NMR")
+
+
+def refused_format(path: Path) -> str | None:
+    """The name of an NMR format recognised but not read (Spinsolve folder or file in it, JEOL JDF), else None.
+
+    Examples
+    --------
+    >>> refused_format(Path("/nonexistent")) is None
+    True
+    """
+    p = Path(path)
+    for folder in (p, p.parent):
+        if sniff_spinsolve(b"", folder):
+            return "Magritek Spinsolve (acqu.par + data.1d)"
+    if p.is_file():
+        with p.open("rb") as fh:
+            if sniff_jeol(fh.read(8), p):
+                return "JEOL Delta JDF"
+    return None

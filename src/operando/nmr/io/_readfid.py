@@ -7,6 +7,7 @@ from pathlib import Path
 
 from operando.errors import OperandoError, UnsupportedFormatError
 from operando.nmr.io._bruker import NMRFID, read_bruker
+from operando.nmr.io._formats import refused_format
 from operando.nmr.io._varian import read_varian
 
 __all__ = ["nmr_vendor", "read_fid"]
@@ -42,6 +43,11 @@ def read_fid(path: str | PathLike[str]) -> NMRFID:
         p = p.parent
     if not p.exists():
         raise OperandoError("no such file or folder", path=p)
+    refused = refused_format(p)
+    if refused is not None:
+        raise UnsupportedFormatError(
+            f"a {refused} dataset: not read by operando; export the FID as a Bruker or JCAMP-DX file", path=p
+        )
     vendor = nmr_vendor(p)
     if vendor == "Bruker":
         return read_bruker(p)

@@ -17,7 +17,7 @@ import numpy as np
 
 from operando.nmr.io._formats import is_experiment, sniff_bruker_nmr, sniff_paravision, sniff_varian
 
-__all__ = ["describe_bes3t", "describe_nmr_folder", "describe_winepr"]
+__all__ = ["describe_bes3t", "describe_nmr_folder", "describe_refused", "describe_winepr"]
 
 
 def _jcamp(path: Path) -> dict[str, Any]:
@@ -50,15 +50,30 @@ def _title(path: Path) -> str:
         return " ".join(fh.readline().decode("latin-1").removeprefix("##TITLE=").split())
 
 
+def _number(params: dict[str, Any], key: str, default: float) -> float:
+    """A finite number, else NaN (a damaged value is reported, not raised)."""
+    try:
+        value = float(params.get(key, default))
+    except (TypeError, ValueError):
+        return float("nan")
+    return value
+
+
 def _bruker_nmr(folder: Path) -> dict[str, Any]:
     acqus = _jcamp(folder / "acqus")
     data = folder / "fid" if (folder / "fid").is_file() else folder / "ser"
-    td = int(acqus.get("TD", 0))
-    itemsize = 8 if int(acqus.get("DTYPA", 0)) == 2 else 4
+    td_value = _number(acqus, "TD", 0)
+    if not np.isfinite(td_value) or td_value != int(td_value):
+        return {"kind": "NMR experiment", "format": "Bruker TopSpin/XWIN-NMR (acqus + fid/ser)",
+                "software": _title(folder / "acqus"),
+                "problem": f"acqus: TD = {acqus.get('TD')!r} is not a whole number of points"}  # fmt: skip
+    td = int(td_value)
+    itemsize = 8 if _number(acqus, "DTYPA", 0) == 2 else 4
     rows = 1
     if data.name == "ser" and (folder / "acqu2s").is_file():
-        rows = int(_jcamp(folder / "acqu2s").get("TD", 1))
-    sw_hz, sfo1 = float(acqus.get("SW_h", 0.0)), float(acqus.get("SFO1", 0.0))
+        rows_value = _number(_jcamp(folder / "acqu2s"), "TD", 1)
+        rows = int(rows_value) if np.isfinite(rows_value) else 1
+    sw_hz, sfo1 = _number(acqus, "SW_h", 0.0), _number(acqus, "SFO1", 0.0)
     out: dict[str, Any] = {
         "kind": "NMR experiment",
         "format": "Bruker TopSpin/XWIN-NMR (acqus + fid/ser)",
@@ -69,7 +84,7 @@ def _bruker_nmr(folder: Path) -> dict[str, Any]:
         "SW_Hz": sw_hz,
         "SW_ppm": round(sw_hz / sfo1, 4) if sfo1 else None,
         "TD": td,
-        "NS": int(acqus.get("NS", 0)),
+        "NS": _number(acqus, "NS", 0),
         "data": f"{data.name}: {rows} x {td // 2} complex points, {data.stat().st_size} bytes",
     }
     if rows * td * itemsize > data.stat().st_size:
@@ -252,3 +267,12 @@ def describe_bes3t_file(path: Path) -> dict[str, Any]:
     pair = bes3t_pair(path)
     assert pair is not None  # only called for files the sniffer took
     return describe_bes3t(*pair)
+
+
+def describe_refused(path: Path) -> dict[str, Any]:
+    """What ``info`` says about an NMR format that is recognised but not read (Spinsolve, JEOL)."""
+    from operando.nmr.io._formats import refused_format
+
+    name = refused_format(path)
+    return {"kind": "NMR experiment", "format": name or "unknown",
+            "problem": "recognised but not read by operando: export the FID to Bruker or JCAMP-DX"}  # fmt: skip
