@@ -25,6 +25,7 @@ import typer
 
 from operando import __version__
 from operando.cli._options import QuietOption, SchedulerOption, WorkersOption, run_on
+from operando.errors import ParameterError
 
 __all__ = [
     "QuietOption",
@@ -107,8 +108,27 @@ def demo_command(
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
     quiet: QuietOption = False,
+    live: Annotated[
+        Path | None,
+        typer.Option(
+            "--live",
+            help="Instead: write a beamtime into this folder over time (K-maps, a growing potentiostat file) "
+            "for `operando watch` to follow.",
+        ),
+    ] = None,
+    maps: Annotated[int, typer.Option("--maps", min=1, max=17, help="With --live: K-maps to acquire.")] = 3,
+    interval_s: Annotated[
+        float, typer.Option("--interval-s", min=1.0, help="With --live: wall seconds between two K-maps.")
+    ] = 15.0,
 ) -> None:
-    """Generate the built-in sample experiment, process it and print where the results are."""
+    """Generate the built-in sample experiment, process it and print where the results are.
+
+    With --live DIR it writes the LMNO beamtime into DIR as it happens instead; follow it with
+    `operando watch DIR/raw ...` as printed.
+    """
+    if live is not None:
+        _live_demo(live, maps=maps, interval_s=interval_s)
+        return
     from operando.demo import run_demo
     from operando.parallel import cluster
 
@@ -126,6 +146,21 @@ def demo_command(
         typer.echo(f"  {kind:<10} " + ", ".join(str(p) for p in paths))
     for note in result.notes:
         typer.echo(note)
+
+
+def _live_demo(folder: Path, *, maps: int, interval_s: float) -> None:
+    """``operando demo --live DIR``: the beamtime simulator in the foreground."""
+    from operando.live import SIMULATED_ECHEM_NAME, simulate_beamtime
+
+    raw = folder / "raw"
+    if raw.exists() and any(raw.iterdir()):
+        raise ParameterError("already holds a beamtime; give an empty or new folder", path=raw)
+    echem = raw / "echem" / SIMULATED_ECHEM_NAME
+    typer.echo(f"operando demo --live: a beamtime of {maps} K-maps, one every {interval_s:g} s, into {raw}")
+    typer.echo("follow it, in another terminal, with:")
+    results = folder / "results"
+    typer.echo(f"  operando watch {raw} --echem {echem} -o {results} --reflection 400 --serve 127.0.0.1:8765")
+    simulate_beamtime(raw, n_maps=maps, interval_s=interval_s, on_event=typer.echo)
 
 
 from operando.cli import _echem, _mri, _nmr, _sxdm, _tomo  # noqa: E402  (the modality groups)
