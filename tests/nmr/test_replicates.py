@@ -48,6 +48,11 @@ def test_three_cells_mean_std_mechanism_and_share_in_cli_and_store(tmp_path):
     assert float(ds["group_std"][0]) == pytest.approx(float(ds["li6_fraction"].std(ddof=1)))
     assert 0 < float(ds["group_propagated_err"][0]) < float(ds["li6_fraction_err"].max())
     assert bool(ds["li6_detected"].all())
+    from operando.report import make_section
+
+    notes = make_section(ds, store).notes
+    assert any(n.startswith("group 61C: 6Li ") and "mean ± std of 3 cells" in n for n in notes), notes
+    assert sum("Mechanism-2 share" in n and "(mechanism 2)" in n for n in notes) == 3, notes
 
 
 def test_repeated_pairs_give_the_same_values_as_the_table(tmp_path):

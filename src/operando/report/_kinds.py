@@ -269,7 +269,9 @@ def _isotope_notes(ds: xr.Dataset) -> list[str]:
             line += f" after {float(ds['charge_mAh'].values[i]):.3g} mA h"
         if "mechanism" in ds and str(ds["mechanism"].values[i]):
             line += f" ({ds['mechanism'].values[i]})"
+        line += _isotope_extras(ds, i)
         notes.append(line)
+    notes += _group_notes(ds)
     if "factor" in ds.attrs:
         factor_err = float(ds.attrs.get("factor_err", 0.0))
         notes.append(
@@ -277,6 +279,30 @@ def _isotope_notes(ds: xr.Dataset) -> list[str]:
             + (f" ± {factor_err:.2g} (from the reference)" if factor_err > 0 else "")
         )
     return notes
+
+
+def _isotope_extras(ds: xr.Dataset, i: int) -> str:
+    """Mechanism-2 share and the detection limit of sample ``i``, when the store has them."""
+    out = ""
+    if "mechanism2_share" in ds and np.isfinite(float(ds["mechanism2_share"].values[i])):
+        share, err = float(ds["mechanism2_share"].values[i]), float(ds["mechanism2_share_err"].values[i])
+        out += f", Mechanism-2 share {100 * share:.1f} ± {100 * err:.1f} %"
+    if "li6_fraction_lod" in ds and np.isfinite(float(ds["li6_fraction_lod"].values[i])):
+        out += f", 6Li not detected (< {100 * float(ds['li6_fraction_lod'].values[i]):.2f} at.%, 3 sigma)"
+    return out
+
+
+def _group_notes(ds: xr.Dataset) -> list[str]:
+    """Replicate cells: mean ± std and propagated uncertainty per group of two or more cells."""
+    if "group_mean" not in ds:
+        return []
+    return [
+        f"group {g}: 6Li {100 * float(m):.2f} ± {100 * float(s):.2f} at.% (mean ± std of {int(n)} cells; "
+        f"propagated ± {100 * float(p):.2f})"
+        for g, n, m, s, p in zip(ds["group"].values, ds["group_n"].values, ds["group_mean"].values,
+                                 ds["group_std"].values, ds["group_propagated_err"].values, strict=True)
+        if int(n) > 1
+    ]  # fmt: skip
 
 
 @register_section("nmr-isotopes")
