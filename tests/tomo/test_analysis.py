@@ -247,6 +247,8 @@ def test_interphase_thickness_maps_of_known_layers():
     assert np.allclose(res.map_um[1][:, :12], 14.0) and np.allclose(res.map_um[1][:, 18:], 10.0)
     assert res.mean_um[0] == pytest.approx(6.0) and res.std_um[0] == pytest.approx(0.0)
     assert 10.0 < res.mean_um[1] < 14.0 and res.std_um[1] == pytest.approx(2.0, abs=0.3)
+    lazy = interphase_thickness_maps(da.from_array(lab, chunks=(20, 12, 15)), voxel_size_um=2.0)
+    assert np.array_equal(lazy.map_um, res.map_um, equal_nan=True)
     no = lab.copy()
     no[no == INTERPHASE] = ELECTROLYTE
     empty = interphase_thickness_maps(no, voxel_size_um=2.0)
@@ -391,6 +393,15 @@ def test_scan_analyses_on_a_phantom_cell():
     assert out["interphase_local_thickness_map_um"].dims == ("interface", "y", "x")
     # the phantom's interphase is ~4 voxels thick: its local thickness, within a voxel or two
     assert 2 * v <= float(out["interphase_local_thickness_mean_um"][0]) <= 6 * v
+    # the map in a central square only (the paper's 680 um subvolumes), NaN around it
+    part = scan_analyses(
+        None, cell.labels, voxel_size_um=v, density_edge_um=40.0, n_density_cubes=2, thickness_square_um=100.0
+    )
+    m = part["interphase_local_thickness_map_um"].values
+    assert np.isnan(m[:, :14]).all() and np.isnan(m[:, :, 34:]).all()
+    whole = out["interphase_local_thickness_map_um"].values
+    # inside it, the same as the whole map away from the square's edge (balls cut by the crop)
+    np.testing.assert_array_equal(m[:, 20:28, 20:28], whole[:, 20:28, 20:28])
     small = scan_analyses(None, cell.labels, voxel_size_um=v, density_edge_um=40.0, n_density_cubes=4, thickness=False)
     assert 0.5 < float(small["electrolyte_density"]) <= 1.0
     assert small["density_cube_corner_um"].sizes == {"density_cube": 4, "axis": 3}

@@ -438,7 +438,7 @@ def roughness_vs_voids(
 # --------------------------------------------------------------------------- thickness
 
 
-def local_thickness(mask: ArrayLike, *, max_levels: int = 64) -> NDArray[np.float64]:
+def local_thickness(mask: ArrayLike, *, max_levels: int = 64, tile_px: int = 64) -> NDArray[np.float64]:
     """Local thickness (diameter of the largest inscribed sphere holding each voxel), voxels.
 
     Hildebrand & Rüegsegger's definition, computed as a granulometry with SciPy's exact
@@ -459,6 +459,8 @@ def local_thickness(mask: ArrayLike, *, max_levels: int = 64) -> NDArray[np.floa
         does not bound it); pad with False where the border is a real boundary.
     max_levels : int, default 64
         Most distance levels evaluated.
+    tile_px : int, default 64
+        Tile edge along the last two axes (speed only; the result does not depend on it).
 
     Returns
     -------
@@ -475,25 +477,43 @@ def local_thickness(mask: ArrayLike, *, max_levels: int = 64) -> NDArray[np.floa
     from scipy import ndimage
 
     m = np.asarray(mask, dtype=bool)
+    if m.ndim < 2:
+        raise ParameterError(f"mask must have at least two axes, got shape {m.shape}")
+    if tile_px < 1:
+        raise ParameterError(f"tile_px must be positive, got {tile_px}")
     out = np.zeros(m.shape)
     if not m.any():
         return out
     if m.all():
         raise ParameterError("the phase fills the whole array: its local thickness is unbounded")
-    pm = m
-    edt = ndimage.distance_transform_edt(pm)
-    values = np.unique(edt[pm])
+    edt = ndimage.distance_transform_edt(m)
+    values = np.unique(edt[m])
     if values.size > max_levels:
         grid = np.linspace(values[0], values[-1], max_levels)
         values = grid[np.searchsorted(grid, values, side="right") - 1]
         values = np.unique(values)
-    thick = np.zeros(pm.shape)
+    # The levels run over tiles of the last two axes (every other axis whole), each with a halo of
+    # the level's radius: a tile whose voxels all have a thickness, or with no centre in reach, is
+    # skipped. On a 20 x 512 x 512 rough layer (54 levels) this took the time from 194 s (one
+    # distance transform of the whole array per level) to 82 s (2 shared cores, load ~11).
+    todo = m.copy()
+    ny, nx = m.shape[-2:]
     for s in values[::-1]:
-        centres = edt >= s
-        near = ndimage.distance_transform_edt(~centres) < s
-        new = near & pm & (thick == 0)
-        thick[new] = 2.0 * s - 1.0
-    out[...] = thick
+        h = math.ceil(s)
+        for y0 in range(0, ny, tile_px):
+            for x0 in range(0, nx, tile_px):
+                y1, x1 = min(ny, y0 + tile_px), min(nx, x0 + tile_px)
+                if not todo[..., y0:y1, x0:x1].any():
+                    continue
+                ya, yb, xa, xb = max(0, y0 - h), min(ny, y1 + h), max(0, x0 - h), min(nx, x1 + h)
+                centres = edt[..., ya:yb, xa:xb] >= s
+                if not centres.any():
+                    continue
+                near = ndimage.distance_transform_edt(~centres) < s
+                inner = near[..., y0 - ya : y1 - ya, x0 - xa : x1 - xa]
+                new = inner & todo[..., y0:y1, x0:x1]
+                out[..., y0:y1, x0:x1][new] = 2.0 * s - 1.0
+                todo[..., y0:y1, x0:x1] &= ~new
     return out
 
 
@@ -525,7 +545,7 @@ def interphase_thickness_maps(labels: Any, *, voxel_size_um: float, max_levels: 
     Parameters
     ----------
     labels : (nz, ny, nx) ndarray or dask array of int
-        Label codes (Dask is computed: pass a subvolume of a large scan).
+        Label codes; only the planes holding interphase are loaded.
     voxel_size_um : float
         Voxel edge, µm.
     max_levels : int, default 64
@@ -546,23 +566,26 @@ def interphase_thickness_maps(labels: Any, *, voxel_size_um: float, max_levels: 
     """
     _check_3d(labels)
     _check_voxel(voxel_size_um)
-    lab = _numpy(labels)
-    nz = lab.shape[0]
-    edges = np.asarray(li_edges(lab))
+    nz = labels.shape[0]
+    edges = _numpy(li_edges(labels))
     cell = edges[0] >= 0
     mid = np.where(cell, 0.5 * (edges[0] + edges[1]), nz / 2.0)
-    z = np.arange(nz)[:, None, None]
-    inter = lab == INTERPHASE
-    maps = np.full((2, *lab.shape[1:]), np.nan)
-    for k, side in enumerate((inter & (z < mid[None]), inter & (z >= mid[None]))):
-        planes = np.nonzero(side.any(axis=(1, 2)))[0]
-        if planes.size == 0:
-            continue
-        z0, z1 = planes[0], planes[-1] + 1
-        # one empty plane above and below: along z the layer is bounded (laterally it may be cropped)
-        t = local_thickness(np.pad(side[z0:z1], ((1, 1), (0, 0), (0, 0))), max_levels=max_levels)[1:-1]
-        has = side.any(axis=0)
-        maps[k][has] = t.max(axis=0)[has] * voxel_size_um
+    # only the planes that hold interphase are read (a Dask scan is never loaded whole)
+    held = np.nonzero(_numpy((labels == INTERPHASE).any(axis=(1, 2))))[0]
+    maps = np.full((2, *labels.shape[1:]), np.nan)
+    if held.size:
+        za, zb = int(held[0]), int(held[-1]) + 1
+        inter = _numpy(labels[za:zb]) == INTERPHASE
+        z = np.arange(za, zb)[:, None, None]
+        for k, side in enumerate((inter & (z < mid[None]), inter & (z >= mid[None]))):
+            planes = np.nonzero(side.any(axis=(1, 2)))[0]
+            if planes.size == 0:
+                continue
+            z0, z1 = planes[0], planes[-1] + 1
+            # one empty plane above and below: along z the layer is bounded (laterally it may be cropped)
+            t = local_thickness(np.pad(side[z0:z1], ((1, 1), (0, 0), (0, 0))), max_levels=max_levels)[1:-1]
+            has = side.any(axis=0)
+            maps[k][has] = t.max(axis=0)[has] * voxel_size_um
     with np.errstate(invalid="ignore"):
         counts = np.isfinite(maps).sum(axis=(1, 2))
         mean = np.where(counts > 0, np.nansum(maps, axis=(1, 2)) / np.maximum(counts, 1), np.nan)
