@@ -32,6 +32,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from operando.nmr import LI6_NATURAL
+from operando.report._mri import stage_sentence
 from operando.report._sections import (
     FigureSpec,
     FrameState,
@@ -202,7 +203,7 @@ def mri_section(ds: xr.Dataset, source: Path) -> Section:
     parts = generic_specs(ds, rest, state, prefix="mri_", title="other MRI quantities")
     notes = list(parts.notes)
     if stages is not None and np.isfinite(stages).any():
-        notes.append("stages: " + ", ".join(f"#{k} {int(s)}" for k, s in enumerate(stages) if np.isfinite(s)))
+        notes.append(stage_sentence(ds))
     return Section(
         kind="mri-layers",
         title=f"MRI layers: {source.name}",

@@ -1,7 +1,12 @@
-"""Figures of MRI depth-layer series (``operando_kind = "mri-layers"``).
+"""Figures and sentences of MRI results: depth-layer series (``operando_kind = "mri-layers"``)
+and 3D images (CSI maps, volumes).
 
-Each function takes the dataset of :func:`operando.mri.quantify_layers` and returns a
-:class:`matplotlib.figure.Figure`; :func:`save_mri_figures` writes the set.
+The layer functions take the dataset of :func:`operando.pipelines.mri.quantify_layers` and
+return a :class:`matplotlib.figure.Figure` (:func:`save_mri_figures` writes the set);
+:func:`stage_sentence` words the growth stages and the short circuit for the report. A 3D
+image is shown as orthogonal cross-sections through its brightest voxel with projections
+(:func:`plot_volume_views`) and as an intensity histogram (:func:`plot_volume_histogram`),
+as the paper shows its 3D 7Li MRI.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")  # figures are files; never ask for a display
 import matplotlib.pyplot as plt
 import numpy as np
+import numpy.typing as npt
 import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -21,7 +27,16 @@ from matplotlib.figure import Figure
 from operando.errors import ParameterError
 from operando.report._timeline import save_figure
 
-__all__ = ["plot_layer_amounts", "plot_layer_rates", "plot_profiles", "save_mri_figures"]
+__all__ = [
+    "plot_layer_amounts",
+    "plot_layer_rates",
+    "plot_profiles",
+    "plot_volume_histogram",
+    "plot_volume_views",
+    "save_csi_figures",
+    "save_mri_figures",
+    "stage_sentence",
+]
 
 _STAGE_COLOURS = ("#f4d03f", "#5dade2", "#ec7063", "#58d68d", "#af7ac5", "#aab7b8")
 
@@ -93,7 +108,7 @@ def plot_layer_amounts(ds: xr.Dataset, *, title: str | None = None) -> Figure:
 
 
 def plot_layer_rates(ds: xr.Dataset, *, title: str | None = None) -> Figure:
-    """Growth rate per layer (Savitzky–Golay derivative) with error bands, voltage below."""
+    """Growth rate per layer (local straight-line fits) with 1-sigma error bands, voltage below."""
     _check(ds)
     fig, (ax, axv) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, height_ratios=(3, 1), layout="constrained")
     t = _hours(ds)
@@ -147,4 +162,173 @@ def save_mri_figures(
             written += save_figure(fig, out / stem, formats=formats, dpi=150)
         finally:
             plt.close(fig)
+    return written
+
+
+def _stage_names(ds: xr.Dataset) -> list[str]:
+    return [str(n) for n in ds.attrs.get("stage_names", ["I", "II", "III", "IV", "V", "VI"])]
+
+
+def _stage_rate(ds: xr.Dataset, frames: npt.NDArray[np.intp]) -> tuple[float, float] | None:
+    """Mean total growth rate of a stage (per h): the weighted straight-line slope of the
+    total over its frames, with the slope's error (None with fewer than 2 frames)."""
+    if "total" not in ds or frames.size < 2:
+        return None
+    t = np.asarray(ds["time_s"].values, dtype=np.float64)[frames] / 3600.0
+    y = np.asarray(ds["total"].values, dtype=np.float64)[frames]
+    err = np.asarray(ds["total_err"].values, dtype=np.float64)[frames] if "total_err" in ds else np.ones_like(y)
+    w = 1.0 / np.maximum(err, 1e-12 * (np.abs(y).max() + 1e-300)) ** 2
+    dt = t - np.sum(w * t) / np.sum(w)
+    stt = float(np.sum(w * dt**2))
+    return float(np.sum(w * dt * y) / stt), float(np.sqrt(1.0 / stt))
+
+
+def stage_sentence(ds: xr.Dataset) -> str:
+    """The growth stages and the short circuit of an ``mri-layers`` dataset, in words.
+
+    Each stage with its frames, its time span (h from the first frame) and its mean growth
+    rate (straight-line slope of the total amount over the stage, with its error); then
+    the short circuit as an event of its own.
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> ds = xr.Dataset(
+    ...     {"stage": ("frame", [1, 1, 2, 2, 0]), "total": ("frame", [0.0, 2.0, 4.0, 4.0, 4.0]),
+    ...      "total_err": ("frame", [0.1] * 5)},
+    ...     coords={"time_s": ("frame", [0.0, 3600.0, 7200.0, 10800.0, 14400.0]),
+    ...             "time_end_s": ("frame", [3600.0, 7200.0, 10800.0, 14400.0, 18000.0])},
+    ...     attrs={"operando_kind": "mri-layers", "stage_names": ["I", "II"], "short_circuit_frame": 4},
+    ... )
+    >>> print(textwrap.fill(stage_sentence(ds), 90))
+    Stage I spans frames 0-1 (0.00-2.00 h, growth 2 +/- 0.14 a.u./h) and stage II frames 2-3
+    (2.00-4.00 h, growth 0 +/- 0.14 a.u./h); the short circuit follows at frame 4 (4.00 h),
+    after which no growth stage is assigned.
+    """
+    _check(ds)
+    stage = np.asarray(ds["stage"].values)
+    timed = "time_s" in ds.coords
+    t = np.asarray(ds["time_s"].values if timed else np.zeros(stage.size), dtype=np.float64)
+    start = (t - t[0]) / 3600.0
+    end_s = ds["time_end_s"].values if "time_end_s" in ds.coords else t
+    end = (np.asarray(end_s, dtype=np.float64) - t[0]) / 3600.0
+    names = _stage_names(ds)
+    unit = str(ds["total"].attrs.get("units", "a.u.")) if "total" in ds else "a.u."
+    parts: list[str] = []
+    for s in [int(v) for v in np.unique(stage) if int(v) > 0]:
+        frames = np.flatnonzero(stage == s)
+        name = names[s - 1] if s - 1 < len(names) else str(s)
+        text = f"{name} {'spans ' if not parts else ''}frames {frames[0]}-{frames[-1]}"
+        details = [f"{start[frames[0]]:.2f}-{end[frames[-1]]:.2f} h"] if timed else []
+        rate = _stage_rate(ds, frames) if timed else None
+        if rate is not None:
+            details.append(f"growth {rate[0]:.3g} +/- {rate[1]:.2g} {unit}/h")
+        parts.append(text + (f" ({', '.join(details)})" if details else ""))
+    if not parts:
+        sentence = "No growth stage was found"
+    else:
+        words = [f"Stage {parts[0]}", *(f"stage {p}" for p in parts[1:])]
+        sentence = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    short = int(ds.attrs.get("short_circuit_frame", -1))
+    if 0 <= short < start.size:
+        when = f" ({start[short]:.2f} h)" if timed else ""
+        sentence += f"; the short circuit follows at frame {short}{when}, after which no growth stage is assigned."
+    else:
+        sentence += "; no short circuit was seen."
+    return sentence
+
+
+def _volume(image: xr.DataArray) -> xr.DataArray:
+    if image.ndim != 3:
+        raise ParameterError(f"a 3D image is needed, got dims {image.dims}")
+    return image
+
+
+def plot_volume_views(image: xr.DataArray, *, title: str | None = None, cmap: str = "magma") -> Figure:
+    """Orthogonal cross-sections of a 3D image through its brightest voxel, and its projections.
+
+    Top row: the three planes through the brightest voxel (dashed lines mark where the
+    others cut); bottom row: maximum-intensity projections along each axis. Axes in the
+    image's coordinates (mm where given).
+    """
+    vol = _volume(image)
+    values = np.asarray(vol.values, dtype=np.float64)
+    peak = np.unravel_index(int(np.nanargmax(values)), values.shape)
+    dims = [str(d) for d in vol.dims]
+    coords = [
+        np.asarray(vol[d].values, dtype=np.float64) if d in vol.coords else np.arange(n)
+        for d, n in zip(dims, values.shape, strict=True)
+    ]
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    fig, axes = plt.subplots(2, 3, figsize=(11, 6.5), layout="constrained")
+    for col, axis in enumerate(range(3)):
+        rows, cols = [a for a in range(3) if a != axis]
+        plane = np.take(values, peak[axis], axis=axis)
+        proj = np.nanmax(values, axis=axis)
+        for row, (img, label) in enumerate(
+            ((plane, f"{dims[axis]} = {coords[axis][peak[axis]]:.3g}"), (proj, f"max along {dims[axis]}"))
+        ):
+            ax = axes[row, col]
+            extent = (coords[cols][0], coords[cols][-1], coords[rows][0], coords[rows][-1])
+            shown = ax.imshow(img, origin="lower", extent=extent, aspect="auto", cmap=cmap, vmin=lo, vmax=hi)
+            if row == 0:
+                ax.axhline(coords[rows][peak[rows]], color="w", ls="--", lw=0.6)
+                ax.axvline(coords[cols][peak[cols]], color="w", ls="--", lw=0.6)
+            ax.set_title(label, fontsize="small")
+            ax.set_xlabel(dims[cols])
+            ax.set_ylabel(dims[rows])
+    fig.colorbar(shown, ax=axes, label=str(vol.attrs.get("units", "")), shrink=0.8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_volume_histogram(
+    image: xr.DataArray, *, bins: int = 100, threshold: float | None = None, title: str | None = None
+) -> Figure:
+    """Voxel intensity histogram of a 3D image (log counts), with an optional threshold marked
+    and the fraction of voxels above it."""
+    vol = _volume(image)
+    values = np.asarray(vol.values, dtype=np.float64).ravel()
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        raise ParameterError("the image has no finite voxel")
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    ax.hist(values, bins=bins, color="0.3", log=True)
+    if threshold is not None:
+        above = float(np.mean(values > threshold))
+        ax.axvline(
+            threshold, color="C3", ls="--", lw=1.0, label=f"threshold {threshold:.3g}: {100 * above:.2f} % above"
+        )
+        ax.legend(fontsize="small")
+    ax.set_xlabel(f"voxel value ({vol.attrs.get('units', '')})")
+    ax.set_ylabel("voxels")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def save_csi_figures(
+    ds: xr.Dataset, directory: str | PathLike[str], *, formats: tuple[str, ...] = ("png",)
+) -> list[Path]:
+    """Cross-sections and histograms of each 3D map of a CSI dataset (``metal``, ``electrolyte``);
+    the metal histogram marks 5 noise sigma when ``noise_sigma`` is there."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    sigma = float(ds["noise_sigma"]) if "noise_sigma" in ds else None
+    for name in ("metal", "electrolyte"):
+        if name not in ds or ds[name].ndim != 3:
+            continue
+        figures = {
+            f"csi_{name}_views": plot_volume_views(ds[name], title=f"{name}: cross-sections and projections"),
+            f"csi_{name}_histogram": plot_volume_histogram(
+                ds[name], threshold=None if sigma is None else 5 * sigma, title=f"{name}: voxel histogram"
+            ),
+        }
+        for stem, fig in figures.items():
+            try:
+                written += save_figure(fig, out / stem, formats=formats, dpi=150)
+            finally:
+                plt.close(fig)
     return written
