@@ -23,7 +23,14 @@ from operando.sxdm import ROI, FrameSource, find_hot_pixels, pixel_q
 
 # TODO(wiring): import these from operando.sxdm once its __init__ exports them (private
 # cross-package import until then; tests/test_layering.py flags it).
-from operando.sxdm._phases import decompose_phases, phase_region, radial_bins, radial_profiles, survey_phases
+from operando.sxdm._phases import (
+    decompose_phases,
+    phase_region,
+    radial_bins,
+    radial_profiles,
+    region_background,
+    survey_phases,
+)
 
 __all__ = ["PHASE_VARIABLES", "PhaseMode", "add_phase_maps"]
 
@@ -78,11 +85,12 @@ def add_phase_maps(
         ``width_phase1``, ``width_phase2`` (1/Å) and ``two_phase_delta_bic`` (see
         :func:`operando.sxdm._phases.decompose_phases`) unless ``mode`` is ``"off"``, and
         the attrs ``phases`` (what ran and why), ``phases_mode``, ``phases_survey``,
-        ``phases_survey_d_A``, ``phases_bin_width_per_A``.
+        ``phases_survey_d_A``, ``phases_bin_width_per_A``, ``phases_background_counts``.
     source : FrameSource
         The frames the maps come from (e.g. :func:`operando.sxdm.open_kmap`).
     settings : dict
-        The reduction's settings (``background``, ``background_counts_per_pixel``).
+        The reduction's settings (kept for the call's symmetry with the other passes; the
+        background is measured here, outside the region where any point diffracts).
     mode : {"auto", "on", "off"}
         ``"auto"``: decompose every point when the map's summed radial profile shows two
         lattice populations, else the variables say one phase (``two_phase`` False,
@@ -116,14 +124,16 @@ def add_phase_maps(
     valid &= ~find_hot_pixels(summed)
     roi, inside = phase_region(summed, valid=valid)
     bins = radial_bins(_box_q(meta, roi), roi=roi, inside=inside, valid=valid[roi.slices[1:]])
-    b = float(settings.get("background_counts_per_pixel", 0.0) or 0.0)
-    background = b if settings.get("background", "global") not in ("frame", "none") and b > 0 else None
+    # the flat background outside the region where any point diffracts (the reduction's own
+    # may be per frame, or none): fixed in the fits, as a free one mimics a broad peak
+    background = region_background(summed, roi, inside, valid=valid, n_points=ny * nx)
     total = np.asarray(radial_profiles(summed[:, None, None], bins).compute(scheduler=scheduler))[0, 0]
-    survey = survey_phases(total, bins, background=None if background is None else background * ny * nx)
+    survey = survey_phases(total, bins, background=background * ny * nx)
     maps.attrs.update(
         phases_survey=survey.reason,
         phases_survey_d_A=[float(d) for d in survey.d_spacings_A],
         phases_bin_width_per_A=bins.width,
+        phases_background_counts=background,
     )
     if mode == "auto" and not survey.two_populations:
         nan = np.full((ny, nx), np.nan)

@@ -50,6 +50,7 @@ __all__ = [
     "phase_region",
     "radial_bins",
     "radial_profiles",
+    "region_background",
     "survey_phases",
 ]
 
@@ -198,6 +199,43 @@ def phase_region(
     return roi, lit[roi.slices]
 
 
+def region_background(
+    summed: ArrayLike, roi: ROI, inside: ArrayLike, *, valid: ArrayLike | None = None, n_points: int = 1
+) -> float:
+    """Mean counts per voxel and point outside a region (the flat background of the profiles).
+
+    Parameters
+    ----------
+    summed : (angle, det_y, det_x) array_like
+        Frames summed over ``n_points`` points.
+    roi, inside
+        The region, as :func:`phase_region` gives it.
+    valid : (det_y, det_x) array_like of bool, optional
+        Usable pixels.
+    n_points : int
+        Points summed.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> s = np.full((2, 6, 6), 4.0); s[:, 2:4, 2:4] = 100.0
+    >>> inside = np.ones((2, 2, 2), dtype=bool)
+    >>> region_background(s, ROI((0, 2), (2, 4), (2, 4)), inside, n_points=2)
+    2.0
+    """
+    s = np.asarray(summed, dtype=np.float64)
+    use = np.ones(s.shape, dtype=bool)
+    if valid is not None:
+        use &= np.asarray(valid, dtype=bool)[None]
+    use[roi.slices] &= ~np.asarray(inside, dtype=bool)
+    if not use.any():
+        raise ParameterError("the region covers every valid voxel: no background estimate possible")
+    return float(s[use].mean() / n_points)
+
+
 def radial_bins(
     q_abs: ArrayLike,
     *,
@@ -326,12 +364,14 @@ def _em(
     *,
     max_iter: int,
     tol: float,
+    fit_background: bool = False,
 ) -> tuple[NDArray[np.float64], ...]:
     """Poisson maximum likelihood of background + C Gaussians by EM, for P profiles at once.
 
-    Hand-written rather than one ``scipy.optimize.least_squares`` per point: the updates
-    are closed-form and vectorise over the points (on 100 points x 120 bins, two peaks:
-    ~0.04 s here against ~1.5 s for per-point ``least_squares`` on the Poisson deviance).
+    Hand-written rather than one ``scipy.optimize`` call per point: the updates are
+    closed-form and vectorise over the points (a per-point Nelder-Mead on the same
+    likelihood, as in the tests, takes ~0.3 s per profile). Used for the first steps
+    from the moments of the profile; :func:`_scoring` finishes.
     Intensities and the background are exact EM updates; centres and widths are the
     weighted moments on the bin centres (widths with Sheppard's correction).
 
@@ -339,7 +379,7 @@ def _em(
     ``amp, mu, sig, beta`` and the log-likelihood (P,) (without the ``log y!`` constant).
     """
     h = bins.width
-    lo, hi = bins.edges[:-1] - x.mean(), bins.edges[1:] - x.mean()
+    edges = bins.edges - x.mean()
     xc = x - x.mean()
     n, cov = bins.voxels, bins.coverage
     mu = mu - x.mean()
@@ -351,8 +391,7 @@ def _em(
         if not active.size:
             break
         ya, m, s, a, b = y[active], mu[active], sig[active], amp[active], beta[active]
-        p = special.ndtr((hi - m[..., None]) / s[..., None]) - special.ndtr((lo - m[..., None]) / s[..., None])
-        pc = p * cov
+        pc = np.diff(special.ndtr((edges - m[..., None]) / s[..., None]), axis=-1) * cov
         comp = a[..., None] * pc
         bg = b[:, None] * n
         lam = bg + comp.sum(1) + tiny
@@ -361,7 +400,7 @@ def _em(
         wc = comp * ratio[:, None, :]
         norm = pc.sum(-1)
         a_new = np.divide(wc.sum(-1), norm, out=np.zeros_like(a), where=norm > 0)
-        b_new = (bg * ratio).sum(-1) / n.sum()
+        b_new = (bg * ratio).sum(-1) / n.sum() if fit_background else b
         tot, m_new, s_new = _moments(wc, xc, h)
         keep = tot > tiny
         mu[active] = np.where(keep, m_new, m)
@@ -371,10 +410,105 @@ def _em(
         ll[active] = new_ll
         active = active[~done]
     # the log-likelihood at the final parameters
-    p = special.ndtr((hi - mu[..., None]) / sig[..., None]) - special.ndtr((lo - mu[..., None]) / sig[..., None])
+    p = np.diff(special.ndtr((edges - mu[..., None]) / sig[..., None]), axis=-1)
     lam = beta[:, None] * n + (amp[..., None] * p * cov).sum(1) + tiny
     ll = (y * np.log(lam) - lam).sum(-1)
     return amp, mu + x.mean(), sig, beta, ll
+
+
+def _binned(
+    bins: RadialBins,
+    amp: NDArray[np.float64],
+    mu: NDArray[np.float64],
+    sig: NDArray[np.float64],
+    beta: NDArray[np.float64],
+    *,
+    jacobian: bool = False,
+) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+    """Expected counts ``(P, K)`` of background + C binned Gaussians (``mu`` relative to the
+    first edge), and optionally their derivatives ``(P, 1 + 3 C, K)`` by ``beta, amp, mu, sig``."""
+    e = bins.edges - bins.edges[0]
+    u = (e - mu[..., None]) / sig[..., None]  # (P, C, K + 1)
+    p = np.diff(special.ndtr(u), axis=-1) * bins.coverage
+    lam = beta[:, None] * bins.voxels + (amp[..., None] * p).sum(1) + 1e-12
+    if not jacobian:
+        return lam, None
+    phi = np.exp(-0.5 * u * u) / np.sqrt(2.0 * np.pi)
+    scale = -(amp / sig)[..., None] * bins.coverage
+    d_mu = np.diff(phi, axis=-1) * scale
+    d_sig = np.diff(u * phi, axis=-1) * scale
+    d_beta = np.broadcast_to(bins.voxels, (len(lam), 1, len(bins.voxels)))
+    return lam, np.concatenate([d_beta, p, d_mu, d_sig], axis=1)
+
+
+def _scoring(
+    y: NDArray[np.float64],
+    bins: RadialBins,
+    amp: NDArray[np.float64],
+    mu: NDArray[np.float64],
+    sig: NDArray[np.float64],
+    beta: NDArray[np.float64],
+    *,
+    max_iter: int,
+    tol: float = 1e-2,
+    fit_background: bool = False,
+) -> tuple[NDArray[np.float64], ...]:
+    """Exact binned Poisson maximum likelihood, from an EM start: Fisher scoring with
+    Levenberg-Marquardt damping, all points at once (batched 7 x 7 solves).
+
+    EM alone crawls where a peak is weak or two overlap (300 iterations, ~16 ms per point
+    of 240 bins on this loaded 2-core machine, and not converged everywhere); 15 EM steps
+    then scoring: ~4 ms per point, most points done in under 20 steps.
+    Returns ``amp, mu, sig, beta`` (``mu`` absolute, 1/Å) and the log-likelihood (P,).
+    """
+    n_c = amp.shape[1]
+    x0 = bins.edges[0]
+    theta = np.concatenate([beta[:, None], amp, mu - x0, sig], axis=1)
+    floor = 0.25 * bins.width
+
+    def unpack(t: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
+        return t[:, 1 : 1 + n_c], t[:, 1 + n_c : 1 + 2 * n_c], t[:, 1 + 2 * n_c :], t[:, 0]
+
+    def loglik(lam: NDArray[np.float64], yy: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.asarray((yy * np.log(lam) - lam).sum(-1))
+
+    a, m, s, b = unpack(theta)
+    ll = loglik(_binned(bins, a, m, s, b)[0], y)
+    damp = np.full(len(y), 1e-3)
+    active = np.flatnonzero(np.isfinite(theta).all(1))
+    for _ in range(max_iter):
+        if not active.size:
+            break
+        t, yy = theta[active], y[active]
+        a, m, s, b = unpack(t)
+        lam, jac = _binned(bins, a, m, s, b, jacobian=True)
+        assert jac is not None
+        if not fit_background:
+            jac = jac.copy()
+            jac[:, 0] = 0.0  # its diagonal is set to 1 below: no step
+        fisher = np.einsum("pik,pk,pjk->pij", jac, 1.0 / lam, jac)
+        score = np.einsum("pik,pk->pi", jac, yy / lam - 1.0)
+        diag = np.diagonal(fisher, axis1=1, axis2=2).copy()
+        diag[diag <= 0] = 1.0  # a dead component: its centre and width stay put
+        lhs = fisher + (damp[active, None] * diag)[..., None] * np.eye(t.shape[1])
+        lhs[:, np.arange(t.shape[1]), np.arange(t.shape[1])] += 1e-12 * diag
+        step = np.linalg.solve(lhs, score[..., None])[..., 0]
+        trial = t + step
+        # intensities stay positive: at most 90 % of the way to zero per step (a clip to zero
+        # would strand a peak there, its centre and width no longer seen by the likelihood)
+        trial[:, : 1 + n_c] = np.maximum(trial[:, : 1 + n_c], 0.1 * t[:, : 1 + n_c])
+        trial[:, 1 + 2 * n_c :] = np.maximum(trial[:, 1 + 2 * n_c :], floor)
+        ta, tm, ts, tb = unpack(trial)
+        new = loglik(_binned(bins, ta, tm, ts, tb)[0], yy)
+        better = np.isfinite(new) & (new >= ll[active])
+        gain = np.where(better, new - ll[active], 0.0)
+        theta[active] = np.where(better[:, None], trial, t)
+        ll[active] = np.where(better, new, ll[active])
+        damp[active] = np.where(better, damp[active] / 3.0, damp[active] * 10.0)
+        done = (better & (gain < tol)) | (damp[active] > 1e6)
+        active = active[~done]
+    a, m, s, b = unpack(theta)
+    return a, m + x0, s, b, ll
 
 
 def _init_one(y: NDArray[np.float64], bins: RadialBins, beta0: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
@@ -410,7 +544,9 @@ def fit_radial_peaks(
     *,
     background: float | ArrayLike | None = None,
     references: ArrayLike | None = None,
-    max_iter: int = 300,
+    fit_background: bool = False,
+    em_steps: int = 15,
+    max_iter: int = 50,
     tol: float = 1e-9,
 ) -> dict[str, NDArray[np.float64]]:
     """One- and two-peak Poisson fits of radial profiles, and the BIC that compares them.
@@ -422,12 +558,19 @@ def fit_radial_peaks(
     bins : RadialBins
         Their grid.
     background : float or (...) array_like, optional
-        Starting background, counts per voxel; by default from the outer fifth of the bins.
+        Background, counts per voxel (e.g. the mean outside the region, per point); by
+        default the mean of the outer fifth of the bins.
+    fit_background : bool
+        Fit the background level too (from ``background``). Off by default: a free flat
+        background, whose shape along |Q| is the region's voxel count (a broad hump),
+        absorbs the envelope of two separated peaks and leaves one peak a spike.
     references : (2,) array_like, optional
         |Q| of two populations (1/Å, e.g. :attr:`PhaseSurvey.q_centres`): the two-peak fit
         starts from the profile split halfway between them; by default at the one-peak centre.
-    max_iter, tol : int, float
-        EM iterations and relative log-likelihood change at which a profile is done.
+    em_steps, max_iter, tol : int, int, float
+        EM iterations (from the moments of the profile to the basin of the optimum; a
+        profile whose log-likelihood changes by less than ``tol`` relative stops early),
+        then at most ``max_iter`` Fisher-scoring steps to the exact binned optimum.
 
     Returns
     -------
@@ -461,7 +604,10 @@ def fit_radial_peaks(
     else:
         beta0 = np.broadcast_to(np.asarray(background, dtype=np.float64), lead).reshape(-1).copy()
     a1, m1, s1 = _init_one(y, bins, beta0)
-    a1, m1, s1, b1, ll1 = _em(y, bins, bins.centres, a1, m1, s1, beta0, max_iter=max_iter, tol=tol)
+    a1, m1, s1, b1, _ = _em(
+        y, bins, bins.centres, a1, m1, s1, beta0, max_iter=em_steps, tol=tol, fit_background=fit_background
+    )
+    a1, m1, s1, b1, ll1 = _scoring(y, bins, a1, m1, s1, b1, max_iter=max_iter, fit_background=fit_background)
     if references is not None:
         ref = np.sort(np.asarray(references, dtype=np.float64).reshape(-1))
         if ref.shape != (2,) or not np.isfinite(ref).all():
@@ -470,7 +616,10 @@ def fit_radial_peaks(
     else:
         split = np.where(np.isfinite(m1[:, 0]), m1[:, 0], bins.centres.mean())
     a2, m2, s2 = _init_two(y, bins, beta0, split)
-    a2, m2, s2, b2, ll2 = _em(y, bins, bins.centres, a2, m2, s2, b1.copy(), max_iter=max_iter, tol=tol)
+    a2, m2, s2, b2, _ = _em(
+        y, bins, bins.centres, a2, m2, s2, b1.copy(), max_iter=em_steps, tol=tol, fit_background=fit_background
+    )
+    a2, m2, s2, b2, ll2 = _scoring(y, bins, a2, m2, s2, b2, max_iter=max_iter, fit_background=fit_background)
     order = np.argsort(m2, axis=-1)
     a2, m2, s2 = (np.take_along_axis(v, order, -1) for v in (a2, m2, s2))
     n_used = max(int((bins.voxels > 0).sum()), 2)
@@ -651,9 +800,10 @@ def decompose_phases(
         full = np.full((*use.shape, *v.shape[1:]), np.nan)
         full[use] = v
         fit[k] = full
-    has = np.isfinite(fit["mu1"][..., 0]) & (fit["amp1"][..., 0] > 0)
+    one_peak = np.isfinite(fit["mu1"][..., 0]) & (fit["amp1"][..., 0] > 0)
     two = (fit["delta_bic"] > min_delta_bic) & _resolved(fit, min_separation=min_separation, min_fraction=min_fraction)
-    two &= has
+    two &= use
+    has = two | one_peak  # a peak above the background (the one-peak fit may sink into it)
     a2, m2, s2 = fit["amp2"], fit["mu2"], fit["sigma2"]
     m1, s1 = fit["mu1"][..., 0], fit["sigma1"][..., 0]
     with np.errstate(invalid="ignore", divide="ignore"):
