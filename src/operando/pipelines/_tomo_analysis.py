@@ -31,6 +31,7 @@ from operando.tomo import (
     PHASE_CODES,
     contact_change_registered,
     contact_maps,
+    drop_rim,
     interphase_thickness_maps,
     phase_volumes,
     register_volumes,
@@ -107,7 +108,7 @@ def _positions(labels: Any, voxel: float) -> tuple[dict[str, xr.DataArray], np.n
     return out, pos.interface_um
 
 
-def _roughness(heights: np.ndarray, contact: np.ndarray, tile_px: int) -> dict[str, xr.DataArray]:
+def _roughness(heights: np.ndarray, contact: np.ndarray, tile_px: int, rim_px: int) -> dict[str, xr.DataArray]:
     ny, nx = heights.shape[1:]
     ty, tx = ny // tile_px, nx // tile_px
     rms = np.full(2, np.nan)
@@ -117,11 +118,11 @@ def _roughness(heights: np.ndarray, contact: np.ndarray, tile_px: int) -> dict[s
     tile_rms = np.full((2, ty, tx), np.nan)
     tile_void = np.full((2, ty, tx), np.nan)
     for k in range(2):
-        h = heights[k]
+        voidf[k] = (~contact[k])[np.isfinite(heights[k])].mean() if np.isfinite(heights[k]).any() else np.nan
+        h = drop_rim(heights[k], rim_px=rim_px)
         cell = np.isfinite(h)
         voids = cell & ~contact[k]
         rms[k] = roughness_rms(h)
-        voidf[k] = voids[cell].mean() if cell.any() else np.nan
         if ty and tx:
             t = roughness_vs_voids(h, voids, tile_px=tile_px)
             iy, ix = t.tile_yx[:, 0] // tile_px, t.tile_yx[:, 1] // tile_px
@@ -130,7 +131,9 @@ def _roughness(heights: np.ndarray, contact: np.ndarray, tile_px: int) -> dict[s
             rho[k], pval[k] = t.spearman_rho, t.p_value
     tdims = ("interface", "tile_y", "tile_x")
     return {
-        "roughness_rms_um": _var(("interface",), rms, "um", "RMS roughness of the interface (its plane removed)"),
+        "roughness_rms_um": _var(
+            ("interface",), rms, "um", f"RMS roughness of the interface (its plane removed, {rim_px} rim columns out)"
+        ),
         "interface_void_fraction": _var(
             ("interface",), voidf, "1", "share of the cell's columns with a void at the interface (not in contact)"
         ),
@@ -205,6 +208,7 @@ def scan_analyses(
     n_density_cubes: int = 10,
     seed: int = 0,
     roughness_tile_um: float = 100.0,
+    rim_px: int = 2,
     thickness: bool = True,
     thickness_square_um: float | None = 680.0,
     thickness_box: Box | None = None,
@@ -232,6 +236,8 @@ def scan_analyses(
         is NaN and a warning says so.
     roughness_tile_um : float, default 100
         Tile edge of roughness against void fraction, µm.
+    rim_px : int, default 2
+        Columns at the cell's rim left out of the roughness (:func:`operando.tomo.drop_rim`).
     thickness : bool, default True
         Interphase local-thickness map (:func:`operando.tomo.interphase_thickness_maps`).
     thickness_square_um : float or None, default 680
@@ -283,7 +289,7 @@ def scan_analyses(
     cmap = _numpy(contact if contact is not None else contact_maps(labels, void_distance_px=void_distance_px))
     if cmap.shape != (2, *labels.shape[1:]):
         raise ParameterError(f"contact maps of shape {cmap.shape}; the labels need (2, {labels.shape[1]}, ...)")
-    out.update(_roughness(heights, cmap.astype(bool), max(3, round(roughness_tile_um / voxel))))
+    out.update(_roughness(heights, cmap.astype(bool), max(3, round(roughness_tile_um / voxel)), rim_px))
     if thickness:
         out.update(_thickness(labels, voxel, thickness_box, box_units, thickness_square_um))
     if boxes:

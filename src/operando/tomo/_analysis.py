@@ -48,6 +48,7 @@ __all__ = [
     "ThicknessMaps",
     "box_slices",
     "contact_change_registered",
+    "drop_rim",
     "interphase_thickness_maps",
     "local_thickness",
     "phase_volumes",
@@ -323,6 +324,42 @@ def _detrended(height: NDArray[np.float64], detrend: str) -> NDArray[np.float64]
     else:
         raise ParameterError(f"detrend must be 'plane', 'mean' or 'none', got {detrend!r}")
     return out
+
+
+def drop_rim(height_um: ArrayLike, *, rim_px: int = 2) -> NDArray[np.float64]:
+    """A height map without its outermost ``rim_px`` columns of the cell (set to NaN).
+
+    The columns at a cylindrical cell's rim are partly outside it and their segmented edge is
+    unreliable: on three ``simulate_cell`` phantoms (noise 1/cm, blur 0.7 voxel, 2 µm voxels)
+    every column whose edge was off by more than 2 voxels lay within 2 columns of the rim, and
+    they made the RMS roughness 4.3 µm against a true 1.7 µm; without them, 1.74 µm.
+
+    Parameters
+    ----------
+    height_um : (ny, nx) array_like
+        Height map, NaN outside the cell.
+    rim_px : int, default 2
+        Columns dropped inward from the cell's outline (and from the array's border).
+
+    Returns
+    -------
+    (ny, nx) ndarray
+
+    Examples
+    --------
+    >>> h = np.ones((7, 7)); h[0] = np.nan
+    >>> np.isfinite(drop_rim(h, rim_px=1)).sum()  # rows 2..5, columns 1..5
+    np.int64(20)
+    """
+    from scipy import ndimage
+
+    h = np.array(height_um, dtype=np.float64)
+    if rim_px < 0:
+        raise ParameterError(f"rim_px must be non-negative, got {rim_px}")
+    if rim_px:
+        keep = ndimage.binary_erosion(np.isfinite(h), iterations=rim_px, border_value=0)
+        h[~keep] = np.nan
+    return h
 
 
 def roughness_rms(height_um: ArrayLike, *, detrend: str = "plane") -> float:
