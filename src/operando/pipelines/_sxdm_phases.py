@@ -19,7 +19,7 @@ import xarray as xr
 
 from operando.errors import ParameterError
 from operando.parallel import local_scheduler, single_threaded_blas
-from operando.sxdm import ROI, FrameSource, find_hot_pixels, pixel_q
+from operando.sxdm import ROI, FrameSource, find_hot_pixels, pixel_q, survey_rows
 
 # TODO(wiring): import these from operando.sxdm once its __init__ exports them (private
 # cross-package import until then; tests/test_layering.py flags it).
@@ -73,7 +73,12 @@ def _fill(maps: xr.Dataset, values: dict[str, np.ndarray]) -> None:
 
 
 def add_phase_maps(
-    maps: xr.Dataset, source: FrameSource, settings: dict[str, Any], *, mode: PhaseMode = "auto"
+    maps: xr.Dataset,
+    source: FrameSource,
+    settings: dict[str, Any],
+    *,
+    mode: PhaseMode = "auto",
+    survey_points: int | None = None,
 ) -> None:
     """Per-point phase fractions, d-spacings and radial widths of up to two phases, into ``maps``.
 
@@ -95,6 +100,11 @@ def add_phase_maps(
         ``"auto"``: decompose every point when the map's summed radial profile shows two
         lattice populations, else the variables say one phase (``two_phase`` False,
         the rest NaN); ``"on"``: decompose every point; ``"off"``: add nothing.
+    survey_points : int, optional
+        Points whose summed frames make the survey (whole blocks of rows spread over the
+        map, :func:`operando.sxdm.survey_rows`); every point by default. Fewer save most
+        of a pass over the frames but can miss a phase confined to rows between them
+        (the region may then cut some points' peaks: a warning says so).
 
     Raises
     ------
@@ -119,16 +129,19 @@ def add_phase_maps(
     if maps["mask"].shape != (ny, nx):
         raise ParameterError(f"maps of {maps['mask'].shape} points, frames of {(ny, nx)}", path=meta.path)
     scheduler = local_scheduler()
-    summed = np.asarray(source.survey(np.arange(ny, dtype=np.intp), scheduler=scheduler), dtype=np.float64)
+    chunks = frames.chunks[1] if hasattr(frames, "chunks") and frames.chunks is not None else (1,) * ny
+    rows = survey_rows(tuple(int(c) for c in chunks), nx, survey_points)
+    summed = np.asarray(source.survey(rows, scheduler=scheduler), dtype=np.float64)
+    n_surveyed = len(rows) * nx
     valid = np.asarray(meta.pixel_mask) == 0
     valid &= ~find_hot_pixels(summed)
     roi, inside = phase_region(summed, valid=valid)
     bins = radial_bins(_box_q(meta, roi), roi=roi, inside=inside, valid=valid[roi.slices[1:]])
     # the flat background outside the region where any point diffracts (the reduction's own
     # may be per frame, or none): fixed in the fits, as a free one mimics a broad peak
-    background = region_background(summed, roi, inside, valid=valid, n_points=ny * nx)
+    background = region_background(summed, roi, inside, valid=valid, n_points=n_surveyed)
     total = np.asarray(radial_profiles(summed[:, None, None], bins).compute(scheduler=scheduler))[0, 0]
-    survey = survey_phases(total, bins, background=background * ny * nx)
+    survey = survey_phases(total, bins, background=background * n_surveyed)
     maps.attrs.update(
         phases_survey=survey.reason,
         phases_survey_d_A=[float(d) for d in survey.d_spacings_A],
