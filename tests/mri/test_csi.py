@@ -81,3 +81,28 @@ def test_csi_reader_refuses_what_it_cannot_read(tmp_path):
     acqp.unlink()
     with pytest.raises(MissingMetadataError, match="acqp"):
         read_paravision_csi(scan)
+
+
+def test_csi_command_prints_totals_and_writes_figures(tmp_path):
+    from typer.testing import CliRunner
+
+    from operando.cli import mri_app
+
+    metal, electrolyte = _phantom()
+    scan, counts = write_paravision_csi(
+        tmp_path / "24", metal, electrolyte, extent_mm=(4.0, 3.0, 2.0), n_spec=1024, t2_s=1e-3, sigma=0.02
+    )
+    figs = tmp_path / "figs"
+    args = ["csi", str(scan), "--metal-ppm", "135,385", "--electrolyte-ppm", "-128,130", "--figures", str(figs)]
+    result = CliRunner().invoke(mri_app, args)
+    assert result.exit_code == 0, result.output
+    assert "8 x 6 x 4 voxels, 7Li at 194.4 MHz" in result.output
+    metal_total = float(result.output.split("metal ")[1].split(" +/- ")[0])
+    # + the electrolyte's Lorentzian tails past 130 ppm (0.3 % of its 128 units)
+    assert metal_total / counts == pytest.approx(metal.sum(), abs=0.6)
+    assert "2 voxels hold metal above 5 sigma" in result.output
+    assert len(list(figs.glob("csi_*.png"))) == 4
+    result = CliRunner().invoke(mri_app, ["csi", str(scan), "--metal-ppm", "260"])
+    assert isinstance(result.exception, ParameterError) and "--metal-ppm" in str(result.exception)
+    result = CliRunner().invoke(mri_app, ["csi", str(scan), "--lb-hz", "-5"])
+    assert isinstance(result.exception, ParameterError) and str(result.exception).startswith("--lb-hz -5")

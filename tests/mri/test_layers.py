@@ -182,6 +182,9 @@ def test_all_four_stages_precede_the_short(seed):
     with pytest.warns(UserWarning, match="precede the short"):
         stage, bounds = detect_stages(total, n_stages=4, short_frame=7)
     assert len(bounds) == 1 and set(stage[:7]) == {1, 2} and np.all(stage[7:] == 0)
+    with pytest.warns(UserWarning, match="precedes the first frame"):
+        stage, bounds = detect_stages(total, n_stages=4, short_frame=0)
+    assert bounds == [] and np.all(stage == AFTER_SHORT)
 
 
 def test_shift_displacement_and_its_correction():

@@ -76,7 +76,8 @@ def detect_stages(
         First frame after the short circuit (the voltage is the sharper clock for that
         event). The stages are found on the frames before it; it and every later frame
         get stage :data:`AFTER_SHORT` (0). When fewer than ``n_stages * min_size`` frames
-        precede it, as many stages as fit are found and a warning says so.
+        precede it, as many stages as fit are found and a warning says so (0 or less: no
+        stage at all).
     penalty : float, optional
         Pelt penalty per change point, in the cost's units (sum of squared residuals;
         ``~3 sigma**2 log(F)`` for noise ``sigma``). Required when ``n_stages`` is None.
@@ -100,7 +101,10 @@ def detect_stages(
 
     y = np.asarray(signal, dtype=np.float64)
     n = y.shape[0]
-    end = int(short_frame) if short_frame is not None and 0 < short_frame < n else n
+    if short_frame is not None and short_frame <= 0:
+        warnings.warn("the short circuit precedes the first frame: no growth stage to find", stacklevel=2)
+        return np.full(n, AFTER_SHORT, dtype=np.int64), []
+    end = int(short_frame) if short_frame is not None and short_frame < n else n
     short = end if end < n else None
     # ruptures ends a segment at b (exclusive); a continuous-linear segment ends on its
     # kink sample b - 1, which is where the new growth rate starts

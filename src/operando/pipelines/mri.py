@@ -83,7 +83,7 @@ def _temporal_noise(
 
 
 def short_circuit_frame(record: EchemRecord, start_s: npt.ArrayLike, **kwargs: Any) -> int | None:
-    """Frame nearest to the first short circuit in the voltage (None if none or after the series).
+    """Frame nearest to the first short circuit in the voltage (None if none or after the series, 0 if before it).
 
     Uses :func:`operando.echem.detect_failures` (voltage collapse under current);
     ``kwargs`` go to it.
@@ -94,6 +94,8 @@ def short_circuit_frame(record: EchemRecord, start_s: npt.ArrayLike, **kwargs: A
     start = np.asarray(start_s, dtype=np.float64)
     if shorts[0].time_s > start[-1] + (start[-1] - start[0]) / max(start.size - 1, 1):
         return None
+    if shorts[0].time_s < start[0]:
+        return 0  # shorted before the series began
     return frame_of_time(shorts[0].time_s, start)
 
 

@@ -3,7 +3,16 @@
 from operando.report._cellmodel import plot_cell_model
 from operando.report._html import HTML_DPI, RecordMatch, ReportResult, build_report, match_record
 from operando.report._kinds import sxdm_strain_figure
-from operando.report._mri import plot_layer_amounts, plot_layer_rates, plot_profiles, save_mri_figures
+from operando.report._mri import (
+    plot_layer_amounts,
+    plot_layer_rates,
+    plot_profiles,
+    plot_volume_histogram,
+    plot_volume_views,
+    save_csi_figures,
+    save_mri_figures,
+    stage_sentence,
+)
 from operando.report._sections import (
     FigureSpec,
     FrameState,
@@ -55,9 +64,13 @@ __all__ = [
     "plot_profiles",
     "plot_spectra",
     "plot_timeline",
+    "plot_volume_histogram",
+    "plot_volume_views",
     "register_section",
+    "save_csi_figures",
     "save_figure",
     "save_mri_figures",
     "save_sxdm_figures",
+    "stage_sentence",
     "sxdm_strain_figure",
 ]
