@@ -171,6 +171,27 @@ def _interpolate_columns(m: np.ndarray, bad: np.ndarray) -> np.ndarray:
     return out
 
 
+def _deviation(m: np.ndarray, size: int, reference: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """How far each column of ``m`` (row, col) stands out from its neighbours (magnitude, signed offset).
+
+    Two baselines from ``reference`` (default ``m``): a running median (exact on steps, such as
+    the cell's edges, but it flattens smooth peaks) and a quadratic Savitzky-Golay fit (exact on
+    smooth peaks, such as the middle of the cell's profile, but it rings at steps). A stripe stands
+    out from both with the same sign; the smaller deviation is kept (0 where they disagree).
+    """
+    from scipy import ndimage
+    from scipy.signal import savgol_filter
+
+    ref = m if reference is None else reference
+    # edge values repeated: a monotone profile stays monotone up to the detector's edge (mirroring
+    # would make a peak there); a stripe within size // 2 of the edge may then go undetected
+    dm = m - ndimage.median_filter(ref, size=(1, size), mode="nearest")
+    ds = m - savgol_filter(ref, size, 2, axis=1, mode="nearest")
+    same = np.sign(dm) == np.sign(ds)
+    d = np.where(same, np.where(np.abs(dm) < np.abs(ds), dm, ds), 0.0)
+    return np.abs(d), d
+
+
 def _ring_offsets(sino: np.ndarray, snr: float, size: int, max_width: int) -> np.ndarray:
     """Per (row, col) additive stripe offsets of ``(angle, row, col)`` sinograms; 0 where no stripe is detected."""
     from scipy import ndimage
@@ -181,20 +202,23 @@ def _ring_offsets(sino: np.ndarray, snr: float, size: int, max_width: int) -> np
     steps = np.abs(np.diff(sino, axis=0)).astype(np.float64)
     sigma = 1.4826 * np.median(steps.reshape(-1, m.shape[0], m.shape[1]), axis=(0, 2)) / np.sqrt(2 * sino.shape[0])
     sigma = np.maximum(sigma, np.finfo(np.float64).tiny)[:, None]
-    # a running median keeps monotone profiles exactly (edges of the cell); two passes, so that a
-    # stripe on a slope does not shift its neighbours' medians (which would make them stripes too)
+    # iteratively: the strongest stripes are interpolated away before the baselines are taken
+    # again, so that a stripe does not shift its neighbours' baselines (making them stripes too)
+    size = min(size, m.shape[1] - 1 + m.shape[1] % 2)  # odd and no longer than the row
+    if size < 5:
+        return np.zeros_like(m)
     clean = m
-    for _ in range(3):
-        base = ndimage.median_filter(clean, size=(1, size), mode="nearest")
-        a = np.abs(clean - base)
-        # only the local peaks of the deviation: a stripe's neighbours deviate by its shift of their median
-        peak = (a > snr * sigma) & (a >= ndimage.maximum_filter(a, size=(1, 3), mode="nearest"))
+    detected = np.zeros(m.shape, bool)
+    for _ in range(6):
+        a, _ = _deviation(clean, size)
+        # only the local peaks of the deviation: a stripe's neighbours deviate by its shift of their baselines
+        peak = (a > snr * sigma) & (a >= ndimage.maximum_filter(a, size=(1, 3), mode="nearest")) & ~detected
         if not peak.any():
             break
-        clean = _interpolate_columns(clean, peak)
-    base = ndimage.median_filter(clean, size=(1, size), mode="nearest")
-    d = m - base
-    hit = np.abs(d) > snr * sigma
+        detected |= peak
+        clean = _interpolate_columns(m, detected)
+    a, d = _deviation(m, size, reference=clean)
+    hit = detected & (a > snr * sigma)
     if max_width > 0:
         # a bad detector pixel is a narrow stripe; a wider run is a feature of the object (on the axis)
         lab, _ = ndimage.label(hit, structure=np.array([[0, 0, 0], [1, 1, 1], [0, 0, 0]]))
@@ -211,8 +235,10 @@ def remove_rings(sinograms: Any, *, snr: float = 4.0, size: int = 9, max_width: 
     the ``-log`` sinogram at every angle (a ring after reconstruction). The angle average of
     each sinogram row is smooth across columns except at such pixels (object features move
     across columns with the angle; only features on the rotation axis stay put), so the
-    deviation of the average from its running median across ``size`` columns is the
-    stripe's offset (Boin & Haibel, Opt. Express 14, 12071, 2006). Unlike that method and
+    deviation of the average from its smooth baseline across ``size`` columns is the
+    stripe's offset (Boin & Haibel, Opt. Express 14, 12071, 2006); it must stand out from both
+    a running median (exact at steps) and a quadratic fit (exact at smooth peaks, e.g. the middle
+    of a cylinder's profile on a small detector). Unlike that method and
     algotom's sorting filter, only columns whose deviation exceeds ``snr`` times the row's
     robust noise (and whose run is at most ``max_width`` pixels wide) are corrected: every
     other value is returned unchanged, so strong edges (the Li/electrolyte interface) are
@@ -227,7 +253,8 @@ def remove_rings(sinograms: Any, *, snr: float = 4.0, size: int = 9, max_width: 
     snr : float, default 4
         Detection threshold, in robust standard deviations of the residual of each row.
     size : int, default 9
-        Running-median window across columns, pixels (odd, > 2 ``max_width``).
+        Window of the two baselines across columns (running median, quadratic
+        Savitzky-Golay), pixels (odd, > 2 ``max_width``).
     max_width : int, default 3
         Widest run of adjacent columns corrected, pixels (0: no limit).
 
@@ -316,12 +343,12 @@ def remove_zingers(frames: Any, *, threshold: float = 8.0, size: int = 3) -> Any
     """Replace zingers (single-pixel bright spots of raw counts) by the median of their neighbours.
 
     A zinger (a gamma ray or a scattered photon hitting the scintillator or the sensor) raises
-    one or a few pixels of one frame far above their neighbours. A pixel is replaced when it
-    exceeds the median of its ``size x size`` neighbourhood in the same frame by more than
-    ``threshold`` times the frame's robust noise, measured on the residuals scaled by the
-    square root of the median (Poisson counts with an unknown detector gain). A pixel on an
-    edge has most of its neighbours on one side of it and is not above their median; only
-    spots smaller than half the window are removed.
+    one or a few pixels of one frame far above their neighbours. A pixel is replaced (by the
+    median of its neighbours) when it exceeds its third-brightest neighbour in the
+    ``size x size`` window by more than ``threshold`` times the frame's noise, measured on
+    counts scaled by the square root of the median (Poisson counts with an unknown detector
+    gain). A pixel on an edge or a steep gradient has brighter neighbours on one side and is
+    not flagged; spots of up to three pixels are.
 
     Parameters
     ----------
@@ -350,17 +377,24 @@ def remove_zingers(frames: Any, *, threshold: float = 8.0, size: int = 3) -> Any
         raise ParameterError(f"remove_zingers: threshold must be > 0 and size odd >= 3 (got {threshold}, {size})")
     dt = np.dtype(np.float64) if frames.dtype == np.float64 else np.dtype(np.float32)
 
+    ring = np.ones((1, size, size), bool)
+    ring[0, size // 2, size // 2] = False  # the neighbours, not the pixel itself
+
     def block(b: np.ndarray) -> np.ndarray:
         from scipy import ndimage
 
         b = b.astype(dt, copy=True)
-        med = ndimage.median_filter(b, size=(1, size, size), mode="nearest")
+        med = ndimage.median_filter(b, footprint=ring, mode="nearest")
+        # a zinger (up to 3 pixels) stands above its third-brightest neighbour; a pixel on an edge or a
+        # steep gradient does not (it stands above its median: 15 false hits of 3600 pixels in the test)
+        third = ndimage.rank_filter(b, rank=-3, footprint=ring, mode="nearest")
         scale = np.sqrt(np.maximum(med, 1.0))
-        resid = (b - med) / scale
+        excess = (b - third) / scale
         for k in range(b.shape[0]):
-            r = resid[k]
-            sigma = 1.4826 * float(np.median(np.abs(r - np.median(r))))
-            hit = r > threshold * max(sigma, 1e-12)
+            # the noise of the scaled counts from the differences of neighbouring pixels
+            step = np.diff(b[k] / scale[k], axis=-1)
+            sigma = 1.4826 * float(np.median(np.abs(step - np.median(step)))) / np.sqrt(2.0)
+            hit = excess[k] > threshold * max(sigma, 1e-12)
             b[k][hit] = med[k][hit]
         return b
 
