@@ -81,6 +81,7 @@ def test_every_point_two_phases(mixed):
     inside = model.truth.mask & maps.mask.values
     assert inside.sum() > 30
     assert maps.attrs["phases"].startswith("per-point decomposition run (phases auto)")
+    assert bool(maps.phases_decomposed)
     np.testing.assert_allclose(maps.attrs["phases_survey_d_A"], [D1, D2], atol=5e-4)
     share = np.minimum(model.fraction, 1.0 - model.fraction)
     # the bar is 0.05 RMS; the decomposition does an order of magnitude better
@@ -134,6 +135,7 @@ def test_single_phase_map(single):
     add_phase_maps(maps, open_kmap(master), params)  # auto: the survey finds one population
     assert "not run" in maps.attrs["phases"] and "one lattice population" in maps.attrs["phases_survey"]
     assert not maps.two_phase.values.any() and np.isnan(maps.phase_fraction.values).all()
+    assert not bool(maps.phases_decomposed)
     np.testing.assert_array_equal(before, maps.d_spacing.values)
     assert _rms((maps.d_spacing.values - model.truth.d_spacing_A)[inside]) < 2.5e-5
     add_phase_maps(maps, open_kmap(master), params, mode="on")

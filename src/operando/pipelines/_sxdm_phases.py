@@ -63,8 +63,9 @@ def _box_q(meta: Any, roi: ROI) -> np.ndarray:
     return np.asarray(np.linalg.norm(pixel_q(*pick, detector=det, wavelength_A=meta.wavelength_A), axis=-1))
 
 
-def _fill(maps: xr.Dataset, values: dict[str, np.ndarray]) -> None:
+def _fill(maps: xr.Dataset, values: dict[str, np.ndarray], *, decomposed: bool) -> None:
     """The phase variables into ``maps``; NaN (False for ``two_phase``) outside its mask."""
+    maps["phases_decomposed"] = ((), decomposed, {"long_name": "per-point two-phase decomposition run on this map"})
     keep = np.asarray(maps["mask"].values, dtype=bool)
     for name, attrs in PHASE_VARIABLES.items():
         v = values[name]
@@ -87,8 +88,9 @@ def add_phase_maps(
     maps : xarray.Dataset
         Dims ``(y, x)`` with ``mask`` (from :func:`operando.sxdm.strain_tilt_maps`);
         receives ``two_phase``, ``phase_fraction``, ``d_phase1``, ``d_phase2`` (Å),
-        ``width_phase1``, ``width_phase2`` (1/Å) and ``two_phase_delta_bic`` (see
-        :func:`operando.sxdm._phases.decompose_phases`) unless ``mode`` is ``"off"``, and
+        ``width_phase1``, ``width_phase2`` (1/Å), ``two_phase_delta_bic`` (see
+        :func:`operando.sxdm._phases.decompose_phases`) and the scalar ``phases_decomposed``
+        (kept by a series, whose maps lose their attrs) unless ``mode`` is ``"off"``, and
         the attrs ``phases`` (what ran and why), ``phases_mode``, ``phases_survey``,
         ``phases_survey_d_A``, ``phases_bin_width_per_A``, ``phases_background_counts``.
     source : FrameSource
@@ -150,14 +152,16 @@ def add_phase_maps(
     )
     if mode == "auto" and not survey.two_populations:
         nan = np.full((ny, nx), np.nan)
-        _fill(maps, {**dict.fromkeys(PHASE_VARIABLES, nan), "two_phase": np.zeros((ny, nx), dtype=bool)})
+        _fill(
+            maps, {**dict.fromkeys(PHASE_VARIABLES, nan), "two_phase": np.zeros((ny, nx), dtype=bool)}, decomposed=False
+        )
         maps.attrs["phases"] = "per-point decomposition not run (phases auto): the survey finds one lattice population"
         return
     with single_threaded_blas():
         profiles = np.asarray(radial_profiles(source, bins).compute(scheduler=scheduler))
     keep = np.asarray(maps["mask"].values, dtype=bool)
     found = decompose_phases(profiles, bins, survey=survey, background=background, points=keep)
-    _fill(maps, found)
+    _fill(maps, found, decomposed=True)
     lo, hi = float(bins.edges[0]), float(bins.edges[-1])
     near_edge = np.zeros((ny, nx), dtype=bool)
     for k in ("1", "2"):
