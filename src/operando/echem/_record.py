@@ -131,6 +131,37 @@ def _integrate_charge_mAh(
     return np.concatenate([[0.0], np.cumsum(dq)])
 
 
+def _timestamps_from_start(start_time: datetime, time_s: npt.NDArray[np.float64]) -> pd.Series:
+    """``start_time + time_s`` as UTC ``datetime64[ns]``, by integer nanoseconds in NumPy.
+
+    ``pd.to_timedelta(time_s, unit="s")`` took 0.16 s of a 0.36 s read on 30 000 rows
+    (it checks every element); rounding to whole nanoseconds and adding is exact to
+    the nanosecond for any time below 292 years.
+
+    Examples
+    --------
+    >>> from datetime import UTC
+    >>> _timestamps_from_start(datetime(2024, 1, 1, tzinfo=UTC), np.array([0.0, 1.5])).tolist()
+    [Timestamp('2024-01-01 00:00:00+0000', tz='UTC'), Timestamp('2024-01-01 00:00:01.500000+0000', tz='UTC')]
+    """
+    start = pd.Timestamp(start_time)
+    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    ns = np.int64(start.value) + np.round(time_s * 1e9).astype(np.int64)
+    return pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]"), tz="UTC"))
+
+
+def _as_utc(timestamp: npt.ArrayLike) -> pd.Series:
+    """Absolute times as a UTC ``datetime64[ns]`` series without a per-row conversion.
+
+    A tz-aware pandas Series/Index is converted as it is (``np.asarray`` of one would
+    build a Python Timestamp per row: 1.5 s on 250 000 rows); naive times are UTC.
+    """
+    if isinstance(timestamp, pd.Series | pd.Index) and isinstance(timestamp.dtype, pd.DatetimeTZDtype):
+        return pd.Series(pd.DatetimeIndex(timestamp).tz_convert("UTC").as_unit("ns"))
+    ts = pd.to_datetime(pd.Series(np.asarray(timestamp)), cache=False)
+    return ts.dt.tz_localize("UTC") if ts.dt.tz is None else ts.dt.tz_convert("UTC")
+
+
 def direction(current_mA: npt.ArrayLike, *, rest_tolerance_mA: float | None = None) -> npt.NDArray[np.int8]:
     """Classify each sample as charge (+1), discharge (-1) or rest (0).
 
@@ -281,15 +312,12 @@ class EchemRecord:
             raise CorruptFileError(f"time is not finite at row {bad}", path=meta.source or None)
         if timestamp is None:
             if meta.start_time is not None:
-                start = pd.Timestamp(meta.start_time)
-                start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
-                columns["timestamp"] = start + pd.to_timedelta(t, unit="s")
+                columns["timestamp"] = _timestamps_from_start(meta.start_time, t)
             else:
                 columns["timestamp"] = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
             derived.append("timestamp")
         else:
-            ts = pd.to_datetime(pd.Series(np.asarray(timestamp)), cache=False)
-            columns["timestamp"] = ts.dt.tz_localize("UTC") if ts.dt.tz is None else ts.dt.tz_convert("UTC")
+            columns["timestamp"] = _as_utc(timestamp)
         if charge_mAh is None:
             columns["charge_mAh"] = _integrate_charge_mAh(t, np.nan_to_num(i))
             derived.append("charge_mAh")
@@ -326,7 +354,10 @@ class EchemRecord:
                 raise CorruptFileError(
                     f"column {name} has {len(columns[name])} rows, time has {n}", path=meta.source or None
                 )
-        frame = pd.DataFrame(columns, copy=False)  # the arrays are ours already
+        # canonical order first: EchemRecord would otherwise reorder by a full copy (take)
+        ordered = {name: columns[name] for name in CANONICAL_COLUMNS}
+        ordered.update((name, values) for name, values in columns.items() if name not in ordered)
+        frame = pd.DataFrame(ordered, copy=False)  # the arrays are ours already
         units = dict(CANONICAL_UNITS)
         units.update(extra_units or {})
         return cls(frame, units, meta.replace(derived=tuple(sorted(set(meta.derived) | set(derived)))))

@@ -24,6 +24,7 @@ corrections listed in :data:`_ID_OVERRIDES` (each with the file that proves it).
 from __future__ import annotations
 
 import functools
+import hashlib
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,7 +37,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import numpy.typing as npt
 
-from operando._hashing import sha256_file
 from operando.echem._record import EchemMetadata, EchemRecord, half_cycles_from_current
 from operando.errors import CorruptFileError, ParameterError, UnsupportedFormatError
 
@@ -82,18 +82,49 @@ _LOG_INTERPRETER_VERSION = 0x03C5
 _LOG_DEVICE_TYPE = 0x03CE
 _LOG_DEVICE_SN = 0x03CF
 
-# Instrument model codes (byte before the serial number in the LOG module), only the
-# ones verified against the "Device : ..." line of an EC-Lab text export of the same file.
+# Instrument model codes (byte before the serial number in the LOG module): BioLogic's
+# device-type enumeration of its EC-Lab development kit, spelt as the "Device : ..." line
+# of EC-Lab's text export writes the model (hyphen before the number: "SP-150",
+# "VSP-3e", "MPG-2"; "VMP3" without). Verified against real exports: 5, 6, 14, 16, 21, 22,
+# 26, 27, 34. Code 26 is the BCS-8xx family (the export of bcd.issue_241 says "BCS-805";
+# the code does not tell 805 from 810/815).
 _DEVICE_TYPES = {
+    0: "VMP",
+    1: "VMP2",
+    2: "MPG",
+    3: "BiStat",
+    4: "MCS-200",
     5: "VMP3",
     6: "VSP",
+    7: "HCP-803",
+    8: "EPP-400",
+    9: "EPP-4000",
+    10: "BiStat2",
+    11: "FCT-150S",
+    12: "VMP-300",
+    13: "SP-50",
     14: "SP-150",
+    15: "FCT-50S",
     16: "SP-300",
+    17: "CLB-500",
+    18: "HCP-1005",
+    19: "CLB-2000",
+    20: "VSP-300",
     21: "SP-200",
     22: "MPG-2",
-    26: "BCS-8xx",  # bcd.issue_241: export says "BCS-805"
+    23: "SP-100",
+    24: "MOSLED",
+    26: "BCS-8xx",
     27: "SP-240",
+    28: "MPG-205",
+    29: "MPG-210",
+    30: "MPG-220",
+    31: "MPG-240",
+    32: "BP-300",
+    33: "VMP-3e",
     34: "VSP-3e",
+    35: "SP-50e",
+    36: "SP-150e",
 }
 
 # Corrections to yadg 7.0.1's column table, keyed by the full 16-bit column ID:
@@ -569,6 +600,7 @@ def _log_metadata(data: memoryview, timezone: str, path: str) -> dict[str, Any]:
     if len(data) > _LOG_DEVICE_TYPE:
         code = data[_LOG_DEVICE_TYPE]
         out["instrument"] = _DEVICE_TYPES.get(code, f"BioLogic device type {code}")
+        out["device_code"] = str(code)
     serial = _pascal(data, _LOG_DEVICE_SN)
     if serial is not None:
         out["serial_number"] = serial
@@ -786,13 +818,13 @@ def read_mpr(path: str | PathLike[str], *, timezone: str = "UTC") -> EchemRecord
     extra["modules"] = ", ".join(m.name for m in modules)
     if "VMP LOG" in by_name:
         log = _log_metadata(_module_bytes(buf, by_name["VMP LOG"]), timezone, src)
-        for key in ("server_version", "interpreter_version"):
+        for key in ("server_version", "interpreter_version", "device_code"):
             if key in log:
                 extra[key] = log.pop(key)
         info.update(log)
     meta = EchemMetadata(
         source=src,
-        sha256=sha256_file(path),
+        sha256=hashlib.sha256(buf).hexdigest(),  # the bytes already read, not a second read
         format="biologic-mpr",
         techniques=(technique,),
         extra=extra,

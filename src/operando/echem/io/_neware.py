@@ -120,7 +120,14 @@ def _polars_to_numpy(frame: Any) -> dict[str, npt.NDArray[Any]]:
     out: dict[str, npt.NDArray[Any]] = {}
     for name in frame.columns:
         series = frame[name]
-        if series.dtype in (pl.Categorical, pl.Enum, pl.String):
+        if series.dtype in (pl.Categorical, pl.Enum) and series.null_count() == 0:
+            # codes -> labels by one fancy index (a per-row to_list() cost 0.3 s on 250 000 rows)
+            codes = series.to_physical().to_numpy().astype(np.int64)
+            distinct = series.unique()
+            lut = np.empty(int(codes.max(initial=0)) + 1, dtype=object)
+            lut[distinct.to_physical().to_numpy().astype(np.int64)] = distinct.cast(pl.String).to_list()
+            out[name] = lut[codes]
+        elif series.dtype in (pl.Categorical, pl.Enum, pl.String):
             out[name] = np.asarray(series.cast(pl.String).to_list(), dtype=object)
         else:
             out[name] = series.to_numpy()
@@ -266,7 +273,8 @@ def _record_from_frame(
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise CorruptFileError(f"record {row}: Unix time {unix_s[row]!r} s is out of range", path=source)
-        unix = pd.to_datetime(unix_s, unit="s", utc=True)
+        # whole nanoseconds by NumPy (pd.to_datetime(unit="s") cost 0.26 s on 250 000 rows)
+        unix = pd.DatetimeIndex(np.round(unix_s * 1e9).astype(np.int64).view("datetime64[ns]"), tz="UTC")
         if timezone is not None:
             zone = resolve_timezone(timezone)
             unix = (

@@ -197,9 +197,17 @@ def capture_library_noise(loggers: Sequence[str] = ()) -> Iterator[list[str]]:
 
 
 def first_seen(values: Sequence[Any] | npt.NDArray[Any]) -> tuple[str, ...]:
-    """Distinct non-empty values as strings, in order of first appearance."""
+    """Distinct non-empty values as strings, in order of first appearance.
+
+    Examples
+    --------
+    >>> first_seen(np.array(["CC_Chg", "Rest", "CC_Chg", "", None, "CC_DChg"], dtype=object))
+    ('CC_Chg', 'Rest', 'CC_DChg')
+    """
     out: dict[str, None] = {}
-    for v in values:
+    # pd.unique hashes in C and keeps the order of first appearance: the loop below sees
+    # only the distinct values (a Python loop over 250 000 rows cost 0.7 s)
+    for v in pd.unique(np.asarray(values, dtype=object).ravel()):
         if v is None or (isinstance(v, float) and np.isnan(v)):
             continue
         s = str(v).strip()
