@@ -219,9 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             fastest = min(timed, key=lambda r: r["time_s"])
             ratio = fastest["time_s"] / rows[0]["time_s"]
             summary.append((fmt, fastest["reader"], ratio))
-            print(
-                f"  ratio {fastest['reader']}/operando = {ratio:.2f} ({'ours faster or equal' if ratio >= 1 else 'ours slower'})"
-            )
+            verdict = "ours faster or equal" if ratio >= 1 else "ours slower"
+            print(f"  ratio {fastest['reader']}/operando = {ratio:.2f} ({verdict})")
     print("\nformat   fastest rival    ratio (>= 1: ours as fast or faster)")
     for fmt, name, ratio in summary:
         print(f"{fmt:8s} {name:16s} {ratio:6.2f}")
