@@ -18,7 +18,7 @@ from scipy import optimize, special
 from operando.errors import ParameterError
 from operando.pipelines._sxdm_phases import add_phase_maps
 from operando.pipelines.sxdm import process_kmap
-from operando.sxdm import ROI, find_hot_pixels, open_kmap
+from operando.sxdm import ROI, ArraySource, find_hot_pixels, open_kmap
 from operando.sxdm._phases import (
     decompose_phases,
     fit_radial_peaks,
@@ -174,6 +174,13 @@ def test_modes(single):
     assert maps.attrs["phases"] == "not run (phases off)" and "two_phase" not in maps
     with pytest.raises(ParameterError, match="phases must be"):
         add_phase_maps(maps, open_kmap(master), params, mode="yes")  # type: ignore[arg-type]
+    source = open_kmap(master)
+    blank = np.random.default_rng(0).poisson(0.5, source.frames.shape).astype(np.int32)
+    with pytest.raises(ParameterError, match="no Bragg peak") as err:
+        add_phase_maps(maps, ArraySource(blank, source.meta), params)
+    assert err.value.path == str(source.meta.path)
+    with pytest.raises(ParameterError, match="points"):
+        add_phase_maps(maps.isel(y=slice(0, 5)), source, params)
 
 
 # -- kernel, on arrays ------------------------------------------------------------------

@@ -89,7 +89,7 @@ def add_phase_maps(
         Dims ``(y, x)`` with ``mask`` (from :func:`operando.sxdm.strain_tilt_maps`);
         receives ``two_phase``, ``phase_fraction``, ``d_phase1``, ``d_phase2`` (Å),
         ``width_phase1``, ``width_phase2`` (1/Å), ``two_phase_delta_bic`` (see
-        :func:`operando.sxdm._phases.decompose_phases`) and the scalar ``phases_decomposed``
+        :func:`operando.sxdm.decompose_phases`) and the scalar ``phases_decomposed``
         (kept by a series, whose maps lose their attrs) unless ``mode`` is ``"off"``, and
         the attrs ``phases`` (what ran and why), ``phases_mode``, ``phases_survey``,
         ``phases_survey_d_A``, ``phases_bin_width_per_A``, ``phases_background_counts``.
@@ -137,11 +137,14 @@ def add_phase_maps(
     n_surveyed = len(rows) * nx
     valid = np.asarray(meta.pixel_mask) == 0
     valid &= ~find_hot_pixels(summed)
-    roi, inside = phase_region(summed, valid=valid)
-    bins = radial_bins(_box_q(meta, roi), roi=roi, inside=inside, valid=valid[roi.slices[1:]])
-    # the flat background outside the region where any point diffracts (the reduction's own
-    # may be per frame, or none): fixed in the fits, as a free one mimics a broad peak
-    background = region_background(summed, roi, inside, valid=valid, n_points=n_surveyed)
+    try:
+        roi, inside = phase_region(summed, valid=valid)
+        bins = radial_bins(_box_q(meta, roi), roi=roi, inside=inside, valid=valid[roi.slices[1:]])
+        # the flat background outside the region where any point diffracts (the reduction's own
+        # may be per frame, or none): fixed in the fits, as a free one mimics a broad peak
+        background = region_background(summed, roi, inside, valid=valid, n_points=n_surveyed)
+    except ParameterError as err:  # name the file: the CLI prints one line
+        raise ParameterError(f"phases: {err.problem}", path=meta.path) from None
     total = np.asarray(radial_profiles(summed[:, None, None], bins).compute(scheduler=scheduler))[0, 0]
     survey = survey_phases(total, bins, background=background * n_surveyed)
     maps.attrs.update(
