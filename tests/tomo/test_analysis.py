@@ -483,3 +483,20 @@ def test_roughness_of_a_segmented_noisy_scan_matches_the_truth(seed):
         true_rms = roughness_rms(drop_rim(truth[k]))
         assert true_rms > 1.0  # a rough interface (3 voxels of amplitude)
         assert roughness_rms(drop_rim(got[k])) == pytest.approx(true_rms, rel=0.1)
+
+
+def test_scan_analyses_same_from_dask_and_the_first_frame_placeholder():
+    from operando.pipelines import between_scans_placeholder, scan_analyses
+    from operando.synthetic import simulate_cell
+
+    cell = simulate_cell((60, 40, 40), voxel_size_um=5.0, n_voids=(3, 3), seed=6)
+    kw = {"voxel_size_um": 5.0, "density_edge_um": 40.0, "n_density_cubes": 3}
+    eager = scan_analyses(cell.volume, cell.labels, **kw)
+    lazy = scan_analyses(da.from_array(cell.volume, chunks=20), da.from_array(cell.labels, chunks=20), **kw)
+    assert sorted(eager) == sorted(lazy)
+    for name, v in eager.items():
+        np.testing.assert_array_equal(np.asarray(lazy[name].values), v.values, err_msg=name)
+    first = between_scans_placeholder((40, 40))
+    assert first["contact_lost"].shape == (2, 40, 40) and not first["contact_lost"].values.any()
+    assert np.isnan(first["contact_lost_area_mm2"].values).all() and np.isnan(float(first["capacity_between_mAh"]))
+    assert first["registration_shift_um"].coords["axis"].values.tolist() == ["z", "y", "x"]
