@@ -13,7 +13,7 @@ pixels at zero, as :class:`operando.synthetic.SyntheticKMap` does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -35,23 +35,27 @@ class TwoPhaseKMap(SyntheticKMap):
 
     ``truth`` is phase 1 (the larger d-spacing), ``second`` phase 2; ``fraction`` (y, x)
     is phase 1's share of each point's Bragg intensity (its volume fraction), NaN outside
-    the crystal.
+    the crystal; ``second_sigma_q`` phase 2's peak width (1/Å; ``peak_sigma_q`` if None).
     """
 
     second: KMapTruth | None = None
     fraction: NDArray[np.float64] | None = None
+    second_sigma_q: float | None = None
 
-    def _phase_peaks(self, truth: KMapTruth, points: NDArray[np.intp]) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
-        """Expected Bragg counts of one phase: voxels within reach, (voxels, points)."""
+    def _phase_peaks(
+        self, truth: KMapTruth, points: NDArray[np.intp], sigma: float
+    ) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+        """Expected Bragg counts of one phase (isotropic Gaussian of std ``sigma``, 1/Å): voxels
+        within reach, (voxels, points)."""
         qflat = self.pixel_q().reshape(-1, 3)
         inside = truth.q[truth.mask]
         centre = inside.mean(0)
-        reach = 8.0 * self.peak_sigma_q + float(np.linalg.norm(inside - centre, axis=-1).max(initial=0.0))
+        reach = 8.0 * sigma + float(np.linalg.norm(inside - centre, axis=-1).max(initial=0.0))
         near = np.flatnonzero(np.linalg.norm(qflat - centre, axis=-1) < reach)
         qc = qflat[near] - centre
         qp = truth.q.reshape(-1, 3)[points] - centre
         dist2 = (qc**2).sum(1)[:, None] - 2.0 * qc @ qp.T + (qp**2).sum(1)[None, :]
-        g = np.exp(-0.5 * np.maximum(dist2, 0.0) / self.peak_sigma_q**2)
+        g = np.exp(-0.5 * np.maximum(dist2, 0.0) / sigma**2)
         norm = g.sum(0)
         counts = truth.counts.reshape(-1)[points]
         return near, g * np.divide(counts, norm, out=np.zeros_like(counts), where=norm > 0)
@@ -73,8 +77,9 @@ class TwoPhaseKMap(SyntheticKMap):
         pts = np.arange(start, stop)
         f = np.nan_to_num(self.fraction.reshape(-1)[pts], nan=0.0)
         expected = np.zeros((pts.size, n_vox))
-        for truth, share in ((self.truth, f), (self.second, 1.0 - f)):
-            near, peak = self._phase_peaks(truth, pts)
+        second_sigma = self.peak_sigma_q if self.second_sigma_q is None else self.second_sigma_q
+        for truth, share, sigma in ((self.truth, f, self.peak_sigma_q), (self.second, 1.0 - f, second_sigma)):
+            near, peak = self._phase_peaks(truth, pts, sigma)
             expected[:, near] += (peak * share[None, :]).T  # frames are linear in intensity
         expected += self.background
         hot = np.broadcast_to(self.hot_pixels, (n_a, dy, dx)).reshape(-1)
@@ -158,6 +163,8 @@ def simulate_two_phase_kmap(
     *,
     d_spacings_A: tuple[float, float] = LMNO_D400_A,
     hkl: tuple[int, int, int] = (4, 0, 0),
+    tilt_between_deg: float = 0.0,
+    second_sigma_q: float | None = None,
     **kmap: Any,
 ) -> TwoPhaseKMap:
     """A K-map whose points hold two phases of known d-spacing in known proportion.
@@ -172,6 +179,11 @@ def simulate_two_phase_kmap(
         Mean d-spacings of the two phases (Å), e.g. LMNO's d400 on the two plateaus.
     hkl : (int, int, int)
         The reflection.
+    tilt_between_deg : float
+        Misorientation of phase 2 against phase 1 (a rotation of its Q about sample +x,
+        the same at every point: the lattices are not perfectly coherent).
+    second_sigma_q : float, optional
+        Peak width of phase 2 (1/Å); that of phase 1 (``peak_sigma_q``) by default.
     **kmap
         Passed to :func:`operando.synthetic.simulate_kmap` (``seed``, ``n_angles``,
         ``detector_shape``, ``distance_m``, ``strain_std``, ``max_tilt_deg``,
@@ -206,5 +218,16 @@ def simulate_two_phase_kmap(
     second = simulate_kmap(**common, phase2_strain=d2 / mid - 1.0)
     if not np.array_equal(first.truth.mask, second.truth.mask):
         raise ParameterError("the two phases came out on different crystals (simulate_kmap changed?)")
+    truth2 = second.truth
+    if tilt_between_deg:
+        c, s = np.cos(np.radians(tilt_between_deg)), np.sin(np.radians(tilt_between_deg))
+        q2 = truth2.q @ np.array([[1.0, 0.0, 0.0], [0.0, c, s], [0.0, -s, c]])  # rows: q' = R q
+        alt = np.degrees(np.arccos(np.clip(q2[..., 2] / np.linalg.norm(q2, axis=-1), -1.0, 1.0)))
+        az = np.degrees(np.arctan2(q2[..., 1], q2[..., 0]))
+        truth2 = replace(truth2, q=q2, tilt_altitude_deg=alt, tilt_azimuth_deg=az)
+    if second_sigma_q is not None and not second_sigma_q > 0:
+        raise ParameterError(f"second_sigma_q must be positive, got {second_sigma_q}")
     base = {fl.name: getattr(first, fl.name) for fl in fields(first) if fl.init}
-    return TwoPhaseKMap(**base, second=second.truth, fraction=np.where(first.truth.mask, f, np.nan))
+    return TwoPhaseKMap(
+        **base, second=truth2, fraction=np.where(first.truth.mask, f, np.nan), second_sigma_q=second_sigma_q
+    )
