@@ -9,8 +9,15 @@ import xarray as xr
 
 from operando.errors import ParameterError
 from operando.pipelines.mri import quantify_layers
-from operando.report import plot_layer_amounts, plot_layer_rates, plot_profiles
-from operando.report._mri import plot_volume_histogram, plot_volume_views, save_csi_figures, stage_sentence
+from operando.report import (
+    plot_layer_amounts,
+    plot_layer_rates,
+    plot_profiles,
+    plot_volume_histogram,
+    plot_volume_views,
+    save_csi_figures,
+    stage_sentence,
+)
 from operando.synthetic import simulate_dendrite_mri
 
 
@@ -111,3 +118,12 @@ def test_cross_sections_and_histograms_of_a_3d_map(tmp_path):
 def test_figures_refuse_other_datasets():
     with pytest.raises(ParameterError, match="mri-layers"):
         plot_layer_amounts(xr.Dataset(attrs={"operando_kind": "tomo-series"}))
+
+
+def test_report_section_words_the_stages(layers, tmp_path):
+    from operando.report import make_section
+
+    section = make_section(layers, tmp_path / "layers.zarr")
+    sentence = stage_sentence(layers)
+    assert sentence in section.notes
+    assert not any(note.startswith("stages: #") for note in section.notes)  # no frame-by-frame dump

@@ -189,6 +189,8 @@ def mri_section(ds: xr.Dataset, source: Path) -> Section:
     """MRI layer quantification: amount and growth rate per layer, stages shaded, profiles."""
     state = frame_state(ds)
     stages = _floats(ds["stage"]) if "stage" in ds else None
+    if stages is not None:
+        stages = np.where(stages == 0, np.nan, stages)  # 0: after the short circuit, no growth stage
     shown = [v for v in ("amount", "growth_rate") if v in ds]
     summary: list[FigureSpec] = []
     if shown:
