@@ -86,7 +86,87 @@ def _ole_to_utc(days: npt.NDArray[np.float64], timezone: str) -> pd.Series:
     return series_local_to_utc(naive, timezone)
 
 
-def _parse_tables(path: Path) -> tuple[dict[str, list[Any]], dict[str, list[Any]], dict[str, list[Any]], str]:
+#: Jet 4 fixed-length column types -> NumPy dtype (as access-parser decodes them).
+_JET_DTYPES = {2: "<i1", 3: "<i2", 4: "<i4", 6: "<f4", 7: "<f8", 18: "<i4"}
+_JET_BOOLEAN = 1
+
+
+def _fixed_length_table(db: Any, name: str) -> dict[str, npt.NDArray[Any]] | None:
+    """A table of fixed-length columns read from its data pages with NumPy, or None.
+
+    access-parser decodes every field of every row in Python (7 s of 8 s for the 10 261
+    rows x 18 columns of a 1.6 MB Arbin file); here the row offsets of each page are
+    read with ``np.frombuffer`` and every column is gathered for all rows at once
+    (Jet 4 layout: page type 0x0101, row count at byte 12, row offsets from byte 14,
+    rows stored back to front, each row = 2-byte field count, fixed-length fields at
+    their column offsets, null bitmap in the row's last bytes). access-parser still
+    reads the catalogue and table definition. Anything this does not cover (Jet 3,
+    variable-length or date/money columns, overflow rows, rows shorter than their
+    columns) returns None, and the caller parses the table with access-parser.
+    """
+    try:
+        table = db.get_table(name)
+        version, page_size = int(table.version), int(table.page_size)
+        pages = list(table.table.linked_pages)
+        columns = list(table.columns.values())
+        n_cols = int(table.table_header.column_count)
+    except Exception:  # the library's own path will report what is wrong
+        return None
+    if version < 4 or not pages or not columns:
+        return None
+    specs: list[tuple[Any, np.dtype[Any] | None, int]] = []
+    for col in columns:
+        if col.type == _JET_BOOLEAN:
+            specs.append((col, None, 0))
+        elif col.type in _JET_DTYPES and col.column_flags.fixed_length:
+            kind = np.dtype(_JET_DTYPES[col.type])
+            specs.append((col, kind, kind.itemsize))
+        else:
+            return None
+    buf = np.frombuffer(b"".join(bytes(page) for page in pages), dtype=np.uint8)
+    if buf.size != len(pages) * page_size:
+        return None
+    starts_list: list[npt.NDArray[np.int64]] = []
+    ends_list: list[npt.NDArray[np.int64]] = []
+    for k in range(len(pages)):
+        base = k * page_size
+        if buf[base] != 1 or buf[base + 1] != 1:
+            return None
+        count = int(buf[base + 12]) | (int(buf[base + 13]) << 8)
+        offsets = np.frombuffer(buf[base + 14 : base + 14 + 2 * count].tobytes(), dtype="<u2").astype(np.int64)
+        if offsets.size != count:
+            return None
+        deleted = (offsets & 0x8000) != 0
+        if np.any(((offsets & 0x4000) != 0) & ~deleted):  # an overflow row lives on another page
+            return None
+        ends = np.concatenate([[page_size], offsets[:-1] & 0x0FFF])
+        starts = offsets & 0x0FFF
+        keep = ~deleted & (ends > starts)
+        starts_list.append(base + starts[keep])
+        ends_list.append(base + ends[keep])
+    starts, ends = np.concatenate(starts_list), np.concatenate(ends_list)
+    null_len = (n_cols + 7) // 8
+    widest = max(int(col.fixed_offset) + size for col, _, size in specs)
+    if np.any(ends - starts < 2 + widest + null_len) or np.any(ends > buf.size):
+        return None
+    out: dict[str, npt.NDArray[Any]] = {}
+    for col, col_dtype, size in specs:
+        cid = int(col.column_id)
+        mask_byte = buf[ends - null_len + cid // 8] if cid // 8 < null_len else np.zeros(starts.size, np.uint8)
+        present = ((mask_byte >> (cid % 8)) & 1).astype(bool)
+        if col_dtype is None:
+            out[col.col_name_str] = present
+            continue
+        idx = (starts + 2 + int(col.fixed_offset))[:, None] + np.arange(size)
+        values = buf[idx].view(col_dtype).ravel()
+        if not present.all():
+            values = values.astype(np.float64)
+            values[~present] = np.nan
+        out[col.col_name_str] = values
+    return out
+
+
+def _parse_tables(path: Path) -> tuple[Mapping[str, Any], dict[str, list[Any]], dict[str, list[Any]], str]:
     """Data, global and statistic tables plus the version string; library errors wrapped."""
     from access_parser import AccessParser
 
@@ -99,7 +179,7 @@ def _parse_tables(path: Path) -> tuple[dict[str, list[Any]], dict[str, list[Any]
                     f"Access database without {_DATA_TABLE}: not an Arbin .res file (tables: {sorted(tables)[:8]})",
                     path=path,
                 )
-            data = dict(db.parse_table(_DATA_TABLE))
+            data: Mapping[str, Any] = _fixed_length_table(db, _DATA_TABLE) or dict(db.parse_table(_DATA_TABLE))
             glob = dict(db.parse_table("Global_Table")) if "Global_Table" in tables else {}
             stat = dict(db.parse_table("Channel_Statistic_Table")) if "Channel_Statistic_Table" in tables else {}
             version_table = dict(db.parse_table("Version_Table")) if "Version_Table" in tables else {}
@@ -120,7 +200,7 @@ def _sorted_columns(data: Mapping[str, list[Any]], path: Path) -> dict[str, npt.
     lengths = {len(v) for v in data.values()}
     if len(lengths) != 1:
         raise CorruptFileError(f"{_DATA_TABLE} columns have different lengths {sorted(lengths)}", path=path)
-    if "Data_Point" not in data or not data["Data_Point"]:
+    if "Data_Point" not in data or len(data["Data_Point"]) == 0:
         raise CorruptFileError(f"{_DATA_TABLE} holds no rows", path=path)
     points = np.asarray(data["Data_Point"], dtype=np.int64)
     order = np.argsort(points, kind="stable")
