@@ -20,9 +20,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from operando.errors import OperandoError
 from operando.kinds import KINDS
-from operando.store import open_results
+from operando.store import open_store
 
 LayerData = tuple[Any, dict[str, Any], str]
 
@@ -189,14 +188,12 @@ def store_layers(path: str | PathLike[str]) -> list[LayerData]:
     Raises
     ------
     OperandoError
-        The store is incomplete, fails its check, or is of no registered kind.
+        The store is incomplete, fails its check, or lacks what its kind requires.
     """
     path = Path(path)
-    ds = open_results(path)
+    ds = open_store(path)  # verified against its manifest, its kind checked
     kind_name = str(ds.attrs.get("operando_kind"))
-    if kind_name not in KINDS:
-        raise OperandoError(f"not an operando result of a known kind (operando_kind={kind_name!r})", path=path)
-    primary = set(KINDS[kind_name].required)
+    primary = set(KINDS[kind_name].required) if kind_name in KINDS else set()
     layers = [layer for name in ds.data_vars if (layer := variable_layer(ds, str(name), store=path.name))]
     if any(kw["metadata"]["variable"] in primary for _, kw, _ in layers):
         for _, kw, _ in layers:
