@@ -117,11 +117,16 @@ def test_layers_bad_options(tmp_path):
         (["--electrodes", "1,9"], "--electrodes 1,9"),
         (["--displacement-px", "500"], "--displacement-px 500"),
         (["--short-frame", "40"], "--short-frame 40"),
+        (["--electrodes", "1,1"], "--electrodes 1,1"),
     ):
         result = _invoke(["layers", *[str(f)] * 12, *args, "-o", str(tmp_path / "x.zarr")])
         assert isinstance(result.exception, ParameterError), (args, result.output)
         assert str(result.exception).startswith(name), str(result.exception)
     assert not (tmp_path / "x.zarr").exists()
+    result = _invoke(["layers", str(f), "-o", str(tmp_path / "x.zarr")])  # one profile: no frame differences
+    assert isinstance(result.exception, ParameterError) and "--noise temporal needs at least 2 frames" in str(
+        result.exception
+    )
     exe = shutil.which("operando") or str(Path(sys.executable).with_name("operando"))
     run = subprocess.run(
         [exe, "mri", "layers", *[str(f)] * 12, "--layers", "100000", "-o", str(tmp_path / "y.zarr")],

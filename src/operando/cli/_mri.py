@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +27,8 @@ def _electrodes(text: str | None) -> tuple[float, float] | None:
         a, b = (float(v) for v in text.split(","))
     except ValueError:
         raise ParameterError(f"--electrodes takes two depths in mm as A,B, got {text!r}") from None
+    if not (math.isfinite(a) and math.isfinite(b)) or a == b:
+        raise ParameterError(f"--electrodes {text}: two finite, different depths in mm")
     return a, b
 
 

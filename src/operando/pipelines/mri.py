@@ -200,6 +200,10 @@ def quantify_layers(
     bg = bg_values.reshape(n_frames, -1)
     autocorr = None
     baseline = np.zeros(n_frames) if magnitude else bg.mean(axis=1)
+    if noise == "temporal" and n_frames < 2:
+        raise ParameterError(
+            f"--noise temporal needs at least 2 frames, the series has {n_frames}: use --noise spatial"
+        )
     if noise == "temporal":
         # a receiver offset that changes from frame to frame is removed with the baseline
         # below, so it is no noise of the amounts: take it out of the differences too
