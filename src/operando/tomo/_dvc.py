@@ -188,6 +188,8 @@ def _correlate_row(
     mask_slab = None if mask_slab is None else np.asarray(mask_slab, dtype=bool)
     out = np.full((_N_OUT, starts_y.size, starts_x.size), np.nan)
     win_z = slice(margin, margin + size)
+    hann = np.hanning(size + 2)[1:-1]  # no zero weights at the ends
+    taper = hann[:, None, None] * hann[None, :, None] * hann[None, None, :]
     for iy, y0 in enumerate(starts_y):
         for ix, x0 in enumerate(starts_x):
             win = (win_z, slice(y0, y0 + size), slice(x0, x0 + size))
@@ -199,19 +201,28 @@ def _correlate_row(
             g0 = def_slab[win].astype(np.float64)
             if not g0.std() > 0:
                 continue
-            shift, _, _ = phase_cross_correlation(f, g0, upsample_factor=1, normalization="phase")
+            # integer start from the phase correlation of the tapered windows: without the taper the
+            # windows' cut edges (not periodic) can win, e.g. a start of (0, 0, 4) for a true
+            # (-2.25, 2.5, -1), from which Gauss-Newton left the search range (NaN)
+            shift, _, _ = phase_cross_correlation(f * taper, g0 * taper, upsample_factor=1, normalization="phase")
             u0 = -np.asarray(shift, dtype=np.float64)
             u0 = np.clip(u0, -max_displacement_vox, max_displacement_vox)
             block = def_slab[:, y0 - margin : y0 + size + margin, x0 - margin : x0 + size + margin].astype(np.float64)
-            u, zncc, it = _refine(
-                f,
-                block,
-                u0,
-                margin,
-                max_iterations=max_iterations,
-                tolerance_vox=tolerance_vox,
-                limit_vox=max_displacement_vox,
-            )
+            total = 0
+            for start in (u0, np.zeros(3)):  # a failed start is retried from no displacement
+                u, zncc, it = _refine(
+                    f,
+                    block,
+                    start,
+                    margin,
+                    max_iterations=max_iterations,
+                    tolerance_vox=tolerance_vox,
+                    limit_vox=max_displacement_vox,
+                )
+                total += it
+                if np.isfinite(u).all() or not start.any():
+                    break
+            it = total
             out[:3, iy, ix] = u
             out[3, iy, ix] = zncc
             out[4, iy, ix] = it
