@@ -101,8 +101,8 @@ def process(
     )  # fmt: skip
     offset = 0.0
     if phase_mode == "auto":
-        raw = process_fid(
-            data, sw_Hz=meta.sw_Hz, size=size, group_delay=meta.group_delay, window=window, first_point=first_point
+        raw = process_fid(  # halved first point: no constant offset to lift dispersion tails (autophase)
+            data, sw_Hz=meta.sw_Hz, size=size, group_delay=meta.group_delay, window=window, first_point=0.5
         )
         p0_deg, p1_deg = autophase(raw.sum(axis=0))
     elif phase_mode == "manual":
