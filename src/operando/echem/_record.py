@@ -448,7 +448,11 @@ def nonfinite_rows(record: EchemRecord) -> npt.NDArray[np.bool_]:
     for name in _FINITE_COLUMNS:
         if name in record.meta.derived:
             continue
-        bad |= ~np.isfinite(record.data[name].to_numpy(dtype=np.float64))
+        values = record.data[name].to_numpy(dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(values.sum()):  # one pass, no mask: a NaN or inf makes the sum non-finite
+                continue
+        bad |= ~np.isfinite(values)
     return bad
 
 

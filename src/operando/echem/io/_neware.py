@@ -134,6 +134,14 @@ def _polars_to_numpy(frame: Any) -> dict[str, npt.NDArray[Any]]:
     return out
 
 
+def _distinct_in_order(frame: Any, name: str, values: npt.NDArray[Any]) -> list[Any]:
+    """Distinct values of a column in order of first appearance (polars hashes the codes)."""
+    try:
+        return list(frame[name].unique(maintain_order=True).cast(str).to_list())
+    except Exception:  # not a polars frame, or a dtype polars cannot cast: pandas does it
+        return list(pd.unique(values))
+
+
 def _cumulative_charge(capacity_mAh: npt.NDArray[np.float64], step_count: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
     """Running charge over the record from a capacity that restarts in every step.
 
@@ -298,7 +306,7 @@ def _record_from_frame(
         charge = _cumulative_charge(cols["capacity_mAh"], step_count)
         extra_meta["charge_mAh"] = "running sum of Neware's per-step capacity (charge - discharge)"
     step_types = cols.get("step_type")
-    techniques = first_seen(step_types) if step_types is not None else ()
+    techniques = first_seen(_distinct_in_order(frame, "step_type", step_types)) if step_types is not None else ()
     if noise:
         extra_meta["reader_warnings"] = " | ".join(dict.fromkeys(noise))
     canonical_sources = {"total_time_s", "voltage_V", "current_mA"}
