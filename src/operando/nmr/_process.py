@@ -345,9 +345,9 @@ def autophase(
         # refined on a 0.1-degree grid; clean narrow lines leave a band with no negative point
         # at all (the absorption's positive floor hides a small dispersion): its middle is taken
         fine = np.arange(b0 - 5.0, b0 + 5.0 + 1e-9, 0.1)
-        cost = np.array([_negative_share(s, k, b)[0] for b in fine])
-        best = np.flatnonzero(cost <= cost.min() + 1e-12 * max(cost.max(), 1e-300))
-        p1_deg = float(fine[best].mean()) if np.all(np.diff(best) == 1) else float(fine[int(np.argmin(cost))])
+        shares = np.array([_negative_share(s, k, b)[0] for b in fine])
+        flat = np.flatnonzero(shares <= shares.min() + 1e-12 * max(shares.max(), 1e-300))
+        p1_deg = float(fine[flat].mean()) if np.all(np.diff(flat) == 1) else float(fine[int(np.argmin(shares))])
         return _negative_share(s, k, p1_deg)[1] % 360.0, p1_deg
 
     def cost(x: npt.NDArray[np.float64]) -> float:
