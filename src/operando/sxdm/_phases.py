@@ -190,7 +190,8 @@ def phase_region(
     if not peak > 5.0 * noise:
         raise ParameterError("no Bragg peak above the background in the summed frames")
     lit = excess > max(threshold * peak, 5.0 * noise)
-    lit = ndimage.binary_dilation(lit, structure=np.ones([2 * g + 1 for g in grow], dtype=bool))
+    # a box dilation, as a separable maximum filter (~10x faster than binary_dilation's loop)
+    lit = ndimage.maximum_filter(lit.view(np.uint8), size=[2 * g + 1 for g in grow], mode="constant") > 0
     bounds = []
     for axis in range(3):
         hit = np.flatnonzero(lit.any(axis=tuple(a for a in range(3) if a != axis)))
