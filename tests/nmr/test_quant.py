@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from operando.errors import CorruptFileError, UnsupportedFormatError
+from operando.errors import CorruptFileError, ParameterError, UnsupportedFormatError
 from operando.nmr import (
     hz_matched_window,
     process,
@@ -18,8 +18,8 @@ from operando.nmr import (
     sideband_windows,
     signal_factor,
 )
-from operando.pipelines.nmr import isotope_fraction
-from operando.synthetic import li_isotope_pair
+from operando.pipelines.nmr import Acquisition, isotope_fraction
+from operando.synthetic import Excitation, li_isotope_pair
 
 from ..conftest import real_files
 
@@ -54,6 +54,28 @@ def test_fraction_with_40_percent_sidebands(tmp_path):
     assert _x6(tmp_path, "cb", seed=0, line_widths="hz", use_sidebands=False, **bands) - 100 * X6 > 3.0
     # one ppm window on lines of one width in Hz truncates the 6Li tails more: biased low
     assert _x6(tmp_path, "ppmw", seed=0, line_widths="hz", match="ppm", **bands) - 100 * X6 < -0.4
+
+
+def test_pulse_recycle_delay_and_dwell_corrected(tmp_path):
+    # 6Li: a 30-degree pulse and D1 = 10 s against T1 = 20 s; 7Li at another dwell and TD, D1 = 2 s, T1 = 0.5 s
+    e6 = Excitation(p1_us=1.0, p90_us=3.0, d1_s=10.0, t1_s=20.0)
+    e7 = Excitation(p1_us=2.0, p90_us=2.0, d1_s=2.0, t1_s=0.5, sw_Hz=50000.0, n_points=2048)
+    li7, li6 = li_isotope_pair(tmp_path / "exc", **{"x6_metal": X6, **PAIR, "seed": 1, "line_widths": "hz"},
+                               excitation_6li=e6, excitation_7li=e7)  # fmt: skip
+    common = {"window_ppm": (240, 290), "noise_ppm": None, "factor": 28.45}
+    raw = isotope_fraction(li6, li7, **common)
+    assert 100 * raw.x6 < 4.0  # uncorrected: the 6Li signal is 41 % of a relaxed 90-degree one
+    with pytest.warns(UserWarning, match="5 x T1"):
+        fixed = isotope_fraction(li6, li7, acquisition_6li=Acquisition(p90_us=3.0, t1_s=20.0),
+                                 acquisition_7li=Acquisition(p90_us=2.0, t1_s=0.5), **common)  # fmt: skip
+    assert abs(100 * fixed.x6 - 100 * X6) < 0.2
+    assert fixed.details["signal_factor_6Li"] == pytest.approx(e6.signal_fraction(4096 / 100000.0), rel=1e-9)
+    with pytest.raises(ParameterError, match="P1"):
+        from operando.nmr import line_integral, read_fid
+
+        fid = read_fid(li6)
+        meta = fid.meta.__class__(**{**vars(fid.meta), "pulse_us": None})
+        line_integral(fid.__class__(fid.data, meta, fid.acqus), window_ppm=(240, 290), noise_ppm=None, p90_us=3.0)
 
 
 def test_sideband_windows_and_hz_matching():

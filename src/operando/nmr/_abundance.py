@@ -152,7 +152,7 @@ def line_integral(
     if t1_s is not None and repetition is not None and repetition < 5.0 * t1_s:
         warnings.warn(
             f"{meta.path}: recycle delay + acquisition {repetition:.3g} s < 5 x T1 ({t1_s:g} s): "
-            f"the signal is corrected by the saturation factor {factor:.4f}",
+            f"the signal is divided by {factor:.4f} (flip angle x saturation)",
             stacklevel=2,
         )
     return LineIntegral(value=value / factor, sigma=sigma / abs(factor), windows=wins, n_points=int(mask.sum()),

@@ -21,6 +21,7 @@ from operando.synthetic._mri import (
 )
 from operando.synthetic._nmr import (
     LICL_PPM,
+    Excitation,
     NMRLine,
     acquire,
     li_isotope_pair,
@@ -57,6 +58,7 @@ __all__ = [
     "CellMaterials",
     "CellPhantom",
     "DendriteTruth",
+    "Excitation",
     "KMapTruth",
     "NMRLine",
     "SyntheticCell",

@@ -23,6 +23,7 @@ __all__ = [
     "ELECTROLYTE_PPM",
     "LICL_PPM",
     "LI_METAL_PPM",
+    "Excitation",
     "NMRLine",
     "acquire",
     "li_isotope_pair",
@@ -65,6 +66,46 @@ class NMRLine:
     lw_Hz: float = 200.0
     gw_Hz: float = 0.0
     sidebands: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Excitation:
+    """How one nucleus was excited, and what it does to the signal per scan.
+
+    Attributes
+    ----------
+    p1_us, p90_us : float
+        Pulse length and the 90-degree pulse, microseconds (flip ``90 x p1 / p90``).
+    d1_s : float
+        Recycle delay, s.
+    t1_s : float
+        Longitudinal relaxation time, s (0: fully relaxed before every scan).
+    sw_Hz, n_points : float, int or None
+        Spectral width (dwell = 1 / SW) and complex points of this nucleus' FID (None: the
+        pair's).
+    """
+
+    p1_us: float = 2.0
+    p90_us: float = 2.0
+    d1_s: float = 1.0
+    t1_s: float = 0.0
+    sw_Hz: float | None = None
+    n_points: int | None = None
+
+    def signal_fraction(self, acquisition_s: float) -> float:
+        """Transverse signal per scan relative to a relaxed 90-degree pulse, stepped through 200 scans.
+
+        The longitudinal magnetisation is followed pulse by pulse (``Mz -> Mz cos(theta)``,
+        then recovery over ``D1 + AQ``) until it settles: a forward model independent of the
+        closed form the analysis uses.
+        """
+        theta = np.deg2rad(90.0 * self.p1_us / self.p90_us)
+        mz, signal = 1.0, 1.0
+        recovery = np.exp(-(self.d1_s + acquisition_s) / self.t1_s) if self.t1_s > 0 else 0.0
+        for _ in range(200):
+            signal = mz * np.sin(theta)
+            mz = 1.0 - (1.0 - mz * np.cos(theta)) * recovery
+        return float(signal)
 
 
 def simulate_fid(
@@ -274,6 +315,8 @@ def li_isotope_pair(
     sidebands: tuple[float, ...] = (0.03,),
     sidebands_6li: tuple[float, ...] | None = None,
     line_widths: str = "ppm",
+    excitation_6li: Excitation | None = None,
+    excitation_7li: Excitation | None = None,
     n_points: int = 4096,
     sw_Hz: float = 100000.0,
     seed: int = 0,
@@ -289,6 +332,9 @@ def li_isotope_pair(
     of the 6Li lines (default the same). ``line_widths="ppm"``: each line has one width in
     ppm in both spectra (inhomogeneous broadening, Hz widths scale with the Larmor
     frequency); ``"hz"``: the 7Li widths in Hz in both (homogeneous broadening).
+    ``excitation_6li``/``excitation_7li`` give each nucleus' pulse, recycle delay, T1
+    (the signal per scan scaled by :meth:`Excitation.signal_fraction`, ``P1``/``D1`` in
+    ``acqus``) and its own spectral width and points.
 
     Returns
     -------
@@ -305,15 +351,20 @@ def li_isotope_pair(
         ("6Li", n6_metal, n6_el, 1.0, ns_6li, rg_6li, sidebands if sidebands_6li is None else sidebands_6li),
     )
     for nucleus, metal, el, per, ns, rg, bands in acquisitions:  # fmt: skip
+        exc = (excitation_6li if nucleus == "6Li" else excitation_7li) or Excitation()
+        sw = exc.sw_Hz or sw_Hz
+        n = exc.n_points or n_points
+        per = per * exc.signal_fraction(n / sw)
         sfo1 = LARMOR_MHZ[nucleus]
         scale = sfo1 / LARMOR_MHZ["7Li"] if line_widths == "ppm" else 1.0
         lines = [
             NMRLine(LI_METAL_PPM, per * metal, lw_Hz=600.0 * scale, sidebands=bands),
             NMRLine(ELECTROLYTE_PPM, per * el, lw_Hz=300.0 * scale, gw_Hz=100.0, sidebands=bands),
         ]
+        # the noise per point of a wider band is larger: sqrt(SW) at the same noise density
         fid = acquire(
-            lines, ns=ns, rg=rg, noise_per_scan=noise, rng=rng, sfo1_MHz=sfo1, carrier_ppm=130.0, sw_Hz=sw_Hz,
-            n_points=n_points, spin_rate_Hz=spin_rate_Hz,
+            lines, ns=ns, rg=rg, noise_per_scan=noise * np.sqrt(sw / sw_Hz), rng=rng, sfo1_MHz=sfo1,
+            carrier_ppm=130.0, sw_Hz=sw, n_points=n, spin_rate_Hz=spin_rate_Hz,
         )  # fmt: skip
         written.append(
             write_bruker_fid(
@@ -322,10 +373,12 @@ def li_isotope_pair(
                 nucleus=nucleus,
                 sfo1_MHz=sfo1,
                 carrier_ppm=130.0,
-                sw_Hz=sw_Hz,
+                sw_Hz=sw,
                 ns=ns,
                 rg=rg,
                 spin_rate_Hz=spin_rate_Hz,
+                p1_us=exc.p1_us,
+                d1_s=exc.d1_s,
             )
         )
     return written[0], written[1]
