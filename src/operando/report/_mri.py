@@ -244,6 +244,11 @@ def _volume(image: xr.DataArray) -> xr.DataArray:
     return image
 
 
+def _edges(centres: npt.NDArray[np.float64]) -> tuple[float, float]:
+    half = 0.5 * float(centres[1] - centres[0]) if centres.size > 1 else 0.5
+    return float(centres[0]) - half, float(centres[-1]) + half
+
+
 def plot_volume_views(image: xr.DataArray, *, title: str | None = None, cmap: str = "magma") -> Figure:
     """Orthogonal cross-sections of a 3D image through its brightest voxel, and its projections.
 
@@ -269,7 +274,7 @@ def plot_volume_views(image: xr.DataArray, *, title: str | None = None, cmap: st
             ((plane, f"{dims[axis]} = {coords[axis][peak[axis]]:.3g}"), (proj, f"max along {dims[axis]}"))
         ):
             ax = axes[row, col]
-            extent = (coords[cols][0], coords[cols][-1], coords[rows][0], coords[rows][-1])
+            extent = (*_edges(coords[cols]), *_edges(coords[rows]))  # voxel edges, not centres
             shown = ax.imshow(img, origin="lower", extent=extent, aspect="auto", cmap=cmap, vmin=lo, vmax=hi)
             if row == 0:
                 ax.axhline(coords[rows][peak[rows]], color="w", ls="--", lw=0.6)

@@ -536,7 +536,7 @@ def write_paravision_csi(
     electrolyte_ppm: float = 1.2,
     t2_s: float = 1.5e-3,
     sigma: float = 0.0,
-    counts: float = 2.0**20,
+    counts: float | None = None,
     seed: int = 0,
 ) -> tuple[Path, float]:
     """Write a ParaVision CSI scan (raw ``fid`` + ``acqp`` + ``method``) of two Li species.
@@ -564,8 +564,9 @@ def write_paravision_csi(
         Line positions (from the base frequency) and decay.
     sigma : float
         Noise std per k-space sample and quadrature channel.
-    counts : float
-        ADC counts per unit signal (the receiver gain).
+    counts : float, optional
+        ADC counts per unit signal (the receiver gain); default: the largest power of two
+        that keeps the k-space centre below 2**30 counts (as an automatic gain setting).
     seed : int
 
     Returns
@@ -597,6 +598,8 @@ def write_paravision_csi(
     if sigma:
         rng = np.random.default_rng(seed)
         fid = fid + sigma * (rng.standard_normal(fid.shape) + 1j * rng.standard_normal(fid.shape))
+    peak = float(max(np.abs(fid.real).max(), np.abs(fid.imag).max(), 1e-300))
+    counts = float(2.0 ** np.floor(np.log2(2.0**30 / peak))) if counts is None else float(counts)
     adc = np.empty((*fid.shape[:-1], 2 * n_spec), dtype=np.float64)
     adc[..., 0::2] = fid.real * counts
     adc[..., 1::2] = fid.imag * counts

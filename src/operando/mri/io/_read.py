@@ -349,6 +349,8 @@ def read_paravision_csi(path: str | PathLike[str]) -> CSIScan:
     from brukerapi.jcampdx import JCAMPDX
 
     p = Path(path)
+    if not p.exists():
+        raise CorruptFileError("no such file or folder, expected a ParaVision CSI scan (fid, acqp, method)", path=p)
     folder = p if p.is_dir() else p.parent
     fid_path = folder / "fid"
     require_file(fid_path, expected="a ParaVision raw fid")
