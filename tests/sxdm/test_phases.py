@@ -25,6 +25,7 @@ from operando.sxdm._phases import (
     phase_region,
     radial_bins,
     radial_profiles,
+    region_background,
     survey_phases,
 )
 from operando.synthetic import (
@@ -286,3 +287,31 @@ def test_bad_inputs():
         phase_region(np.ones((3, 8, 8)))
     with pytest.raises(ParameterError, match="fraction"):
         simulate_two_phase_kmap(np.full((4, 4), 1.2), **GEOMETRY)
+
+
+def test_a_chip_gap_across_a_phase_peak(mixed):
+    """Three dead detector rows across phase 1's |Q| (a Maxipix chip gap): the bins' coverage
+    keeps the fractions and d-spacings (the Gaussian is fitted where pixels saw it)."""
+    model = mixed[0]
+    ny, nx = model.map_shape
+    frames = model.frames(0, ny * nx)
+    frames = frames.reshape(frames.shape[0], ny, nx, *frames.shape[2:])
+    q_abs = np.linalg.norm(model.pixel_q(), axis=-1)
+    row = int(np.argmin(np.abs(q_abs[0, :, q_abs.shape[2] // 2] - 2 * np.pi / D1)))
+    frames[..., row - 1 : row + 2, :] = 0
+    pixel_mask = model.pixel_mask.copy()
+    pixel_mask[row - 1 : row + 2, :] = 1
+    summed = frames.sum(axis=(1, 2), dtype=np.float64)
+    valid = (pixel_mask == 0) & ~find_hot_pixels(summed)
+    roi, inside = phase_region(summed, valid=valid)
+    bins = radial_bins(q_abs[roi.slices], roi=roi, inside=inside, valid=valid[roi.slices[1:]])
+    assert (bins.coverage[bins.voxels > 0] < 1).any() and (bins.voxels == 0).any()  # the gap empties bins
+    profiles = np.asarray(radial_profiles(frames, bins).compute())
+    background = region_background(summed, roi, inside, valid=valid, n_points=ny * nx)
+    assert background == pytest.approx(model.background, rel=0.05)
+    survey = survey_phases(profiles.sum((0, 1)), bins, background=background * ny * nx)
+    out = decompose_phases(profiles, bins, survey=survey, background=background, points=model.truth.mask)
+    inside_map = model.truth.mask
+    assert _rms((out["phase_fraction"] - model.fraction)[inside_map]) < 0.02
+    own = inside_map & (model.fraction >= 0.1)
+    assert _rms((out["d_phase1"] - model.truth.d_spacing_A)[own]) < 2.5e-5
