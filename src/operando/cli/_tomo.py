@@ -49,6 +49,14 @@ PaganinOption = Annotated[
 DistanceOption = Annotated[
     float | None, typer.Option("--distance-mm", help="Sample-to-detector distance, mm (Paganin).")
 ]
+TrustPickleOption = Annotated[
+    bool,
+    typer.Option(
+        "--trust-pickle",
+        help="Also read a --classifier that is a pickle from an earlier operando. Reading a pickle can run code "
+        "hidden in it: give this only for a file you made yourself (files written now hold plain arrays).",
+    ),
+]
 NoFlatsOption = Annotated[
     bool,
     typer.Option(
@@ -238,6 +246,7 @@ def segment(
     save_classifier: Annotated[
         Path | None, typer.Option("--save-classifier", help="Where to write the classifier trained with --train.")
     ] = None,
+    trust_pickle: TrustPickleOption = False,
     variable: Annotated[str, typer.Option("--variable", help="Variable of the volume store.")] = "attenuation",
     voxel_size_um: Annotated[
         float | None, typer.Option("--voxel-size-um", help="Voxel size in µm when the store does not record it.")
@@ -272,6 +281,7 @@ def segment(
             classifier=classifier,
             train=train,
             save_classifier_to=save_classifier,
+            trust_pickle=trust_pickle,
             variable=variable,
             voxel_size_um=voxel_size_um,
             overwrite=overwrite,
@@ -363,6 +373,7 @@ def series(
         typer.Option("--volume-dtype", help="Kept volumes as float32, or uint16 scaled (scale_factor/add_offset)."),
     ] = "float32",
     classifier: Annotated[Path | None, typer.Option("--classifier", help="Interphase classifier file.")] = None,
+    trust_pickle: TrustPickleOption = False,
     void_distance: Annotated[int, typer.Option("--void-distance", help="Contact definition, voxels.")] = 5,
     small_region_mm2: Annotated[float, typer.Option("--small-region-mm2", help="Small contact region, mm2.")] = 0.02,
     dvc: Annotated[
@@ -397,7 +408,7 @@ def series(
         dvc_subvolume_vox=dvc_subvolume,
         dvc_step_vox=dvc_step,
     )
-    model = load_classifier(classifier) if classifier is not None else None
+    model = load_classifier(classifier, trust_pickle=trust_pickle) if classifier is not None else None
     with run_on(scheduler, workers, quiet=quiet, description="scans"):
         target = process_series(
             scans, out, options=options, classifier=model, record=record, overwrite=overwrite, progress=not quiet

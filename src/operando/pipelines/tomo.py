@@ -679,6 +679,7 @@ def segment_volume(
     variable: str = "attenuation",
     voxel_size_um: float | None = None,
     overwrite: bool = False,
+    trust_pickle: bool = False,
 ) -> Path:
     """Label lithium, voids, pores, interphase and electrolyte of a volume store (:func:`operando.tomo.segment_cell`).
 
@@ -707,6 +708,9 @@ def segment_volume(
         Voxel size, µm, when the store does not record it.
     overwrite : bool
         Replace an existing store.
+    trust_pickle : bool
+        Also read a ``classifier`` that is a pickle of an earlier version (reading a
+        pickle can run code: only for files you made; see :func:`operando.tomo.load_classifier`).
 
     Returns
     -------
@@ -757,7 +761,7 @@ def segment_volume(
         if save_classifier_to is not None:
             save_classifier(model, save_classifier_to)
     elif classifier is not None:
-        model = load_classifier(classifier)
+        model = load_classifier(classifier, trust_pickle=trust_pickle)
         inputs.append(Path(classifier))
     labels = segment_cell(vol, thresholds=chosen, classifier=model)
     result = xr.Dataset(

@@ -61,6 +61,7 @@ __all__ = [
     "OUTSIDE",
     "PORE",
     "VOID",
+    "ForestArrays",
     "InterphaseClassifier",
     "Thresholds",
     "auto_thresholds",
@@ -537,14 +538,94 @@ def segment_cell(
 # -- interphase classifier ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ForestArrays:
+    """A trained random forest as plain arrays (what a classifier file holds: no code, only numbers).
+
+    Trees are stored one after another; tree ``t`` owns nodes ``offsets[t]:offsets[t + 1]``,
+    whose child indices are local to the tree (-1 at leaves).
+
+    Attributes
+    ----------
+    classes : (n_classes,) ndarray
+        Label code of each class.
+    offsets : (n_trees + 1,) ndarray of int64
+    left, right, feature : (n_nodes,) ndarray of int64
+    threshold : (n_nodes,) ndarray of float64
+        A sample goes left when ``x[feature] <= threshold`` (scikit-learn's rule, on float32 features).
+    value : (n_nodes, n_classes) ndarray of float64
+        Class weights of each node (normalised per node when predicting).
+
+    Examples
+    --------
+    >>> from sklearn.ensemble import RandomForestClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(200, 3)).astype(np.float32)
+    >>> rf = RandomForestClassifier(n_estimators=3, random_state=0).fit(x, (x[:, 0] > 0).astype(int))
+    >>> bool(np.array_equal(ForestArrays.from_sklearn(rf).predict(x), rf.predict(x)))
+    True
+    """
+
+    classes: NDArray[Any]
+    offsets: NDArray[np.int64]
+    left: NDArray[np.int64]
+    right: NDArray[np.int64]
+    feature: NDArray[np.int64]
+    threshold: NDArray[np.float64]
+    value: NDArray[np.float64]
+
+    @classmethod
+    def from_sklearn(cls, model: Any) -> ForestArrays:
+        """The arrays of a fitted :class:`sklearn.ensemble.RandomForestClassifier` (one output)."""
+        trees = [est.tree_ for est in model.estimators_]
+        sizes = [t.node_count for t in trees]
+        return cls(
+            classes=np.asarray(model.classes_),
+            offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            left=np.concatenate([t.children_left for t in trees]).astype(np.int64),
+            right=np.concatenate([t.children_right for t in trees]).astype(np.int64),
+            feature=np.concatenate([t.feature for t in trees]).astype(np.int64),
+            threshold=np.concatenate([t.threshold for t in trees]).astype(np.float64),
+            value=np.concatenate([t.value[:, 0, :] for t in trees]).astype(np.float64),
+        )
+
+    def predict_proba(self, x: NDArray[Any]) -> NDArray[np.float64]:
+        """(n_samples, n_classes) mean over the trees of each leaf's class fractions."""
+        xs = np.asarray(x, dtype=np.float32)
+        if xs.ndim != 2 or (self.feature.size and int(self.feature.max()) >= xs.shape[1]):
+            raise ParameterError(
+                f"the classifier uses feature {int(self.feature.max())}; the samples have {xs.shape[-1]} features"
+            )
+        rows = np.arange(xs.shape[0])
+        total = np.zeros((xs.shape[0], self.classes.size))
+        for t in range(self.offsets.size - 1):
+            base = int(self.offsets[t])
+            node = np.zeros(xs.shape[0], np.int64)
+            while True:
+                g = base + node
+                inner = self.left[g] >= 0
+                if not inner.any():
+                    break
+                f = np.where(inner, self.feature[g], 0)
+                go_left = xs[rows, f] <= self.threshold[g]
+                node = np.where(inner, np.where(go_left, self.left[g], self.right[g]), node)
+            leaf = self.value[base + node]
+            total += leaf / np.maximum(leaf.sum(axis=1, keepdims=True), 1e-300)
+        return total / max(self.offsets.size - 1, 1)
+
+    def predict(self, x: NDArray[Any]) -> NDArray[Any]:
+        """Class of highest mean probability (ties: the first, as scikit-learn)."""
+        return self.classes[np.argmax(self.predict_proba(x), axis=1)]
+
+
 @dataclass
 class InterphaseClassifier:
     """A random forest on multiscale features that labels interphase voxels.
 
     Attributes
     ----------
-    model : sklearn.ensemble.RandomForestClassifier
-        Trained on label codes.
+    model : sklearn.ensemble.RandomForestClassifier or ForestArrays
+        Trained on label codes (a forest read from a classifier file is its arrays).
     sigma_min, sigma_max : float
         Scales of :func:`skimage.feature.multiscale_basic_features`, voxels.
 
