@@ -315,3 +315,15 @@ def test_a_chip_gap_across_a_phase_peak(mixed):
     assert _rms((out["phase_fraction"] - model.fraction)[inside_map]) < 0.02
     own = inside_map & (model.fraction >= 0.1)
     assert _rms((out["d_phase1"] - model.truth.d_spacing_A)[own]) < 2.5e-5
+
+
+def test_blocks_and_empty_selections():
+    b = _bins(60, 3.0, 3.03)
+    rng = np.random.default_rng(0)
+    y = rng.poisson(5 + 3e3 * _gauss(b, 3.015, 1e-3), (5, 60)).astype(float)
+    whole, blocks = fit_radial_peaks(y, b), fit_radial_peaks(y, b, block=2)
+    for k in whole:
+        np.testing.assert_allclose(whole[k], blocks[k])
+    assert fit_radial_peaks(np.zeros((0, 60)), b)["mu2"].shape == (0, 2)
+    out = decompose_phases(y.reshape(1, 5, 60), b, points=np.zeros((1, 5), dtype=bool))
+    assert not out["two_phase"].any() and np.isnan(out["phase_fraction"]).all()

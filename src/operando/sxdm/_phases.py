@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 _TWO_PI = 2.0 * np.pi
+_FIT_KEYS = ("amp1", "mu1", "sigma1", "beta1", "loglik1", "amp2", "mu2", "sigma2", "beta2", "loglik2", "delta_bic")
 
 
 @dataclass(frozen=True)
@@ -539,6 +540,51 @@ def _init_two(
     return tot, mu, sig
 
 
+def _fit_block(
+    y: NDArray[np.float64],
+    bins: RadialBins,
+    beta0: NDArray[np.float64],
+    ref: NDArray[np.float64] | None,
+    *,
+    fit_background: bool,
+    em_steps: int,
+    max_iter: int,
+    tol: float,
+) -> dict[str, NDArray[np.float64]]:
+    """:func:`fit_radial_peaks` of a block of profiles ``(P, K)``."""
+    a1, m1, s1 = _init_one(y, bins, beta0)
+    a1, m1, s1, b1, _ = _em(
+        y, bins, bins.centres, a1, m1, s1, beta0, max_iter=em_steps, tol=tol, fit_background=fit_background
+    )
+    a1, m1, s1, b1, ll1 = _scoring(y, bins, a1, m1, s1, b1, max_iter=max_iter, fit_background=fit_background)
+    if ref is not None:
+        split = np.full(len(y), ref.mean())
+    else:
+        split = np.where(np.isfinite(m1[:, 0]), m1[:, 0], bins.centres.mean())
+    a2, m2, s2 = _init_two(y, bins, beta0, split)
+    a2, m2, s2, b2, _ = _em(
+        y, bins, bins.centres, a2, m2, s2, b1.copy(), max_iter=em_steps, tol=tol, fit_background=fit_background
+    )
+    a2, m2, s2, b2, ll2 = _scoring(y, bins, a2, m2, s2, b2, max_iter=max_iter, fit_background=fit_background)
+    order = np.argsort(m2, axis=-1)
+    a2, m2, s2 = (np.take_along_axis(v, order, -1) for v in (a2, m2, s2))
+    n_used = max(int((bins.voxels > 0).sum()), 2)
+    delta_bic = 2.0 * (ll2 - ll1) - 3.0 * np.log(n_used)
+    return {
+        "amp1": a1,
+        "mu1": m1,
+        "sigma1": s1,
+        "beta1": b1,
+        "loglik1": ll1,
+        "amp2": a2,
+        "mu2": m2,
+        "sigma2": s2,
+        "beta2": b2,
+        "loglik2": ll2,
+        "delta_bic": delta_bic,
+    }
+
+
 def fit_radial_peaks(
     profiles: ArrayLike,
     bins: RadialBins,
@@ -549,6 +595,7 @@ def fit_radial_peaks(
     em_steps: int = 15,
     max_iter: int = 50,
     tol: float = 1e-9,
+    block: int = 2048,
 ) -> dict[str, NDArray[np.float64]]:
     """One- and two-peak Poisson fits of radial profiles, and the BIC that compares them.
 
@@ -572,6 +619,8 @@ def fit_radial_peaks(
         EM iterations (from the moments of the profile to the basin of the optimum; a
         profile whose log-likelihood changes by less than ``tol`` relative stops early),
         then at most ``max_iter`` Fisher-scoring steps to the exact binned optimum.
+    block : int
+        Profiles fitted at once (memory: ~60 bytes x 7 x bins per profile).
 
     Returns
     -------
@@ -604,40 +653,29 @@ def fit_radial_peaks(
         beta0 = y[:, tails].sum(-1) / max(bins.voxels[tails].sum(), 1.0)
     else:
         beta0 = np.broadcast_to(np.asarray(background, dtype=np.float64), lead).reshape(-1).copy()
-    a1, m1, s1 = _init_one(y, bins, beta0)
-    a1, m1, s1, b1, _ = _em(
-        y, bins, bins.centres, a1, m1, s1, beta0, max_iter=em_steps, tol=tol, fit_background=fit_background
-    )
-    a1, m1, s1, b1, ll1 = _scoring(y, bins, a1, m1, s1, b1, max_iter=max_iter, fit_background=fit_background)
+    ref = None
     if references is not None:
         ref = np.sort(np.asarray(references, dtype=np.float64).reshape(-1))
         if ref.shape != (2,) or not np.isfinite(ref).all():
             raise ParameterError(f"references must be two finite |Q| values, got {references!r}")
-        split = np.full(len(y), ref.mean())
-    else:
-        split = np.where(np.isfinite(m1[:, 0]), m1[:, 0], bins.centres.mean())
-    a2, m2, s2 = _init_two(y, bins, beta0, split)
-    a2, m2, s2, b2, _ = _em(
-        y, bins, bins.centres, a2, m2, s2, b1.copy(), max_iter=em_steps, tol=tol, fit_background=fit_background
-    )
-    a2, m2, s2, b2, ll2 = _scoring(y, bins, a2, m2, s2, b2, max_iter=max_iter, fit_background=fit_background)
-    order = np.argsort(m2, axis=-1)
-    a2, m2, s2 = (np.take_along_axis(v, order, -1) for v in (a2, m2, s2))
-    n_used = max(int((bins.voxels > 0).sum()), 2)
-    delta_bic = 2.0 * (ll2 - ll1) - 3.0 * np.log(n_used)
-    out = {
-        "amp1": a1,
-        "mu1": m1,
-        "sigma1": s1,
-        "beta1": b1,
-        "loglik1": ll1,
-        "amp2": a2,
-        "mu2": m2,
-        "sigma2": s2,
-        "beta2": b2,
-        "loglik2": ll2,
-        "delta_bic": delta_bic,
-    }
+    # blocks of profiles: the Jacobians are (P, 7, K) float64 (~140 MB for 10 000 points of 250 bins)
+    parts = [
+        _fit_block(
+            y[i : i + block],
+            bins,
+            beta0[i : i + block],
+            ref,
+            fit_background=fit_background,
+            em_steps=em_steps,
+            max_iter=max_iter,
+            tol=tol,
+        )
+        for i in range(0, len(y), max(1, int(block)))
+    ]
+    if not parts:  # no profile
+        widths = {"amp1": 1, "mu1": 1, "sigma1": 1, "amp2": 2, "mu2": 2, "sigma2": 2}
+        return {k: np.zeros((*lead, widths[k]) if k in widths else lead) for k in _FIT_KEYS}
+    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     return {k: v.reshape((*lead, *v.shape[1:])) for k, v in out.items()}
 
 
