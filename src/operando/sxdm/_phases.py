@@ -10,8 +10,10 @@ and the profile is explained by a background plus one or two Gaussian peaks:
 
 with ``n_k`` the detector voxels (pixel x rocking angle) in bin ``k``, ``c_k`` the fraction
 of the bin's voxels left by the pixel mask (gaps, dead and hot pixels), ``beta`` counts per
-voxel and ``Phi`` the normal CDF. The bins hold summed detector counts, so they are
-Poisson: both models are fitted by maximum Poisson likelihood and compared by BIC. A point
+voxel (held at its level outside the region: a free flat background, shaped like the
+region's voxel count, would mimic a broad peak) and ``Phi`` the normal CDF. The bins hold
+summed detector counts, so they are Poisson: both models are fitted by maximum Poisson
+likelihood (a few EM steps, then Fisher scoring, all points at once) and compared by BIC. A point
 is ``two_phase`` when two peaks explain its profile decisively better than one
 (``delta_bic > min_delta_bic``), the two are resolved (centres at least ``min_separation``
 times the larger width apart) and the minor one holds at least ``min_fraction`` of the
