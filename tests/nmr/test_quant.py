@@ -78,6 +78,17 @@ def test_pulse_recycle_delay_and_dwell_corrected(tmp_path):
         line_integral(fid.__class__(fid.data, meta, fid.acqus), window_ppm=(240, 290), noise_ppm=None, p90_us=3.0)
 
 
+def test_sideband_window_on_a_strong_neighbours_tail_is_warned(tmp_path):
+    from operando.nmr import line_integral, read_fid
+
+    # a 95 % 6Li electrode: its weak 7Li metal line's second sideband sits 33 ppm from the
+    # strong 7Li electrolyte line, whose tail there is worth 20 % of the metal's 7Li signal
+    li7, li6 = li_isotope_pair(tmp_path / "e", x6_metal=0.95, seed=10)
+    with pytest.warns(UserWarning, match=r"order -2\) sits on a baseline worth \+"):
+        line_integral(read_fid(li7), window_ppm=(240, 290), noise_ppm=(-130, -50))
+    line_integral(read_fid(li6), window_ppm=(240, 290), noise_ppm=(-130, -50))  # the strong 6Li line: no warning
+
+
 def test_sideband_windows_and_hz_matching():
     wins = sideband_windows(250, 280, spin_rate_Hz=13000.0, sf_MHz=322.57, ppm_limits=(-400, 600))
     step = 13000.0 / 322.57

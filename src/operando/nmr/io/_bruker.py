@@ -400,6 +400,11 @@ def _group_delay(acqus: dict[str, Any]) -> float:
         return 0.0
     if grpdly > 0:
         return grpdly
+    try:
+        if int(float(acqus.get("DIGMOD", 1))) == 0:
+            return 0.0  # analog filters: no digital-filter delay whatever DECIM says
+    except (TypeError, ValueError):
+        pass
     if dspfvs >= 14 or decim <= 1:
         return 0.0
     import nmrglue as ng
