@@ -14,6 +14,7 @@ import warnings
 from dataclasses import replace
 from typing import Any, Literal
 
+import dask.array as da
 import numpy as np
 import xarray as xr
 
@@ -131,7 +132,7 @@ def add_phase_maps(
     if maps["mask"].shape != (ny, nx):
         raise ParameterError(f"maps of {maps['mask'].shape} points, frames of {(ny, nx)}", path=meta.path)
     scheduler = local_scheduler()
-    chunks = frames.chunks[1] if hasattr(frames, "chunks") and frames.chunks is not None else (1,) * ny
+    chunks = frames.chunks[1] if isinstance(frames, da.Array) else (1,) * ny
     rows = survey_rows(tuple(int(c) for c in chunks), nx, survey_points)
     summed = np.asarray(source.survey(rows, scheduler=scheduler), dtype=np.float64)
     n_surveyed = len(rows) * nx
