@@ -125,3 +125,34 @@ def test_fid_layout_agrees_with_brukerapi(tmp_path):
     ours = read_paravision_csi(scan).kspace
     assert theirs.shape == (100, 8, 6)
     assert np.array_equal(np.moveaxis(ours, -1, 0), theirs)
+
+
+@pytest.mark.parametrize("grpdly", [0.0, 67.98])
+def test_topspin_ser_csi_with_the_digital_filter_delay(tmp_path, grpdly):
+    """A CSI recorded from TopSpin: the indirect dimensions of a ser are the k axes, and DSP
+    data start GRPDLY points late (a fractional delay: the filter must be undone exactly, or
+    every spectrum carries a first-order phase and the real-part areas are wrong)."""
+    from typer.testing import CliRunner
+
+    from operando.cli import mri_app
+    from operando.mri import read_topspin_csi
+    from operando.synthetic import write_topspin_csi
+
+    metal, electrolyte = _phantom()
+    metal, electrolyte = metal[:, :, 2], electrolyte[:, :, 2]
+    folder, counts = write_topspin_csi(tmp_path / "3", metal, electrolyte, grpdly=grpdly, sigma=0.02)
+    scan = read_topspin_csi(folder, extent_mm=(4.0, 3.0))
+    assert scan.kspace.shape[:2] == (8, 6) and scan.nucleus == "7Li"
+    ds = csi_from_scan(folder, extent_mm=(4.0, 3.0), **WINDOWS)
+    m, e, sigma = ds["metal"].values / counts, ds["electrolyte"].values / counts, float(ds["noise_sigma"]) / counts
+    assert np.unravel_index(np.argmax(m), m.shape) == (1, 4)
+    assert np.abs(m - metal).max() < 0.02 * 3.0 + 5 * sigma
+    assert np.abs(e - electrolyte).max() < 0.02 * 2.0 + 5 * sigma
+    with pytest.raises(ParameterError, match="--fov-mm"):
+        csi_from_scan(folder)
+    result = CliRunner().invoke(mri_app, ["csi", str(folder), "--fov-mm", "4,3,2"])
+    assert isinstance(result.exception, ParameterError) and "--fov-mm: give 2 positive lengths" in str(result.exception)
+    windows = ["--metal-ppm", "135,385", "--electrolyte-ppm", "-128,130"]
+    result = CliRunner().invoke(mri_app, ["csi", str(folder), "--fov-mm", "4,3", *windows])
+    assert result.exit_code == 0, result.output
+    assert "8 x 6 voxels, 7Li" in result.output

@@ -149,7 +149,9 @@ def _window(text: str, option: str) -> tuple[float, float]:
 
 @app.command("csi")
 def csi(
-    scan: Annotated[Path, typer.Argument(help="ParaVision CSI scan folder (raw fid, acqp, method).")],
+    scan: Annotated[
+        Path, typer.Argument(help="ParaVision CSI scan folder (fid, acqp, method) or TopSpin set (ser, acqus, ...).")
+    ],
     metal_ppm: Annotated[
         str, typer.Option("--metal-ppm", help="Integration window of the metal line A,B (ppm).")
     ] = "200,320",
@@ -158,6 +160,10 @@ def csi(
     ] = "-50,50",
     line_broadening_hz: Annotated[float, typer.Option("--lb-hz", help="Exponential line broadening (Hz).")] = 0.0,
     phase_deg: Annotated[float, typer.Option("--phase-deg", help="Zero-order phase (degrees).")] = 0.0,
+    fov_mm: Annotated[
+        str | None,
+        typer.Option("--fov-mm", help="Field of view per phase axis A,B[,C] in mm (needed for TopSpin ser sets)."),
+    ] = None,
     figures: Annotated[
         Path | None, typer.Option("--figures", help="Folder for cross-sections and histograms (PNG).")
     ] = None,
@@ -172,8 +178,15 @@ def csi(
         raise ParameterError(f"--lb-hz {line_broadening_hz:g}: must be 0 or more")
     if not np.isfinite(phase_deg):
         raise ParameterError(f"--phase-deg {phase_deg:g}: must be finite")
+    extent = None
+    if fov_mm is not None:
+        try:
+            extent = [float(v) for v in fov_mm.split(",")]
+        except ValueError:
+            raise ParameterError(f"--fov-mm takes lengths in mm as A,B[,C], got {fov_mm!r}") from None
     ds = csi_from_scan(
         scan,
+        extent_mm=extent,
         metal_ppm=_window(metal_ppm, "--metal-ppm"),
         electrolyte_ppm=_window(electrolyte_ppm, "--electrolyte-ppm"),
         line_broadening_hz=line_broadening_hz,

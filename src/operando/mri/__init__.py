@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         read_paravision,
         read_paravision_csi,
         read_profile_series,
+        read_topspin_csi,
         read_topspin_profile,
     )
 
@@ -90,6 +91,7 @@ _SOURCES: dict[str, str] = {
     "read_paravision": "operando.mri.io._read",
     "read_paravision_csi": "operando.mri.io._read",
     "read_profile_series": "operando.mri.io._read",
+    "read_topspin_csi": "operando.mri.io._read",
     "read_topspin_profile": "operando.mri.io._read",
 }
 
@@ -120,6 +122,7 @@ __all__ = [
     "read_paravision",
     "read_paravision_csi",
     "read_profile_series",
+    "read_topspin_csi",
     "read_topspin_profile",
     "reconstruct_csi",
     "separate_by_shift",

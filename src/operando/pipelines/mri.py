@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
@@ -579,10 +579,13 @@ def csi_from_scan(
     line_broadening_hz: float = 0.0,
     phase_deg: float = 0.0,
     keep_spectra: bool = False,
+    extent_mm: Sequence[float] | None = None,
 ) -> xr.Dataset:
-    """Metal and electrolyte maps of a ParaVision CSI scan, reconstructed from its raw k-space.
+    """Metal and electrolyte maps of a CSI scan, reconstructed from its raw k-space.
 
-    Reads the ``fid`` (:func:`operando.mri.read_paravision_csi`), transforms along the
+    Reads a ParaVision ``fid`` (:func:`operando.mri.read_paravision_csi`) or a TopSpin
+    ``ser`` whose indirect dimensions are phase encoded
+    (:func:`operando.mri.read_topspin_csi`), transforms along the
     phase-encoded axes and the acquisition time (:func:`operando.mri.reconstruct_csi`)
     and integrates the shift windows of the two species
     (:func:`operando.mri.separate_by_shift`) in every voxel.
@@ -597,6 +600,9 @@ def csi_from_scan(
         Exponential apodisation and zero-order phase.
     keep_spectra : bool, default False
         Also return the real spectra of every voxel (large).
+    extent_mm : sequence of float, optional
+        Field of view per phase-encoded axis; required for TopSpin sets (their parameter
+        files do not record it), overrides ParaVision's ``PVM_Fov``.
 
     Returns
     -------
@@ -606,9 +612,27 @@ def csi_from_scan(
         one window's area, from the spectral points outside both windows), optional
         ``spectrum`` (..., ``ppm``); attrs with the scan's spectral parameters.
     """
-    from operando.mri import read_paravision_csi, reconstruct_csi, separate_by_shift, shift_window_mask
+    from operando.mri import (
+        read_paravision_csi,
+        read_topspin_csi,
+        reconstruct_csi,
+        separate_by_shift,
+        shift_window_mask,
+    )
 
-    scan = read_paravision_csi(path)
+    folder = Path(path) if Path(path).is_dir() else Path(path).parent
+    if (folder / "ser").is_file() and (folder / "acqus").is_file() and not (folder / "fid").is_file():
+        if extent_mm is None:
+            raise ParameterError(
+                "a TopSpin ser records no field of view: give --fov-mm (one length per phase axis)", path=folder
+            )
+        scan = read_topspin_csi(path, extent_mm=extent_mm)
+    else:
+        scan = read_paravision_csi(path)
+        if extent_mm is not None:
+            if len(extent_mm) != len(scan.extent_mm) or not all(np.isfinite(v) and v > 0 for v in extent_mm):
+                raise ParameterError(f"--fov-mm: give {len(scan.extent_mm)} positive lengths, got {list(extent_mm)}")
+            scan = replace(scan, extent_mm=tuple(float(v) for v in extent_mm))
     n_space = scan.kspace.ndim - 1
     spectra, ppm = reconstruct_csi(
         scan.kspace,

@@ -18,6 +18,7 @@ from operando.synthetic._mri import (
     simulate_dendrite_mri,
     write_paravision_csi,
     write_paravision_scan,
+    write_topspin_csi,
 )
 from operando.synthetic._nmr import (
     LICL_PPM,
@@ -95,6 +96,7 @@ __all__ = [
     "write_paravision_csi",
     "write_paravision_scan",
     "write_spec_kmap",
+    "write_topspin_csi",
     "write_varian_fid",
     "write_winepr",
 ]

@@ -42,6 +42,7 @@ __all__ = [
     "simulate_dendrite_mri",
     "write_paravision_csi",
     "write_paravision_scan",
+    "write_topspin_csi",
 ]
 
 
@@ -522,6 +523,45 @@ def _dft_matrix(n: int) -> npt.NDArray[np.complex128]:
     return np.asarray(np.exp(-2j * np.pi * np.outer(c, c) / n))
 
 
+def _csi_fids(
+    metal: npt.NDArray[np.float64],
+    electrolyte: npt.NDArray[np.float64],
+    n_spec: int,
+    sw_hz: float,
+    bf_MHz: float,
+    o1_hz: float,
+    metal_ppm: float,
+    electrolyte_ppm: float,
+    t2_s: float,
+    sigma: float,
+    seed: int,
+    *,
+    delay: float,
+) -> npt.NDArray[np.complex128]:
+    """K-space FIDs ``(k1, ..., t)`` of two Lorentzian species by explicit phase encoding.
+
+    ``delay`` (points) shifts every FID as a digital filter's group delay does: point ``n``
+    samples the signal at ``(n - delay) / sw`` (nothing before it).
+    """
+    mats = [_dft_matrix(n) for n in metal.shape]
+
+    def encode(rho: npt.NDArray[np.float64]) -> npt.NDArray[np.complex128]:
+        k = rho.astype(np.complex128)
+        for axis, mat in enumerate(mats):
+            k = np.moveaxis(np.tensordot(mat, np.moveaxis(k, axis, 0), axes=(1, 0)), 0, axis)
+        return k
+
+    t = (np.arange(n_spec) - delay) / sw_hz
+    decay = np.where(t >= 0, np.exp(-np.clip(t, 0, None) / t2_s), 0.0)
+    line_m = np.exp(-2j * np.pi * (metal_ppm * bf_MHz - o1_hz) * t) * decay
+    line_e = np.exp(-2j * np.pi * (electrolyte_ppm * bf_MHz - o1_hz) * t) * decay
+    fid = encode(metal)[..., None] * line_m + encode(electrolyte)[..., None] * line_e
+    if sigma:
+        rng = np.random.default_rng(seed)
+        fid = fid + sigma * (rng.standard_normal(fid.shape) + 1j * rng.standard_normal(fid.shape))
+    return np.asarray(fid)
+
+
 def write_paravision_csi(
     folder: str | PathLike[str],
     metal: npt.ArrayLike,
@@ -582,22 +622,7 @@ def write_paravision_csi(
     if out.exists():
         raise ParameterError(f"{out} exists already")
     out.mkdir(parents=True)
-    mats = [_dft_matrix(n) for n in m.shape]
-
-    def encode(rho: npt.NDArray[np.float64]) -> npt.NDArray[np.complex128]:
-        k = rho.astype(np.complex128)
-        for axis, mat in enumerate(mats):
-            k = np.moveaxis(np.tensordot(mat, np.moveaxis(k, axis, 0), axes=(1, 0)), 0, axis)
-        return k
-
-    t = np.arange(n_spec) / sw_hz
-    decay = np.exp(-t / t2_s)
-    line_m = np.exp(-2j * np.pi * (metal_ppm * bf_MHz - o1_hz) * t) * decay
-    line_e = np.exp(-2j * np.pi * (electrolyte_ppm * bf_MHz - o1_hz) * t) * decay
-    fid = encode(m)[..., None] * line_m + encode(e)[..., None] * line_e  # (k1, k2, k3, t)
-    if sigma:
-        rng = np.random.default_rng(seed)
-        fid = fid + sigma * (rng.standard_normal(fid.shape) + 1j * rng.standard_normal(fid.shape))
+    fid = _csi_fids(m, e, n_spec, sw_hz, bf_MHz, o1_hz, metal_ppm, electrolyte_ppm, t2_s, sigma, seed, delay=0.0)
     peak = float(max(np.abs(fid.real).max(), np.abs(fid.imag).max(), 1e-300))
     counts = float(2.0 ** np.floor(np.log2(2.0**30 / peak))) if counts is None else float(counts)
     adc = np.empty((*fid.shape[:-1], 2 * n_spec), dtype=np.float64)
@@ -647,3 +672,69 @@ def write_paravision_csi(
         },
     )
     return out, float(counts)
+
+
+def write_topspin_csi(
+    folder: str | PathLike[str],
+    metal: npt.ArrayLike,
+    electrolyte: npt.ArrayLike,
+    *,
+    n_spec: int = 512,
+    sw_hz: float = 100_000.0,
+    bf_MHz: float = 194.4,
+    o1_hz: float = 25_000.0,
+    metal_ppm: float = 264.5,
+    electrolyte_ppm: float = 1.2,
+    t2_s: float = 1e-3,
+    grpdly: float = 67.98,
+    sigma: float = 0.0,
+    seed: int = 0,
+) -> tuple[Path, float]:
+    """Write a TopSpin ``ser`` (``acqus``, ``acqu2s``, ...) whose indirect dimensions are the
+    phase-encoded axes of a CSI, as an imaging experiment run from TopSpin records it.
+
+    The same explicit phase-encoding forward model as :func:`write_paravision_csi`, with the
+    digital filter's group delay (``GRPDLY`` points, TopSpin ``DSPFVS = 20``: the signal
+    starts ``GRPDLY`` points into each FID and its last points are not acquired); int32,
+    each FID padded to 1 KiB; the first k axis (``acqu2s``) fastest.
+
+    Returns
+    -------
+    (Path, float)
+        The experiment folder and the ADC counts per unit signal.
+    """
+    m = np.asarray(metal, dtype=np.float64)
+    e = np.asarray(electrolyte, dtype=np.float64)
+    if m.shape != e.shape or not 1 <= m.ndim <= 2:
+        raise ParameterError(f"metal {m.shape} and electrolyte {e.shape} must match, 1 or 2 phase-encoded axes")
+    out = Path(folder)
+    if out.exists():
+        raise ParameterError(f"{out} exists already")
+    out.mkdir(parents=True)
+    fid = _csi_fids(m, e, n_spec, sw_hz, bf_MHz, o1_hz, metal_ppm, electrolyte_ppm, t2_s, sigma, seed, delay=grpdly)
+    peak = float(max(np.abs(fid.real).max(), np.abs(fid.imag).max(), 1e-300))
+    counts = float(2.0 ** np.floor(np.log2(2.0**30 / peak)))
+    block = int(np.ceil(2 * n_spec * 4 / 1024) * 1024 // 4)
+    lines = np.zeros((int(np.prod(m.shape)), block), dtype="<i4")
+    flat = fid.reshape(-1, n_spec, order="F") if m.ndim > 1 else fid  # acqu2s axis fastest
+    lines[:, 0 : 2 * n_spec : 2] = np.round(flat.real * counts)
+    lines[:, 1 : 2 * n_spec : 2] = np.round(flat.imag * counts)
+    (out / "ser").write_bytes(lines.tobytes())
+
+    def jcamp(name: str, params: dict[str, object]) -> None:
+        head = ["##TITLE= Parameter file, TOPSPIN\t\tVersion 3.6.2", "##JCAMPDX= 5.0", "##DATATYPE= Parameter Values",
+                "##ORIGIN= Bruker BioSpin GmbH", "##OWNER= operando-synthetic"]  # fmt: skip
+        body = [f"##${k}= {v}" for k, v in params.items()]
+        (out / name).write_text("\n".join([*head, *body, "##END=", ""]), encoding="latin-1")
+
+    jcamp(
+        "acqus",
+        {
+            "TD": 2 * n_spec, "SW_h": sw_hz, "BF1": bf_MHz, "SFO1": bf_MHz + o1_hz * 1e-6, "O1": o1_hz,
+            "DECIM": 16, "DSPFVS": 20, "GRPDLY": grpdly, "BYTORDA": 0, "DTYPA": 0, "AQ_mod": 3, "NUC1": "<7Li>",
+            "PULPROG": "<csi3d>",
+        },
+    )  # fmt: skip
+    for k, n in enumerate(m.shape, start=2):
+        jcamp(f"acqu{k}s", {"TD": n, "FnMODE": 1, "SW_h": 1.0, "BF1": bf_MHz})
+    return out, counts

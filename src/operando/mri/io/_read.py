@@ -43,6 +43,7 @@ __all__ = [
     "read_paravision",
     "read_paravision_csi",
     "read_profile_series",
+    "read_topspin_csi",
     "read_topspin_profile",
 ]
 
@@ -421,6 +422,83 @@ def read_paravision_csi(path: str | PathLike[str]) -> CSIScan:
         nucleus=None if nucleus is None else str(nucleus),
         source=str(fid_path),
         sha256=sha256_file(fid_path),
+    )
+
+
+def read_topspin_csi(path: str | PathLike[str], *, extent_mm: Sequence[float]) -> CSIScan:
+    """Read a TopSpin nD ``ser`` whose indirect dimensions are phase-encoded (k-space) axes.
+
+    Read with :func:`nmrglue.bruker.read` (``acqus``, ``acqu2s``, ...); each indirect
+    increment is one k-space step (no States pairs). The digital filter's group delay of
+    DSP data is removed with :func:`nmrglue.bruker.rm_dig_filter` at its exact (not
+    floored) ``GRPDLY`` (or the DECIM/DSPFVS table value of pre-TopSpin data), which
+    drops the last points of each FID.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The experiment folder (with ``ser`` and ``acqus``) or its ``ser``.
+    extent_mm : sequence of float
+        Field of view of each phase-encoded axis, in the order ``acqu2s``, ``acqu3s``, ...
+        (TopSpin parameter files do not record it).
+
+    Returns
+    -------
+    CSIScan
+        k axes in the order ``acqu2s``, ``acqu3s``, ... (the fastest indirect first).
+
+    Raises
+    ------
+    MissingMetadataError
+        When acqus lacks ``SW_h`` or ``BF1``.
+    CorruptFileError
+        When nmrglue cannot read the set.
+    ParameterError
+        When ``extent_mm`` does not give one positive length per phase-encoded axis.
+    """
+    import nmrglue as ng
+
+    p = Path(path)
+    if not p.exists():
+        raise CorruptFileError("no such file or folder, expected a TopSpin experiment with ser and acqus", path=p)
+    folder = p if p.is_dir() else p.parent
+    ser = folder / "ser"
+    require_file(ser, expected="a TopSpin ser file")
+    if not (folder / "acqus").is_file():
+        raise MissingMetadataError("acqus is missing beside ser", path=ser)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dic, data = ng.bruker.read(str(folder), read_pulseprogram=False)
+    except (OSError, ValueError, KeyError, IndexError) as exc:
+        raise CorruptFileError(f"nmrglue cannot read this set: {exc}", path=folder) from exc
+    acqus = dic["acqus"]
+    sw, bf = _scalar(acqus.get("SW_h")), _scalar(acqus.get("BF1"))
+    if sw is None or bf is None:
+        raise MissingMetadataError("acqus lacks SW_h or BF1", path=folder / "acqus")
+    data = np.asarray(data)
+    n_phase = data.ndim - 1
+    if n_phase < 1 or not np.iscomplexobj(data):
+        raise UnsupportedFormatError(f"a {data.ndim}D set of {data.dtype}: no phase-encoded axis", path=ser)
+    extent = tuple(float(v) for v in extent_mm)
+    if len(extent) != n_phase or not all(np.isfinite(v) and v > 0 for v in extent):
+        raise ParameterError(f"--fov-mm: give {n_phase} positive lengths (one per phase-encoded axis), got {extent}")
+    grpdly = float(_scalar(acqus.get("GRPDLY")) or 0.0)
+    decim = _scalar(acqus.get("DECIM"))
+    dspfvs = _scalar(acqus.get("DSPFVS"))
+    if decim is not None and dspfvs is not None and (grpdly > 0 or 10 <= dspfvs < 14):
+        data = ng.bruker.rm_dig_filter(data, int(decim), int(dspfvs), grpdly, truncate_grpdly=False)
+    kspace = np.transpose(data, (*range(n_phase - 1, -1, -1), n_phase))  # acqu2s axis first
+    nucleus = acqus.get("NUC1")
+    return CSIScan(
+        kspace=np.ascontiguousarray(kspace, dtype=np.complex128),
+        sw_hz=float(sw),
+        bf_MHz=float(bf),
+        o1_hz=float(_scalar(acqus.get("O1")) or 0.0),
+        extent_mm=extent,
+        nucleus=None if nucleus is None else str(nucleus).strip("<>"),
+        source=str(ser),
+        sha256=sha256_file(ser),
     )
 
 
