@@ -377,25 +377,36 @@ def remove_zingers(frames: Any, *, threshold: float = 8.0, size: int = 3) -> Any
         raise ParameterError(f"remove_zingers: threshold must be > 0 and size odd >= 3 (got {threshold}, {size})")
     dt = np.dtype(np.float64) if frames.dtype == np.float64 else np.dtype(np.float32)
 
-    ring = np.ones((1, size, size), bool)
-    ring[0, size // 2, size // 2] = False  # the neighbours, not the pixel itself
+    h = size // 2
+    offsets = [(dy, dx) for dy in range(-h, h + 1) for dx in range(-h, h + 1) if (dy, dx) != (0, 0)]
 
     def block(b: np.ndarray) -> np.ndarray:
-        from scipy import ndimage
-
         b = b.astype(dt, copy=True)
-        med = ndimage.median_filter(b, footprint=ring, mode="nearest")
-        # a zinger (up to 3 pixels) stands above its third-brightest neighbour; a pixel on an edge or a
-        # steep gradient does not (it stands above its median: 15 false hits of 3600 pixels in the test)
-        third = ndimage.rank_filter(b, rank=-3, footprint=ring, mode="nearest")
-        scale = np.sqrt(np.maximum(med, 1.0))
-        excess = (b - third) / scale
+        n_r, n_c = b.shape[1:]
+        p = np.pad(b, ((0, 0), (h, h), (h, h)), mode="edge")
         for k in range(b.shape[0]):
-            # the noise of the scaled counts from the differences of neighbouring pixels
-            step = np.diff(b[k] / scale[k], axis=-1)
-            sigma = 1.4826 * float(np.median(np.abs(step - np.median(step)))) / np.sqrt(2.0)
-            hit = excess[k] > threshold * max(sigma, 1e-12)
-            b[k][hit] = med[k][hit]
+            frame, pk = b[k], p[k]
+            # the noise of counts scaled by their square root, from neighbouring pixels (every 4th row)
+            sub = frame[::4]
+            step = np.diff(sub, axis=-1) / np.sqrt(np.maximum(0.5 * (sub[:, 1:] + sub[:, :-1]), 1.0))
+            sigma = max(1.4826 * float(np.median(np.abs(step - np.median(step)))) / np.sqrt(2.0), 1e-12)
+            # cheap candidates: above the dimmest of the 4 nearest neighbours by the threshold (edges
+            # pass too); the exact test below runs on these only (measured: the full rank filters took
+            # most of the preprocessing time at 2448 columns)
+            low = np.minimum(
+                np.minimum(pk[h : h + n_r, h - 1 : h - 1 + n_c], pk[h : h + n_r, h + 1 : h + 1 + n_c]),
+                np.minimum(pk[h - 1 : h - 1 + n_r, h : h + n_c], pk[h + 1 : h + 1 + n_r, h : h + n_c]),
+            )
+            cand = np.flatnonzero((frame - low) > threshold * sigma * np.sqrt(np.maximum(low, 1.0)))
+            if cand.size == 0:
+                continue
+            r, c = np.divmod(cand, n_c)
+            nb = np.sort(np.stack([pk[r + h + dy, c + h + dx] for dy, dx in offsets], axis=1), axis=1)
+            med = nb[:, len(offsets) // 2]
+            # a zinger (up to 3 pixels) stands above its third-brightest neighbour; a pixel on an edge or a
+            # steep gradient does not (it does stand above its median: 15 false hits of 3600 in the test)
+            hit = (frame.ravel()[cand] - nb[:, -3]) / np.sqrt(np.maximum(med, 1.0)) > threshold * sigma
+            frame.ravel()[cand[hit]] = med[hit]
         return b
 
     if frames.ndim != 3:
