@@ -20,6 +20,7 @@ Canonical columns
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -244,9 +245,69 @@ class EchemRecord:
             data = data[order]
         if not data.index.equals(pd.RangeIndex(len(data))):
             data = data.reset_index(drop=True)
-        self.data = data
+        self._frame: pd.DataFrame | None = data
+        self._columns: dict[str, Any] = {}
+        self._n = len(data)
         self.units = {c: units.get(c, CANONICAL_UNITS.get(c, "")) for c in order}
-        self.meta = meta
+        self._meta = meta
+        self._hash_of: bytes | None = None
+
+    @classmethod
+    def _lazy(
+        cls, columns: dict[str, Any], n: int, units: Mapping[str, str], meta: EchemMetadata, hash_of: bytes | None
+    ) -> EchemRecord:
+        """A record whose table is built on first use of :attr:`data`.
+
+        ``columns`` maps every column name (canonical first) to an array or to a
+        zero-argument function returning it; ``hash_of`` is the file's bytes when its
+        SHA-256 is to be computed on first use of :attr:`meta`. Reading a file and asking
+        for ``time_s`` or ``len`` then costs the parse alone: the ``DataFrame``, derived
+        columns (timestamps, integrated charge, half cycles) and the digest are made
+        when asked for (``.mpr``: 2.4 ms of galvani's view against 18 ms eager).
+        """
+        record = cls.__new__(cls)
+        record._frame = None
+        record._columns = columns
+        record._n = n
+        record.units = {c: units.get(c, CANONICAL_UNITS.get(c, "")) for c in columns}
+        record._meta = meta
+        record._hash_of = hash_of
+        return record
+
+    def _column(self, name: str) -> Any:
+        """One column, from the table when built, else computed (once) from its source."""
+        if self._frame is not None:
+            return self._frame[name]
+        value = self._columns[name]
+        if callable(value):
+            value = value()
+            self._columns[name] = value
+        return value
+
+    @property
+    def data(self) -> pd.DataFrame:
+        """Canonical columns first (see module docstring), then the file's other columns."""
+        if self._frame is None:
+            built = {name: self._column(name) for name in list(self._columns)}
+            self._frame = pd.DataFrame(built, copy=False)  # the arrays are ours already
+            self._columns = {}
+        return self._frame
+
+    @data.setter
+    def data(self, frame: pd.DataFrame) -> None:
+        self._frame, self._columns, self._n = frame, {}, len(frame)
+
+    @property
+    def meta(self) -> EchemMetadata:
+        """What the file says about instrument, protocol and cell (SHA-256 included)."""
+        if self._hash_of is not None:
+            self._meta = self._meta.replace(sha256=hashlib.sha256(self._hash_of).hexdigest())
+            self._hash_of = None
+        return self._meta
+
+    @meta.setter
+    def meta(self, meta: EchemMetadata) -> None:
+        self._meta, self._hash_of = meta, None
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -262,10 +323,14 @@ class EchemRecord:
         cycle: npt.ArrayLike | None = None,
         half_cycle: npt.ArrayLike | None = None,
         step: npt.ArrayLike | None = None,
-        extra: Mapping[str, npt.ArrayLike] | None = None,
+        extra: Mapping[str, Any] | None = None,
         extra_units: Mapping[str, str] | None = None,
+        sha256_of: bytes | None = None,
     ) -> EchemRecord:
         """Assemble a record, deriving the canonical columns the file lacks.
+
+        Lengths and finite times are checked here; the table itself, the derived
+        columns and the file digest are built on first use (see :meth:`_lazy`).
 
         Parameters
         ----------
@@ -281,10 +346,13 @@ class EchemRecord:
         cycle, half_cycle, step : (N,) array_like of int, optional
             Indices as the file counts them. ``half_cycle`` is derived from changes of
             current direction when absent, ``cycle`` as ``half_cycle // 2``, ``step`` -1.
-        extra : mapping of str to (N,) array_like, optional
-            All other columns of the file.
+        extra : mapping of str to (N,) array_like or to a function returning one, optional
+            All other columns of the file (a function is called when the column is
+            first used; its length is the reader's promise).
         extra_units : mapping of str to str, optional
             Units of the extra columns.
+        sha256_of : bytes, optional
+            The file's bytes: ``meta.sha256`` is their SHA-256, computed on first use.
 
         Returns
         -------
@@ -299,102 +367,115 @@ class EchemRecord:
         v = np.asarray(voltage_V, dtype=np.float64)
         i = np.asarray(current_mA, dtype=np.float64)
         n = t.shape[0]
+        where = meta.source or None
         derived: list[str] = []
-        columns: dict[str, Any] = {"time_s": t}
         for name, values in (("voltage_V", v), ("current_mA", i)):
             if values.shape != (n,):
-                raise CorruptFileError(
-                    f"column {name} has {values.shape[0]} rows, time has {n}", path=meta.source or None
-                )
-            columns[name] = values
+                raise CorruptFileError(f"column {name} has {values.shape[0]} rows, time has {n}", path=where)
         if not np.all(np.isfinite(t)):
             bad = int(np.flatnonzero(~np.isfinite(t))[0])
-            raise CorruptFileError(f"time is not finite at row {bad}", path=meta.source or None)
+            raise CorruptFileError(f"time is not finite at row {bad}", path=where)
+        columns: dict[str, Any] = {"time_s": t}
         if timestamp is None:
-            if meta.start_time is not None:
-                columns["timestamp"] = _timestamps_from_start(meta.start_time, t)
+            start_time = meta.start_time
+            if start_time is not None:
+                columns["timestamp"] = lambda: _timestamps_from_start(start_time, t)
             else:
-                columns["timestamp"] = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
+                columns["timestamp"] = lambda: pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
             derived.append("timestamp")
         else:
-            columns["timestamp"] = _as_utc(timestamp)
+            given: Any = timestamp
+            if len(given) != n:
+                raise CorruptFileError(f"column timestamp has {len(given)} rows, time has {n}", path=where)
+            columns["timestamp"] = lambda: _as_utc(given)
+        columns["voltage_V"] = v
+        columns["current_mA"] = i
+
+        def checked(name: str, values: npt.ArrayLike, dtype: type) -> npt.NDArray[Any]:
+            arr: npt.NDArray[Any] = np.asarray(values, dtype=dtype)
+            if arr.shape != (n,):
+                raise CorruptFileError(f"column {name} has {len(arr)} rows, time has {n}", path=where)
+            return arr
+
         if charge_mAh is None:
-            columns["charge_mAh"] = _integrate_charge_mAh(t, np.nan_to_num(i))
+            columns["charge_mAh"] = lambda: _integrate_charge_mAh(t, np.nan_to_num(i))
             derived.append("charge_mAh")
         else:
-            columns["charge_mAh"] = np.asarray(charge_mAh, dtype=np.float64)
+            columns["charge_mAh"] = checked("charge_mAh", charge_mAh, np.float64)
+        hc: Any
         if half_cycle is None:
-            hc = half_cycles_from_current(i)
+            cache: dict[str, npt.NDArray[np.int64]] = {}
+
+            def hc() -> npt.NDArray[np.int64]:
+                if "hc" not in cache:
+                    cache["hc"] = half_cycles_from_current(i)
+                return cache["hc"]
+
             derived.append("half_cycle")
         else:
-            hc = np.asarray(half_cycle, dtype=np.int64)
+            hc = checked("half_cycle", half_cycle, np.int64)
         if cycle is None:
-            cyc = hc // 2
+            columns["cycle"] = (lambda: hc() // 2) if callable(hc) else hc // 2
             derived.append("cycle")
         else:
-            cyc = np.asarray(cycle, dtype=np.int64)
-        columns["cycle"] = cyc
+            columns["cycle"] = checked("cycle", cycle, np.int64)
         columns["half_cycle"] = hc
         if step is None:
-            columns["step"] = np.full(n, -1, dtype=np.int64)
+            columns["step"] = lambda: np.full(n, -1, dtype=np.int64)
             derived.append("step")
         else:
-            columns["step"] = np.asarray(step, dtype=np.int64)
+            columns["step"] = checked("step", step, np.int64)
         for name, column in (extra or {}).items():
             if name in CANONICAL_COLUMNS:
                 continue
+            if callable(column):
+                columns[name] = column
+                continue
             arr = np.asarray(column)
             if arr.shape[0] != n:
-                raise CorruptFileError(
-                    f"column {name!r} has {arr.shape[0]} rows, time has {n}", path=meta.source or None
-                )
+                raise CorruptFileError(f"column {name!r} has {arr.shape[0]} rows, time has {n}", path=where)
             columns[name] = arr
-        for name in ("charge_mAh", "cycle", "half_cycle", "step", "timestamp"):
-            if len(columns[name]) != n:
-                raise CorruptFileError(
-                    f"column {name} has {len(columns[name])} rows, time has {n}", path=meta.source or None
-                )
-        # canonical order first: EchemRecord would otherwise reorder by a full copy (take)
+        # canonical order first (the table is built in this order, no reindexing copy)
         ordered = {name: columns[name] for name in CANONICAL_COLUMNS}
         ordered.update((name, values) for name, values in columns.items() if name not in ordered)
-        frame = pd.DataFrame(ordered, copy=False)  # the arrays are ours already
         units = dict(CANONICAL_UNITS)
         units.update(extra_units or {})
-        return cls(frame, units, meta.replace(derived=tuple(sorted(set(meta.derived) | set(derived)))))
+        meta = meta.replace(derived=tuple(sorted(set(meta.derived) | set(derived))))
+        return cls._lazy(ordered, n, units, meta, sha256_of)
 
     # -- convenient views -----------------------------------------------------------
     def __len__(self) -> int:
-        return len(self.data)
+        return self._n
 
     def __repr__(self) -> str:
-        m = self.meta
+        m = self._meta
         span = f"{self.time_s[0]:.1f}-{self.time_s[-1]:.1f} s" if len(self) else "empty"
         return f"<EchemRecord {m.format or '?'} {len(self)} rows, {span}, techniques={list(m.techniques)}>"
 
     @property
     def time_s(self) -> npt.NDArray[np.float64]:
         """(N,) float64 seconds from record start."""
-        return self.data["time_s"].to_numpy(dtype=np.float64)
+        return np.asarray(self._column("time_s"), dtype=np.float64)
 
     @property
     def voltage_V(self) -> npt.NDArray[np.float64]:
         """(N,) float64 volts."""
-        return self.data["voltage_V"].to_numpy(dtype=np.float64)
+        return np.asarray(self._column("voltage_V"), dtype=np.float64)
 
     @property
     def current_mA(self) -> npt.NDArray[np.float64]:
         """(N,) float64 mA, positive = charge."""
-        return self.data["current_mA"].to_numpy(dtype=np.float64)
+        return np.asarray(self._column("current_mA"), dtype=np.float64)
 
     @property
     def charge_mAh(self) -> npt.NDArray[np.float64]:
         """(N,) float64 cumulative signed charge in mA h."""
-        return self.data["charge_mAh"].to_numpy(dtype=np.float64)
+        return np.asarray(self._column("charge_mAh"), dtype=np.float64)
 
     @property
     def half_cycle(self) -> npt.NDArray[np.int64]:
         """(N,) int64 half-cycle index."""
-        return self.data["half_cycle"].to_numpy(dtype=np.int64)
+        return np.asarray(self._column("half_cycle"), dtype=np.int64)
 
     @property
     def start_timestamp(self) -> pd.Timestamp | None:
@@ -402,7 +483,7 @@ class EchemRecord:
         if self.meta.start_time is not None:
             ts = pd.Timestamp(self.meta.start_time)
             return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-        stamps = self.data["timestamp"]
+        stamps = pd.Series(self._column("timestamp"))
         if len(stamps) and not pd.isna(stamps.iloc[0]):
             return stamps.iloc[0] - pd.to_timedelta(float(self.time_s[0]), unit="s")
         return None
@@ -446,9 +527,9 @@ def nonfinite_rows(record: EchemRecord) -> npt.NDArray[np.bool_]:
     """
     bad = np.zeros(len(record), dtype=bool)
     for name in _FINITE_COLUMNS:
-        if name in record.meta.derived:
+        if name in record._meta.derived:  # not .meta: that would hash the file
             continue
-        values = record.data[name].to_numpy(dtype=np.float64)
+        values = np.asarray(record._column(name), dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
             if np.isfinite(values.sum()):  # one pass, no mask: a NaN or inf makes the sum non-finite
                 continue

@@ -24,9 +24,8 @@ corrections listed in :data:`_ID_OVERRIDES` (each with the file that proves it).
 from __future__ import annotations
 
 import functools
-import hashlib
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from os import PathLike
@@ -655,35 +654,50 @@ def _first(names: tuple[str, ...], available: Mapping[str, Any]) -> str | None:
 
 def _columns_from_records(
     records: npt.NDArray[Any], columns: list[_Column], flags: Mapping[str, int]
-) -> tuple[dict[str, npt.NDArray[Any]], dict[str, str]]:
-    """Split the records into named 1-D arrays (flags unpacked), with units."""
-    arrays: dict[str, npt.NDArray[Any]] = {}
+) -> tuple[dict[str, Callable[[], npt.NDArray[Any]]], dict[str, str]]:
+    """Named 1-D columns of the records (flags unpacked), as functions that convert on
+    first use (float64 / int64), with units: a column nobody asks for costs nothing."""
+    arrays: dict[str, Callable[[], npt.NDArray[Any]]] = {}
     units: dict[str, str] = {}
+
+    def flag_of(values: npt.NDArray[Any], mask: int) -> Callable[[], npt.NDArray[Any]]:
+        shift = (mask & -mask).bit_length() - 1
+        return lambda: ((values & mask) >> shift).astype(np.uint8)
+
+    def converted(values: npt.NDArray[Any]) -> Callable[[], npt.NDArray[Any]]:
+        if values.dtype.kind == "f":
+
+            def as_float() -> npt.NDArray[Any]:
+                with np.errstate(invalid="ignore"):  # a signalling NaN in the file stays a NaN
+                    return values.astype(np.float64)
+
+            return as_float
+        return lambda: values.astype(np.int64)
+
     for col in columns:
         values = records[col.name]
         if col.name == "flags":
             for flag, mask in flags.items():
-                shift = (mask & -mask).bit_length() - 1
-                arrays[flag] = ((values & mask) >> shift).astype(np.uint8)
+                arrays[flag] = flag_of(values, mask)
                 units[flag] = ""
             continue
-        if values.dtype.kind == "f":
-            with np.errstate(invalid="ignore"):  # a signalling NaN in the file stays a NaN
-                arrays[col.name] = values.astype(np.float64)
-        else:
-            arrays[col.name] = values.astype(np.int64)
+        arrays[col.name] = converted(values)
         units[col.name] = col.unit
     return arrays, units
 
 
 def _build_record(
-    arrays: dict[str, npt.NDArray[Any]], units: dict[str, str], meta: EchemMetadata, path: str
+    arrays: dict[str, Callable[[], npt.NDArray[Any]]],
+    units: dict[str, str],
+    meta: EchemMetadata,
+    path: str,
+    raw: bytes | None = None,
 ) -> EchemRecord:
     """Map file columns to canonical ones and assemble the record."""
     time_name = _first(_TIME, arrays)
     if time_name is None:
         raise CorruptFileError("data module has no 'time/s' column (ID 4)", path=path)
-    t = arrays.pop(time_name)
+    t = arrays.pop(time_name)()
     bad = ~np.isfinite(t) | (np.abs(t) > _MAX_ABS_TIME_S)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -694,7 +708,7 @@ def _build_record(
 
     v_name = _first(_VOLTAGE, arrays)
     if v_name is not None:
-        v = arrays.pop(v_name)
+        v = arrays.pop(v_name)()
         mapping.append(f"voltage_V<-{v_name}")
     else:
         v = np.full(n, np.nan)
@@ -702,10 +716,10 @@ def _build_record(
 
     i_name = _first(_CURRENT, arrays)
     if i_name is not None:
-        i = arrays.pop(i_name)
+        i = arrays.pop(i_name)()
         mapping.append(f"current_mA<-{i_name}")
     elif "dq/mA.h" in arrays:
-        i = _current_from_dq(t, arrays["dq/mA.h"])
+        i = _current_from_dq(t, arrays["dq/mA.h"]())
         derived.append("current_mA")
         mapping.append("current_mA<-dq/mA.h / dt")
     else:
@@ -715,18 +729,18 @@ def _build_record(
     charge: npt.NDArray[np.float64] | None = None
     q_name = _first(_CHARGE_MAH, arrays)
     if q_name is not None:
-        charge = arrays.pop(q_name)
+        charge = arrays.pop(q_name)()
         mapping.append(f"charge_mAh<-{q_name}")
     else:
         q_name = _first(_CHARGE_C, arrays)
         if q_name is not None:
-            charge = arrays.pop(q_name) / 3.6
+            charge = arrays.pop(q_name)() / 3.6
             mapping.append(f"charge_mAh<-{q_name} / 3.6")
 
     indices: dict[str, npt.NDArray[np.int64] | None] = {}
     for canonical, source in (("cycle", "cycle number"), ("half_cycle", "half cycle"), ("step", "Ns")):
         if source in arrays:
-            indices[canonical] = _as_int(arrays.pop(source), source, path)
+            indices[canonical] = _as_int(arrays.pop(source)(), source, path)
             mapping.append(f"{canonical}<-{source}")
         else:
             indices[canonical] = None
@@ -751,6 +765,7 @@ def _build_record(
             meta=meta,
             extra=arrays,
             extra_units=extra_units,
+            sha256_of=raw,
         )
 
 
@@ -824,10 +839,10 @@ def read_mpr(path: str | PathLike[str], *, timezone: str = "UTC") -> EchemRecord
         info.update(log)
     meta = EchemMetadata(
         source=src,
-        sha256=hashlib.sha256(buf).hexdigest(),  # the bytes already read, not a second read
+        sha256="",  # of the bytes already read, computed when first asked for (EchemRecord.meta)
         format="biologic-mpr",
         techniques=(technique,),
         extra=extra,
         **info,
     )
-    return _build_record(arrays, units, meta, src)
+    return _build_record(arrays, units, meta, src, raw=buf)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -65,6 +66,12 @@ READERS: tuple[EchemFormat, ...] = (
 )
 
 
+@functools.cache
+def _parameters(reader: Callable[..., EchemRecord]) -> Mapping[str, inspect.Parameter]:
+    """A reader's keyword parameters (inspected once per reader, not per file)."""
+    return inspect.signature(reader).parameters
+
+
 def detect(path: str | PathLike[str]) -> EchemFormat | None:
     """Return the format whose signature the file's content matches, or None."""
     p, head = read_head(path)
@@ -122,7 +129,7 @@ def read(path: str | PathLike[str], *, lenient: bool = False, nonfinite: str = "
     if fmt is None:
         known = ", ".join(f.description for f in READERS)
         raise UnsupportedFormatError(f"not a recognised electrochemistry file (supported: {known})", path=path)
-    accepted = inspect.signature(fmt.read).parameters
+    accepted = _parameters(fmt.read)
     if lenient:
         if "lenient" in accepted:
             options["lenient"] = True
