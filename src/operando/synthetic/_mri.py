@@ -488,6 +488,9 @@ def write_paravision_scan(
         out / "acqp",
         "Parameter List",
         {
+            "ACQ_sw_version": f"<PV {pv_version}>",
+            "PULPROG": f"<{method}.ppg>",
+            "ACQ_method": f"<Bruker:{method}>",
             "ACQ_dim": str(core),
             "NI": str(n_slice * sizes.get("FG_ECHO", 1)),
             "NA": "1",
