@@ -413,3 +413,62 @@ def test_cli_lenient(tmp_path: Path) -> None:
     assert "rows: 21" in r.stdout
     assert "declares 30 rows, holds 21" in r.stdout  # in the summary
     assert "warning:" in r.stderr and "declares 30 rows, holds 21" in r.stderr
+
+
+def _ece_export(tmp_path: Path, names: list[str], n: int, drop: str | None) -> tuple[Path, np.ndarray, np.ndarray]:
+    """An export with Ewe/V, Ece/V and Ewe-Ece/V (as EC-Lab computes it), minus the data of ``drop``."""
+    rng = np.random.default_rng(1)
+    ewe = 3.7 + 0.01 * rng.standard_normal(n)
+    ece = 0.1 + 0.001 * rng.standard_normal(n)
+    cols = {
+        "time/s": 10.0 * np.arange(n),
+        "Ewe/V": ewe,
+        "": 7.0 + np.zeros(n),
+        "Ece/V": ece,
+        "I/mA": np.full(n, 0.5),
+        "Ewe-Ece/V": ewe - ece,
+    }
+    rows = []
+    for k in range(n):
+        rows.append("\t".join(f"{cols[c][k]:.7E}" for c in names if c != drop))
+    head = ["EC-Lab ASCII FILE", "Nb header lines : 4", "", "Chronopotentiometry"]
+    path = tmp_path / "cp.mpt"
+    path.write_bytes("\r\n".join([*head[:3], "\t".join(names), *rows]).encode("cp1252") + b"\r\n")
+    return path, ewe, ece
+
+
+@pytest.mark.parametrize(
+    ("names", "drop"),
+    [
+        (["time/s", "Ewe/V", "", "Ece/V", "I/mA", "Ewe-Ece/V"], ""),  # Ece recorded: Ewe-Ece has data
+        (["time/s", "Ewe/V", "", "I/mA", "Ewe-Ece/V"], "Ewe-Ece/V"),  # no Ece: Ewe-Ece cannot have data
+    ],
+)
+def test_mpt_one_surplus_name_is_placed_by_the_data(tmp_path: Path, names: list[str], drop: str) -> None:
+    """One name too many: which one has no data follows from what EC-Lab can compute and is
+    checked on the values (Ewe-Ece/V = Ewe/V - Ece/V), never guessed into a misaligned table."""
+    path, ewe, ece = _ece_export(tmp_path, names, 20, drop)
+    rec = read_mpt(path)
+    assert len(rec) == 20
+    np.testing.assert_allclose(rec.voltage_V, ewe, rtol=1e-6)
+    if "Ece/V" in names:
+        np.testing.assert_allclose(rec.data["Ece/V"], ece, rtol=1e-6)
+    np.testing.assert_allclose(rec.current_mA, 0.5)
+    if drop != "":  # the empty name has data: kept as "column 3"
+        assert rec.data["column 3"].tolist() == [7.0] * 20
+    assert f"['{drop}']" in rec.meta.extra["header_notes"]
+
+
+def test_mpt_a_reading_the_data_contradict_is_refused(tmp_path: Path) -> None:
+    """Ece recorded, Ewe-Ece named without data: no reading keeps the columns in line."""
+    names = ["time/s", "Ewe/V", "", "Ece/V", "I/mA", "Ewe-Ece/V"]
+    path, _, _ = _ece_export(tmp_path, names, 20, "Ewe-Ece/V")
+    with pytest.raises(CorruptFileError, match="misaligned"):
+        read_mpt(path)
+
+
+def test_mpt_surplus_names_that_fit_no_reading_are_refused(tmp_path: Path) -> None:
+    names = ["time/s", "Ewe/V", "", "Ece/V", "I/mA", "Ewe-Ece/V"]
+    path, _, _ = _ece_export(tmp_path, names, 20, "Ece/V")  # a real column's data missing
+    with pytest.raises(CorruptFileError, match="line 4: the header names 6 columns, the rows hold 5"):
+        read_mpt(path)

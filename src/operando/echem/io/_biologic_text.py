@@ -67,16 +67,38 @@ def _split_unit(column: str) -> tuple[str, str]:
 #: Columns EC-Lab computes only at export and may name in the header without writing
 #: their data (seen: ``Ewe-Ece/V`` when no counter-electrode potential was recorded).
 _EXPORT_ONLY = ("Ewe-Ece/V", "<Ewe-Ece>/V", "<Ewe-Ece/V>")
+_ECE = ("Ece/V", "<Ece>/V", "<Ece/V>")
+_EWE = ("Ewe/V", "<Ewe>/V", "<Ewe/V>")
 
 
-def _reconcile_columns(names: list[str], n_data: int) -> tuple[list[str], list[str]]:
+def _readings(names: list[str], n_data: int) -> list[tuple[list[str], list[str]]]:
+    """Every way of dropping surplus names, the default one (:func:`_reconcile_columns`) first.
+
+    Examples
+    --------
+    >>> [d for _, d in _readings(["t", "", "Ewe/V", "Ece/V", "Ewe-Ece/V"], 4)]
+    [[''], ['Ewe-Ece/V']]
+    """
+    out = []
+    for prefer_export_only in (None, False, True):  # the default reading first
+        reading = _reconcile_columns(names, n_data, export_only_first=prefer_export_only)
+        if reading not in out:
+            out.append(reading)
+    return out
+
+
+def _reconcile_columns(
+    names: list[str], n_data: int, *, export_only_first: bool | None = None
+) -> tuple[list[str], list[str]]:
     """Match the header's names to the number of data columns EC-Lab wrote.
 
     EC-Lab (11.x) sometimes writes more names than data columns: an empty name (two
     tabs) and an export-computed column such as ``Ewe-Ece/V`` with no data behind it.
     Surplus names are dropped in that order (empty names first, then the
-    export-computed ones, last first); any other surplus is left for the caller to
-    refuse. Returns the kept names and the dropped ones.
+    export-computed ones, last first; the export-computed ones first when no Ece
+    column is named, as EC-Lab cannot compute Ewe-Ece then); any other surplus is left
+    for the caller to refuse, and the caller checks the result against the data
+    (``Ewe-Ece = Ewe - Ece``). Returns the kept names and the dropped ones.
 
     Examples
     --------
@@ -87,12 +109,49 @@ def _reconcile_columns(names: list[str], n_data: int) -> tuple[list[str], list[s
     """
     surplus = len(names) - n_data
     drop: set[int] = set()
-    for candidates in ({""}, set(_EXPORT_ONLY)):
+    order = [{""}, set(_EXPORT_ONLY)]
+    if export_only_first is None:  # no Ece recorded: Ewe-Ece cannot have data
+        export_only_first = not any(n.strip() in _ECE for n in names)
+    if export_only_first:
+        order.reverse()
+    for candidates in order:
         for k in range(len(names) - 1, -1, -1):
             if len(drop) < surplus and names[k].strip() in candidates:
                 drop.add(k)
     kept = [name for k, name in enumerate(names) if k not in drop]
     return kept, [names[k] for k in sorted(drop)]
+
+
+def _lines_up(values: pd.DataFrame) -> bool:
+    """Whether the named columns keep EC-Lab's ``Ewe-Ece/V = Ewe/V - Ece/V`` (to 1e-6 V in
+    every real export); True when the file lacks one of them (nothing to check)."""
+    ewe = next((c for c in _EWE if c in values), None)
+    ece = next((c for c in _ECE if c in values), None)
+    diff = next((c for c in _EXPORT_ONLY if c in values), None)
+    if ewe is None or ece is None or diff is None or not len(values):
+        return True
+    err = (values[ewe] - values[ece] - values[diff]).abs().to_numpy()
+    err = err[np.isfinite(err)]
+    return not err.size or float(err.max()) <= 1e-4
+
+
+def _choose_reading(values: pd.DataFrame, names: list[str], path: Path, n_header: int) -> list[str]:
+    """Of the ways to drop surplus header names, the first whose columns line up; the
+    dropped names are returned (``values`` is relabelled in place)."""
+    for k, (kept, dropped) in enumerate(_readings(names, values.shape[1])):
+        if len(kept) != values.shape[1]:
+            continue
+        values.columns = _unique_names(kept)
+        checkable = all(any(c in values for c in group) for group in (_EWE, _ECE, _EXPORT_ONLY))
+        # the default reading stands unless the data contradict it; another one only
+        # when the data confirm it
+        if (checkable and _lines_up(values)) or (not checkable and k == 0):
+            return dropped
+    raise CorruptFileError(
+        f"line {n_header}: the header names {len(names)} columns, the rows hold {values.shape[1]}, and no "
+        "reading of the surplus names keeps Ewe-Ece/V = Ewe/V - Ece/V (columns would be misaligned)",
+        path=path,
+    )
 
 
 def _unique_names(names: list[str]) -> list[str]:
@@ -247,6 +306,7 @@ def read_mpt(path: str | PathLike[str], *, timezone: str = "UTC") -> EchemRecord
     if n_header < 2 or n_header > len(lines):
         raise CorruptFileError(f"header claims {n_header} lines but the file has {len(lines)}", path=p)
     header_notes: list[str] = []
+    header_names: list[str] = []
     header_line = lines[n_header - 1]
     columns = [c for c in header_line.rstrip("\r\n").split("\t")]
     while columns and columns[-1] == "":
@@ -256,6 +316,7 @@ def read_mpt(path: str | PathLike[str], *, timezone: str = "UTC") -> EchemRecord
     body = "\n".join(lines[n_header:])
     fast = _fast_table(body, lines[n_header] if len(lines) > n_header else "") if body.strip() else None
     if fast is not None:
+        header_names = list(columns)
         columns, dropped = _reconcile_columns(columns, fast.shape[1])
         if fast.shape[1] != len(columns):
             raise CorruptFileError(
@@ -282,6 +343,7 @@ def read_mpt(path: str | PathLike[str], *, timezone: str = "UTC") -> EchemRecord
         # Rows end with a trailing tab in some versions: drop the empty last column.
         while table.shape[1] > 1 and (table.iloc[:, -1] == "").all():
             table = table.iloc[:, :-1]
+        header_names = list(columns)
         columns, dropped = _reconcile_columns(columns, table.shape[1])
         if table.shape[1] != len(columns):
             raise CorruptFileError(
@@ -300,6 +362,9 @@ def read_mpt(path: str | PathLike[str], *, timezone: str = "UTC") -> EchemRecord
     else:
         values = pd.DataFrame({c: np.zeros(0) for c in columns})
 
+    if header_notes:
+        dropped = _choose_reading(values, header_names, p, n_header)
+        header_notes[:] = [f"header names without data (EC-Lab export): {dropped}"]
     info = _parse_header(lines[: n_header - 1], p)
     derived: list[str] = []
     voltage_name = next((c for c in _VOLTAGE if c in values), None)
