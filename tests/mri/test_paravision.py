@@ -119,7 +119,49 @@ def test_real_scan_without_repetitions(real_file):
     real_file("nmr/paravision/pvconv/BadBanana_01/18/pdata/1/visu_pars")
     image, meta = read_paravision(seq)
     assert image.dims == ("x", "y", "slice") and meta.extra["NR"] == "1" and meta.frame_time_s is None
-    with pytest.raises(ParameterError, match="seconds-per-frame"):
-        read_image_series([seq], depth_axis="y")
-    series = read_image_series([seq], depth_axis="y", seconds_per_frame=2.0)
+    assert meta.acquired_at.isoformat() == "2011-11-30T12:20:46" and meta.scan_time_s == 2.0
+    series = read_image_series([seq], depth_axis="y")  # its own clock: one frame of its 2 s scan time
     assert series.sizes["frame"] == 1 and series.dims == ("frame", "depth", "x", "slice")
+    assert series["time_end_s"].values.tolist() == [2.0] and series.attrs["timing"].startswith("acquisition")
+    with pytest.raises(ParameterError, match="seconds-per-frame"):
+        read_image_series([seq, seq], depth_axis="y")  # the same scan twice: no increasing clock
+    series = read_image_series([seq, seq], depth_axis="y", seconds_per_frame=60.0)
+    assert series["time_s"].values.tolist() == [0.0, 60.0]
+
+
+def test_series_of_scans_on_their_own_clock(tmp_path):
+    """One scan per time point (the usual operando series): frame times from each scan's
+    acquisition date, gaps included; a scan with repetitions adds its frame time per repetition."""
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime(2024, 7, 25, 9, 15, 9, 381000, tzinfo=timezone(timedelta(hours=2)))
+    offsets = [0.0, 600.0, 1500.0]  # uneven: the operator paused between the second and third scan
+    scans = [
+        write_paravision_scan(
+            tmp_path / str(10 + k),
+            _indexed((16, 8, 1), seed=k)[..., 0],
+            extent_mm=(3.2, 1.6),
+            scan_time_s=240.0,
+            acquired_at=start + timedelta(seconds=dt),
+        )
+        for k, dt in enumerate(offsets)
+    ]
+    reps = write_paravision_scan(
+        tmp_path / "13",
+        _indexed((16, 8, 3)),
+        extent_mm=(3.2, 1.6),
+        frame_groups=[("FG_CYCLE", 3)],
+        scan_time_s=100.0,
+        acquired_at=start + timedelta(seconds=2000.0),
+    )
+    series = read_image_series([*scans, reps], depth_axis="x", t0_s=50.0)
+    assert series["time_s"].values.tolist() == [50.0, 650.0, 1550.0, 2050.0, 2150.0, 2250.0]
+    assert series["time_end_s"].values.tolist() == [290.0, 890.0, 1790.0, 2150.0, 2250.0, 2350.0]
+    # PV 5/6 dates (no zone) read too
+    old = write_paravision_scan(
+        tmp_path / "14",
+        _indexed((16, 8, 1))[..., 0],
+        extent_mm=(3.2, 1.6),
+        acquired_at=datetime(2011, 11, 30, 12, 20, 46),
+    )
+    assert read_paravision(old)[1].acquired_at == datetime(2011, 11, 30, 12, 20, 46)

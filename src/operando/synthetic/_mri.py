@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from os import PathLike
 from pathlib import Path
 
@@ -376,6 +377,7 @@ def write_paravision_scan(
     method: str = "FLASH",
     pv_version: str = "6.0.1",
     describe_groups: bool = True,
+    acquired_at: datetime | None = None,
     seed: int = 0,
 ) -> Path:
     """Write images as a ParaVision scan folder: ``acqp``, ``method`` and ``pdata/1/{2dseq, visu_pars}``.
@@ -405,6 +407,9 @@ def write_paravision_scan(
     describe_groups : bool, default True
         False writes no ``VisuFGOrderDesc`` (older/odd exports): the frames are then
         described only by ``VisuCoreFrameCount`` and acqp's ``NR``/``NI``.
+    acquired_at : datetime, optional
+        Acquisition start, written as ``VisuAcqDate`` the way ParaVision 360 writes it
+        (``<2024-07-25T09:15:09,381+0200>``; naive times as PV 5/6: ``<09:15:09 25 Jul 2024>``).
     seed : int
         For the per-frame offsets.
 
@@ -483,6 +488,12 @@ def write_paravision_scan(
             "VisuAcqSequenceName": f"( 65 )\n<{method}>",
         }
     )
+    if acquired_at is not None:
+        if acquired_at.tzinfo is None:
+            visu["VisuAcqDate"] = "( 21 )\n<" + acquired_at.strftime("%H:%M:%S %d %b %Y") + ">"
+        else:
+            stamp = acquired_at.strftime("%Y-%m-%dT%H:%M:%S,") + f"{acquired_at.microsecond // 1000:03d}"
+            visu["VisuAcqDate"] = "<" + stamp + acquired_at.strftime("%z") + ">"
     _write_jcamp(pdata / "visu_pars", "Parameter List", visu)
     _write_jcamp(
         out / "acqp",

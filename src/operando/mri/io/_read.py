@@ -20,6 +20,7 @@ import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,11 @@ class MRIMeta:
     frame_time_s : float or None
         Time from one frame (repetition, volume) of a time series to the next, when the
         file records it (ParaVision: scan time / repetitions; NIfTI: the 4th zoom).
+    acquired_at : datetime or None
+        Start of the acquisition (ParaVision ``VisuAcqDate``), timezone-aware when the
+        file gives the offset.
+    scan_time_s : float or None
+        Duration of the whole acquisition (ParaVision ``VisuAcqScanTime``).
     extra : dict of str to str
     """
 
@@ -87,6 +93,8 @@ class MRIMeta:
     repetition_time_ms: float | None = None
     affine: tuple[tuple[float, ...], ...] | None = None
     frame_time_s: float | None = None
+    acquired_at: datetime | None = None
+    scan_time_s: float | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -216,6 +224,8 @@ def read_paravision(path: str | PathLike[str]) -> tuple[xr.DataArray, MRIMeta]:
         repetition_time_ms=_scalar(get("VisuAcqRepetitionTime")),
         affine=None if affine is None else tuple(tuple(float(v) for v in row) for row in affine),
         frame_time_s=frame_time,
+        acquired_at=_acq_datetime(get("VisuAcqDate")),
+        scan_time_s=None if not scan_ms else scan_ms / 1e3,
         extra={
             "pv_version": str(getattr(ds, "pv_version", "")) if ds is not None else str(get("VisuCreatorVersion")),
             **{k: str(v) for k, v in acqp.items()},
@@ -223,6 +233,28 @@ def read_paravision(path: str | PathLike[str]) -> tuple[xr.DataArray, MRIMeta]:
     )
     image = xr.DataArray(data, dims=dims, coords=coords, attrs={"units": "a.u.", "source": str(seq)})
     return image, meta
+
+
+def _acq_datetime(value: Any) -> datetime | None:
+    """A ParaVision date: ``<12:20:46 30 Nov 2011>`` (PV 5/6) or ``<2024-07-25T09:15:09,381+0200>`` (PV 7/360).
+
+    Examples
+    --------
+    >>> _acq_datetime("<12:20:46 30 Nov 2011>").isoformat()
+    '2011-11-30T12:20:46'
+    >>> _acq_datetime("<2024-07-25T09:15:09,381+0200>").isoformat()
+    '2024-07-25T09:15:09.381000+02:00'
+    """
+    if value is None:
+        return None
+    text = str(value).strip().strip("<>").strip()
+    for fmt, t in (("%H:%M:%S %d %b %Y", text), ("%Y-%m-%dT%H:%M:%S.%f%z", text.replace(",", ".")),
+                   ("%Y-%m-%dT%H:%M:%S%z", text)):  # fmt: skip
+        try:
+            return datetime.strptime(t, fmt)
+        except ValueError:
+            continue
+    return None
 
 
 _REPETITION_DIMS = ("cycle", "repetition", "movie")
@@ -819,8 +851,10 @@ def read_image_series(
         Image dimension that runs across the cell (through the electrodes); renamed
         ``depth``, its coordinate shifted to start at half a voxel.
     seconds_per_frame : float, optional
-        Time per frame. Default: the frame time the files record
-        (:attr:`MRIMeta.frame_time_s`); refused when they record none or disagree.
+        Time per frame. Default: the files' own clock: each file's acquisition start
+        (:attr:`MRIMeta.acquired_at`) plus its frame time, a single-frame file lasting its
+        scan time (frames need not be evenly spaced); else the one frame time all files
+        record (:attr:`MRIMeta.frame_time_s`, e.g. NIfTI's 4th zoom); refused otherwise.
     t0_s : float, default 0
 
     Returns
@@ -836,10 +870,12 @@ def read_image_series(
     frames: list[xr.DataArray] = []
     recorded: list[float | None] = []
     sources: list[str] = []
+    metas: list[tuple[MRIMeta, int]] = []
     for path in paths:
         image, meta = read_image(path)
         recorded.append(meta.frame_time_s)
         sources.append(str(image.attrs.get("source", path)))
+        n_before = len(frames)
         if depth_axis not in image.dims:
             raise ParameterError(f"the image has dims {image.dims}, no depth axis {depth_axis!r}", path=path)
         time_dims = [str(d) for d in image.dims if str(d).startswith(_FRAME_DIMS)]
@@ -854,11 +890,13 @@ def read_image_series(
         for part in parts:
             part = part.drop_vars([c for c in part.coords if c not in part.dims])
             frames.append(part.rename({depth_axis: "depth"}).transpose("depth", ...))
-    if seconds_per_frame is None:
+        metas.append((meta, len(frames) - n_before))
+    clock = None if seconds_per_frame is not None else _clock_from_headers(metas)
+    if seconds_per_frame is None and clock is None:
         known = {round(v, 9) for v in recorded if v is not None}
         if len(known) != 1 or None in recorded:
             raise ParameterError(
-                "the files record no single frame time"
+                "the files record no single frame time nor acquisition times"
                 + (f" ({sorted(known)} s)" if known else "")
                 + ": give seconds_per_frame (--seconds-per-frame)",
                 path=str(paths[0]),
@@ -871,10 +909,50 @@ def read_image_series(
     stack = xr.concat([f.drop_vars(list(f.coords)) for f in frames], dim="frame")
     depth = np.asarray(first["depth"].values, dtype=np.float64)
     step = float(abs(depth[1] - depth[0])) if depth.size > 1 else 1.0
-    t = t0_s + np.arange(len(frames)) * seconds_per_frame
+    if clock is not None:
+        t, t_end = t0_s + clock[0], t0_s + clock[1]
+        per_frame = float(np.median(np.diff(t))) if t.size > 1 else float(t_end[0] - t[0])
+        timing = "acquisition times in the headers"
+    else:
+        assert seconds_per_frame is not None
+        t = np.asarray(t0_s + np.arange(len(frames)) * seconds_per_frame, dtype=np.float64)
+        t_end, per_frame = t + seconds_per_frame, float(seconds_per_frame)
+        timing = "fixed frame time"
     return stack.assign_coords(
         frame=np.arange(len(frames)),
         depth=("depth", (np.arange(depth.size) + 0.5) * step, {"units": "mm"}),
         time_s=("frame", t, {"units": "s"}),
-        time_end_s=("frame", t + seconds_per_frame, {"units": "s"}),
-    ).assign_attrs(units="a.u.", seconds_per_frame=float(seconds_per_frame), sources=sources)
+        time_end_s=("frame", t_end, {"units": "s"}),
+    ).assign_attrs(units="a.u.", seconds_per_frame=per_frame, sources=sources, timing=timing)
+
+
+def _clock_from_headers(
+    metas: Sequence[tuple[MRIMeta, int]],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    """Frame starts and ends (s from the first acquisition) from the files' own clocks.
+
+    Each file's frames start at its acquisition time plus ``k`` frame times; a file of one
+    frame lasts its scan time. None unless every file records its start (and what its
+    frames need), or when the starts do not increase.
+    """
+    if not metas or any(m.acquired_at is None for m, _ in metas):
+        return None
+    first = metas[0][0].acquired_at
+    assert first is not None
+    starts: list[float] = []
+    ends: list[float] = []
+    for meta, n in metas:
+        assert meta.acquired_at is not None
+        try:
+            base = (meta.acquired_at - first).total_seconds()
+        except TypeError:  # naive and aware times mixed
+            return None
+        step = meta.frame_time_s if n > 1 else meta.scan_time_s
+        if step is None or step <= 0:
+            return None
+        starts += [base + k * step for k in range(n)]
+        ends += [base + (k + 1) * step for k in range(n)]
+    t = np.asarray(starts, dtype=np.float64)
+    if t.size > 1 and np.any(np.diff(t) <= 0):
+        return None
+    return t, np.asarray(ends, dtype=np.float64)
