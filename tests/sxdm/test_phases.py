@@ -40,6 +40,15 @@ D1, D2 = 2.0332, 2.0184
 # both LMNO peaks on the detector: 0.8 m, 128 rows along 2theta; rocking over +-0.21 deg
 GEOMETRY = {"seed": 5, "n_angles": 24, "eta_step_deg": 0.018, "detector_shape": (128, 36), "distance_m": 0.8}
 SHAPE = (10, 10)
+PHASE_NAMES = (
+    "two_phase",
+    "phase_fraction",
+    "d_phase1",
+    "d_phase2",
+    "width_phase1",
+    "width_phase2",
+    "two_phase_delta_bic",
+)
 
 
 def _processed(model, directory, mode="auto"):
@@ -171,9 +180,20 @@ def test_a_partial_survey_finds_the_front(front):
     assert maps.attrs["phases_background_counts"] == pytest.approx(model.background, rel=0.05)
 
 
+def test_the_variables_and_their_units(mixed):
+    maps = mixed[1]
+    units = {"two_phase": "1", "phase_fraction": "1", "d_phase1": "angstrom", "width_phase1": "1/angstrom"}
+    for name in PHASE_NAMES:
+        assert maps[name].dims == ("y", "x") and maps[name].attrs["long_name"]
+    for name, unit in units.items():
+        assert maps[name].attrs["units"] == unit
+    assert maps.two_phase.dtype == bool
+
+
 def test_modes(single):
     _, master = single
     maps, params = process_kmap(master)
+    maps = maps.drop_vars([*PHASE_NAMES, "phases_decomposed"], errors="ignore")  # were they wired in
     add_phase_maps(maps, open_kmap(master), params, mode="off")
     assert maps.attrs["phases"] == "not run (phases off)" and "two_phase" not in maps
     with pytest.raises(ParameterError, match="phases must be"):
