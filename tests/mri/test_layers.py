@@ -245,3 +245,19 @@ def test_pelt_finds_the_number_of_stages():
     assert np.abs(np.array(bounds) - truth).max() <= 1
     with pytest.raises(ParameterError, match="penalty"):
         detect_stages(total, n_stages=None)
+
+
+def test_stages_on_unevenly_spaced_frames():
+    """Scans with pauses between them: the kinks are in time, and each lands on its frame
+    (in frame numbers alone each pause looks like a jump and pulls the boundaries off)."""
+    rng = np.random.default_rng(9)
+    gaps = np.full(80, 300.0)
+    gaps[[25, 45, 65]] = 3000.0  # a pause inside stages II, III and IV
+    t = np.cumsum(gaps)
+    total = np.interp(t, [t[0], *t[[15, 35, 55]], t[-1]], [0.0, 6.0, 7.0, 30.0, 36.0]) + rng.normal(0, 0.05, 80)
+    _, bounds = detect_stages(total, n_stages=4, time_s=t)
+    assert bounds == [15, 35, 55]
+    _, by_index = detect_stages(total, n_stages=4)
+    assert by_index != [15, 35, 55]
+    with pytest.raises(ParameterError, match="increasing"):
+        detect_stages(total, time_s=t[::-1])

@@ -56,6 +56,7 @@ def detect_stages(
     min_size: int = 3,
     short_frame: int | None = None,
     penalty: float | None = None,
+    time_s: npt.ArrayLike | None = None,
 ) -> tuple[npt.NDArray[np.int64], list[int]]:
     """Split the frames before a short circuit into growth stages at their change points (``ruptures``).
 
@@ -81,6 +82,11 @@ def detect_stages(
     penalty : float, optional
         Pelt penalty per change point, in the cost's units (sum of squared residuals;
         ``~3 sigma**2 log(F)`` for noise ``sigma``). Required when ``n_stages`` is None.
+    time_s : (F,) array_like, optional
+        Frame times. When they are unevenly spaced (a series of scans with pauses), the
+        signal is interpolated onto an even grid of the median spacing before the change
+        points are sought (a rate is a slope in time, not in frames), and each change point
+        is put on the frame nearest to it (:func:`frame_of_time`).
 
     Returns
     -------
@@ -111,6 +117,22 @@ def detect_stages(
     shift = 1 if model == "clinear" else 0
     if not np.all(np.isfinite(y[:end])):
         raise ParameterError("the signal has non-finite values")
+    if time_s is not None:
+        t = np.asarray(time_s, dtype=np.float64)
+        if t.shape != (n,) or np.any(np.diff(t) <= 0):
+            raise ParameterError(f"time_s must be {n} increasing frame times")
+        step = float(np.median(np.diff(t[:end]))) if end > 1 else 0.0
+        if end > 2 and not np.allclose(np.diff(t[:end]), step, rtol=0.02):
+            grid = t[0] + step * np.arange(int(np.floor((t[end - 1] - t[0]) / step)) + 1)
+            even = (
+                np.interp(grid, t[:end], y[:end])
+                if y.ndim == 1
+                else np.stack([np.interp(grid, t[:end], col) for col in y[:end].T], axis=1)
+            )
+            _, found_even = detect_stages(even, n_stages=n_stages, model=model, min_size=min_size, penalty=penalty)
+            found = sorted({frame_of_time(float(grid[b]), t[:end]) for b in found_even})
+            found = [b for b in found if 0 < b < end]
+            return stages_from_boundaries(n, found, short_frame=short), found
     if n_stages is None:
         if penalty is None or penalty <= 0:
             raise ParameterError("without n_stages, give a positive Pelt penalty")

@@ -283,7 +283,7 @@ def quantify_layers(
             raise ParameterError(f"stage_signal must be one of {sorted(signals)}, got {stage_signal!r}")
         signal = signals[stage_signal]
         model = "l2" if stage_signal == "rate" else "clinear"
-        stage, boundaries = detect_stages(signal, n_stages=n_stages, model=model, short_frame=short)
+        stage, boundaries = detect_stages(signal, n_stages=n_stages, model=model, short_frame=short, time_s=t)
     else:
         stage, boundaries = np.ones(t.size, dtype=np.int64), []
         if short is not None:
