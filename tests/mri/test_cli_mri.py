@@ -193,5 +193,8 @@ def test_layers_on_a_4d_nifti_series(tmp_path):
     ds = open_results(out)
     assert ds.sizes["frame"] == 60
     assert ds.attrs["short_circuit_frame"] == sim.truth.short_frame
+    assert ds["time_s"].values[1] == 300.0  # the NIfTI's own 4th zoom
+    result = _invoke(["layers", str(path), "--depth-axis", "q", "-o", str(tmp_path / "q.zarr")])
+    assert isinstance(result.exception, ParameterError) and "no depth axis 'q' (--depth-axis)" in str(result.exception)
     assert np.abs(ds["amount"].values - sim.truth.amount).max() < 0.03 * sim.truth.amount.max()
     assert np.abs(np.array(ds.attrs["stage_boundaries"]) - sim.truth.stage_boundaries).max() <= 1

@@ -877,7 +877,10 @@ def read_image_series(
         sources.append(str(image.attrs.get("source", path)))
         n_before = len(frames)
         if depth_axis not in image.dims:
-            raise ParameterError(f"the image has dims {image.dims}, no depth axis {depth_axis!r}", path=path)
+            raise ParameterError(
+                f"no depth axis {depth_axis!r} (--depth-axis) among the image dims {tuple(map(str, image.dims))}",
+                path=path,
+            )
         time_dims = [str(d) for d in image.dims if str(d).startswith(_FRAME_DIMS)]
         image = image.squeeze([d for d in time_dims if image.sizes[d] == 1], drop=True)
         time_dims = [d for d in time_dims if d in image.dims]
