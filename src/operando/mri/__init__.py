@@ -1,10 +1,13 @@
-"""MRI of lithium in battery cells: readers, chemical-shift separation, depth layers, stages.
+"""MRI of lithium in battery cells: readers, chemical-shift separation, depth layers, stages, CSI.
 
-Readers (:func:`read_paravision`, :func:`read_nifti`, :func:`read_profile_series`) return
-arrays with axes in mm plus typed metadata (the Zahner potentiostat log is an
-electrochemistry format: :func:`operando.echem.read`); kernels (``layer_amounts``,
-``growth_rate``, ``detect_stages``, ``separate_by_shift``, ...) are pure array functions;
-:func:`operando.pipelines.mri.quantify_layers` ties them into an ``"mri-layers"`` dataset.
+Readers (:func:`read_paravision`, :func:`read_nifti`, :func:`read_profile_series`, and the
+raw k-space of chemical-shift imaging: :func:`read_paravision_csi`,
+:func:`read_topspin_csi`) return arrays with axes in mm plus typed metadata (the Zahner
+potentiostat log is an electrochemistry format: :func:`operando.echem.read`); kernels
+(``layer_amounts``, ``growth_rate``, ``detect_stages``, ``separate_by_shift``,
+``reconstruct_csi``, ...) are pure array functions;
+:func:`operando.pipelines.mri.quantify_layers` ties them into an ``"mri-layers"`` dataset
+and :func:`operando.pipelines.mri.csi_from_scan` into metal/electrolyte maps.
 
 Names are imported on first use: ``import operando.mri`` loads neither SciPy nor nibabel.
 """
