@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from operando.cli._options import QuietOption, SchedulerOption, WorkersOption, run_on
+from operando.cli._options import QuietOption, SchedulerOption, WorkersOption, check_output, run_on
 
 app: typer.Typer = typer.Typer(help="MRI of lithium cells: depth layers, growth rates, stages.", no_args_is_help=True)
 
@@ -95,6 +95,10 @@ def layers(
     """Amount per depth layer with error bars, growth rate, stages I-IV and the short circuit."""
     from operando.pipelines.mri import layers_from_files, stage_table
 
+    check_output(out, [*inputs, voltage, echem], overwrite=overwrite)
+    if figures is not None:
+        check_output(figures, [*inputs, voltage, echem, out], overwrite=True, option="--figures")
+
     with run_on(scheduler, workers, quiet=quiet, description="mri layers"):
         run = layers_from_files(
             inputs,
@@ -178,6 +182,8 @@ def csi(
         raise ParameterError(f"--lb-hz {line_broadening_hz:g}: must be 0 or more")
     if not np.isfinite(phase_deg):
         raise ParameterError(f"--phase-deg {phase_deg:g}: must be finite")
+    if figures is not None:
+        check_output(figures, [scan], overwrite=True, option="--figures")
     extent = None
     if fov_mm is not None:
         try:
