@@ -162,3 +162,18 @@ def test_true_2d_refused_pseudo_2d_kept(tmp_path):
         read_bruker(folder)
     (folder / "vdlist").write_text("0.1\n")  # a list file marks a pseudo-2D series
     assert read_bruker(folder).data.shape[0] == 1
+
+
+@pytest.mark.realdata
+def test_acquisition_parameters_read_from_real_files(real_file):
+    from operando.nmr import read_fid
+
+    relax = real_file("nmr/bruker_nmr/spectrochempy_data/relax/100/acqus").parent
+    real_file("nmr/bruker_nmr/spectrochempy_data/relax/100/ser")
+    m = read_fid(relax).meta  # TopSpin 3.2, 29Si CP at 5 kHz MAS
+    assert (m.ns, m.rg, m.spin_rate_Hz, m.pulse_us, m.recycle_s, m.p90_us) == (128, 90.5, 5000.0, 3.0, 0.5, None)
+    fam = real_file("nmr/varian/nmrML/FAM013_AHTM.PROTON_04.fid/procpar").parent
+    real_file("nmr/varian/nmrML/FAM013_AHTM.PROTON_04.fid/fid")
+    m = read_fid(fam).meta  # VnmrJ: gain 6 dB, ct 160, pw 3.625 of pw90 7.25 us, d1 22.27 s, srate 25 Hz (liquid)
+    assert m.rg == pytest.approx(10 ** (6 / 20)) and m.ns == 160
+    assert (m.pulse_us, m.p90_us, m.recycle_s, m.spin_rate_Hz) == (3.625, 7.25, pytest.approx(22.2737024), None)

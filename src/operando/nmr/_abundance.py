@@ -103,7 +103,8 @@ def line_integral(
     sidebands : bool, default True
         Sum the sideband windows too (:func:`operando.nmr.sideband_windows`).
     p90_us : float, optional
-        90-degree pulse of this nucleus, microseconds (the flip angle from ``P1``).
+        90-degree pulse of this nucleus, microseconds (the flip angle from ``P1``); default
+        the recorded one (Varian ``pw90``), else no flip-angle correction.
     t1_s : float, optional
         Longest T1 of the species, s (the saturation from ``D1`` + acquisition time).
     reference_shift_ppm : float, default 0
@@ -143,6 +144,8 @@ def line_integral(
             )
         noise = _detrended_std(spec[noise_mask])
     sigma = float(integral_uncertainty(noise, int(mask.sum())))
+    if p90_us is None:
+        p90_us = meta.p90_us  # recorded (Varian pw90): the flip angle is known
     if p90_us is not None and meta.pulse_us is None:
         raise ParameterError(f"{meta.path}: --p90 given but the dataset records no pulse length (P1)")
     if t1_s is not None and meta.recycle_s is None:

@@ -19,6 +19,9 @@ from operando.errors import CorruptFileError, MissingMetadataError, UnsupportedF
 
 __all__ = ["NMRFID", "BrukerFID", "BrukerMeta", "BrukerProcessed", "NMRMeta", "read_bruker", "read_bruker_processed"]
 
+#: Slowest spinning taken for MAS (sideband windows); liquid spinners turn at about 20 Hz.
+MIN_MAS_HZ = 1000.0
+
 _DTYPES: dict[int, tuple[np.dtype[Any], str]] = {0: (np.dtype("i4"), "int32"), 2: (np.dtype("f8"), "float64")}
 
 
@@ -66,7 +69,8 @@ class NMRMeta:
         Recycle delay (Bruker ``D1``, Varian ``d1``), s.
     spin_rate_Hz : float or None
         MAS rate: ``MASR``, else ``CNST31`` (the usual MAS constant of solid-state pulse
-        programs), else None when neither is recorded (or is 0); Varian ``srate``.
+        programs); Varian ``srate``. None when not recorded or below 1 kHz (a liquid
+        sample's spinner, about 20 Hz, makes no sidebands worth a window).
     dspfvs : int or None
         Bruker ``DSPFVS``: below 20 the data are pre-TopSpin (XWIN-NMR era).
     phase_offset_deg : float
@@ -74,6 +78,9 @@ class NMRMeta:
         digitally filtered data (``DSPFVS`` < 20), XWIN-NMR removes the filter's delay as a
         phase ramp pivoted on the first point, i.e. ``180 * group_delay`` degrees more than a
         shift in time pivoted on the carrier; 0 otherwise.
+    p90_us : float or None
+        The 90-degree pulse when the file records it (Varian ``pw90``); Bruker ``acqus``
+        does not.
     """
 
     path: str
@@ -97,6 +104,7 @@ class NMRMeta:
     spin_rate_Hz: float | None = None
     dspfvs: int | None = None
     phase_offset_deg: float = 0.0
+    p90_us: float | None = None
 
     @property
     def dwell_s(self) -> float:
@@ -317,7 +325,7 @@ def read_bruker(path: str | PathLike[str]) -> NMRFID:
         rg=rg,
         pulse_us=_list_value(acqus, "P", 1),
         recycle_s=_list_value(acqus, "D", 1),
-        spin_rate_Hz=spin if spin is not None and spin > 0 else None,
+        spin_rate_Hz=spin if spin is not None and spin >= MIN_MAS_HZ else None,
         dspfvs=dspfvs,
         phase_offset_deg=(180.0 * group_delay) % 360.0 if pre_topspin and group_delay > 0 else 0.0,
     )

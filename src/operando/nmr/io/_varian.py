@@ -9,7 +9,12 @@ NMRMeta                 procpar
 ``sfo1_MHz``            ``sfrq`` (observe frequency, the carrier)
 ``sw_Hz``               ``sw``
 ``td``                  ``np`` (real points per FID)
-``ns``                  ``nt`` (transients)
+``ns``                  ``ct`` (completed transients), else ``nt``
+``rg``                  ``10 ** (gain / 20)`` (``gain`` in dB)
+``pulse_us``            ``pw``
+``p90_us``              ``pw90`` (when > 0)
+``recycle_s``           ``d1``
+``spin_rate_Hz``        ``srate`` (>= 1 kHz)
 ``reference_MHz``       ``reffrq`` (frequency of 0 ppm); without it from ``rfl``/``rfp``:
                         ``sfrq - (rfp - rfl + sw/2) * 1e-6`` (``rfl``: Hz of the
                         reference line from the right edge, ``rfp``: its shift in Hz);
@@ -39,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from operando.errors import CorruptFileError, MissingMetadataError, UnsupportedFormatError
-from operando.nmr.io._bruker import NMRFID, NMRMeta
+from operando.nmr.io._bruker import MIN_MAS_HZ, NMRFID, NMRMeta
 
 __all__ = ["nucleus_name", "read_varian"]
 
@@ -93,6 +98,16 @@ def _check_fid_file(path: Path) -> tuple[int, int, int]:
             path=path,
         )
     return nblocks, ntraces, n
+
+
+def _positive(procpar: dict[str, Any], key: str, path: Path) -> float | None:
+    value = _number(procpar, key, path, required=False)
+    return value if value is not None and value > 0 else None
+
+
+def _spin(procpar: dict[str, Any], path: Path) -> float | None:
+    value = _number(procpar, "srate", path, required=False)
+    return value if value is not None and value >= MIN_MAS_HZ else None
 
 
 def read_varian(path: str | PathLike[str]) -> NMRFID:
@@ -177,12 +192,21 @@ def read_varian(path: str | PathLike[str]) -> NMRFID:
         td=n,
         group_delay=0.0,
         nc=0,
-        ns=int(_number(procpar, "nt", procpar_path, required=False) or 1),
+        ns=int(
+            _number(procpar, "ct", procpar_path, required=False)
+            or _number(procpar, "nt", procpar_path, required=False)
+            or 1
+        ),
         title=title,
         pulse_program=_value(procpar, "seqfil") or "",
         reference_MHz=reference,
         processing=processing,
         vendor="Varian",
+        rg=10.0 ** ((_number(procpar, "gain", procpar_path, required=False) or 0.0) / 20.0),
+        pulse_us=_positive(procpar, "pw", procpar_path),
+        recycle_s=_number(procpar, "d1", procpar_path, required=False),
+        spin_rate_Hz=_spin(procpar, procpar_path),
+        p90_us=_positive(procpar, "pw90", procpar_path),
     )
     params = {k: (v["values"][0] if v.get("values") else None) for k, v in procpar.items()}
     return NMRFID(data=data, meta=meta, acqus=params)
