@@ -416,6 +416,16 @@ def _line_integrals(
     return sino, float(center)
 
 
+def _row_blocks(sino: Any) -> da.Array:
+    """Sinograms as a dask array in blocks of an even number of rows (<= 64, >= 4 blocks when there are rows
+    enough): the blocks are reconstructed in parallel, two slices per transform; the blocks depend only on the
+    shape, so every scheduler computes the same ones."""
+    n_rows = sino.shape[1]
+    size = min(64, max(2, -(-n_rows // 4)))
+    size += size % 2
+    return da.asarray(sino).rechunk({0: -1, 1: size, 2: -1})
+
+
 def _crop(volume: Any, crop: tuple[int, int, int, int] | None) -> tuple[Any, int, int]:
     """``volume[:, y0:y1, x0:x1]`` and the offsets ``(y0, x0)``."""
     if crop is None:
@@ -537,7 +547,10 @@ def reconstruct_scan(
     if voxel is None:
         raise MissingMetadataError("the file records no pixel size; give --voxel-size-um", path=path)
     sino, center = _line_integrals(scan, center_px=center_px, prep=opts, energy_kev=energy, pixel_size_um=voxel)
-    full = reconstruct(sino, scan.angles_deg, center=center)
+    # one finufft thread per block of rows (dask runs the blocks in parallel): finufft's sums depend on its
+    # thread count, and dask's distributed workers run with OMP_NUM_THREADS=1, so a fixed count keeps the
+    # volume bit-identical on every scheduler
+    full = reconstruct(_row_blocks(sino), scan.angles_deg, center=center, nthreads=1)
     n = full.shape[1]
     volume, y0, x0 = _crop(full, opts.crop)
     voxel = float(voxel) * opts.binning
@@ -908,7 +921,8 @@ def process_scan(
     with tempfile.TemporaryDirectory(prefix=scratch_prefix, dir=scratch) as tmp:
         # the volume and the labels go through a chunked store, so that no stage holds a whole scan
         store = Path(keep_volume) if keep_volume is not None else Path(tmp) / "scan.zarr"
-        full = reconstruct(da.asarray(sino), scan.angles_deg, center=center).astype(np.float32)
+        # nthreads=1: bit-identical on every scheduler (see reconstruct_scan)
+        full = reconstruct(_row_blocks(sino), scan.angles_deg, center=center, nthreads=1).astype(np.float32)
         lazy, _, _ = _crop(full, prep.crop)
         chunks = {"z": 64, "y": 256, "x": 256}
         attrs = {"voxel_size_um": float(voxel)}  # every write below sets the store's attributes again
