@@ -177,3 +177,18 @@ def test_acquisition_parameters_read_from_real_files(real_file):
     m = read_fid(fam).meta  # VnmrJ: gain 6 dB, ct 160, pw 3.625 of pw90 7.25 us, d1 22.27 s, srate 25 Hz (liquid)
     assert m.rg == pytest.approx(10 ** (6 / 20)) and m.ns == 160
     assert (m.pulse_us, m.p90_us, m.recycle_s, m.spin_rate_Hz) == (3.625, 7.25, pytest.approx(22.2737024), None)
+
+
+def test_procs_magnitude_mode_and_window_followed(tmp_path):
+    folder = _copy(tmp_path, "mc")
+    (folder / "pdata" / "1").mkdir(parents=True)
+    procs = "##TITLE= Parameter file\n##$SI= 1024\n##$PH_mod= {}\n##$WDW= 3\n##$SSB= 2\n##$PHC0= 30\n##END=\n"
+    (folder / "pdata" / "1" / "procs").write_text(procs.format(2))
+    fid = read_bruker(folder)
+    mag = process(fid)
+    assert mag.attrs["spectrum_mode"] == "magnitude" and mag.attrs["window"] == "SINE"
+    assert float(mag["intensity"].min()) >= 0.0
+    phased = process(fid, p0_deg=30.0, p1_deg=0.0)  # phases given: the phased real part
+    assert phased.attrs["spectrum_mode"] == "phased" and float(phased["intensity"].min()) < 0.0
+    np.testing.assert_allclose(np.abs(mag["intensity"].values), mag["intensity"].values)
+    assert np.all(mag["intensity"].values + 1e-9 >= np.abs(phased["intensity"].values))  # |z| >= |Re z|

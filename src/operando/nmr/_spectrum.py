@@ -40,7 +40,8 @@ def process(
 
     What ``pdata/1/procs`` says is followed: ``SI``, ``TDeff`` (points used), ``BC_mod``
     (FID offset, single/quad), the window ``WDW`` (EM, GM, SINE, QSINE with ``LB``, ``GB``,
-    ``SSB``), ``PHC0``/``PHC1``; a step that cannot be reproduced is warned about. For
+    ``SSB``), ``PHC0``/``PHC1`` and ``PH_mod`` (2: magnitude, 3: power spectrum, with the
+    stored phases only); a step that cannot be reproduced is warned about. For
     pre-TopSpin digitally filtered data (``DSPFVS`` < 20) the stored ``PHC0`` is XWIN-NMR's,
     which is ``180 x group delay`` degrees off ours (``meta.phase_offset_deg``); it is
     added, so that the default result matches the spectrometer's ``1r``.
@@ -100,6 +101,7 @@ def process(
         gb=_procs_number(procs, "GB", 0.0), ssb=_procs_number(procs, "SSB", 0.0),
     )  # fmt: skip
     offset = 0.0
+    stored_phases = p0_deg is None and p1_deg is None
     if phase_mode == "auto":
         raw = process_fid(  # halved first point: no constant offset to lift dispersion tails (autophase)
             data, sw_Hz=meta.sw_Hz, size=size, group_delay=meta.group_delay, window=window, first_point=0.5
@@ -112,7 +114,7 @@ def process(
         p1_deg = _procs_number(procs, "PHC1", 0.0) if p1_deg is None else p1_deg
     else:
         raise ParameterError(f"phase must be 'manual' or 'auto', got {phase_mode!r}")
-    spec = process_fid(
+    complex_spec = process_fid(
         data,
         sw_Hz=meta.sw_Hz,
         size=size,
@@ -122,7 +124,16 @@ def process(
         scale=2.0**meta.nc,
         first_point=first_point,
         window=window,
-    ).real
+    )
+    # PH_mod: 1 phase correction (pk), 2 magnitude (mc), 3 power (ps); followed as efp did
+    # when the phases are the stored ones
+    ph_mod = int(_procs_number(procs, "PH_mod", 1)) if phase_mode == "manual" and stored_phases else 1
+    if ph_mod == 2:
+        spec = np.abs(complex_spec)
+    elif ph_mod == 3:
+        spec = np.abs(complex_spec) ** 2
+    else:
+        spec = complex_spec.real
     ppm = ppm_axis(size, sfo1_MHz=meta.sfo1_MHz, sw_Hz=meta.sw_Hz, reference_MHz=meta.reference_MHz)
     ppm = ppm + reference_shift_ppm
     if spec.shape[0] == 1:
@@ -143,6 +154,7 @@ def process(
         "p1_deg": float(p1_deg),
         "xwin_phase_offset_deg": float(offset),
         "phase_mode": phase_mode,
+        "spectrum_mode": {2: "magnitude", 3: "power"}.get(ph_mod, "phased"),
         "first_point": float(first_point),
         "group_delay_points": float(meta.group_delay),
         "sfo1_MHz": meta.sfo1_MHz,
