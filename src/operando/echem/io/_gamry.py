@@ -274,6 +274,14 @@ def _table_arrays(table: GamryTable, path: Path) -> tuple[dict[str, npt.NDArray[
         cells = [row[k] for row in table.rows]
         numeric = bool(cells) and _is_number(cells[0])
         if numeric:
+            try:  # NumPy converts the whole column in C; a bad cell is then found one by one
+                values = np.array("\n".join(cells).replace(",", ".").split("\n"), dtype=np.float64)
+                if values.shape == (len(cells),):
+                    arrays[name] = values
+                    units[name] = "" if unit in ("#", "bits") else unit
+                    continue
+            except ValueError:
+                pass
             values = np.empty(len(cells), dtype=np.float64)
             for r, cell in enumerate(cells):
                 try:
