@@ -224,3 +224,24 @@ def test_remove_zingers_against_the_truth():
     assert np.all(np.abs(out[hit] - truth[hit]) < 0.1 * truth[hit] + 500)
     changed = out != frames
     assert changed[~hit].sum() <= 3  # edges and noise left alone
+
+
+def test_thresholds_outside_the_volume_and_an_empty_segmentation_are_refused(tmp_path):
+    import xarray as xr
+
+    from operando.pipelines.tomo import interface_maps, segment_volume
+    from operando.store import write_results
+
+    cell = simulate_cell((56, 40, 40), n_voids=(2, 2), seed=1)
+    vol = write_results(xr.Dataset({"attenuation": (("z", "y", "x"), cell.volume)}, attrs={"voxel_size_um": 5.0}),
+                        tmp_path / "v.zarr")  # fmt: skip
+    with pytest.raises(ParameterError, match=r"--void-threshold 200: outside the volume's values \[0, 24\]"):
+        segment_volume(vol, tmp_path / "s.zarr", thresholds={"void": 200.0})
+    assert not (tmp_path / "s.zarr").exists()
+    empty = write_results(
+        xr.Dataset({"labels": (("z", "y", "x"), np.full((8, 6, 6), 5, np.uint8))}, attrs={"voxel_size_um": 5.0}),
+        tmp_path / "e.zarr",
+    )
+    with pytest.raises(ParameterError, match="holds no cell"):
+        interface_maps(empty, tmp_path / "i.zarr")
+    assert not (tmp_path / "i.zarr").exists()

@@ -677,6 +677,36 @@ def trial_centres(
     return write_results(ds, target, parameters=params, inputs=[path], overwrite=overwrite)
 
 
+_THRESHOLD_OPTIONS = {
+    "void": "--void-threshold",
+    "lithium": "--li-threshold",
+    "electrolyte": "--electrolyte-threshold",
+    "collector": "--collector-threshold",
+}
+
+
+def _check_thresholds(volume: Any, given: Mapping[str, float], path: Path) -> None:
+    """Refuse a given threshold that is NaN or outside the volume's values (every voxel on one side of it)."""
+    if not given:
+        return
+    for name, value in given.items():
+        if name not in _THRESHOLD_OPTIONS:
+            raise ParameterError(f"unknown threshold {name!r}; use {', '.join(_THRESHOLD_OPTIONS)}")
+        if math.isnan(value):
+            raise ParameterError(f"{_THRESHOLD_OPTIONS[name]} nan: must be a number", path=path)
+    step = max(1, math.ceil((math.prod(volume.shape) / 1e6) ** (1 / 3)))
+    sub = np.asarray(volume[::step, ::step, ::step], dtype=np.float64)
+    sub = sub[np.isfinite(sub)]
+    if sub.size == 0:
+        raise ParameterError("the volume holds no finite value", path=path)
+    lo, hi = float(sub.min()), float(sub.max())
+    for name, value in given.items():
+        if math.isfinite(value) and not lo <= value <= hi:
+            raise ParameterError(
+                f"{_THRESHOLD_OPTIONS[name]} {value:g}: outside the volume's values [{lo:.4g}, {hi:.4g}]", path=path
+            )
+
+
 _LABEL_CODES = {"electrolyte": 0, "lithium": 1, "void": 2, "pore": 3, "interphase": 4, "collector_or_background": 5}
 
 
@@ -755,6 +785,7 @@ def segment_volume(
     vol = ds[variable].data
     voxel = _voxel_size(ds, voxel_size_um, Path(volume))
     given: dict[str, float] = {k: float(v) for k, v in (thresholds or {}).items()}
+    _check_thresholds(vol, given, Path(volume))
     if not collector:
         given["collector"] = float("inf")
     if {"void", "lithium", "electrolyte", "collector"} <= set(given):
@@ -861,6 +892,12 @@ def interface_maps(
         labels, voxel_size_um=voxel, void_distance_px=void_distance_px, small_region_mm2=small_region_mm2
     )
     res = res.merge(cell_quantities(labels, voxel_size_um=voxel), compat="override", combine_attrs="override")
+    if not float(np.nansum(np.asarray(res["cell_area_mm2"].values))) > 0:
+        raise ParameterError(
+            "the segmentation holds no cell (no column with lithium on electrolyte): no contact map to make; "
+            "check the thresholds of 'tomo segment'",
+            path=segmentation,
+        )
     parameters = {
         "segmentation": str(segmentation),
         "voxel_size_um": voxel,
