@@ -162,6 +162,19 @@ def test_true_2d_refused_pseudo_2d_kept(tmp_path):
         read_bruker(folder)
     (folder / "vdlist").write_text("0.1\n")  # a list file marks a pseudo-2D series
     assert read_bruker(folder).data.shape[0] == 1
+    # XWIN-NMR: no FnMODE, the indirect mode as MC2 (3 = States) in proc2s, one nucleus
+    (folder / "vdlist").unlink()
+    (folder / "acqus").write_text(text.replace("<hsqcetgp>", "<zg2d>"))
+    (folder / "acqu2s").write_text(f"##TITLE= Parameter file\n##$TD= 1\n##$SFO1= {155.4512}\n##END=\n")
+    assert read_bruker(folder).data.shape[0] == 1  # nothing says 2D yet
+    (folder / "pdata" / "1").mkdir(parents=True)
+    (folder / "pdata" / "1" / "proc2s").write_text("##TITLE= Parameter file\n##$MC2= 3\n##END=\n")
+    with pytest.raises(UnsupportedFormatError, match="true 2D"):
+        read_bruker(folder)
+    (folder / "pdata" / "1" / "proc2s").write_text("##TITLE= Parameter file\n##$MC2= 0\n##END=\n")
+    (folder / "acqus").write_text(text.replace("<hsqcetgp>", "<noesygpph>"))
+    with pytest.raises(UnsupportedFormatError, match="noesygpph"):
+        read_bruker(folder)
 
 
 @pytest.mark.realdata

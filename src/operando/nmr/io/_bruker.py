@@ -334,6 +334,9 @@ def read_bruker(path: str | PathLike[str]) -> NMRFID:
 
 #: Pulse programs of pseudo-2D series (one 1D spectrum per row): relaxation, diffusion, nutation.
 _PSEUDO_2D = ("satrec", "invrec", "t1", "t2", "cpmg", "ledbp", "stebp", "dstebp", "diff", "dosy", "nut", "vd", "vc")
+#: Pulse programs of true 2D experiments (both dimensions frequencies).
+_TRUE_2D = ("cosy", "noesy", "roesy", "tocsy", "hsqc", "hmqc", "hmbc", "hetcor", "inadequate", "exsy", "mqmas",
+            "stmas", "dqsq", "pdsd", "darr", "rfdr", "radar", "jres")  # fmt: skip
 #: Files that list the varied parameter of a pseudo-2D series.
 _LISTS = ("vdlist", "vclist", "vplist", "vtlist", "difflist", "fq1list", "valist", "vdlist.txt")
 
@@ -342,9 +345,10 @@ def _refuse_2d(folder: Path, acqus: dict[str, Any]) -> None:
     """Refuse a true 2D experiment (a pseudo-2D series of 1D spectra passes).
 
     A ``ser`` with ``acqu2s`` is a true 2D when its indirect dimension is frequency-encoded:
-    ``FnMODE`` (TopSpin) 2..6 (QSEQ, TPPI, States, States-TPPI, Echo-Antiecho), or an
-    indirect carrier ``SFO1`` of another nucleus, and no list file or pulse program marks a
-    series (vdlist, satrec, ...).
+    ``FnMODE`` (TopSpin) 2..6 (QSEQ, TPPI, States, States-TPPI, Echo-Antiecho) or XWIN-NMR's
+    ``MC2`` 1..5 in ``proc2s``, an indirect carrier ``SFO1`` of another nucleus, or a 2D
+    pulse program (cosy, noesy, hsqc, mqmas, ...), and no list file or pulse program marks
+    a series (vdlist, satrec, ...).
     """
     acqu2s = folder / "acqu2s"
     if not ((folder / "ser").is_file() and not (folder / "fid").is_file() and acqu2s.is_file()):
@@ -360,8 +364,15 @@ def _refuse_2d(folder: Path, acqus: dict[str, Any]) -> None:
         sfo1_f1, sfo1_f2 = float(f1.get("SFO1", 0.0)), float(acqus.get("SFO1", 0.0))
     except (TypeError, ValueError):
         return
+    if fnmode == 0 and (folder / "pdata" / "1" / "proc2s").is_file():
+        # XWIN-NMR records the indirect acquisition mode only as MC2 (0 QF, 1 QSEQ, 2 TPPI, 3 States, ...)
+        try:
+            fnmode = int(float(_read_jcamp(folder / "pdata" / "1" / "proc2s").get("MC2", -1))) + 1
+        except (TypeError, ValueError):
+            fnmode = 0
     hetero = sfo1_f1 > 0 and sfo1_f2 > 0 and abs(sfo1_f1 / sfo1_f2 - 1.0) > 1e-3
-    if fnmode in (2, 3, 4, 5, 6) or hetero:
+    named = any(key in pulprog for key in _TRUE_2D)
+    if fnmode in (2, 3, 4, 5, 6) or hetero or named:
         raise UnsupportedFormatError(
             f"a true 2D experiment ({pulprog or 'unknown pulse program'}, FnMODE={fnmode}): "
             "only 1D spectra and pseudo-2D series are processed",
