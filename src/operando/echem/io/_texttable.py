@@ -73,8 +73,16 @@ class Table:
 
     def column(self, name: str) -> list[str]:
         """Cells of one column, stripped."""
-        j = self.names.index(name)
-        return [row[j].strip() for row in self.cells]
+        return [cell.strip() for cell in self.raw_column(name)]
+
+    def raw_column(self, name: str) -> npt.NDArray[np.object_]:
+        """Cells of one column as written (a view into the table's grid of cells)."""
+        grid = self.__dict__.get("_grid")
+        if grid is None:
+            grid = np.empty((len(self.cells), len(self.names)), dtype=object)
+            grid[:] = self.cells
+            self.__dict__["_grid"] = grid
+        return grid[:, self.names.index(name)]
 
     def __len__(self) -> int:
         return len(self.cells)
@@ -193,6 +201,17 @@ def _to_numbers(cells: Sequence[str], decimal: str) -> tuple[npt.NDArray[np.floa
     return arr, bad
 
 
+def _fast_floats(cells: npt.NDArray[np.object_], decimal: str) -> npt.NDArray[np.float64] | None:
+    """All cells as float64 by NumPy's C conversion (whitespace allowed), or None when one
+    is not a plain number (a missing-value marker, text): the checked path then looks."""
+    try:
+        if decimal != ".":
+            return np.array("\n".join(cells).replace(decimal, ".").split("\n"), dtype=np.float64)
+        return np.array(cells, dtype=np.float64)
+    except (ValueError, TypeError):
+        return None
+
+
 def numeric_column(table: Table, name: str, path: Path, *, decimal: str = ".") -> npt.NDArray[np.float64]:
     """A column as float64; a cell that is not a number is an error naming line and column.
 
@@ -201,6 +220,9 @@ def numeric_column(table: Table, name: str, path: Path, *, decimal: str = ".") -
     CorruptFileError
         On the first cell that is neither a number nor a missing-value marker.
     """
+    fast = _fast_floats(table.raw_column(name), decimal)
+    if fast is not None and fast.shape == (len(table),):
+        return fast
     arr, bad = _to_numbers(table.column(name), decimal)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -214,6 +236,9 @@ def numeric_column(table: Table, name: str, path: Path, *, decimal: str = ".") -
 
 def optional_numeric(table: Table, name: str, *, decimal: str = ".") -> npt.NDArray[np.float64] | npt.NDArray[np.str_]:
     """A non-canonical column: floats when every cell is a number, else the stripped strings."""
+    fast = _fast_floats(table.raw_column(name), decimal)
+    if fast is not None and fast.shape == (len(table),) and not np.isnan(fast).all():
+        return fast
     cells = table.column(name)
     arr, bad = _to_numbers(cells, decimal)
     if bad.any() or np.isnan(arr).all():
