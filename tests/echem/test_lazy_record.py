@@ -64,3 +64,14 @@ def test_mpr_digest_and_columns_on_first_use() -> None:
     mpt = echem.read_mpt(path.with_suffix(".mpt"))
     np.testing.assert_allclose(frame["Ewe/V" if "Ewe/V" in frame else "voltage_V"], mpt.voltage_V, atol=1e-6)
     np.testing.assert_allclose(rec.time_s, mpt.time_s, atol=1e-2)
+
+
+@pytest.mark.realdata
+def test_a_lazy_record_pickles_as_a_built_one() -> None:
+    import pickle
+
+    path = real_file("echem/biologic/yadg/gcpl.issue_211.mpr")
+    rec = echem.read(path)
+    back = pickle.loads(pickle.dumps(rec))
+    pd.testing.assert_frame_equal(back.data, echem.read(path).data)
+    assert back.meta.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()

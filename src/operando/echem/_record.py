@@ -284,6 +284,12 @@ class EchemRecord:
             self._columns[name] = value
         return value
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle (Dask, multiprocessing) the built table and digest, not the lazy sources."""
+        self.data  # noqa: B018 - builds the table
+        self.meta  # noqa: B018 - computes the digest
+        return dict(self.__dict__)
+
     @property
     def data(self) -> pd.DataFrame:
         """Canonical columns first (see module docstring), then the file's other columns."""
