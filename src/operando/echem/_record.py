@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -324,7 +324,7 @@ class EchemRecord:
         voltage_V: npt.ArrayLike,
         current_mA: npt.ArrayLike,
         meta: EchemMetadata,
-        charge_mAh: npt.ArrayLike | None = None,
+        charge_mAh: npt.ArrayLike | Callable[[], npt.NDArray[np.float64]] | None = None,
         timestamp: npt.ArrayLike | None = None,
         cycle: npt.ArrayLike | None = None,
         half_cycle: npt.ArrayLike | None = None,
@@ -344,7 +344,7 @@ class EchemRecord:
             Required columns, in s, V and mA.
         meta : EchemMetadata
             Metadata; its ``derived`` field is filled in here.
-        charge_mAh : (N,) array_like, optional
+        charge_mAh : (N,) array_like or a function returning one, optional
             Cumulative signed charge in mA h. Integrated from the current if absent.
         timestamp : (N,) array_like of datetime64, optional
             Absolute times. Computed from ``meta.start_time + time_s`` when absent and
@@ -406,6 +406,8 @@ class EchemRecord:
         if charge_mAh is None:
             columns["charge_mAh"] = lambda: _integrate_charge_mAh(t, np.nan_to_num(i))
             derived.append("charge_mAh")
+        elif callable(charge_mAh):  # the reader's own count, computed when first used
+            columns["charge_mAh"] = charge_mAh
         else:
             columns["charge_mAh"] = checked("charge_mAh", charge_mAh, np.float64)
         hc: Any

@@ -36,7 +36,6 @@ import pandas as pd
 from operando.echem._record import EchemMetadata, EchemRecord
 from operando.echem.io._readerutil import (
     capture_library_noise,
-    file_identity,
     first_seen,
     require_file,
     resolve_timezone,
@@ -303,7 +302,8 @@ def _record_from_frame(
     step_count = cols.get("step_count", step_index)
     charge = None
     if "capacity_mAh" in cols and step_count is not None:
-        charge = _cumulative_charge(cols["capacity_mAh"], step_count)
+        capacity, counts = cols["capacity_mAh"], step_count
+        charge = lambda: _cumulative_charge(capacity, counts)  # noqa: E731 - computed when first used
         extra_meta["charge_mAh"] = "running sum of Neware's per-step capacity (charge - discharge)"
     step_types = cols.get("step_type")
     techniques = first_seen(_distinct_in_order(frame, "step_type", step_types)) if step_types is not None else ()
@@ -315,7 +315,8 @@ def _record_from_frame(
     if "unix_time_s" in units:
         units["unix_time_s"] = "s (Unix)"
     md = EchemMetadata(
-        **file_identity(source),
+        source=str(source),
+        sha256="",  # of the bytes below, computed when first asked for
         format=fmt,
         techniques=techniques,
         extra=extra_meta,
@@ -327,6 +328,7 @@ def _record_from_frame(
         current_mA=cols["current_mA"].astype(np.float64),
         charge_mAh=charge,
         timestamp=timestamp,
+        sha256_of=source.read_bytes(),
         cycle=cols["cycle_count"].astype(np.int64) if "cycle_count" in cols else None,
         step=step_index.astype(np.int64) if step_index is not None else None,
         meta=md,
