@@ -313,7 +313,7 @@ def error_line(exc: BaseException, argv: Sequence[str] = ()) -> tuple[int, str]:
     from operando.errors import OperandoError
 
     if isinstance(exc, OperandoError):
-        return 2, f"operando: error: {exc}"
+        return 2, "operando: error: " + " ".join(str(exc).split())  # one line, whatever a library put in it
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         return 2, f"operando: error: {missing_dependency_line(exc.name, argv)}"
     tb = exc.__traceback__
