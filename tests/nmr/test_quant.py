@@ -84,9 +84,12 @@ def test_sideband_window_on_a_strong_neighbours_tail_is_warned(tmp_path):
     # a 95 % 6Li electrode: its weak 7Li metal line's second sideband sits 33 ppm from the
     # strong 7Li electrolyte line, whose tail there is worth 20 % of the metal's 7Li signal
     li7, li6 = li_isotope_pair(tmp_path / "e", x6_metal=0.95, seed=10)
-    with pytest.warns(UserWarning, match=r"order -2\) sits on a baseline worth \+"):
-        line_integral(read_fid(li7), window_ppm=(240, 290), noise_ppm=(-130, -50))
-    line_integral(read_fid(li6), window_ppm=(240, 290), noise_ppm=(-130, -50))  # the strong 6Li line: no warning
+    with pytest.warns(UserWarning, match=r"order -2 \(\+\d+\.\d %\): left out"):
+        r7 = line_integral(read_fid(li7), window_ppm=(240, 290), noise_ppm=(-130, -50))
+    assert -2 not in [o for o, _, _ in r7.windows]
+    r6 = line_integral(read_fid(li6), window_ppm=(240, 290), noise_ppm=(-130, -50))  # strong 6Li line: no warning
+    x6 = r6.value * 28.45 / (r6.value * 28.45 + r7.value)
+    assert abs(x6 - 0.95) < 0.003  # with the tainted window summed: 0.942
 
 
 def test_sideband_windows_and_hz_matching():
@@ -205,3 +208,20 @@ def test_procs_magnitude_mode_and_window_followed(tmp_path):
     assert phased.attrs["spectrum_mode"] == "phased" and float(phased["intensity"].min()) < 0.0
     np.testing.assert_allclose(np.abs(mag["intensity"].values), mag["intensity"].values)
     assert np.all(mag["intensity"].values + 1e-9 >= np.abs(phased["intensity"].values))  # |z| >= |Re z|
+
+
+def test_sideband_overlapping_another_species_is_replaced_by_its_mirror(tmp_path):
+    from operando.nmr import line_integral, read_fid
+
+    li7, _ = li_isotope_pair(tmp_path / "m", x6_metal=0.3, snr_7li=20000.0, seed=2, sidebands=(0.1,))
+    fid = read_fid(li7)
+    assert {0, 1, -1} <= {o for o, _, _ in line_integral(fid, window_ppm=(240, 290), noise_ppm=None).windows}
+    plain = line_integral(fid, window_ppm=(240, 290), noise_ppm=None, sideband_orders=1)  # 160.8 ppm apart
+    # pretend another species sits at 100..110 ppm, inside the -1 sideband window (79..129 ppm)
+    with pytest.warns(UserWarning, match=r"order -1\) overlaps another species' window: estimated by its mirror"):
+        swapped = line_integral(fid, window_ppm=(240, 290), noise_ppm=None, other_windows_ppm=[(100.0, 110.0)],
+                                sideband_orders=1)  # fmt: skip
+    assert -1 not in {o for o, _, _ in swapped.windows} and 1 in {o for o, _, _ in swapped.windows}
+    assert swapped.value == pytest.approx(plain.value, rel=0.01)  # symmetric sidebands: the mirror is as large
+    only_centre = line_integral(fid, window_ppm=(240, 290), noise_ppm=None, sideband_orders=0)
+    assert only_centre.value == pytest.approx(0.8 * plain.value, rel=0.01)  # the sidebands hold 20 %

@@ -217,6 +217,14 @@ def isotopes(
     sidebands: Annotated[
         bool, typer.Option("--sidebands/--no-sidebands", help="Also sum the spinning-sideband windows.")
     ] = True,
+    other: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--other",
+            help="Another species' window LO,HI (ppm, 7Li): sidebands overlapping it are "
+            "replaced by their mirror order; repeatable.",
+        ),
+    ] = None,
     p90_li6: Annotated[float | None, typer.Option("--p90-li6", help="6Li 90-degree pulse, us (flip from P1).")] = None,
     p90_li7: Annotated[float | None, typer.Option("--p90-li7", help="7Li 90-degree pulse, us (flip from P1).")] = None,
     t1_li6: Annotated[float | None, typer.Option("--t1-li6", help="Longest 6Li T1, s (saturation from D1).")] = None,
@@ -307,6 +315,7 @@ def isotopes(
     shift = _reference(reference)
     options: dict[str, Any] = {
         "match": match, "spin_rate_Hz": spin_rate, "sidebands": sidebands, "reference_shift_ppm": (shift, shift),
+        "other_windows_ppm": [_window(w, "--other") for w in other or []],
         "acquisition_6li": Acquisition(p90_li6, t1_li6), "acquisition_7li": Acquisition(p90_li7, t1_li7),
     }  # fmt: skip
     sigma_factor = 0.0
@@ -358,7 +367,8 @@ def isotopes(
     if out is not None:
         params = {"window_ppm": [lo, hi], "noise_ppm": None if noise_ppm is None else list(noise_ppm),
                   "factor": factor, "factor_err": sigma_factor, "match": match, "spin_rate_Hz": spin_rate,
-                  "sidebands": sidebands, "p90_us": [p90_li6, p90_li7], "t1_s": [t1_li6, t1_li7],
+                  "sidebands": sidebands, "other_windows_ppm": [list(_window(w, "--other")) for w in other or []],
+                  "p90_us": [p90_li6, p90_li7], "t1_s": [t1_li6, t1_li7],
                   "reference_shift_ppm": shift, "electrolyte_x6": electrolyte, "electrode_x6": electrode,
                   "grain_boundary_x6": grain,
                   "reference_x6": ref_x6 if ref_li6 is not None else None, "lb_Hz": lb, "phase": phase}  # fmt: skip

@@ -339,6 +339,7 @@ def pair_integrals(
     acquisition_6li: Acquisition = Acquisition(),
     acquisition_7li: Acquisition = Acquisition(),
     reference_shift_ppm: Window = (0.0, 0.0),
+    other_windows_ppm: Sequence[Window] = (),
 ) -> tuple[tuple[float, float], tuple[float, float], dict[str, Any]]:
     """Normalised integrals of one species in its 6Li and 7Li spectra, over windows matched across the nuclei.
 
@@ -360,6 +361,10 @@ def pair_integrals(
         90-degree pulses and T1 of each nucleus, when known.
     reference_shift_ppm : (float, float)
         Added to the 6Li and the 7Li ppm axis.
+    other_windows_ppm : sequence of (float, float)
+        The other species' windows (on the 7Li spectrum, carried to 6Li as ``window_ppm``):
+        this species' sideband windows that overlap them or their sidebands are replaced by
+        their mirror order (:func:`operando.nmr.line_integral`).
 
     Returns
     -------
@@ -370,15 +375,22 @@ def pair_integrals(
         raise ParameterError(f"--match must be hz or ppm, got {match!r}")
     fid6 = li6 if isinstance(li6, NMRFID) else read_fid(li6)
     fid7 = li7 if isinstance(li7, NMRFID) else read_fid(li7)
-    win6 = window_ppm
-    if match == "hz":
-        win6 = hz_matched_window(*window_ppm, from_MHz=fid7.meta.reference_MHz, to_MHz=fid6.meta.reference_MHz)
+
+    def to_6li(w: Window) -> Window:
+        if match == "ppm":
+            return w
+        return hz_matched_window(*w, from_MHz=fid7.meta.reference_MHz, to_MHz=fid6.meta.reference_MHz)
+
     results = {}
-    for name, fid, win, acq, shift in (("6Li", fid6, win6, acquisition_6li, reference_shift_ppm[0]),
-                                       ("7Li", fid7, window_ppm, acquisition_7li, reference_shift_ppm[1])):  # fmt: skip
+    for name, fid, win, others, acq, shift in (
+        ("6Li", fid6, to_6li(window_ppm), [to_6li(w) for w in other_windows_ppm], acquisition_6li,
+         reference_shift_ppm[0]),
+        ("7Li", fid7, window_ppm, list(other_windows_ppm), acquisition_7li, reference_shift_ppm[1]),
+    ):  # fmt: skip
         results[name] = line_integral(
             fid, window_ppm=win, noise_ppm=noise_ppm, lb_Hz=lb_Hz, phase_mode=_mode(phase), spin_rate_Hz=spin_rate_Hz,
             sidebands=sidebands, p90_us=acq.p90_us, t1_s=acq.t1_s, reference_shift_ppm=shift,
+            other_windows_ppm=others,
         )  # fmt: skip
     r6, r7 = results["6Li"], results["7Li"]
     details = {
