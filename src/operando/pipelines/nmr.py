@@ -382,16 +382,20 @@ def pair_integrals(
         return hz_matched_window(*w, from_MHz=fid7.meta.reference_MHz, to_MHz=fid6.meta.reference_MHz)
 
     results = {}
+    orders: int | None = None
+    # 7Li first: the orders its (stronger) sidebands reach are summed in the 6Li spectrum too,
+    # so that weak 6Li sidebands under the noise are not left out (a low 6Li bias)
     for name, fid, win, others, acq, shift in (
+        ("7Li", fid7, window_ppm, list(other_windows_ppm), acquisition_7li, reference_shift_ppm[1]),
         ("6Li", fid6, to_6li(window_ppm), [to_6li(w) for w in other_windows_ppm], acquisition_6li,
          reference_shift_ppm[0]),
-        ("7Li", fid7, window_ppm, list(other_windows_ppm), acquisition_7li, reference_shift_ppm[1]),
     ):  # fmt: skip
         results[name] = line_integral(
             fid, window_ppm=win, noise_ppm=noise_ppm, lb_Hz=lb_Hz, phase_mode=_mode(phase), spin_rate_Hz=spin_rate_Hz,
             sidebands=sidebands, p90_us=acq.p90_us, t1_s=acq.t1_s, reference_shift_ppm=shift,
-            other_windows_ppm=others,
+            other_windows_ppm=others, sideband_orders=orders,
         )  # fmt: skip
+        orders = max((abs(o) for o, _, _ in results[name].windows), default=0)
     r6, r7 = results["6Li"], results["7Li"]
     details = {
         f"{k}_{name}": v
