@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from operando.echem import read_mpr, read_mpt
-from operando.echem.io._biologic_mpr import _LOG_DEVICE_TYPE, _split_modules
 from tests.echem._cycler_data import data_root
 
 PAIRS = [
@@ -49,9 +48,10 @@ def test_mpr_device_equals_the_export_header(name: str) -> None:
 def test_other_device_codes(tmp_path: Path, code: int, name: str) -> None:
     src = _folder() / "gcpl.issue_211.mpr"
     data = bytearray(src.read_bytes())
-    log = next(m for m in _split_modules(bytes(data), str(src)) if m.name == "VMP LOG")
-    assert data[log.offset + _LOG_DEVICE_TYPE] == 5  # VMP3 in this file
-    data[log.offset + _LOG_DEVICE_TYPE] = code
+    # the LOG module stores the device code in the byte before the serial's Pascal string
+    at = data.index(b"\x05\x040858")
+    assert data.count(b"\x05\x040858") == 1  # VMP3 (code 5), SN 0858, once in this file
+    data[at] = code
     path = tmp_path / "x.mpr"
     path.write_bytes(bytes(data))
     rec = read_mpr(path)
