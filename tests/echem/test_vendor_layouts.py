@@ -472,3 +472,21 @@ def test_mpt_surplus_names_that_fit_no_reading_are_refused(tmp_path: Path) -> No
     path, _, _ = _ece_export(tmp_path, names, 20, "Ece/V")  # a real column's data missing
     with pytest.raises(CorruptFileError, match="line 4: the header names 6 columns, the rows hold 5"):
         read_mpt(path)
+
+
+def test_gamry_rows_without_indent_are_data(tmp_path: Path) -> None:
+    """Hand-edited: the last rows lost their leading tab; still rows of the table."""
+    rows = _eis_rows(["\t"] * 7 + [""] * 3)
+    path = tmp_path / "EIS.DTA"
+    path.write_bytes((_GAMRY_HEAD.format(tag="EISPOT") + _EIS + rows).encode("cp1252"))
+    rec = read_gamry(path)
+    assert len(rec) == 10
+    np.testing.assert_allclose(rec.data["Zreal_ohm"], 100 + 10 * np.arange(10))
+
+
+def test_gamry_stray_line_in_the_header_is_refused_with_its_line(tmp_path: Path) -> None:
+    text = _GAMRY_HEAD.format(tag="EISPOT").replace("PSTAT\t", "3.7\t0.1\r\nPSTAT\t", 1) + _EIS + _eis_rows(["\t"] * 10)
+    path = tmp_path / "EIS.DTA"
+    path.write_bytes(text.encode("cp1252"))
+    with pytest.raises(CorruptFileError, match=r"line 6: '3\.7\\t0\.1' is neither a header entry nor a table row"):
+        read_gamry(path)

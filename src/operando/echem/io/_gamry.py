@@ -47,6 +47,8 @@ _MAGICS = (b"EXPLAIN", b"VFP600")
 #: Row count Gamry writes in the TABLE line of an open-ended run (OCP with a stability
 #: criterion, runs stopped by the user): the count is a placeholder, not a promise.
 _OPEN_ENDED_ROWS = 99999
+#: A header entry's name: letters first (TAG, PSTAT, CURVE2, ...).
+_HEADER_KEY = re.compile(r"^[A-Za-z_][\w.\-]*$")
 _DATE_FORMATS = ("%m/%d/%Y", "%m-%d-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d/%m/%Y")
 #: Friendlier names for the impedance columns (unit in the name, like the canonical ones).
 _RENAME = {"Freq": "freq_Hz", "Zreal": "Zreal_ohm", "Zimag": "Zimag_ohm", "Zmod": "Zmod_ohm", "Zphz": "Zphz_deg"}
@@ -194,6 +196,10 @@ def parse_gamry_text(text: str, path: Path) -> GamryFile:
         parts = line.split("\t")
         key = parts[0].strip()
         kind = parts[1].strip() if len(parts) > 1 else ""
+        if not _HEADER_KEY.match(key):
+            # Gamry names every header entry (TAG, PSTAT, CURVE...): anything else here is
+            # a stray row or damage, and taking it as a header entry would lose data
+            raise CorruptFileError(f"line {i + 1}: {line[:60]!r} is neither a header entry nor a table row", path=path)
         if kind == "TABLE":
             table, i = _parse_table(lines, i, key, parts, path)
             tables.append(table)
@@ -230,7 +236,7 @@ def _parse_table(lines: list[str], i: int, name: str, parts: list[str], path: Pa
             f"line {i + 3}: table {name} has {ncol} column names but {len(table.units)} units", path=path
         )
     j = i + 3
-    while j < len(lines) and lines[j][:1].isspace() and lines[j].strip():
+    while j < len(lines) and lines[j].strip() and (lines[j][:1].isspace() or _unindented_row(lines[j], ncol)):
         cells = _row_cells(lines[j], ncol)
         if len(cells) != ncol:
             raise CorruptFileError(
@@ -240,6 +246,13 @@ def _parse_table(lines: list[str], i: int, name: str, parts: list[str], path: Pa
         table.rows.append(cells)
         j += 1
     return table, j
+
+
+def _unindented_row(line: str, ncol: int) -> bool:
+    """A table row that lost its leading tab (hand-edited): ``ncol`` cells, the first a
+    point number. Header entries start with a name, never with a number."""
+    cells = line.split("\t")
+    return len(cells) == ncol and cells[0].strip().isdigit()
 
 
 def _row_cells(line: str, ncol: int) -> list[str]:
