@@ -1005,7 +1005,11 @@ def process_series(
         Scans (DXchange, NeXus or TIFF) in measurement order, on one grid.
     out : path
         Target store. Scans are computed into ``.{name}.frames.zarr.partial`` beside it and
-        a rerun skips those done.
+        a rerun skips those done; a complete ``.{name}.frames.zarr`` left by a run killed
+        after its last scan is reused only when its fingerprint (:func:`series_fingerprint`:
+        the scans' paths, sizes and modification times, every parameter, the classifier)
+        matches, else it is discarded with a warning. Every scratch store (frames, kept
+        volumes, ``.{name}.scan-*`` folders of killed scans) is removed after success.
     options : SeriesOptions, optional
         Parameters of every scan.
     classifier : InterphaseClassifier, optional
@@ -1027,7 +1031,10 @@ def process_series(
         unknown), ``interface``, ``y``, ``x``; with ``options.dvc`` also ``pair``, ``gz``,
         ``gy``, ``gx`` (the displacement fields, see ``_series_dvc``) and the per-frame
         summaries ``dvc_mean_displacement_um``, ``dvc_max_displacement_um``,
-        ``dvc_mean_uz_um`` and ``dvc_n_points`` (NaN for the first frame).
+        ``dvc_mean_uz_um`` and ``dvc_n_points`` (NaN for the first frame). With
+        ``options.keep_volumes`` (default) also ``volume`` and ``labels`` over
+        ``(frame, z, y, x)``, chunked ``(1, 32, 128, 128)`` and compressed (``volume`` float32,
+        or uint16 with ``scale_factor``/``add_offset``).
     """
     from operando.store import open_results, run_series, store_status, write_results
     from operando.timeline import place_on_record, to_record_seconds
