@@ -4,6 +4,7 @@ Usage (from the repository root)::
 
     python benchmarks/sxdm_vs_xsocs.py                 # 40 x 40 points, 30 angles, 256^2 pixels
     python benchmarks/sxdm_vs_xsocs.py --quick         # 12 x 12 points, to try it
+    python benchmarks/sxdm_vs_xsocs.py --encoding gzip --detector 516   # gzip Lima frames, Maxipix size
     python benchmarks/sxdm_vs_xsocs.py --out-of-core 30   # also a 30 GB map (ours only)
 
 What it does
@@ -19,8 +20,8 @@ What it does
 3. Ours: :func:`operando.sxdm.process_kmap` on the same master file (local threaded
    Dask scheduler, default settings).
 
-Each tool runs in its own child process (same interpreter), ``--repeat`` times (3), and
-the median run is reported. Times are wall-clock around
+Each tool runs in its own child process (same interpreter), ``--repeat`` times (3),
+interleaved (XSOCS, ours, XSOCS, ours, ...), and the median run is reported. Times are wall-clock around
 the pipeline call in the child (imports excluded for both: ours imports beforehand the
 modules its first call would import lazily, see ``_import_lazy_modules``; nothing else is
 warmed, so the Lima chunk tables are read inside the timed call). Peak memory is the largest
@@ -225,19 +226,21 @@ def errors(q: np.ndarray, truth: Any, points: np.ndarray) -> dict[str, float]:
     }
 
 
-def make_map(side: tuple[int, int], n_angles: int, det: int, folder: Path, seed: int) -> tuple[Any, Path, float]:
+def make_map(
+    side: tuple[int, int], n_angles: int, det: int, folder: Path, seed: int, encoding: str = "bitshuffle-lz4"
+) -> tuple[Any, Path, float]:
     """Simulate the map and write it to ``folder``, or reuse the one written there with the same
     parameters (``--map-dir``; the model is deterministic in its seed, the frames are not rewritten)."""
     from operando.synthetic import simulate_kmap, write_bliss_kmap
 
     model = simulate_kmap(map_shape=side, n_angles=n_angles, detector_shape=(det, det), seed=seed)
     stamp = folder / "map-parameters.json"
-    wanted = json.dumps({"side": side, "angles": n_angles, "detector": det, "seed": seed})
+    wanted = json.dumps({"side": side, "angles": n_angles, "detector": det, "seed": seed, "encoding": encoding})
     if stamp.is_file() and stamp.read_text() == wanted:
         return model, next(folder.glob("*.h5")), 0.0
     shutil.rmtree(folder, ignore_errors=True)
     t0 = time.perf_counter()
-    master = write_bliss_kmap(model, folder)
+    master = write_bliss_kmap(model, folder, encoding=encoding)
     stamp.write_text(wanted)
     return model, master, time.perf_counter() - t0
 
@@ -277,21 +280,25 @@ def compare(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="sxdm-bench-", dir=args.workdir))
     try:
         raw = Path(args.map_dir) if args.map_dir else work / "raw"
-        model, master, t_write = make_map(side, args.angles, det, raw, args.seed)
+        model, master, t_write = make_map(side, args.angles, det, raw, args.seed, args.encoding)
         n = side[0] * side[1]
         print(
             f"map: {side[0]} x {side[1]} points x {args.angles} angles x {det}^2 pixels "
             f"({n * args.angles * det * det * 4 / 1e9:.2f} GB of int32 frames, {_du(raw):.2f} GB on disk "
-            f"bitshuffle-lz4), "
+            f"{args.encoding}), "
             + (f"written in {t_write:.0f} s" if t_write else f"reused from {raw}")
             + f"; {os.cpu_count()} CPU cores"
         )
         results = {}
-        for tool in ("xsocs", "ours"):  # timed runs (no memory sampling), then one sampled for memory
-            runs = [measure(tool, master, work / tool, sample=False) for _ in range(args.repeat)]
-            runs.sort(key=lambda r: r["times"]["total"])
+        tools = ("xsocs", "ours")
+        timed: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
+        for _ in range(args.repeat):  # interleaved, so a change in the machine's load hits both alike
+            for tool in tools:
+                timed[tool].append(measure(tool, master, work / tool, sample=False))
+        for tool in tools:  # then one run each sampled for memory
+            runs = sorted(timed[tool], key=lambda r: r["times"]["total"])
             results[tool] = runs[len(runs) // 2]  # the median run
-            results[tool]["all_totals"] = [r["times"]["total"] for r in runs]
+            results[tool]["all_totals"] = [r["times"]["total"] for r in timed[tool]]
             results[tool]["peak_pss_MB"] = measure(tool, master, work / tool)["peak_pss_MB"]
         qs = {t: np.asarray(r["q"], dtype=np.float64).reshape(*side, 3) for t, r in results.items()}
         both = model.truth.mask & np.all([np.isfinite(q).all(-1) for q in qs.values()], axis=0)
@@ -338,6 +345,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--angles", type=int, default=30, help="rocking angles (one Bliss scan each)")
     parser.add_argument("--detector", type=int, default=256, help="detector side in pixels")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--encoding",
+        choices=("none", "gzip", "bitshuffle-lz4"),
+        default="bitshuffle-lz4",
+        help="compression of the Lima frames (one frame per chunk)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each tool (the median is reported)")
     parser.add_argument("--quick", action="store_true", help="12 x 12 points, 128^2 pixels")
     parser.add_argument("--workdir", default=None, help="folder for the map and XSOCS files (default: system temp)")

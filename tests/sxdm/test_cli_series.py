@@ -116,7 +116,14 @@ def test_figures_command(series_store, tmp_path, single):
     res = CliRunner().invoke(app, ["figures", str(store), "-o", str(out)])
     assert res.exit_code == 0, res.output
     printed = res.output.split()
-    names = ["d_spacing_shared", "d_spacing_relative", "misorientation", "pole_figure", "d_spacing_histograms"]
+    names = [
+        "intensity",
+        "d_spacing_shared",
+        "d_spacing_relative",
+        "misorientation",
+        "pole_figure",
+        "d_spacing_histograms",
+    ]
     assert printed == [str(out / f"{n}.{ext}") for n in names for ext in ("png", "svg")]
     for p in printed:
         if p.endswith(".png"):

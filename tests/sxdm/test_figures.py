@@ -61,8 +61,11 @@ def test_shared_scale_maps(series, tmp_path):
     assert images[0].colorbar.ax.get_ylabel() == "d spacing (Å)"
     map_axes = [ax for ax in fig.axes if ax.images]
     assert map_axes[0].get_xlabel() == "x (µm)" and map_axes[0].get_ylabel() == "y (µm)"
-    assert [ax.get_title() for ax in map_axes] == frame_labels(series)
-    assert map_axes[1].get_title() == "4.700 V, x(Li) = 0.50"
+    # the paper's mean d above each map, under its electrochemical state
+    means = [float(np.nanmean(series["d_spacing"].values[k])) for k in range(3)]
+    want = [f"{label}\n⟨d⟩ = {m:.5f} Å" for label, m in zip(frame_labels(series), means, strict=True)]
+    assert [ax.get_title() for ax in map_axes] == want
+    assert map_axes[1].get_title().startswith("4.700 V, x(Li) = 0.50\n⟨d⟩ = 2.0")
     _check_files(fig, tmp_path, "d_shared")
 
 
@@ -82,7 +85,7 @@ def test_relative_scale_maps(series, tmp_path):
 
 def test_single_map_is_a_series_of_one(series):
     fig = plot_dspacing_maps(series.isel(frame=0).drop_vars(["echem_voltage_V", "echem_x_li"]))
-    assert [ax.get_title() for ax in fig.axes if ax.images] == ["map 0"]
+    assert [ax.get_title().split("\n")[0] for ax in fig.axes if ax.images] == ["map 0"]
 
 
 def test_misorientation_colour_wheel(series, tmp_path):

@@ -62,7 +62,21 @@ DetectorOption = Annotated[
     ),
 ]
 MedianOption = Annotated[
-    str | None, typer.Option("--median", help="Median filter over scan points per angle, e.g. 2x2.")
+    str | None, typer.Option("--median", help="Median filter of each detector frame (XSOCS's), e.g. 2x2 pixels.")
+]
+MedianPointsOption = Annotated[
+    str | None,
+    typer.Option("--median-points", help="Median of each pixel over neighbouring scan points (spatial), e.g. 2x2."),
+]
+MaskOption = Annotated[
+    Path | None, typer.Option("--mask", help="Detector mask file (EDF, .npy or TIFF; nonzero = bad), added.")
+]
+MonitorOption = Annotated[
+    str,
+    typer.Option("--monitor", help="Counter normalising each frame: auto (mon1.. or ring current), none, or a name."),
+]
+WidePixelsOption = Annotated[
+    bool, typer.Option("--wide-pixels", help="Maxipix 2x2: spread the wide pixels' counts over the chip gap.")
 ]
 
 
@@ -82,6 +96,10 @@ def process(
     threshold: ThresholdOption = 0.2,
     drift: DriftOption = False,
     median: MedianOption = None,
+    median_points: MedianPointsOption = None,
+    mask: MaskOption = None,
+    wide_pixels: WidePixelsOption = False,
+    monitor: MonitorOption = "auto",
     widths: Annotated[bool, typer.Option("--widths", help="Add the 3D peak widths (second moments of Q).")] = False,
     detector: DetectorOption = None,
     echem: Annotated[
@@ -116,8 +134,12 @@ def process(
             widths=widths,
             record=record,
             detector=detector,
+            median_points=_median(median_points),
+            mask_file=mask,
+            wide_pixels=wide_pixels,
+            monitor=monitor,
         )
-        inputs = [path]
+        inputs = [path, *([mask] if mask is not None else [])]
         if echem is not None:
             inputs.append(echem)
             parameters["echem"] = str(echem)
@@ -147,6 +169,10 @@ def series(
     threshold: ThresholdOption = 0.2,
     drift: DriftOption = False,
     median: MedianOption = None,
+    median_points: MedianPointsOption = None,
+    mask: MaskOption = None,
+    wide_pixels: WidePixelsOption = False,
+    monitor: MonitorOption = "auto",
     detector: DetectorOption = None,
     register: Annotated[
         bool,
@@ -197,6 +223,10 @@ def series(
             detector=detector,
             register=register,
             reference=reference,
+            median_points=_median(median_points),
+            mask_file=mask,
+            wide_pixels=wide_pixels,
+            monitor=monitor,
         )
     ds = open_results(target)
     typer.echo(f"{target}: {ds.sizes['frame']} maps of {ds.sizes['y']} x {ds.sizes['x']} points")

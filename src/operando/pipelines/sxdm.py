@@ -20,25 +20,33 @@ from operando.errors import MissingMetadataError, ParameterError
 from operando.parallel import local_scheduler, single_threaded_blas
 from operando.store import open_results, run_series, store_status, write_results
 from operando.sxdm import (
+    MONITORS,
     ROI,
     ArraySource,
     BackgroundMode,
     FrameSource,
     KMapMetadata,
     common_grid,
+    drift_consistency,
     estimate_drift,
+    filtered_mask,
     find_hot_pixels,
     gridded_qspace,
+    median_centre_offset,
+    median_filter_frames,
     median_filter_points,
+    monitor_factors,
     nominal_grid,
     open_kmap,
     peak_widths,
     pixel_q,
     read_kmap_metadata,
+    read_mask_file,
     reduce_kmap,
     register_intensity,
     sample_map,
     shift_frames,
+    spread_wide_pixels,
     strain_tilt_maps,
     write_xsocs_qspace,
 )
@@ -86,6 +94,12 @@ def region_q(meta: Any) -> Any:
     return q
 
 
+#: largest RMS (scan points) of the measured per-angle shifts about a smooth drift for the
+#: drift correction to be applied (:func:`operando.sxdm.drift_consistency`): a drifting flat
+#: crystal gave 0.004, drift-free and drifting mosaic crystals (0.03 deg domains) 0.31-0.37
+DRIFT_RESIDUAL_POINTS = 0.15
+
+
 def scan_grid(meta: KMapMetadata) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """The map's nominal grid (µm) and how far its piezo readbacks stray from it.
 
@@ -124,6 +138,48 @@ def scan_grid(meta: KMapMetadata) -> tuple[np.ndarray, np.ndarray, dict[str, flo
     return y, x, {"readback_rms_um": float(np.sqrt(np.mean(d**2))), "readback_max_um": float(np.abs(d).max())}
 
 
+def monitor_counts(meta: KMapMetadata, counter: str | None = "auto") -> tuple[str, np.ndarray] | None:
+    """The monitor of every frame of a K-map, ``(angle, y, x)``, and its counter's name.
+
+    Parameters
+    ----------
+    meta : KMapMetadata
+    counter : str or None
+        ``"auto"``: the first counter that every scan recorded among ``mon1, mon2,
+        ct_mon1, ct_mon2`` (per point), else the ring current ``current`` (one value per
+        scan); ``"none"`` or None: no normalisation; or a counter's name.
+
+    Returns
+    -------
+    (name, monitor) or None
+        None when ``counter`` is ``"auto"`` and no scan recorded one, or normalisation is off.
+
+    Raises
+    ------
+    MissingMetadataError
+        A named counter is absent from a scan.
+    """
+    if counter is None or counter == "none":
+        return None
+    ny, nx = meta.map_shape
+    names = MONITORS if counter == "auto" else (counter,)
+    for name in names:
+        values = [s.monitors.get(name) for s in meta.scans]
+        if any(v is None for v in values):
+            if counter != "auto":
+                missing = [s.name for s, v in zip(meta.scans, values, strict=True) if v is None]
+                raise MissingMetadataError(f"scans {missing} record no monitor {name!r}", path=meta.path)
+            continue
+        rows = []
+        for v in values:
+            arr = np.asarray(v, dtype=np.float64).reshape(-1)
+            # one value per point, or one per scan (the ring current) for all its points
+            rows.append(np.broadcast_to(arr, (ny * nx,)) if arr.size in (1, ny * nx) else np.full(ny * nx, np.nan))
+        stack = np.stack(rows)
+        return name, stack.reshape(len(values), ny, nx)
+    return None
+
+
 def process_kmap(
     path: str | PathLike[str],
     *,
@@ -138,6 +194,11 @@ def process_kmap(
     widths: bool = False,
     record: EchemRecord | None = None,
     detector: str | None = None,
+    median_points: tuple[int, int] | None = None,
+    mask_file: str | PathLike[str] | None = None,
+    wide_pixels: bool = False,
+    monitor: str | None = "auto",
+    monitor_reference: float | None = None,
 ) -> tuple[xr.Dataset, dict[str, Any]]:
     """Strain and tilt maps of a K-map (Bliss master or SPEC + EDF, found by content).
 
@@ -159,10 +220,15 @@ def process_kmap(
     drift_correction : bool
         Measure the drift between rocking angles (:func:`operando.sxdm.estimate_drift`,
         one extra pass over the frames) and shift each angle's scan grid back before the
-        angles are combined.
+        angles are combined, if the estimate checks out: the per-angle shifts must follow a
+        smooth drift in time (:func:`operando.sxdm.drift_consistency` within
+        ``DRIFT_RESIDUAL_POINTS``); else (tilt contrast of a mosaic crystal, or too few
+        bright angles to tell) a warning, and the maps of the raw frames.
     median_filter : (int, int), optional
-        Median of each pixel over this window of scan points (per angle) before the
-        reduction (:func:`operando.sxdm.median_filter_points`), e.g. ``(2, 2)``.
+        Median of each detector frame over this window of pixels before the reduction
+        (XSOCS's and the paper's "2 x 2 median filter",
+        :func:`operando.sxdm.median_filter_frames`), e.g. ``(2, 2)``; the pixel mask grows
+        by the window and an even window's half-pixel offset is taken into the beam centre.
     widths : bool
         Add the 3D peak widths (:func:`operando.sxdm.peak_widths`: ``width_major``,
         ``width_middle``, ``width_minor``, ``width_radial``, ``width_rocking``, 1/Å) in
@@ -173,6 +239,23 @@ def process_kmap(
     detector : str, optional
         The area detector's name in the file (``mpx1x4``, ``mpxgaas``, ``eiger2M``); by
         default the only image dataset of each scan's ``measurement`` group.
+    median_points : (int, int), optional
+        Median of each pixel over this window of neighbouring scan points, per angle
+        (:func:`operando.sxdm.median_filter_points`): a spatial filter of the map.
+    mask_file : path, optional
+        A user mask (EDF, NumPy or TIFF; nonzero = bad) added to the detector's own
+        (:func:`operando.sxdm.read_mask_file`).
+    wide_pixels : bool
+        Spread the counts of the Maxipix 2 x 2 wide pixels over the chip gap
+        (:func:`operando.sxdm.spread_wide_pixels`; 516 x 516 frames whose gap is empty).
+    monitor : str or None
+        Counter that normalises each frame (:func:`monitor_counts`): ``"auto"`` (a beam
+        monitor, else the ring current, where the scans recorded one), ``"none"``, or a
+        name. Counts become counts at ``monitor_reference`` monitor counts, so a flux that
+        changes between rocking angles does not tilt the rocking curve.
+    monitor_reference : float, optional
+        The monitor value counts are scaled to (the map's median by default; a series
+        gives its reference map's, so intensities compare across maps).
 
     Returns
     -------
@@ -188,16 +271,70 @@ def process_kmap(
     y_um, x_um, readback = scan_grid(meta)
     if len(meta.eta_deg) < 2:
         raise ParameterError("a K-map needs at least two rocking angles (scans)")
-    extra: dict[str, Any] = {"drift_correction": drift_correction, "median_filter": None, "widths": widths}
+    extra: dict[str, Any] = {
+        "drift_correction": drift_correction,
+        "median_filter": None,
+        "median_points": None,
+        "widths": widths,
+        "mask_file": str(mask_file) if mask_file is not None else None,
+        "wide_pixels": wide_pixels,
+    }
+    found = monitor_counts(meta, monitor)
+    extra.update(monitor=None, monitor_reference=None)
+    if found is not None:
+        name, counts = found
+        try:
+            factors, reference = monitor_factors(counts, monitor_reference)
+        except ParameterError as err:
+            raise ParameterError(f"monitor {name!r}: {err}", path=meta.path) from None
+        frames = frames * factors.astype(np.float32)[..., None, None]
+        extra.update(monitor=name, monitor_reference=reference)
+    mask = np.asarray(meta.pixel_mask, dtype=np.uint8)
+    det = meta.detector
+    if mask_file is not None:
+        mask = mask | read_mask_file(mask_file, det.shape)
+        extra["mask_file_pixels"] = int(np.count_nonzero(mask)) - int(np.count_nonzero(meta.pixel_mask))
+    if wide_pixels:
+        frames, mask = spread_wide_pixels(frames, mask)
+    if median_filter is not None:  # per detector frame (XSOCS): an even window stands half a pixel back
+        frames = median_filter_frames(frames, size=median_filter)
+        mask = filtered_mask(mask, median_filter)
+        det = replace(
+            det,
+            beam_center_y_px=det.beam_center_y_px - median_centre_offset(median_filter[0]),
+            beam_center_x_px=det.beam_center_x_px - median_centre_offset(median_filter[1]),
+        )
+        extra["median_filter"] = list(median_filter)
+    meta = replace(meta, detector=det, pixel_mask=mask)
     if drift_correction:
         drift = estimate_drift(frames, pixel_mask=meta.pixel_mask)
-        frames = shift_frames(frames, drift.shifts)
-        extra.update(drift_shifts_points=drift.shifts.tolist(), drift_measured=drift.measured.tolist())
-    if median_filter is not None:
-        frames = median_filter_points(frames, size=median_filter)
-        extra["median_filter"] = list(median_filter)
-    if frames is not source.frames:  # frames computed from the file's: the plain survey and region sums
-        source = ArraySource(frames, meta)
+        residual = drift_consistency(drift)
+        trusted = bool(np.isfinite(residual) and residual <= DRIFT_RESIDUAL_POINTS)
+        extra.update(
+            drift_shifts_points=drift.shifts.tolist(),
+            drift_measured=drift.measured.tolist(),
+            drift_residual_points=residual,
+            drift_applied=trusted,
+        )
+        if trusted:
+            frames = shift_frames(frames, drift.shifts)
+        else:
+            why = (
+                f"the measured shifts stray {residual:.2f} points from a smooth drift (tilt contrast of a mosaic "
+                "crystal, not drift)"
+                if np.isfinite(residual)
+                else f"only {int(drift.measured.sum())} rocking angles carry enough signal to check the estimate"
+            )
+            warnings.warn(
+                f"{path}: drift between rocking angles not corrected: {why}; the maps are the raw ones",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    if median_points is not None:
+        frames = median_filter_points(frames, size=median_points)
+        extra["median_points"] = list(median_points)
+    # frames computed from the file's: the plain survey and region sums; else the reader's fast ones
+    source = ArraySource(frames, meta) if frames is not source.frames else replace(source, meta=meta)  # type: ignore[type-var]
     scheduler = local_scheduler()
     moments, settings = reduce_kmap(
         source,
@@ -224,7 +361,7 @@ def process_kmap(
         "intensity_threshold": intensity_threshold,
         "wavelength_A": meta.wavelength_A,
         "detector_name": meta.detector_name,
-        "detector": {k: getattr(meta.detector, k) for k in meta.detector.__dataclass_fields__},
+        "detector": {k: getattr(meta.detector, k) for k in meta.detector.__dataclass_fields__},  # as used
         **readback,
         "eta_deg": meta.eta_deg,
         "geometry": "ID01/XSOCS: eta y-, phi z-; nu z-, delta y-; beam +x; pixels z-, y+",
@@ -300,6 +437,10 @@ def process_series(
     register: bool = True,
     reference: int = 0,
     grid_tolerance: float = 0.25,
+    median_points: tuple[int, int] | None = None,
+    mask_file: str | PathLike[str] | None = None,
+    wide_pixels: bool = False,
+    monitor: str | None = "auto",
 ) -> Path:
     """Process several K-maps (one master file each) into one resumable series store, on
     one grid and in the frame of one crystal.
@@ -321,6 +462,11 @@ def process_series(
         and a rerun skips finished maps (:func:`run_series`).
     scans, reflection, background, intensity_threshold, drift_correction, median_filter, detector
         See :func:`process_kmap`.
+    median_points, mask_file, wide_pixels
+        See :func:`process_kmap`.
+    monitor : str or None
+        See :func:`process_kmap`; every map is scaled to the reference map's median
+        monitor, so intensities compare across the series.
     record : EchemRecord, optional
         Each map gets the electrochemical state it was taken at (:func:`operando.timeline.place_on_record`).
     overwrite, progress
@@ -376,6 +522,13 @@ def process_series(
                 f"the K-map cannot be aligned with the reference {masters[reference]}: {err}", path=p
             ) from None
     index = {str(p): k for k, p in enumerate(masters)}
+    ref_monitor = monitor_counts(ref_meta, monitor)
+    monitor_reference = None
+    if ref_monitor is not None:
+        monitor_reference = float(np.median(ref_monitor[1]))
+        for p, meta in zip(masters, metas, strict=True):  # every map by the same counter
+            if monitor_counts(meta, ref_monitor[0]) is None:
+                raise MissingMetadataError(f"no monitor {ref_monitor[0]!r} as in the reference map", path=p)
 
     def one_map(key: str) -> xr.Dataset:
         k = index[key]
@@ -389,6 +542,11 @@ def process_series(
             median_filter=median_filter,
             record=record,
             detector=detector,
+            median_points=median_points,
+            mask_file=mask_file,
+            wide_pixels=wide_pixels,
+            monitor=ref_monitor[0] if ref_monitor is not None else "none",
+            monitor_reference=monitor_reference,
         )
         y, x, readback = grids[k]
         if same[k]:
@@ -413,9 +571,15 @@ def process_series(
         "median_filter": list(median_filter) if median_filter is not None else None,
         "detector": detector,
         "grid_tolerance": grid_tolerance,
+        "median_points": list(median_points) if median_points is not None else None,
+        "mask_file": str(mask_file) if mask_file is not None else None,
+        "wide_pixels": wide_pixels,
+        "monitor": ref_monitor[0] if ref_monitor is not None else None,
+        "monitor_reference": monitor_reference,
         "echem": record.meta.source if record is not None else None,
     }
     inputs = [*masters, *([record.meta.source] if record is not None and record.meta.source else [])]
+    inputs += [mask_file] if mask_file is not None else []
     stage = target.with_name(target.name + ".unaligned")
     if overwrite and stage.exists():
         shutil.rmtree(stage)
@@ -446,6 +610,8 @@ def process_series(
     series.attrs.update(
         readback_rms_um=rows.tolist(),
         grid=f"nominal grid of {masters[reference]} (scan-command ranges, tolerance {grid_tolerance} step)",
+        monitor=ref_monitor[0] if ref_monitor is not None else "none",
+        monitor_reference=monitor_reference if monitor_reference is not None else float("nan"),
     )
     if register and len(masters) > 1:
         series = align_series(series, reference=reference, intensity_threshold=intensity_threshold)
@@ -542,6 +708,7 @@ def align_series(
     min_correlation : float
         A shift is applied only where the aligned footprint correlates with the
         reference's at least this well; else the map is kept unshifted, with a warning.
+        Shifts under 0.02 point are recorded, not applied.
     intensity_threshold : float
         Mask of the moved maps, as in :func:`operando.sxdm.strain_tilt_maps`.
 
@@ -570,7 +737,9 @@ def align_series(
             except ParameterError as err:
                 corr[k], ok = np.nan, False
                 warnings.warn(f"map {k} not registered: {err}", RuntimeWarning, stacklevel=2)
-            if ok:
+            if ok and np.abs(shifts[k]).max() < 0.02:  # below, moving would only blur the map
+                pass
+            elif ok:
                 one = _resample(one, rows - shifts[k, 0], cols - shifts[k, 1], intensity_threshold=intensity_threshold)
             else:
                 applied[k] = False

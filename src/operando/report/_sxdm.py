@@ -32,6 +32,7 @@ __all__ = [
     "misorientation_rgb",
     "plot_dspacing_histograms",
     "plot_dspacing_maps",
+    "plot_intensity_maps",
     "plot_misorientation",
     "plot_pole_figure",
 ]
@@ -158,7 +159,9 @@ def plot_dspacing_maps(
         norm = Normalize(vmin=float(lo), vmax=float(hi))  # one norm object: the scale is shared
         for ax, img, label in zip(axes, data, labels, strict=True):
             images.append(ax.imshow(img, origin="lower", extent=extent, cmap=cmap, norm=norm))
-            ax.set_title(label, fontsize=9)
+            ok = np.isfinite(img)
+            mean = f"\n⟨{'a' if variable == 'lattice_parameter' else 'd'}⟩ = {img[ok].mean():.5f} Å" if ok.any() else ""
+            ax.set_title(label + mean, fontsize=9)  # the paper's mean d above each map
         cb = fig.colorbar(images[0], ax=axes, shrink=0.85)
         cb.set_label(f"{variable.replace('_', ' ')} (Å)")
     else:
@@ -177,6 +180,57 @@ def plot_dspacing_maps(
         if k == 0:
             ax.set_ylabel(_axis_label(series, "y"))
     fig.suptitle(title or ("d-spacing, per-map relative scale" if relative else "d-spacing, shared scale"))
+    return fig
+
+
+def plot_intensity_maps(maps: xr.Dataset, *, outline: int | None = 0, title: str | None = None) -> Figure:
+    """Integrated diffracted intensity of each map on one scale, the crystal outline of one
+    chosen map drawn over all of them (the paper's Figs. 2a and 4).
+
+    Parameters
+    ----------
+    maps : xarray.Dataset
+        Dims ``(y, x)`` or ``(frame, y, x)`` with ``intensity`` (counts) and ``mask``.
+    outline : int or None, default 0
+        Frame whose crystal mask is outlined on every map (on a registered series the
+        crystal should fill it in each); None draws none.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    series = _as_series(maps)
+    data = _values(series, "intensity")
+    n = data.shape[0]
+    if outline is not None and not -n <= outline < n:
+        raise ParameterError(f"outline must index one of the {n} maps, got {outline}")
+    finite = data[np.isfinite(data)]
+    if finite.size == 0:
+        raise ParameterError("intensity has no finite value to draw")
+    extent = _extent(series)
+    fig, axes = _map_axes(n)
+    norm = Normalize(vmin=0.0, vmax=float(np.percentile(finite, 99.5)) or 1.0)
+    cmap = plt.get_cmap("magma").with_extremes(bad=_MASKED_RGB)
+    shape = None
+    if outline is not None and "mask" in series:
+        shape = np.asarray(series["mask"].values[outline], dtype=np.float64)
+    x0, x1, y0, y1 = extent
+    ny, nx = data.shape[1:]
+    xs = x0 + (np.arange(nx) + 0.5) * (x1 - x0) / nx
+    ys = y0 + (np.arange(ny) + 0.5) * (y1 - y0) / ny
+    image = None
+    for ax, img, label in zip(axes, data, frame_labels(series), strict=True):
+        image = ax.imshow(img, origin="lower", extent=extent, cmap=cmap, norm=norm)
+        if shape is not None and shape.any():
+            ax.contour(xs, ys, shape, levels=[0.5], colors="cyan", linewidths=1.0)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel(_axis_label(series, "x"))
+    axes[0].set_ylabel(_axis_label(series, "y"))
+    assert image is not None
+    fig.colorbar(image, ax=axes, shrink=0.85).set_label("integrated intensity (counts)")
+    what = "" if outline is None else f"; outline: crystal of map {outline % n}"
+    fig.suptitle(title or f"integrated diffracted intensity{what}")
     return fig
 
 
@@ -401,11 +455,12 @@ def save_sxdm_figures(
     Returns
     -------
     dict of str to list of pathlib.Path
-        ``d_spacing_shared``, ``d_spacing_relative``, ``misorientation``, ``pole_figure``,
-        ``d_spacing_histograms`` -> the files written.
+        ``intensity``, ``d_spacing_shared``, ``d_spacing_relative``, ``misorientation``,
+        ``pole_figure``, ``d_spacing_histograms`` -> the files written.
     """
     out = Path(out_dir)
     drawn = {
+        "intensity": plot_intensity_maps(maps),
         "d_spacing_shared": plot_dspacing_maps(maps),
         "d_spacing_relative": plot_dspacing_maps(maps, relative=True),
         "misorientation": plot_misorientation(maps, max_tilt_deg=max_tilt_deg),

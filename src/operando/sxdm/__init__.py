@@ -16,8 +16,23 @@ from typing import TYPE_CHECKING
 from operando._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from operando.sxdm._drift import Drift, estimate_drift, intensity_maps, register_maps, shift_frames
-    from operando.sxdm._filters import median_filter_points, parse_window
+    from operando.sxdm._drift import (
+        Drift,
+        drift_consistency,
+        estimate_drift,
+        intensity_maps,
+        register_maps,
+        shift_frames,
+    )
+    from operando.sxdm._filters import (
+        filtered_mask,
+        median_centre_offset,
+        median_filter_frames,
+        median_filter_points,
+        monitor_factors,
+        parse_window,
+        spread_wide_pixels,
+    )
     from operando.sxdm._geometry import DetectorGeometry, Offsets, d_spacing, pixel_q, rotation_matrix
     from operando.sxdm._maps import strain_tilt_maps
     from operando.sxdm._qspace import gridded_qspace, qspace_bins, qspace_centre_of_mass
@@ -37,6 +52,7 @@ if TYPE_CHECKING:
     from operando.sxdm._source import AngleSums, ArraySource, FrameSource, plain_region_sums, plain_survey
     from operando.sxdm._widths import PeakWidths, peak_widths, q_covariance, rocking_direction
     from operando.sxdm.io._bliss import (
+        MONITORS,
         BlissScan,
         BlissSource,
         KMapMetadata,
@@ -57,14 +73,30 @@ if TYPE_CHECKING:
         read_bitshuffle_frames,
         read_indexed_frames,
     )
+    from operando.sxdm.io._mask import read_mask_file
     from operando.sxdm.io._open import open_kmap, read_kmap_metadata
     from operando.sxdm.io._qspace_h5 import read_xsocs_qspace, write_xsocs_qspace
     from operando.sxdm.io._spec import is_spec_file, open_spec_kmap, read_spec_metadata
     from operando.sxdm.io._xsocs import is_xsocs_master, open_xsocs_kmap, read_xsocs_metadata
 
 _MODULES = {
-    "operando.sxdm._drift": ("Drift", "estimate_drift", "intensity_maps", "register_maps", "shift_frames"),
-    "operando.sxdm._filters": ("median_filter_points", "parse_window"),
+    "operando.sxdm._drift": (
+        "Drift",
+        "drift_consistency",
+        "estimate_drift",
+        "intensity_maps",
+        "register_maps",
+        "shift_frames",
+    ),
+    "operando.sxdm._filters": (
+        "filtered_mask",
+        "median_centre_offset",
+        "median_filter_frames",
+        "median_filter_points",
+        "monitor_factors",
+        "parse_window",
+        "spread_wide_pixels",
+    ),
     "operando.sxdm._geometry": ("DetectorGeometry", "Offsets", "d_spacing", "pixel_q", "rotation_matrix"),
     "operando.sxdm._maps": ("strain_tilt_maps",),
     "operando.sxdm._qspace": ("gridded_qspace", "qspace_bins", "qspace_centre_of_mass"),
@@ -84,6 +116,7 @@ _MODULES = {
     "operando.sxdm._source": ("AngleSums", "ArraySource", "FrameSource", "plain_region_sums", "plain_survey"),
     "operando.sxdm._widths": ("PeakWidths", "peak_widths", "q_covariance", "rocking_direction"),
     "operando.sxdm.io._bliss": (
+        "MONITORS",
         "BlissScan",
         "BlissSource",
         "KMapMetadata",
@@ -104,6 +137,7 @@ _MODULES = {
         "read_bitshuffle_frames",
         "read_indexed_frames",
     ),
+    "operando.sxdm.io._mask": ("read_mask_file",),
     "operando.sxdm.io._open": ("open_kmap", "read_kmap_metadata"),
     "operando.sxdm.io._qspace_h5": ("read_xsocs_qspace", "write_xsocs_qspace"),
     "operando.sxdm.io._spec": ("is_spec_file", "open_spec_kmap", "read_spec_metadata"),
@@ -112,6 +146,7 @@ _MODULES = {
 _WHERE = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
+    "MONITORS",
     "ROI",
     "AngleSums",
     "ArraySource",
@@ -136,7 +171,9 @@ __all__ = [
     "clear_chunk_indexes",
     "common_grid",
     "d_spacing",
+    "drift_consistency",
     "estimate_drift",
+    "filtered_mask",
     "find_hot_pixels",
     "find_image_dataset",
     "find_roi",
@@ -147,7 +184,10 @@ __all__ = [
     "intensity_maps",
     "is_spec_file",
     "is_xsocs_master",
+    "median_centre_offset",
+    "median_filter_frames",
     "median_filter_points",
+    "monitor_factors",
     "nominal_grid",
     "open_bliss_kmap",
     "open_kmap",
@@ -165,6 +205,7 @@ __all__ = [
     "read_bliss_metadata",
     "read_indexed_frames",
     "read_kmap_metadata",
+    "read_mask_file",
     "read_spec_metadata",
     "read_xsocs_metadata",
     "read_xsocs_qspace",
@@ -175,6 +216,7 @@ __all__ = [
     "rotation_matrix",
     "sample_map",
     "shift_frames",
+    "spread_wide_pixels",
     "strain_tilt_maps",
     "survey_rows",
     "write_xsocs_qspace",

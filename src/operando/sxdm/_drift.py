@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from operando.errors import ParameterError
 
-__all__ = ["Drift", "estimate_drift", "intensity_maps", "register_maps", "shift_frames"]
+__all__ = ["Drift", "drift_consistency", "estimate_drift", "intensity_maps", "register_maps", "shift_frames"]
 
 
 @dataclass(frozen=True)
@@ -246,3 +246,52 @@ def _shift_block(block: Any, *, shifts: NDArray[np.float64], block_info: Any = N
         f = _shift_axis(f, 0, shifts[a0 + i, 0], np)
         out[i] = _shift_axis(f, 1, shifts[a0 + i, 1], np)
     return out
+
+
+def drift_consistency(drift: Drift, *, degree: int = 2) -> float:
+    """How far the measured shifts stray from a drift that is smooth in time.
+
+    A sample drifts slowly: over one rocking scan its drift is a low-order function of
+    the angle index (time). In a mosaic crystal the angles light up different tilt
+    domains, and registering their intensity maps finds "shifts" that follow the domains,
+    not time: up to 3.4 points, jumping between neighbouring angles, in a drift-free crystal
+    with 0.03 deg domains. The weighted RMS residual of the measured shifts about a
+    polynomial of ``degree`` in the angle index tells the two apart.
+
+    Parameters
+    ----------
+    drift : Drift
+        From :func:`register_maps`.
+    degree : int
+        Degree of the smooth drift model.
+
+    Returns
+    -------
+    float
+        RMS residual in scan points (weighted by each angle's net counts); NaN when fewer
+        than ``degree + 2`` angles were measured (nothing to check against).
+
+    Examples
+    --------
+    >>> a = np.arange(9.0)
+    >>> smooth = Drift(np.column_stack([0.1 * a, 0.02 * a**2]), np.ones(9, bool), np.zeros(9), 4, np.ones(9))
+    >>> round(drift_consistency(smooth), 6)
+    0.0
+    >>> jumpy = Drift(np.column_stack([np.where(a < 4, 3.0, 0.0), 0 * a]), np.ones(9, bool), np.zeros(9), 4, np.ones(9))
+    >>> drift_consistency(jumpy) > 0.5
+    True
+    """
+    idx = np.flatnonzero(drift.measured)
+    if idx.size < degree + 2:
+        return float("nan")
+    w = np.sqrt(np.clip(drift.weights[idx], 0.0, None))
+    x = (idx - idx.mean()) / max(1.0, float(np.ptp(idx)))
+    basis = np.vander(x, degree + 1) * w[:, None]
+    resid = []
+    for k in range(2):
+        y = drift.shifts[idx, k] * w
+        coef, *_ = np.linalg.lstsq(basis, y, rcond=None)
+        resid.append((y - basis @ coef) / np.where(w > 0, w, 1.0))
+    r = np.stack(resid, -1)
+    ww = drift.weights[idx]
+    return float(np.sqrt(np.sum(ww[:, None] * r**2) / (2 * ww.sum())))

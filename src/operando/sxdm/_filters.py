@@ -1,15 +1,25 @@
-"""Median filter of K-map frames over neighbouring scan points."""
+"""Median filters of K-map frames: over each detector frame (XSOCS's, the paper's 2 x 2)
+or over neighbouring scan points, and the Maxipix 2 x 2 wide-pixel correction."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import ndimage
 
 from operando.errors import ParameterError
 
-__all__ = ["median_filter_points", "parse_window"]
+__all__ = [
+    "filtered_mask",
+    "median_centre_offset",
+    "median_filter_frames",
+    "median_filter_points",
+    "monitor_factors",
+    "parse_window",
+    "spread_wide_pixels",
+]
 
 
 def parse_window(text: str) -> tuple[int, int]:
@@ -79,3 +89,195 @@ def median_filter_points(frames: Any, *, size: tuple[int, int] = (2, 2)) -> Any:
             meta=np.empty((0,) * 5, np.float32),
         )
     return _median_block(np.asarray(frames), (sy, sx))
+
+
+def median_centre_offset(size: int) -> float:
+    """Where the window of :func:`scipy.ndimage.median_filter` of ``size`` pixels is centred,
+    relative to the output pixel: an even window reaches one pixel further back than
+    forward, so its output pixel ``i`` stands for position ``i - 0.5``.
+
+    Examples
+    --------
+    >>> median_centre_offset(2), median_centre_offset(3), median_centre_offset(4)
+    (-0.5, 0.0, -0.5)
+    """
+    return (size - 1) / 2 - size // 2
+
+
+def _frame_median_block(block: Any, size: tuple[int, int]) -> Any:
+    """The median of each pixel's window, the mean of the two middle values for an even
+    count (:func:`numpy.median`), windows placed as scipy places them, edges repeated.
+
+    scipy's median filter takes the upper of the two middle values: on counts of a few
+    photons per pixel that rounding cost a 2 x 2 median 1.6x in d and 2.6x in tilt error
+    against unfiltered frames (12 x 12 mosaic maps, 64^2 frames), the true median 1.1x-1.45x.
+    """
+    sy, sx = size
+    f = np.asarray(block, dtype=np.float32)
+    ny, nx = f.shape[-2:]
+    lead = [(0, 0)] * (f.ndim - 2)
+    padded = np.pad(f, [*lead, (sy // 2, sy - 1 - sy // 2), (sx // 2, sx - 1 - sx // 2)], mode="edge")
+    views = [padded[..., i : i + ny, j : j + nx] for i in range(sy) for j in range(sx)]
+    return np.median(np.stack(views), axis=0).astype(np.float32)
+
+
+def median_filter_frames(frames: Any, *, size: tuple[int, int] = (2, 2)) -> Any:
+    """Median of each detector frame over a window of pixels (XSOCS's filter, the paper's
+    "2 x 2 median filter"): zingers and single hot pixels are removed frame by frame.
+
+    Parameters
+    ----------
+    frames : (..., det_y, det_x) ndarray or dask array
+        Counts; a dask array must hold whole frames in each chunk (as the readers give).
+    size : (int, int)
+        Window (rows, columns) of detector pixels, placed as
+        :func:`scipy.ndimage.median_filter` places it: an even window stands for a point
+        half a pixel back (:func:`median_centre_offset`), so move the beam centre by it
+        before computing Q. The median of an even count is the mean of the two middle
+        values; frame edges repeat the nearest pixel.
+
+    Returns
+    -------
+    (..., det_y, det_x) float32 ndarray or lazy dask array
+
+    Examples
+    --------
+    >>> f = np.zeros((1, 4, 4)); f[0, 1, 2] = 1000.0  # one zinger
+    >>> float(median_filter_frames(f, size=(2, 2)).max())
+    0.0
+    """
+    import dask.array as da
+
+    sy, sx = (int(s) for s in size)
+    if frames.ndim < 2 or sy < 1 or sx < 1:
+        raise ParameterError(f"median window must be positive on (..., det_y, det_x) frames, got {size}")
+    if (sy, sx) == (1, 1):
+        return frames.astype(np.float32)
+    if isinstance(frames, da.Array):
+        whole = frames.rechunk({frames.ndim - 2: -1, frames.ndim - 1: -1})
+        return whole.map_blocks(
+            _frame_median_block, size=(sy, sx), dtype=np.float32, meta=np.empty((0,) * frames.ndim, np.float32)
+        )
+    return _frame_median_block(np.asarray(frames), (sy, sx))
+
+
+def filtered_mask(pixel_mask: Any, size: tuple[int, int]) -> NDArray[np.uint8]:
+    """The pixel mask of median-filtered frames: every pixel whose window holds a bad pixel.
+
+    Examples
+    --------
+    >>> m = np.zeros((3, 3), np.uint8); m[1, 1] = 1
+    >>> filtered_mask(m, (2, 2)).tolist()
+    [[0, 0, 0], [0, 1, 1], [0, 1, 1]]
+    """
+    bad = np.asarray(pixel_mask) != 0
+    return np.asarray(ndimage.maximum_filter(bad, size=size, mode="nearest"), dtype=np.uint8)
+
+
+def spread_wide_pixels(frames: Any, pixel_mask: Any, *, chip: int = 256, gap: int = 4) -> tuple[Any, Any]:
+    """The Maxipix 2 x 2 chip gap: the counts of the wide pixels that border it shared
+    over the gap.
+
+    A Maxipix 2 x 2 is four 256 x 256 chips; the pixels at the chips' inner edges are
+    three pixels wide (165 µm), and Lima (fill mode RAW/ZERO) writes their counts in the
+    edge pixel with ``gap`` empty pixels between the chips (516 = 2 x 256 + 4). Each wide
+    pixel's counts are spread evenly over the three positions it covers, its own and the
+    two gap pixels next to it (Lima's DISPATCH), along both axes; the gap pixels become
+    valid where both sides were.
+
+    Parameters
+    ----------
+    frames : (..., 2 chip + gap, 2 chip + gap) ndarray or dask array
+    pixel_mask : (2 chip + gap, 2 chip + gap) array_like
+        Nonzero = bad.
+    chip, gap : int
+        Pixels per chip and empty pixels between chips (each wide pixel covers itself
+        and ``gap // 2`` of them).
+
+    Returns
+    -------
+    frames : float32, same shape
+    pixel_mask : ndarray of uint8
+
+    Examples
+    --------
+    Chips of 3 pixels, a gap of 4: the wide pixels are 2 and 7, each covering 3 positions.
+
+    >>> f = np.zeros((1, 10, 10)); f[0, 2, 1] = 9.0; f[0, 7, 1] = 3.0; f[0, 4, 1] = 5.0  # 5: gap junk
+    >>> out, m = spread_wide_pixels(f, np.zeros((10, 10)), chip=3, gap=4)
+    >>> out[0, :, 1].tolist()
+    [0.0, 0.0, 3.0, 3.0, 3.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+    >>> float(out.sum()) == 12.0
+    True
+    """
+    n = 2 * chip + gap
+    if tuple(frames.shape[-2:]) != (n, n) or gap % 2:
+        raise ParameterError(
+            f"wide-pixel correction needs Maxipix 2 x 2 frames of {n} x {n} pixels (even gap), got {frames.shape[-2:]}"
+        )
+    half = gap // 2
+    lo, hi = chip - 1, chip + gap  # the wide pixels either side of the gap
+    if hasattr(frames, "map_blocks"):
+        whole = frames.rechunk({frames.ndim - 2: -1, frames.ndim - 1: -1})
+        out = whole.map_blocks(
+            _spread_block, lo=lo, hi=hi, half=half, dtype=np.float32, meta=np.empty((0,) * frames.ndim, np.float32)
+        )
+    else:
+        out = _spread_block(np.asarray(frames), lo=lo, hi=hi, half=half)
+    bad = np.asarray(pixel_mask) != 0
+    # a gap pixel takes its counts from one wide pixel per axis: valid where that one is
+    src = np.arange(n)
+    src[chip : chip + half] = lo
+    src[chip + half : chip + gap] = hi
+    mask = bad[np.ix_(src, src)]
+    return out, mask.astype(np.uint8)
+
+
+def _spread_block(block: Any, *, lo: int, hi: int, half: int) -> NDArray[np.float32]:
+    """Each wide pixel's counts shared evenly over itself and the ``half`` gap pixels beside
+    it, along the rows, then the columns (a corner pixel over 3 x 3)."""
+    out = np.array(block, dtype=np.float32)
+    for axis in (-2, -1):
+        v = np.moveaxis(out, axis, -1)  # a view: writes land in ``out``
+        left, right = v[..., lo] / (half + 1), v[..., hi] / (half + 1)
+        v[..., lo : lo + half + 1] = left[..., None]
+        v[..., hi - half : hi + 1] = right[..., None]
+    return out
+
+
+def monitor_factors(monitor: Any, reference: float | None = None) -> tuple[NDArray[np.float64], float]:
+    """Per-frame factors that put counts on one incident flux: ``reference / monitor``.
+
+    Parameters
+    ----------
+    monitor : (angle, y, x) or (angle,) array_like
+        The monitor counts of each frame (a beam monitor), or one value per scan (the ring
+        current).
+    reference : float, optional
+        The monitor value the counts are scaled to; the median of ``monitor`` by default.
+        Give one value for all maps of a series so their intensities compare.
+
+    Returns
+    -------
+    factors : ndarray, shape of ``monitor``
+    reference : float
+
+    Raises
+    ------
+    ParameterError
+        A monitor value that is not positive and finite (a dead counter).
+
+    Examples
+    --------
+    >>> f, ref = monitor_factors([[100.0, 50.0], [200.0, 100.0]])
+    >>> f.tolist(), ref
+    ([[1.0, 2.0], [0.5, 1.0]], 100.0)
+    """
+    m = np.asarray(monitor, dtype=np.float64)
+    if m.size == 0 or not np.all(np.isfinite(m) & (m > 0)):
+        bad = int(np.count_nonzero(~(np.isfinite(m) & (m > 0))))
+        raise ParameterError(f"the monitor is not positive in {bad} of {m.size} frames: cannot normalise by it")
+    ref = float(np.median(m)) if reference is None else float(reference)
+    if not (np.isfinite(ref) and ref > 0):
+        raise ParameterError(f"monitor reference must be positive, got {reference}")
+    return ref / m, ref

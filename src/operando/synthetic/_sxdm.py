@@ -110,6 +110,7 @@ class SyntheticKMap:
     exposure_s: float = 0.01
     drift: NDArray[np.float64] | None = None
     detector_name: str = "mpx1x4"
+    flux: float = 1.0
     _q: NDArray[np.float64] = field(repr=False, default_factory=lambda: np.zeros((0, 0, 0, 3)))
 
     @property
@@ -291,6 +292,7 @@ def simulate_kmap(
     detector: str = "mpx1x4",
     offset_points: tuple[float, float] | None = None,
     crystal_size: float = 0.42,
+    flux: float = 1.0,
 ) -> SyntheticKMap:
     """Build a synthetic K-map of a faceted cubic spinel crystal (LiMn1.5Ni0.5O4-like).
 
@@ -353,11 +355,18 @@ def simulate_kmap(
         Positions beyond the map repeat its edge: keep the crystal clear of the edges.
     crystal_size : float
         Circumradius of the crystal outline, as a fraction of the map's smaller side.
+    flux : float
+        Incident flux relative to nominal (the ring current has decayed, the beam was
+        refocused): scales the Bragg counts and the background; the monitor that
+        :func:`write_bliss_kmap` records follows it.
 
     Returns
     -------
     SyntheticKMap
     """
+    if not (np.isfinite(flux) and flux > 0):
+        raise ParameterError(f"flux must be positive, got {flux}")
+    peak_counts, background = peak_counts * flux, background * flux
     if pixel_size_m is None:
         if detector not in DETECTORS:
             raise ParameterError(f"unknown detector {detector!r}: give pixel_size_m (known: {', '.join(DETECTORS)})")
@@ -458,6 +467,7 @@ def simulate_kmap(
         seed=seed,
         drift=drift,
         detector_name=detector,
+        flux=float(flux),
         _q=qtable,
     )
 
@@ -473,6 +483,8 @@ def write_bliss_kmap(
     start_time: datetime | None = None,
     scan_duration_s: float = 1.0,
     readback_noise_um: float = 0.0,
+    monitor_counts: float | None = None,
+    encoding: str = "bitshuffle-lz4",
 ) -> Path:
     """Write a synthetic K-map in the ID01 Bliss layout.
 
@@ -499,6 +511,13 @@ def write_bliss_kmap(
         Standard deviation of the encoder jitter of the piezo readbacks
         (``instrument/pi?_position/value``) around the nominal grid, per point and scan
         (ID01's piezos: a few nm); the scan command keeps the nominal ranges.
+    monitor_counts : float, optional
+        Mean counts of the beam monitor ``measurement/mon1`` per point at nominal flux
+        (Poisson, times ``model.flux``), and the ring current
+        ``instrument/machine/current`` (200 mA times the flux); none by default.
+    encoding : str
+        Compression of the Lima frames, one frame per chunk: ``"bitshuffle-lz4"`` (Lima's
+        default at the ESRF), ``"gzip"`` (deflate level 4, with byte shuffle) or ``"none"``.
 
     Returns
     -------
@@ -513,7 +532,14 @@ def write_bliss_kmap(
     det = model.detector
     dy, dx = det.shape
     n_files = -(-n_points // frames_per_file)
-    compression = hdf5plugin.Bitshuffle(cname="lz4")
+    encodings = {
+        "bitshuffle-lz4": dict(hdf5plugin.Bitshuffle(cname="lz4")),
+        "gzip": {"compression": "gzip", "compression_opts": 4, "shuffle": True},
+        "none": {},
+    }
+    if encoding not in encodings:
+        raise ParameterError(f"encoding must be one of {', '.join(encodings)}, got {encoding!r}")
+    compression = encodings[encoding]
     det_name = model.detector_name
     lima_data = f"entry_0000/instrument/{det_name}/data"
     if not readback_noise_um >= 0:
@@ -608,6 +634,11 @@ def write_bliss_kmap(
                 pg["value"] = values + (jitter.normal(0.0, readback_noise_um, n_points) if readback_noise_um else 0.0)
             meas = g.create_group("measurement")
             meas[det_name] = mpx["image"]
+            if monitor_counts is not None:
+                meas["mon1"] = jitter.poisson(monitor_counts * model.flux, n_points).astype(np.float64)
+                machine = inst.create_group("machine")
+                machine["current"] = 200.0 * model.flux
+                machine["current"].attrs["units"] = "mA"
             meas["pix_position"] = inst["pix_position/value"]
             meas["piy_position"] = inst["piy_position/value"]
     return master

@@ -37,6 +37,7 @@ from operando.sxdm._geometry import DetectorGeometry
 from operando.sxdm.io._lima import chunk_index, read_indexed_frames, thread_buffer
 
 __all__ = [
+    "MONITORS",
     "BlissScan",
     "BlissSource",
     "KMapMetadata",

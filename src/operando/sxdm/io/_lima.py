@@ -1,4 +1,4 @@
-"""Lima frames compressed with bitshuffle-lz4, read and decompressed outside HDF5.
+"""Lima frames compressed with bitshuffle-lz4 (or gzip), read and decompressed outside HDF5.
 
 h5py serialises every HDF5 call behind one lock, filters included, so threads reading
 bitshuffle-lz4 frames (the Lima default at the ESRF) decompress one at a time, and opening
@@ -7,7 +7,8 @@ their rows. Here each Lima dataset is opened with h5py once, to list where its c
 chunks lie in the file (:func:`chunk_index`, cached); after that a block of frames is one
 ``pread`` of their compressed bytes and one ``bshuf_decompress_lz4`` call per frame, the
 bitshuffle library that ``hdf5plugin`` ships (its public C API, called through ctypes,
-which releases the GIL), so threads decompress in parallel. Anything else (other filters,
+which releases the GIL), so threads decompress in parallel; gzip frames (with HDF5's byte
+shuffle or not) likewise through :func:`zlib.decompress`. Anything else (other filters,
 chunks that are not whole frames, a chunk the filter skipped, no library) gives None and
 the caller reads through h5py.
 
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from h5py import h5z as h5py_filters
 from numpy.typing import NDArray
 
 from operando.errors import CorruptFileError
@@ -80,6 +82,9 @@ class ChunkIndex:
         ``(det_y, det_x)`` pixels.
     dtype : numpy.dtype
         Pixel type.
+    codec : str
+        ``"bitshuffle-lz4"``, ``"deflate"`` or ``"shuffle-deflate"`` (HDF5's gzip filter,
+        after its byte shuffle or not).
     """
 
     filename: str
@@ -87,20 +92,29 @@ class ChunkIndex:
     sizes: NDArray[np.int64]
     frame_shape: tuple[int, int]
     dtype: np.dtype[Any]
+    codec: str = "bitshuffle-lz4"
 
     def __len__(self) -> int:
         return int(self.offsets.size)
 
 
-def _is_whole_frame_bitshuffle_lz4(dset: Any) -> bool:
+def _whole_frame_codec(dset: Any) -> str | None:
+    """The codec of a dataset chunked one whole frame per chunk that is read here, or None."""
     plist = dset.id.get_create_plist()
     if dset.ndim != 3 or dset.chunks is None or dset.chunks[0] != 1 or tuple(dset.chunks[1:]) != dset.shape[1:]:
-        return False
-    if plist.get_nfilters() != 1:
-        return False
-    code, _flags, values, _name = plist.get_filter(0)
-    # cd_values: major, minor version, element size, block size, compression (2 = lz4)
-    return code == BSHUF_FILTER and len(values) >= 5 and values[4] == 2
+        return None
+    filters = [plist.get_filter(i) for i in range(plist.get_nfilters())]
+    codes = [f[0] for f in filters]
+    if codes == [BSHUF_FILTER]:
+        values = filters[0][2]
+        # cd_values: major, minor version, element size, block size, compression (2 = lz4)
+        ok = len(values) >= 5 and values[4] == 2 and _decompress_fn() is not None
+        return "bitshuffle-lz4" if ok else None
+    if codes == [h5py_filters.FILTER_DEFLATE]:
+        return "deflate"
+    if codes == [h5py_filters.FILTER_SHUFFLE, h5py_filters.FILTER_DEFLATE]:
+        return "shuffle-deflate"
+    return None
 
 
 _INDEX_LOCK = threading.Lock()
@@ -109,7 +123,8 @@ _INDEX: dict[tuple[str, str, int, int], ChunkIndex | None] = {}
 
 def _build_index(dset: Any) -> ChunkIndex | None:
     """The chunk table of an open dataset, or None when it cannot be read without HDF5."""
-    if _decompress_fn() is None or not _is_whole_frame_bitshuffle_lz4(dset):
+    codec = _whole_frame_codec(dset)
+    if codec is None:
         return None
     where: list[int] = []
     found: list[tuple[int, int, int]] = []
@@ -133,6 +148,7 @@ def _build_index(dset: Any) -> ChunkIndex | None:
         sizes=table[:, 1].copy(),
         frame_shape=(int(dset.shape[1]), int(dset.shape[2])),
         dtype=np.dtype(dset.dtype),
+        codec=codec,
     )
 
 
@@ -298,6 +314,8 @@ def read_indexed_frames(
         return out
     n_elem = ny * nx
     buf, rel = _read_compressed(index, start, stop)
+    if index.codec != "bitshuffle-lz4":
+        return _inflate_frames(index, buf, rel, start, stop, (r0, r1, c0, c1), out)
     ends = rel + index.sizes[start:stop]
     total, block = _be(buf, rel, 8), _be(buf, rel + 8, 4)
     bad = (total != n_elem * item) | (block % item != 0) | (block != block[0])
@@ -359,3 +377,42 @@ def read_bitshuffle_frames(
     if index is None:
         return None
     return read_indexed_frames(index, start, stop, rows=rows)
+
+
+def _inflate_frames(
+    index: ChunkIndex,
+    buf: NDArray[np.uint8],
+    rel: NDArray[np.int64],
+    start: int,
+    stop: int,
+    box: tuple[int, int, int, int],
+    out: NDArray[Any],
+) -> NDArray[Any]:
+    """Gzip (deflate) frames, after HDF5's byte shuffle or not, decompressed by :mod:`zlib`.
+
+    Through h5py, gzip frames decompress one at a time behind h5py's lock: four threads
+    read a 516^2 int32 map no faster than one. :func:`zlib.decompress` releases the GIL,
+    so here they decompress in parallel (measured in ``benchmarks/sxdm_vs_xsocs.py
+    --encoding gzip``).
+    """
+    import zlib
+
+    ny, nx = index.frame_shape
+    r0, r1, c0, c1 = box
+    dtype, item = index.dtype, index.dtype.itemsize
+    nbytes = ny * nx * item
+    for i, (p, n) in enumerate(zip(rel.tolist(), index.sizes[start:stop].tolist(), strict=True)):
+        try:
+            raw = zlib.decompress(buf[p : p + n].data, bufsize=nbytes)
+        except zlib.error as err:
+            raise CorruptFileError(
+                f"frame {start + i}: gzip data do not decompress ({err})", path=index.filename
+            ) from None
+        if len(raw) != nbytes:
+            raise CorruptFileError(f"frame {start + i}: gzip chunk is not a {ny} x {nx} frame", path=index.filename)
+        b = np.frombuffer(raw, dtype=np.uint8)
+        if index.codec == "shuffle-deflate":  # HDF5 wrote byte 0 of every element, then byte 1, ...
+            b = b.reshape(item, ny * nx).T
+        frame = np.ascontiguousarray(b).view(dtype).reshape(ny, nx)
+        out[i] = frame[r0:r1, c0:c1]
+    return out
