@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -225,3 +227,20 @@ def test_sideband_overlapping_another_species_is_replaced_by_its_mirror(tmp_path
     assert swapped.value == pytest.approx(plain.value, rel=0.01)  # symmetric sidebands: the mirror is as large
     only_centre = line_integral(fid, window_ppm=(240, 290), noise_ppm=None, sideband_orders=0)
     assert only_centre.value == pytest.approx(0.8 * plain.value, rel=0.01)  # the sidebands hold 20 %
+
+
+def test_noise_window_inside_a_sideband_window_falls_back_with_a_warning(tmp_path):
+    from operando.nmr import line_integral, read_fid
+
+    li7, _ = li_isotope_pair(tmp_path / "n", x6_metal=0.3, snr_7li=5000.0, seed=4)
+    fid = read_fid(li7)
+    ref = line_integral(fid, window_ppm=(240, 290), noise_ppm=(-180, -170), sideband_orders=1)
+    with pytest.warns(UserWarning, match="lies in the species' .*robust_noise"):
+        r = line_integral(fid, window_ppm=(240, 290), noise_ppm=(95, 110), sideband_orders=1)  # in the -1 window
+    assert r.value == ref.value and r.sigma == pytest.approx(ref.sigma, rel=0.3)
+    # a window wider than the sideband spacing: the sideband windows are narrowed, none overlaps
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # such a window also sits on the electrolyte's tails
+        wide = line_integral(fid, window_ppm=(160, 370), noise_ppm=None)
+    spans = sorted((a, b) for _, a, b in wide.windows)
+    assert all(b1 <= a2 for (_, b1), (a2, _) in itertools.pairwise(spans))

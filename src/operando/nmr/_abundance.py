@@ -146,12 +146,20 @@ def line_integral(
         noise = robust_noise(spec[~all_mask])
     else:
         noise_mask = window_mask(ppm, *noise_ppm) & ~all_mask
-        if noise_mask.sum() < 8:
+        if noise_mask.sum() >= 8:
+            noise = _detrended_std(spec[noise_mask])
+        elif (~all_mask).sum() >= 64:
+            warnings.warn(
+                f"{meta.path}: the noise window {noise_ppm[0]}..{noise_ppm[1]} ppm lies in the species' (sideband) "
+                "windows: the noise is estimated from every other point instead (robust_noise)",
+                stacklevel=2,
+            )
+            noise = robust_noise(spec[~all_mask])
+        else:
             raise ParameterError(
                 f"{meta.path}: noise window {noise_ppm[0]}..{noise_ppm[1]} ppm holds {int(noise_mask.sum())} points "
                 "outside the species' windows (and sidebands); need >= 8"
             )
-        noise = _detrended_std(spec[noise_mask])
     top = _significant_orders(spec, ppm, wins, mirrored, noise) if sideband_orders is None else sideband_orders
     wins = [w for w in wins if abs(w[0]) <= top]
     mirrored = [w for w in mirrored if abs(w[0]) <= top]

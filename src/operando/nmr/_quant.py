@@ -72,7 +72,7 @@ def saturation_factor(repetition_s: float, t1_s: float, *, flip_deg: float = 90.
     >>> round(saturation_factor(5.0, 1.0), 4)
     0.9933
     >>> round(saturation_factor(1.0, 1.0, flip_deg=30.0), 3)
-    0.83
+    0.928
     """
     if not (repetition_s > 0 and t1_s > 0):
         raise ParameterError(f"repetition time ({repetition_s} s) and T1 ({t1_s} s) must be positive")
@@ -129,12 +129,17 @@ def sideband_windows(
     Returns
     -------
     list of (order, lo, hi)
-        Order 0 first, then +-1, +-2, ... (``lo < hi``).
+        Order 0 first, then +-1, +-2, ... (``lo < hi``). When the window is wider than half
+        the sideband spacing the sideband windows are narrowed about their centres so that
+        none overlaps another or the centre band's (none at all for a window as wide as the
+        spacing).
 
     Examples
     --------
     >>> sideband_windows(-5, 5, spin_rate_Hz=10000.0, sf_MHz=100.0, ppm_limits=(-250, 250))
     [(0, -5.0, 5.0), (1, 95.0, 105.0), (-1, -105.0, -95.0), (2, 195.0, 205.0), (-2, -205.0, -195.0)]
+    >>> sideband_windows(-70, 70, spin_rate_Hz=10000.0, sf_MHz=100.0, ppm_limits=(-150, 150))
+    [(0, -70.0, 70.0), (1, 70.0, 130.0), (-1, -130.0, -70.0)]
     """
     a, b = min(lo, hi), max(lo, hi)
     out = [(0, float(a), float(b))]
@@ -143,12 +148,18 @@ def sideband_windows(
     if not sf_MHz > 0:
         raise ParameterError(f"spectrometer frequency must be positive, got {sf_MHz} MHz")
     step = spin_rate_Hz / sf_MHz
+    # a window wider than the spacing would reach into its neighbours: the sideband windows
+    # are narrowed about their centres so that none overlaps the centre band's or another's
+    half = min((b - a) / 2.0, step - (b - a) / 2.0, step / 2.0)
+    if half <= 0:
+        return out
+    centre = (a + b) / 2.0
     pmin, pmax = min(ppm_limits), max(ppm_limits)
     k = 1
     while True:
         added = False
         for order in (k, -k):
-            wlo, whi = a + order * step, b + order * step
+            wlo, whi = centre + order * step - half, centre + order * step + half
             if whi >= pmin and wlo <= pmax:
                 out.append((order, float(wlo), float(whi)))
                 added = True

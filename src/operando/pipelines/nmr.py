@@ -532,7 +532,7 @@ def isotope_fraction(
     >>> import tempfile
     >>> from operando.synthetic import li_isotope_pair
     >>> li7, li6 = li_isotope_pair(Path(tempfile.mkdtemp()), x6_metal=0.3, snr_7li=5000.0, seed=3)
-    >>> r = isotope_fraction(li6, li7, window_ppm=(240, 290), noise_ppm=(-130, -50), factor=28.45)
+    >>> r = isotope_fraction(li6, li7, window_ppm=(240, 290), noise_ppm=(-130, -50), factor=28.45, match="ppm")
     >>> round(100 * r.x6)
     30
     """
@@ -607,7 +607,7 @@ def isotope_fractions(
     >>> from operando.synthetic import li_isotope_pair
     >>> root = Path(tempfile.mkdtemp())
     >>> pairs = [li_isotope_pair(root / f"s{x}", x6_metal=x, snr_7li=5000.0, seed=3)[::-1] for x in (0.2, 0.4)]
-    >>> rows = isotope_fractions(pairs, window_ppm=(240, 290), noise_ppm=(-130, -50), factor=28.45)
+    >>> rows = isotope_fractions(pairs, window_ppm=(240, 290), noise_ppm=(-130, -50), factor=28.45, match="ppm")
     >>> [round(100 * r.x6) for r in rows]
     [20, 40]
     """
