@@ -130,6 +130,8 @@ def line_integral(
         ``p90_us`` or ``t1_s`` given but the dataset records no pulse length or recycle delay.
     """
     meta = fid.meta
+    if meta.ns < 1 or not meta.rg > 0:
+        raise ParameterError(f"{meta.path}: NS = {meta.ns} and RG = {meta.rg}: no intensity per scan and unit gain")
     ds = process(fid, lb_Hz=lb_Hz, phase_mode=phase_mode, first_point=0.5, reference_shift_ppm=reference_shift_ppm)
     norm = ds.attrs["size"] / 2.0 * meta.ns * meta.rg  # the real part of a line holds half of sum(FT) = n x fid[0]
     spec, ppm = np.atleast_2d(ds["intensity"].values)[0] / norm, ds["ppm"].values

@@ -920,6 +920,8 @@ def fit_spectrum(
     meta = fid.meta
     if phase is None:
         phase = "auto" if meta.vendor == "Varian" else "manual"
+    if meta.ns < 1 or not meta.rg > 0:
+        raise ParameterError(f"{meta.path}: NS = {meta.ns} and RG = {meta.rg}: no intensity per scan and unit gain")
     n = size or fid.data.shape[-1]
     ds = process(fid, lb_Hz=lb_Hz, size=n, phase_mode=_mode(phase), first_point=0.5,
                  reference_shift_ppm=reference_shift_ppm)  # fmt: skip

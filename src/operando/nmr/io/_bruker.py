@@ -300,8 +300,6 @@ def read_bruker(path: str | PathLike[str]) -> NMRFID:
         reference = _num(procs, "SF", procs_path, reference)
     ns = int(_num(acqus, "NS", acqus_path, 1.0))
     rg = _num(acqus, "RG", acqus_path, 1.0)
-    if ns < 1 or rg <= 0:
-        raise CorruptFileError(f"NS = {ns} and RG = {rg} must be positive", path=acqus_path)
     group_delay = _group_delay(acqus)
     dspfvs = int(_num(acqus, "DSPFVS", acqus_path, 0.0)) if "DSPFVS" in acqus else None
     pre_topspin = dspfvs is not None and dspfvs < 20 and int(_num(acqus, "DIGMOD", acqus_path, 1.0)) != 0
