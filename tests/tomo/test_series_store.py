@@ -1,5 +1,7 @@
 """The series store keeps every scan's volume and labels; scratch stores carry a fingerprint and are removed."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -85,3 +87,22 @@ def test_a_resumed_run_reuses_its_own_scratch_store_and_removes_it(scans, tmp_pa
     out = process_series(scans, tmp_path / "s.zarr", options=SeriesOptions(center_px=20.0), progress=False)
     assert calls == [] and open_results(out).sizes["frame"] == 2
     assert _leftovers(tmp_path, "s.zarr") == []
+
+
+def test_cli_says_in_one_line_that_it_discarded_a_stale_scratch_store(scans, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from operando.cli import tomo_app as app
+
+    monkeypatch.setattr(operando.store, "write_results", _killed_at_the_end(operando.store.write_results))
+    args = ["series", *map(str, scans), "-o", str(tmp_path / "s.zarr"), "--quiet", "--no-keep-volumes"]
+    res = CliRunner().invoke(app, [*args, "--center", "20"])
+    assert res.exit_code == 130  # interrupted
+    monkeypatch.undo()
+    res = CliRunner().invoke(app, [*args, "--center", "18"])
+    assert res.exit_code == 0, res.output
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(lines) == 1 and "discarded" in lines[0] and ".s.zarr.frames.zarr" in lines[0]
+    ds = open_results(tmp_path / "s.zarr")
+    assert "volume" not in ds
+    assert json.loads(ds.attrs["operando_parameters"])["center_px"] == 18.0

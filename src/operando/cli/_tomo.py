@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -64,6 +67,21 @@ NoFlatsOption = Annotated[
         help="Reconstruct without flat fields (missing or unusable): the open beam is estimated per frame and row.",
     ),
 ]
+
+
+@contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Print every UserWarning of the run as one line on stderr (``warning: ...``); others pass on unchanged."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for w in caught:
+                if issubclass(w.category, UserWarning) and not issubclass(w.category, DeprecationWarning):
+                    typer.echo(f"warning: {w.message}", err=True)
+                else:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _span(text: str | None, option: str, parts: int = 2) -> tuple[int, ...] | None:
@@ -204,7 +222,7 @@ def recon(
             )
         typer.echo(f"{written}: {len(centres)} slices at centres {centres[0]:g} ... {centres[-1]:g} px")
         return
-    with run_on(scheduler, workers, quiet=quiet, description="recon"):
+    with run_on(scheduler, workers, quiet=quiet, description="recon"), _warnings_as_lines():
         target = reconstruct_scan(
             path,
             out,
@@ -409,7 +427,7 @@ def series(
         dvc_step_vox=dvc_step,
     )
     model = load_classifier(classifier, trust_pickle=trust_pickle) if classifier is not None else None
-    with run_on(scheduler, workers, quiet=quiet, description="scans"):
+    with run_on(scheduler, workers, quiet=quiet, description="scans"), _warnings_as_lines():
         target = process_series(
             scans, out, options=options, classifier=model, record=record, overwrite=overwrite, progress=not quiet
         )
