@@ -167,6 +167,11 @@ def test_true_2d_refused_pseudo_2d_kept(tmp_path):
         read_bruker(folder)
     (folder / "vdlist").write_text("0.1\n")  # a list file marks a pseudo-2D series
     assert read_bruker(folder).data.shape[0] == 1
+    # FnMODE 1 (QF) with the indirect SFO1 of another nucleus, as the real 29Si pseudo-2D here: kept
+    (folder / "vdlist").unlink()
+    (folder / "acqus").write_text(text.replace("<hsqcetgp>", "<cp3lev>"))
+    (folder / "acqu2s").write_text("##TITLE= Parameter file\n##$TD= 1\n##$FnMODE= 1\n##$SFO1= 799.56\n##END=\n")
+    assert read_bruker(folder).data.shape[0] == 1
     # XWIN-NMR: no FnMODE, the indirect mode as MC2 (3 = States) in proc2s, one nucleus
     (folder / "vdlist").unlink()
     (folder / "acqus").write_text(text.replace("<hsqcetgp>", "<zg2d>"))

@@ -344,9 +344,8 @@ def _refuse_2d(folder: Path, acqus: dict[str, Any]) -> None:
 
     A ``ser`` with ``acqu2s`` is a true 2D when its indirect dimension is frequency-encoded:
     ``FnMODE`` (TopSpin) 2..6 (QSEQ, TPPI, States, States-TPPI, Echo-Antiecho) or XWIN-NMR's
-    ``MC2`` 1..5 in ``proc2s``, an indirect carrier ``SFO1`` of another nucleus, or a 2D
-    pulse program (cosy, noesy, hsqc, mqmas, ...), and no list file or pulse program marks
-    a series (vdlist, satrec, ...).
+    ``MC2`` 1..5 in ``proc2s``, or a 2D pulse program (cosy, noesy, hsqc, mqmas, ...), and
+    no list file or pulse program marks a series (vdlist, satrec, ...).
     """
     acqu2s = folder / "acqu2s"
     if not ((folder / "ser").is_file() and not (folder / "fid").is_file() and acqu2s.is_file()):
@@ -359,7 +358,6 @@ def _refuse_2d(folder: Path, acqus: dict[str, Any]) -> None:
     f1 = _read_jcamp(acqu2s)
     try:
         fnmode = int(float(f1.get("FnMODE", 0)))
-        sfo1_f1, sfo1_f2 = float(f1.get("SFO1", 0.0)), float(acqus.get("SFO1", 0.0))
     except (TypeError, ValueError):
         return
     if fnmode == 0 and (folder / "pdata" / "1" / "proc2s").is_file():
@@ -368,9 +366,9 @@ def _refuse_2d(folder: Path, acqus: dict[str, Any]) -> None:
             fnmode = int(float(_read_jcamp(folder / "pdata" / "1" / "proc2s").get("MC2", -1))) + 1
         except (TypeError, ValueError):
             fnmode = 0
-    hetero = sfo1_f1 > 0 and sfo1_f2 > 0 and abs(sfo1_f1 / sfo1_f2 - 1.0) > 1e-3
+    # (acqu2s SFO1 tells nothing: a 29Si pseudo-2D here records the 1H frequency there)
     named = any(key in pulprog for key in _TRUE_2D)
-    if fnmode in (2, 3, 4, 5, 6) or hetero or named:
+    if fnmode in (2, 3, 4, 5, 6) or named:
         raise UnsupportedFormatError(
             f"a true 2D experiment ({pulprog or 'unknown pulse program'}, FnMODE={fnmode}): "
             "only 1D spectra and pseudo-2D series are processed",
