@@ -7,6 +7,7 @@ import io
 import re
 import shutil
 from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -260,3 +261,16 @@ def test_cli_bad_echem_is_an_operando_error(experiment, tmp_path):
     r = CliRunner().invoke(_cli(), ["report", str(experiment.nmr), "--echem", str(bad), "-o", str(tmp_path / "x.html")])
     assert isinstance(r.exception, OperandoError)
     assert not (tmp_path / "x.html").exists()
+
+
+def test_no_folder_of_this_machine_on_the_page(experiment, tmp_path):
+    out = tmp_path / "deep" / "report.html"
+    result = build_report(
+        [experiment.nmr, experiment.interrupted, tmp_path / "missing.zarr"], echem=experiment.mpt, out=out
+    )
+    page = out.read_text()
+    text = re.sub(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+", "", page)
+    for folder in {experiment.nmr.parent, tmp_path, Path.cwd(), Path.home()}:
+        assert str(folder) + "/" not in text, folder
+    assert experiment.nmr.name in text and "missing.zarr" in text  # file names stay
+    assert any(str(tmp_path) in p for p in result.problems)  # the terminal still gets full paths

@@ -508,7 +508,7 @@ def _section_html(sid: str, sec: Section, folder: str, renderer: _Renderer, colo
     parts[0] += ">"
     swatch = f'<i style="--c:{colour}"></i>' if colour else ""
     parts.append(f'<h2 class="legend">{swatch}{_e(sec.title)}</h2>')
-    parts.append(f'<p class="meta">{_e(sec.source)} — kind <code>{_e(sec.kind)}</code></p>')
+    parts.append(f'<p class="meta">{_e(Path(sec.source).name)} — kind <code>{_e(sec.kind)}</code></p>')
     if sec.notes:
         parts.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in sec.notes) + "</ul>")
     parts.append('<div class="summary">')
@@ -538,7 +538,7 @@ def _section_html(sid: str, sec: Section, folder: str, renderer: _Renderer, colo
 def _problem_html(sid: str, path: Path, css: str, heading: str, text: str) -> str:
     return (
         f'<section class="store {css}" id="{sid}"><h2>{_e(path.name)}</h2>'
-        f'<p class="meta">{_e(path)}</p><div class="{"warning" if css == "incomplete" else "error"}" role="alert">'
+        f'<div class="{"warning" if css == "incomplete" else "error"}" role="alert">'
         f"<strong>{_e(heading)}</strong> {_e(text)}</div></section>"
     )
 
@@ -795,7 +795,7 @@ def build_report(
     foot = (
         f"<footer>{result.n_images} figures embedded as PNG at {HTML_DPI} dpi "
         f"({result.image_bytes / 1024:.0f} kB before base64); page size SIZE_PLACEHOLDER. "
-        + (f"Print versions (PNG 300 dpi, SVG): {_e(fig_dir)}." if fig_dir is not None else "")
+        + (f"Print versions (PNG 300 dpi, SVG): {_e(fig_dir.name)}/." if fig_dir is not None else "")
         + "</footer>"
     )
     page = (
@@ -808,6 +808,7 @@ def build_report(
         + foot
         + f"<script>{_JS}</script></body></html>\n"
     )
+    page = _without_local_folders(page, [*paths, target, *([fig_dir] if fig_dir else []), *_record_paths(records)])
     base = len(page.encode("utf-8")) - len("SIZE_PLACEHOLDER")
     stated = ""
     for _ in range(3):  # the stated size is part of the page: settle on a text that states its own size
@@ -816,6 +817,39 @@ def build_report(
     _write_atomic(target, page, overwrite=overwrite)
     result.size_bytes = target.stat().st_size
     return result
+
+
+def _record_paths(records: Sequence[EchemRecord]) -> list[Path]:
+    return [Path(r.meta.source) for r in records if r.meta.source]
+
+
+def _without_local_folders(page: str, paths: Sequence[Path]) -> str:
+    """The page with the folders of this machine taken out of every path (file names stay).
+
+    The folders holding the inputs and outputs (as given and resolved), the working folder
+    and the home folder: a report is shared, and a user's folder names are not its content.
+
+    Examples
+    --------
+    >>> _without_local_folders("<p>/data/run1/a.zarr: damaged</p>", [Path("/data/run1/a.zarr")])
+    '<p>a.zarr: damaged</p>'
+    """
+    folders: set[str] = set()
+    for p in paths:
+        for q in (Path(p), Path(p).resolve()):
+            folders.update(str(parent) for parent in q.parents if len(parent.parts) > 1)
+    for where in (Path.cwd(), Path.home()):
+        folders.update(str(parent) for parent in (where, *where.parents) if len(parent.parts) > 1)
+    ordered = sorted(folders, key=len, reverse=True)  # the deepest first: no half-cut path is left
+    pieces = _DATA_URI.split(page)  # embedded images (odd indices) are left alone: base64 holds '/'
+    for k in range(0, len(pieces), 2):
+        for folder in ordered:
+            for spelling in {folder, html.escape(folder)}:
+                pieces[k] = pieces[k].replace(spelling + os.sep, "")
+    return "".join(pieces)
+
+
+_DATA_URI = re.compile(r"(data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+)")
 
 
 def _brief(exc: BaseException) -> str:
