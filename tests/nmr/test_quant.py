@@ -173,7 +173,6 @@ def test_true_2d_refused_pseudo_2d_kept(tmp_path):
     (folder / "acqu2s").write_text("##TITLE= Parameter file\n##$TD= 1\n##$FnMODE= 1\n##$SFO1= 799.56\n##END=\n")
     assert read_bruker(folder).data.shape[0] == 1
     # XWIN-NMR: no FnMODE, the indirect mode as MC2 (3 = States) in proc2s, one nucleus
-    (folder / "vdlist").unlink()
     (folder / "acqus").write_text(text.replace("<hsqcetgp>", "<zg2d>"))
     (folder / "acqu2s").write_text(f"##TITLE= Parameter file\n##$TD= 1\n##$SFO1= {155.4512}\n##END=\n")
     assert read_bruker(folder).data.shape[0] == 1  # nothing says 2D yet
