@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.signal import find_peaks, savgol_coeffs
+from scipy.signal import find_peaks, peak_prominences, peak_widths, savgol_coeffs
 
 from operando.echem._record import EchemRecord, direction
 from operando.errors import MissingMetadataError, ParameterError
@@ -464,9 +464,12 @@ def plateaus(
     owner = np.repeat(np.arange(b.size.size), b.size)
     at = np.arange(y.size) + owner + 1
     padded[at] = y
-    peaks, props = find_peaks(padded, width=0)
-    real = padded[peaks] < separator
-    peaks, widths, prominence = peaks[real], props["widths"][real], props["prominences"][real]
+    peaks, _ = find_peaks(padded)
+    # prominences and widths of the real peaks only: a separator's own search would run
+    # over the whole array (one pass per half cycle: 110 s on 18 000 half cycles)
+    peaks = peaks[padded[peaks] < separator]
+    prominence, left_base, right_base = peak_prominences(padded, peaks)
+    widths = peak_widths(padded, peaks, rel_height=0.5, prominence_data=(prominence, left_base, right_base))[0]
     inv = np.full(padded.size, -1, dtype=np.int64)
     inv[at] = np.arange(y.size)
     k = inv[peaks]
