@@ -151,3 +151,69 @@ def test_info_analysis_is_linear_in_half_cycles() -> None:
     assert len(seg) == 36_000 and summary["half_cycles"] == 18_000
     assert summary["plateaus"].endswith("in 18000 galvanostatic half cycles")
     assert len(summary["plateau_voltages_V"]) < 200
+
+
+def _reference_failures(rec: EchemRecord, window: int = 10) -> list[tuple[str, int]]:
+    """The sample-by-sample loop: two medians per sample."""
+    flowing = np.flatnonzero(echem.direction(rec.current_mA) != 0)
+    mag = np.abs(rec.voltage_V[flowing])
+    out, k, shorted = [], window, False
+    while k + window <= mag.size:
+        before, after = float(np.median(mag[k - window : k])), float(np.median(mag[k : k + window]))
+        kind = None
+        if not shorted and after < 0.2 * before and after < 0.01:
+            kind, shorted = "short_circuit", True
+        elif after > 2.0 * before and after - before > 0.01:
+            kind, shorted = "sudden_polarisation", False
+        if kind is None:
+            k += 1
+            continue
+        seg, level = mag[k : k + window], 0.5 * (before + after)
+        first = int(np.argmax(seg < level)) if kind == "short_circuit" else int(np.argmax(seg > level))
+        out.append((kind, int(flowing[k + first])))
+        k += first + window
+    return out
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"short_at_s": 4 * 1800 + 600},
+        {"polarisation_at_s": 3 * 1800 + 300, "polarisation_factor": 3.0},
+        {"growth_per_h": 0.05},
+    ],
+)
+def test_failures_equal_the_sample_by_sample_loop(kwargs: dict[str, float]) -> None:
+    from operando.synthetic import simulate_symmetric_cell
+
+    rec = simulate_symmetric_cell(**kwargs)
+    # a noisy copy with spikes, so that windows disagree often
+    rng = np.random.default_rng(5)
+    v = rec.voltage_V * (1 + 0.3 * (rng.random(len(rec)) < 0.02)) + 2e-3 * rng.standard_normal(len(rec))
+    noisy = EchemRecord.from_columns(time_s=rec.time_s, voltage_V=v, current_mA=rec.current_mA, meta=EchemMetadata())
+    for r in (rec, noisy):
+        assert [(e.kind, e.row) for e in echem.detect_failures(r)] == _reference_failures(r)
+
+
+def test_failures_many_events_equal_the_loop() -> None:
+    rng = np.random.default_rng(8)
+    levels = rng.choice([0.001, 0.004, 0.05, 0.12, 0.3], size=60)
+    v = np.repeat(levels, rng.integers(15, 60, size=60))
+    v = v * (1 + 0.05 * rng.standard_normal(v.size))
+    i = np.where(rng.random(v.size) < 0.05, 0.0, 1.0)  # some rest samples in between
+    rec = EchemRecord.from_columns(
+        time_s=np.arange(v.size, dtype=float), voltage_V=v, current_mA=i, meta=EchemMetadata()
+    )
+    events = echem.detect_failures(rec)
+    assert len(events) > 10
+    assert [(e.kind, e.row) for e in events] == _reference_failures(rec)
+    # and it is linear: a cycler-sized record in well under a second or two
+    big = EchemRecord.from_columns(
+        time_s=np.arange(700_000.0),
+        voltage_V=np.tile(v, 700_000 // v.size + 1)[:700_000],
+        current_mA=np.ones(700_000),
+        meta=EchemMetadata(),
+    )
+    start = time.perf_counter()
+    echem.detect_failures(big)
+    assert time.perf_counter() - start < 10.0
