@@ -181,6 +181,22 @@ def _pairs_from_table(
     return li6, li7, col("sample"), col("group"), charge
 
 
+def _windows_text(details: dict[str, Any]) -> str:
+    """What was summed per nucleus: the centre-band window, the sideband orders, NS and RG divided out."""
+    parts = []
+    for nucleus in ("6Li", "7Li"):
+        wins = details.get(f"windows_{nucleus}", [])
+        if not wins:
+            continue
+        lo, hi = next((a, b) for o, a, b in wins if o == 0)
+        orders = sorted({abs(int(o)) for o, _, _ in wins if o != 0})
+        rate = details.get(f"spin_rate_Hz_{nucleus}")
+        bands = f", sidebands to order {max(orders)} at {rate:g} Hz" if orders and rate else ", centre band only"
+        parts.append(f"{nucleus} {lo:.1f}..{hi:.1f} ppm{bands} (NS {details[f'ns_{nucleus}']:g}, "
+                     f"RG {details[f'rg_{nucleus}']:g})")  # fmt: skip
+    return "; ".join(parts)
+
+
 @app.command("isotopes")
 def isotopes(
     window: Annotated[str, typer.Option("--window", help="The species' window LO,HI in ppm (on the 7Li spectrum).")],
@@ -349,6 +365,7 @@ def isotopes(
         typer.echo(f"{prefix}I6 = {r.i6:.6g} ± {r.i6_err:.2g}, I7 = {r.i7:.6g} ± {r.i7_err:.2g} "
                    f"(per scan and unit gain, window {lo:g}..{hi:g} ppm)")  # fmt: skip
         typer.echo(f"{prefix}6Li fraction: {100 * r.x6:.2f} ± {100 * r.x6_err:.2f} at.% (factor {factor:.4g})")
+        typer.echo(f"{prefix}windows: " + _windows_text(r.details))
         lod = detection_limit(r)
         if lod is not None:
             typer.echo(f"{prefix}6Li not detected (I6 < 3 sigma): 6Li fraction < {100 * lod:.2f} at.% (3 sigma)")
