@@ -93,7 +93,7 @@ def _section_ids(text: str) -> dict[str, str]:
     return {
         name: sid
         for sid, name in re.findall(
-            r'<section class="store" id="(s\d+)"[^>]*>.*?<p class="meta">[^<]*/([^/<]+?) —', text, re.S
+            r'<section class="store" id="(s\d+)"[^>]*>.*?<p class="meta">(?:[^<]*/)?([^/<]+?) —', text, re.S
         )
     }
 

@@ -80,13 +80,17 @@ def test_sxdm_summary_plots_the_map_means(timeline):
     ds = sxdm_maps(timeline, frames)
     fig = sxdm_strain_figure(ds, frame_state(ds))
     ax_d, ax_s = fig.axes
-    x, y = ax_d.lines[0].get_data()
+
+    def data(ax):  # every segment (charge, discharge) in time order, joined back
+        xy = [c.lines[0].get_data() for c in ax.containers]
+        return np.concatenate([x for x, _ in xy]), np.concatenate([y for _, y in xy])
+
+    x, y = data(ax_d)
     truth = np.nanmean(ds.d_spacing.values.reshape(3, -1), axis=1)
-    order = np.argsort(timeline.specific_capacity_mAh_g.values[frames])
-    np.testing.assert_allclose(x, timeline.specific_capacity_mAh_g.values[frames][order])
-    np.testing.assert_allclose(y, truth[order])
-    _, micro = ax_s.lines[0].get_data()
-    np.testing.assert_allclose(micro, ds.microstrain.values[order] * 1e3)
+    np.testing.assert_allclose(x, timeline.specific_capacity_mAh_g.values[frames])
+    np.testing.assert_allclose(y, truth)
+    _, micro = data(ax_s)
+    np.testing.assert_allclose(micro, ds.microstrain.values * 1e3)
     assert "capacity" in ax_d.get_xlabel()
     plt.close(fig)
 
@@ -255,4 +259,64 @@ def test_generic_view_of_a_volume_without_frames():
     fig = section.summary[1].draw()
     assert fig.axes[0].get_xlabel() == "ppm (ppm)"
     assert fig.axes[0].xaxis_inverted()
+    plt.close(fig)
+
+
+# -- axes that never zoom into noise; charge and discharge marked ---------------------------------
+def test_a_nearly_constant_series_is_drawn_flat_not_as_a_trend():
+    import matplotlib.pyplot as plt
+
+    from operando.report import honest_ylim
+
+    micro = 0.19880 + 3e-5 * np.array([0.0, 0.5, 1.0, 0.7])  # a 0.015 % wobble around 0.1988
+    fig, ax = plt.subplots()
+    ax.plot(np.arange(4), micro)
+    honest_ylim(ax, micro)
+    lo, hi = ax.get_ylim()
+    assert hi - lo >= 0.02 * micro.max()  # the wobble fills < 1 % of the axis
+    assert lo < micro.min() and hi > micro.max()
+    assert not ax.yaxis.get_major_formatter().get_useOffset()
+    plt.close(fig)
+    fig, ax = plt.subplots()  # a real trend keeps matplotlib's own range
+    trend = np.array([0.1, 0.2, 0.3, 0.4])
+    ax.plot(np.arange(4), trend)
+    before = ax.get_ylim()
+    honest_ylim(ax, trend, np.full(4, 0.001))
+    assert ax.get_ylim() == before
+    plt.close(fig)
+
+
+def test_frame_labels_keep_significant_digits_and_say_the_direction():
+    from operando.report import frame_state
+
+    ds = xr.Dataset(
+        {
+            "echem_charge_mAh": ("frame", [0.025, 0.5, 0.25]),
+            "echem_voltage_V": ("frame", [3.9, 4.7, 4.2]),
+            "echem_current_mean_mA": ("frame", [0.1, -0.1, -0.1]),
+        }
+    )
+    state = frame_state(ds)
+    assert state is not None
+    assert state.labels[0] == "#0, 3.900 V, 0.025 mA h, charge"
+    assert state.labels[1].endswith("discharge")
+
+
+def test_charge_and_discharge_are_separate_marked_lines():
+    import matplotlib.pyplot as plt
+
+    from operando.report import FrameState, sxdm_strain_figure
+
+    n, ny, nx = 6, 4, 5
+    rng = np.random.default_rng(1)
+    d = 2.04 + 1e-4 * rng.standard_normal((n, ny, nx))
+    maps = xr.Dataset({"d_spacing": (("frame", "y", "x"), d)})
+    cap = np.array([0.0, 0.1, 0.2, 0.2, 0.1, 0.0])
+    state = FrameState(
+        np.arange(n) * 600.0, np.full(n, 4.0), cap, "charge (mA h)", [""] * n, np.array([1, 1, 1, -1, -1, -1.0])
+    )
+    fig = sxdm_strain_figure(maps, state)
+    ax_d = fig.axes[0]
+    assert sorted(ax_d.get_legend_handles_labels()[1]) == ["charge", "discharge"]
+    assert len(ax_d.containers) == 2  # two error-bar lines, never one line through both directions
     plt.close(fig)

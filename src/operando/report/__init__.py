@@ -20,9 +20,12 @@ from operando.report._sections import (
     downsample,
     frame_state,
     generic_specs,
+    honest_ylim,
     infer_kind,
     make_section,
+    plot_by_direction,
     register_section,
+    significant,
 )
 from operando.report._spectra import nmr_lines_figure, plot_line_fits, plot_spectra
 from operando.report._sxdm import (
@@ -48,11 +51,13 @@ __all__ = [
     "frame_labels",
     "frame_state",
     "generic_specs",
+    "honest_ylim",
     "infer_kind",
     "make_section",
     "match_record",
     "misorientation_rgb",
     "nmr_lines_figure",
+    "plot_by_direction",
     "plot_cell_model",
     "plot_dspacing_histograms",
     "plot_dspacing_maps",
@@ -71,6 +76,7 @@ __all__ = [
     "save_figure",
     "save_mri_figures",
     "save_sxdm_figures",
+    "significant",
     "stage_sentence",
     "sxdm_strain_figure",
 ]

@@ -41,7 +41,9 @@ from operando.report._sections import (
     _summary_figure,
     frame_state,
     generic_specs,
+    honest_ylim,
     infer_kind,
+    plot_by_direction,
     register_section,
     units_label,
     x_axes,
@@ -83,14 +85,19 @@ def sxdm_strain_figure(maps: xr.Dataset, state: FrameState | None) -> Figure:
         else:
             micro = np.nanstd(d / mean[:, None], axis=1)
     xv, xlabel = _capacity_axis(state, n)
-    order = np.argsort(xv, kind="stable")
+    direction = state.direction if state is not None else None
     fig, (ax_d, ax_s) = plt.subplots(1, 2, figsize=(9.5, 3.4), layout="constrained")
-    ax_d.errorbar(xv[order], mean[order], yerr=spread[order], marker="o", ms=4, capsize=3, lw=1.2)
+    # in time order, one line per charge / discharge segment: the two directions are never joined
+    plot_by_direction(ax_d, xv, mean, direction, err=spread, marker="o", ms=4, capsize=3, lw=1.2)
     ax_d.set_ylabel("mean d-spacing (Å)\n(bars: std over the map)")
-    ax_s.plot(xv[order], micro[order] * 1e3, marker="s", ms=4, lw=1.2, color="#c0392b")
+    plot_by_direction(ax_s, xv, micro * 1e3, direction, marker="s", ms=4, lw=1.2, color="#c0392b")
     ax_s.set_ylabel("microstrain, std of strain ($10^{-3}$)")
+    honest_ylim(ax_d, mean, spread)
+    honest_ylim(ax_s, micro * 1e3, rel_floor=0.05)
     for ax in (ax_d, ax_s):
         ax.set_xlabel(xlabel)
+        if ax.get_legend_handles_labels()[1]:
+            ax.legend(fontsize=7, frameon=False)
     fig.suptitle("SXDM: lattice spacing and microstrain along the charge")
     return fig
 

@@ -16,6 +16,7 @@ variables they do not draw to the same generic code (:func:`generic_specs`).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -41,9 +42,12 @@ __all__ = [
     "Section",
     "frame_state",
     "generic_specs",
+    "honest_ylim",
     "infer_kind",
     "make_section",
+    "plot_by_direction",
     "register_section",
+    "significant",
     "units_label",
 ]
 
@@ -91,6 +95,7 @@ class FrameState:
     capacity: NDArray[np.float64]
     capacity_label: str
     labels: list[str]
+    direction: NDArray[np.float64] | None = None  # +1 charge (I > 0), -1 discharge, 0/NaN rest or unknown
 
 
 @dataclass
@@ -241,17 +246,99 @@ def frame_state(ds: xr.Dataset) -> FrameState | None:
         if name in ds and np.isfinite(_floats(ds[name])).any():
             cap, cap_label = _floats(ds[name]), label
             break
+    current = next((_floats(ds[c]) for c in ("echem_current_mean_mA", "current_mean_mA") if c in ds), None)
+    direction = np.sign(current) if current is not None and current.shape == (n,) else None
     labels = []
     for k in range(n):
         parts = [f"#{k}"]
         if np.isfinite(volt[k]):
             parts.append(f"{volt[k]:.3f} V")
         if np.isfinite(cap[k]):
-            parts.append(f"{cap[k]:.1f} {cap_label[cap_label.index('(') + 1 : -1]}")
+            parts.append(f"{significant(cap[k])} {cap_label[cap_label.index('(') + 1 : -1]}")
         elif np.isfinite(t_mid[k]):
-            parts.append(f"{t_mid[k] / 3600:.2f} h")
+            parts.append(f"{significant(t_mid[k] / 3600)} h")
+        if direction is not None and np.isfinite(direction[k]) and direction[k] != 0:
+            parts.append("charge" if direction[k] > 0 else "discharge")
         labels.append(", ".join(parts))
-    return FrameState(t_mid, volt, cap, cap_label, labels)
+    return FrameState(t_mid, volt, cap, cap_label, labels, direction)
+
+
+def significant(value: float, digits: int = 3) -> str:
+    """A number with ``digits`` significant digits (never 0.0 for 0.025).
+
+    Examples
+    --------
+    >>> significant(0.025), significant(146.66), significant(0.0), significant(1234.5)
+    ('0.025', '147', '0', '1.23e+03')
+    """
+    return f"{value:.{digits}g}"
+
+
+def honest_ylim(
+    ax: Axes, values: NDArray[np.float64], err: NDArray[np.float64] | None = None, *, rel_floor: float = 0.02
+) -> None:
+    """A y range that never zooms into noise, and tick labels without a hidden offset.
+
+    The range spans at least ``rel_floor`` of the values' magnitude and four times their
+    typical uncertainty (``err``), centred on the data: a 0.03 % change of a microstrain
+    stays flat instead of filling the axis. Matplotlib's offset notation (``+1.988e-4``
+    in a corner) is switched off so the ticks read as the values.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    values : array
+        The plotted values (NaN ignored).
+    err : array, optional
+        Their uncertainties (error bars), same shape.
+    rel_floor : float, default 0.02
+        Smallest span as a fraction of ``max(|values|)``.
+    """
+    v = np.asarray(values, dtype=float)
+    e = np.zeros_like(v) if err is None else np.abs(np.asarray(err, dtype=float))
+    ok = np.isfinite(v)
+    if not ok.any():
+        return
+    e = np.where(np.isfinite(e), e, 0.0)
+    lo, hi = float(np.min(v[ok] - e[ok])), float(np.max(v[ok] + e[ok]))
+    floor = max(rel_floor * float(np.max(np.abs(v[ok]))), 4.0 * float(np.median(e[ok])) if err is not None else 0.0)
+    if hi - lo < floor and floor > 0:
+        centre = 0.5 * (hi + lo)
+        ax.set_ylim(centre - 0.6 * floor, centre + 0.6 * floor)
+    with contextlib.suppress(AttributeError):  # not a ScalarFormatter (log axes, dates)
+        ax.ticklabel_format(axis="y", useOffset=False)
+
+
+def plot_by_direction(
+    ax: Axes,
+    xv: NDArray[np.float64],
+    values: NDArray[np.float64],
+    direction: NDArray[np.float64] | None,
+    *,
+    err: NDArray[np.float64] | None = None,
+    **style: object,
+) -> None:
+    """Measurements in time order, one line per charge or discharge segment (never joined).
+
+    Charge (``direction > 0``) filled markers, discharge open ones, labelled once each; a
+    series without a known direction is one line.
+    """
+    n = xv.size
+    d = np.zeros(n) if direction is None else np.nan_to_num(np.asarray(direction, dtype=float))
+    breaks = np.flatnonzero(np.diff(d) != 0) + 1
+    seen: set[str] = set()
+    for seg in np.split(np.arange(n), breaks):
+        if seg.size == 0:
+            continue
+        sign = d[seg[0]]
+        name = "charge" if sign > 0 else "discharge" if sign < 0 else ""
+        kw = dict(style)
+        if sign < 0:
+            kw["mfc"] = "white"
+        if name and name not in seen:
+            kw["label"] = name
+            seen.add(name)
+        ax.errorbar(xv[seg], values[seg], yerr=None if err is None else err[seg], **kw)  # type: ignore[arg-type]
 
 
 def x_axes(state: FrameState | None, n: int) -> list[tuple[NDArray[np.float64], str]]:
@@ -341,8 +428,17 @@ def _plot_over_frames(ax: Axes, da: xr.DataArray, xv: NDArray[np.float64], ds: x
     values = _floats(da)
     order = np.argsort(xv, kind="stable") if np.isfinite(xv).all() else np.arange(xv.size)
     if values.ndim == 1:
-        e = _floats(err)[order] if err is not None else None
-        ax.errorbar(xv[order], values[order], yerr=e, marker="o", ms=4, lw=1.2, capsize=2)
+        e = _floats(err) if err is not None else None
+        direction = frame_state(ds).direction if "frame" in ds.dims else None  # type: ignore[union-attr]
+        if direction is not None and np.unique(np.nan_to_num(direction)).size > 1:
+            # time order, one line per charge / discharge segment
+            plot_by_direction(ax, xv, values, direction, err=e, marker="o", ms=4, lw=1.2, capsize=2)
+            ax.legend(fontsize=7, frameon=False)
+        else:
+            ax.errorbar(
+                xv[order], values[order], yerr=None if e is None else e[order], marker="o", ms=4, lw=1.2, capsize=2
+            )
+        honest_ylim(ax, values, e)
         return
     other = da.dims[1]
     labels = [str(v) for v in da[other].values] if other in da.coords else [str(i) for i in range(values.shape[1])]
@@ -605,6 +701,7 @@ def _line_figure(da: xr.DataArray) -> Figure:
     unit = pretty_units(str(da[dim].attrs.get("units", "index"))) if dim in da.coords else "index"
     fig, ax = plt.subplots(figsize=(5.6, 3.2), layout="constrained")
     ax.plot(xv, _floats(da), lw=1.0)
+    honest_ylim(ax, _floats(da))
     if dim == "ppm":
         ax.invert_xaxis()  # NMR convention
     ax.set_xlabel(f"{dim} ({unit})")
