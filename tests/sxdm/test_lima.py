@@ -35,8 +35,10 @@ def test_other_layouts_fall_back(tmp_path):
         h.create_dataset("zstd", data=frames, chunks=(1, 8, 8), **hdf5plugin.Bitshuffle(cname="zstd"))
         h.create_dataset("plain", data=frames)
     with h5py.File(tmp_path / "other.h5", "r") as h:
-        for name in ("gzip", "two_frames", "zstd", "plain"):
+        for name in ("two_frames", "zstd", "plain"):
             assert read_bitshuffle_frames(h[name], 0, 4) is None, name
+        # whole-frame gzip chunks are read outside h5py too (zlib in threads), bit for bit
+        np.testing.assert_array_equal(read_bitshuffle_frames(h["gzip"], 0, 4), frames)
 
 
 @pytest.mark.parametrize(
