@@ -35,6 +35,7 @@ __all__ = [
     "plot_intensity_maps",
     "plot_misorientation",
     "plot_pole_figure",
+    "plot_width_maps",
 ]
 
 _MASKED_RGB = (0.85, 0.85, 0.85)
@@ -231,6 +232,48 @@ def plot_intensity_maps(maps: xr.Dataset, *, outline: int | None = 0, title: str
     fig.colorbar(image, ax=axes, shrink=0.85).set_label("integrated intensity (counts)")
     what = "" if outline is None else f"; outline: crystal of map {outline % n}"
     fig.suptitle(title or f"integrated diffracted intensity{what}")
+    return fig
+
+
+def plot_width_maps(maps: xr.Dataset, *, variable: str = "width_radial", title: str | None = None) -> Figure:
+    """Peak-width (microstrain) maps of a series on one scale: the radial width of the
+    Bragg peak (std of |Q|, from ``sxdm process --widths``) as a relative ``σ|Q| / |Q|``.
+
+    Parameters
+    ----------
+    maps : xarray.Dataset
+        Dims ``(y, x)`` or ``(frame, y, x)`` with ``variable`` (1/Å) and ``qx, qy, qz``.
+    variable : str
+        ``width_radial`` (default), ``width_rocking``, ``width_major``, ...
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    series = _as_series(maps)
+    if variable not in series:
+        raise ParameterError(f"no {variable} in the maps: process them with --widths")
+    width = _values(series, variable)
+    q = np.sqrt(sum(_values(series, k) ** 2 for k in ("qx", "qy", "qz")))
+    rel = width / np.where(q > 0, q, np.nan) * 1e3
+    finite = rel[np.isfinite(rel)]
+    if finite.size == 0:
+        raise ParameterError(f"{variable} has no finite value to draw")
+    lo, hi = np.percentile(finite, (1.0, 99.0))
+    norm = Normalize(vmin=float(lo), vmax=float(hi))
+    cmap = plt.get_cmap("cividis").with_extremes(bad=_MASKED_RGB)
+    fig, axes = _map_axes(rel.shape[0])
+    extent = _extent(series)
+    image = None
+    for ax, img, label in zip(axes, rel, frame_labels(series), strict=True):
+        image = ax.imshow(img, origin="lower", extent=extent, cmap=cmap, norm=norm)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel(_axis_label(series, "x"))
+    axes[0].set_ylabel(_axis_label(series, "y"))
+    assert image is not None
+    fig.colorbar(image, ax=axes, shrink=0.85).set_label(f"{variable.replace('_', ' ')} / |Q| ($10^{{-3}}$)")
+    fig.suptitle(title or "peak width (microstrain), shared scale")
     return fig
 
 
@@ -456,7 +499,8 @@ def save_sxdm_figures(
     -------
     dict of str to list of pathlib.Path
         ``intensity``, ``d_spacing_shared``, ``d_spacing_relative``, ``misorientation``,
-        ``pole_figure``, ``d_spacing_histograms`` -> the files written.
+        ``pole_figure``, ``d_spacing_histograms`` (and ``width_radial`` where the maps
+        carry widths) -> the files written.
     """
     out = Path(out_dir)
     drawn = {
@@ -467,4 +511,6 @@ def save_sxdm_figures(
         "pole_figure": plot_pole_figure(maps, max_tilt_deg=max_tilt_deg),
         "d_spacing_histograms": plot_dspacing_histograms(maps),
     }
+    if "width_radial" in maps:
+        drawn["width_radial"] = plot_width_maps(maps)
     return {name: save_figure(fig, out / name) for name, fig in drawn.items()}
