@@ -28,9 +28,9 @@ def test_gzip_frames_are_indexed_and_read_outside_hdf5(maps):
         want = h["entry_0000/instrument/mpx1x4/data"][:]
     np.testing.assert_array_equal(read_indexed_frames(index, 0, len(index)), want)
     np.testing.assert_array_equal(read_indexed_frames(index, 3, 9, rows=(5, 20), cols=(7, 30)), want[3:9, 5:20, 7:30])
-    assert (
-        chunk_index(masters["none"].parent / "scan0001" / "mpx1x4_0000.h5", "entry_0000/instrument/mpx1x4/data") is None
-    )
+    plain = chunk_index(masters["none"].parent / "scan0001" / "mpx1x4_0000.h5", "entry_0000/instrument/mpx1x4/data")
+    assert plain is not None and plain.codec == "raw"
+    np.testing.assert_array_equal(read_indexed_frames(plain, 2, 7, rows=(1, 4)), want[2:7, 1:4])  # same frames
 
 
 def test_every_encoding_gives_the_same_maps(maps):

@@ -84,7 +84,7 @@ class ChunkIndex:
         Pixel type.
     codec : str
         ``"bitshuffle-lz4"``, ``"deflate"`` or ``"shuffle-deflate"`` (HDF5's gzip filter,
-        after its byte shuffle or not).
+        after its byte shuffle or not), or ``"raw"`` (chunked, no filter).
     """
 
     filename: str
@@ -110,6 +110,8 @@ def _whole_frame_codec(dset: Any) -> str | None:
         # cd_values: major, minor version, element size, block size, compression (2 = lz4)
         ok = len(values) >= 5 and values[4] == 2 and _decompress_fn() is not None
         return "bitshuffle-lz4" if ok else None
+    if codes == []:
+        return "raw"
     if codes == [h5py_filters.FILTER_DEFLATE]:
         return "deflate"
     if codes == [h5py_filters.FILTER_SHUFFLE, h5py_filters.FILTER_DEFLATE]:
@@ -388,7 +390,8 @@ def _inflate_frames(
     box: tuple[int, int, int, int],
     out: NDArray[Any],
 ) -> NDArray[Any]:
-    """Gzip (deflate) frames, after HDF5's byte shuffle or not, decompressed by :mod:`zlib`.
+    """Gzip (deflate) frames, after HDF5's byte shuffle or not, decompressed by :mod:`zlib`
+    (or uncompressed chunks, copied).
 
     Through h5py, gzip frames decompress one at a time behind h5py's lock: four threads
     read a 516^2 int32 map no faster than one. :func:`zlib.decompress` releases the GIL,
@@ -403,7 +406,11 @@ def _inflate_frames(
     nbytes = ny * nx * item
     for i, (p, n) in enumerate(zip(rel.tolist(), index.sizes[start:stop].tolist(), strict=True)):
         try:
-            raw = zlib.decompress(buf[p : p + n].data, bufsize=nbytes)
+            raw = (
+                buf[p : p + n].tobytes()
+                if index.codec == "raw"
+                else zlib.decompress(buf[p : p + n].data, bufsize=nbytes)
+            )
         except zlib.error as err:
             raise CorruptFileError(
                 f"frame {start + i}: gzip data do not decompress ({err})", path=index.filename
