@@ -107,6 +107,8 @@ def test_xarray_opens_every_store_without_a_warning_and_strings_are_plain(demo_s
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             ds = xr.open_zarr(store)
+        for name in ds.data_vars:
+            assert ds[name].attrs.get("long_name"), f"{store.name}:{name} has no long_name"
         for name, var in ds.variables.items():
             if var.dtype.kind in "UST" or var.dtype == object:
                 assert var.dtype.kind == "U", f"{store.name}:{name} is {var.dtype}"

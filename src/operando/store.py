@@ -36,6 +36,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import threading
@@ -355,6 +356,20 @@ def _plain_text(values: np.ndarray) -> np.ndarray | None:
     return None
 
 
+_UNIT_SUFFIX = re.compile(r"_(mm[23]?|um|nm|m|s|h|V|mV|mA|uA|mAh|mAh_g|px|deg|A|keV|eV|ppm|Hz|MHz|K|G|mT)$")
+
+
+def long_name(name: str) -> str:
+    """A CF-style ``long_name`` from a variable's name: its words, without the unit suffix.
+
+    Examples
+    --------
+    >>> long_name("contact_area_mm2"), long_name("echem_voltage_V"), long_name("d_spacing")
+    ('contact area', 'echem voltage', 'd spacing')
+    """
+    return _UNIT_SUFFIX.sub("", name).replace("_", " ").strip() or name
+
+
 def _dimensionless_by_name(name: str, dtype: np.dtype[Any]) -> bool:
     """Masks, counts and fractions (by this package's naming) are dimensionless."""
     if dtype.kind == "b":
@@ -376,6 +391,8 @@ def _zarr_ready(ds: xr.Dataset) -> xr.Dataset:
                 attrs.setdefault("units_as_written", written)  # a description or an arbitrary scale: kept
         elif name in ds.data_vars and _dimensionless_by_name(str(name), var.dtype):
             attrs["units"] = "1"
+        if name in ds.data_vars:
+            attrs.setdefault("long_name", long_name(str(name)))
         text = None
         if var.dtype.kind in "UT" or var.dtype == object:
             text = _plain_text(np.asarray(var.values))
