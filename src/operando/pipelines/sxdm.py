@@ -52,7 +52,16 @@ from operando.sxdm import (
 )
 from operando.timeline import place_on_record
 
-__all__ = ["align_series", "parse_reflection", "process_kmap", "process_series", "qspace_cube", "region_q", "scan_grid"]
+__all__ = [
+    "align_series",
+    "parse_reflection",
+    "place_map",
+    "process_kmap",
+    "process_series",
+    "qspace_cube",
+    "region_q",
+    "scan_grid",
+]
 
 
 def parse_reflection(text: str) -> tuple[int, int, int]:
@@ -373,7 +382,7 @@ def process_kmap(
     if starts:  # the map's acquisition window, for placing it on the charging curve
         maps.attrs.update({"first_scan_start": min(starts), "last_scan_start": max(starts)})
     if record is not None:
-        maps = _place_map(maps, record)
+        maps = place_map(maps, record)
         parameters["echem"] = record.meta.source
     return maps, parameters
 
@@ -405,8 +414,9 @@ def _add_widths(maps: xr.Dataset, source: FrameSource, settings: dict[str, Any])
         maps[name] = (("y", "x"), values * keep, {"units": "1/angstrom", "long_name": f"peak {name} (std of Q)"})
 
 
-def _place_map(maps: xr.Dataset, record: EchemRecord) -> xr.Dataset:
-    """The map on the record: its window runs from its first to its last scan start.
+def place_map(maps: xr.Dataset, record: EchemRecord) -> xr.Dataset:
+    """The map on the record: its window runs from its first to its last scan start
+    (public for the live watcher, which assembles maps itself).
 
     Raises
     ------
@@ -418,6 +428,9 @@ def _place_map(maps: xr.Dataset, record: EchemRecord) -> xr.Dataset:
             "the scans record no start_time: cannot place the map on the echem record", path=maps.attrs.get("source")
         )
     return place_on_record(maps, record, maps.attrs["first_scan_start"], maps.attrs["last_scan_start"])
+
+
+_place_map = place_map  # the name the live watcher imported first
 
 
 def process_series(
