@@ -235,6 +235,8 @@ def test_thresholds_outside_the_volume_and_an_empty_segmentation_are_refused(tmp
     cell = simulate_cell((56, 40, 40), n_voids=(2, 2), seed=1)
     vol = write_results(xr.Dataset({"attenuation": (("z", "y", "x"), cell.volume)}, attrs={"voxel_size_um": 5.0}),
                         tmp_path / "v.zarr")  # fmt: skip
+    with pytest.raises(ParameterError, match=r"--voxel-size-um -1"):
+        segment_volume(vol, tmp_path / "s.zarr", voxel_size_um=-1.0)
     with pytest.raises(ParameterError, match=r"--void-threshold 200: outside the volume's values \[0, 24\]"):
         segment_volume(vol, tmp_path / "s.zarr", thresholds={"void": 200.0})
     assert not (tmp_path / "s.zarr").exists()

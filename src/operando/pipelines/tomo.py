@@ -439,6 +439,7 @@ def _crop(volume: Any, crop: tuple[int, int, int, int] | None) -> tuple[Any, int
 
 def _voxel_size(ds: xr.Dataset, given: float | None, path: Path) -> float:
     """The voxel size given, else the one the store records (µm)."""
+    check_number("--voxel-size-um", given, low=0, low_open=True)
     voxel = given if given is not None else ds.attrs.get("voxel_size_um")
     if voxel is None:
         raise MissingMetadataError("the store records no voxel size; give --voxel-size-um", path=path)
