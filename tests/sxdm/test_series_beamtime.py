@@ -64,7 +64,7 @@ def test_jittered_eiger_series_is_registered_and_accurate(eiger_series):
     assert ds.sizes["frame"] == 3 and ds["d_spacing"].dims == ("frame", "y", "x")
     # the readbacks carry 2 nm of jitter: recorded, and the grid is the nominal one of the scan command
     assert all(0.0015 < r < 0.0025 for r in ds.attrs["readback_rms_um"])
-    np.testing.assert_allclose(ds["readback_rms_um"].values, ds.attrs["readback_rms_um"])
+    assert all(r < 0.015 for r in ds.attrs["readback_max_um"]) and ds.attrs["resampled"] == [False] * 3
     np.testing.assert_allclose(ds.x.values, models[0].pix_um, atol=1e-12)
     # the crystal's moves between maps, recovered to 0.2 point (the map at p - shift saw the reference's p)
     want = np.asarray(OFFSETS) - OFFSETS[0]
@@ -187,7 +187,7 @@ def test_series_on_another_window_is_resampled(tmp_path):
     res = CliRunner().invoke(app, ["series", str(ma), str(mb), "-o", str(out), "--quiet"])
     assert res.exit_code == 0, res.output
     ds = open_results(out)
-    assert bool(ds["resampled"].values[1]) and not bool(ds["resampled"].values[0])
+    assert ds.attrs["resampled"] == [False, True]
     np.testing.assert_allclose(ds.x.values, a.pix_um)
     # b's grid point j probed its crystal at j + offset, and a's point i is b's i + 1
     want = np.asarray(OFFSETS[1]) + 1.0 - OFFSETS[0]

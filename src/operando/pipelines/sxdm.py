@@ -561,15 +561,12 @@ def process_series(
             monitor=ref_monitor[0] if ref_monitor is not None else "none",
             monitor_reference=monitor_reference,
         )
-        y, x, readback = grids[k]
+        y, x, _ = grids[k]
         if same[k]:
             maps = maps.assign_coords(y=("y", ref_y, maps.y.attrs), x=("x", ref_x, maps.x.attrs))
         else:
             rows, cols = (ref_y - y[0]) / _step(y), (ref_x - x[0]) / _step(x)
             maps = _resample(maps, rows, cols, ref_y, ref_x, intensity_threshold=intensity_threshold)
-        for name, value in readback.items():
-            maps[name] = ((), value, {"units": "um", "long_name": f"piezo readbacks from the nominal grid ({name})"})
-        maps["resampled"] = ((), not same[k], {"long_name": "map resampled onto the reference's grid"})
         # per-map source and scan times live in the key coordinate and the echem_* variables; the
         # record they were placed on stays named (the report finds each series' own cell by it)
         echem_attrs = {k: maps.attrs[k] for k in ("echem_source", "echem_sha256") if k in maps.attrs}
@@ -618,10 +615,13 @@ def process_series(
     series = open_results(stage).load()
     if [str(k) for k in series["key"].values] != [str(p) for p in masters]:
         raise ParameterError("maps of other files wait here to be aligned; pass overwrite", path=stage)
-    rows = np.asarray([grids[k][2]["readback_rms_um"] for k in range(len(masters))])
+    rows = [grids[k][2]["readback_rms_um"] for k in range(len(masters))]
+    worst = [grids[k][2]["readback_max_um"] for k in range(len(masters))]
     series.attrs = {k: v for k, v in series.attrs.items() if not k.startswith("operando_") or k == "operando_kind"}
     series.attrs.update(
-        readback_rms_um=rows.tolist(),
+        readback_rms_um=rows,
+        readback_max_um=worst,
+        resampled=[not same[k] for k in range(len(masters))],
         grid=f"nominal grid of {masters[reference]} (scan-command ranges, tolerance {grid_tolerance} step)",
         monitor=ref_monitor[0] if ref_monitor is not None else "none",
         monitor_reference=monitor_reference if monitor_reference is not None else float("nan"),
@@ -699,6 +699,7 @@ def _resample(
             new[name] = (("y", "x"), values * keep, var.attrs)
         else:
             new[name] = var
+    new = new.assign_coords({c: maps.coords[c] for c in maps.coords if c not in ("y", "x")})  # frame, key
     new.attrs = dict(maps.attrs)
     return new
 
