@@ -14,6 +14,7 @@ RULES = {
     "report": ("operando.cli", "distributed"),
     "parallel.py": ("operando.cli", "matplotlib", "operando.report"),
     "demo.py": ("operando.cli", "distributed"),
+    "live": ("operando.cli", "distributed"),  # the watch rewrites the report; a layer above the demo
     "info.py": ("operando.cli", "matplotlib", "operando.report", "distributed"),
 }
 DEFAULT_FORBIDDEN = ("operando.cli", "matplotlib", "operando.report", "distributed", "typer", "rich")

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from operando.report._tomo import interface_planes, interface_profile_figure, line_profile, orthoslice_figure
+from operando.report import interface_planes, interface_profile_figure, line_profile, orthoslice_figure
 from operando.synthetic import LABELS, simulate_cell
 
 ELECTRODE = [LABELS["lithium"], LABELS["void"]]

@@ -65,12 +65,12 @@ def _sxdm_assemble(
     frames: list[xr.Dataset], keys: list[str], record: EchemRecord | None, options: Mapping[str, Any]
 ) -> xr.Dataset:
     from operando.live._series import concat_frames
-    from operando.pipelines.sxdm import _place_map
+    from operando.pipelines.sxdm import place_map
 
     placed = []
     for maps in frames:
         if record is not None:
-            maps = _place_map(maps, record)
+            maps = place_map(maps, record)
         echem_attrs = {k: maps.attrs[k] for k in ("echem_source", "echem_sha256") if k in maps.attrs}
         placed.append(
             maps.drop_attrs(deep=False).assign_attrs(modality="sxdm", operando_kind="sxdm-maps", **echem_attrs)

@@ -38,6 +38,7 @@ from operando.report._sxdm import (
     save_sxdm_figures,
 )
 from operando.report._timeline import plot_timeline, save_figure
+from operando.report._tomo import interface_planes, interface_profile_figure, line_profile, orthoslice_figure
 
 __all__ = [
     "HTML_DPI",
@@ -53,10 +54,14 @@ __all__ = [
     "generic_specs",
     "honest_ylim",
     "infer_kind",
+    "interface_planes",
+    "interface_profile_figure",
+    "line_profile",
     "make_section",
     "match_record",
     "misorientation_rgb",
     "nmr_lines_figure",
+    "orthoslice_figure",
     "plot_by_direction",
     "plot_cell_model",
     "plot_dspacing_histograms",
