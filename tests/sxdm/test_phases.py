@@ -16,12 +16,14 @@ import pytest
 from scipy import optimize, special
 
 from operando.errors import ParameterError
-from operando.pipelines._sxdm_phases import add_phase_maps
-from operando.pipelines.sxdm import process_kmap
-from operando.sxdm import ROI, ArraySource, find_hot_pixels, open_kmap
-from operando.sxdm._phases import (
+from operando.pipelines.sxdm import add_phase_maps, process_kmap
+from operando.sxdm import (
+    ROI,
+    ArraySource,
     decompose_phases,
+    find_hot_pixels,
     fit_radial_peaks,
+    open_kmap,
     phase_region,
     radial_bins,
     radial_profiles,

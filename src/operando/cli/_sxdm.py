@@ -10,6 +10,7 @@ import typer
 from operando.cli._options import QuietOption, SchedulerOption, WorkersOption, run_on
 
 if TYPE_CHECKING:
+    from operando.pipelines.sxdm import PhaseMode
     from operando.sxdm import BackgroundMode
 
 app: typer.Typer = typer.Typer(help="Scanning X-ray diffraction microscopy (ID01 K-maps).", no_args_is_help=True)
@@ -78,6 +79,22 @@ MonitorOption = Annotated[
 WidePixelsOption = Annotated[
     bool, typer.Option("--wide-pixels", help="Maxipix 2x2: spread the wide pixels' counts over the chip gap.")
 ]
+PhasesOption = Annotated[
+    str,
+    typer.Option(
+        "--phases",
+        help="Two lattice phases in one scan point, from each point's radial |Q| profile: auto (where the "
+        "map's summed profile shows two populations), on or off.",
+    ),
+]
+
+
+def _phases(text: str) -> PhaseMode:
+    from operando.errors import ParameterError
+
+    if text not in ("auto", "on", "off"):
+        raise ParameterError(f"--phases must be auto, on or off, got {text!r}")
+    return cast("PhaseMode", text)
 
 
 def _median(text: str | None) -> tuple[int, int] | None:
@@ -99,6 +116,7 @@ def process(
     median_points: MedianPointsOption = None,
     mask: MaskOption = None,
     wide_pixels: WidePixelsOption = False,
+    phases: PhasesOption = "auto",
     monitor: MonitorOption = "auto",
     widths: Annotated[bool, typer.Option("--widths", help="Add the 3D peak widths (second moments of Q).")] = False,
     detector: DetectorOption = None,
@@ -137,6 +155,7 @@ def process(
             median_points=_median(median_points),
             mask_file=mask,
             wide_pixels=wide_pixels,
+            phases=_phases(phases),
             monitor=monitor,
         )
         inputs = [path, *([mask] if mask is not None else [])]
@@ -172,6 +191,7 @@ def series(
     median_points: MedianPointsOption = None,
     mask: MaskOption = None,
     wide_pixels: WidePixelsOption = False,
+    phases: PhasesOption = "auto",
     monitor: MonitorOption = "auto",
     detector: DetectorOption = None,
     register: Annotated[
@@ -226,6 +246,7 @@ def series(
             median_points=_median(median_points),
             mask_file=mask,
             wide_pixels=wide_pixels,
+            phases=_phases(phases),
             monitor=monitor,
         )
     ds = open_results(target)

@@ -37,8 +37,9 @@ class LiveKind:
     complete : callable
         ``complete(path) -> Completion``.
     compute : callable
-        ``compute(key, options) -> Dataset`` of one measurement, not yet placed on the
-        potentiostat record.
+        ``compute(key, done, options) -> Dataset`` of one measurement (``done``: the keys
+        processed before it, in acquisition order), not yet placed on the potentiostat
+        record.
     assemble : callable
         ``assemble(frames, keys, record, options) -> Dataset``: the store's content.
     start_time : callable
@@ -49,33 +50,29 @@ class LiveKind:
     store_name: str
     formats: frozenset[str]
     complete: Callable[[Path], Completion]
-    compute: Callable[[str, Mapping[str, Any]], xr.Dataset]
+    compute: Callable[[str, list[str], Mapping[str, Any]], xr.Dataset]
     assemble: Callable[[list[xr.Dataset], list[str], EchemRecord | None, Mapping[str, Any]], xr.Dataset]
     start_time: Callable[[xr.Dataset], str]
 
 
-def _sxdm_compute(key: str, options: Mapping[str, Any]) -> xr.Dataset:
-    from operando.pipelines.sxdm import process_kmap
+def _sxdm_compute(key: str, done: list[str], options: Mapping[str, Any]) -> xr.Dataset:
+    from operando.pipelines.sxdm import plan_series
 
-    maps, _ = process_kmap(key, **options)
-    return maps
+    # the first map that landed is the series' reference (grid, monitor, crystal position),
+    # as the first map given to `operando sxdm series` is
+    masters = [done[0], key] if done and done[0] != key else [key]
+    return plan_series(masters, **options).measure(key)
 
 
 def _sxdm_assemble(
     frames: list[xr.Dataset], keys: list[str], record: EchemRecord | None, options: Mapping[str, Any]
 ) -> xr.Dataset:
     from operando.live._series import concat_frames
-    from operando.pipelines.sxdm import place_map
+    from operando.pipelines.sxdm import plan_series
 
-    placed = []
-    for maps in frames:
-        if record is not None:
-            maps = place_map(maps, record)
-        echem_attrs = {k: maps.attrs[k] for k in ("echem_source", "echem_sha256") if k in maps.attrs}
-        placed.append(
-            maps.drop_attrs(deep=False).assign_attrs(modality="sxdm", operando_kind="sxdm-maps", **echem_attrs)
-        )
-    return concat_frames(placed, keys)
+    plan = plan_series(keys, record=record, **options)
+    series = concat_frames([plan.frame(f, record) for f in frames], keys)
+    return plan.finish(series)
 
 
 def _sxdm_start(frame: xr.Dataset) -> str:

@@ -36,8 +36,8 @@ __all__ = ["Watch", "WatchEvent"]
 _SUFFIXES = {".h5", ".hdf5", ".hdf", ".nxs", ".nx5"}
 
 
-def _compute(kind: LiveKind, options: Mapping[str, Any], key: str) -> Any:
-    return kind.compute(key, options)
+def _compute(kind: LiveKind, done: list[str], options: Mapping[str, Any], key: str) -> Any:
+    return kind.compute(key, done, options)
 
 
 @dataclass(frozen=True)
@@ -252,7 +252,7 @@ class Watch:
                 continue
             t0 = time.monotonic()
             try:
-                series.add(key, sig, partial(_compute, kind, series.options))
+                series.add(key, sig, partial(_compute, kind, list(series.keys), series.options))
                 series.order(kind.start_time)
             except OperandoError as exc:
                 self._failed[key] = sig

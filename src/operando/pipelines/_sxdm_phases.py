@@ -20,17 +20,18 @@ import xarray as xr
 
 from operando.errors import ParameterError
 from operando.parallel import local_scheduler, single_threaded_blas
-from operando.sxdm import ROI, FrameSource, find_hot_pixels, pixel_q, survey_rows
-
-# TODO(wiring): import these from operando.sxdm once its __init__ exports them (private
-# cross-package import until then; tests/test_layering.py flags it).
-from operando.sxdm._phases import (
+from operando.sxdm import (
+    ROI,
+    FrameSource,
     decompose_phases,
+    find_hot_pixels,
     phase_region,
+    pixel_q,
     radial_bins,
     radial_profiles,
     region_background,
     survey_phases,
+    survey_rows,
 )
 
 __all__ = ["PHASE_VARIABLES", "PhaseMode", "add_phase_maps"]

@@ -6,7 +6,7 @@ import json
 import shutil
 import warnings
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import xarray as xr
 from operando.echem import EchemRecord
 from operando.errors import MissingMetadataError, ParameterError
 from operando.parallel import local_scheduler, single_threaded_blas
+from operando.pipelines._sxdm_phases import PhaseMode, add_phase_maps
 from operando.store import open_results, run_series, store_status, write_results
 from operando.sxdm import (
     MONITORS,
@@ -53,9 +54,13 @@ from operando.sxdm import (
 from operando.timeline import place_on_record
 
 __all__ = [
+    "PhaseMode",
+    "SeriesPlan",
+    "add_phase_maps",
     "align_series",
     "parse_reflection",
     "place_map",
+    "plan_series",
     "process_kmap",
     "process_series",
     "qspace_cube",
@@ -206,6 +211,7 @@ def process_kmap(
     median_points: tuple[int, int] | None = None,
     mask_file: str | PathLike[str] | None = None,
     wide_pixels: bool = False,
+    phases: PhaseMode = "auto",
     monitor: str | None = "auto",
     monitor_reference: float | None = None,
 ) -> tuple[xr.Dataset, dict[str, Any]]:
@@ -257,6 +263,10 @@ def process_kmap(
     wide_pixels : bool
         Spread the counts of the Maxipix 2 x 2 wide pixels over the chip gap
         (:func:`operando.sxdm.spread_wide_pixels`; 516 x 516 frames whose gap is empty).
+    phases : {"auto", "on", "off"}
+        Two lattice phases in one scan point, told apart on each point's radial |Q| profile
+        (:func:`add_phase_maps`: ``phase_fraction``, ``d_phase1``, ``d_phase2``,
+        ``two_phase``); ``auto`` runs where the map's summed profile shows two populations.
     monitor : str or None
         Counter that normalises each frame (:func:`monitor_counts`): ``"auto"`` (a beam
         monitor, else the ring current, where the scans recorded one), ``"none"``, or a
@@ -287,6 +297,7 @@ def process_kmap(
         "widths": widths,
         "mask_file": str(mask_file) if mask_file is not None else None,
         "wide_pixels": wide_pixels,
+        "phases": phases,
     }
     found = monitor_counts(meta, monitor)
     extra.update(monitor=None, monitor_reference=None)
@@ -361,6 +372,7 @@ def process_kmap(
     maps = strain_tilt_maps(computed, intensity_threshold=intensity_threshold, y_um=y_um, x_um=x_um)
     if widths:
         _add_widths(maps, source, settings)
+    add_phase_maps(maps, source, settings, mode=phases, survey_points=survey_points)
     if reflection is not None:
         maps["lattice_parameter"] = maps.d_spacing * float(np.linalg.norm(reflection))
         maps["lattice_parameter"].attrs = {"units": "angstrom", "long_name": f"cubic a from the {reflection} d-spacing"}
@@ -433,6 +445,197 @@ def place_map(maps: xr.Dataset, record: EchemRecord) -> xr.Dataset:
 _place_map = place_map  # the name the live watcher imported first
 
 
+@dataclass(frozen=True)
+class SeriesPlan:
+    """How the maps of one series are made: one grid, one monitor, one reference map.
+
+    Built by :func:`plan_series`; :func:`process_series` and the live watch
+    (``operando watch``) make their stores with it, so both give the same maps.
+
+    Attributes
+    ----------
+    masters : tuple of str
+        The series' master files, in measurement order.
+    reference : int
+        Index of the map whose grid and crystal position the series keeps.
+    grids : tuple
+        :func:`scan_grid` of each map.
+    same : tuple of bool
+        Whether each map shares the reference's grid (else it is resampled onto it).
+    kmap_options : dict
+        Keyword options of :func:`process_kmap` (monitor and its reference included).
+    parameters : dict
+        The options as stored in the provenance.
+    """
+
+    masters: tuple[str, ...]
+    reference: int
+    grids: tuple[tuple[np.ndarray, np.ndarray, dict[str, float]], ...]
+    same: tuple[bool, ...]
+    kmap_options: dict[str, Any]
+    parameters: dict[str, Any]
+    grid_tolerance: float
+
+    def measure(self, key: str) -> xr.Dataset:
+        """One map on the reference's grid, not yet placed on a record (scan times in attrs)."""
+        k = self.masters.index(str(key))
+        maps, _ = process_kmap(key, **self.kmap_options)
+        ref_y, ref_x, _ = self.grids[self.reference]
+        y, x, _ = self.grids[k]
+        if self.same[k]:
+            return maps.assign_coords(y=("y", ref_y, maps.y.attrs), x=("x", ref_x, maps.x.attrs))
+        rows, cols = (ref_y - y[0]) / _step(y), (ref_x - x[0]) / _step(x)
+        threshold = self.kmap_options["intensity_threshold"]
+        return _resample(maps, rows, cols, ref_y, ref_x, intensity_threshold=threshold)
+
+    def frame(self, maps: xr.Dataset, record: EchemRecord | None) -> xr.Dataset:
+        """A measured map as one frame of the series: placed on ``record`` (if any), its
+        per-map attributes dropped."""
+        if record is not None:
+            maps = place_map(maps, record)
+        # per-map source and scan times live in the key coordinate and the echem_* variables; the
+        # record they were placed on stays named (the report finds each series' own cell by it)
+        echem_attrs = {k: maps.attrs[k] for k in ("echem_source", "echem_sha256") if k in maps.attrs}
+        return maps.drop_attrs(deep=False).assign_attrs(modality="sxdm", operando_kind="sxdm-maps", **echem_attrs)
+
+    def finish(self, series: xr.Dataset, *, register: bool = True) -> xr.Dataset:
+        """The frames (concatenated along ``frame``, in ``masters`` order) as the series store
+        holds them: readback jitter and grid in the attributes, maps registered."""
+        n = len(self.masters)
+        series = series.copy()
+        series.attrs = {k: v for k, v in series.attrs.items() if not k.startswith("operando_") or k == "operando_kind"}
+        monitor = self.kmap_options["monitor"]
+        reference_counts = self.kmap_options["monitor_reference"]
+        series.attrs.update(
+            readback_rms_um=[self.grids[k][2]["readback_rms_um"] for k in range(n)],
+            readback_max_um=[self.grids[k][2]["readback_max_um"] for k in range(n)],
+            resampled=[not self.same[k] for k in range(n)],
+            grid=f"nominal grid of {self.masters[self.reference]} (scan-command ranges, "
+            f"tolerance {self.grid_tolerance} step)",
+            monitor=monitor,
+            monitor_reference=reference_counts if reference_counts is not None else float("nan"),
+        )
+        if register and n > 1:
+            threshold = self.kmap_options["intensity_threshold"]
+            series = align_series(series, reference=self.reference, intensity_threshold=threshold)
+        return series
+
+
+def plan_series(
+    masters: Sequence[str | PathLike[str]],
+    *,
+    scans: Sequence[int] | None = None,
+    reflection: tuple[int, int, int] | None = None,
+    background: BackgroundMode | float = "global",
+    intensity_threshold: float = 0.2,
+    record: EchemRecord | None = None,
+    drift_correction: bool = False,
+    median_filter: tuple[int, int] | None = None,
+    detector: str | None = None,
+    reference: int = 0,
+    grid_tolerance: float = 0.25,
+    median_points: tuple[int, int] | None = None,
+    mask_file: str | PathLike[str] | None = None,
+    wide_pixels: bool = False,
+    phases: PhaseMode = "auto",
+    monitor: str | None = "auto",
+) -> SeriesPlan:
+    """Read every map's metadata and decide the series' grid, monitor and reference.
+
+    Parameters are those of :func:`process_series`; ``record`` only checks that every map
+    can be placed on it.
+
+    Returns
+    -------
+    SeriesPlan
+
+    Raises
+    ------
+    ParameterError
+        No master file, maps scanned with other motors, or a map whose window does not
+        overlap the reference's.
+    MissingMetadataError
+        A record is given but a map's scans have no start time; a map lacks the
+        reference's monitor.
+    """
+    if not masters:
+        raise ParameterError("give at least one Bliss master file")
+    if not 0 <= reference < len(masters):
+        raise ParameterError(f"reference must index one of the {len(masters)} maps, got {reference}")
+    metas = [read_kmap_metadata(p, scans=scans, detector=detector) for p in masters]
+    grids = [scan_grid(m) for m in metas]
+    ref_meta = metas[reference]
+    for p, meta in zip(masters, metas, strict=True):
+        if meta.scans and ref_meta.scans and meta.scans[0].motors != ref_meta.scans[0].motors:
+            raise ParameterError(
+                f"the K-map in {p} scans {' x '.join(meta.scans[0].motors)}, the reference map "
+                f"{masters[reference]} {' x '.join(ref_meta.scans[0].motors)}: a series needs one pair of motors",
+                path=p,
+            )
+        if record is not None and not any(s.start_time for s in meta.scans):
+            raise MissingMetadataError(
+                "the scans record no start_time: cannot place the map on the echem record", path=p
+            )
+    ref_y, ref_x = grids[reference][0], grids[reference][1]
+    same: list[bool] = []
+    for k, p in enumerate(masters):
+        try:
+            one = common_grid([ref_y, grids[k][0]], tolerance=grid_tolerance, name="slow-motor")[1][1]
+            one &= common_grid([ref_x, grids[k][1]], tolerance=grid_tolerance, name="fast-motor")[1][1]
+        except ParameterError as err:
+            raise ParameterError(
+                f"the K-map cannot be aligned with the reference {masters[reference]}: {err}", path=p
+            ) from None
+        same.append(bool(one))
+    ref_monitor = monitor_counts(ref_meta, monitor)
+    monitor_reference = None
+    if ref_monitor is not None:
+        monitor_reference = float(np.median(ref_monitor[1]))
+        for p, meta in zip(masters, metas, strict=True):  # every map by the same counter
+            if monitor_counts(meta, ref_monitor[0]) is None:
+                raise MissingMetadataError(f"no monitor {ref_monitor[0]!r} as in the reference map", path=p)
+    kmap_options: dict[str, Any] = {
+        "scans": scans,
+        "reflection": reflection,
+        "background": background,
+        "intensity_threshold": intensity_threshold,
+        "drift_correction": drift_correction,
+        "median_filter": median_filter,
+        "detector": detector,
+        "median_points": median_points,
+        "mask_file": mask_file,
+        "wide_pixels": wide_pixels,
+        "phases": phases,
+        "monitor": ref_monitor[0] if ref_monitor is not None else "none",
+        "monitor_reference": monitor_reference,
+    }
+    parameters = {
+        "scans": list(scans) if scans is not None else None,
+        "reflection": list(reflection) if reflection else None,
+        "background": background,
+        "intensity_threshold": intensity_threshold,
+        "drift_correction": drift_correction,
+        "median_filter": list(median_filter) if median_filter is not None else None,
+        "detector": detector,
+        "grid_tolerance": grid_tolerance,
+        "median_points": list(median_points) if median_points is not None else None,
+        "mask_file": str(mask_file) if mask_file is not None else None,
+        "wide_pixels": wide_pixels,
+        "phases": phases,
+        "monitor": ref_monitor[0] if ref_monitor is not None else None,
+        "monitor_reference": monitor_reference,
+    }
+    return SeriesPlan(
+        masters=tuple(str(p) for p in masters),
+        reference=reference,
+        grids=tuple(grids),
+        same=tuple(same),
+        kmap_options=kmap_options,
+        parameters=parameters,
+        grid_tolerance=grid_tolerance,
+    )
+
+
 def process_series(
     masters: Sequence[str | PathLike[str]],
     out: str | PathLike[str],
@@ -453,6 +656,7 @@ def process_series(
     median_points: tuple[int, int] | None = None,
     mask_file: str | PathLike[str] | None = None,
     wide_pixels: bool = False,
+    phases: PhaseMode = "auto",
     monitor: str | None = "auto",
 ) -> Path:
     """Process several K-maps (one master file each) into one resumable series store, on
@@ -503,91 +707,32 @@ def process_series(
     MissingMetadataError
         A record is given but a map's scans have no start time.
     """
-    if not masters:
-        raise ParameterError("give at least one Bliss master file")
-    if not 0 <= reference < len(masters):
-        raise ParameterError(f"reference must index one of the {len(masters)} maps, got {reference}")
     target = Path(out)
     if target.exists() and not overwrite:
         raise ParameterError("output exists; choose another path or pass overwrite", path=target)
-    metas = [read_kmap_metadata(p, scans=scans, detector=detector) for p in masters]
-    grids = [scan_grid(m) for m in metas]
-    ref_meta = metas[reference]
-    for p, meta in zip(masters, metas, strict=True):
-        if meta.scans and ref_meta.scans and meta.scans[0].motors != ref_meta.scans[0].motors:
-            raise ParameterError(
-                f"the K-map in {p} scans {' x '.join(meta.scans[0].motors)}, the reference map "
-                f"{masters[reference]} {' x '.join(ref_meta.scans[0].motors)}: a series needs one pair of motors",
-                path=p,
-            )
-        if record is not None and not any(s.start_time for s in meta.scans):
-            raise MissingMetadataError(
-                "the scans record no start_time: cannot place the map on the echem record", path=p
-            )
-    ref_y, ref_x = grids[reference][0], grids[reference][1]
-    same: dict[int, bool] = {}
-    for k, p in enumerate(masters):
-        try:
-            same[k] = common_grid([ref_y, grids[k][0]], tolerance=grid_tolerance, name="slow-motor")[1][1]
-            same[k] &= common_grid([ref_x, grids[k][1]], tolerance=grid_tolerance, name="fast-motor")[1][1]
-        except ParameterError as err:
-            raise ParameterError(
-                f"the K-map cannot be aligned with the reference {masters[reference]}: {err}", path=p
-            ) from None
-    index = {str(p): k for k, p in enumerate(masters)}
-    ref_monitor = monitor_counts(ref_meta, monitor)
-    monitor_reference = None
-    if ref_monitor is not None:
-        monitor_reference = float(np.median(ref_monitor[1]))
-        for p, meta in zip(masters, metas, strict=True):  # every map by the same counter
-            if monitor_counts(meta, ref_monitor[0]) is None:
-                raise MissingMetadataError(f"no monitor {ref_monitor[0]!r} as in the reference map", path=p)
+    plan = plan_series(
+        masters,
+        scans=scans,
+        reflection=reflection,
+        background=background,
+        intensity_threshold=intensity_threshold,
+        record=record,
+        drift_correction=drift_correction,
+        median_filter=median_filter,
+        detector=detector,
+        reference=reference,
+        grid_tolerance=grid_tolerance,
+        median_points=median_points,
+        mask_file=mask_file,
+        wide_pixels=wide_pixels,
+        phases=phases,
+        monitor=monitor,
+    )
 
     def one_map(key: str) -> xr.Dataset:
-        k = index[key]
-        maps, _ = process_kmap(
-            key,
-            scans=scans,
-            reflection=reflection,
-            background=background,
-            intensity_threshold=intensity_threshold,
-            drift_correction=drift_correction,
-            median_filter=median_filter,
-            record=record,
-            detector=detector,
-            median_points=median_points,
-            mask_file=mask_file,
-            wide_pixels=wide_pixels,
-            monitor=ref_monitor[0] if ref_monitor is not None else "none",
-            monitor_reference=monitor_reference,
-        )
-        y, x, _ = grids[k]
-        if same[k]:
-            maps = maps.assign_coords(y=("y", ref_y, maps.y.attrs), x=("x", ref_x, maps.x.attrs))
-        else:
-            rows, cols = (ref_y - y[0]) / _step(y), (ref_x - x[0]) / _step(x)
-            maps = _resample(maps, rows, cols, ref_y, ref_x, intensity_threshold=intensity_threshold)
-        # per-map source and scan times live in the key coordinate and the echem_* variables; the
-        # record they were placed on stays named (the report finds each series' own cell by it)
-        echem_attrs = {k: maps.attrs[k] for k in ("echem_source", "echem_sha256") if k in maps.attrs}
-        return maps.drop_attrs(deep=False).assign_attrs(modality="sxdm", operando_kind="sxdm-maps", **echem_attrs)
+        return plan.frame(plan.measure(key), record)
 
-    parameters = {
-        "scans": list(scans) if scans is not None else None,
-        "reflection": list(reflection) if reflection else None,
-        "background": background,
-        "intensity_threshold": intensity_threshold,
-        "drift_correction": drift_correction,
-        "median_filter": list(median_filter) if median_filter is not None else None,
-        "detector": detector,
-        "grid_tolerance": grid_tolerance,
-        "median_points": list(median_points) if median_points is not None else None,
-        "mask_file": str(mask_file) if mask_file is not None else None,
-        "wide_pixels": wide_pixels,
-        "monitor": ref_monitor[0] if ref_monitor is not None else None,
-        "monitor_reference": monitor_reference,
-        "echem": record.meta.source if record is not None else None,
-    }
+    parameters = {**plan.parameters, "echem": record.meta.source if record is not None else None}
     inputs = [*masters, *([record.meta.source] if record is not None and record.meta.source else [])]
     inputs += [mask_file] if mask_file is not None else []
     stage = target.with_name(target.name + ".unaligned")
@@ -615,19 +760,7 @@ def process_series(
     series = open_results(stage).load()
     if [str(k) for k in series["key"].values] != [str(p) for p in masters]:
         raise ParameterError("maps of other files wait here to be aligned; pass overwrite", path=stage)
-    rows = [grids[k][2]["readback_rms_um"] for k in range(len(masters))]
-    worst = [grids[k][2]["readback_max_um"] for k in range(len(masters))]
-    series.attrs = {k: v for k, v in series.attrs.items() if not k.startswith("operando_") or k == "operando_kind"}
-    series.attrs.update(
-        readback_rms_um=rows,
-        readback_max_um=worst,
-        resampled=[not same[k] for k in range(len(masters))],
-        grid=f"nominal grid of {masters[reference]} (scan-command ranges, tolerance {grid_tolerance} step)",
-        monitor=ref_monitor[0] if ref_monitor is not None else "none",
-        monitor_reference=monitor_reference if monitor_reference is not None else float("nan"),
-    )
-    if register and len(masters) > 1:
-        series = align_series(series, reference=reference, intensity_threshold=intensity_threshold)
+    series = plan.finish(series, register=register)
     full = {**parameters, "register": register, "reference": reference}
     written = write_results(series, target, parameters=full, inputs=inputs, overwrite=overwrite)
     shutil.rmtree(stage, ignore_errors=True)
@@ -696,6 +829,9 @@ def _resample(
             if name == "lattice_parameter":  # a fixed multiple of d
                 ratio = np.nanmedian(var.values / maps["d_spacing"].values)
                 values = new["d_spacing"].values * ratio
+            if var.dtype == bool:  # a flag (two_phase, ...): set where most of the moved point was
+                new[name] = (("y", "x"), (np.nan_to_num(values) >= 0.5) & (keep > 0), var.attrs)
+                continue
             new[name] = (("y", "x"), values * keep, var.attrs)
         else:
             new[name] = var
