@@ -399,6 +399,17 @@ def series(
     ] = False,
     dvc_subvolume: Annotated[int, typer.Option("--dvc-subvolume", help="DVC subvolume edge, voxels.")] = 32,
     dvc_step: Annotated[int, typer.Option("--dvc-step", help="DVC grid step, voxels.")] = 16,
+    analyses: Annotated[
+        bool,
+        typer.Option(
+            "--analyses",
+            help="Also the paper's analyses per scan (electrolyte density from random cubes, roughness vs voids, "
+            "interphase thickness maps, positions) and the registered contact change between scans.",
+        ),
+    ] = False,
+    density_edge_um: Annotated[
+        float, typer.Option("--density-edge-um", help="With --analyses: edge of the density cubes, um.")
+    ] = 340.0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
@@ -425,6 +436,8 @@ def series(
         dvc=dvc,
         dvc_subvolume_vox=dvc_subvolume,
         dvc_step_vox=dvc_step,
+        analyses=analyses,
+        density_edge_um=density_edge_um,
     )
     model = load_classifier(classifier, trust_pickle=trust_pickle) if classifier is not None else None
     with run_on(scheduler, workers, quiet=quiet, description="scans"), _warnings_as_lines():

@@ -223,6 +223,14 @@ class SeriesOptions:
         material, and their strong edges would otherwise pull the displacement of every
         subvolume that touches them towards zero (on the test phantom, a 0.6 voxel shift
         was measured as 0.18 without this).
+    analyses : bool
+        Also the paper's per-scan analyses (:func:`operando.pipelines.scan_analyses`:
+        electrolyte density from random cubes, interface roughness against void fraction,
+        interphase thickness maps, collector and interface positions) and, with kept
+        volumes, the registered contact change between consecutive scans with the charge
+        passed between them (:func:`operando.pipelines.between_scans`).
+    density_edge_um : float
+        Edge of the density cubes, µm (the paper: ten 340 µm cubes).
     """
 
     voxel_size_um: float | None = None
@@ -238,12 +246,15 @@ class SeriesOptions:
     dvc_subvolume_vox: int = 32
     dvc_step_vox: int = 16
     dvc_min_electrolyte_fraction: float = 0.5
+    analyses: bool = False
+    density_edge_um: float = 340.0
 
     def __post_init__(self) -> None:
         check_number("--voxel-size-um", self.voxel_size_um, low=0, low_open=True)
         check_number("--center", self.center_px)
         check_number("--void-distance", self.void_distance_px, low=1, integer=True)
         check_number("--small-region-mm2", self.small_region_mm2, low=0)
+        check_number("--density-edge-um", self.density_edge_um, low=0, low_open=True)
         check_number("--dvc-subvolume", self.dvc_subvolume_vox, low=4, integer=True)
         check_number("--dvc-step", self.dvc_step_vox, low=1, integer=True)
         check_number("dvc_min_electrolyte_fraction", self.dvc_min_electrolyte_fraction, low=0, high=1)
@@ -980,11 +991,23 @@ def process_scan(
             small_region_mm2=options.small_region_mm2,
         )
         quantities = cell_quantities(labels, voxel_size_um=voxel).compute()
+        extra: dict[str, xr.DataArray] = {}
+        if options.analyses:
+            from operando.pipelines._tomo_analysis import scan_analyses
+
+            extra = scan_analyses(
+                volume,
+                labels,
+                voxel_size_um=voxel,
+                contact=inter["contact"].values,
+                void_distance_px=options.void_distance_px,
+                density_edge_um=options.density_edge_um,
+            )
         if keep_volume is not None:
             mask = xr.Dataset({"electrolyte": (dims, labels == 0)}, attrs=attrs)
             mask.to_zarr(store, mode="a", consolidated=False)
     keep = ["contact", "contact_area_mm2", "cell_area_mm2", "contact_fraction", "small_region_share", "n_regions"]
-    out = inter[keep].merge(quantities, compat="override", combine_attrs="override")
+    out = inter[keep].merge(quantities, compat="override", combine_attrs="override").assign(extra)
     return out.assign_attrs(voxel_size_um=float(voxel), center_px=float(center))
 
 
@@ -1111,6 +1134,8 @@ def process_series(
     else:
         frac = np.full(series.sizes["frame"], np.nan)
     series["stripping_fraction"] = ("frame", frac, {"long_name": "share of the charge from Li-metal stripping"})
+    if opts.analyses and keep and len(files) > 1:
+        series = _with_changes(series, volumes, len(files), record is not None)
     if opts.dvc:
         dvc = _series_dvc(volumes, len(files), opts)
         series = series.merge(dvc, combine_attrs="override").assign_attrs(dvc.attrs)
@@ -1123,6 +1148,35 @@ def process_series(
     shutil.rmtree(frames_store, ignore_errors=True)
     shutil.rmtree(volumes, ignore_errors=True)
     return written
+
+
+def _with_changes(series: xr.Dataset, volumes: Path, n_frames: int, charged: bool) -> xr.Dataset:
+    """Contact lost and gained between consecutive scans, after registering them, and the
+    charge passed between them (:func:`operando.pipelines.between_scans`)."""
+    from operando.pipelines._tomo_analysis import between_scans, between_scans_placeholder
+
+    voxel = float(series.attrs.get("voxel_size_um", np.nan))
+    rows = [between_scans_placeholder((series.sizes["y"], series.sizes["x"]))]
+    for k in range(1, n_frames):
+        a, b = (xr.open_zarr(volumes / f"{i}.zarr", consolidated=False)["attenuation"].data for i in (k - 1, k))
+        charge = None
+        if charged:
+            q = series["echem_charge_mAh"].values
+            charge = (float(q[k - 1]), float(q[k]))
+        rows.append(
+            between_scans(
+                a,
+                b,
+                series["contact"].values[k - 1],
+                series["contact"].values[k],
+                voxel_size_um=voxel,
+                charge_mAh=charge,
+                cell_area_mm2=float(np.mean(series["cell_area_mm2"].values[k])),
+            )
+        )
+    for name in rows[0]:
+        series[name] = xr.concat([r[name] for r in rows], dim="frame")
+    return series
 
 
 def series_fingerprint(
