@@ -35,4 +35,7 @@ def test_series_store_holds_the_analyses_and_the_contact_change(scans, tmp_path)
     assert np.isnan(ds["contact_lost_area_mm2"].values[0]).all()
     lost = ds["contact_lost_area_mm2"].values[1]  # per interface
     true_lost = (frames[0].contact & ~frames[1].contact).sum(axis=(1, 2)) * (10e-3) ** 2
-    assert np.all(np.abs(lost - true_lost) <= np.maximum(0.3 * true_lost, 0.01)), (lost, true_lost)
+    # within 15 columns of 10 x 10 um (1 % of each interface's footprint); the receding
+    # interface is the one that lost contact
+    np.testing.assert_allclose(lost, true_lost, atol=0.0015)
+    assert np.argmax(lost) == np.argmax(true_lost)
