@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from operando.cli._options import QuietOption, SchedulerOption, WorkersOption, run_on
+from operando.cli._options import QuietOption, SchedulerOption, WorkersOption, check_output, run_on
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,6 +44,8 @@ def tracer(
     plot: Annotated[Path | None, typer.Option("--plot", help="Also draw both abundances (.png, .svg, .pdf).")] = None,
 ) -> None:
     """Iterate the tracer-exchange model and write the table (full precision CSV)."""
+    if plot is not None:
+        check_output(plot, [out], overwrite=True, option="--plot")
     from operando.pipelines.nmr import tracer_table
 
     table = tracer_table(out, m1=m1, x1=x1, m2=m2, x2=x2, n=n, steps=steps, charge_per_step_mAh=charge_per_step)
@@ -102,6 +104,9 @@ def process_command(
     Defaults follow the dataset's ``procs`` (SI, window, PHC0/PHC1; pre-TopSpin XWIN-NMR
     data phased as XWIN-NMR did), so the spectrum matches the spectrometer's own ``1r``.
     """
+    check_output(out, [dataset], overwrite=overwrite)
+    if plot is not None:
+        check_output(plot, [dataset, out], overwrite=True, option="--plot")
     from operando.errors import ParameterError
     from operando.pipelines.nmr import process_spectrum, write_spectrum
 
@@ -293,6 +298,11 @@ def isotopes(
     sample is classified (Mechanism 1 or 2), and with --grain-boundary-x6 its Mechanism-2
     share is given. Where no 6Li is seen the 3-sigma detection limit is printed.
     """
+    read = [*(li6 or []), *(li7 or []), table, ref_li6, ref_li7]
+    if out is not None:
+        check_output(out, read, overwrite=overwrite)
+    if plot is not None:
+        check_output(plot, [*read, out], overwrite=True, option="--plot")
     from operando._progress import progress_bar
     from operando.errors import ParameterError
     from operando.pipelines.nmr import (
@@ -440,6 +450,10 @@ def fit_command(
     Areas are per scan and unit receiver gain (comparable across spectra and with
     ``nmr isotopes``); several datasets give the trends of shift and width across samples.
     """
+    if out is not None:
+        check_output(out, [*datasets], overwrite=overwrite)
+    if plot is not None:
+        check_output(plot, [*datasets, out], overwrite=True, option="--plot")
     from operando.errors import ParameterError
     from operando.nmr import SHAPES
     from operando.pipelines.nmr import fit_spectrum, write_lines

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from operando.cli._options import QuietOption, SchedulerOption, WorkersOption, run_on
+from operando.cli._options import QuietOption, SchedulerOption, WorkersOption, check_output, run_on
 
 if TYPE_CHECKING:
     from operando.pipelines.sxdm import PhaseMode
@@ -130,6 +130,7 @@ def process(
     quiet: QuietOption = False,
 ) -> None:
     """Reduce a K-map (3D centre of mass of Q per point) and write d-spacing, strain and tilt maps."""
+    check_output(out, [path, echem, mask], overwrite=overwrite)
     from operando.pipelines.sxdm import parse_reflection, process_kmap
     from operando.store import write_results
 
@@ -217,6 +218,7 @@ def series(
     readback jitter is recorded); a map scanned over another window is resampled onto the
     reference's grid, and every map is registered to the reference's crystal position.
     """
+    check_output(out, [*paths, echem, mask], overwrite=overwrite)
     from operando.pipelines.sxdm import parse_reflection, process_series
     from operando.store import open_results
 
@@ -270,6 +272,7 @@ def figures(
     ] = None,
 ) -> None:
     """Draw the d-spacing maps, misorientation, pole figure and d-spacing histograms."""
+    check_output(out, [store], overwrite=True)
     from operando.report import save_sxdm_figures
     from operando.store import open_results
 
@@ -324,6 +327,7 @@ def qspace(
     quiet: QuietOption = False,
 ) -> None:
     """Grid each scan point's frames into a q-space cube (XSOCS binning) and write XSOCS's qspace.h5 layout."""
+    check_output(out, [path], overwrite=overwrite)
     import numpy as np
 
     from operando.pipelines.sxdm import qspace_cube

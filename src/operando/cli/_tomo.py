@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from operando.cli._options import QuietOption, SchedulerOption, WorkersOption, run_on
+from operando.cli._options import QuietOption, SchedulerOption, WorkersOption, check_output, run_on
 
 app: typer.Typer = typer.Typer(
     help="Operando tomography: reconstruction, segmentation of Li cells, contact maps.", no_args_is_help=True
@@ -194,6 +194,7 @@ def recon(
     quiet: QuietOption = False,
 ) -> None:
     """Remove zingers, flat/dark normalise, -log, find the centre, handle rings and reconstruct every row."""
+    check_output(out, [path], overwrite=overwrite)
     from operando.errors import ParameterError
     from operando.pipelines.tomo import reconstruct_scan, trial_centres
     from operando.store import open_results
@@ -275,6 +276,9 @@ def segment(
     quiet: QuietOption = False,
 ) -> None:
     """Label lithium, voids, pores, interphase and electrolyte (thresholds from the histogram unless given)."""
+    check_output(out, [volume, classifier, train], overwrite=overwrite)
+    if save_classifier is not None:
+        check_output(save_classifier, [volume, classifier, train, out], overwrite=True, option="--save-classifier")
     import json
 
     import numpy as np
@@ -334,6 +338,7 @@ def interface(
     quiet: QuietOption = False,
 ) -> None:
     """Contact map, contact area and regions of both Li/electrolyte interfaces, with volumes and thicknesses."""
+    check_output(out, [seg], overwrite=overwrite)
     from operando.pipelines.tomo import check_number, interface_maps
     from operando.store import open_results
 
@@ -416,6 +421,7 @@ def series(
     quiet: QuietOption = False,
 ) -> None:
     """Recon -> segment -> interface -> quantities for every scan, resumable, on the echem record."""
+    check_output(out, [*scans, echem, classifier], overwrite=overwrite)
     from operando.pipelines.tomo import SeriesOptions, process_series
     from operando.store import open_results
     from operando.tomo import load_classifier
@@ -538,6 +544,9 @@ def model(
     ] = "contact-averaged",
 ) -> None:
     """Fit the Butler–Volmer symmetric-cell model with the measured contact areas, predict the rest."""
+    check_output(out, [series_store, echem], overwrite=overwrite)
+    if figure is not None:
+        check_output(figure, [series_store, echem, out], overwrite=True, option="--figure")
     import numpy as np
 
     from operando import echem as echem_io
