@@ -61,3 +61,29 @@ def test_figures_draw_with_overlay_and_contact_maps(cell):
 def test_labels_need_their_codes():
     with pytest.raises(ValueError, match="codes"):
         orthoslice_figure(np.zeros((4, 4, 4)), voxel_um=1.0, labels=np.zeros((4, 4, 4), int))
+
+
+def test_the_demo_report_shows_each_scan_with_its_slices_and_profile(demo_run):
+    from pathlib import Path
+
+    from operando.report import make_section
+    from operando.store import open_results
+
+    out, _ = demo_run
+    store = Path(out) / "results" / "tomo_series.zarr"
+    ds = open_results(store)
+    assert ds["volume"].ndim == 4 and ds["labels"].ndim == 4  # the series keeps every scan's volume
+    section = make_section(ds, store)
+    assert section.frame_figures is not None
+    specs = section.frame_figures(1)
+    titles = [s.title for s in specs[:2]]
+    assert titles == ["orthoslices, segmentation and contact", "line profile across the interfaces"]
+    fig = specs[0].draw()
+    assert len(fig.axes) == 5 and fig.legends  # three slices with the labels' legend, two contact maps
+    plt.close(fig)
+    fig = specs[1].draw()
+    planes = [line for line in fig.axes[0].get_lines() if line.get_linestyle() == "--"]
+    assert len(planes) == 2  # both Li | electrolyte interfaces found in the scan's own labels
+    plt.close(fig)
+    page = (Path(out) / "report.html").read_text()
+    assert page.count("orthoslices, segmentation and contact") >= ds.sizes["frame"]

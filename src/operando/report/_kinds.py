@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -53,6 +54,7 @@ from operando.report._sxdm import (
     plot_dspacing_maps,
     plot_misorientation,
 )
+from operando.report._tomo import interface_planes, interface_profile_figure, orthoslice_figure
 
 __all__ = ["echem_timeline_section", "mri_section", "nmr_isotopes_section", "sxdm_section", "tomo_series_section"]
 
@@ -162,6 +164,51 @@ def sxdm_section(ds: xr.Dataset, source: Path) -> Section:
 _TOMO_SUMMARY = ("contact_area_mm2", "li_volume_mm3", "void_volume_mm3", "interphase_volume_mm3")
 
 
+def _voxel_um(ds: xr.Dataset) -> float:
+    if "voxel_size_um" in ds.attrs:
+        return float(ds.attrs["voxel_size_um"])
+    if "z" in ds.coords and ds.sizes.get("z", 0) > 1:
+        return float(np.diff(ds["z"].values[:2])[0])
+    return 1.0
+
+
+def _with_scan_figures(
+    ds: xr.Dataset, others: Callable[[int], list[FigureSpec]] | None
+) -> Callable[[int], list[FigureSpec]]:
+    """Per scan: orthoslices with the segmentation over them and the contact maps beside
+    them, and the grey-value profile across both interfaces, before the other figures."""
+    meanings = str(ds["labels"].attrs.get("flag_meanings", "")).split()
+    values = list(ds["labels"].attrs.get("flag_values", range(len(meanings))))
+    codes = {name: int(v) for name, v in zip(meanings, values, strict=False)}
+    voxel = _voxel_um(ds)
+    electrode = [codes[n] for n in ("lithium", "void") if n in codes]
+    electrolyte = [codes[n] for n in ("electrolyte", "interphase", "pore") if n in codes]
+
+    def draw_slices(k: int) -> Figure:
+        vol = np.asarray(ds["volume"].isel(frame=k).values)
+        lab = np.asarray(ds["labels"].isel(frame=k).values)
+        contact = ds["contact"].isel(frame=k).values if "contact" in ds else None
+        return orthoslice_figure(vol, voxel_um=voxel, labels=lab, codes=codes, contact=contact, title=f"scan {k}")
+
+    def draw_profile(k: int) -> Figure:
+        vol = np.asarray(ds["volume"].isel(frame=k).values)
+        lab = np.asarray(ds["labels"].isel(frame=k).values)
+        planes = interface_planes(lab, electrode=electrode, electrolyte=electrolyte) if electrode else []
+        inside = np.isin(lab, [*electrode, *electrolyte]).any(axis=0)
+        return interface_profile_figure(
+            vol, voxel_um=voxel, planes_vox=planes, mask=inside, title=f"scan {k}: grey value across the interfaces"
+        )
+
+    def per_frame(k: int) -> list[FigureSpec]:
+        own = [
+            FigureSpec(f"tomo_slices_frame{k:03d}", "orthoslices, segmentation and contact", lambda: draw_slices(k)),
+            FigureSpec(f"tomo_profile_frame{k:03d}", "line profile across the interfaces", lambda: draw_profile(k)),
+        ]
+        return own + (others(k) if others is not None else [])
+
+    return per_frame
+
+
 @register_section("tomo-series")
 def tomo_series_section(ds: xr.Dataset, source: Path) -> Section:
     """Operando tomography series: contact, volumes, contact maps per volume."""
@@ -176,14 +223,18 @@ def tomo_series_section(ds: xr.Dataset, source: Path) -> Section:
                 lambda: _summary_figure(ds, shown, state, "contact area and volumes along the experiment", stages=None),
             )
         )
-    rest = [str(v) for v in ds.data_vars if v not in shown]
+    kept = "volume" in ds and "labels" in ds and ds["volume"].ndim == 4
+    rest = [str(v) for v in ds.data_vars if v not in shown and not (kept and v in ("volume", "labels"))]
     parts = generic_specs(ds, rest, state, prefix="tomo_", title="other tomography quantities")
+    frame_figures = parts.per_frame
+    if kept:
+        frame_figures = _with_scan_figures(ds, parts.per_frame)
     return Section(
         kind="tomo-series",
         title=f"Tomography series: {source.name}",
         source=source,
         summary=summary + parts.summary,
-        frame_figures=parts.per_frame,
+        frame_figures=frame_figures,
         n_frames=ds.sizes.get("frame", 0),
         state=state,
         notes=parts.notes,
