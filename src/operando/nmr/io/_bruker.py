@@ -169,6 +169,16 @@ class BrukerProcessed:
 def _read_jcamp(path: Path) -> dict[str, Any]:
     import nmrglue as ng
 
+    # nmrglue's parser never returns on a file cut inside a value or padded with NUL bytes
+    # (a disk-full copy, a zeroed block): such a file ends without its ##END= line
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CorruptFileError(f"cannot read the JCAMP-DX parameters ({exc.strerror})", path=path) from exc
+    if b"\0" in raw:
+        raise CorruptFileError("the JCAMP-DX parameters hold NUL bytes (a damaged or zeroed block)", path=path)
+    if b"##END=" not in raw:
+        raise CorruptFileError("the JCAMP-DX parameters end without ##END= (the file is cut short)", path=path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # nmrglue warns on unknown JCAMP lines

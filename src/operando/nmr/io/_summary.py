@@ -9,31 +9,33 @@ sizes are compared with what the parameters promise.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from operando.errors import CorruptFileError
 from operando.nmr.io._formats import is_experiment, sniff_bruker_nmr, sniff_paravision, sniff_varian
 
 __all__ = ["describe_bes3t", "describe_nmr_folder", "describe_refused", "describe_winepr"]
 
 
 def _jcamp(path: Path) -> dict[str, Any]:
-    import nmrglue as ng
+    from operando.nmr.io._bruker import _read_jcamp  # the guarded parser (damaged files: one error)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        params: dict[str, Any] = ng.bruker.read_jcamp(str(path))
-    return params
+    return _read_jcamp(path)
 
 
 def _pv_params(path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
     """ParaVision parameters (arrays, strings in ``<>``) through brukerapi's JCAMP-DX parser."""
     from brukerapi.jcampdx import JCAMPDX
 
-    jcamp = JCAMPDX(path)
+    try:
+        jcamp = JCAMPDX(path)
+    except Exception as exc:  # brukerapi's own exception classes (JcampdxFileError, ...)
+        if not type(exc).__module__.startswith("brukerapi"):
+            raise
+        raise CorruptFileError(f"cannot parse the ParaVision parameters ({type(exc).__name__})", path=path) from None
     out: dict[str, Any] = {}
     for key in keys:
         try:

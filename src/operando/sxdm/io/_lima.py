@@ -411,7 +411,8 @@ def _inflate_frames(
                 if index.codec == "raw"
                 else zlib.decompress(buf[p : p + n].data, bufsize=nbytes)
             )
-        except zlib.error as err:
+        except Exception as err:  # zlib.error, or a drop-in's own (python-isal's
+            # IsalError, when a package has put isal in sys.modules["zlib"]); either way, bad data
             raise CorruptFileError(
                 f"frame {start + i}: gzip data do not decompress ({err})", path=index.filename
             ) from None
