@@ -11,7 +11,6 @@ two lattice populations; the maps record what ran and why in ``attrs``.
 from __future__ import annotations
 
 import warnings
-from dataclasses import replace
 from typing import Any, Literal
 
 import dask.array as da
@@ -20,13 +19,13 @@ import xarray as xr
 
 from operando.errors import ParameterError
 from operando.parallel import local_scheduler, single_threaded_blas
+from operando.pipelines._sxdm_q import region_q
 from operando.sxdm import (
     ROI,
     FrameSource,
     decompose_phases,
     find_hot_pixels,
     phase_region,
-    pixel_q,
     radial_bins,
     radial_profiles,
     region_background,
@@ -51,18 +50,7 @@ PHASE_VARIABLES: dict[str, dict[str, str]] = {
 
 def _box_q(meta: Any, roi: ROI) -> np.ndarray:
     """|Q| of the region's angles and detector box, ``(angle, det_y, det_x)`` 1/Å."""
-    (a0, a1), (y0, y1), (x0, x1) = roi.angles, roi.det_y, roi.det_x
-    det = replace(
-        meta.detector,
-        shape=(y1 - y0, x1 - x0),
-        beam_center_y_px=meta.detector.beam_center_y_px - y0,
-        beam_center_x_px=meta.detector.beam_center_x_px - x0,
-    )
-    pick = [
-        np.broadcast_to(np.asarray(v, dtype=np.float64), (len(meta.eta_deg),))[a0:a1]
-        for v in (meta.eta_deg, meta.phi_deg, meta.nu_deg, meta.delta_deg)
-    ]
-    return np.asarray(np.linalg.norm(pixel_q(*pick, detector=det, wavelength_A=meta.wavelength_A), axis=-1))
+    return np.asarray(np.linalg.norm(region_q(meta)(roi), axis=-1))
 
 
 def _fill(maps: xr.Dataset, values: dict[str, np.ndarray], *, decomposed: bool) -> None:

@@ -19,6 +19,7 @@ from operando.echem import EchemRecord
 from operando.errors import MissingMetadataError, ParameterError
 from operando.parallel import local_scheduler, single_threaded_blas
 from operando.pipelines._sxdm_phases import PhaseMode, add_phase_maps
+from operando.pipelines._sxdm_q import region_q
 from operando.store import open_results, run_series, store_status, write_results
 from operando.sxdm import (
     MONITORS,
@@ -85,27 +86,6 @@ def parse_reflection(text: str) -> tuple[int, int, int]:
     if len(hkl) != 3 or hkl == (0, 0, 0):
         raise ParameterError(f"reflection must be three Miller indices, not all zero, got {text!r}")
     return hkl[0], hkl[1], hkl[2]
-
-
-def region_q(meta: Any) -> Any:
-    """``q(roi)``: Q of the region's angles and detector box only (the detector cropped =
-    its beam centre moved), for :func:`operando.sxdm.reduce_kmap`."""
-
-    def q(roi: ROI) -> Any:
-        (a0, a1), (y0, y1), (x0, x1) = roi.angles, roi.det_y, roi.det_x
-        det = replace(
-            meta.detector,
-            shape=(y1 - y0, x1 - x0),
-            beam_center_y_px=meta.detector.beam_center_y_px - y0,
-            beam_center_x_px=meta.detector.beam_center_x_px - x0,
-        )
-        pick = [
-            np.broadcast_to(np.asarray(v, dtype=np.float64), (len(meta.eta_deg),))[a0:a1]
-            for v in (meta.eta_deg, meta.phi_deg, meta.nu_deg, meta.delta_deg)
-        ]
-        return pixel_q(*pick, detector=det, wavelength_A=meta.wavelength_A)
-
-    return q
 
 
 #: largest RMS (scan points) of the measured per-angle shifts about a smooth drift for the
