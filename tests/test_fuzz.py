@@ -271,10 +271,6 @@ def test_clean_inputs_pass(inputs, tmp_path):
 # one of them is all that misbehaves, the test is an expected failure that lists them (never a
 # pass); anything else fails it. Remove an entry when its reader is fixed.
 KNOWN = {
-    # nmrglue's JCAMP parser loops for ever on a cut or NUL-filled acqus; non-UTF-8 bytes escape
-    "bruker": r"hang: no answer|internal error: UnicodeDecodeError",
-    "varian": r"internal error: (IndexError|UnicodeDecodeError|ValueError)",  # a damaged procpar
-    "spec": r"internal error: UnicodeDecodeError",  # a SPEC file with non-UTF-8 bytes
     "paravision": r"internal error: (Jcampdx\w*Error|InvalidJcampdxFile)",  # brukerapi's errors escape
     "bes3t": r"internal error: ValueError: cannot convert float NaN",  # NaN in a DSC size field
 }

@@ -144,7 +144,10 @@ def _varian(folder: Path) -> dict[str, Any]:
 
     import nmrglue as ng
 
-    procpar = ng.varian.read_procpar(str(folder / "procpar"))
+    try:
+        procpar = ng.varian.read_procpar(str(folder / "procpar"))
+    except (OSError, ValueError, IndexError, UnicodeDecodeError) as exc:  # a damaged procpar
+        raise CorruptFileError(f"cannot parse procpar ({type(exc).__name__})", path=folder / "procpar") from None
 
     def value(key: str) -> str | None:
         entry = procpar.get(key)

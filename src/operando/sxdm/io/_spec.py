@@ -285,6 +285,8 @@ def read_spec_metadata(
         if not keys:
             raise UnsupportedFormatError("no scans (#S) in the SPEC file", path=p)
         read = [_read_scan(sf, k, p, detector=detector, image_dir=idir, timezone=timezone) for k in keys]
+    except UnicodeDecodeError as exc:  # silx decodes header lines as UTF-8: damaged bytes in the file
+        raise CorruptFileError(f"SPEC file holds bytes that are not text (at {exc.start})", path=p) from None
     finally:
         sf.close()
     infos, extras = [r[0] for r in read], [r[1] for r in read]
