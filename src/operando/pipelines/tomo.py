@@ -72,6 +72,9 @@ __all__ = [
     "trial_centres",
 ]
 
+# what a reconstructed voxel holds: the line integral per voxel, mu times the voxel edge
+_ATTENUATION = "linear attenuation coefficient x voxel edge (dimensionless)"
+
 
 def check_number(
     option: str,
@@ -499,7 +502,8 @@ def reconstruct_scan(
     Returns
     -------
     pathlib.Path
-        The store: ``attenuation`` (z, y, x), float, units ``1/voxel``; coordinates in µm
+        The store: ``attenuation`` (z, y, x), float, the linear attenuation coefficient times
+        the voxel edge (dimensionless, units ``1``); coordinates in µm
         (``y``, ``x`` centred on the rotation axis); attrs ``voxel_size_um``, ``center_px``,
         ``modality`` and ``energy_kev`` when known.
 
@@ -572,7 +576,7 @@ def reconstruct_scan(
             "attenuation": (
                 ("z", "y", "x"),
                 volume,
-                {"units": "1/voxel", "long_name": "linear attenuation x voxel size"},
+                {"units": "1", "long_name": _ATTENUATION},
             )
         },
         coords={
@@ -675,7 +679,7 @@ def trial_centres(
         return target
     ds = xr.Dataset(
         {
-            "trial": (("center", "y", "x"), slices, {"units": "1/voxel", "long_name": "slice at a trial centre"}),
+            "trial": (("center", "y", "x"), slices, {"units": "1", "long_name": f"trial-centre slice: {_ATTENUATION}"}),
             "negativity": (
                 "center",
                 negativity,
@@ -1224,7 +1228,7 @@ def _with_volumes(series: xr.Dataset, volumes: Path, n_frames: int, dtype: str) 
     lab = da.stack([s["labels"].data for s in stores]).astype(np.uint8).rechunk(chunks)
     voxel = float(stores[0].attrs["voxel_size_um"])
     dims = ("frame", "z", "y", "x")
-    attrs: dict[str, Any] = {"units": "1/voxel", "long_name": "linear attenuation x voxel size"}
+    attrs: dict[str, Any] = {"units": "1", "long_name": _ATTENUATION}
     if dtype == "uint16":
         first = np.asarray(stores[0]["attenuation"].data[:: max(1, stores[0]["attenuation"].shape[0] // 16)])
         lo, hi = (float(v) for v in np.percentile(first, [0.01, 99.99]))
