@@ -63,12 +63,14 @@ __all__ = [
     "MANIFEST_NAME",
     "StoreStatus",
     "atomic_store",
+    "concat_frames",
     "open_results",
     "open_store",
     "output_lock",
     "provenance",
     "run_series",
     "store_status",
+    "write_frame",
     "write_results",
 ]
 
@@ -687,14 +689,58 @@ class _FrameWriter:
 
     def __call__(self, item: tuple[int, Any]) -> None:
         i, key = item
-        path = self.paths[i]
-        if path.exists():
-            shutil.rmtree(path)
-        ds = self.compute_frame(key).compute()
-        if "frame" in ds.dims:
-            raise ParameterError("compute_frame must return one measurement (no 'frame' dimension)")
-        with atomic_store(path) as tmp:
-            _to_zarr(_zarr_ready(ds), tmp)
+        write_frame(self.compute_frame(key), self.paths[i])
+
+
+def write_frame(ds: xr.Dataset, path: str | PathLike[str]) -> Path:
+    """Compute one measurement of a series and write it as its own store, atomically.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        One measurement (no ``frame`` dimension); lazy data are computed.
+    path : str or os.PathLike
+        The frame store; an earlier one there is replaced.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ParameterError
+        The dataset has a ``frame`` dimension.
+    """
+    target = Path(path)
+    if target.exists():
+        shutil.rmtree(target)
+    ds = ds.compute()
+    if "frame" in ds.dims:
+        raise ParameterError("a series frame must be one measurement (no 'frame' dimension)", path=target)
+    with atomic_store(target) as tmp:
+        _to_zarr(_zarr_ready(ds), tmp)
+    return target
+
+
+def concat_frames(frames: Sequence[xr.Dataset], keys: Sequence[Any]) -> xr.Dataset:
+    """Measurements along ``frame`` with a ``key`` coordinate, as a series store holds them.
+
+    Parameters
+    ----------
+    frames : sequence of xarray.Dataset
+        One per measurement, the same variables and dimensions; the first one's
+        attributes become the series'.
+    keys : sequence
+        One key per frame (e.g. the file it came from).
+
+    Returns
+    -------
+    xarray.Dataset
+    """
+    series = xr.concat(list(frames), dim="frame", data_vars="all", coords="different", compat="equals", join="exact")
+    series = series.assign_coords(frame=np.arange(len(frames)), key=("frame", np.asarray(list(keys))))
+    series.attrs = dict(frames[0].attrs) if frames else {}
+    return series
 
 
 def run_series(
@@ -784,10 +830,7 @@ def run_series(
             # on a cluster every measurement is one task, all submitted together; locally one after another
             map_measurements(work, list(enumerate(keys_todo)), on_done=lambda i, _: advance(1))
         frames = [open_results(fp) for fp in frame_paths]
-        keys_coord = np.asarray(json.loads(_json(plan["keys"])))
-        series = xr.concat(frames, dim="frame", data_vars="all", coords="different", compat="equals", join="exact")
-        series = series.assign_coords(frame=np.arange(len(frames)), key=("frame", keys_coord))
-        series.attrs = dict(frames[0].attrs) if frames else {}
+        series = concat_frames(frames, json.loads(_json(plan["keys"])))
         write_results(series, target, parameters=parameters, inputs=inputs, overwrite=overwrite, created=created)
         shutil.rmtree(partial, ignore_errors=True)
     return target

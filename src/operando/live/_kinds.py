@@ -67,8 +67,8 @@ def _sxdm_compute(key: str, done: list[str], options: Mapping[str, Any]) -> xr.D
 def _sxdm_assemble(
     frames: list[xr.Dataset], keys: list[str], record: EchemRecord | None, options: Mapping[str, Any]
 ) -> xr.Dataset:
-    from operando.live._series import concat_frames
     from operando.pipelines.sxdm import plan_series
+    from operando.store import concat_frames
 
     plan = plan_series(keys, record=record, **options)
     series = concat_frames([plan.frame(f, record) for f in frames], keys)

@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import xarray as xr
 
-from operando.errors import ParameterError
-from operando.store import atomic_store, store_status
+from operando.store import store_status, write_frame
 
 __all__ = ["LiveSeries"]
 
@@ -110,18 +108,9 @@ class LiveSeries:
         compute : callable
             ``compute(key) -> Dataset`` of one measurement (no ``frame`` dimension).
         """
-        ds = compute(key).compute()
-        if "frame" in ds.dims:
-            raise ParameterError(f"{self.kind}: a measurement must not have a 'frame' dimension", path=key)
         old = [e for e in self.entries if e["key"] == key]
         name = old[0]["frame"] if old else f"{len(self.entries):06d}.zarr"
-        path = self.work / "frames" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            shutil.rmtree(path)
-        with atomic_store(path) as tmp, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification.*")
-            ds.to_zarr(tmp, mode="w", consolidated=False, zarr_format=3)
+        write_frame(compute(key), self.work / "frames" / name)  # atomic; the store's own frame writer
         entry = {"key": key, "signature": json.loads(_json(signature)), "frame": name}
         self.entries = [entry if e["key"] == key else e for e in self.entries] if old else [*self.entries, entry]
         self._save()
@@ -138,24 +127,3 @@ class LiveSeries:
         ranked = sorted(zip(frames, self.entries, strict=True), key=lambda fe: (sort_key(fe[0]), fe[1]["key"]))
         self.entries = [e for _, e in ranked]
         self._save()
-
-
-def concat_frames(frames: Sequence[xr.Dataset], keys: Sequence[str]) -> xr.Dataset:
-    """Frames along ``frame`` with a ``key`` coordinate, as a series store holds them.
-
-    Parameters
-    ----------
-    frames : sequence of Dataset
-        One per measurement, equal variables and dims.
-    keys : sequence of str
-
-    Returns
-    -------
-    Dataset
-    """
-    import numpy as np
-
-    series = xr.concat(list(frames), dim="frame", data_vars="all", coords="different", compat="equals", join="exact")
-    series = series.assign_coords(frame=np.arange(len(frames)), key=("frame", np.asarray(list(keys))))
-    series.attrs = dict(frames[0].attrs) if frames else {}
-    return series
