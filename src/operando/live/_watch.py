@@ -123,6 +123,7 @@ class Watch:
     _series: dict[str, LiveSeries] = field(default_factory=dict)
     _failed: dict[str, Any] = field(default_factory=dict)
     _record_sig: Any = None
+    _source_sig: Any = None
     _record: EchemRecord | None = None
     version: int = 0
 
@@ -174,6 +175,10 @@ class Watch:
         """Re-read the potentiostat file when it grew; True when the record changed."""
         if self.echem is None:
             return False
+        source = file_signature((self.echem,))
+        if source == self._source_sig:
+            return False  # unchanged since the last pass: not read again (it may be large)
+        self._source_sig = source
         snap = snapshot_growing_file(self.echem, self.results / ".operando-watch" / "echem")
         if snap is None:
             return False
