@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     )
     from operando.sxdm._geometry import DetectorGeometry, Offsets, d_spacing, pixel_q, rotation_matrix
     from operando.sxdm._maps import strain_tilt_maps
+    from operando.sxdm._misorientation import MaxMisorientation, max_misorientation
     from operando.sxdm._phases import (
         PhaseSurvey,
         RadialBins,
@@ -110,6 +111,7 @@ _MODULES = {
     ),
     "operando.sxdm._geometry": ("DetectorGeometry", "Offsets", "d_spacing", "pixel_q", "rotation_matrix"),
     "operando.sxdm._maps": ("strain_tilt_maps",),
+    "operando.sxdm._misorientation": ("MaxMisorientation", "max_misorientation"),
     "operando.sxdm._qspace": ("gridded_qspace", "qspace_bins", "qspace_centre_of_mass"),
     "operando.sxdm._reduce": (
         "ROI",
@@ -181,6 +183,7 @@ __all__ = [
     "FrameSource",
     "KMapMetadata",
     "MapShift",
+    "MaxMisorientation",
     "Offsets",
     "PeakWidths",
     "PhaseSurvey",
@@ -210,6 +213,7 @@ __all__ = [
     "intensity_maps",
     "is_spec_file",
     "is_xsocs_master",
+    "max_misorientation",
     "median_centre_offset",
     "median_filter_frames",
     "median_filter_points",
