@@ -56,6 +56,7 @@ class _OperandoApp(typer.Typer):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         argv = list(kwargs.get("args") or sys.argv[1:])
         try:
+            require_command_extra(argv)
             return super().__call__(*args, **kwargs)
         except Exception as exc:
             if state.debug:
@@ -120,6 +121,14 @@ def demo_command(
     interval_s: Annotated[
         float, typer.Option("--interval-s", min=1.0, help="With --live: wall seconds between two K-maps.")
     ] = 15.0,
+    experiment: Annotated[
+        str,
+        typer.Option(
+            "--experiment",
+            help="With --live: sxdm (K-maps of the LMNO cell) or tomo (DXchange scans of the Li|SE|Li cell; "
+            "--maps counts scans, 1-12).",
+        ),
+    ] = "sxdm",
 ) -> None:
     """Generate the built-in sample experiment, process it and print where the results are.
 
@@ -127,7 +136,7 @@ def demo_command(
     `operando watch DIR/raw ...` as printed.
     """
     if live is not None:
-        _live_demo(live, maps=maps, interval_s=interval_s)
+        _live_demo(live, maps=maps, interval_s=interval_s, experiment=experiment)
         return
     from operando.demo import run_demo
     from operando.parallel import cluster
@@ -148,19 +157,28 @@ def demo_command(
         typer.echo(note)
 
 
-def _live_demo(folder: Path, *, maps: int, interval_s: float) -> None:
+def _live_demo(folder: Path, *, maps: int, interval_s: float, experiment: str = "sxdm") -> None:
     """``operando demo --live DIR``: the beamtime simulator in the foreground."""
-    from operando.live import SIMULATED_ECHEM_NAME, simulate_beamtime
+    from operando.live import EXPERIMENTS, SIMULATED_ECHEM_NAME, SIMULATED_TOMO_ECHEM_NAME, simulate_beamtime
 
+    if experiment not in EXPERIMENTS:
+        raise ParameterError(f"--experiment {experiment!r}: use one of {', '.join(EXPERIMENTS)}")
+    if experiment == "tomo" and maps > 12:
+        raise ParameterError(f"--maps {maps}: a tomography beamtime has 1-12 scans")
     raw = folder / "raw"
     if raw.exists() and any(raw.iterdir()):
         raise ParameterError("already holds a beamtime; give an empty or new folder", path=raw)
-    echem = raw / "echem" / SIMULATED_ECHEM_NAME
-    typer.echo(f"operando demo --live: a beamtime of {maps} K-maps, one every {interval_s:g} s, into {raw}")
-    typer.echo("follow it, in another terminal, with:")
     results = folder / "results"
-    typer.echo(f"  operando watch {raw} --echem {echem} -o {results} --reflection 400 --serve 127.0.0.1:8765")
-    simulate_beamtime(raw, n_maps=maps, interval_s=interval_s, on_event=typer.echo)
+    if experiment == "tomo":
+        echem = raw / "echem" / SIMULATED_TOMO_ECHEM_NAME
+        what, extra = f"{maps} tomography scans", "--center 24"
+    else:
+        echem = raw / "echem" / SIMULATED_ECHEM_NAME
+        what, extra = f"{maps} K-maps", "--reflection 400"
+    typer.echo(f"operando demo --live: a beamtime of {what}, one every {interval_s:g} s, into {raw}")
+    typer.echo("follow it, in another terminal, with:")
+    typer.echo(f"  operando watch {raw} --echem {echem} -o {results} {extra} --serve 127.0.0.1:8765")
+    simulate_beamtime(raw, n_maps=maps, interval_s=interval_s, on_event=typer.echo, experiment=experiment)
 
 
 from operando.cli import _echem, _mri, _nmr, _sxdm, _tomo  # noqa: E402  (the modality groups)
@@ -250,6 +268,48 @@ def missing_dependency_line(module: str, argv: Sequence[str] = (), extras: dict[
     command_group = next((a for a in argv if not a.startswith("-")), "")
     extra = command_group if command_group in choices else choices[0]
     return f'{top} is not installed; this command needs the {extra} extra: pip install "operando[{extra}]"'
+
+
+# Commands whose work needs their modality's whole extra: checked before any work, so a missing
+# package ends in the one line naming the extra, not after a progress bar and a partial run.
+_COMMAND_EXTRAS: dict[tuple[str, ...], str] = {
+    ("tomo", "recon"): "tomo",
+    ("tomo", "segment"): "tomo",
+    ("tomo", "interface"): "tomo",
+    ("tomo", "series"): "tomo",
+}
+
+
+def require_command_extra(argv: Sequence[str], extras: dict[str, list[str]] | None = None) -> None:
+    """Raise ``ModuleNotFoundError`` when a module of the extra the command needs is not importable.
+
+    Parameters
+    ----------
+    argv : sequence of str
+        The command line after the program name (``["tomo", "recon", "scan.h5", ...]``).
+    extras : dict, optional
+        Module -> extras table (default: from the installed package's metadata).
+
+    Examples
+    --------
+    >>> require_command_extra(["tomo", "recon", "x.h5"], {"numpy": ["tomo"]})
+    >>> require_command_extra(["tomo", "recon"], {"not_a_module_zz": ["tomo"]})
+    Traceback (most recent call last):
+    ...
+    ModuleNotFoundError: No module named 'not_a_module_zz'
+    """
+    import importlib.util
+
+    if "--help" in argv:
+        return
+    words = tuple(a for a in argv if not a.startswith("-"))[:2]
+    extra = _COMMAND_EXTRAS.get(words)
+    if extra is None:
+        return
+    table = _installed_extras() if extras is None else extras
+    for module, names in table.items():
+        if extra in names and importlib.util.find_spec(module) is None:
+            raise ModuleNotFoundError(f"No module named {module!r}", name=module)
 
 
 def _from_h5py(tb: types.TracebackType | None) -> bool:
