@@ -31,26 +31,41 @@ _SXDM_KEYS = {
 }
 
 
-def load_options(config: Path | None, *, reflection: str | None, detector: str | None) -> dict[str, dict[str, Any]]:
+_TABLES = ("sxdm", "tomo")
+
+
+def load_options(
+    config: Path | None,
+    *,
+    reflection: str | None = None,
+    detector: str | None = None,
+    voxel_size_um: float | None = None,
+    center: float | None = None,
+) -> dict[str, dict[str, Any]]:
     """Per-kind pipeline options from a TOML file and the command line (which wins).
 
     Parameters
     ----------
     config : pathlib.Path, optional
-        TOML with one table per kind, e.g. ``[sxdm]`` ``reflection = "400"``.
+        TOML with one table per kind, e.g. ``[sxdm]`` ``reflection = "400"``, ``[tomo]``
+        ``voxel_size_um = 5.0`` (the batch command's option names, underscores for dashes).
     reflection, detector : str, optional
-        ``--reflection`` and ``--detector`` of the command line.
+        ``--reflection`` and ``--detector`` of the command line (SXDM).
+    voxel_size_um, center : float, optional
+        ``--voxel-size-um`` and ``--center`` of the command line (tomography).
 
     Returns
     -------
     dict
-        ``{"sxdm": {...}}`` keyword options of the SXDM pipeline.
+        ``{"sxdm": {...}, "tomo": {...}}``: keyword options of the SXDM pipeline, and the
+        ``[tomo]`` table (checked as ``tomo series`` checks its options).
 
     Raises
     ------
     ParameterError
-        Unreadable TOML, an unknown table or key.
+        Unreadable TOML, an unknown table or key, a value out of range.
     """
+    from operando.pipelines import tomo_series_options
     from operando.pipelines.sxdm import parse_reflection
 
     table: dict[str, Any] = {}
@@ -59,9 +74,12 @@ def load_options(config: Path | None, *, reflection: str | None, detector: str |
             table = tomllib.loads(config.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ParameterError(f"not a readable TOML file: {exc}", path=config) from None
-        unknown = set(table) - {"sxdm"}
+        unknown = set(table) - set(_TABLES)
         if unknown:
-            raise ParameterError(f"unknown tables {sorted(unknown)} (known: sxdm)", path=config)
+            raise ParameterError(f"unknown tables {sorted(unknown)} (known: {', '.join(_TABLES)})", path=config)
+        for name in _TABLES:
+            if name in table and not isinstance(table[name], dict):
+                raise ParameterError(f"[{name}] must be a table", path=config)
     sxdm = dict(table.get("sxdm", {}))
     bad = set(sxdm) - _SXDM_KEYS
     if bad:
@@ -74,7 +92,25 @@ def load_options(config: Path | None, *, reflection: str | None, detector: str |
         sxdm["reflection"] = parse_reflection(str(sxdm["reflection"]))
     if isinstance(sxdm.get("median_filter"), list):
         sxdm["median_filter"] = tuple(sxdm["median_filter"])
-    return {"sxdm": sxdm}
+    tomo = dict(table.get("tomo", {}))
+    if voxel_size_um is not None:
+        tomo["voxel_size_um"] = voxel_size_um
+    if center is not None:
+        tomo["center"] = center
+    try:
+        tomo_series_options(tomo)  # refused here, before anything is watched
+    except ParameterError as exc:
+        if config is None:
+            raise
+        raise ParameterError(exc.problem, path=config) from None
+    if tomo.get("classifier"):
+        classifier = Path(tomo["classifier"]).expanduser()
+        if config is not None and not classifier.is_absolute():
+            classifier = config.parent / classifier
+        if not classifier.is_file():
+            raise ParameterError("[tomo] classifier: no such file", path=classifier)
+        tomo["classifier"] = str(classifier.resolve())
+    return {"sxdm": sxdm, "tomo": tomo}
 
 
 def watch_command(
@@ -89,10 +125,19 @@ def watch_command(
     ] = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="TOML file of pipeline options per kind, e.g. [sxdm] reflection = '400'."),
+        typer.Option(
+            "--config",
+            help="TOML file of pipeline options per kind, e.g. [sxdm] reflection = '400', [tomo] center = 24.0.",
+        ),
     ] = None,
     reflection: Annotated[str | None, typer.Option("--reflection", help="SXDM: Miller indices, e.g. 400.")] = None,
     detector: Annotated[str | None, typer.Option("--detector", help="SXDM: the 2D detector's name.")] = None,
+    voxel_size_um: Annotated[
+        float | None, typer.Option("--voxel-size-um", help="Tomography: voxel size, um, when the scans record none.")
+    ] = None,
+    center: Annotated[
+        float | None, typer.Option("--center", help="Tomography: rotation centre, px from the centre of pixel 0.")
+    ] = None,
     settle_s: Annotated[
         float, typer.Option("--settle-s", help="Take a complete measurement once its files are unchanged this long.")
     ] = 2.0,
@@ -104,9 +149,11 @@ def watch_command(
 ) -> None:
     """Follow FOLDER as instruments write into it: each measurement processed as it lands.
 
-    Bliss K-maps are recognised by content, processed with `operando sxdm series`'s
-    pipeline once every scan has ended, and appended to OUT/sxdm_maps.zarr (the store the
-    batch command writes from the same maps), placed on --echem as far as it has grown.
+    Measurements are recognised by content. Bliss K-maps are processed with `operando sxdm
+    series`'s pipeline once every scan has ended, into OUT/sxdm_maps.zarr; DXchange/NeXus
+    tomography scans with `operando tomo series`'s once the file opens cleanly and stopped
+    growing, into OUT/tomo_series.zarr (the stores the batch commands write from the same
+    files), placed on --echem as far as it has grown.
     OUT/report.html is rewritten atomically after each one; --serve shows it live.
     Restarting on the same folders goes on where it stopped. Ctrl-C ends the watch.
     """
@@ -123,7 +170,7 @@ def watch_command(
         raise ParameterError("the potentiostat file lies inside the results folder", path=echem)
     if not settle_s >= 0:
         raise ParameterError(f"--settle-s must be >= 0, got {settle_s}")
-    options = load_options(config, reflection=reflection, detector=detector)
+    options = load_options(config, reflection=reflection, detector=detector, voxel_size_um=voxel_size_um, center=center)
     bind = parse_bind(serve) if serve else None
 
     status = LiveStatus()

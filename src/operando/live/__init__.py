@@ -10,8 +10,10 @@ a beamtime into a folder over time, to see it work on a laptop.
 from operando._lazy import lazy_exports
 
 __all__ = [
+    "EXPERIMENTS",
     "LIVE_KINDS",
     "SIMULATED_ECHEM_NAME",
+    "SIMULATED_TOMO_ECHEM_NAME",
     "Completion",
     "LiveKind",
     "LiveServer",
@@ -19,6 +21,7 @@ __all__ = [
     "Watch",
     "WatchEvent",
     "bliss_complete",
+    "hdf5_complete",
     "parse_bind",
     "simulate_beamtime",
     "snapshot_growing_file",
@@ -31,6 +34,7 @@ __getattr__, __dir__ = lazy_exports(
         "LiveKind": "operando.live._kinds",
         "Completion": "operando.live._complete",
         "bliss_complete": "operando.live._complete",
+        "hdf5_complete": "operando.live._complete",
         "LiveServer": "operando.live._server",
         "LiveStatus": "operando.live._server",
         "parse_bind": "operando.live._server",
@@ -38,7 +42,9 @@ __getattr__, __dir__ = lazy_exports(
         "WatchEvent": "operando.live._watch",
         "snapshot_growing_file": "operando.live._watch",
         "simulate_beamtime": "operando.live._simulate",
+        "EXPERIMENTS": "operando.live._simulate",
         "SIMULATED_ECHEM_NAME": "operando.live._simulate",
+        "SIMULATED_TOMO_ECHEM_NAME": "operando.live._simulate",
     },
     __all__,
 )

@@ -37,11 +37,13 @@ class LiveKind:
     complete : callable
         ``complete(path) -> Completion``.
     compute : callable
-        ``compute(key, done, options) -> Dataset`` of one measurement (``done``: the keys
-        processed before it, in acquisition order), not yet placed on the potentiostat
-        record.
+        ``compute(key, done, options, side) -> Dataset`` of one measurement (``done``: the
+        keys processed before it, in acquisition order), not yet placed on the potentiostat
+        record; ``side`` is a folder of its own for what the store needs beside the frame
+        (a tomography scan's kept volume).
     assemble : callable
-        ``assemble(frames, keys, record, options) -> Dataset``: the store's content.
+        ``assemble(frames, keys, record, options, sides, scratch) -> Dataset``: the store's
+        content (``sides``: each frame's side folder; ``scratch``: a folder it may use).
     start_time : callable
         ``start_time(frame) -> str``: ISO time the measurement started (acquisition order).
     """
@@ -50,12 +52,14 @@ class LiveKind:
     store_name: str
     formats: frozenset[str]
     complete: Callable[[Path], Completion]
-    compute: Callable[[str, list[str], Mapping[str, Any]], xr.Dataset]
-    assemble: Callable[[list[xr.Dataset], list[str], EchemRecord | None, Mapping[str, Any]], xr.Dataset]
+    compute: Callable[[str, list[str], Mapping[str, Any], Path], xr.Dataset]
+    assemble: Callable[
+        [list[xr.Dataset], list[str], EchemRecord | None, Mapping[str, Any], list[Path], Path], xr.Dataset
+    ]
     start_time: Callable[[xr.Dataset], str]
 
 
-def _sxdm_compute(key: str, done: list[str], options: Mapping[str, Any]) -> xr.Dataset:
+def _sxdm_compute(key: str, done: list[str], options: Mapping[str, Any], side: Path) -> xr.Dataset:
     from operando.pipelines.sxdm import plan_series
 
     # the first map that landed is the series' reference (grid, monitor, crystal position),
@@ -65,7 +69,12 @@ def _sxdm_compute(key: str, done: list[str], options: Mapping[str, Any]) -> xr.D
 
 
 def _sxdm_assemble(
-    frames: list[xr.Dataset], keys: list[str], record: EchemRecord | None, options: Mapping[str, Any]
+    frames: list[xr.Dataset],
+    keys: list[str],
+    record: EchemRecord | None,
+    options: Mapping[str, Any],
+    sides: list[Path],
+    scratch: Path,
 ) -> xr.Dataset:
     from operando.pipelines.sxdm import plan_series
     from operando.store import concat_frames
@@ -79,6 +88,71 @@ def _sxdm_start(frame: xr.Dataset) -> str:
     return str(frame.attrs.get("first_scan_start", ""))
 
 
+# where a tomography frame keeps its scan's window (removed before the store is made)
+_TOMO_START, _TOMO_END = "live_scan_start", "live_scan_end"
+
+
+def _tomo_classifier(options: Mapping[str, Any]) -> Any:
+    if not options.get("classifier"):
+        return None
+    from operando.tomo import load_classifier
+
+    return load_classifier(Path(options["classifier"]), trust_pickle=bool(options.get("trust_pickle", False)))
+
+
+def _tomo_compute(key: str, done: list[str], options: Mapping[str, Any], side: Path) -> xr.Dataset:
+    from operando.pipelines import measure_tomo_scan, tomo_scan_window, tomo_series_options
+
+    opts = tomo_series_options(options)
+    keep = side / "volume.zarr" if opts.keep_volumes else None
+    side.mkdir(parents=True, exist_ok=True)
+    ds = measure_tomo_scan(key, opts, _tomo_classifier(options), keep_volume=keep, scratch=side)
+    window = tomo_scan_window(key)
+    return ds.assign_attrs({_TOMO_START: window[0] if window else "", _TOMO_END: window[1] if window else ""})
+
+
+def _tomo_assemble(
+    frames: list[xr.Dataset],
+    keys: list[str],
+    record: EchemRecord | None,
+    options: Mapping[str, Any],
+    sides: list[Path],
+    scratch: Path,
+) -> xr.Dataset:
+    from operando.pipelines import assemble_tomo_scans, tomo_series_options
+
+    opts = tomo_series_options(options)
+    windows: list[tuple[str, str] | None] = []
+    clean = []
+    for f in frames:
+        start, end = str(f.attrs.get(_TOMO_START, "")), str(f.attrs.get(_TOMO_END, ""))
+        windows.append((start, end) if start else None)
+        attrs = {k: v for k, v in f.attrs.items() if k not in (_TOMO_START, _TOMO_END)}
+        bare = f.copy()
+        bare.attrs = attrs
+        clean.append(bare)
+    volumes = [s / "volume.zarr" for s in sides] if opts.keep_volumes else None
+    scratch.mkdir(parents=True, exist_ok=True)
+    return assemble_tomo_scans(clean, keys, windows, record, opts, volumes=volumes, scratch=scratch)
+
+
+def _tomo_start(frame: xr.Dataset) -> str:
+    """The scan's start as a UTC ISO string (comparable as text); empty when undated."""
+    import pandas as pd
+
+    start = str(frame.attrs.get(_TOMO_START, ""))
+    return pd.Timestamp(start).tz_convert("UTC").isoformat() if start and pd.Timestamp(start).tzinfo else start
+
+
+def tomo_complete(path: Path) -> Completion:
+    """A tomography scan is complete when its HDF5 file opens and reads (its writer closed it).
+
+    "Stopped growing" is the watch's settle check (sizes and modification times unchanged
+    for ``--settle-s``).
+    """
+    return hdf5_complete(path)
+
+
 LIVE_KINDS: dict[str, LiveKind] = {
     "sxdm": LiveKind(
         name="sxdm",
@@ -89,5 +163,13 @@ LIVE_KINDS: dict[str, LiveKind] = {
         assemble=_sxdm_assemble,
         start_time=_sxdm_start,
     ),
+    "tomo": LiveKind(
+        name="tomo",
+        store_name="tomo_series.zarr",
+        formats=frozenset({"dxchange", "nxtomo"}),
+        complete=tomo_complete,
+        compute=_tomo_compute,
+        assemble=_tomo_assemble,
+        start_time=_tomo_start,
+    ),
 }
-_ = hdf5_complete  # DXchange scans (tomography) are the next kind: complete when their writer closed them

@@ -96,7 +96,7 @@ class LiveSeries:
                 return e["signature"]
         return None
 
-    def add(self, key: str, signature: Any, compute: Callable[[str], xr.Dataset]) -> None:
+    def add(self, key: str, signature: Any, compute: Callable[[str, Path], xr.Dataset]) -> None:
         """Compute one measurement and write its frame (atomically); replaces a stale one.
 
         Parameters
@@ -106,14 +106,33 @@ class LiveSeries:
         signature : object
             JSON-able signature of its input files (sizes, modification times).
         compute : callable
-            ``compute(key) -> Dataset`` of one measurement (no ``frame`` dimension).
+            ``compute(key, side) -> Dataset`` of one measurement (no ``frame`` dimension);
+            ``side`` is the frame's own folder for what the store needs beside it.
         """
         old = [e for e in self.entries if e["key"] == key]
-        name = old[0]["frame"] if old else f"{len(self.entries):06d}.zarr"
-        write_frame(compute(key), self.work / "frames" / name)  # atomic; the store's own frame writer
+        name = old[0]["frame"] if old else self._free_name()
+        side = self.side_of(name)
+        if side.exists():
+            shutil.rmtree(side)  # left by a run killed while computing this frame
+        write_frame(compute(key, side), self.work / "frames" / name)  # atomic; the store's own frame writer
         entry = {"key": key, "signature": json.loads(_json(signature)), "frame": name}
         self.entries = [entry if e["key"] == key else e for e in self.entries] if old else [*self.entries, entry]
         self._save()
+
+    def _free_name(self) -> str:
+        used = {e["frame"] for e in self.entries}
+        n = len(self.entries)
+        while f"{n:06d}.zarr" in used:
+            n += 1
+        return f"{n:06d}.zarr"
+
+    def side_of(self, frame: str) -> Path:
+        """The side folder of a frame (e.g. a tomography scan's kept volume)."""
+        return self.work / "side" / Path(frame).stem
+
+    def sides(self) -> list[Path]:
+        """Each stored measurement's side folder, in acquisition order."""
+        return [self.side_of(e["frame"]) for e in self.entries]
 
     def frames(self) -> list[xr.Dataset]:
         """The stored measurements in acquisition order (lazy)."""

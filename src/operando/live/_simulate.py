@@ -1,16 +1,24 @@
-"""A beamtime on a laptop: the demo's LMNO half cell written into a folder as it happens.
+"""A beamtime on a laptop: one of the demo's cells written into a folder as it happens.
 
-The potentiostat file grows row by row (EC-Lab text export, flushed in pieces, the last
-line sometimes half written), and every ``interval_s`` seconds one K-map is acquired the
-way Bliss writes one: the master file appears first with scans that have not ended, the
-Lima frame files land one by one, and the master is rewritten with every scan's
-``end_time`` when the map is done. Experiment time runs faster than wall time: the whole
-C/2 cycle passes in ``n_maps * interval_s`` seconds, each map at the charge state it has in
-the demo.
+``experiment="sxdm"`` (default), the LMNO half cell: the potentiostat file grows row by
+row (EC-Lab text export, flushed in pieces, the last line sometimes half written), and
+every ``interval_s`` seconds one K-map is acquired the way Bliss writes one: the master
+file appears first with scans that have not ended, the Lima frame files land one by one,
+and the master is rewritten with every scan's ``end_time`` when the map is done.
+Experiment time runs faster than wall time: the whole C/2 cycle passes in
+``n_maps * interval_s`` seconds, each map at the charge state it has in the demo.
+
+``experiment="tomo"``, the Li|solid electrolyte|Li cell stripped at constant current:
+its potentiostat file (CSV) grows the same way, and every ``interval_s`` seconds one
+DXchange scan is written in place the way a tomography writer does: the file is created
+with its metadata and start date, the flats and darks come first, the projections are
+appended block by block (each flushed), and the end date is written when the file is
+closed. Each scan is the demo's phantom at that stage of stripping, dated on the record.
 """
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 import time
@@ -22,10 +30,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["SIMULATED_ECHEM_NAME", "BeamtimePlan", "plan_beamtime", "simulate_beamtime"]
+__all__ = [
+    "EXPERIMENTS",
+    "SIMULATED_ECHEM_NAME",
+    "SIMULATED_TOMO_ECHEM_NAME",
+    "BeamtimePlan",
+    "plan_beamtime",
+    "simulate_beamtime",
+]
 
 # the potentiostat file the simulator writes under ``echem/`` (watch it with --echem)
 SIMULATED_ECHEM_NAME = "LMNO_halfcell_live_C01.mpt"
+# the same for the tomography beamtime (``experiment="tomo"``)
+SIMULATED_TOMO_ECHEM_NAME = "LiSELi_stripping_live.csv"
+EXPERIMENTS = ("sxdm", "tomo")
+"""What :func:`simulate_beamtime` can write: K-maps of the LMNO cell, or tomography scans of the Li|SE|Li cell."""
 
 
 @dataclass(frozen=True)
@@ -106,11 +125,11 @@ def _strip_end_times(master: Path, out: Path) -> None:
 class _GrowingText:
     """An instrument's text file that grows: header first, then rows as the clock passes."""
 
-    def __init__(self, full: Path, out: Path, *, time_column: int, header_lines: int) -> None:
+    def __init__(self, full: Path, out: Path, *, time_column: int, header_lines: int, sep: bytes = b"\t") -> None:
         lines = full.read_bytes().splitlines(keepends=True)
         self.header = b"".join(lines[:header_lines])
         self.rows = lines[header_lines:]
-        self.times = np.array([float(r.split(b"\t")[time_column]) for r in self.rows])
+        self.times = np.array([float(r.split(sep)[time_column]) for r in self.rows])
         self.out = out
         self.written = 0
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -141,38 +160,49 @@ def simulate_beamtime(
     tick_s: float = 0.5,
     on_event: Callable[[str], None] | None = None,
     sleep: Callable[[float], Any] = time.sleep,
+    experiment: str = "sxdm",
 ) -> list[Path]:
-    """Write the demo's LMNO experiment into ``root`` over time, as instruments would.
+    """Write one of the demo's experiments into ``root`` over time, as instruments would.
 
     Parameters
     ----------
     root : path
-        The folder (created); receives ``echem/LMNO_halfcell_live_C01.mpt`` and
-        ``sxdm/kmap_NN/`` (Bliss master + Lima files).
+        The folder (created). ``experiment="sxdm"``: receives
+        ``echem/LMNO_halfcell_live_C01.mpt`` and ``sxdm/kmap_NN/`` (Bliss master + Lima
+        files). ``experiment="tomo"``: ``echem/LiSELi_stripping_live.csv`` and
+        ``tomo/LiSELi_scan_NN.h5`` (DXchange).
     n_maps : int
-        K-maps to acquire (1-17), at the demo's charge states.
+        Measurements to acquire: K-maps (1-17, at the demo's charge states) or
+        tomography scans (1-12, one every 20 min of stripping).
     interval_s : float
-        Wall seconds between two K-maps.
+        Wall seconds between two measurements.
     tick_s : float
         How often the potentiostat file is extended.
     on_event : callable, optional
         Called with a line for each thing written.
     sleep : callable
         ``time.sleep`` (tests may pass a faster clock).
+    experiment : {"sxdm", "tomo"}
+        Which beamtime.
 
     Returns
     -------
     list of pathlib.Path
-        The K-maps' master files, in acquisition order.
+        The K-maps' master files or the scans, in acquisition order.
     """
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"experiment must be one of {EXPERIMENTS}, got {experiment!r}")
+    if not interval_s > 0 or not tick_s > 0:
+        raise ValueError("interval_s and tick_s must be > 0")
+    if experiment == "tomo":
+        return _tomo_beamtime(Path(root), n_scans=n_maps, interval_s=interval_s, tick_s=tick_s,
+                              say=on_event or (lambda _line: None), sleep=sleep)  # fmt: skip
     from operando import echem, synthetic
     from operando.demo import LATTICE_A_AT_X0, LATTICE_A_AT_X1, measurement_schedule
     from operando.timeline import align
 
     if not 1 <= n_maps <= 17:
         raise ValueError(f"n_maps must be 1-17, got {n_maps}")
-    if not interval_s > 0 or not tick_s > 0:
-        raise ValueError("interval_s and tick_s must be > 0")
     say = on_event or (lambda _line: None)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -245,5 +275,140 @@ def simulate_beamtime(
         growing.grow_to(float(record.time_s[-1]) + 1.0)
         say("beamtime over: the potentiostat file is complete")
         return masters
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# the tomography beamtime: the demo's Li|SE|Li stripping experiment (scan every 20 min, 5 min each)
+_FIRST_SCAN_S, _SCAN_S, _SCAN_EVERY_S = 600.0, 300.0, 1200.0
+
+
+def _stripping_record(frames: list[Any], t0: Any) -> Any:
+    """The cell's potentiostat record: constant stripping current, Butler-Volmer voltage on the true contact."""
+    from operando import echem
+    from operando.echem import EchemMetadata, SymmetricCellModel, cell_voltage
+
+    scan_mid = np.array([_FIRST_SCAN_S + f.time_s + _SCAN_S / 2 for f in frames])
+    t = np.arange(0.0, _FIRST_SCAN_S + frames[-1].time_s + 2 * _SCAN_S, 10.0)
+    span_h = max(frames[-1].time_s - frames[0].time_s, _SCAN_EVERY_S) / 3600.0
+    current = max(frames[-1].charge_mAh, 1e-6) / span_h  # mA
+    areas = np.stack([np.interp(t, scan_mid, [f.contact_area_mm2[i] for f in frames]) for i in (0, 1)], axis=1)
+    footprint_mm2 = float(frames[0].footprint.sum()) * (frames[0].voxel_size_um * 1e-3) ** 2
+    model = SymmetricCellModel(
+        j0_mA_cm2=2.0,
+        interphase_conductivity_S_cm=1e-4,
+        electrolyte_thickness_um=200.0,
+        electrolyte_conductivity_S_cm=1e-3,
+        electrolyte_area_mm2=footprint_mm2,
+    )
+    voltage = cell_voltage(model, np.full(t.size, current), areas, 1.0)
+    return echem.EchemRecord.from_columns(
+        time_s=t,
+        voltage_V=voltage,
+        current_mA=np.full(t.size, current),
+        timestamp=pd.Timestamp(t0) + pd.to_timedelta(t, unit="s"),
+        meta=EchemMetadata(source="", format="synthetic", start_time=t0),
+    )
+
+
+def _write_scan_in_place(src: Path, dst: Path, *, blocks: int, pause: Callable[[], None]) -> None:
+    """Write a DXchange file into place as a tomography writer does, from a finished copy.
+
+    Metadata, angles and start date first; then flats and darks; then the projections,
+    block by block, each block flushed; the end date last, and the file closed.
+    """
+    import h5py
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(src, "r") as fin, h5py.File(dst, "w") as fout:
+
+        def copy_all_but_data(name: str, obj: Any) -> None:
+            if isinstance(obj, h5py.Dataset) and name not in ("exchange/data", "process/acquisition/end_date"):
+                fout.copy(obj, name)
+
+        fin.visititems(copy_all_but_data)
+        for k, v in fin.attrs.items():
+            fout.attrs[k] = v
+        data = fin["exchange/data"]
+        out = fout.create_dataset("exchange/data", shape=data.shape, dtype=data.dtype, chunks=data.chunks)
+        for k, v in data.attrs.items():
+            out.attrs[k] = v
+        fout.flush()
+        pause()
+        edges = np.linspace(0, data.shape[0], blocks + 1).round().astype(int)
+        for a, b in itertools.pairwise(edges):
+            out[a:b] = data[a:b]
+            fout.flush()
+            pause()
+        if "process/acquisition/end_date" in fin:
+            fout.copy(fin["process/acquisition/end_date"], "process/acquisition/end_date")
+
+
+def _tomo_beamtime(
+    root: Path,
+    *,
+    n_scans: int,
+    interval_s: float,
+    tick_s: float,
+    say: Callable[[str], None],
+    sleep: Callable[[float], Any],
+) -> list[Path]:
+    from datetime import UTC, datetime, timedelta
+
+    from operando import echem, synthetic
+    from operando.demo import TOMO_PHANTOM
+
+    if not 1 <= n_scans <= 12:
+        raise ValueError(f"n_maps (scans) must be 1-12, got {n_scans}")
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="operando-beamtime-"))
+    try:
+        t0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
+        frames = synthetic.simulate_cell_series(max(n_scans, 2), **{**TOMO_PHANTOM, "scan_interval_s": _SCAN_EVERY_S})
+        frames = frames[:n_scans]
+        record = _stripping_record(frames, t0)
+        full = echem.write_csv(record, staging / SIMULATED_TOMO_ECHEM_NAME)
+        columns = full.read_text(encoding="utf-8").splitlines()[0].split(",")
+        growing = _GrowingText(
+            full, root / "echem" / SIMULATED_TOMO_ECHEM_NAME, time_column=columns.index("time_s"), header_lines=1,
+            sep=b",",
+        )  # fmt: skip
+        say(f"potentiostat file: {growing.out}")
+        windows = np.array([[_FIRST_SCAN_S + f.time_s, _FIRST_SCAN_S + f.time_s + _SCAN_S] for f in frames])
+        plan = plan_beamtime(float(record.time_s[-1]), n_maps=n_scans, interval_s=interval_s, frames=windows)
+        staged = []
+        for k, f in enumerate(frames):
+            name = f"LiSELi_scan_{k:02d}.h5"
+            start = t0 + timedelta(seconds=float(windows[k, 0]))
+            src = synthetic.write_cell_dxchange(staging / name, f, n_angles=180, flat_counts=6e4, start_time=start,
+                                                scan_duration_s=_SCAN_S, seed=k)  # fmt: skip
+            staged.append((src, root / "tomo" / name))
+        clock0 = time.monotonic()
+
+        def wall() -> float:
+            return time.monotonic() - clock0
+
+        scans: list[Path] = []
+        for j, (src, dst) in enumerate(staged):
+            while wall() < plan.map_starts_s[j]:
+                growing.grow_to(plan.wall_to_experiment(wall()), split_last=True)
+                sleep(tick_s)
+            say(f"scan {j}: {dst} started")
+            blocks = 6
+            gap = min((plan.map_ends_s[j] - plan.map_starts_s[j]) / (blocks + 1), tick_s)
+
+            def pause(gap: float = gap) -> None:
+                growing.grow_to(plan.wall_to_experiment(wall()))
+                sleep(gap)
+
+            _write_scan_in_place(src, dst, blocks=blocks, pause=pause)
+            scans.append(dst)
+            say(f"scan {j}: {dst} done")
+            while j + 1 < len(staged) and wall() < plan.map_ends_s[j]:
+                growing.grow_to(plan.wall_to_experiment(wall()), split_last=True)
+                sleep(tick_s)
+        growing.grow_to(float(record.time_s[-1]) + 1.0)
+        say("beamtime over: the potentiostat file is complete")
+        return scans
     finally:
         shutil.rmtree(staging, ignore_errors=True)

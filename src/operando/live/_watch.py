@@ -36,8 +36,16 @@ __all__ = ["Watch", "WatchEvent"]
 _SUFFIXES = {".h5", ".hdf5", ".hdf", ".nxs", ".nx5"}
 
 
-def _compute(kind: LiveKind, done: list[str], options: Mapping[str, Any], key: str) -> Any:
-    return kind.compute(key, done, options)
+def _compute(kind: LiveKind, done: list[str], options: Mapping[str, Any], key: str, side: Path) -> Any:
+    return kind.compute(key, done, options, side)
+
+
+def _unchanged(signature: Any) -> bool:
+    """Whether the files of a stored signature still have the sizes and times it records (no file is opened)."""
+    if not signature:
+        return False
+    paths = tuple(Path(entry[0]) for entry in signature)
+    return bool(json.loads(json.dumps(file_signature(paths))) == signature)
 
 
 @dataclass(frozen=True)
@@ -239,6 +247,8 @@ class Watch:
                 continue
             kind, series = self.kinds[name], self._series[name]
             key = str(path.resolve())
+            if _unchanged(series.signature_of(key)) or (key in self._failed and _unchanged(self._failed[key])):
+                continue  # finished (or failed) from these very bytes: not opened again
             done = kind.complete(path)
             if not done.done:
                 self._seen.pop(path, None)
@@ -246,7 +256,7 @@ class Watch:
             sig = file_signature(done.files)
             if series.signature_of(key) == json.loads(json.dumps(sig)):
                 continue  # finished earlier (this run or the last) from the same bytes
-            if self._failed.get(key) == sig:
+            if self._failed.get(key) == json.loads(json.dumps(sig)):
                 continue  # failed on these bytes: tried again when its files change
             first = self._seen.get(path)
             if first is None or first[0] != sig:
@@ -260,7 +270,7 @@ class Watch:
                 series.add(key, sig, partial(_compute, kind, list(series.keys), series.options))
                 series.order(kind.start_time)
             except OperandoError as exc:
-                self._failed[key] = sig
+                self._failed[key] = json.loads(json.dumps(sig))
                 self._fail(name, key, str(exc))
                 events.append(WatchEvent("failed", name, key, str(exc)))
                 changed.add(name)  # the page shows the error
@@ -276,7 +286,15 @@ class Watch:
             changed.update(n for n, s in self._series.items() if s.entries)
         for name in sorted(changed):
             if self._series[name].entries:
-                self._write_store(name)
+                target = str(self._series[name].target)
+                try:
+                    self._write_store(name)
+                except OperandoError as exc:  # e.g. scans on different grids: the store stays as it was
+                    self._fail(name, target, str(exc))
+                    events.append(WatchEvent("failed", name, target, str(exc)))
+                else:
+                    if self.errors.pop(target, None) is not None:
+                        self._save_errors()
         if changed:
             self.version += 1
             if self.report and self._write_report():
@@ -289,7 +307,8 @@ class Watch:
 
         kind, series = self.kinds[name], self._series[name]
         frames = series.frames()
-        ds = kind.assemble(frames, series.keys, self._record, series.options)
+        scratch = series.work / "assemble"
+        ds = kind.assemble(frames, series.keys, self._record, series.options, series.sides(), scratch)
         parameters = {**series.options, "echem": str(self.echem) if self.echem else None, "live": True}
         inputs = [Path(k) for k in series.keys]
         write_results(ds, series.target, parameters=parameters, inputs=inputs, overwrite=True)

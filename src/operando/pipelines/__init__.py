@@ -13,8 +13,14 @@ _SOURCES = {
     "between_scans_placeholder": "operando.pipelines._tomo_analysis",
     "register_scans": "operando.pipelines._tomo_analysis",
     "scan_analyses": "operando.pipelines._tomo_analysis",
+    "TOMO_OPTION_NAMES": "operando.pipelines._tomo_plan",
+    "assemble_tomo_scans": "operando.pipelines._tomo_plan",
+    "measure_tomo_scan": "operando.pipelines._tomo_plan",
+    "tomo_scan_window": "operando.pipelines._tomo_plan",
+    "tomo_series_options": "operando.pipelines._tomo_plan",
 }
 
 __all__ = ["between_scans", "between_scans_placeholder", "register_scans", "scan_analyses"]
+__all__ += ["TOMO_OPTION_NAMES", "assemble_tomo_scans", "measure_tomo_scan", "tomo_scan_window", "tomo_series_options"]
 
 __getattr__, __dir__ = lazy_exports(__name__, _SOURCES, __all__)
