@@ -8,16 +8,32 @@ HDF5 file of no known layout is the generic format here, last in the registry.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from operando.errors import CorruptFileError
+from operando._hashing import DataFile
+from operando.errors import CorruptFileError, ParameterError
 from operando.formats import Format
 
-__all__ = ["FORMATS", "HDF5_MAGIC", "describe_container", "hdf5_sniffer", "is_hdf5", "scalar", "shape_text", "walk"]
+__all__ = [
+    "FOLLOW_HELP",
+    "FORMATS",
+    "HDF5_MAGIC",
+    "DataFile",
+    "LinkOutsideFolderError",
+    "data_files",
+    "describe_container",
+    "hdf5_sniffer",
+    "is_hdf5",
+    "scalar",
+    "shape_text",
+    "walk",
+]
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
@@ -121,6 +137,243 @@ def _walk(
                 _walk(obj, path, visited, datasets, dangling, base, outside)
         elif isinstance(obj, h5py.Dataset):
             datasets.append(path)
+
+
+FOLLOW_HELP = (
+    "Read data that HDF5 external links, virtual-dataset sources or external raw storage of the input "
+    "file take from outside the input file's folder. Off by default: a master file can point anywhere "
+    "on disk, so its links are followed only inside its own folder tree (where Bliss and Lima write "
+    "their files)."
+)
+"""Help text of the ``--follow-external-links`` option of the commands that read HDF5 masters."""
+
+
+class LinkOutsideFolderError(ParameterError):
+    """An HDF5 file takes data from a file outside its own folder, and following was not asked for."""
+
+
+_PRINTF = re.compile(r"%(b|%)")
+
+
+def _printf_files(folder: Path, pattern: str) -> list[Path]:
+    """Files that a printf-style virtual-dataset source name matches (HDF5: ``%b`` is the block
+    number, ``%%`` a literal ``%``), relative to ``folder`` unless absolute.
+
+    Examples
+    --------
+    >>> _printf_files(Path("/nonexistent"), "lima_%b.h5")
+    []
+    """
+    import glob as globmod
+
+    text = pattern if Path(pattern).is_absolute() else str(folder / pattern)
+    glob_text, regex = "", ""
+    # split keeps the captured "b" / "%" between the literal pieces
+    for k, piece in enumerate(_PRINTF.split(text)):
+        if k % 2 == 0:
+            glob_text += globmod.escape(piece)
+            regex += re.escape(piece)
+        elif piece == "b":
+            glob_text += "*"
+            regex += r"\d+"
+        else:
+            glob_text += "%"
+            regex += "%"
+    return [Path(f) for f in sorted(globmod.glob(glob_text)) if re.fullmatch(regex, f) and Path(f).is_file()]
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` (resolved) lies in ``folder`` (resolved) or below it."""
+    resolved = path.resolve()
+    return resolved == folder or folder in resolved.parents
+
+
+class _Collector:
+    """Collects the files that datasets read from, refusing those outside the master's folder."""
+
+    def __init__(self, master: Path, follow: bool) -> None:
+        self.master = master.resolve()
+        self.folder = self.master.parent
+        self.follow = follow
+        self.found: dict[Path, str] = {}
+        self.seen: set[tuple[str, str]] = set()
+
+    def admit(self, path: Path, via: str) -> None:
+        resolved = path.resolve()
+        if not self.follow and not _inside(resolved, self.folder):
+            raise LinkOutsideFolderError(
+                f"{via} reads {resolved}, outside the file's folder {self.folder} (a master file can point "
+                "anywhere on disk): refused; give --follow-external-links to read it",
+                path=self.master,
+            )
+        if resolved != self.master and resolved.is_file():
+            self.found.setdefault(resolved, via)
+
+    def opened(self, obj: Any, via: str) -> None:
+        """The file HDF5 actually opened for ``obj`` (external links may fall back to other folders)."""
+        filename = getattr(getattr(obj, "file", None), "filename", None)
+        if filename:
+            self.admit(Path(filename), via)
+
+    def open_path(self, fh: Any, name: str) -> Any:
+        """The dataset or group at ``name`` in ``fh``, each external link on the way admitted before
+        it is followed; None when absent or dangling (the reader reports those)."""
+        import h5py
+
+        group = fh["/"]
+        obj: Any = group
+        for part in [p for p in name.split("/") if p]:
+            if not isinstance(group, h5py.Group):
+                return None
+            try:
+                link = group.get(part, getlink=True)
+            except (KeyError, OSError, RuntimeError, ValueError):
+                return None
+            if link is None:
+                return None
+            via = f"{group.name.rstrip('/')}/{part}"
+            if isinstance(link, h5py.ExternalLink):
+                via = f"external link {via} -> {link.filename}:{link.path}"
+                target = Path(link.filename)
+                self.admit(target if target.is_absolute() else Path(group.file.filename).parent / target, via)
+            try:
+                obj = group[part]
+            except (KeyError, OSError, RuntimeError, ValueError):
+                return None
+            self.opened(obj, f"link {via}" if not via.startswith("external") else via)
+            group = obj
+        return obj if isinstance(obj, h5py.Dataset | h5py.Group) else None
+
+    def group(self, fh: Any, group: Any) -> None:
+        """Admit the targets of every external link below ``group`` (each before it is opened)."""
+        import h5py
+
+        names: list[str] = []
+
+        def visit(name: str, link: Any) -> None:
+            if isinstance(link, h5py.ExternalLink):
+                names.append(f"{group.name.rstrip('/')}/{name}")
+
+        group.visititems_links(visit)
+        for name in names:
+            obj = self.open_path(fh, name)
+            if isinstance(obj, h5py.Dataset):
+                self.dataset(obj, name)
+
+    def dataset(self, ds: Any, where: str, depth: int = 0) -> None:
+        """Admit the files ``ds`` takes its bytes from: virtual-dataset sources (recursively) and
+        external raw storage."""
+        import h5py
+
+        holder = Path(ds.file.filename)
+        key = (str(holder.resolve()), ds.name or where)
+        if key in self.seen or depth > 8:
+            return
+        self.seen.add(key)
+        external = ds.external
+        for name, _offset, _size in external or ():
+            text = os.fsdecode(name)
+            # HDF5 resolves relative external raw storage against the working directory (no
+            # HDF5_EXTFILE_PREFIX set): the file it will read is that one
+            self.admit(
+                Path(text) if Path(text).is_absolute() else Path.cwd() / text,
+                f"external raw storage of {where}: {text}",
+            )
+        if not ds.is_virtual:
+            return
+        for vs in ds.virtual_sources():
+            name = vs.file_name
+            via = f"virtual dataset source of {where}: {name}"
+            if name == ".":
+                candidates = [holder]
+            elif _PRINTF.search(name):
+                candidates = _printf_files(holder.parent, name)
+            else:
+                candidates = [Path(name) if Path(name).is_absolute() else holder.parent / name]
+            for cand in candidates:
+                self.admit(cand, via)
+                if not cand.is_file():
+                    continue
+                try:
+                    with h5py.File(cand, "r") as src:
+                        inner = src.get(vs.dset_name)
+                        if isinstance(inner, h5py.Dataset) and (inner.is_virtual or inner.external):
+                            self.dataset(inner, f"{cand.name}:{vs.dset_name}", depth + 1)
+                except (OSError, KeyError, RuntimeError, ValueError):
+                    continue  # an unreadable source: the reader reports it when it reads the frames
+
+
+def data_files(
+    path: str | os.PathLike[str], datasets: Iterable[str], *, follow: bool = False, fh: Any = None
+) -> list[DataFile]:
+    """The files whose bytes the named datasets of an HDF5 file read, besides the file itself.
+
+    Follows, for each dataset path: HDF5 external links on the way (each admitted before it
+    is opened), the file HDF5 actually opened, virtual-dataset sources (``"."`` is the file
+    itself; printf-style ``%b`` names match every block file on disk; sources that are
+    virtual again are followed), and external raw storage (``dataset.external``, resolved
+    against the working directory as HDF5 does). A file that is absent is not listed (the
+    reader reports it), nor is a dataset that is absent or dangles.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The HDF5 file given as input (the master).
+    datasets : iterable of str
+        Absolute paths in it of the datasets a reader reads; a group stands for every
+        external link below it (its virtual datasets are not opened: name those).
+    follow : bool
+        False (default): a file outside the master's folder tree (after resolving symbolic
+        links and ``..``) raises :class:`LinkOutsideFolderError`, before it is opened.
+    fh : h5py.File, optional
+        The master, already open.
+
+    Returns
+    -------
+    list of DataFile
+        Sorted by path; the master itself is never listed.
+
+    Raises
+    ------
+    LinkOutsideFolderError
+        A file outside the master's folder, unless ``follow``.
+    CorruptFileError
+        The master cannot be opened.
+
+    Examples
+    --------
+    >>> import h5py, tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     with h5py.File(os.path.join(d, "frames.h5"), "w") as f:
+    ...         f["data"] = np.zeros((2, 3))
+    ...     with h5py.File(os.path.join(d, "master.h5"), "w") as f:
+    ...         f["frames"] = h5py.ExternalLink("frames.h5", "/data")
+    ...     [f.path.name for f in data_files(os.path.join(d, "master.h5"), ["/frames"])]
+    ['frames.h5']
+    """
+    import h5py
+
+    master = Path(path)
+    collector = _Collector(master, follow)
+    if fh is None:
+        try:
+            fh = h5py.File(master, "r")
+        except OSError as exc:
+            raise CorruptFileError(f"cannot be opened as HDF5: {exc}", path=master) from exc
+        close = True
+    else:
+        close = False
+    try:
+        for name in ("/" + n.lstrip("/") for n in datasets):
+            obj = collector.open_path(fh, name)
+            if isinstance(obj, h5py.Dataset):
+                collector.dataset(obj, name)
+            elif isinstance(obj, h5py.Group):
+                collector.group(fh, obj)
+    finally:
+        if close:
+            fh.close()
+    return [DataFile(p, master, via) for p, via in sorted(collector.found.items())]
 
 
 def _vds_sources(ds: Any, base: Path) -> tuple[list[str], list[str]]:

@@ -49,10 +49,29 @@ def _describe_store(path: Path) -> dict[str, Any]:
     if "operando_inputs" in ds.attrs:
         try:
             inputs = json.loads(ds.attrs["operando_inputs"])
-            out["inputs"] = [f"{i['name']} sha256={i['sha256'][:12]}…" for i in inputs]
+            out["inputs"] = [_input_line(i) for i in inputs]
         except (ValueError, KeyError, TypeError) as exc:
             raise IncompleteStoreError("its provenance (operando_inputs) is not readable", path=path) from exc
     return out
+
+
+def _input_line(entry: dict[str, Any]) -> str:
+    """One provenance input as ``info`` shows it: name, checksum (full or sampled, said), and
+    the input that reached it.
+
+    Examples
+    --------
+    >>> _input_line({"name": "s.h5", "sha256": "ab" * 32, "bytes": 9})
+    's.h5 sha256=abababababab…'
+    >>> _input_line({"name": "scan1/l.h5", "hash": "sampled-sha256:16x64KiB:" + "cd" * 32, "via": "s.h5: vds"})
+    'scan1/l.h5 sampled-sha256:16x64KiB:cdcdcdcdcdcd… (via s.h5: vds)'
+    """
+    if "sha256" in entry:
+        text = f"{entry['name']} sha256={entry['sha256'][:12]}…"
+    else:
+        kind, _, digest = str(entry["hash"]).rpartition(":")
+        text = f"{entry['name']} {kind}:{digest[:12]}…"
+    return text + (f" (via {entry['via']})" if "via" in entry else "")
 
 
 def describe(path: str | PathLike[str]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
@@ -79,6 +80,15 @@ MonitorOption = Annotated[
 WidePixelsOption = Annotated[
     bool, typer.Option("--wide-pixels", help="Maxipix 2x2: spread the wide pixels' counts over the chip gap.")
 ]
+FollowOption = Annotated[
+    bool,
+    typer.Option(
+        "--follow-external-links",
+        help="Read data that HDF5 external links, virtual-dataset sources or external storage of the master take "
+        "from outside its folder. Off by default: a master file can point anywhere on disk, so links are "
+        "followed only inside its own folder tree (where Bliss writes the Lima files).",
+    ),
+]
 PhasesOption = Annotated[
     str,
     typer.Option(
@@ -120,6 +130,7 @@ def process(
     monitor: MonitorOption = "auto",
     widths: Annotated[bool, typer.Option("--widths", help="Add the 3D peak widths (second moments of Q).")] = False,
     detector: DetectorOption = None,
+    follow_external_links: FollowOption = False,
     echem: Annotated[
         Path | None,
         typer.Option("--echem", help="Potentiostat file: the map gets the voltage, capacity, x(Li) it was taken at."),
@@ -131,7 +142,7 @@ def process(
 ) -> None:
     """Reduce a K-map (3D centre of mass of Q per point) and write d-spacing, strain and tilt maps."""
     check_output(out, [path, echem, mask], overwrite=overwrite)
-    from operando.pipelines.sxdm import parse_reflection, process_kmap
+    from operando.pipelines.sxdm import kmap_data_files, parse_reflection, process_kmap
     from operando.store import write_results
 
     scan_numbers, hkl = _scan_range(scans), parse_reflection(reflection) if reflection else None
@@ -158,8 +169,12 @@ def process(
             wide_pixels=wide_pixels,
             phases=_phases(phases),
             monitor=monitor,
+            follow_external_links=follow_external_links,
         )
-        inputs = [path, *([mask] if mask is not None else [])]
+        inputs: list[str | os.PathLike[str]] = [path, *([mask] if mask is not None else [])]
+        inputs += kmap_data_files(
+            path, scans=scan_numbers, detector=detector, follow_external_links=follow_external_links
+        )
         if echem is not None:
             inputs.append(echem)
             parameters["echem"] = str(echem)
@@ -195,6 +210,7 @@ def series(
     phases: PhasesOption = "auto",
     monitor: MonitorOption = "auto",
     detector: DetectorOption = None,
+    follow_external_links: FollowOption = False,
     register: Annotated[
         bool,
         typer.Option("--register/--no-register", help="Move every map onto the reference map's crystal position."),
@@ -250,6 +266,7 @@ def series(
             wide_pixels=wide_pixels,
             phases=_phases(phases),
             monitor=monitor,
+            follow_external_links=follow_external_links,
         )
     ds = open_results(target)
     typer.echo(f"{target}: {ds.sizes['frame']} maps of {ds.sizes['y']} x {ds.sizes['x']} points")
@@ -322,6 +339,7 @@ def qspace(
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")] = False,
     detector: DetectorOption = None,
+    follow_external_links: FollowOption = False,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
     quiet: QuietOption = False,
@@ -335,7 +353,14 @@ def qspace(
     shape, region = _bins(bins), _region(points)
     with run_on(scheduler, workers, quiet=quiet, description="q-space"):
         target, cube = qspace_cube(
-            path, out, scans=_scan_range(scans), shape=shape, points=region, overwrite=overwrite, detector=detector
+            path,
+            out,
+            scans=_scan_range(scans),
+            shape=shape,
+            points=region,
+            overwrite=overwrite,
+            detector=detector,
+            follow_external_links=follow_external_links,
         )
     total = cube.qspace.sum("point").values
     peak = np.unravel_index(int(total.argmax()), total.shape)

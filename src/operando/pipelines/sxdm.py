@@ -15,6 +15,7 @@ import dask
 import numpy as np
 import xarray as xr
 
+from operando._hashing import DataFile
 from operando.echem import EchemRecord
 from operando.errors import MissingMetadataError, ParameterError
 from operando.parallel import local_scheduler, single_threaded_blas
@@ -59,6 +60,7 @@ __all__ = [
     "SeriesPlan",
     "add_phase_maps",
     "align_series",
+    "kmap_data_files",
     "parse_reflection",
     "place_map",
     "plan_series",
@@ -194,6 +196,7 @@ def process_kmap(
     phases: PhaseMode = "auto",
     monitor: str | None = "auto",
     monitor_reference: float | None = None,
+    follow_external_links: bool = False,
 ) -> tuple[xr.Dataset, dict[str, Any]]:
     """Strain and tilt maps of a K-map (Bliss master or SPEC + EDF, found by content).
 
@@ -255,6 +258,10 @@ def process_kmap(
     monitor_reference : float, optional
         The monitor value counts are scaled to (the map's median by default; a series
         gives its reference map's, so intensities compare across maps).
+    follow_external_links : bool
+        Read HDF5 links, virtual-dataset sources and external storage that leave the
+        master's folder (refused by default: :func:`operando.sxdm.io.read_kmap_metadata`).
+        The files read besides the master: :func:`kmap_data_files`.
 
     Returns
     -------
@@ -265,7 +272,13 @@ def process_kmap(
     parameters : dict
         Resolved parameters (for provenance).
     """
-    source = open_kmap(path, scans=scans, points_per_chunk=points_per_chunk, detector=detector)
+    source = open_kmap(
+        path,
+        scans=scans,
+        points_per_chunk=points_per_chunk,
+        detector=detector,
+        follow_external_links=follow_external_links,
+    )
     frames, meta = source.frames, source.meta
     y_um, x_um, readback = scan_grid(meta)
     if len(meta.eta_deg) < 2:
@@ -279,6 +292,8 @@ def process_kmap(
         "wide_pixels": wide_pixels,
         "phases": phases,
     }
+    if follow_external_links:
+        extra["follow_external_links"] = True
     found = monitor_counts(meta, monitor)
     extra.update(monitor=None, monitor_reference=None)
     if found is not None:
@@ -406,6 +421,33 @@ def _add_widths(maps: xr.Dataset, source: FrameSource, settings: dict[str, Any])
         maps[name] = (("y", "x"), values * keep, {"units": "1/angstrom", "long_name": f"peak {name} (std of Q)"})
 
 
+def kmap_data_files(
+    path: str | PathLike[str],
+    *,
+    scans: Sequence[int] | None = None,
+    detector: str | None = None,
+    follow_external_links: bool = False,
+) -> list[DataFile]:
+    """The files besides the master whose bytes a K-map's result reads, for its provenance.
+
+    Lima frame files (virtual-dataset sources or external links of a Bliss master), the
+    entry files of an XSOCS master, external raw storage, the EDF files of a SPEC file:
+    give them with the master as ``inputs`` of :func:`operando.store.write_results`.
+
+    Parameters
+    ----------
+    path, scans, detector, follow_external_links
+        As given to :func:`process_kmap`.
+
+    Returns
+    -------
+    list of DataFile
+        Path-likes that :func:`operando.store.provenance` records with their master.
+    """
+    meta = read_kmap_metadata(path, scans=scans, detector=detector, follow_external_links=follow_external_links)
+    return list(meta.data_files)
+
+
 def place_map(maps: xr.Dataset, record: EchemRecord) -> xr.Dataset:
     """The map on the record: its window runs from its first to its last scan start
     (public for the live watcher, which assembles maps itself).
@@ -446,6 +488,9 @@ class SeriesPlan:
         Keyword options of :func:`process_kmap` (monitor and its reference included).
     parameters : dict
         The options as stored in the provenance.
+    data_files : tuple of DataFile
+        Files besides the masters whose bytes the maps read (Lima files, EDF files), for
+        the provenance.
     """
 
     masters: tuple[str, ...]
@@ -455,6 +500,7 @@ class SeriesPlan:
     kmap_options: dict[str, Any]
     parameters: dict[str, Any]
     grid_tolerance: float
+    data_files: tuple[DataFile, ...] = ()
 
     def measure(self, key: str) -> xr.Dataset:
         """One map on the reference's grid, not yet placed on a record (scan times in attrs)."""
@@ -519,6 +565,7 @@ def plan_series(
     wide_pixels: bool = False,
     phases: PhaseMode = "auto",
     monitor: str | None = "auto",
+    follow_external_links: bool = False,
 ) -> SeriesPlan:
     """Read every map's metadata and decide the series' grid, monitor and reference.
 
@@ -542,7 +589,10 @@ def plan_series(
         raise ParameterError("give at least one Bliss master file")
     if not 0 <= reference < len(masters):
         raise ParameterError(f"reference must index one of the {len(masters)} maps, got {reference}")
-    metas = [read_kmap_metadata(p, scans=scans, detector=detector) for p in masters]
+    metas = [
+        read_kmap_metadata(p, scans=scans, detector=detector, follow_external_links=follow_external_links)
+        for p in masters
+    ]
     grids = [scan_grid(m) for m in metas]
     ref_meta = metas[reference]
     for p, meta in zip(masters, metas, strict=True):
@@ -588,6 +638,7 @@ def plan_series(
         "phases": phases,
         "monitor": ref_monitor[0] if ref_monitor is not None else "none",
         "monitor_reference": monitor_reference,
+        "follow_external_links": follow_external_links,
     }
     parameters = {
         "scans": list(scans) if scans is not None else None,
@@ -605,6 +656,8 @@ def plan_series(
         "monitor": ref_monitor[0] if ref_monitor is not None else None,
         "monitor_reference": monitor_reference,
     }
+    if follow_external_links:
+        parameters["follow_external_links"] = True
     return SeriesPlan(
         masters=tuple(str(p) for p in masters),
         reference=reference,
@@ -613,6 +666,7 @@ def plan_series(
         kmap_options=kmap_options,
         parameters=parameters,
         grid_tolerance=grid_tolerance,
+        data_files=tuple(f for meta in metas for f in meta.data_files),
     )
 
 
@@ -638,6 +692,7 @@ def process_series(
     wide_pixels: bool = False,
     phases: PhaseMode = "auto",
     monitor: str | None = "auto",
+    follow_external_links: bool = False,
 ) -> Path:
     """Process several K-maps (one master file each) into one resumable series store, on
     one grid and in the frame of one crystal.
@@ -659,7 +714,7 @@ def process_series(
         and a rerun skips finished maps (:func:`run_series`).
     scans, reflection, background, intensity_threshold, drift_correction, median_filter, detector
         See :func:`process_kmap`.
-    median_points, mask_file, wide_pixels
+    median_points, mask_file, wide_pixels, follow_external_links
         See :func:`process_kmap`.
     monitor : str or None
         See :func:`process_kmap`; every map is scaled to the reference map's median
@@ -707,6 +762,7 @@ def process_series(
         wide_pixels=wide_pixels,
         phases=phases,
         monitor=monitor,
+        follow_external_links=follow_external_links,
     )
 
     def one_map(key: str) -> xr.Dataset:
@@ -715,6 +771,7 @@ def process_series(
     parameters = {**plan.parameters, "echem": record.meta.source if record is not None else None}
     inputs = [*masters, *([record.meta.source] if record is not None and record.meta.source else [])]
     inputs += [mask_file] if mask_file is not None else []
+    inputs += plan.data_files  # Lima / EDF files: hashed with their master (operando.store.provenance)
     stage = target.with_name(target.name + ".unaligned")
     if overwrite and stage.exists():
         shutil.rmtree(stage)
@@ -902,6 +959,7 @@ def qspace_cube(
     points: tuple[slice, slice] | None = None,
     overwrite: bool = False,
     detector: str | None = None,
+    follow_external_links: bool = False,
 ) -> tuple[Path, xr.Dataset]:
     """Grid each scan point's frames of a K-map into a q-space cube and write XSOCS's qspace.h5.
 
@@ -919,7 +977,7 @@ def qspace_cube(
         Region of scan points (rows, columns); the whole map by default.
     overwrite : bool
         Replace an existing file (checked before any frame is read).
-    detector : str, optional
+    detector, follow_external_links
         See :func:`process_kmap`.
 
     Returns
@@ -937,7 +995,7 @@ def qspace_cube(
     target = Path(out)
     if target.exists() and not overwrite:
         raise ParameterError(f"{target} exists (pass overwrite=True to replace it)", path=target)
-    source = open_kmap(path, scans=scans, detector=detector)
+    source = open_kmap(path, scans=scans, detector=detector, follow_external_links=follow_external_links)
     meta = source.meta
     cube = gridded_qspace(
         source.frames,

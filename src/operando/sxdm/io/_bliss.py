@@ -32,6 +32,7 @@ import hdf5plugin  # noqa: F401  (registers the Lima compression filters)
 import numpy as np
 from numpy.typing import NDArray
 
+from operando._hashing import DataFile
 from operando.errors import CorruptFileError, MissingMetadataError, SXDMLayoutError, UnsupportedFormatError
 from operando.sxdm._geometry import DetectorGeometry
 from operando.sxdm.io._lima import chunk_index, read_indexed_frames, thread_buffer
@@ -131,6 +132,9 @@ class KMapMetadata:
         Angle of each scan; NaN where the motor moved during that scan.
     y_um, x_um : (y,) and (x,) ndarray
         Piezo positions of the map rows and columns (first scan).
+    data_files : tuple of DataFile
+        Files besides ``path`` whose bytes the map reads (Lima files, entry files, EDF
+        files), for the provenance; filled by :func:`operando.sxdm.io.read_kmap_metadata`.
     """
 
     path: Path
@@ -148,6 +152,7 @@ class KMapMetadata:
     x_um: NDArray[np.float64]
     missing: tuple[str, ...] = field(default=())
     detector_name: str = ""
+    data_files: tuple[DataFile, ...] = field(default=())
 
 
 def nominal_grid(scan: BlissScan) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
