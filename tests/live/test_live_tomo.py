@@ -1,0 +1,299 @@
+"""The watch follows tomography scans (DXchange) as ``operando tomo series`` would process them.
+
+Checked: a scan is taken only once its file opens cleanly and stopped growing (a scan that
+still gains projections is left alone), the store equals ``tomo series`` on the same files
+and options afterwards (variable by variable, placed on the potentiostat record, kept
+volumes included), finished scans are never opened again, ``[tomo]`` options are checked
+before anything is watched, a scan that fails is listed and the watch goes on, and the
+simulator writes a tomography beamtime that ``tomo series`` reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from operando import echem
+from operando.cli._watch import load_options
+from operando.echem import EchemMetadata
+from operando.errors import ParameterError
+from operando.live import SIMULATED_TOMO_ECHEM_NAME, Watch, simulate_beamtime
+from operando.pipelines.tomo import SeriesOptions, process_series
+from operando.store import open_results
+from operando.synthetic import simulate_cell_series, write_cell_dxchange
+
+T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
+CENTER = 16.0  # the phantom's rotation axis on its 32-pixel detector
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory):
+    """Two small scans (Poisson noise, rings, zingers) dated 20 min apart and the cell's record."""
+    d = tmp_path_factory.mktemp("staged")
+    frames = simulate_cell_series(
+        2,
+        (32, 32, 32),
+        voxel_size_um=10.0,
+        n_voids=(2, 3),
+        recede_px_per_frame=2,
+        interphase_px=2.0,
+        scan_interval_s=1200.0,
+        seed=3,
+    )
+    scans = [
+        write_cell_dxchange(
+            d / f"scan_{k}.h5",
+            f,
+            n_angles=60,
+            flat_counts=6e4,
+            seed=k,
+            zinger_fraction=1e-4,
+            start_time=T0 + timedelta(seconds=300 + f.time_s),
+            scan_duration_s=300.0,
+        )
+        for k, f in enumerate(frames)
+    ]
+    t = np.arange(0.0, 2400.0, 10.0)
+    rng = np.random.default_rng(0)
+    record = echem.EchemRecord.from_columns(
+        time_s=t,
+        voltage_V=0.012 + 0.004 * t / t[-1] + rng.normal(0, 2e-4, t.size),  # polarisation grows, ADC noise
+        current_mA=np.full(t.size, 0.4),
+        timestamp=pd.Timestamp(T0) + pd.to_timedelta(t, unit="s"),
+        meta=EchemMetadata(source="", format="synthetic", start_time=T0),
+    )
+    csv = echem.write_csv(record, d / "cell.csv")
+    return scans, csv
+
+
+def _equal_stores(batch_path: Path, live_path: Path) -> None:
+    batch, live = open_results(batch_path).load(), open_results(live_path).load()
+    assert set(batch.data_vars) == set(live.data_vars)
+    for name in batch.data_vars:
+        xr.testing.assert_equal(batch[name].reset_coords(drop=True), live[name].reset_coords(drop=True))
+    for name in ("key", "time_s"):
+        np.testing.assert_array_equal(batch[name].values, live[name].values)
+    assert live.attrs["operando_kind"] == "tomo-series"
+
+
+def test_a_scan_is_taken_once_it_stopped_growing_and_the_store_is_tomo_series(staged, tmp_path):
+    scans, csv = staged
+    raw = tmp_path / "raw"
+    (raw / "tomo").mkdir(parents=True)
+    # the later scan lands first (its file is written before the other): the store follows acquisition order
+    late = shutil.copyfile(scans[1], raw / "tomo" / "a_scan.h5")
+    events: list = []
+    w = Watch(
+        raw,
+        tmp_path / "res",
+        echem=csv,
+        options={"tomo": {"center": CENTER}},
+        settle_s=5.0,
+        report=False,
+        on_event=events.append,
+    )
+    assert w.step(now=0.0) == [] and w.pending()
+    # the writer appends to it again: it has not stopped growing
+    with h5py.File(late, "r+") as f:
+        f["exchange/extra_monitor"] = np.arange(100.0)
+    assert w.step(now=6.0) == []  # changed since last seen: the settle clock starts again
+    assert w.step(now=10.0) == []
+    assert [e.what for e in w.step(now=11.5)] == ["added"]
+    early = shutil.copyfile(scans[0], raw / "tomo" / "b_scan.h5")
+    assert w.step(now=20.0) == []
+    assert [e.what for e in w.step(now=26.0)] == ["added"]
+    assert not w.pending()
+    assert [e.what for e in events] == ["added", "added"]
+    live = open_results(tmp_path / "res" / "tomo_series.zarr")
+    assert [Path(k).name for k in live["key"].values] == ["b_scan.h5", "a_scan.h5"]  # by start date
+    batch = process_series(
+        [early, late],
+        tmp_path / "batch.zarr",
+        options=SeriesOptions(center_px=CENTER),
+        record=echem.read(csv),
+        progress=False,
+    )
+    _equal_stores(batch, tmp_path / "res" / "tomo_series.zarr")
+    assert np.isfinite(live["echem_voltage_V"].values).all() and live["volume"].shape[:2] == (2, 32)
+
+
+def test_finished_scans_are_never_opened_again(staged, tmp_path, monkeypatch):
+    scans, _ = staged
+    raw = tmp_path / "raw"
+    (raw / "tomo").mkdir(parents=True)
+    shutil.copyfile(scans[0], raw / "tomo" / "s0.h5")
+    w = Watch(
+        raw, tmp_path / "res", options={"tomo": {"center": CENTER, "keep_volumes": False}}, settle_s=0.0, report=False
+    )
+    assert [e.what for e in w.step()] == ["added"]
+    kind = w.kinds["tomo"]
+    opened: list[Path] = []
+
+    def counting(path: Path):
+        opened.append(path)
+        return kind.complete(path)
+
+    w.kinds = {**w.kinds, "tomo": dataclasses.replace(kind, complete=counting)}
+    import operando.formats
+
+    detected: list[Path] = []
+    real_detect = operando.formats.detect
+    monkeypatch.setattr(operando.formats, "detect", lambda p: detected.append(p) or real_detect(p))
+    for _ in range(3):
+        assert w.step() == []
+    assert opened == [] and detected == []  # neither the completion check nor the format sniffing reads it
+    os.utime(raw / "tomo" / "s0.h5")  # touched: looked at again, and recomputed from its new signature
+    assert [e.what for e in w.step()] == ["added"] and len(opened) == 1
+    # a restarted watch keeps it: nothing is computed again
+    again = Watch(
+        raw, tmp_path / "res", options={"tomo": {"center": CENTER, "keep_volumes": False}}, settle_s=0.0, report=False
+    )
+    assert again.step() == [] and again.n_measurements == 1
+
+
+def test_a_failing_scan_is_listed_and_the_others_go_on(staged, tmp_path):
+    scans, _ = staged
+    raw = tmp_path / "raw"
+    (raw / "tomo").mkdir(parents=True)
+    bad = shutil.copyfile(scans[0], raw / "tomo" / "nopx.h5")
+    with h5py.File(bad, "r+") as f:  # the file records no pixel size, and none is given
+        del f["measurement/instrument/detection_system/objective/resolution"]
+    shutil.copyfile(scans[1], raw / "tomo" / "ok.h5")
+    w = Watch(raw, tmp_path / "res", options={"tomo": {"center": CENTER}}, settle_s=0.0, report=True)
+    events = w.step()
+    assert sorted(e.what for e in events) == ["added", "failed", "report"]
+    message = w.errors[str(bad.resolve())]
+    assert "pixel size" in message and len(message.splitlines()) == 1
+    assert open_results(tmp_path / "res" / "tomo_series.zarr").sizes["frame"] == 1
+    assert w.step() == []  # the same bytes are not tried again
+
+
+def test_tomo_options_come_from_toml_and_the_command_line(tmp_path):
+    cfg = tmp_path / "opts.toml"
+    cfg.write_text(
+        '[tomo]\nvoxel_size_um = 5.0\ncenter = 20.0\nrows = [0, 24]\nrings = "sort"\n'
+        "thresholds = {void = 0.1, lithium = 0.3, electrolyte = 0.6}\n"
+    )
+    opts = load_options(cfg, center=24.0)
+    assert opts["tomo"]["center"] == 24.0 and opts["tomo"]["voxel_size_um"] == 5.0  # the command line wins
+    from operando.pipelines import tomo_series_options
+
+    series = tomo_series_options(opts["tomo"])
+    assert series.prep.rows == (0, 24) and series.prep.rings == "sort" and series.thresholds.lithium == 0.3
+    for text, words in (
+        ("[tomo]\nbinnin = 2\n", "unknown options"),
+        ("[tomo]\nvoxel_size_um = -1\n", "voxel-size-um"),
+        ("[tomo]\ndvc = true\n", "not followed live"),
+        ("[tomo]\nrows = [0]\n", "rows"),
+        ("[tomo]\nthresholds = {void = 0.5, lithium = 0.3, electrolyte = 0.6}\n", "thresholds"),
+        ("[tomo]\nclassifier = 'missing.skops'\n", "no such file"),
+        ("[mri]\n", "unknown tables"),
+    ):
+        cfg.write_text(text)
+        with pytest.raises(ParameterError, match=words) as info:
+            load_options(cfg)
+        assert len(str(info.value).splitlines()) == 1
+    with pytest.raises(ParameterError, match="voxel-size-um"):
+        load_options(None, voxel_size_um=float("nan"))
+
+
+def test_the_watch_command_refuses_bad_tomo_options_in_one_line(tmp_path):
+    exe = shutil.which("operando") or str(Path(sys.executable).with_name("operando"))
+    (tmp_path / "raw").mkdir()
+    r = subprocess.run(
+        [exe, "watch", str(tmp_path / "raw"), "-o", str(tmp_path / "res"), "--voxel-size-um", "0", "--once"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "voxel-size-um" in r.stderr
+
+
+def test_the_simulator_writes_a_tomography_beamtime(tmp_path):
+    lines: list[str] = []
+    scans = simulate_beamtime(
+        tmp_path, n_maps=2, interval_s=1.0, tick_s=0.01, experiment="tomo", on_event=lines.append, sleep=lambda _s: None
+    )
+    assert [p.name for p in scans] == ["LiSELi_scan_00.h5", "LiSELi_scan_01.h5"]
+    record = echem.read(tmp_path / "echem" / SIMULATED_TOMO_ECHEM_NAME)
+    assert record.start_timestamp is not None and float(record.time_s[-1]) > 1800.0
+    with h5py.File(scans[1], "r") as f:
+        assert f["exchange/data"].shape == (180, 56, 48) and f["exchange/data"][-1].max() > 0  # every block written
+        start = f["process/acquisition/start_date"][()].decode()
+        assert "end_date" in f["process/acquisition"]
+    assert pd.Timestamp(start) == pd.Timestamp(T0) + pd.Timedelta(seconds=600 + 1200)
+    assert any(line.endswith(" done") for line in lines) and lines[-1].startswith("beamtime over")
+    with pytest.raises(ValueError, match="experiment"):
+        simulate_beamtime(tmp_path / "x", experiment="mri")
+
+
+# -- end to end: the watch as a command, the simulator writing scans in place -------------------------------
+
+
+@pytest.mark.slow
+def test_watch_follows_a_tomography_beamtime_and_equals_tomo_series(tmp_path):
+    """Three scans written in place 12 s apart: each in the store within 30 s of its file's closing."""
+    exe = shutil.which("operando") or str(Path(sys.executable).with_name("operando"))
+    raw, res = tmp_path / "raw", tmp_path / "res"
+    raw.mkdir()
+    ech = raw / "echem" / SIMULATED_TOMO_ECHEM_NAME
+    cmd = [exe, "watch", str(raw), "-o", str(res), "--echem", str(ech), "--center", "24", "--settle-s", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen: dict[int, float] = {}
+    done: list[float] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            try:
+                n = int(open_results(res / "tomo_series.zarr").sizes.get("frame", 0))
+            except Exception:
+                n = 0
+            for k in range(1, n + 1):
+                seen.setdefault(k, time.monotonic())
+            time.sleep(0.3)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        scans = simulate_beamtime(
+            raw,
+            n_maps=3,
+            interval_s=12.0,
+            experiment="tomo",
+            on_event=lambda s: done.append(time.monotonic()) if s.endswith(" done") else None,
+        )
+        t0 = time.monotonic()
+        while len(seen) < 3 and time.monotonic() - t0 < 60:
+            time.sleep(0.3)
+        snap = res / ".operando-watch" / "echem" / SIMULATED_TOMO_ECHEM_NAME
+        while not (snap.exists() and snap.read_bytes() == ech.read_bytes()) and time.monotonic() - t0 < 90:
+            time.sleep(0.3)
+        time.sleep(4.0)  # the store is placed on the whole record right after
+    finally:
+        stop.set()
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert len(done) == 3 and sorted(seen) == [1, 2, 3], out
+    latency = [seen[k + 1] - done[k] for k in range(3)]
+    assert max(latency) < 30.0, latency
+    batch = tmp_path / "batch.zarr"
+    r = subprocess.run(
+        [exe, "tomo", "series", *map(str, scans), "--echem", str(ech), "--center", "24", "-o", str(batch), "--quiet"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    _equal_stores(batch, res / "tomo_series.zarr")
