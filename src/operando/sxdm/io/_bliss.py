@@ -1007,13 +1007,30 @@ class BlissSource:
     frames: Any
     meta: KMapMetadata
     points_per_chunk: int = 32
+    _surveys: dict[tuple[int, ...], NDArray[np.float64]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def survey(self, rows: NDArray[np.intp], *, scheduler: Any = None) -> NDArray[np.float64]:
         """:func:`bliss_point_sums` of ``rows``; with a scheduler given (local threads), every
-        Lima file is indexed first (:func:`index_frame_sources`)."""
+        Lima file is indexed first (:func:`index_frame_sources`).
+
+        The sums of the last rows asked for are kept and a copy is returned when the same rows
+        are asked for again: the reduction and the two-phase survey both survey the same rows,
+        and a second pass decompressed every surveyed frame again (1.8 s of 4.3 s on a 12 x 12
+        x 12-angle map of 516^2 bitshuffle-lz4 frames). A copy of the source made with
+        :func:`dataclasses.replace` starts without any.
+        """
+        key = tuple(int(r) for r in np.asarray(rows).ravel())
+        kept = self._surveys.get(key)
+        if kept is not None:
+            return kept.copy()
         if scheduler is not None:
             index_frame_sources(self.meta)
-        return bliss_point_sums(self.meta, rows, scheduler=scheduler)
+        summed = bliss_point_sums(self.meta, rows, scheduler=scheduler)
+        self._surveys.clear()  # one survey kept: (angle, det_y, det_x) float64 is 64 MB at 30 x 516^2
+        self._surveys[key] = summed
+        return summed.copy()
 
     def region_sums(
         self, roi: Any, angle_sums: Callable[[int, NDArray[Any]], NDArray[np.float64]], *, n_sums: int
