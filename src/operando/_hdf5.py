@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from operando._hashing import DataFile
-from operando.errors import CorruptFileError, ParameterError
+from operando.errors import CorruptFileError, LinkOutsideFolderError
 from operando.formats import Format
 
 __all__ = [
@@ -146,10 +146,6 @@ FOLLOW_HELP = (
     "their files)."
 )
 """Help text of the ``--follow-external-links`` option of the commands that read HDF5 masters."""
-
-
-class LinkOutsideFolderError(ParameterError):
-    """An HDF5 file takes data from a file outside its own folder, and following was not asked for."""
 
 
 _PRINTF = re.compile(r"%(b|%)")

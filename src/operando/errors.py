@@ -11,6 +11,7 @@ from os import PathLike
 __all__ = [
     "CorruptFileError",
     "IncompleteStoreError",
+    "LinkOutsideFolderError",
     "MissingMetadataError",
     "OperandoError",
     "ParameterError",
@@ -64,3 +65,8 @@ class SXDMLayoutError(CorruptFileError):
 
 class TomoFileError(CorruptFileError):
     """A tomography file lacks what the data need (dangling link, mismatched shapes, NaN angles)."""
+
+
+class LinkOutsideFolderError(ParameterError):
+    """An HDF5 file takes data (external link, virtual-dataset source, external storage) from a
+    file outside its own folder, and ``--follow-external-links`` was not given."""

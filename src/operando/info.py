@@ -14,11 +14,14 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from operando._hashing import DataFile, sampled_sha256
+from operando._hdf5 import data_files
 from operando.errors import IncompleteStoreError
 from operando.formats import describe_file
 from operando.kinds import describe_kind, kind_of
 
-__all__ = ["describe", "format_summary"]
+# the files behind a file (HDF5 links, their checksums) are part of what a file is: public here
+__all__ = ["DataFile", "data_files", "describe", "format_summary", "sampled_sha256"]
 
 
 def _describe_store(path: Path) -> dict[str, Any]:
