@@ -11,6 +11,8 @@ import typer
 from operando.cli._options import QuietOption, SchedulerOption, WorkersOption, check_output, run_on
 
 if TYPE_CHECKING:
+    import xarray as xr
+
     from operando.pipelines.sxdm import PhaseMode
     from operando.sxdm import BackgroundMode
 
@@ -280,22 +282,186 @@ def series(
         typer.echo(line)
 
 
+def _frames(text: str | None) -> list[int] | None:
+    """``"0,3,7"`` -> [0, 3, 7] (map indices; negative ones count from the end)."""
+    from operando.errors import ParameterError
+
+    if not text:
+        return None
+    try:
+        return [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise ParameterError(f"--frames must be map indices like 0,3,7, got {text!r}") from None
+
+
+def _point(text: str | None) -> tuple[int, int] | None:
+    """``"12,30"`` -> (12, 30): row (y) and column (x) of a scan point."""
+    from operando.errors import ParameterError
+
+    if not text:
+        return None
+    try:
+        y, x = (int(p) for p in text.split(","))
+    except ValueError:
+        raise ParameterError(f"--point must be a scan point's row and column like 12,30, got {text!r}") from None
+    return y, x
+
+
+def _point_figure(
+    store: Path, maps: xr.Dataset, point: tuple[int, int], frame: int, kmap: Path | None, out: Path
+) -> list[Path]:
+    """Grid the frames of one scan point into a q-space cube (XSOCS binning, written beside
+    the figures as an XSOCS qspace file) and draw its three projections."""
+    import json
+
+    import numpy as np
+
+    from operando.errors import ParameterError
+    from operando.pipelines.sxdm import qspace_cube
+    from operando.report import plot_point_qspace, save_figure, select_frames
+
+    one = select_frames(maps, [frame]).isel(frame=0)
+    ny, nx = one.sizes["y"], one.sizes["x"]
+    y, x = point
+    if not (0 <= y < ny and 0 <= x < nx):
+        raise ParameterError(f"--point {y},{x} is outside the {ny} x {nx} maps of {store}", path=store)
+    raw_y, raw_x, moved = y, x, ""
+    if "frame" in maps.dims:
+        if kmap is None:
+            kmap = Path(str(one["key"].values)) if "key" in one else None
+        resampled = list(maps.attrs.get("resampled", []))
+        k = frame % maps.sizes["frame"]
+        if k < len(resampled) and resampled[k]:
+            raise ParameterError(
+                f"map {k} of {store} was resampled onto another grid: its scan points are not the store's", path=store
+            )
+        if "shift_y" in one and bool(one.get("registered", True)):
+            # the map at p - shift showed what the reference shows at p (pipelines.sxdm.align_series)
+            raw_y, raw_x = round(y - float(one.shift_y)), round(x - float(one.shift_x))
+            moved = f" (registered; raw point {raw_y},{raw_x})"
+    elif kmap is None and "source" in maps.attrs:
+        kmap = Path(str(maps.attrs["source"]))
+    if kmap is None or not kmap.is_file():
+        raise ParameterError(f"the raw K-map of {store} is not found ({kmap}); give it with --kmap", path=store)
+    if not (0 <= raw_y < ny and 0 <= raw_x < nx):
+        raise ParameterError(f"--point {y},{x} falls outside the raw map {kmap} once registered", path=store)
+    params = json.loads(str(maps.attrs.get("operando_parameters", "{}")))
+    detector = params.get("detector_name") or (
+        params.get("detector") if isinstance(params.get("detector"), str) else None
+    )
+    target = out / f"point_y{y}_x{x}_frame{frame}_qspace.h5"
+    _, cube = qspace_cube(
+        kmap, target, points=(slice(raw_y, raw_y + 1), slice(raw_x, raw_x + 1)), overwrite=True, detector=detector
+    )
+    fitted = tuple(float(one[c].values[y, x]) for c in ("qx", "qy", "qz"))
+    fig = plot_point_qspace(
+        cube,
+        one,
+        point=point,
+        fitted_q=fitted if all(np.isfinite(fitted)) else None,  # type: ignore[arg-type]
+        title=f"{kmap.name}, point y={y}, x={x}{moved}: reciprocal space (red: fitted centre of mass)",
+    )
+    return [target, *save_figure(fig, out / f"qspace_point_y{y}_x{x}_frame{frame}")]
+
+
 @app.command("figures")
 def figures(
-    store: Annotated[Path, typer.Argument(help="Maps store from 'sxdm process' (y, x) or 'sxdm series' (frame).")],
+    stores: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Maps store(s) from 'sxdm process' (y, x) or 'sxdm series' (frame); several: population statistics."
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the figures (PNG and SVG).")],
     max_tilt: Annotated[
         float | None, typer.Option("--max-tilt", help="Tilt (deg) of full colour saturation; default 99th percentile.")
     ] = None,
+    frames: Annotated[
+        str | None, typer.Option("--frames", help="Maps whose tilt maps are drawn on one colour wheel, e.g. 0,3,7.")
+    ] = None,
+    point: Annotated[
+        str | None,
+        typer.Option(
+            "--point", help="Scan point Y,X (row, column): its 3D intensity around the Bragg peak, projected."
+        ),
+    ] = None,
+    point_frame: Annotated[int, typer.Option("--point-frame", help="Map of a series that --point is taken in.")] = 0,
+    kmap: Annotated[
+        Path | None,
+        typer.Option("--kmap", help="Raw K-map for --point (default: the one the store was made from)."),
+    ] = None,
+    population: Annotated[
+        bool, typer.Option("--population", help="Largest misorientation per map, over all stores given.")
+    ] = False,
+    labels: Annotated[
+        str | None,
+        typer.Option("--labels", help="One label per store for --population (e.g. pristine,60,90); default names."),
+    ] = None,
+    keep: Annotated[
+        float,
+        typer.Option(
+            "--keep", help="Percentile of deviation from the median Q direction up to which points count (100: all)."
+        ),
+    ] = 99.0,
 ) -> None:
-    """Draw the d-spacing maps, misorientation, pole figure and d-spacing histograms."""
-    check_output(out, [store], overwrite=True)
-    from operando.report import save_sxdm_figures
+    """Draw the intensity, d-spacing, misorientation, pole-figure and histogram figures of a store,
+    intensity and phase fraction against charge for a series, and on request the tilt maps of
+    chosen maps (--frames), one point's reciprocal space (--point) and, for several stores
+    (or --population), the largest misorientation inside each crystal across the population."""
+    import numpy as np
+
+    from operando.errors import ParameterError
+
+    check_output(out, [*stores, kmap], overwrite=True)
+    from operando.report import (
+        misorientation_population,
+        plot_misorientation_population,
+        save_figure,
+        save_sxdm_figures,
+    )
     from operando.store import open_results
 
-    for paths in save_sxdm_figures(open_results(store).load(), out, max_tilt_deg=max_tilt).values():
-        for written in paths:
-            typer.echo(str(written))
+    chosen, where = _frames(frames), _point(point)
+    names = [p.name for p in stores]
+    if labels is not None:
+        names = [p.strip() for p in labels.split(",")]
+        if len(names) != len(stores):
+            raise ParameterError(f"--labels gives {len(names)} labels for {len(stores)} stores")
+    if not 0.0 < keep <= 100.0:
+        raise ParameterError(f"--keep must be a percentile in (0, 100], got {keep}")
+    if len(stores) > 1 and (chosen is not None or where is not None):
+        raise ParameterError("--frames and --point draw one store's maps: give a single store")
+    written: list[Path] = []
+    if len(stores) > 1 or population:
+        pop = misorientation_population(
+            [(n, open_results(p).load()) for n, p in zip(names, stores, strict=True)], keep=keep
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        table = out / "misorientation_population.csv"
+        with table.open("w", encoding="utf-8") as fh:
+            fh.write(f"# largest misorientation per map; points within the {keep:g}th percentile of deviation\n")
+            fh.write("label,store,frame,max_misorientation_deg,n_points,n_kept\n")
+            for k in range(pop.sizes["map"]):
+                row = pop.isel(map=k)
+                fh.write(
+                    f"{row.label.item()},{stores[int(row.store)]},{int(row.frame)},"
+                    f"{float(row.max_misorientation_deg):.5f},{int(row.n_points)},{int(row.n_kept)}\n"
+                )
+        written += [table, *save_figure(plot_misorientation_population(pop), out / "misorientation_population")]
+        for name in dict.fromkeys(pop.label.values.tolist()):
+            v = pop.max_misorientation_deg.values[pop.label.values == name]
+            typer.echo(
+                f"{name}: {v.size} maps, largest misorientation median {float(np.nanmedian(v)):.4f} deg, "
+                f"max {float(np.nanmax(v)):.4f} deg"
+            )
+    if len(stores) == 1:
+        maps = open_results(stores[0]).load()
+        for paths in save_sxdm_figures(maps, out, max_tilt_deg=max_tilt, frames=chosen).values():
+            written += paths
+        if where is not None:
+            written += _point_figure(stores[0], maps, where, point_frame, kmap, out)
+    for path in written:
+        typer.echo(str(path))
 
 
 def _bins(text: str) -> tuple[int, int, int]:
