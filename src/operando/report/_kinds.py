@@ -50,6 +50,7 @@ from operando.report._sections import (
     x_axes,
 )
 from operando.report._sxdm import (
+    plot_charge_curves,
     plot_dspacing_histograms,
     plot_dspacing_maps,
     plot_misorientation,
@@ -127,6 +128,14 @@ def sxdm_section(ds: xr.Dataset, source: Path) -> Section:
         FigureSpec("d_spacing_vs_capacity", "d-spacing and microstrain", lambda: sxdm_strain_figure(maps, state)),
         FigureSpec("d_spacing_histograms", "d-spacing distributions", lambda: plot_dspacing_histograms(maps)),
     ]
+    if "intensity" in maps:  # the paper's Supp. Fig. 10, and the phase fraction where the maps were decomposed
+        summary.append(
+            FigureSpec(
+                "intensity_phase_vs_capacity",
+                "diffracted intensity and phase fraction along the charge",
+                lambda: plot_charge_curves(maps),
+            )
+        )
 
     def per_frame(k: int) -> list[FigureSpec]:
         one = maps.isel(frame=[k])
