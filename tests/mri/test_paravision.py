@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from operando.cli import mri_app
+from operando.cli import app, error_line, mri_app
 from operando.errors import CorruptFileError, ParameterError
 from operando.mri import read_image_series, read_paravision
 from operando.store import open_results
@@ -165,3 +165,56 @@ def test_series_of_scans_on_their_own_clock(tmp_path):
         acquired_at=datetime(2011, 11, 30, 12, 20, 46),
     )
     assert read_paravision(old)[1].acquired_at == datetime(2011, 11, 30, 12, 20, 46)
+
+
+_DAMAGED_PARAMETERS = [
+    # (file under the scan, text replaced, replacement, what the one line must name)
+    ("pdata/1/visu_pars", "##$VisuCoreSize=( 2 )", "##$VisuCoreSize=( NaN )", r"visu_pars: VisuCoreSize"),
+    ("pdata/1/visu_pars", "##$VisuCoreSize=( 2 )", "##$VisuCoreSize=( 0 )", r"visu_pars: VisuCoreSize"),
+    ("pdata/1/visu_pars", "##$VisuCoreFrameCount=3", "##$VisuCoreFrameCount=1e309", r"visu_pars: VisuCoreFrameCount"),
+    ("pdata/1/visu_pars", "3.2 2.4", "nan 2.4", r"visu_pars: VisuCoreExtent"),
+    ("pdata/1/visu_pars", "3.2 2.4", "-3.2 2.4", r"visu_pars: VisuCoreExtent"),
+    ("pdata/1/visu_pars", "##$VisuCoreDataSlope=( 3 )", "##$VisuCoreDataSlope=( inf )", r"VisuCoreDataSlope"),
+]
+
+
+@pytest.mark.parametrize(("rel", "old", "new", "named"), _DAMAGED_PARAMETERS)
+def test_damaged_parameter_values_are_one_line_naming_file_and_key(tmp_path, rel, old, new, named):
+    """brukerapi parses a value only when asked (its JcampdxError/InvalidJcampdxFile escaped, issue 18 fuzz)."""
+    scan = write_paravision_scan(tmp_path / "5", _indexed((16, 12, 3)), extent_mm=(3.2, 2.4),
+                                 frame_groups=[("FG_CYCLE", 3)])  # fmt: skip
+    victim = scan / rel
+    text = victim.read_text()
+    assert old in text
+    victim.write_text(text.replace(old, new, 1))
+    before = {p: p.read_bytes() for p in scan.rglob("*") if p.is_file()}
+    with pytest.raises(CorruptFileError, match=named) as info:
+        read_paravision(scan)
+    assert "\n" not in str(info.value) and str(victim.parent) in str(info.value)
+    assert {p: p.read_bytes() for p in scan.rglob("*") if p.is_file()} == before  # inputs never modified
+    args = ["mri", "layers", str(scan), "-o", str(tmp_path / "out.zarr")]
+    r = CliRunner().invoke(app, args)
+    code, line = error_line(r.exception, args)  # what the console script prints
+    assert code == 2 and "\n" not in line and str(victim.parent) in line, line
+
+
+def test_damaged_acqp_only_loses_the_frame_naming_hint(tmp_path):
+    """acqp is a hint (the axis name of frames without VisuFGOrderDesc): warned, not fatal."""
+    scan = write_paravision_scan(tmp_path / "5", _indexed((16, 12, 3)), extent_mm=(3.2, 2.4),
+                                 frame_groups=[("FG_CYCLE", 3)])  # fmt: skip
+    acqp = scan / "acqp"
+    acqp.write_text(acqp.read_text().replace("##$NR=3", "##$NR=NaN"))
+    with pytest.warns(UserWarning, match=r"acqp: NR .* without acqp's counts"):
+        image, _ = read_paravision(scan)
+    assert image.shape == (16, 12, 3)
+
+
+def test_info_names_a_method_value_brukerapi_cannot_parse(tmp_path):
+    """``PVM_Matrix=( NaN )`` raised brukerapi's InvalidJcampdxFile from inside ``info``."""
+    scan = write_paravision_scan(tmp_path / "5", _indexed((16, 12, 3)), extent_mm=(3.2, 2.4),
+                                 frame_groups=[("FG_CYCLE", 3)])  # fmt: skip
+    method = scan / "method"
+    method.write_text(method.read_text().replace("##$PVM_Matrix=( 2 )", "##$PVM_Matrix=( NaN )"))
+    r = CliRunner().invoke(app, ["info", str(scan)])
+    code, line = error_line(r.exception, ["info", str(scan)])
+    assert code == 2 and "\n" not in line and f"{method}: PVM_Matrix cannot be parsed" in line, line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -280,3 +281,27 @@ def test_winepr_and_esp_layouts_round_trip(tmp_path):
     stray.write_bytes(b"\0" * 16)
     with pytest.raises(UnsupportedFormatError, match="stray.spc: not a Bruker EPR file"):
         read_epr(stray)
+
+
+@pytest.mark.parametrize("key", ["XPTS", "YPTS", "AVGS", "XMIN", "XWID", "MWFQ", "MWPW"])
+@pytest.mark.parametrize("bad", ["NaN", "nan", "inf", "-inf", "1e309"])
+def test_non_finite_header_numbers_are_refused_naming_file_and_key(tmp_path, key, bad):
+    """A NaN size gave ``ValueError: cannot convert float NaN to integer`` (issue 18's fuzz test)."""
+    from typer.testing import CliRunner
+
+    from operando.cli import app, error_line
+
+    b = np.linspace(330, 340, 64)
+    rows = np.stack([derivative_gaussian(b, centre_mT=335, sigma_mT=1)] * 2)
+    dsc, _dta = write_bes3t(tmp_path / "li", rows, x_min=3300, x_width=100, y=np.array([0.0, 1.0]))
+    lines = dsc.read_text().splitlines()
+    hit = [i for i, ln in enumerate(lines) if ln.split()[:1] == [key]]
+    assert hit, f"the synthetic descriptor has no {key}"
+    lines[hit[0]] = f"{key}\t{bad}"
+    dsc.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CorruptFileError, match=rf"li\.DSC: {key} = '{re.escape(bad)}' is not a"):
+        read_bes3t(dsc)
+    for args in (["info", str(dsc)], ["nmr", "epr", str(dsc)]):
+        r = CliRunner().invoke(app, args)
+        code, line = error_line(r.exception, args)
+        assert code == 2 and "\n" not in line and f"li.DSC: {key}" in line, (args, line)

@@ -114,6 +114,75 @@ def _scalar(value: Any) -> float | None:
 # -- ParaVision ------------------------------------------------------------------------------
 
 
+def _brukerapi_errors() -> tuple[type[Exception], ...]:
+    """brukerapi's own exception classes (they derive from Exception directly)."""
+    import brukerapi.exceptions as bex
+
+    return tuple(c for c in vars(bex).values() if isinstance(c, type) and issubclass(c, Exception))
+
+
+class _PVParams:
+    """A ParaVision JCAMP-DX parameter file whose every failure is one line naming the file and the key.
+
+    brukerapi parses a value only when it is asked for (``get_value``), so a damaged value
+    (``PVM_Matrix`` with a ``( NaN )`` size bracket, a value that does not fill its
+    declared size) raises there, long after the file was opened; this wrapper turns its
+    exceptions, and numbers that are not finite, into :class:`CorruptFileError`.
+    """
+
+    _parse_errors: tuple[type[Exception], ...] = (ValueError, TypeError, IndexError, KeyError, AttributeError)
+
+    def __init__(self, path: Path) -> None:
+        from brukerapi.jcampdx import JCAMPDX
+
+        self.path = path
+        self._errors: tuple[type[Exception], ...] = _brukerapi_errors() + self._parse_errors
+        opening: tuple[type[Exception], ...] = (OSError, *self._errors)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # brukerapi warns about optional parameters it lacks
+                self._jc = JCAMPDX(str(path))
+        except opening as exc:
+            raise CorruptFileError(f"cannot parse the ParaVision parameters: {_why(exc)}", path=path) from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of ``key`` (``default`` when absent); a damaged or non-finite number is refused."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                value = self._jc.get_value(key, default)
+        except self._errors as exc:
+            raise CorruptFileError(f"{key} cannot be parsed: {_why(exc)}", path=self.path) from None
+        floating = isinstance(value, (float, np.floating, np.ndarray)) and np.asarray(value).dtype.kind == "f"
+        if floating and not np.all(np.isfinite(value)):
+            raise CorruptFileError(f"{key} holds a number that is not finite: {value!r}", path=self.path)
+        return value
+
+    def get_value(self, key: str, default: Any = None) -> Any:
+        """Alias of :meth:`get` (brukerapi's name)."""
+        return self.get(key, default)
+
+
+def _why(exc: BaseException) -> str:
+    """An exception as one short line (brukerapi's messages can hold a whole line of the file)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _count(value: Any, key: str, path: Path, *, minimum: int = 1) -> int:
+    """A whole number of at least ``minimum`` from a parameter value, else one line naming the key.
+
+    Examples
+    --------
+    >>> _count(np.array([3.0]), "NR", Path("acqp"))
+    3
+    """
+    number = _scalar(value)
+    if number is None or not np.isfinite(number) or number != int(number) or number < minimum:
+        raise CorruptFileError(f"{key} = {value!r} is not a whole number >= {minimum}", path=path)
+    return int(number)
+
+
 def _find_2dseq(path: Path) -> Path:
     if path.is_file():
         return path
@@ -149,27 +218,42 @@ def read_paravision(path: str | PathLike[str]) -> tuple[xr.DataArray, MRIMeta]:
     CorruptFileError
         When brukerapi cannot read the pair (truncated data, missing ``visu_pars``).
     """
-    import brukerapi.exceptions as bex
     from brukerapi.dataset import Dataset
-    from brukerapi.jcampdx import JCAMPDX
 
-    # brukerapi's exceptions all derive from Exception directly; catch exactly those
-    library_errors: tuple[type[Exception], ...] = tuple(
-        c for c in vars(bex).values() if isinstance(c, type) and issubclass(c, Exception)
-    )
     caught: tuple[type[Exception], ...] = (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError)
 
     seq = _find_2dseq(Path(path))
     require_file(seq, expected="a ParaVision 2dseq")
-    if not (seq.parent / "visu_pars").is_file():
+    visu_path = seq.parent / "visu_pars"
+    if not visu_path.is_file():
         raise MissingMetadataError("visu_pars is missing beside 2dseq (slope, geometry)", path=seq)
     acqp = _paravision_acqp(seq)
+    # every number of visu_pars the geometry needs is checked first, so that a damaged
+    # value is refused naming visu_pars and its key (not as brukerapi's reshape error)
+    visu = _PVParams(visu_path)
+    n_frames = _count(visu.get("VisuCoreFrameCount", 1), "VisuCoreFrameCount", visu_path)
+    size_raw = visu.get("VisuCoreSize")
+    extent_raw = visu.get("VisuCoreExtent")
+    if size_raw is None or extent_raw is None:
+        raise MissingMetadataError("visu_pars lacks VisuCoreSize or VisuCoreExtent", path=visu_path)
+    size = np.array([_count(v, "VisuCoreSize", visu_path) for v in np.atleast_1d(size_raw)], dtype=np.int64)
+    try:
+        extent = np.atleast_1d(np.asarray(extent_raw, dtype=np.float64))
+    except (TypeError, ValueError):
+        why = f"VisuCoreExtent = {extent_raw!r:.80} is not a list of numbers"
+        raise CorruptFileError(why, path=visu_path) from None
+    if extent.shape != size.shape or not np.all(extent > 0):
+        raise CorruptFileError(
+            f"VisuCoreExtent {extent.tolist()} does not give a positive length for each of VisuCoreSize "
+            f"{size.tolist()}",
+            path=visu_path,
+        )
+    for key in ("VisuCoreDataSlope", "VisuCoreDataOffs"):
+        visu.get(key)  # non-finite scaling refused here, by name
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # brukerapi warns about optional parameters it lacks
-            visu = JCAMPDX(str(seq.parent / "visu_pars"))
-            n_frames = int(_scalar(visu.get_value("VisuCoreFrameCount", 1)) or 1)
-            if n_frames > 1 and visu.get_value("VisuFGOrderDesc") is None:
+            if n_frames > 1 and visu.get("VisuFGOrderDesc") is None:
                 # brukerapi 0.4.6 shapes the frames only from VisuFGOrderDesc and fails
                 # (reshape error) without it; the frames are then read here, plainly
                 data, dims_extra = _undescribed_frames(seq, visu, n_frames, acqp)
@@ -178,12 +262,10 @@ def read_paravision(path: str | PathLike[str]) -> tuple[xr.DataArray, MRIMeta]:
                 ds = Dataset(str(seq))
                 data = np.asarray(ds.data, dtype=np.float64)
                 dims_extra = None
-            extent = np.atleast_1d(np.asarray(visu.get_value("VisuCoreExtent"), dtype=np.float64))
-            size = np.atleast_1d(np.asarray(visu.get_value("VisuCoreSize"), dtype=np.int64))
             dim_types = [str(t) for t in ds.dim_type] if ds is not None else []
             affine = np.asarray(ds.affine, dtype=np.float64) if ds is not None else None
-    except caught + library_errors as exc:
-        raise CorruptFileError(f"brukerapi cannot read this 2dseq: {exc}", path=seq) from exc
+    except (*caught, *_brukerapi_errors()) as exc:
+        raise CorruptFileError(f"brukerapi cannot read this 2dseq with its visu_pars: {_why(exc)}", path=seq) from None
     if data.shape[: size.size] != tuple(int(s) for s in size):
         raise CorruptFileError(f"2dseq shape {data.shape} does not start with VisuCoreSize {size.tolist()}", path=seq)
     step = extent / size
@@ -263,23 +345,21 @@ _REPETITION_DIMS = ("cycle", "repetition", "movie")
 
 def _paravision_acqp(seq: Path) -> dict[str, int]:
     """NR, NI, NA, NECHOES of the scan's ``acqp`` (two folders up from pdata/N/2dseq), if there."""
-    from brukerapi.jcampdx import JCAMPDX
-
     acqp = seq.parent.parent.parent / "acqp"
     if not acqp.is_file():
         return {}
+    out: dict[str, int] = {}
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            jc = JCAMPDX(str(acqp))
-            out = {}
-            for key in ("NR", "NI", "NA", "NECHOES", "ACQ_n_movie_frames"):
-                v = _scalar(jc.get_value(key))
-                if v is not None:
-                    out[key] = int(v)
-            return out
-    except Exception:  # an unreadable acqp only loses the repetition count hint
+        jc = _PVParams(acqp)
+        for key in ("NR", "NI", "NA", "NECHOES", "ACQ_n_movie_frames"):
+            v = jc.get(key)
+            if v is not None:
+                out[key] = _count(v, key, acqp, minimum=0 if key == "ACQ_n_movie_frames" else 1)
+    except CorruptFileError as exc:
+        # acqp only hints how to name an undescribed frame axis (the image is in 2dseq/visu_pars)
+        warnings.warn(f"{exc}; the frame axis is named without acqp's counts", stacklevel=3)
         return {}
+    return out
 
 
 def _undescribed_frames(
@@ -379,8 +459,6 @@ def read_paravision_csi(path: str | PathLike[str]) -> CSIScan:
     CorruptFileError
         When the fid's size does not match acqp.
     """
-    from brukerapi.jcampdx import JCAMPDX
-
     p = Path(path)
     if not p.exists():
         raise CorruptFileError("no such file or folder, expected a ParaVision CSI scan (fid, acqp, method)", path=p)
@@ -389,22 +467,22 @@ def read_paravision_csi(path: str | PathLike[str]) -> CSIScan:
     require_file(fid_path, expected="a ParaVision raw fid")
     if not (folder / "acqp").is_file():
         raise MissingMetadataError("acqp is missing beside fid (sizes, spectral width)", path=fid_path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            acqp = JCAMPDX(str(folder / "acqp"))
-            method = JCAMPDX(str(folder / "method")) if (folder / "method").is_file() else None
-        except Exception as exc:  # brukerapi raises several kinds for a damaged parameter file
-            raise CorruptFileError(f"acqp/method cannot be parsed: {exc}", path=folder) from exc
+    acqp = _PVParams(folder / "acqp")
+    method = _PVParams(folder / "method") if (folder / "method").is_file() else None
 
-    def value(jc: Any, key: str) -> Any:
-        return None if jc is None else jc.get_value(key)
+    def value(jc: _PVParams | None, key: str) -> Any:
+        return None if jc is None else jc.get(key)
 
     size_raw = value(acqp, "ACQ_size")
     sw, bf = _scalar(value(acqp, "SW_h")), _scalar(value(acqp, "BF1"))
     if size_raw is None or sw is None or bf is None:
         raise MissingMetadataError("acqp lacks ACQ_size, SW_h or BF1", path=folder / "acqp")
-    size = [int(v) for v in np.atleast_1d(size_raw)]
+    if not (sw > 0 and bf > 0):
+        raise CorruptFileError(f"SW_h = {sw} Hz and BF1 = {bf} MHz must be positive", path=folder / "acqp")
+    size = [_count(v, "ACQ_size", folder / "acqp") for v in np.atleast_1d(size_raw)]
+    if size[0] % 2:
+        why = f"ACQ_size[0] = {size[0]} is odd: a FID holds real/imaginary pairs"
+        raise CorruptFileError(why, path=folder / "acqp")
     desc_raw = value(acqp, "ACQ_dim_desc")
     desc = [str(d).lower() for d in np.atleast_1d(desc_raw)] if desc_raw is not None else []
     if len(size) < 2 or (desc and (desc[0] != "spectroscopic" or any(d != "spatial" for d in desc[1:]))):
@@ -423,7 +501,8 @@ def read_paravision_csi(path: str | PathLike[str]) -> CSIScan:
     block = n_words
     if str(value(acqp, "GO_block_size") or "") == "Standard_KBlock_Format":
         block = int(np.ceil(n_words * dtype.itemsize / 1024) * 1024 // dtype.itemsize)
-    n_fids = int(np.prod(size[1:])) * int(_scalar(value(acqp, "NR")) or 1) * int(_scalar(value(acqp, "NI")) or 1)
+    nr, ni = (_count(value(acqp, k) or 1, k, folder / "acqp") for k in ("NR", "NI"))
+    n_fids = int(np.prod(size[1:])) * nr * ni
     raw = np.fromfile(fid_path, dtype=dtype)
     if raw.size != n_fids * block:
         raise CorruptFileError(
@@ -444,6 +523,8 @@ def read_paravision_csi(path: str | PathLike[str]) -> CSIScan:
         extent = tuple(10.0 * float(v) for v in np.atleast_1d(acq_fov)) if acq_fov is not None else ()
     if len(extent) != len(size) - 1:
         raise MissingMetadataError(f"no field of view for the {len(size) - 1} phase-encoded axes", path=folder)
+    if not all(e > 0 for e in extent):
+        raise CorruptFileError(f"field of view {list(extent)} mm (PVM_Fov/ACQ_fov) is not positive", path=folder)
     nucleus = value(acqp, "NUC1")
     return CSIScan(
         kspace=np.asarray(kspace, dtype=np.complex128),

@@ -192,11 +192,44 @@ def bes3t_pair(path: str | PathLike[str]) -> tuple[Path, Path] | None:
     return None
 
 
-def _float(desc: dict[str, str], key: str) -> float | None:
+def _float(desc: dict[str, str], key: str, path: Path | None = None) -> float | None:
+    """The number of header key ``key``: None when absent or not a number; refused when not finite.
+
+    A header number that reads as NaN or infinity (a damaged file) is refused with one line
+    naming ``path`` and the key, whatever the key is used for later.
+
+    Examples
+    --------
+    >>> _float({"MWFQ": "9.4e9"}, "MWFQ")
+    9400000000.0
+    >>> _float({"AVGS": "NaN"}, "AVGS", Path("x.DSC"))
+    Traceback (most recent call last):
+    ...
+    operando.errors.CorruptFileError: x.DSC: AVGS = 'NaN' is not a finite number
+    """
     try:
-        return float(desc[key].split()[0])
+        value = float(desc[key].split()[0])
     except (KeyError, ValueError, IndexError):
         return None
+    if not np.isfinite(value):
+        raise CorruptFileError(f"{key} = {desc[key]!r} is not a finite number", path=path)
+    return value
+
+
+def _count_or_none(desc: dict[str, str], key: str, path: Path) -> int | None:
+    """A count (``AVGS``, ``JSD``, ``ANZ``): None when absent, else a whole number >= 1 or refused.
+
+    Examples
+    --------
+    >>> _count_or_none({"AVGS": "4"}, "AVGS", Path("x.DSC"))
+    4
+    """
+    value = _float(desc, key, path)
+    if value is None:
+        return None
+    if value != int(value) or value < 1:
+        raise CorruptFileError(f"{key} = {desc[key]!r} is not a whole number >= 1", path=path)
+    return int(value)
 
 
 def _need_int(desc: dict[str, str], key: str, path: Path) -> int:
@@ -204,10 +237,10 @@ def _need_int(desc: dict[str, str], key: str, path: Path) -> int:
         raise MissingMetadataError(f"descriptor key {key} is missing", path=path)
     try:
         value = int(desc[key])
-    except ValueError as exc:
-        raise CorruptFileError(f"{key} is not an integer: {desc[key]!r}", path=path) from exc
+    except ValueError:
+        raise CorruptFileError(f"{key} = {desc[key]!r} is not a whole number >= 1", path=path) from None
     if value < 1:
-        raise CorruptFileError(f"{key} must be at least 1, got {value}", path=path)
+        raise CorruptFileError(f"{key} = {desc[key]!r} is not a whole number >= 1", path=path)
     return value
 
 
@@ -217,7 +250,7 @@ def _axis(
     """Values of axis ``X``/``Y``/``Z`` and their unit (field axes converted to mT)."""
     kind = desc.get(f"{axis}TYP", "IDX")
     if kind == "IDX":
-        lo, width = _float(desc, f"{axis}MIN"), _float(desc, f"{axis}WID")
+        lo, width = _float(desc, f"{axis}MIN", dsc), _float(desc, f"{axis}WID", dsc)
         if lo is None or width is None:
             raise MissingMetadataError(f"{axis}MIN/{axis}WID are missing for a linear {axis} axis", path=dsc)
         values = lo + width * np.arange(n, dtype=np.float64) / max(n - 1, 1)
@@ -314,17 +347,17 @@ def read_bes3t(path: str | PathLike[str]) -> EPRSpectrum:
         y, y_unit = _axis(desc, "Y", ny, dsc, order)
         if nz > 1:
             y = np.tile(y, nz)
-    power = _float(desc, "MWPW")
-    mod = _float(desc, "B0MA")
-    scans = _float(desc, "AVGS")
+    power = _float(desc, "MWPW", dsc)
+    mod = _float(desc, "B0MA", dsc)
+    scans = _count_or_none(desc, "AVGS", dsc)
     meta = EPRMeta(
         path=str(dsc),
         title=desc.get("TITL", ""),
-        mw_frequency_Hz=_float(desc, "MWFQ"),
+        mw_frequency_Hz=_float(desc, "MWFQ", dsc),
         mw_power_mW=None if power is None else power * 1e3,
         modulation_amplitude_mT=None if mod is None else mod * 1e3,
-        modulation_frequency_Hz=_float(desc, "B0MF"),
-        scans=None if scans is None else int(scans),
+        modulation_frequency_Hz=_float(desc, "B0MF", dsc),
+        scans=scans,
         byte_order=order,
         dtype=dtype.str,
         complex=is_complex,
@@ -402,13 +435,13 @@ def read_winepr(path: str | PathLike[str]) -> EPRSpectrum:
     desc = parse_par(par.read_bytes().decode("latin-1"))
     dos = "DOS" in desc
     dtype = np.dtype("<f4" if dos else ">i4")
-    n = _float(desc, "ANZ") or _float(desc, "RES")
+    n: int | None = _count_or_none(desc, "ANZ", par) or _count_or_none(desc, "RES", par)
     if n is None and spc.is_file():
         # ESP-era files (before WinEPR) record no point count: the .spc holds only the points
-        n = float(spc.stat().st_size // dtype.itemsize)
-    start, width = _float(desc, "GST"), _float(desc, "GSI")
+        n = spc.stat().st_size // dtype.itemsize
+    start, width = _float(desc, "GST", par), _float(desc, "GSI", par)
     if start is None or width is None:
-        centre, sweep = _float(desc, "HCF"), _float(desc, "HSW")
+        centre, sweep = _float(desc, "HCF", par), _float(desc, "HSW", par)
         if centre is not None and sweep is not None:
             start, width = centre - sweep / 2.0, sweep
     if n is None or start is None or width is None:
@@ -425,7 +458,7 @@ def read_winepr(path: str | PathLike[str]) -> EPRSpectrum:
             f"{spc.stat().st_size} bytes, but ANZ={int(n)} {dtype.name} points need {expected}", path=spc
         )
     data = np.fromfile(spc, dtype=dtype).astype(np.float64)
-    lo, hi = _float(desc, "MIN"), _float(desc, "MAX")
+    lo, hi = _float(desc, "MIN", par), _float(desc, "MAX", par)
     if not np.all(np.isfinite(data)) or (
         lo is not None
         and hi is not None
@@ -438,7 +471,8 @@ def read_winepr(path: str | PathLike[str]) -> EPRSpectrum:
     unit = desc.get("JUN", "G")
     scale = _FIELD_UNITS.get(unit, 1.0)
     field_axis = np.linspace(start, start + width, int(n)) * scale
-    mf, mp, rma, jsd = _float(desc, "MF"), _float(desc, "MP"), _float(desc, "RMA"), _float(desc, "JSD")
+    mf, mp, rma = _float(desc, "MF", par), _float(desc, "MP", par), _float(desc, "RMA", par)
+    jsd = _count_or_none(desc, "JSD", par)
     meta = EPRMeta(
         path=str(par),
         title=desc.get("JCO", desc.get("JEX", "")),
@@ -446,7 +480,7 @@ def read_winepr(path: str | PathLike[str]) -> EPRSpectrum:
         mw_power_mW=mp,
         modulation_amplitude_mT=None if rma is None else rma * 0.1,
         modulation_frequency_Hz=None,
-        scans=None if jsd is None else int(jsd),
+        scans=jsd,
         byte_order=dtype.str[0],
         dtype=dtype.str,
         complex=False,

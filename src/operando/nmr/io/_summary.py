@@ -42,6 +42,11 @@ def _pv_params(path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
             value = jcamp.get_value(key)
         except (KeyError, ValueError, IndexError):
             continue
+        except Exception as exc:  # brukerapi parses a value only when asked: InvalidJcampdxFile, ...
+            if not type(exc).__module__.startswith("brukerapi"):
+                raise
+            why = " ".join(str(exc).split())[:120]
+            raise CorruptFileError(f"{key} cannot be parsed ({type(exc).__name__}: {why})", path=path) from None
         if value is not None:
             out[key] = value.tolist() if isinstance(value, np.ndarray) else value
     return out
@@ -195,18 +200,15 @@ def describe_nmr_folder(path: Path) -> dict[str, Any] | None:
 
 def describe_bes3t(dsc: Path, dta: Path) -> dict[str, Any]:
     """Summary of a BES3T EPR pair from its descriptor; the data file's size is checked, not read."""
-    from operando.nmr.io._epr import _FIELD_UNITS, _FORMATS, parse_dsc
+    from operando.nmr.io._epr import _FIELD_UNITS, _FORMATS, _count_or_none, _float, parse_dsc
 
     desc = parse_dsc(dsc.read_bytes().decode("latin-1"))
 
     def number(key: str) -> float | None:
-        try:
-            return float(desc[key].split()[0])
-        except (KeyError, ValueError, IndexError):
-            return None
+        return _float(desc, key, dsc)  # a NaN/inf header number is refused naming the key
 
-    nx = int(number("XPTS") or 0)
-    ny = int(number("YPTS") or 1) if desc.get("YTYP", "NODATA") != "NODATA" else 1
+    nx = _count_or_none(desc, "XPTS", dsc) or 0
+    ny = (_count_or_none(desc, "YPTS", dsc) or 1) if desc.get("YTYP", "NODATA") != "NODATA" else 1
     out: dict[str, Any] = {
         "kind": "cw-EPR spectrum" if ny == 1 else "EPR data set",
         "format": "Bruker BES3T (.DSC + .DTA)",
@@ -225,8 +227,8 @@ def describe_bes3t(dsc: Path, dta: Path) -> dict[str, Any]:
         out["mw_power_mW"] = round(power * 1e3, 6)
     if (mod := number("B0MA")) is not None:
         out["modulation_amplitude_mT"] = round(mod * 1e3, 6)
-    if (scans := number("AVGS")) is not None:
-        out["scans"] = int(scans)
+    if (scans := _count_or_none(desc, "AVGS", dsc)) is not None:
+        out["scans"] = scans
     out["byte_order"] = desc.get("BSEQ", "?")
     code = desc.get("IRFMT", "?")
     complex_ = desc.get("IKKF", "REAL") == "CPLX"
