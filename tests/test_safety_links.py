@@ -11,6 +11,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -21,6 +23,8 @@ from typer.testing import CliRunner
 from operando.cli import sxdm_app
 from operando.errors import LinkOutsideFolderError
 from operando.info import DataFile, data_files, sampled_sha256
+
+EXE = str(Path(sys.executable).with_name("operando"))
 from operando.store import open_results, provenance
 from operando.synthetic import simulate_kmap, write_bliss_kmap
 
@@ -160,8 +164,8 @@ def test_provenance_large_data_file_sampled_with_mtime(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def kmap(tmp_path_factory):
-    """A 6 x 6 map, 6 rocking angles, 3 Lima files per scan (frames_per_file=16)."""
-    model = simulate_kmap(map_shape=(6, 6), n_angles=6, detector_shape=(32, 32), seed=3, eta_step_deg=0.04)
+    """A 6 x 6 map, 12 rocking angles, 3 Lima files per scan (frames_per_file=16)."""
+    model = simulate_kmap(map_shape=(6, 6), n_angles=12, detector_shape=(48, 48), seed=2, eta_step_deg=0.03)
     return write_bliss_kmap(model, tmp_path_factory.mktemp("kmap") / "raw", frames_per_file=16)
 
 
@@ -178,7 +182,7 @@ def test_process_provenance_lists_every_lima_file(kmap, tmp_path):
     shutil.copytree(kmap.parent, raw)
     master = raw / kmap.name
     lima = _lima_files(master)
-    assert len(lima) == 6 * 3
+    assert len(lima) == 12 * 3
     res = _process(master, tmp_path / "a.zarr")
     assert res.exit_code == 0, res.output
     inputs = json.loads(open_results(tmp_path / "a.zarr").attrs["operando_inputs"])
@@ -252,5 +256,72 @@ def test_process_refuses_links_leaving_the_folder(kmap, tmp_path, how):
     a, b = open_results(tmp_path / "yes.zarr"), open_results(ref)
     np.testing.assert_array_equal(a["d_spacing"].values, b["d_spacing"].values)
     names = [e["name"] for e in json.loads(a.attrs["operando_inputs"])]
-    assert sum(str(tmp_path / "lima") in n for n in names) == 6 * 3
+    assert sum(str(tmp_path / "lima") in n for n in names) == 12 * 3
     assert json.loads(a.attrs["operando_parameters"])["follow_external_links"] is True
+
+
+# ---------------------------------------------------------------- tomography through the CLI
+
+
+@pytest.fixture(scope="module")
+def cell_scan(tmp_path_factory):
+    """A small synthetic cell (Poisson counts, flats, darks) as DXchange, reconstructed once."""
+    from operando.synthetic import simulate_cell, write_cell_dxchange
+
+    cell = simulate_cell((56, 40, 40), voxel_size_um=10.0, n_voids=(2, 3), seed=5)
+    return write_cell_dxchange(tmp_path_factory.mktemp("cell") / "cell.h5", cell, n_angles=90, flat_counts=6e4)
+
+
+def _split_projections(scan: Path, master: Path, frames: Path, link_name: str) -> None:
+    """``master``: ``scan`` with ``/exchange/data`` moved to ``frames`` behind an external link."""
+    frames.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(scan, master)
+    with h5py.File(master, "r+") as f:
+        data = f["exchange/data"][()]
+        del f["exchange/data"]
+        f["exchange/data"] = h5py.ExternalLink(link_name, "/data")
+    with h5py.File(frames, "w") as f:
+        f["data"] = data
+
+
+def _tomo(*args: object) -> object:
+    from operando.cli import app
+
+    return CliRunner().invoke(app, ["tomo", *(str(a) for a in args)])
+
+
+def test_tomo_recon_links_inside_outside(cell_scan, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    _split_projections(cell_scan, run / "in.h5", run / "frames" / "proj.h5", "frames/proj.h5")
+    _split_projections(cell_scan, run / "up.h5", tmp_path / "away" / "proj.h5", "../away/proj.h5")
+    common = ("--center", 20, "--rings", "none", "--quiet")
+    res = _tomo("recon", run / "in.h5", "-o", tmp_path / "in.zarr", *common)
+    assert res.exit_code == 0, res.output
+    inputs = json.loads(open_results(tmp_path / "in.zarr").attrs["operando_inputs"])
+    assert [e["name"] for e in inputs] == ["in.h5", "frames/proj.h5"]
+    assert inputs[1]["sha256"] == _sha256(run / "frames" / "proj.h5")
+    assert inputs[1]["via"] == "in.h5: external link /exchange/data -> frames/proj.h5:/data"
+    # ../ out of the folder: exit 2, one line naming the file and the target, nothing written
+    done = subprocess.run(
+        [EXE, "tomo", "recon", str(run / "up.h5"), "-o", str(tmp_path / "up.zarr"), *map(str, common)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    line = done.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line and not done.stdout
+    assert str(run / "up.h5") in line and str(tmp_path / "away" / "proj.h5") in line
+    assert "--follow-external-links" in line and not (tmp_path / "up.zarr").exists()
+    res = _tomo("recon", run / "up.h5", "-o", tmp_path / "up.zarr", *common, "--follow-external-links")
+    assert res.exit_code == 0, res.output
+    a, b = open_results(tmp_path / "in.zarr"), open_results(tmp_path / "up.zarr")
+    np.testing.assert_array_equal(a["attenuation"].values, b["attenuation"].values)
+    names = [e["name"] for e in json.loads(b.attrs["operando_inputs"])]
+    assert names == ["up.h5", str(tmp_path / "away" / "proj.h5")]
+    # tomo series: refused before any scan is computed, nothing left behind
+    res = _tomo("series", run / "in.h5", run / "up.h5", "-o", tmp_path / "s.zarr", "--center", 20, "--quiet")
+    assert isinstance(res.exception, LinkOutsideFolderError), res.output
+    assert str(run / "up.h5") in str(res.exception)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["away", "in.zarr", "run", "up.zarr"]

@@ -60,6 +60,15 @@ TrustPickleOption = Annotated[
         "hidden in it: give this only for a file you made yourself (files written now hold plain arrays).",
     ),
 ]
+FollowOption = Annotated[
+    bool,
+    typer.Option(
+        "--follow-external-links",
+        help="Read data that HDF5 external links, virtual-dataset sources or external storage of a scan file "
+        "take from outside its folder. Off by default: a file can point anywhere on disk, so links are "
+        "followed only inside its own folder tree.",
+    ),
+]
 NoFlatsOption = Annotated[
     bool,
     typer.Option(
@@ -188,6 +197,7 @@ def recon(
     energy_kev: Annotated[
         float | None, typer.Option("--energy-kev", help="Beam energy in keV when the file does not record it.")
     ] = None,
+    follow_external_links: FollowOption = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
@@ -220,6 +230,7 @@ def recon(
                 angle_range_deg=angles,
                 prep=prep,
                 overwrite=overwrite,
+                follow_external_links=follow_external_links,
             )
         typer.echo(f"{written}: {len(centres)} slices at centres {centres[0]:g} ... {centres[-1]:g} px")
         return
@@ -233,6 +244,7 @@ def recon(
             energy_kev=energy_kev,
             overwrite=overwrite,
             prep=prep,
+            follow_external_links=follow_external_links,
         )
     ds = open_results(target)
     nz, n, _ = ds["attenuation"].shape
@@ -415,6 +427,7 @@ def series(
     density_edge_um: Annotated[
         float, typer.Option("--density-edge-um", help="With --analyses: edge of the density cubes, um.")
     ] = 340.0,
+    follow_external_links: FollowOption = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
@@ -448,7 +461,14 @@ def series(
     model = load_classifier(classifier, trust_pickle=trust_pickle) if classifier is not None else None
     with run_on(scheduler, workers, quiet=quiet, description="scans"), _warnings_as_lines():
         target = process_series(
-            scans, out, options=options, classifier=model, record=record, overwrite=overwrite, progress=not quiet
+            scans,
+            out,
+            options=options,
+            classifier=model,
+            record=record,
+            overwrite=overwrite,
+            progress=not quiet,
+            follow_external_links=follow_external_links,
         )
     ds = open_results(target)
     for k in range(ds.sizes["frame"]):

@@ -56,6 +56,7 @@ from operando.tomo import (
     remove_zingers,
     segment_cell,
     stripping_fraction,
+    tomo_data_files,
 )
 
 __all__ = [
@@ -471,6 +472,7 @@ def reconstruct_scan(
     energy_kev: float | None = None,
     overwrite: bool = False,
     prep: PrepOptions | None = None,
+    follow_external_links: bool = False,
 ) -> Path:
     """Remove zingers, flat/dark normalise, -log, find the centre, handle rings and reconstruct every row into a store.
 
@@ -498,6 +500,10 @@ def reconstruct_scan(
     prep : PrepOptions, optional
         Ring handling, zingers, binning, rows, crop, Paganin, flats (default
         :class:`PrepOptions`: the same as ``tomo series``).
+    follow_external_links : bool
+        Read data that HDF5 links of the file take from outside its folder (refused by
+        default: :func:`operando.tomo.read_tomo`). The files read besides ``path``
+        (:func:`operando.tomo.tomo_data_files`) are hashed into the provenance.
 
     Returns
     -------
@@ -549,7 +555,7 @@ def reconstruct_scan(
     if angle_range_deg is not None:
         tiff_options["angle_range_deg"] = tuple(angle_range_deg)
     try:
-        scan = read_tomo(path, **tiff_options)
+        scan = read_tomo(path, follow_external_links=follow_external_links, **tiff_options)
     except MissingMetadataError as err:
         if "angles" not in str(err):
             raise
@@ -601,7 +607,10 @@ def reconstruct_scan(
         "energy_kev": None if energy is None else float(energy),
         "angle_range_deg": tiff_options.get("angle_range_deg"),
     }
-    return write_results(ds, out, parameters=parameters, inputs=[path], overwrite=overwrite)
+    if follow_external_links:
+        parameters["follow_external_links"] = True
+    inputs = [path, *tomo_data_files(path, follow_external_links=follow_external_links)]
+    return write_results(ds, out, parameters=parameters, inputs=inputs, overwrite=overwrite)
 
 
 def trial_centres(
@@ -614,6 +623,7 @@ def trial_centres(
     angle_range_deg: tuple[float, float] | None = None,
     prep: PrepOptions | None = None,
     overwrite: bool = False,
+    follow_external_links: bool = False,
 ) -> Path:
     """One slice reconstructed at each of several rotation centres, for choosing the centre by eye.
 
@@ -629,7 +639,7 @@ def trial_centres(
         Centres to try, px from the centre of detector pixel 0 (unbinned).
     row : int, optional
         Detector row (after ``prep.rows`` and binning); default the middle one.
-    voxel_size_um, angle_range_deg, prep, overwrite
+    voxel_size_um, angle_range_deg, prep, overwrite, follow_external_links
         As :func:`reconstruct_scan`.
 
     Returns
@@ -647,7 +657,7 @@ def trial_centres(
     tiff_options: dict[str, Any] = {}
     if angle_range_deg is not None:
         tiff_options["angle_range_deg"] = tuple(angle_range_deg)
-    scan = read_tomo(path, **tiff_options)
+    scan = read_tomo(path, follow_external_links=follow_external_links, **tiff_options)
     voxel = voxel_size_um if voxel_size_um is not None else scan.pixel_size_um
     n_cols = scan.projections.shape[2]
     for c in centres:
@@ -690,7 +700,8 @@ def trial_centres(
         attrs={"row": r, "modality": "tomography"},
     )
     params = {"centres": [float(c) for c in centres], "row": r, "prep": asdict(opts)}
-    return write_results(ds, target, parameters=params, inputs=[path], overwrite=overwrite)
+    inputs = [path, *tomo_data_files(path, follow_external_links=follow_external_links)]
+    return write_results(ds, target, parameters=params, inputs=inputs, overwrite=overwrite)
 
 
 _THRESHOLD_OPTIONS = {
@@ -931,6 +942,7 @@ def process_scan(
     keep_volume: str | PathLike[str] | None = None,
     scratch: str | PathLike[str] | None = None,
     scratch_prefix: str = ".operando-scan-",
+    follow_external_links: bool = False,
 ) -> xr.Dataset:
     """Reconstruct, segment and analyse one scan.
 
@@ -948,6 +960,8 @@ def process_scan(
         Folder of the temporary store through which the volume and the labels pass
         (default: the system's temporary folder); reconstruction, segmentation and
         contact maps each work on chunks of it, so a scan is never held whole in memory.
+    follow_external_links : bool
+        As :func:`reconstruct_scan`.
 
     Returns
     -------
@@ -961,7 +975,7 @@ def process_scan(
     MissingMetadataError
         The file records no pixel size and ``options.voxel_size_um`` is not set.
     """
-    scan = read_tomo(path)
+    scan = read_tomo(path, follow_external_links=follow_external_links)
     voxel = options.voxel_size_um if options.voxel_size_um is not None else scan.pixel_size_um
     if voxel is None:
         raise MissingMetadataError("the file records no pixel size; give the voxel size", path=path)
@@ -1024,6 +1038,7 @@ def process_series(
     record: Any = None,
     overwrite: bool = False,
     progress: bool = True,
+    follow_external_links: bool = False,
 ) -> Path:
     """Process scans into one resumable ``tomo-series`` store, placed on the echem record.
 
@@ -1051,6 +1066,9 @@ def process_series(
         Replace an existing store.
     progress : bool
         Show a progress bar.
+    follow_external_links : bool
+        As :func:`reconstruct_scan`; the files each scan reads besides itself are hashed
+        into the provenance and their sizes and times into the fingerprint.
 
     Returns
     -------
@@ -1102,7 +1120,13 @@ def process_series(
         i = keys.index(key)
         kept = volumes / f"{i}.zarr" if keep else None
         ds = process_scan(
-            files[i], opts, classifier, keep_volume=kept, scratch=target.parent, scratch_prefix=scratch_prefix
+            files[i],
+            opts,
+            classifier,
+            keep_volume=kept,
+            scratch=target.parent,
+            scratch_prefix=scratch_prefix,
+            follow_external_links=follow_external_links,
         )
         window = windows[i]
         if record is not None and window is not None:
@@ -1111,7 +1135,12 @@ def process_series(
 
     frames_store = target.with_name(f".{target.name}.frames.zarr")
     params: dict[str, Any] = {**asdict(opts), "classifier": classifier is not None, "echem": record is not None}
-    params["fingerprint"] = series_fingerprint(files, params, classifier)
+    if follow_external_links:
+        params["follow_external_links"] = True
+    # files the scans read besides themselves (HDF5 links): refused here, before any scan, when outside
+    linked = [f for p in files for f in tomo_data_files(p, follow_external_links=follow_external_links)]
+    inputs: list[str | PathLike[str]] = [*files, *linked]
+    params["fingerprint"] = series_fingerprint([*files, *(f.path for f in linked)], params, classifier)
     if store_status(frames_store).complete and _stored_fingerprint(frames_store) != params["fingerprint"]:
         # a complete scratch store of another run (other inputs or parameters): never reuse it
         warnings.warn(
@@ -1125,7 +1154,7 @@ def process_series(
             one,
             frames_store,
             parameters=params,
-            inputs=files,
+            inputs=inputs,
             overwrite=overwrite,
             progress=progress,
             description="scans",
@@ -1148,7 +1177,7 @@ def process_series(
         del series.attrs[name]
     if opts.keep_volumes:
         series = _with_volumes(series, volumes, len(files), opts.volume_dtype)
-    written = write_results(series, target, parameters=params, inputs=files, overwrite=overwrite)
+    written = write_results(series, target, parameters=params, inputs=inputs, overwrite=overwrite)
     shutil.rmtree(frames_store, ignore_errors=True)
     shutil.rmtree(volumes, ignore_errors=True)
     return written

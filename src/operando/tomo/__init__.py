@@ -65,7 +65,7 @@ if TYPE_CHECKING:
         train_interphase_classifier,
     )
     from operando.tomo.io._classifier import load_classifier, save_classifier
-    from operando.tomo.io._readers import read_dxchange, read_nxtomo, read_tiff, read_tomo
+    from operando.tomo.io._readers import read_dxchange, read_nxtomo, read_tiff, read_tomo, tomo_data_files
     from operando.tomo.io._xradia import is_xradia, read_xradia
 
 # public name -> the module that defines it
@@ -129,6 +129,7 @@ _SOURCES = {
     "read_nxtomo": "operando.tomo.io._readers",
     "read_tiff": "operando.tomo.io._readers",
     "read_tomo": "operando.tomo.io._readers",
+    "tomo_data_files": "operando.tomo.io._readers",
     "is_xradia": "operando.tomo.io._xradia",
     "read_xradia": "operando.tomo.io._xradia",
 }
@@ -194,6 +195,7 @@ __all__ = [
     "stack_positions",
     "stripping_fraction",
     "subvolume_density",
+    "tomo_data_files",
     "train_interphase_classifier",
 ]
 

@@ -19,11 +19,13 @@ import dask.array as da
 import numpy as np
 
 from operando._files import read_head
+from operando._hashing import DataFile
+from operando._hdf5 import data_files
 from operando.errors import MissingMetadataError, UnsupportedFormatError
 from operando.tomo._scan import TomoFileError, TomoScan
 from operando.tomo.io._xradia import OLE2_MAGIC, read_xradia
 
-__all__ = ["read_dxchange", "read_nxtomo", "read_tiff", "read_tomo"]
+__all__ = ["read_dxchange", "read_nxtomo", "read_tiff", "read_tomo", "tomo_data_files"]
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -127,13 +129,63 @@ _LENGTH_TO_UM = {"m": 1e6, "mm": 1e3, "um": 1.0, "µm": 1.0, "micron": 1.0, "mic
 _ENERGY_TO_KEV = {"kev": 1.0, "ev": 1e-3, "mev": 1e3}
 
 
-def read_dxchange(path: str | PathLike[str]) -> TomoScan:
+def _linked(fh: Any, path: Path, follow: bool) -> list[DataFile]:
+    """Files a DXchange/NeXus scan reads besides ``path``: every external link in the file
+    and the frames' virtual-dataset sources and external storage (:func:`operando._hdf5.data_files`);
+    one outside the file's folder raises :class:`operando.errors.LinkOutsideFolderError`
+    unless ``follow``."""
+    import h5py
+
+    names = ["/"]
+    if "exchange" in fh:
+        names += [f"/exchange/{k}" for k in ("data", "data_white", "data_dark")]
+    for entry in fh:
+        grp = fh.get(entry)
+        if isinstance(grp, h5py.Group):
+            names += [f"/{entry}/{k}/data" for k in grp if isinstance(grp.get(k, getlink=True), h5py.HardLink)]
+    return data_files(path, names, follow=follow, fh=fh)
+
+
+def tomo_data_files(path: str | PathLike[str], *, follow_external_links: bool = False) -> list[DataFile]:
+    """The files besides ``path`` whose bytes a tomography scan reads, for its provenance.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A scan :func:`read_tomo` reads.
+    follow_external_links : bool
+        As for :func:`read_tomo`.
+
+    Returns
+    -------
+    list of DataFile
+        HDF5 external-link targets, virtual-dataset sources and external raw storage of a
+        DXchange/NeXus file; empty for TIFF and Xradia files.
+
+    Raises
+    ------
+    operando.errors.LinkOutsideFolderError
+        A file outside ``path``'s folder, unless ``follow_external_links``.
+    """
+    p, head = read_head(path, 8)
+    if not head.startswith(_HDF5_MAGIC):
+        return []
+    import h5py
+
+    with h5py.File(p, "r") as fh:
+        return _linked(fh, p, follow_external_links)
+
+
+def read_dxchange(path: str | PathLike[str], *, follow_external_links: bool = False) -> TomoScan:
     """Read an APS Data Exchange HDF5 scan (``/exchange/data``, ``data_white``, ``data_dark``, ``theta``).
 
     Parameters
     ----------
     path : str or os.PathLike
         The ``.h5`` file.
+    follow_external_links : bool
+        Read data that HDF5 links take from outside the file's folder (refused by default:
+        :class:`operando.errors.LinkOutsideFolderError`, before any data are read).
 
     Returns
     -------
@@ -156,6 +208,7 @@ def read_dxchange(path: str | PathLike[str]) -> TomoScan:
     with h5py.File(p, "r") as fh:
         if "exchange" not in fh or "data" not in fh["exchange"]:
             raise UnsupportedFormatError("not a Data Exchange file (no /exchange/data)", path=p)
+        _linked(fh, p, follow_external_links)
         data = _dataset(fh, "/exchange/data", p, what="projections")
         if data.ndim != 3:
             raise TomoFileError(f"/exchange/data has shape {data.shape}; expected (theta, y, x)", path=p)
@@ -219,7 +272,7 @@ def _find_nxdata(fh: Any, path: Path) -> tuple[str, str]:
     raise TomoFileError("no frames can be read: " + "; ".join(problems), path=path)
 
 
-def read_nxtomo(path: str | PathLike[str]) -> TomoScan:
+def read_nxtomo(path: str | PathLike[str], *, follow_external_links: bool = False) -> TomoScan:
     """Read a NeXus scan whose frames are tagged by ``image_key`` (0 projection, 1 flat, 2 dark).
 
     Handles NXtomo (``entry/data/data``, ``entry/instrument/detector/image_key``,
@@ -231,6 +284,8 @@ def read_nxtomo(path: str | PathLike[str]) -> TomoScan:
     ----------
     path : str or os.PathLike
         The NeXus master file (``.nxs``/``.h5``).
+    follow_external_links : bool
+        As for :func:`read_dxchange`.
 
     Returns
     -------
@@ -250,6 +305,7 @@ def read_nxtomo(path: str | PathLike[str]) -> TomoScan:
 
     p = Path(path)
     with h5py.File(p, "r") as fh:
+        _linked(fh, p, follow_external_links)
         entry, nxdata = _find_nxdata(fh, p)
         data_name = f"{nxdata}/data"
         data = _dataset(fh, data_name, p, what="frames")
@@ -375,7 +431,7 @@ def read_tiff(
     return TomoScan(projections, angles, None, None, None, None, p, "tiff")
 
 
-def read_tomo(path: str | PathLike[str], **tiff_options: Any) -> TomoScan:
+def read_tomo(path: str | PathLike[str], *, follow_external_links: bool = False, **tiff_options: Any) -> TomoScan:
     """Read a tomography scan, the layout found from the file's content.
 
     Parameters
@@ -383,6 +439,9 @@ def read_tomo(path: str | PathLike[str], **tiff_options: Any) -> TomoScan:
     path : str or os.PathLike
         DXchange HDF5, NeXus with ``image_key``, TIFF, or Zeiss/Xradia ``.txrm``/``.xrm``
         (OLE2; see :func:`operando.tomo.read_xradia`).
+    follow_external_links : bool
+        HDF5 files: read data that links take from outside the file's folder (refused by
+        default, :func:`read_dxchange`); :func:`tomo_data_files` lists the files read.
     **tiff_options
         ``angles_deg`` / ``angle_range_deg`` for TIFF files (see :func:`read_tiff`).
 
@@ -401,7 +460,9 @@ def read_tomo(path: str | PathLike[str], **tiff_options: Any) -> TomoScan:
 
         with h5py.File(p, "r") as fh:
             is_dx = "exchange" in fh and "data" in fh["exchange"]
-        return read_dxchange(p) if is_dx else read_nxtomo(p)
+        if is_dx:
+            return read_dxchange(p, follow_external_links=follow_external_links)
+        return read_nxtomo(p, follow_external_links=follow_external_links)
     if head[:4] in _TIFF_MAGICS:
         return read_tiff(p, **tiff_options)
     if head.startswith(OLE2_MAGIC):
