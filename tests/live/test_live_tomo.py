@@ -93,8 +93,11 @@ def test_a_scan_is_taken_once_it_stopped_growing_and_the_store_is_tomo_series(st
     scans, csv = staged
     raw = tmp_path / "raw"
     (raw / "tomo").mkdir(parents=True)
-    # the later scan lands first (its file is written before the other): the store follows acquisition order
-    late = shutil.copyfile(scans[1], raw / "tomo" / "a_scan.h5")
+    # the later scan lands first (its file is written before the other): the store follows acquisition order;
+    # its writer has put the metadata in, not the projections yet: it reads as a plain HDF5 file for now
+    late = raw / "tomo" / "a_scan.h5"
+    with h5py.File(scans[1], "r") as src, h5py.File(late, "w") as dst:
+        src.copy(src["measurement"], dst, "measurement")
     events: list = []
     w = Watch(
         raw,
@@ -105,7 +108,9 @@ def test_a_scan_is_taken_once_it_stopped_growing_and_the_store_is_tomo_series(st
         report=False,
         on_event=events.append,
     )
-    assert w.step(now=0.0) == [] and w.pending()
+    assert w.step(now=-10.0) == [] and not w.pending()
+    shutil.copyfile(scans[1], late)
+    assert w.step(now=0.0) == [] and w.pending()  # now a DXchange scan: sniffed again since it changed
     # the writer appends to it again: it has not stopped growing
     with h5py.File(late, "r+") as f:
         f["exchange/extra_monitor"] = np.arange(100.0)
@@ -142,9 +147,9 @@ def test_finished_scans_are_never_opened_again(staged, tmp_path, monkeypatch):
     kind = w.kinds["tomo"]
     opened: list[Path] = []
 
-    def counting(path: Path):
+    def counting(path: Path, *rest):
         opened.append(path)
-        return kind.complete(path)
+        return kind.complete(path, *rest)
 
     w.kinds = {**w.kinds, "tomo": dataclasses.replace(kind, complete=counting)}
     import operando.formats

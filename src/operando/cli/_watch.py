@@ -31,7 +31,7 @@ _SXDM_KEYS = {
 }
 
 
-_TABLES = ("sxdm", "tomo")
+_TABLES = ("sxdm", "tomo", "nmr")
 
 
 def load_options(
@@ -48,7 +48,8 @@ def load_options(
     ----------
     config : pathlib.Path, optional
         TOML with one table per kind, e.g. ``[sxdm]`` ``reflection = "400"``, ``[tomo]``
-        ``voxel_size_um = 5.0`` (the batch command's option names, underscores for dashes).
+        ``voxel_size_um = 5.0``, ``[nmr]`` ``windows = [[240, 290]]`` (the batch command's
+        option names, underscores for dashes).
     reflection, detector : str, optional
         ``--reflection`` and ``--detector`` of the command line (SXDM).
     voxel_size_um, center : float, optional
@@ -57,15 +58,16 @@ def load_options(
     Returns
     -------
     dict
-        ``{"sxdm": {...}, "tomo": {...}}``: keyword options of the SXDM pipeline, and the
-        ``[tomo]`` table (checked as ``tomo series`` checks its options).
+        ``{"sxdm": {...}, "tomo": {...}, "nmr": {...}}``: keyword options of the SXDM
+        pipeline, the ``[tomo]`` table (checked as ``tomo series`` checks its options) and
+        the ``[nmr]`` table (``nmr process``'s options, and ``require_audit``).
 
     Raises
     ------
     ParameterError
         Unreadable TOML, an unknown table or key, a value out of range.
     """
-    from operando.pipelines import tomo_series_options
+    from operando.pipelines import nmr_process_options, tomo_series_options
     from operando.pipelines.sxdm import parse_reflection
 
     table: dict[str, Any] = {}
@@ -110,7 +112,14 @@ def load_options(
         if not classifier.is_file():
             raise ParameterError("[tomo] classifier: no such file", path=classifier)
         tomo["classifier"] = str(classifier.resolve())
-    return {"sxdm": sxdm, "tomo": tomo}
+    nmr = dict(table.get("nmr", {}))
+    try:
+        if not isinstance(nmr.get("require_audit", False), bool):
+            raise ParameterError(f"[nmr] require_audit = {nmr['require_audit']!r}: give true or false")
+        nmr_process_options({k: v for k, v in nmr.items() if k != "require_audit"})
+    except ParameterError as exc:
+        raise ParameterError(exc.problem, path=config) from None
+    return {"sxdm": sxdm, "tomo": tomo, "nmr": nmr}
 
 
 def watch_command(
@@ -153,7 +162,9 @@ def watch_command(
     series`'s pipeline once every scan has ended, into OUT/sxdm_maps.zarr; DXchange/NeXus
     tomography scans with `operando tomo series`'s once the file opens cleanly and stopped
     growing, into OUT/tomo_series.zarr (the stores the batch commands write from the same
-    files), placed on --echem as far as it has grown.
+    files); TopSpin experiment folders as `operando nmr process` does once the fid holds TD
+    points and audita.txt records the end, into OUT/nmr_spectra.zarr (one frame per
+    experiment); each placed on --echem as far as it has grown.
     OUT/report.html is rewritten atomically after each one; --serve shows it live.
     Restarting on the same folders goes on where it stopped. Ctrl-C ends the watch.
     """
@@ -185,6 +196,8 @@ def watch_command(
             status.errors[event.key] = event.message
             typer.echo(f"{event.kind}: {event.key} failed: {event.message}", err=True)
         elif event.what == "report":
+            status.errors.clear()  # errors that went away (a potentiostat file that now has rows)
+            status.errors.update(watch.errors)
             status.version += 1
             if not quiet:
                 typer.echo(f"report: {event.key}")

@@ -25,6 +25,7 @@ __all__ = [
     "parse_bind",
     "simulate_beamtime",
     "snapshot_growing_file",
+    "topspin_complete",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -35,6 +36,7 @@ __getattr__, __dir__ = lazy_exports(
         "Completion": "operando.live._complete",
         "bliss_complete": "operando.live._complete",
         "hdf5_complete": "operando.live._complete",
+        "topspin_complete": "operando.live._complete",
         "LiveServer": "operando.live._server",
         "LiveStatus": "operando.live._server",
         "parse_bind": "operando.live._server",

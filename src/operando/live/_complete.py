@@ -3,8 +3,10 @@
 An instrument writes a measurement over minutes: a Bliss master file is created when the
 K-map starts, each rocking angle is one scan whose ``end_time`` appears when it ends, and
 the frames land in Lima files beside it (virtual datasets in the master point at them). A
-DXchange scan grows until its writer closes it. A potentiostat file grows for the whole
-experiment and is never "finished". A measurement is taken when
+DXchange scan grows until its writer closes it. A TopSpin experiment folder gets its
+``acqus`` when the acquisition starts, its ``fid`` (TD points) and, when it ends, its audit
+trail ``audita.txt``. A potentiostat file grows for the whole experiment and is never
+"finished". A measurement is taken when
 
 * its own end markers say so (every scan of a Bliss master has ``end_time``; every virtual
   source file exists), and
@@ -18,11 +20,12 @@ open in SWMR mode); any error while the writer is busy means "not yet".
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Completion", "bliss_complete", "file_signature", "hdf5_complete"]
+__all__ = ["Completion", "bliss_complete", "file_signature", "hdf5_complete", "topspin_complete"]
 
 
 @dataclass(frozen=True)
@@ -126,3 +129,74 @@ def hdf5_complete(path: Path) -> Completion:
     except (OSError, KeyError, RuntimeError, ValueError) as exc:
         return Completion(False, f"not readable yet ({type(exc).__name__})", (path,))
     return Completion(True, "", (path,))
+
+
+_TD = re.compile(rb"^##\$TD=\s*(\d+)", re.MULTILINE)
+_DTYPA = re.compile(rb"^##\$DTYPA=\s*(\d+)", re.MULTILINE)
+_AUDIT_ENTRY = re.compile(rb"\(\s*\d+\s*,\s*<\d{4}-\d\d-\d\d")
+
+
+def _jcamp_int(pattern: re.Pattern[bytes], text: bytes) -> int | None:
+    m = pattern.search(text)
+    return int(m.group(1)) if m else None
+
+
+def topspin_complete(folder: Path, *, require_audit: bool = False) -> Completion:
+    """Whether a TopSpin/XWIN-NMR experiment folder holds a finished acquisition.
+
+    Done when ``acqus`` is whole (ends with ``##END=``) and gives ``TD``; the ``fid`` (or
+    ``ser``, with ``acqu2s`` ``TD`` rows of 1024-byte blocks) holds at least ``TD`` points
+    of its data type (``DTYPA``: 4-byte integers, or 8-byte doubles); and the audit trail
+    ``audita.txt``, which TopSpin writes when the acquisition ends, records it (an entry
+    and ``##END=``). A folder without ``audita.txt`` (older or copied data) is taken on the
+    first two alone, with the watch's settle time, unless ``require_audit``.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        The experiment folder.
+    require_audit : bool
+        Wait for ``audita.txt`` (spectrometers that write the fid during the acquisition).
+
+    Returns
+    -------
+    Completion
+        ``files``: ``acqus``, the data file, ``audita.txt`` when there, every other file of
+        the folder, and ``pdata/1/procs`` (its defaults change the spectrum).
+    """
+    acqus = folder / "acqus"
+    try:
+        text = acqus.read_bytes()
+    except OSError:
+        return Completion(False, "no acqus yet", (acqus,))
+    if b"##END=" not in text:
+        return Completion(False, "acqus is still being written", (acqus,))
+    td = _jcamp_int(_TD, text)
+    if not td:
+        return Completion(False, "acqus gives no TD", (acqus,))
+    width = 8 if _jcamp_int(_DTYPA, text) == 2 else 4
+    data, need = folder / "fid", td * width
+    if not data.is_file() and (folder / "ser").is_file():
+        data = folder / "ser"
+        try:
+            rows = _jcamp_int(_TD, (folder / "acqu2s").read_bytes()) or 1
+        except OSError:
+            rows = 1
+        need = rows * (-(-td * width // 1024) * 1024)  # each row padded to 1024 bytes
+    try:
+        size = data.stat().st_size
+    except OSError:
+        return Completion(False, "no fid yet", (acqus,))
+    if size < need:
+        return Completion(False, f"{data.name} holds {size} of {need} bytes", (acqus, data))
+    audit = folder / "audita.txt"
+    if audit.is_file():
+        trail = audit.read_bytes()
+        if b"##END=" not in trail or _AUDIT_ENTRY.search(trail) is None:
+            return Completion(False, "audita.txt does not record the acquisition yet", (acqus, data, audit))
+    elif require_audit:
+        return Completion(False, "no audita.txt yet (the acquisition has not ended)", (acqus, data))
+    others = sorted(p for p in folder.iterdir() if p.is_file() and p not in (acqus, data, audit))
+    procs = folder / "pdata" / "1" / "procs"
+    files = (acqus, data, *((audit,) if audit.is_file() else ()), *others, *((procs,) if procs.is_file() else ()))
+    return Completion(True, "", files)

@@ -16,7 +16,7 @@ from typing import Any
 import xarray as xr
 
 from operando.echem import EchemRecord
-from operando.live._complete import Completion, bliss_complete, hdf5_complete
+from operando.live._complete import Completion, bliss_complete, hdf5_complete, topspin_complete
 
 __all__ = ["LIVE_KINDS", "LiveKind"]
 
@@ -35,7 +35,7 @@ class LiveKind:
         Names of the registry formats (:mod:`operando.formats`) whose files are its
         measurements.
     complete : callable
-        ``complete(path) -> Completion``.
+        ``complete(path, options) -> Completion``.
     compute : callable
         ``compute(key, done, options, side) -> Dataset`` of one measurement (``done``: the
         keys processed before it, in acquisition order), not yet placed on the potentiostat
@@ -46,17 +46,24 @@ class LiveKind:
         content (``sides``: each frame's side folder; ``scratch``: a folder it may use).
     start_time : callable
         ``start_time(frame) -> str``: ISO time the measurement started (acquisition order).
+    folder : bool
+        A measurement is a folder (a TopSpin experiment), not a file.
     """
 
     name: str
     store_name: str
     formats: frozenset[str]
-    complete: Callable[[Path], Completion]
+    complete: Callable[[Path, Mapping[str, Any]], Completion]
     compute: Callable[[str, list[str], Mapping[str, Any], Path], xr.Dataset]
     assemble: Callable[
         [list[xr.Dataset], list[str], EchemRecord | None, Mapping[str, Any], list[Path], Path], xr.Dataset
     ]
     start_time: Callable[[xr.Dataset], str]
+    folder: bool = False
+
+
+def _sxdm_complete(path: Path, options: Mapping[str, Any]) -> Completion:
+    return bliss_complete(path)
 
 
 def _sxdm_compute(key: str, done: list[str], options: Mapping[str, Any], side: Path) -> xr.Dataset:
@@ -144,7 +151,7 @@ def _tomo_start(frame: xr.Dataset) -> str:
     return pd.Timestamp(start).tz_convert("UTC").isoformat() if start and pd.Timestamp(start).tzinfo else start
 
 
-def tomo_complete(path: Path) -> Completion:
+def tomo_complete(path: Path, options: Mapping[str, Any]) -> Completion:
     """A tomography scan is complete when its HDF5 file opens and reads (its writer closed it).
 
     "Stopped growing" is the watch's settle check (sizes and modification times unchanged
@@ -153,12 +160,57 @@ def tomo_complete(path: Path) -> Completion:
     return hdf5_complete(path)
 
 
+# the [nmr] table's key that says when an experiment is finished (the others are nmr process's)
+NMR_COMPLETION_KEYS = frozenset({"require_audit"})
+_NMR_START, _NMR_END, _NMR_HOW = "live_acquisition_start", "live_acquisition_end", "live_acquisition_window"
+
+
+def _nmr_processing(options: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k not in NMR_COMPLETION_KEYS}
+
+
+def nmr_complete(path: Path, options: Mapping[str, Any]) -> Completion:
+    """A TopSpin experiment is complete per :func:`operando.live.topspin_complete`."""
+    return topspin_complete(path, require_audit=bool(options.get("require_audit", False)))
+
+
+def _nmr_compute(key: str, done: list[str], options: Mapping[str, Any], side: Path) -> xr.Dataset:
+    from operando.pipelines import measure_nmr_experiment, nmr_acquisition_window
+
+    start, end, how = nmr_acquisition_window(key)
+    ds = measure_nmr_experiment(key, _nmr_processing(options))
+    return ds.assign_attrs({_NMR_START: start, _NMR_END: end, _NMR_HOW: how})
+
+
+def _nmr_assemble(
+    frames: list[xr.Dataset],
+    keys: list[str],
+    record: EchemRecord | None,
+    options: Mapping[str, Any],
+    sides: list[Path],
+    scratch: Path,
+) -> xr.Dataset:
+    from operando.pipelines import assemble_nmr_spectra
+
+    windows, clean = [], []
+    for f in frames:
+        windows.append((str(f.attrs[_NMR_START]), str(f.attrs[_NMR_END]), str(f.attrs[_NMR_HOW])))
+        bare = f.copy()
+        bare.attrs = {k: v for k, v in f.attrs.items() if k not in (_NMR_START, _NMR_END, _NMR_HOW)}
+        clean.append(bare)
+    return assemble_nmr_spectra(clean, keys, windows, record)
+
+
+def _nmr_start(frame: xr.Dataset) -> str:
+    return str(frame.attrs.get(_NMR_START, ""))
+
+
 LIVE_KINDS: dict[str, LiveKind] = {
     "sxdm": LiveKind(
         name="sxdm",
         store_name="sxdm_maps.zarr",
         formats=frozenset({"bliss-kmap"}),
-        complete=bliss_complete,
+        complete=_sxdm_complete,
         compute=_sxdm_compute,
         assemble=_sxdm_assemble,
         start_time=_sxdm_start,
@@ -171,5 +223,15 @@ LIVE_KINDS: dict[str, LiveKind] = {
         compute=_tomo_compute,
         assemble=_tomo_assemble,
         start_time=_tomo_start,
+    ),
+    "nmr": LiveKind(
+        name="nmr",
+        store_name="nmr_spectra.zarr",
+        formats=frozenset({"bruker-nmr"}),
+        complete=nmr_complete,
+        compute=_nmr_compute,
+        assemble=_nmr_assemble,
+        start_time=_nmr_start,
+        folder=True,
     ),
 }

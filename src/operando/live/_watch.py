@@ -127,6 +127,7 @@ class Watch:
     on_event: Callable[[WatchEvent], None] | None = None
     errors: dict[str, str] = field(default_factory=dict)
     _known: dict[Path, str | None] = field(default_factory=dict)
+    _unfollowed: dict[Path, Any] = field(default_factory=dict)
     _seen: dict[Path, tuple[Any, float]] = field(default_factory=dict)
     _series: dict[str, LiveSeries] = field(default_factory=dict)
     _failed: dict[str, Any] = field(default_factory=dict)
@@ -152,6 +153,10 @@ class Watch:
             self._series[name] = series
 
     # -- discovery -----------------------------------------------------------------------
+    @property
+    def _folders(self) -> bool:
+        return any(kind.folder for kind in self.kinds.values())
+
     def _candidates(self) -> Iterable[Path]:
         results = self.results.resolve()
         for dirpath, dirnames, filenames in os.walk(self.root):
@@ -160,22 +165,32 @@ class Watch:
                 dirnames[:] = []
                 continue
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            if self._folders and "acqus" in filenames:
+                yield here  # a TopSpin experiment folder: the folder is the measurement
             for name in filenames:
                 if not name.startswith(".") and Path(name).suffix.lower() in _SUFFIXES:
                     yield here / name
 
     def _kind_of(self, path: Path) -> str | None:
-        if path in self._known:
-            return self._known[path]
+        if self._known.get(path) is not None:
+            return self._known[path]  # a followed measurement stays one
+        sig = file_signature((path,))
+        if self._unfollowed.get(path) == sig:
+            return None  # of no followed format, and unchanged since: not sniffed again
         from operando.formats import detect
 
         try:
             fmt = detect(path)
         except (OperandoError, OSError):
             return None  # not readable yet: asked again on the next pass
-        name = next((k for k, kind in self.kinds.items() if fmt is not None and fmt.name in kind.formats), None)
-        if fmt is not None:
-            self._known[path] = name  # a file's format does not change once it is recognised
+        if fmt is None:
+            return None
+        name = next((k for k, kind in self.kinds.items() if fmt.name in kind.formats), None)
+        self._known[path] = name
+        if name is None:
+            # e.g. a DXchange scan whose writer has not written its projections yet reads as
+            # a plain HDF5 file: sniffed again only when it changes
+            self._unfollowed[path] = sig
         return name
 
     # -- the potentiostat record ---------------------------------------------------------
@@ -249,7 +264,7 @@ class Watch:
             key = str(path.resolve())
             if _unchanged(series.signature_of(key)) or (key in self._failed and _unchanged(self._failed[key])):
                 continue  # finished (or failed) from these very bytes: not opened again
-            done = kind.complete(path)
+            done = kind.complete(path, series.options)
             if not done.done:
                 self._seen.pop(path, None)
                 continue
@@ -310,7 +325,10 @@ class Watch:
         scratch = series.work / "assemble"
         ds = kind.assemble(frames, series.keys, self._record, series.options, series.sides(), scratch)
         parameters = {**series.options, "echem": str(self.echem) if self.echem else None, "live": True}
-        inputs = [Path(k) for k in series.keys]
+        if kind.folder:  # a folder's provenance is its files (those its signature lists)
+            inputs = [Path(f[0]) for e in series.entries for f in e["signature"] if Path(f[0]).is_file()]
+        else:
+            inputs = [Path(k) for k in series.keys]
         write_results(ds, series.target, parameters=parameters, inputs=inputs, overwrite=True)
 
     @property
