@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import dask
 import numpy as np
@@ -54,6 +55,9 @@ from operando.sxdm import (
     write_xsocs_qspace,
 )
 from operando.timeline import place_on_record
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 __all__ = [
     "PhaseMode",
@@ -176,6 +180,25 @@ def monitor_counts(meta: KMapMetadata, counter: str | None = "auto") -> tuple[st
     return None
 
 
+def _names_the_map(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A :class:`ParameterError` that names no file, raised while a K-map is processed (the
+    region of interest that covers every valid voxel, too few rocking angles, a phase
+    decomposition that cannot estimate its background), raised again naming the map."""
+
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return func(*args, **kwargs)
+        except ParameterError as err:
+            if err.path is not None:
+                raise
+            path = args[0] if args else kwargs.get("path")
+            raise ParameterError(str(err), path=path if isinstance(path, str | PathLike) else None) from None
+
+    return wrapper
+
+
+@_names_the_map
 def process_kmap(
     path: str | PathLike[str],
     *,
@@ -385,7 +408,7 @@ def process_kmap(
         **extra,
     }
     starts = [s.start_time for s in meta.scans if s.start_time]
-    maps.attrs.update({"modality": "sxdm", "source": str(meta.path), **readback})
+    maps.attrs.update({"modality": "sxdm", "operando_kind": "sxdm-maps", "source": str(meta.path), **readback})
     if starts:  # the map's acquisition window, for placing it on the charging curve
         maps.attrs.update({"first_scan_start": min(starts), "last_scan_start": max(starts)})
     if record is not None:
