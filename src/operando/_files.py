@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from os import PathLike
 from pathlib import Path
 
@@ -48,9 +50,14 @@ def read_head(path: str | PathLike[str], n: int = HEAD_BYTES) -> tuple[Path, byt
         When the file is empty.
     """
     p = Path(path)
-    if p.is_dir():
-        return p, b""
-    require_file(p)
+    try:  # one stat for the usual case (a non-empty regular file) instead of four: 10 us per read
+        st = os.stat(p)
+    except OSError:
+        st = None
+    if st is None or not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+        if p.is_dir():
+            return p, b""
+        require_file(p)
     try:
         with p.open("rb") as fh:
             return p, fh.read(n)

@@ -124,6 +124,7 @@ class EchemMetadata:
 
 
 _CANONICAL_SET = frozenset(CANONICAL_COLUMNS)
+_TIME_CHECKED = frozenset({"time_s"})
 
 
 def _once(make: Callable[[], npt.NDArray[Any]]) -> Callable[[], npt.NDArray[Any]]:
@@ -275,16 +276,25 @@ class EchemRecord:
         self.units = {c: units.get(c, CANONICAL_UNITS.get(c, "")) for c in order}
         self._meta = meta
         self._hash_of: bytes | None = None
+        self._complete_meta: Callable[[EchemMetadata], EchemMetadata] | None = None
+        self._finite: frozenset[str] = frozenset()  # columns already checked finite
 
     @classmethod
     def _lazy(
-        cls, columns: dict[str, Any], n: int, units: Mapping[str, str], meta: EchemMetadata, hash_of: bytes | None
+        cls,
+        columns: dict[str, Any],
+        n: int,
+        units: Mapping[str, str],
+        meta: EchemMetadata,
+        hash_of: bytes | None,
+        complete_meta: Callable[[EchemMetadata], EchemMetadata] | None = None,
     ) -> EchemRecord:
         """A record whose table is built on first use of :attr:`data`.
 
         ``columns`` maps every column name (canonical first) to an array or to a
         zero-argument function returning it; ``hash_of`` is the file's bytes when its
-        SHA-256 is to be computed on first use of :attr:`meta`. Reading a file and asking
+        SHA-256 is to be computed on first use of :attr:`meta`, ``complete_meta`` a
+        function that adds what the reader decodes only then. Reading a file and asking
         for ``time_s`` or ``len`` then costs the parse alone: the ``DataFrame``, derived
         columns (timestamps, integrated charge, half cycles) and the digest are made
         when asked for (``.mpr``: 2.4 ms of galvani's view against 18 ms eager).
@@ -300,6 +310,8 @@ class EchemRecord:
         )
         record._meta = meta
         record._hash_of = hash_of
+        record._complete_meta = complete_meta
+        record._finite = _TIME_CHECKED  # from_columns checked it
         return record
 
     def _column(self, name: str) -> Any:
@@ -329,11 +341,14 @@ class EchemRecord:
 
     @data.setter
     def data(self, frame: pd.DataFrame) -> None:
-        self._frame, self._columns, self._n = frame, {}, len(frame)
+        self._frame, self._columns, self._n, self._finite = frame, {}, len(frame), frozenset()
 
     @property
     def meta(self) -> EchemMetadata:
         """What the file says about instrument, protocol and cell (SHA-256 included)."""
+        if self._complete_meta is not None:
+            complete, self._complete_meta = self._complete_meta, None
+            self._meta = complete(self._meta)
         if self._hash_of is not None:
             self._meta = self._meta.replace(sha256=hashlib.sha256(self._hash_of).hexdigest())
             self._hash_of = None
@@ -341,7 +356,7 @@ class EchemRecord:
 
     @meta.setter
     def meta(self, meta: EchemMetadata) -> None:
-        self._meta, self._hash_of = meta, None
+        self._meta, self._hash_of, self._complete_meta = meta, None, None
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -360,6 +375,7 @@ class EchemRecord:
         extra: Mapping[str, Any] | None = None,
         extra_units: Mapping[str, str] | None = None,
         sha256_of: bytes | None = None,
+        complete_meta: Callable[[EchemMetadata], EchemMetadata] | None = None,
     ) -> EchemRecord:
         """Assemble a record, deriving the canonical columns the file lacks.
 
@@ -392,6 +408,10 @@ class EchemRecord:
             Units of the extra columns.
         sha256_of : bytes, optional
             The file's bytes: ``meta.sha256`` is their SHA-256, computed on first use.
+        complete_meta : function of EchemMetadata returning one, optional
+            Adds, on first use of :attr:`meta`, what the reader decodes only then (header
+            strings that cannot fail to parse); it must keep ``source``, ``start_time``
+            and ``derived`` as given.
 
         Returns
         -------
@@ -427,7 +447,7 @@ class EchemRecord:
         if v.shape != (n,):
             raise CorruptFileError(f"column voltage_V has {v.shape[0]} rows, time has {n}", path=where)
         # min/max propagate NaN and inf: two reductions, no mask, on a good file
-        if n and not (math.isfinite(t.min()) and math.isfinite(t.max())):
+        if n and not (math.isfinite(np.minimum.reduce(t)) and math.isfinite(np.maximum.reduce(t))):
             bad = int(np.flatnonzero(~np.isfinite(t))[0])
             raise CorruptFileError(f"time is not finite at row {bad}", path=where)
         columns: dict[str, Any] = {"time_s": t}
@@ -483,7 +503,10 @@ class EchemRecord:
         if extra and all(map(callable, extra.values())) and not (extra.keys() & _CANONICAL_SET):
             # every column made on first use (binary readers): no per-column Python here
             columns.update(extra)
-            units.update((name, extra_units.get(name, "")) for name in extra)
+            if extra_units.keys() == extra.keys():
+                units.update(extra_units)
+            else:
+                units.update((name, extra_units.get(name, "")) for name in extra)
         elif extra:
             for name, column in extra.items():
                 if name in _CANONICAL_SET:
@@ -497,7 +520,7 @@ class EchemRecord:
         all_derived = tuple(sorted(set(meta.derived) | set(derived)))
         if all_derived != meta.derived:  # a reader that knew them all saves a copy
             meta = meta.replace(derived=all_derived)
-        return cls._lazy(columns, n, units, meta, sha256_of)
+        return cls._lazy(columns, n, units, meta, sha256_of, complete_meta)
 
     # -- convenient views -----------------------------------------------------------
     def __len__(self) -> int:
@@ -590,11 +613,11 @@ def _nonfinite_or_none(record: EchemRecord) -> npt.NDArray[np.bool_] | None:
     bad: npt.NDArray[np.bool_] | None = None
     derived = record._meta.derived  # not .meta: that would hash the file
     for name in _FINITE_COLUMNS:
-        if name in derived:
+        if name in derived or (record._frame is None and name in record._finite):
             continue
         values = np.asarray(record._column(name), dtype=np.float64)
         # min and max propagate NaN and inf and never warn: no mask on a good column
-        if not values.size or (math.isfinite(values.min()) and math.isfinite(values.max())):
+        if not values.size or (math.isfinite(np.minimum.reduce(values)) and math.isfinite(np.maximum.reduce(values))):
             continue
         column_bad = ~np.isfinite(values)
         bad = column_bad if bad is None else bad | column_bad

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -270,6 +271,23 @@ def _export_name(name: str, unit: str | None) -> str:
     return f"{name}/{_unit_text(unit)}" if unit else name
 
 
+def _read_file(path: str | PathLike[str]) -> bytes:
+    """The whole file, by ``os.read`` on a descriptor (no buffered reader around it:
+    7 us against 9 us for a 230 kB file). A missing file raises FileNotFoundError."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        size = os.fstat(fd).st_size
+        data = os.read(fd, size)
+        if len(data) < size:  # a short read (over 2 GiB on Linux): read on to the end
+            chunks = [data]
+            while chunk := os.read(fd, 1 << 24):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        return data
+    finally:
+        os.close(fd)
+
+
 # -- module structure -------------------------------------------------------------------
 
 
@@ -505,7 +523,7 @@ def _index_column(values: npt.NDArray[Any], name: str, path: str) -> Callable[[]
     if values.dtype.kind != "f":
         return functools.partial(_to_int64, values)
     # min/max propagate NaN: a good column costs two reductions, not three masks
-    if values.size and not (values.min() > -(2.0**62) and values.max() < 2.0**62):
+    if values.size and not (np.minimum.reduce(values) > -(2.0**62) and np.maximum.reduce(values) < 2.0**62):
         finite = np.isfinite(values) & (np.abs(values) < 2.0**62)
         row = int(np.flatnonzero(~finite)[0])
         raise CorruptFileError(f"column {name!r}: value {float(values[row])!r} at row {row} is not an index", path=path)
@@ -606,12 +624,20 @@ def _ole_to_utc(days: float, timezone: str, path: str) -> datetime:
     return local.replace(tzinfo=zone).astimezone(UTC)
 
 
+def _log_start_time(data: memoryview, timezone: str, path: str) -> datetime | None:
+    """Acquisition start (UTC) from the LOG module, None when the module is too short for it."""
+    if len(data) < _LOG_OLE_START + 8:
+        return None
+    (days,) = struct.unpack_from("<d", data, _LOG_OLE_START)
+    return _ole_to_utc(days, timezone, path)
+
+
 def _log_metadata(data: memoryview, timezone: str, path: str) -> dict[str, Any]:
     """Instrument, serial number, software version and start time from the LOG module."""
     out: dict[str, Any] = {}
-    if len(data) >= _LOG_OLE_START + 8:
-        (days,) = struct.unpack_from("<d", data, _LOG_OLE_START)
-        out["start_time"] = _ole_to_utc(days, timezone, path)
+    start_time = _log_start_time(data, timezone, path)
+    if start_time is not None:
+        out["start_time"] = start_time
     version = _pascal(data, _LOG_SOFTWARE_VERSION)
     if version is not None:
         out["software_version"] = version
@@ -836,7 +862,12 @@ def _layout(ids_raw: bytes, version: int, technique: str, id_offset: int, path: 
 
 
 def _build_record(
-    records: npt.NDArray[Any], layout: _Layout, meta: EchemMetadata, path: str, raw: bytes
+    records: npt.NDArray[Any],
+    layout: _Layout,
+    meta: EchemMetadata,
+    path: str,
+    raw: bytes,
+    complete_meta: Callable[[EchemMetadata], EchemMetadata] | None = None,
 ) -> EchemRecord:
     """Map the record fields to canonical columns and assemble the record.
 
@@ -849,7 +880,7 @@ def _build_record(
     with np.errstate(invalid="ignore"):  # a signalling NaN in the file stays a NaN
         t = records[layout.time].astype(np.float64)
         # min/max propagate NaN: two reductions instead of three masks on a good file
-        if n and not (t.min() >= -_MAX_ABS_TIME_S and t.max() <= _MAX_ABS_TIME_S):
+        if n and not (np.minimum.reduce(t) >= -_MAX_ABS_TIME_S and np.maximum.reduce(t) <= _MAX_ABS_TIME_S):
             bad = ~np.isfinite(t) | (np.abs(t) > _MAX_ABS_TIME_S)
             row = int(np.flatnonzero(bad)[0])
             raise CorruptFileError(f"column 'time/s': value {float(t[row])!r} at row {row} is not a time", path=path)
@@ -880,7 +911,36 @@ def _build_record(
         extra=extra,
         extra_units=layout.units,
         sha256_of=raw,
+        complete_meta=complete_meta,
     )
+
+
+def _complete_meta(
+    settings: memoryview,
+    log: memoryview | None,
+    head: Mapping[str, str],
+    column_map: str,
+    timezone: str,
+    path: str,
+    meta: EchemMetadata,
+) -> EchemMetadata:
+    """The metadata with what the settings and LOG modules say (cell, instrument, software).
+
+    Called on the first use of ``record.meta``: decoding these strings took 8 us of a
+    40 us read of the largest real file and cannot fail (a string that does not fit is
+    left out).
+    """
+    info: dict[str, Any] = _settings_metadata(settings)
+    extra: dict[str, str] = info.pop("extra")
+    extra.update(head)
+    if log is not None:
+        log_info = _log_metadata(log, timezone, path)
+        for key in ("server_version", "interpreter_version", "device_code"):
+            if key in log_info:
+                extra[key] = log_info.pop(key)
+        info.update(log_info)
+    extra["column_map"] = column_map
+    return meta.replace(extra=extra, **info)
 
 
 def _charge_mAh(records: npt.NDArray[Any], field: str, scale: float) -> npt.NDArray[np.float64]:
@@ -923,8 +983,7 @@ def read_mpr(path: str | PathLike[str], *, timezone: str = "UTC") -> EchemRecord
         When ``timezone`` is not a known IANA time zone.
     """
     src = str(path)
-    with open(path, "rb") as fh:  # a missing file raises FileNotFoundError
-        buf = fh.read()
+    buf = _read_file(path)
     modules = _split_modules(buf, src)
     by_name: dict[str, _Module] = {}
     for module in modules:
@@ -946,27 +1005,25 @@ def read_mpr(path: str | PathLike[str], *, timezone: str = "UTC") -> EchemRecord
     layout = _layout(ids_raw, data_module.version, technique, data_module.offset + 5, src)
     records = _read_records(data, data_module, layout.dtype, n_rows, record_start, src)
 
-    info: dict[str, Any] = _settings_metadata(settings)
-    extra: dict[str, str] = info.pop("extra")
-    extra["technique_id"] = str(settings[_SET_TECHNIQUE])
-    extra["data_module_version"] = str(data_module.version)
-    extra["column_ids"] = layout.column_ids
-    extra["modules"] = ", ".join(m.name for m in modules)
     log_module = by_name.get("VMP LOG")
-    if log_module is not None:
-        log = _log_metadata(view[log_module.offset : log_module.offset + log_module.length], timezone, src)
-        for key in ("server_version", "interpreter_version", "device_code"):
-            if key in log:
-                extra[key] = log.pop(key)
-        info.update(log)
-    extra["column_map"] = layout.column_map
+    log = None if log_module is None else view[log_module.offset : log_module.offset + log_module.length]
+    # Checked now (a damaged start time or an unknown zone is an error of the read); the
+    # strings of the settings and LOG modules are decoded on first use of record.meta.
+    start_time = None if log is None else _log_start_time(log, timezone, src)
+    head = {
+        "technique_id": str(settings[_SET_TECHNIQUE]),
+        "data_module_version": str(data_module.version),
+        "column_ids": layout.column_ids,
+        "modules": ", ".join(m.name for m in modules),
+    }
     meta = EchemMetadata(
         source=src,
         sha256="",  # of the bytes already read, computed when first asked for (EchemRecord.meta)
         format="biologic-mpr",
         techniques=(technique,),
+        start_time=start_time,
         derived=layout.derived,
-        extra=extra,
-        **info,
+        extra={**head, "column_map": layout.column_map},
     )
-    return _build_record(records, layout, meta, src, buf)
+    complete = functools.partial(_complete_meta, settings, log, head, layout.column_map, timezone, src)
+    return _build_record(records, layout, meta, src, buf, complete)
