@@ -121,6 +121,33 @@ def test_printf_virtual_sources(tmp_path):
     assert names == ["blk_0.h5", "blk_1.h5", "blk_2.h5"]
 
 
+def test_info_reports_links_outside_and_never_follows(linked, monkeypatch):
+    from operando.info import describe
+
+    monkeypatch.chdir(linked.parent)
+    out = describe(linked)
+    away = " ".join(out["links_outside_folder"])
+    assert "/outside/updir -> ../away/other.h5" in away and "/outside/absolute" in away
+    assert "virtual dataset source ../away/other.h5" in away
+    assert f"external storage {linked.parent.parent / 'away' / 'raw.bin'}" in away
+    assert "inside" not in away and "missing_virtual_sources" not in out
+
+
+def test_info_printf_sources_found_or_missing(tmp_path):
+    from operando.info import describe
+
+    unlimited = h5py.h5s.UNLIMITED
+    with h5py.File(tmp_path / "m.h5", "w", libver="latest") as f:
+        vspace = h5py.h5s.create_simple((4, 4), (unlimited, 4))
+        vspace.select_hyperslab(start=(0, 0), count=(unlimited, 1), stride=(2, 1), block=(2, 4))
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_virtual(vspace, b"blk_%b.h5", b"data", h5py.h5s.create_simple((2, 4)))
+        h5py.h5d.create(f.id, b"frames", h5py.h5t.NATIVE_INT64, vspace, dcpl=dcpl)
+    assert describe(tmp_path / "m.h5")["missing_virtual_sources"] == ["blk_%b.h5"]
+    _frames_file(tmp_path / "blk_0.h5", np.zeros((2, 4)))
+    assert "missing_virtual_sources" not in describe(tmp_path / "m.h5")
+
+
 # ---------------------------------------------------------------- hashing
 
 

@@ -373,17 +373,30 @@ def data_files(
 
 
 def _vds_sources(ds: Any, base: Path) -> tuple[list[str], list[str]]:
-    """Source files of a virtual dataset: those not on disk, and those outside the file's folder."""
-    if not ds.is_virtual:
-        return [], []
+    """Source files of a virtual dataset and external raw storage of a dataset: those not on
+    disk, and those outside the file's folder (printf-style ``%b`` names: missing when no
+    block file matches)."""
     missing, outside = [], []
+    for name, *_ in ds.external or ():
+        text = os.fsdecode(name)
+        where = Path(text) if Path(text).is_absolute() else Path.cwd() / text  # as HDF5 resolves it
+        if not where.exists():
+            missing.append(f"external storage {text}")
+        if not _inside(where, base.resolve().parent):
+            outside.append(f"external storage {text}")
+    if not ds.is_virtual:
+        return sorted(set(missing)), sorted(set(outside))
     for source in ds.virtual_sources():
         name = source.file_name
         if name == ".":
             continue
-        candidate = Path(name) if Path(name).is_absolute() else base.parent / name
-        if not candidate.exists():
-            missing.append(name)
+        if _PRINTF.search(name):
+            if not _printf_files(base.parent, name):
+                missing.append(name)
+        else:
+            candidate = Path(name) if Path(name).is_absolute() else base.parent / name
+            if not candidate.exists():
+                missing.append(name)
         if _outside(name, base):
             outside.append(name)
     return sorted(set(missing)), sorted(set(outside))
@@ -427,7 +440,10 @@ def describe_container(path: Path, section: Callable[[Any, list[str], Path], dic
             out["missing_virtual_sources"] = _first(sorted(missing_vds))
         if dangling:
             out["dangling_links"] = _first(dangling)
-        away_all = outside + [f"virtual dataset source {name}" for name in sorted(outside_vds)]
+        away_all = outside + [
+            name if name.startswith("external storage") else f"virtual dataset source {name}"
+            for name in sorted(outside_vds)
+        ]
         if away_all:
             # data read from elsewhere on disk: shown, never followed by info
             out["links_outside_folder"] = _first(away_all)
