@@ -89,6 +89,7 @@ if TYPE_CHECKING:
         read_bruker,
         read_bruker_processed,
     )
+    from operando.nmr.io._dsp import DSP_GROUP_DELAY, digital_filter_delay
     from operando.nmr.io._epr import (
         EPRMeta,
         EPRSpectrum,
@@ -168,6 +169,8 @@ _SOURCES: dict[str, str] = {
     "NMRMeta": "operando.nmr.io._bruker",
     "read_bruker": "operando.nmr.io._bruker",
     "read_bruker_processed": "operando.nmr.io._bruker",
+    "DSP_GROUP_DELAY": "operando.nmr.io._dsp",
+    "digital_filter_delay": "operando.nmr.io._dsp",
     "EPRMeta": "operando.nmr.io._epr",
     "EPRSpectrum": "operando.nmr.io._epr",
     "bes3t_pair": "operando.nmr.io._epr",
@@ -182,6 +185,7 @@ _SOURCES: dict[str, str] = {
 }
 
 __all__ = [
+    "DSP_GROUP_DELAY",
     "LI6_NATURAL",
     "NMRFID",
     "SENSITIVITY_7LI_6LI",
@@ -202,6 +206,7 @@ __all__ = [
     "baseline_polynomial",
     "bes3t_pair",
     "classify_dendrite",
+    "digital_filter_delay",
     "double_integral",
     "electrolyte_abundance",
     "exponential_window",

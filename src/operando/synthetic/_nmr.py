@@ -3,7 +3,7 @@
 Lines are Voigt profiles (Lorentzian FWHM ``lw_Hz``, optional Gaussian ``gw_Hz``) built in
 the time domain, each with an optional comb of spinning sidebands, plus complex Gaussian
 noise; the FID is stored as TopSpin stores it (``acqus`` JCAMP-DX and a little-endian int32
-``fid``, no digital filter), so the same reader that reads real data reads it.
+``fid``; :func:`digital_filter` adds a DSP's group delay), so the same reader that reads real data reads it.
 
 The ground truth is the line *area*: a line of area ``A`` has the FID amplitude ``A`` at
 ``t = 0`` (sidebands included), so its spectral integral, in the unnormalised FT's units
@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +27,7 @@ __all__ = [
     "Excitation",
     "NMRLine",
     "acquire",
+    "digital_filter",
     "li_isotope_pair",
     "licl_reference_pair",
     "simulate_fid",
@@ -183,6 +185,54 @@ def acquire(
     return rg * fid
 
 
+def digital_filter(
+    fid: npt.ArrayLike, group_delay: float, *, passband: float = 0.9, extra: npt.ArrayLike | None = None
+) -> npt.NDArray[np.complex128]:
+    """What a Bruker DSP stores for an analytic FID: the linear-phase decimation filter's output.
+
+    The oversampled signal passes a linear-phase low-pass filter and is decimated: in the
+    stored (decimated) FID the signal's time zero lies ``group_delay`` points late, after a
+    pre-echo of filter ringing, and the band edges are rolled off. Modelled in the frequency
+    domain on a grid twice the length (no wrap-around): flat response up to ``passband``
+    times half the spectral width, a raised-cosine roll-off to the edge, and the delay as
+    the phase ramp ``exp(-2i pi f D / SW)``.
+
+    Parameters
+    ----------
+    fid : (N,) array_like of complex
+        The signal from its time zero (as :func:`simulate_fid` gives it).
+    group_delay : float
+        Delay in (decimated, complex) points, e.g. 69.5 for XWIN-NMR ``DSPFVS`` 12, ``DECIM`` 12.
+    passband : float, default 0.9
+        Flat fraction of the band.
+    extra : (M,) array_like of complex, optional
+        The signal's continuation after point ``N`` (the acquisition goes on while the
+        delayed points are stored); default zeros (the FID has decayed).
+
+    Returns
+    -------
+    (N,) ndarray of complex128
+        The first ``N`` stored points.
+
+    Examples
+    --------
+    >>> f = np.exp(2j * np.pi * 0.1 * np.arange(256)) * np.exp(-np.arange(256) / 40)
+    >>> g = digital_filter(f, 20.0)  # the signal starts 20 points late, after a small pre-echo
+    >>> bool(np.abs(g[:19]).max() < 0.05 and np.abs(g[20]) > 0.9)
+    True
+    """
+    f = np.asarray(fid, dtype=np.complex128)
+    tail = np.zeros(0, np.complex128) if extra is None else np.asarray(extra, dtype=np.complex128)
+    n = f.size
+    size = 2 * (n + tail.size + int(np.ceil(group_delay)) + 64)
+    padded = np.zeros(size, np.complex128)
+    padded[: n + tail.size] = np.concatenate([f, tail])
+    nu = np.fft.fftfreq(size)  # cycles per point: +-0.5 is the band edge
+    edge = np.clip((np.abs(nu) / 0.5 - passband) / (1.0 - passband), 0.0, 1.0)
+    response = 0.5 * (1.0 + np.cos(np.pi * edge)) * np.exp(-2j * np.pi * nu * group_delay)
+    return np.asarray(np.fft.ifft(np.fft.fft(padded) * response)[:n])
+
+
 def write_bruker_fid(
     folder: str | PathLike[str],
     fid: npt.ArrayLike,
@@ -197,14 +247,18 @@ def write_bruker_fid(
     p1_us: float = 2.0,
     d1_s: float = 1.0,
     title: str = "operando synthetic",
+    acqus: dict[str, Any] | None = None,
+    procs: dict[str, Any] | None = None,
 ) -> Path:
     """Write a complex FID as a TopSpin experiment folder (``acqus`` + int32 ``fid``).
 
     The FID is scaled to integers with ``NC`` so that its largest component uses about
     2**26; intensity = stored x 2**NC, as in TopSpin. ``ns``, ``rg`` (the FID must already
     hold the sum of ``ns`` scans times the gain: :func:`acquire`), the MAS rate (``MASR``
-    and ``CNST31``), the pulse ``P1`` and recycle delay ``D1`` go into ``acqus``. Returns
-    the folder.
+    and ``CNST31``), the pulse ``P1`` and recycle delay ``D1`` go into ``acqus``.
+    ``acqus`` entries replace or add parameters (``{"DSPFVS": 12, "DECIM": 12, "GRPDLY":
+    None}`` writes an XWIN-NMR header: None drops a key); ``procs`` writes
+    ``pdata/1/procs`` with those parameters. Returns the folder.
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -222,6 +276,11 @@ def write_bruker_fid(
         "PULPROG": "<zg>", "RG": f"{rg:g}", "SFO1": f"{sfo1_MHz:.9f}", "SW": f"{sw_Hz / sfo1_MHz:.6f}",
         "SW_h": f"{sw_Hz:.6f}", "TD": 2 * f.size,
     }  # fmt: skip
+    for key, value in (acqus or {}).items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = value
     cnst = ["1"] * 64
     cnst[31] = f"{spin_rate_Hz:g}"
     delays = ["0"] * 64
@@ -235,6 +294,11 @@ def write_bruker_fid(
     lines.append("##END=")
     (out / "acqus").write_text("\n".join(lines) + "\n")
     stored.tofile(out / "fid")
+    if procs is not None:
+        (out / "pdata" / "1").mkdir(parents=True, exist_ok=True)
+        text = ["##TITLE= Parameter file, " + title, "##JCAMPDX= 5.0", "##DATATYPE= Parameter Values"]
+        text += [f"##${k}= {v}" for k, v in procs.items()] + ["##END="]
+        (out / "pdata" / "1" / "procs").write_text("\n".join(text) + "\n")
     return out
 
 

@@ -158,12 +158,29 @@ class BrukerProcessed:
         All ``procs`` parameters.
     path : str
         The ``pdata/N`` folder.
+    region : (int, int) or None
+        ``(STSR, STSI)`` when the file holds only a stored region of the ``SI``-point
+        spectrum (``K = STSI``): compare it with points ``STSR .. STSR + STSI - 1`` of a
+        full spectrum (:meth:`full_slice`); None for the whole spectrum.
     """
 
     data: npt.NDArray[np.float64]
     ppm: npt.NDArray[np.float64]
     procs: dict[str, Any]
     path: str
+    region: tuple[int, int] | None = None
+
+    def full_slice(self) -> slice:
+        """The points of the full ``SI``-point spectrum this file holds.
+
+        Examples
+        --------
+        >>> BrukerProcessed(np.zeros((1, 4)), np.zeros(4), {}, "", region=(10, 4)).full_slice()
+        slice(10, 14, None)
+        """
+        if self.region is None:
+            return slice(0, self.data.shape[-1])
+        return slice(self.region[0], self.region[0] + self.region[1])
 
 
 def _read_jcamp(path: Path) -> dict[str, Any]:
@@ -263,6 +280,17 @@ def read_bruker(path: str | PathLike[str]) -> NMRFID:
         raise CorruptFileError(f"parameter TD = {acqus['TD']!r} is not a whole number of points", path=acqus_path)
     td = int(td_value)
     _refuse_2d(folder, acqus)
+    aq_mod = int(_num(acqus, "AQ_mod", acqus_path, 1.0))
+    if aq_mod in (0, 2):
+        # qf (one channel) and qseq (the two channels sampled alternately, Redfield) store
+        # real points at twice the rate; read as complex pairs they would give a folded,
+        # wrongly phased spectrum
+        mode = "qf (single channel)" if aq_mod == 0 else "qseq (sequential, Redfield)"
+        raise UnsupportedFormatError(
+            f"AQ_mod={aq_mod}, {mode}: real-sampled data are not read (only simultaneous quadrature, "
+            "AQ_mod 1 qsim or 3 DQD)",
+            path=acqus_path,
+        )
     dtypa = int(_num(acqus, "DTYPA", acqus_path, 0.0))
     if dtypa not in _DTYPES:
         raise UnsupportedFormatError(f"data type DTYPA={dtypa} is not int32 (0) or float64 (2)", path=acqus_path)
@@ -310,7 +338,7 @@ def read_bruker(path: str | PathLike[str]) -> NMRFID:
         reference = _num(procs, "SF", procs_path, reference)
     ns = int(_num(acqus, "NS", acqus_path, 1.0))
     rg = _num(acqus, "RG", acqus_path, 1.0)
-    group_delay = _group_delay(acqus)
+    group_delay = _group_delay(acqus, acqus_path, data)
     dspfvs = int(_num(acqus, "DSPFVS", acqus_path, 0.0)) if "DSPFVS" in acqus else None
     pre_topspin = dspfvs is not None and dspfvs < 20 and int(_num(acqus, "DIGMOD", acqus_path, 1.0)) != 0
     masr = _num(acqus, "MASR", acqus_path, 0.0)
@@ -416,29 +444,29 @@ def _title(path: Path) -> str:
     return first.removeprefix("##TITLE=").strip()
 
 
-def _group_delay(acqus: dict[str, Any]) -> float:
-    try:
-        grpdly = float(acqus.get("GRPDLY", -1))
-        dspfvs = int(float(acqus.get("DSPFVS", 0)))
-        decim = float(acqus.get("DECIM", 1))
-    except (TypeError, ValueError):
-        return 0.0
-    if grpdly > 0:
-        return grpdly
-    try:
-        if int(float(acqus.get("DIGMOD", 1))) == 0:
-            return 0.0  # analog filters: no digital-filter delay whatever DECIM says
-    except (TypeError, ValueError):
-        pass
-    if dspfvs >= 14 or decim <= 1:
-        return 0.0
-    import nmrglue as ng
+def _group_delay(acqus: dict[str, Any], path: Path, fid: npt.NDArray[np.complex128]) -> float:
+    """The digital-filter delay (complex points) ``acqus`` gives; warns when no table knows it.
 
-    table = ng.bruker.bruker_dsp_table
-    try:
-        return float(table[dspfvs][int(decim) if decim == int(decim) else decim])
-    except KeyError:
-        return 0.0
+    For a pair no table knows (``DSPFVS`` 0 with a ``DECIM``, as simulation programs and
+    pre-DMX consoles write) the FID itself decides whether there is a filter: a filtered
+    FID rises over its first tens of points (the pre-echo), an unfiltered one starts at
+    its largest point.
+    """
+    from operando.nmr.io._dsp import digital_filter_delay
+
+    def opt(key: str) -> float | None:
+        return _num(acqus, key, path) if key in acqus else None  # NaN/inf refused naming the key
+
+    dspfvs, decim = opt("DSPFVS"), opt("DECIM")
+    delay, source = digital_filter_delay(dspfvs=dspfvs, decim=decim, grpdly=opt("GRPDLY"), digmod=opt("DIGMOD"))
+    if source == "unknown" and fid.size and int(np.argmax(np.abs(fid[0]))) > 2:
+        warnings.warn(
+            f"{path}: no digital-filter group delay for DSPFVS={acqus.get('DSPFVS')} DECIM={acqus.get('DECIM')} "
+            "(no GRPDLY, not in the DSPFVS 10-13 table): the spectrum keeps a first-order phase error; "
+            "use --phase auto or give PHC1",
+            stacklevel=3,
+        )
+    return delay
 
 
 def read_bruker_processed(path: str | PathLike[str], procno: int = 1) -> BrukerProcessed:
@@ -468,22 +496,33 @@ def read_bruker_processed(path: str | PathLike[str], procno: int = 1) -> BrukerP
     if not names:
         raise UnsupportedFormatError("no processed real data (1r or 2rr) in this folder", path=folder)
     si = int(_need(procs, "SI", procs_path))
-    expected = si * 4  # at least one row of int32
+    # STSR/STSI: TopSpin may store only a region of the spectrum, STSI points from point
+    # STSR of the SI-point spectrum (0 or SI for the whole); OFFSET is then the ppm of the
+    # region's first point, the point spacing stays SW_p / SI
+    stsr, stsi = int(_num(procs, "STSR", procs_path, 0.0)), int(_num(procs, "STSI", procs_path, 0.0))
+    region = (stsr, stsi) if 0 < stsi < si else None
+    if region is not None and not (stsr >= 0 and stsr + stsi <= si):
+        raise CorruptFileError(f"stored region STSR={stsr}, STSI={stsi} lies outside SI={si}", path=procs_path)
+    points = stsi if region is not None else si
+    expected = points * 4  # at least one row of int32
     size = (folder / names[0]).stat().st_size
     if size < expected:
-        raise CorruptFileError(f"truncated: {size} bytes, SI={si} needs {expected}", path=folder / names[0])
+        what = f"STSI={stsi}" if region is not None else f"SI={si}"
+        raise CorruptFileError(f"truncated: {size} bytes, {what} needs {expected}", path=folder / names[0])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             _, raw = ng.bruker.read_pdata(str(folder), bin_files=names, scale_data=True, all_components=False)
     except (OSError, ValueError, IndexError) as exc:
         raise CorruptFileError(f"nmrglue cannot read the processed data ({exc})", path=folder / names[0]) from exc
-    data = np.asarray(raw, dtype=np.float64).reshape(-1, si)
+    raw = np.asarray(raw, dtype=np.float64)
+    if raw.size % points:
+        raise CorruptFileError(f"{raw.size} values are not whole rows of {points} points", path=folder / names[0])
+    data = raw.reshape(-1, points)
     sw = float(_need(procs, "SW_p", procs_path))
     sf = float(_need(procs, "SF", procs_path))
     offset = float(_need(procs, "OFFSET", procs_path))
     from operando.nmr._process import ppm_axis_processed
 
-    return BrukerProcessed(
-        data=data, ppm=ppm_axis_processed(si, offset_ppm=offset, sw_Hz=sw, sf_MHz=sf), procs=procs, path=str(folder)
-    )
+    ppm = ppm_axis_processed(si, offset_ppm=offset, sw_Hz=sw, sf_MHz=sf)[:points]
+    return BrukerProcessed(data=data, ppm=ppm, procs=procs, path=str(folder), region=region)
