@@ -148,12 +148,13 @@ def provenance(
     }
 
 
-FULL_HASH_MAX_BYTES = 64 << 20
+FULL_HASH_MAX_BYTES = 16 << 20
 """Data files up to this size get a full SHA-256 in the provenance; larger ones a sampled one.
 
-A full SHA-256 costs ~2 s per GB on this project's 2-core machine (one more read of every
-frame, tens of GB per map at a beamline); a 64 MiB file costs ~0.13 s. Larger data files
-get :func:`operando._hashing.sampled_sha256` (~1.5 ms per file) with size and mtime.
+A full SHA-256 costs 2.2 s per GB on this project's 2-core machine when idle (1 GiB in four
+files, two threads; 5.3 s while other jobs run): one more read of every frame, tens of GB
+per map at a beamline. Lima files of real maps (1000 frames each) are tens to hundreds of
+MB; they get :func:`operando._hashing.sampled_sha256` (~3 ms per file) with size and mtime.
 """
 
 
