@@ -352,3 +352,20 @@ def test_tomo_recon_links_inside_outside(cell_scan, tmp_path):
     assert isinstance(res.exception, LinkOutsideFolderError), res.output
     assert str(run / "up.h5") in str(res.exception)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["away", "in.zarr", "run", "up.zarr"]
+
+
+def test_series_provenance_lists_the_lima_files_of_every_map(tmp_path):
+    from operando.pipelines.sxdm import process_series
+
+    masters = []
+    for k in range(2):
+        model = simulate_kmap(map_shape=(5, 5), n_angles=10, detector_shape=(40, 40), seed=6 + k, eta_step_deg=0.03)
+        masters.append(write_bliss_kmap(model, tmp_path / f"map{k}", name=f"lmno_{k:04d}", frames_per_file=16))
+    out = process_series(masters, tmp_path / "s.zarr", progress=False, phases="off")
+    inputs = json.loads(open_results(out).attrs["operando_inputs"])
+    for master in masters:
+        lima = _lima_files(master)
+        assert len(lima) == 10 * 2
+        mine = {e["name"]: e for e in inputs if e.get("via", "").startswith(f"{master.name}: ")}
+        assert sorted(mine) == lima
+        assert all(mine[n]["sha256"] == _sha256(master.parent / n) for n in lima)
