@@ -267,20 +267,11 @@ def test_clean_inputs_pass(inputs, tmp_path):
             assert r.exit_code == 0, (clean.name, command, r.output, r.exception)
 
 
-# Defects this loop found in readers, reported to their owners and open (issue 18): while
-# one of them is all that misbehaves, the test is an expected failure that lists them (never a
-# pass); anything else fails it. Remove an entry when its reader is fixed.
-KNOWN = {
-    "paravision": r"internal error: (Jcampdx\w*Error|InvalidJcampdxFile)",  # brukerapi's errors escape
-    "bes3t": r"internal error: ValueError: cannot convert float NaN",  # NaN in a DSC size field
-}
-
-
 def _judge(problems: list[str], n: int) -> None:
-    unknown = [p for p in problems if not any(p.startswith(k + " ") and re.search(v, p) for k, v in KNOWN.items())]
-    assert not unknown, f"{len(unknown)} of {n} cases misbehaved:\n" + "\n".join(unknown)
-    if problems:
-        pytest.xfail(f"{len(problems)} of {n} cases hit known open reader defects:\n" + "\n".join(problems))
+    """Every case exits 0 with verified stores or 2 with one line naming a file: any other
+    outcome fails the test (the reader defects this loop found, ParaVision parameter files
+    and BES3T size fields, are fixed; none is tolerated any more)."""
+    assert not problems, f"{len(problems)} of {n} cases misbehaved:\n" + "\n".join(problems)
 
 
 @pytest.mark.timeout(900)
