@@ -369,3 +369,21 @@ def test_series_provenance_lists_the_lima_files_of_every_map(tmp_path):
         mine = {e["name"]: e for e in inputs if e.get("via", "").startswith(f"{master.name}: ")}
         assert sorted(mine) == lima
         assert all(mine[n]["sha256"] == _sha256(master.parent / n) for n in lima)
+
+
+def test_spec_provenance_lists_its_edf_files(tmp_path):
+    """A SPEC K-map's frames are multi-frame EDF files beside it: each one hashed into the provenance."""
+    from operando.synthetic import write_spec_kmap
+
+    model = simulate_kmap(map_shape=(5, 5), n_angles=10, detector_shape=(40, 40), seed=8, eta_step_deg=0.03)
+    spec = write_spec_kmap(model, tmp_path / "spec")
+    edf = sorted(p for p in spec.parent.rglob("*") if p.is_file() and ".edf" in p.name)
+    assert len(edf) == 10
+    res = _process(spec, tmp_path / "m.zarr")
+    assert res.exit_code == 0, res.output
+    inputs = json.loads(open_results(tmp_path / "m.zarr").attrs["operando_inputs"])
+    listed = {e["name"]: e for e in inputs[1:]}
+    assert sorted(listed) == sorted(p.relative_to(spec.parent).as_posix() for p in edf)
+    for p in edf:
+        entry = listed[p.relative_to(spec.parent).as_posix()]
+        assert entry["sha256"] == _sha256(p) and entry["via"].startswith(f"{spec.name}: EDF frames of scan ")
