@@ -69,13 +69,16 @@ def test_demo_then_echem_commands(tmp_path, demo_run):
     demo, stdout = demo_run
     assert "timeline.zarr" in stdout and "timeline.png" in stdout
     mpt = next((demo / "raw" / "echem").glob("*.mpt"))
-    # the K-maps follow the lattice parameter the demo gave each Li content (a = 8.00 + 0.17 x)
+    # the K-maps follow the LMNO plateaus the demo gave each Li content: two phases of fixed d400
     from operando.store import open_results
+    from operando.synthetic import lmno_lattice
 
     maps = open_results(demo / "results" / "sxdm_maps.zarr").load()
     assert maps.sizes["frame"] == 3
-    expected = (8.00 + 0.17 * maps["echem_x_li"].values) / 4
-    assert abs(maps["d_spacing_mean"].values - expected).max() < 3e-4
+    for k, x in enumerate(maps["echem_x_li"].values):
+        lattice = lmno_lattice(float(x))
+        assert abs(float(maps["d_phase1"][k].median()) - lattice.d400_A[0]) < 3e-4
+        assert abs(float(maps["d_phase2"][k].median()) - lattice.d400_A[1]) < 3e-4
     assert maps["echem_label"].values.tolist() == ["charge", "charge", "discharge"]
     assert (demo / "figures" / "timeline.svg").stat().st_size > 10_000
     r = run("info", demo / "results" / "timeline.zarr")

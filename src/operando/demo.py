@@ -40,10 +40,19 @@ from operando.report import build_report, plot_timeline, save_figure, save_mri_f
 from operando.store import open_results, write_results
 from operando.timeline import align
 
-# The demo's K-maps: which measurements of the schedule, and the cubic lattice parameter
-# against Li content (a linear, Vegard-like solid solution between LiMn1.5Ni0.5O4 and
-# Mn1.5Ni0.5O4; the two-phase regime of the real material is left out).
+# The demo's K-maps: which measurements of the schedule. Their lattice follows the paper's
+# plateau physics (synthetic.lmno_lattice): on the Ni2+/3+ and Ni3+/4+ plateaus two phases of
+# fixed d400 coexist and only their fractions change with x(Li), so the maps hold both.
 SXDM_FRAMES = (2, 6, 12)
+# both phases of a plateau on the detector (0.9 % apart in d: 95 rows at 0.8 m), rocking over both
+SXDM_GEOMETRY: dict[str, Any] = {
+    "map_shape": (10, 10),
+    "n_angles": 24,
+    "eta_step_deg": 0.018,
+    "detector_shape": (128, 36),
+    "distance_m": 0.8,
+    "seed": 11,  # the same crystal every time
+}
 TOMO_SCANS = 4
 # The demo's Li|SE|Li phantom (fixed seed, so tests can rebuild its truth): 56 x 48 x 48 voxels of 10 µm.
 TOMO_PHANTOM: dict[str, Any] = {
@@ -54,7 +63,7 @@ TOMO_PHANTOM: dict[str, Any] = {
     "scan_interval_s": 1200.0,
     "seed": 0,
 }
-LATTICE_A_AT_X1 = 8.17
+LATTICE_A_AT_X1 = 8.17  # the linear (Vegard) lattice the live simulator still uses
 LATTICE_A_AT_X0 = 8.00
 
 # The MRI cell: frames, first frames of growth stages II, III and IV (the short circuit),
@@ -474,24 +483,31 @@ def _tomo_part(root: Path, *, progress: bool) -> DemoPart:
 def _sxdm_series(root: Path, record: EchemRecord, timeline: xr.Dataset, *, progress: bool) -> tuple[Path, list[Path]]:
     """Write three synthetic K-maps at scheduled times and reduce them to one map series."""
     from operando.pipelines.sxdm import process_series
-    from operando.synthetic import simulate_kmap, write_bliss_kmap
+    from operando.synthetic import (
+        SyntheticKMap,
+        lmno_lattice,
+        plateau_fraction_field,
+        simulate_kmap,
+        simulate_two_phase_kmap,
+        write_bliss_kmap,
+    )
 
     origin = record.start_timestamp
     if origin is None:
         raise MissingMetadataError("the demo record has no start time", path=record.meta.source)
     masters = []
+    crystal = simulate_kmap(**SXDM_GEOMETRY).truth.mask  # the same crystal in every map
     for k in SXDM_FRAMES:
-        x = float(timeline["x_li"][k])
-        model = simulate_kmap(
-            map_shape=(12, 12),
-            n_angles=16,
-            detector_shape=(48, 48),
-            eta_step_deg=0.03,
-            seed=11,  # the same crystal every time
-            lattice_A=LATTICE_A_AT_X0 + (LATTICE_A_AT_X1 - LATTICE_A_AT_X0) * x,
-        )
+        lattice = lmno_lattice(float(timeline["x_li"][k]))
+        model: SyntheticKMap
+        if lattice.two_phase:  # on a plateau: domains of both phases, the larger-d one's share as x says
+            fraction = plateau_fraction_field(SXDM_GEOMETRY["map_shape"], lattice.fraction, seed=k, within=crystal)
+            shared = {k: v for k, v in SXDM_GEOMETRY.items() if k != "map_shape"}  # the fraction map's shape
+            model = simulate_two_phase_kmap(fraction, d_spacings_A=lattice.d400_A, **shared)
+        else:
+            model = simulate_kmap(lattice_A=4.0 * lattice.d400_A[0], **SXDM_GEOMETRY)
         start = origin + pd.to_timedelta(float(timeline["t_start_s"][k]), unit="s")
-        duration = float(timeline["t_end_s"][k] - timeline["t_start_s"][k]) / 16
+        duration = float(timeline["t_end_s"][k] - timeline["t_start_s"][k]) / SXDM_GEOMETRY["n_angles"]
         masters.append(
             write_bliss_kmap(
                 model,

@@ -21,12 +21,171 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage, special
 
 from operando.errors import ParameterError
+from operando.synthetic._echem import _STEPS
 from operando.synthetic._sxdm import KMapTruth, SyntheticKMap, simulate_kmap
 
-__all__ = ["TwoPhaseKMap", "front_fraction_field", "random_fraction_field", "simulate_two_phase_kmap"]
+__all__ = [
+    "LMNO_D400_A",
+    "LMNO_D400_LI0_A",
+    "LMNO_D400_LI1_A",
+    "LMNO_PLATEAUS_X",
+    "LMNOLattice",
+    "TwoPhaseKMap",
+    "front_fraction_field",
+    "lmno_lattice",
+    "plateau_fraction_field",
+    "random_fraction_field",
+    "simulate_two_phase_kmap",
+]
 
 LMNO_D400_A = (2.0332, 2.0184)
 """d400 of LiMn1.5Ni0.5O4 on its two plateaus (Å), the values the paper reports."""
+
+LMNO_D400_LI1_A = 2.0409
+"""d400 of the fully lithiated crystal before the charge (Å, the paper's value at 4.1 V)."""
+
+LMNO_D400_LI0_A = 2.0003
+"""d400 of delithiated Mn1.5Ni0.5O4 (Å; a = 8.001 Å), the Li0 phase of the second plateau."""
+
+LMNO_PLATEAUS_X: tuple[float, float, float] = (1.0 - _STEPS[1][1], 1.0 - _STEPS[2][1], 1.0 - _STEPS[3][1])
+"""x(Li) where the Ni2+/3+ plateau starts, where it gives way to the Ni3+/4+ plateau, and
+where that one ends: the steps of :func:`operando.synthetic.lmno_ocv` (0.93, 0.5, 0.015), so
+the lattice and the voltage of the synthetic cell change regime at the same Li content."""
+
+
+@dataclass(frozen=True)
+class LMNOLattice:
+    """The (400) lattice of an LMNO crystal at one Li content.
+
+    Attributes
+    ----------
+    d400_A : (float, float)
+        d-spacings of the phases present (Å), larger first; equal when one phase.
+    fraction : float
+        Share of the first (larger-d) phase, 1 when one phase.
+    plateau : int
+        0 in the solid-solution region before the plateaus (and below the end of the
+        second), 1 on the Ni2+/3+ plateau (Li1 + Li0.5), 2 on the Ni3+/4+ plateau (Li0.5 + Li0).
+    """
+
+    d400_A: tuple[float, float]
+    fraction: float
+    plateau: int
+
+    @property
+    def two_phase(self) -> bool:
+        """Whether two phases coexist."""
+        return 0.0 < self.fraction < 1.0
+
+    @property
+    def mean_d400_A(self) -> float:
+        """Volume-weighted mean d400 (Å): what a single-peak centre of mass sees."""
+        return self.fraction * self.d400_A[0] + (1.0 - self.fraction) * self.d400_A[1]
+
+
+def lmno_lattice(x_li: float) -> LMNOLattice:
+    """The phases of disordered LiMn1.5Ni0.5O4 and their d400 at Li content ``x_li``.
+
+    Above the first plateau (Mn3+/4+, ``x >= 0.93``) one cubic phase contracts as a solid
+    solution from :data:`LMNO_D400_LI1_A` to the Li1 plateau value; on each plateau two
+    phases of fixed lattice coexist and only their fractions change with x (lever rule):
+    Li1 (2.0332 Å) and Li0.5 (2.0184 Å) on the Ni2+/3+ plateau, Li0.5 and Li0
+    (:data:`LMNO_D400_LI0_A`) on the Ni3+/4+ one (the paper's d400 values). The regime
+    boundaries are :data:`LMNO_PLATEAUS_X`.
+
+    Parameters
+    ----------
+    x_li : float
+        Li per formula unit, 0 to 1.
+
+    Returns
+    -------
+    LMNOLattice
+
+    Examples
+    --------
+    >>> lmno_lattice(0.715)  # halfway along the first plateau
+    LMNOLattice(d400_A=(2.0332, 2.0184), fraction=0.5, plateau=1)
+    >>> lmno_lattice(0.25).d400_A, round(lmno_lattice(0.25).fraction, 3)
+    ((2.0184, 2.0003), 0.485)
+    >>> lmno_lattice(1.0)
+    LMNOLattice(d400_A=(2.0409, 2.0409), fraction=1.0, plateau=0)
+    """
+    x = float(x_li)
+    if not -0.05 <= x <= 1.05 or not np.isfinite(x):
+        raise ParameterError(f"x(Li) must be within [0, 1], got {x_li}")
+    x = min(max(x, 0.0), 1.0)
+    start, middle, end = LMNO_PLATEAUS_X
+    li1, li05 = LMNO_D400_A
+    if x >= start:
+        d = li1 + (LMNO_D400_LI1_A - li1) * (x - start) / (1.0 - start)
+        return LMNOLattice((d, d), 1.0, 0)
+    if x >= middle:
+        return LMNOLattice((li1, li05), (x - middle) / (start - middle), 1)
+    if x > end:
+        return LMNOLattice((li05, LMNO_D400_LI0_A), (x - end) / (middle - end), 2)
+    return LMNOLattice((LMNO_D400_LI0_A, LMNO_D400_LI0_A), 1.0, 0)
+
+
+def plateau_fraction_field(
+    shape: tuple[int, int],
+    mean: float,
+    *,
+    seed: int = 0,
+    correlation_points: float = 1.5,
+    within: ArrayLike | None = None,
+) -> NDArray[np.float64]:
+    """Phase fractions of a crystal part-way through a two-phase plateau.
+
+    Domains of the new phase nucleate at many points and grow (the paper's "phase-field"
+    picture of the first plateau): a smooth Gaussian field ``g`` (unit variance,
+    correlated over ``correlation_points``) gives ``f = Phi(g - c)``, each beam footprint
+    holding both phases where the domains are smaller than it; ``c = -sqrt(2)
+    Phi^-1(mean)`` makes ``E[f] = mean``, or, with ``within``, ``c`` is solved so that the
+    mean over those points is ``mean`` exactly (one random field over a small crystal is
+    far from its expectation: 0.37 for 0.51 on a 12 x 12 map).
+
+    Parameters
+    ----------
+    shape : (int, int)
+        (y, x).
+    mean : float
+        Expected share of the first phase, within [0, 1].
+    seed : int
+    correlation_points : float
+        Domain size, scan points.
+    within : (y, x) array_like of bool, optional
+        The crystal (e.g. ``simulate_kmap(...).truth.mask``), over which the mean is exact.
+
+    Returns
+    -------
+    (y, x) ndarray
+        Share of the first phase per point.
+
+    Examples
+    --------
+    >>> f = plateau_fraction_field((60, 60), 0.3, seed=2)
+    >>> bool(0 <= f.min() and f.max() <= 1), round(float(f.mean()), 1)
+    (True, 0.3)
+    >>> crystal = np.zeros((12, 12), dtype=bool); crystal[3:9, 2:10] = True
+    >>> round(float(plateau_fraction_field((12, 12), 0.51, seed=6, within=crystal)[crystal].mean()), 6)
+    0.51
+    """
+    if not 0.0 <= mean <= 1.0:
+        raise ParameterError(f"mean fraction must be within [0, 1], got {mean}")
+    if mean in (0.0, 1.0):
+        return np.full(shape, float(mean))
+    g = ndimage.gaussian_filter(np.random.default_rng([seed, 29]).standard_normal(shape), correlation_points)
+    g = (g - g.mean()) / g.std()
+    if within is None:
+        return np.asarray(special.ndtr(g + np.sqrt(2.0) * special.ndtri(mean)))
+    inside = np.asarray(within, dtype=bool)
+    if inside.shape != tuple(shape) or not inside.any():
+        raise ParameterError(f"within must be a (y, x) mask of shape {tuple(shape)} with points in it")
+    from scipy.optimize import brentq
+
+    shift = brentq(lambda c: float(special.ndtr(g[inside] + c).mean()) - mean, -40.0, 40.0, xtol=1e-12)
+    return np.asarray(special.ndtr(g + shift))
 
 
 @dataclass(frozen=True)
