@@ -236,6 +236,11 @@ def median_filter3d(
     pad = (k // 2, (k - 1) // 2)
     p = np.pad(v, (pad, pad, pad), mode="edge")
     nz, ny, nx = v.shape
+    if k == 3 and v.size:
+        out = np.array(v) if columns is not None else np.empty_like(v)
+        cols = np.ones((ny, nx), bool) if columns is None else np.asarray(columns, dtype=bool)
+        _median27()(p, out, cols)
+        return out
     out = np.array(v) if columns is not None else np.empty_like(v)
     rows = max(1, min(ny, max_bytes // max(1, nx * n * v.itemsize)))
     buf = np.empty((rows * nx * n,), v.dtype)
@@ -256,6 +261,94 @@ def median_filter3d(
             w.partition(n // 2, axis=-1)
             out[z, y0 : y0 + r, x0:x1] = w[..., n // 2]
     return out
+
+
+_MEDIAN27: Any = None
+
+
+def _median27() -> Any:
+    """The compiled 3 x 3 x 3 median (:func:`numba.njit`, compiled on first use, cached on disk).
+
+    Hand-written because no library has a fast exact 3-D median of floats: per voxel of a
+    28 x 400 x 400 float32 volume on the loaded 2-core machine, ``scipy.ndimage.median_filter``
+    took 2.7-3.5 µs, the NumPy strips of windows with :func:`numpy.partition` 1.5-1.9 µs, this
+    0.5 µs. Each ``(z, y)`` row sorts the 9 values of every ``3 x 3`` group of ``(z, y)``
+    neighbours once (a 25-comparator sorting network, branch-free: data-dependent branches made
+    an insertion sort 4 times slower); the window at ``x`` merges the sorted groups at
+    ``x - 1, x, x + 1`` up to the 14th value, again without branches.
+    """
+    global _MEDIAN27
+    if _MEDIAN27 is None:
+        import numba
+
+        @numba.njit(nogil=True, cache=True)
+        def median27(p: Any, out: Any, cols: Any) -> None:  # pragma: no cover - compiled
+            nz, ny, nx = out.shape
+            grp = np.empty((nx + 2, 10), p.dtype)
+            grp[:, 9] = np.inf  # sentinel: a group is never exhausted before the 14th value
+            for z in range(nz):
+                for y in range(ny):
+                    x_lo = -1
+                    x_hi = -1
+                    for x in range(nx):
+                        if cols[y, x]:
+                            if x_lo < 0:
+                                x_lo = x
+                            x_hi = x
+                    if x_lo < 0:
+                        continue
+                    for xp in range(x_lo, x_hi + 3):
+                        a0, a1, a2 = p[z, y, xp], p[z, y + 1, xp], p[z, y + 2, xp]
+                        a3, a4, a5 = p[z + 1, y, xp], p[z + 1, y + 1, xp], p[z + 1, y + 2, xp]
+                        a6, a7, a8 = p[z + 2, y, xp], p[z + 2, y + 1, xp], p[z + 2, y + 2, xp]
+                        a0, a3 = min(a0, a3), max(a0, a3)
+                        a1, a7 = min(a1, a7), max(a1, a7)
+                        a2, a5 = min(a2, a5), max(a2, a5)
+                        a4, a8 = min(a4, a8), max(a4, a8)
+                        a0, a7 = min(a0, a7), max(a0, a7)
+                        a2, a4 = min(a2, a4), max(a2, a4)
+                        a3, a8 = min(a3, a8), max(a3, a8)
+                        a5, a6 = min(a5, a6), max(a5, a6)
+                        a0, a2 = min(a0, a2), max(a0, a2)
+                        a1, a3 = min(a1, a3), max(a1, a3)
+                        a4, a5 = min(a4, a5), max(a4, a5)
+                        a7, a8 = min(a7, a8), max(a7, a8)
+                        a1, a4 = min(a1, a4), max(a1, a4)
+                        a3, a6 = min(a3, a6), max(a3, a6)
+                        a5, a7 = min(a5, a7), max(a5, a7)
+                        a0, a1 = min(a0, a1), max(a0, a1)
+                        a2, a4 = min(a2, a4), max(a2, a4)
+                        a3, a5 = min(a3, a5), max(a3, a5)
+                        a6, a8 = min(a6, a8), max(a6, a8)
+                        a2, a3 = min(a2, a3), max(a2, a3)
+                        a4, a5 = min(a4, a5), max(a4, a5)
+                        a6, a7 = min(a6, a7), max(a6, a7)
+                        a1, a2 = min(a1, a2), max(a1, a2)
+                        a3, a4 = min(a3, a4), max(a3, a4)
+                        a5, a6 = min(a5, a6), max(a5, a6)
+                        g = grp[xp]
+                        g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8] = a0, a1, a2, a3, a4, a5, a6, a7, a8
+                    for x in range(x_lo, x_hi + 1):
+                        if not cols[y, x]:
+                            continue
+                        i0 = 0
+                        i1 = 0
+                        i2 = 0
+                        m = grp[x, 0]
+                        for _ in range(14):
+                            a = grp[x, i0]
+                            b = grp[x + 1, i1]
+                            c = grp[x + 2, i2]
+                            ta = (a <= b) & (a <= c)
+                            tb = (not ta) & (b <= c)
+                            m = min(a, min(b, c))
+                            i0 += ta
+                            i1 += tb
+                            i2 += 1 - ta - tb
+                        out[z, y, x] = m
+
+        _MEDIAN27 = median27
+    return _MEDIAN27
 
 
 def column_blocks(arr: da.Array, bytes_per_voxel: int, target_bytes: int = 64 * 2**20, min_side: int = 8) -> da.Array:
