@@ -184,6 +184,31 @@ def test_a_failing_scan_is_listed_and_the_others_go_on(staged, tmp_path):
     assert "pixel size" in message and len(message.splitlines()) == 1
     assert open_results(tmp_path / "res" / "tomo_series.zarr").sizes["frame"] == 1
     assert w.step() == []  # the same bytes are not tried again
+    # the static report lists it too, with its one-line error, beside the scan that worked
+    page = (tmp_path / "res" / "report.html").read_text()
+    failures = page[page.index('id="live-failures"') :].split("</div>")[0]
+    assert "1 measurement failed" in failures and "<code>tomo/nopx.h5</code>" in failures
+    assert "records no pixel size" in failures and "ok.h5" not in failures
+    assert str(tmp_path) not in failures  # local folders are not shown
+    assert 'data-frames="1"' in page or "tomo_series" in page  # the series itself is on the page
+
+
+def test_a_report_with_only_failures_and_the_failure_gone_once_fixed(staged, tmp_path):
+    scans, _ = staged
+    raw = tmp_path / "raw"
+    (raw / "tomo").mkdir(parents=True)
+    scan = raw / "tomo" / "scan.h5"
+    shutil.copyfile(scans[0], scan)
+    with h5py.File(scan, "r+") as f:  # the detector's angles were never written: a damaged scan
+        del f["exchange/theta"]
+    w = Watch(raw, tmp_path / "res", options={"tomo": {"center": CENTER, "keep_volumes": False}}, settle_s=0.0)
+    assert [e.what for e in w.step()] == ["failed", "report"]
+    page = (tmp_path / "res" / "report.html").read_text()
+    assert 'id="live-failures"' in page and "<code>tomo/scan.h5</code>" in page
+    assert "no measurement processed yet" in page
+    shutil.copyfile(scans[0], scan)  # written again, whole
+    assert sorted(e.what for e in w.step()) == ["added", "report"] and w.errors == {}
+    assert 'id="live-failures"' not in (tmp_path / "res" / "report.html").read_text()
 
 
 def test_tomo_options_come_from_toml_and_the_command_line(tmp_path):
@@ -302,3 +327,51 @@ def test_watch_follows_a_tomography_beamtime_and_equals_tomo_series(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     _equal_stores(batch, res / "tomo_series.zarr")
+
+
+def test_the_next_scan_does_not_wait_for_the_page(staged, tmp_path, monkeypatch):
+    """The report is drawn beside the loop: a scan lands in the store while a page is still being drawn."""
+    import operando.report
+
+    scans, _ = staged
+    raw = tmp_path / "raw"
+    (raw / "tomo").mkdir(parents=True)
+    shutil.copyfile(scans[0], raw / "tomo" / "s0.h5")
+    real_build = operando.report.build_report
+    release, drawing = threading.Event(), threading.Event()
+
+    def slow_build(*args, **kwargs):
+        drawing.set()
+        assert release.wait(120)  # a page that takes as long as the test wants
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(operando.report, "build_report", slow_build)
+    store = tmp_path / "res" / "tomo_series.zarr"
+    w = Watch(raw, tmp_path / "res", options={"tomo": {"center": CENTER, "keep_volumes": False}}, settle_s=0.3)
+    stop = threading.Event()
+    loop = threading.Thread(target=w.run, kwargs={"stop": stop}, daemon=True)
+    loop.start()
+
+    def frames_within(n: int, timeout: float) -> bool:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            try:
+                if open_results(store).sizes["frame"] == n:
+                    return True
+            except Exception:
+                pass
+            time.sleep(0.2)
+        return False
+
+    try:
+        assert frames_within(1, 90) and drawing.wait(30)
+        shutil.copyfile(scans[1], raw / "tomo" / "s1.h5")
+        assert frames_within(2, 90)
+        assert not release.is_set()  # the first page is still being drawn: the store did not wait for it
+    finally:
+        release.set()
+        stop.set()
+        loop.join(timeout=120)
+    assert not loop.is_alive()
+    page = (tmp_path / "res" / "report.html").read_text()
+    assert 'data-frames="2"' in page  # the last page drawn has the second scan

@@ -15,9 +15,11 @@ change.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -91,6 +93,76 @@ def snapshot_growing_file(path: Path, into: Path) -> Path | None:
     return out
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    """A hard link (store files are never changed in place, only replaced); a copy where links fail."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+_BARE_PAGE = (
+    '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+    "<style>body{{font:15px system-ui,sans-serif;margin:1.5em}}.error{{background:#fde2e1;"
+    "border:1px solid #d9534f;border-radius:4px;padding:.6em .8em}}</style></head><body>"
+    "<header><h1>{title}</h1><p>no measurement processed yet</p></header></body></html>\n"
+)
+
+
+def with_failures(page: str, errors: Mapping[str, str], *, roots: Iterable[Path] = ()) -> str:
+    """A report page with the failed measurements listed under its header, each with its one-line error.
+
+    Parameters
+    ----------
+    page : str
+        The report's HTML (a ``</header>`` closes its header; else the list goes first in the body).
+    errors : mapping of str to str
+        Measurement (its path) -> the one-line error.
+    roots : iterable of pathlib.Path
+        Folders whose prefix is dropped from the paths shown (the watched and results folders).
+
+    Returns
+    -------
+    str
+        ``page`` unchanged when there is no error.
+
+    Examples
+    --------
+    >>> page = "<body><header><h1>t</h1></header></body>"
+    >>> with_failures(page, {"/raw/scan_03.h5": "/raw/scan_03.h5: no pixel size"}, roots=[Path("/raw")])
+    ... # doctest: +NORMALIZE_WHITESPACE
+    '<body><header><h1>t</h1></header><div class="error" role="alert" id="live-failures"><strong>1 measurement
+    failed</strong> (the watch goes on; each is tried again when its files change):<ul><li><code>scan_03.h5</code>:
+    scan_03.h5: no pixel size</li></ul></div></body>'
+    """
+    if not errors:
+        return page
+    prefixes = sorted({str(Path(r).resolve()) + os.sep for r in roots} | {str(Path(r)) + os.sep for r in roots},
+                      key=len, reverse=True)  # fmt: skip
+
+    def short(text: str) -> str:
+        for prefix in prefixes:
+            text = text.replace(prefix, "")
+        return text
+
+    n = len(errors)
+    items = "".join(
+        f"<li><code>{html.escape(short(key))}</code>: {html.escape(short(message))}</li>"
+        for key, message in sorted(errors.items())
+    )
+    block = (
+        f'<div class="error" role="alert" id="live-failures"><strong>{n} measurement{"s" if n > 1 else ""} '
+        "failed</strong> (the watch goes on; each is tried again when its files change):"
+        f"<ul>{items}</ul></div>"
+    )
+    at = page.find("</header>")
+    if at >= 0:
+        at += len("</header>")
+    else:
+        at = page.find(">", page.find("<body")) + 1 if "<body" in page else 0
+    return page[:at] + block + page[at:]
+
+
 @dataclass
 class Watch:
     """Follow a folder tree and keep the results folder up to date.
@@ -134,6 +206,8 @@ class Watch:
     _record_sig: Any = None
     _source_sig: Any = None
     _record: EchemRecord | None = None
+    _reporter: _Reporter | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     version: int = 0
 
     def __post_init__(self) -> None:
@@ -312,12 +386,18 @@ class Watch:
                         self._save_errors()
         if changed:
             self.version += 1
-            if self.report and self._write_report():
+            if self.report and self._reporter is not None:
+                self._reporter.request()  # drawn beside the loop: the next measurement does not wait for it
+            elif self.report and self._write_report():
                 events.append(WatchEvent("report", "", str(self.results / "report.html")))
                 self._emit(events[-1])
         return events
 
     def _write_store(self, name: str) -> None:
+        with self._lock:  # the reporter never links a store while it is being replaced
+            self._write_store_unlocked(name)
+
+    def _write_store_unlocked(self, name: str) -> None:
         from operando.store import write_results
 
         kind, series = self.kinds[name], self._series[name]
@@ -341,19 +421,42 @@ class Watch:
         return [s.target for s in self._series.values() if s.entries and s.target.exists()]
 
     def _write_report(self) -> bool:
+        """Rewrite ``report.html`` (atomically) from hard-linked copies of the stores.
+
+        The copies are taken under the lock the store writes hold (linking is quick), so
+        the page is drawn from complete stores while the loop goes on replacing them.
+        """
         from operando.report import build_report
 
-        stores = self.stores()
-        if not stores:
-            return False
-        snap = self.results / ".operando-watch" / "echem" / self.echem.name if self.echem else None
-        build_report(
-            stores,
-            echem=[snap] if snap is not None and snap.exists() else None,
-            out=self.results / "report.html",
-            title=f"operando watch: {self.root.name}",
-            overwrite=True,
-        )
+        work = self.results / ".operando-watch"
+        snapdir = work / "report-stores"
+        with self._lock:
+            stores = self.stores()
+            errors = dict(self.errors)
+            if not stores and not errors:
+                return False
+            shutil.rmtree(snapdir, ignore_errors=True)
+            snapdir.mkdir(parents=True)
+            linked = [Path(shutil.copytree(s, snapdir / s.name, copy_function=_link_or_copy)) for s in stores]
+            snap = work / "echem" / self.echem.name if self.echem else None
+            record = None
+            if snap is not None and snap.exists():
+                record = Path(shutil.copy2(snap, snapdir / snap.name))
+        title = f"operando watch: {self.root.name}"
+        try:
+            if linked:
+                draft = work / "report.html"
+                build_report(linked, echem=[record] if record else None, out=draft, title=title, overwrite=True)
+                page = draft.read_text(encoding="utf-8")
+            else:  # nothing processed yet, only failures: a page that lists them
+                page = _BARE_PAGE.format(title=html.escape(title))
+        finally:
+            shutil.rmtree(snapdir, ignore_errors=True)
+        page = with_failures(page, errors, roots=(self.root, self.results))
+        out = self.results / "report.html"
+        tmp = work / ".report.html.tmp"
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(out)  # atomic: a reader sees the old page or the new one
         return True
 
     # -- the loop -----------------------------------------------------------------------
@@ -370,6 +473,17 @@ class Watch:
         """
         from watchfiles import watch
 
+        if self.report:
+            self._reporter = _Reporter(self)
+            self._reporter.start()
+        try:
+            self._run(watch, stop=stop, poll=poll, idle_timeout_s=idle_timeout_s)
+        finally:
+            reporter, self._reporter = self._reporter, None
+            if reporter is not None:
+                reporter.finish(timeout_s=_FINISH_REPORT_S)
+
+    def _run(self, watch: Any, *, stop: Any, poll: bool, idle_timeout_s: float | None) -> None:
         self.step()
         last = time.monotonic()
         results = str(self.results.resolve())
@@ -396,6 +510,50 @@ class Watch:
                 self.step()
             if idle_timeout_s is not None and time.monotonic() - last > idle_timeout_s:
                 return
+
+
+_FINISH_REPORT_S = 30.0  # at the end of a watch, how long the last requested page may still take
+
+
+class _Reporter(threading.Thread):
+    """Draws the report beside the watch loop, one page at a time, the newest state each time.
+
+    Drawing a page takes seconds to a minute (every figure of every store); done in the
+    loop, it delayed the next measurement by as much (a tomography series: 60 s). Requests
+    that come while a page is drawn are merged into one more page.
+    """
+
+    def __init__(self, watch: Watch) -> None:
+        super().__init__(name="operando-watch-report", daemon=True)
+        self.watch = watch
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.pending = False
+
+    def request(self) -> None:
+        self.pending = True
+        self.wake.set()
+
+    def run(self) -> None:
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            if self.pending:
+                self.pending = False
+                try:
+                    if self.watch._write_report():
+                        self.watch._emit(WatchEvent("report", "", str(self.watch.results / "report.html")))
+                except Exception as exc:  # a page that cannot be drawn must not end the watch
+                    message = f"the report could not be drawn: {type(exc).__name__}: {exc}".splitlines()[0]
+                    self.watch._emit(WatchEvent("failed", "report", str(self.watch.results / "report.html"), message))
+            if self.stopping.is_set() and not self.pending:
+                return
+
+    def finish(self, *, timeout_s: float) -> None:
+        """Draw what was asked for (waiting up to ``timeout_s``), then end."""
+        self.stopping.set()
+        self.wake.set()
+        self.join(timeout=timeout_s)
 
 
 def clean(results: Path) -> None:
