@@ -52,6 +52,7 @@ from operando.sxdm import (
     shift_frames,
     spread_wide_pixels,
     strain_tilt_maps,
+    widen_roi,
     write_xsocs_qspace,
 )
 from operando.timeline import place_on_record
@@ -373,20 +374,7 @@ def process_kmap(
         extra["median_points"] = list(median_points)
     # frames computed from the file's: the plain survey and region sums; else the reader's fast ones
     source = ArraySource(frames, meta) if frames is not source.frames else replace(source, meta=meta)  # type: ignore[type-var]
-    scheduler = local_scheduler()
-    moments, settings = reduce_kmap(
-        source,
-        region_q(meta),
-        eta_deg=meta.eta_deg,
-        pixel_mask=meta.pixel_mask,
-        background=background,
-        survey_points=survey_points,
-        scheduler=scheduler,
-    )
-    # one compute for all moments: they share every frame read (np.asarray on each would re-read the map per moment)
-    with single_threaded_blas():  # the Dask threads are the parallelism; BLAS threads would oversubscribe
-        values = dask.compute(*moments.values(), scheduler=scheduler)
-    computed = {k: np.asarray(v) for k, v in zip(moments, values, strict=True)}
+    computed, settings = _reduce_in_region(path, source, meta, background=background, survey_points=survey_points)
     maps = strain_tilt_maps(computed, intensity_threshold=intensity_threshold, y_um=y_um, x_um=x_um)
     if widths:
         _add_widths(maps, source, settings)
@@ -415,6 +403,77 @@ def process_kmap(
         maps = place_map(maps, record)
         parameters["echem"] = record.meta.source
     return maps, parameters
+
+
+ROI_WIDENINGS = 8
+"""Times the region of interest is widened where points' signal crosses its box, at most."""
+
+
+def _reduce_in_region(
+    path: str | PathLike[str],
+    source: FrameSource,
+    meta: KMapMetadata,
+    *,
+    background: BackgroundMode | float,
+    survey_points: int | None,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """:func:`operando.sxdm.reduce_kmap` in a region that holds every point's signal.
+
+    The survey finds the region from some points' frames summed; a point whose peak lies
+    elsewhere (a crystal that tilts across the map, rows between the surveyed ones) would
+    be cut by it. Every point's counts in the sides of the region's box are checked as
+    the moments are summed (``roi_edge_sides``); where signal crosses a side, that side is
+    pushed out (:func:`operando.sxdm.widen_roi`) and the map reduced again, at most
+    ``ROI_WIDENINGS`` times. The settings record the region first found, the widenings and
+    the points still cut (a warning names them if any).
+    """
+    scheduler = local_scheduler()
+    n_a, _, _, dy, dx = source.frames.shape
+    roi: ROI | None = None
+    kept: tuple[dict[str, np.ndarray], dict[str, Any], np.ndarray] | None = None
+    first: list[list[int]] | None = None
+    widened = 0
+    for attempt in range(ROI_WIDENINGS + 1):
+        try:
+            moments, found = reduce_kmap(
+                source,
+                region_q(meta),
+                eta_deg=meta.eta_deg,
+                pixel_mask=meta.pixel_mask,
+                roi=roi,
+                background=background,
+                survey_points=survey_points,
+                scheduler=scheduler,
+            )
+        except ParameterError:
+            if kept is None:
+                raise
+            break  # the wider box leaves no pixel for the background: keep the last one (and say what it cuts)
+        # one compute for all moments: they share every frame read (np.asarray on each would re-read the map)
+        with single_threaded_blas():  # the Dask threads are the parallelism; BLAS threads would oversubscribe
+            values = dask.compute(*moments.values(), scheduler=scheduler)
+        computed = {k: np.asarray(v) for k, v in zip(moments, values, strict=True)}
+        sides = computed.pop("roi_edge_sides").astype(np.int64)
+        kept, widened = (computed, dict(found), sides), attempt
+        used = ROI(tuple(found["roi_angles"]), tuple(found["roi_det_y"]), tuple(found["roi_det_x"]))  # type: ignore[arg-type]
+        first = first or [list(used.angles), list(used.det_y), list(used.det_x)]
+        crossed = int(np.bitwise_or.reduce(sides, axis=None))
+        roi = widen_roi(used, crossed, (n_a, dy, dx))
+        if roi == used:
+            break
+    assert kept is not None
+    computed, settings, sides = kept
+    cut = int(np.count_nonzero(sides))
+    settings.update(roi_survey=first, roi_widenings=widened, roi_cut_points=cut)
+    if cut:
+        warnings.warn(
+            f"{path}: the signal of {cut} point(s) still crosses the region of interest {settings['roi_det_y']} x "
+            f"{settings['roi_det_x']} px, angles {settings['roi_angles']} after {widened} widening(s): their "
+            "moments miss the counts beyond it",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return computed, settings
 
 
 def _full_q(meta: Any) -> Any:

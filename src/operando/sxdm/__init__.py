@@ -59,6 +59,7 @@ if TYPE_CHECKING:
         global_background,
         reduce_kmap,
         survey_rows,
+        widen_roi,
     )
     from operando.sxdm._register import MapShift, common_grid, register_intensity, sample_map
     from operando.sxdm._source import AngleSums, ArraySource, FrameSource, plain_region_sums, plain_survey
@@ -124,6 +125,7 @@ _MODULES = {
         "global_background",
         "reduce_kmap",
         "survey_rows",
+        "widen_roi",
     ),
     "operando.sxdm._register": ("MapShift", "common_grid", "register_intensity", "sample_map"),
     "operando.sxdm._source": ("AngleSums", "ArraySource", "FrameSource", "plain_region_sums", "plain_survey"),
@@ -254,6 +256,7 @@ __all__ = [
     "strain_tilt_maps",
     "survey_phases",
     "survey_rows",
+    "widen_roi",
     "write_xsocs_qspace",
 ]
 

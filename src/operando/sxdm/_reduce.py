@@ -30,6 +30,8 @@ from operando.errors import ParameterError
 from operando.sxdm._source import FrameSource, plain_region_sums, plain_survey
 
 __all__ = [
+    "EDGE_FRACTION",
+    "EDGE_SIDES",
     "ROI",
     "BackgroundMode",
     "CentreOfMass",
@@ -40,6 +42,7 @@ __all__ = [
     "global_background",
     "reduce_kmap",
     "survey_rows",
+    "widen_roi",
 ]
 
 
@@ -535,27 +538,28 @@ def _block_partials(
     outside: NDArray[np.intp] | None,
     constant: float,
 ) -> NDArray[np.float64]:
-    """Full frames (angle, y, x, det_y, det_x) of a block -> per-angle sums (angle, y, x, 6).
+    """Full frames (angle, y, x, det_y, det_x) of a block -> per-angle sums (angle, y, x, n)
+    (``n``: the weights' columns).
 
     ``outside``: flat indices of the pixels whose mean is each frame's background (per-frame
     mode), or None to subtract ``constant``.
     """
     n_a, by, bx, dy, dx = frames.shape
-    out = np.empty((n_a, by, bx, 6))
+    out = np.empty((n_a, by, bx, w32.shape[-1]))
     for a in range(n_a):
         full = frames[a].reshape(by * bx, dy, dx)
         roi = full[:, crop[0], crop[1]].reshape(by * bx, -1)
         bg: Any = constant
         if outside is not None:
             bg = full.reshape(by * bx, -1)[:, outside].sum(-1, dtype=np.float64) / outside.size
-        out[a] = _angle_sums(roi, w32[a], colsum[a], bg).reshape(by, bx, 6)
+        out[a] = _angle_sums(roi, w32[a], colsum[a], bg).reshape(by, bx, -1)
     return out
 
 
 def _region_angle_sums(
     a: int, frames: NDArray[Any], *, w32: NDArray[np.float32], colsum: NDArray[np.float64], constant: float
 ) -> NDArray[np.float64]:
-    """Region frames ``(points, roi_det_y, roi_det_x)`` of the region's angle ``a`` -> (points, 6)."""
+    """Region frames ``(points, roi_det_y, roi_det_x)`` of the region's angle ``a`` -> (points, n)."""
     return _angle_sums(frames.reshape(len(frames), -1), w32[a], colsum[a], constant)
 
 
@@ -658,10 +662,10 @@ def _sums_in_memory(
     constant: float,
     points_per_block: int,
 ) -> NDArray[np.float64]:
-    """(y, x, 6) sums of in-memory frames, block of points by block of points."""
+    """(y, x, n) sums of in-memory frames, block of points by block of points."""
     _, ny, nx, _, _ = fr.shape
     sa, sy, sx = roi.slices
-    sums = np.zeros((ny, nx, 6))
+    sums = np.zeros((ny, nx, w32.shape[-1]))
     block_rows = max(1, points_per_block // nx)
     cols = min(nx, points_per_block)
     for y0 in range(0, ny, block_rows):
@@ -675,7 +679,7 @@ def _sums_in_memory(
 def _lazy_sums_per_frame(
     fr: Any, w32: NDArray[np.float32], colsum: NDArray[np.float64], *, roi: ROI, outside: NDArray[np.intp]
 ) -> Any:
-    """Lazy (y, x, 6) sums with a background per frame and point (full frames are needed)."""
+    """Lazy (y, x, n) sums with a background per frame and point (full frames are needed)."""
     import dask.array as da
 
     sa, sy, sx = roi.slices
@@ -696,6 +700,119 @@ def _lazy_sums_per_frame(
         meta=np.empty((0, 0, 0, 0)),
     )
     return parts.sum(axis=0)
+
+
+EDGE_FRACTION = 0.02
+"""A side of the region's box that holds more than this fraction of a point's net counts
+(and five times their Poisson noise) is crossed by the point's signal: the region cuts it."""
+
+EDGE_SIDES = ("angle_low", "angle_high", "det_y_low", "det_y_high", "det_x_low", "det_x_high")
+"""The sides of a region's box, in the order of the bits of ``roi_edge_sides`` (bit k = side k)."""
+
+
+def _edge_weights(roi: ROI, shape: tuple[int, int, int], ok: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """``(roi angles, voxels, 6)`` 0/1 weights of the six sides of the region's box.
+
+    A side is a band of a tenth of the box (at least one angle or two pixels, at most half
+    of it); a side at the data's limit (first or last angle, detector edge) has none, as
+    there is nothing beyond it to widen to. Invalid voxels (``ok`` False) weigh nothing.
+    """
+    sizes = tuple(hi - lo for lo, hi in (roi.angles, roi.det_y, roi.det_x))
+    lows = (roi.angles[0], roi.det_y[0], roi.det_x[0])
+    highs = (roi.angles[1], roi.det_y[1], roi.det_x[1])
+    box = np.zeros((6, *sizes))
+    for axis, minimum in enumerate((1, 2, 2)):
+        t = min(max(minimum, int(np.ceil(0.1 * sizes[axis]))), max(1, sizes[axis] // 2))
+        lo: list[slice] = [slice(None)] * 3
+        hi: list[slice] = [slice(None)] * 3
+        lo[axis], hi[axis] = slice(0, t), slice(sizes[axis] - t, None)
+        if lows[axis] > 0:
+            box[2 * axis][tuple(lo)] = 1.0
+        if highs[axis] < shape[axis]:
+            box[2 * axis + 1][tuple(hi)] = 1.0
+    box *= np.broadcast_to(ok, sizes)
+    return np.moveaxis(box, 0, -1).reshape(sizes[0], -1, 6)
+
+
+def _edge_sides(
+    sums: NDArray[np.float64], counts: NDArray[np.float64], level: float, residual: float
+) -> NDArray[np.float64]:
+    """Bit mask (float) of the sides of the box that a point's signal crosses.
+
+    ``sums`` (..., 12): the six moments' sums then the six sides' net counts; ``counts``
+    (12,): the valid voxels of each column; ``level``: background counts per voxel (for
+    the noise); ``residual``: background per voxel still in the net counts (the survey's
+    level where none or less was subtracted).
+    """
+    total = sums[..., 3] - residual * counts[3]
+    side = sums[..., 6:12] - residual * counts[6:12]
+    noise = np.sqrt(np.maximum(side, 0.0) + max(level, 0.0) * counts[6:12] + 1.0)
+    with np.errstate(invalid="ignore"):
+        hit = (side > EDGE_FRACTION * total[..., None]) & (side > 5.0 * noise) & (total[..., None] > 0)
+    return np.asarray((hit * (1 << np.arange(6))).sum(-1), dtype=np.float64)
+
+
+def _finish_edges(
+    sums: NDArray[np.float64],
+    q0: NDArray[np.float64],
+    e0: float,
+    counts: NDArray[np.float64],
+    level: float,
+    residual: float,
+) -> NDArray[np.float64]:
+    """(..., 12) sums -> (..., 7): :func:`_finish`'s six moments and :func:`_edge_sides`."""
+    edges = _edge_sides(sums, counts, level, residual)
+    return np.concatenate([_finish(sums[..., :6], q0, e0), edges[..., None]], axis=-1)
+
+
+def widen_roi(roi: ROI, sides: int, shape: tuple[int, int, int]) -> ROI:
+    """The region with each side in the bit mask ``sides`` pushed out by half the box's size.
+
+    Parameters
+    ----------
+    roi : ROI
+        Region of interest.
+    sides : int
+        Bit k set: side ``EDGE_SIDES[k]`` is crossed by signal (``roi_edge_sides`` of
+        :func:`reduce_kmap`, OR-ed over the points).
+    shape : (int, int, int)
+        ``(angle, det_y, det_x)`` of the data: the box never grows beyond it.
+
+    Returns
+    -------
+    ROI
+        At least one angle and two pixels wider on each crossed side, unless at the limit.
+
+    Examples
+    --------
+    >>> widen_roi(ROI((2, 6), (10, 30), (40, 50)), 0b000110, (8, 64, 64))
+    ROI(angles=(2, 8), det_y=(0, 30), det_x=(40, 50))
+    """
+    bounds = []
+    for axis, (lo, hi) in enumerate((roi.angles, roi.det_y, roi.det_x)):
+        step = max(1 if axis == 0 else 2, int(np.ceil(0.25 * (hi - lo))))
+        lo = max(0, lo - step) if sides >> (2 * axis) & 1 else lo
+        hi = min(shape[axis], hi + step) if sides >> (2 * axis + 1) & 1 else hi
+        bounds.append((lo, hi))
+    return ROI(*bounds)
+
+
+def _noise_level(
+    background: BackgroundMode | float,
+    constant: float,
+    summed: NDArray[np.float64],
+    *,
+    n_points: int,
+    roi: ROI,
+    valid: NDArray[np.bool_],
+) -> tuple[float, float]:
+    """``(level, residual)`` of :func:`_edge_sides`: the survey's background per voxel, and
+    what of it the reduction leaves in the net counts."""
+    try:
+        level = global_background(summed, n_points=n_points, roi=roi, valid=valid)
+    except ParameterError:  # the box covers every valid voxel: only the subtracted constant is known
+        level = constant
+    return level, (0.0 if background == "frame" else level - constant)
 
 
 def _settings(
@@ -779,7 +896,11 @@ def reduce_kmap(
     Returns
     -------
     moments : dict of (y, x) arrays
-        ``intensity``, ``qx``, ``qy``, ``qz``, ``rocking_com``, ``rocking_width`` (NumPy
+        ``intensity``, ``qx``, ``qy``, ``qz``, ``rocking_com``, ``rocking_width``, and
+        ``roi_edge_sides``: a bit mask (as float) of the sides of the region's box
+        (:data:`EDGE_SIDES`) that the point's signal crosses (a side holding more than
+        :data:`EDGE_FRACTION` of its net counts, at five sigma), 0 where the region holds
+        it; :func:`widen_roi` pushes such sides out (NumPy
         or lazy dask, following the input; compute lazy ones together, inside
         :func:`operando.parallel.single_threaded_blas` for results that do not depend on
         the BLAS thread count).
@@ -805,21 +926,29 @@ def reduce_kmap(
         roi = find_roi(summed, valid=valid)
     constant = _background_constant(background, summed, n_points=len(rows) * nx, roi=roi, valid=valid)
     w32, colsum, q0, e0 = _region_weights(q, qa, roi, eta, valid)
+    # six more columns: the net counts in each side of the box, to tell where signal leaves it
+    edge = _edge_weights(roi, (n_a, dy, dx), valid[roi.slices[1:]])
+    w32 = np.concatenate([w32, edge.astype(np.float32)], axis=-1)
+    colsum = np.concatenate([colsum, edge.sum(1)], axis=-1)
+    level, residual = _noise_level(background, constant, summed, n_points=len(rows) * nx, roi=roi, valid=valid)
+    finish = partial(_finish_edges, q0=q0, e0=e0, counts=colsum.sum(0), level=level, residual=residual)
+    n_sums = w32.shape[-1]
     outside = _outside_pixels(valid, roi) if background == "frame" else None
     if not lazy:
         sums = _sums_in_memory(
             fr, w32, colsum, roi=roi, outside=outside, constant=constant, points_per_block=points_per_block
         )
-        out = _finish(sums, q0, e0)
+        out = finish(sums)
     else:
         if outside is not None:
             lazy_sums = _lazy_sums_per_frame(fr, w32, colsum, roi=roi, outside=outside)
         else:
             angle_sums = partial(_region_angle_sums, w32=w32, colsum=colsum, constant=constant)
-            lazy_sums = region_sums(roi, angle_sums, n_sums=6)
-            if lazy_sums.shape != (ny, nx, 6):
-                raise ParameterError(f"region_sums gave sums of shape {lazy_sums.shape}, expected {(ny, nx, 6)}")
-        out = lazy_sums.map_blocks(_finish, q0, e0, dtype=np.float64)
-    names = ("intensity", "qx", "qy", "qz", "rocking_com", "rocking_width")
+            lazy_sums = region_sums(roi, angle_sums, n_sums=n_sums)
+            if lazy_sums.shape != (ny, nx, n_sums):
+                raise ParameterError(f"region_sums gave sums of shape {lazy_sums.shape}, expected {(ny, nx, n_sums)}")
+        lazy_sums = lazy_sums.rechunk({2: -1})
+        out = lazy_sums.map_blocks(finish, dtype=np.float64, chunks=(*lazy_sums.chunks[:2], (7,)))
+    names = ("intensity", "qx", "qy", "qz", "rocking_com", "rocking_width", "roi_edge_sides")
     moments = {name: out[..., i] for i, name in enumerate(names)}
     return moments, _settings(roi, background, constant, hot, valid, int(len(rows) * nx))

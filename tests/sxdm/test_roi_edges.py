@@ -1,0 +1,97 @@
+"""The region of interest is honest: a point whose signal crosses its box is seen, and the box widened."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import operando.pipelines.sxdm as pipeline
+from operando.sxdm import ROI, reduce_kmap, widen_roi
+from operando.synthetic import simulate_kmap, write_bliss_kmap
+
+
+def _blob_frames(centres, *, shape=(9, 40, 40), counts=4e4, background=0.5, seed=0):
+    """(angle, 1, points, det_y, det_x) Poisson frames of 3D Gaussian peaks at ``centres``
+    (angle, det_y, det_x) per point, sigma 1 angle and 2 pixels, on a flat background."""
+    rng = np.random.default_rng(seed)
+    a, y, x = np.meshgrid(*(np.arange(n) for n in shape), indexing="ij")
+    frames = []
+    for ca, cy, cx in centres:
+        g = np.exp(-0.5 * ((a - ca) ** 2 + ((y - cy) / 2) ** 2 + ((x - cx) / 2) ** 2))
+        frames.append(rng.poisson(background + counts * g / g.sum()))
+    return np.stack(frames, axis=1)[:, None].astype(np.int32)
+
+
+def test_points_crossing_a_side_of_the_box_are_flagged_by_side():
+    """A peak inside the box: no side; a peak beyond its low det_y side, or beyond its last
+    angle: that side's bit, and only for that point; sides at the data's limit never."""
+    frames = _blob_frames([(4, 20, 20), (4, 9, 20), (8, 20, 20), (4, 20, 20)])
+    n_a, _, _, dy, dx = frames.shape
+    q = np.zeros((n_a, dy, dx, 3))
+    q[..., 2] = 3.0 + 1e-3 * np.arange(dy)[None, :, None]
+    q[..., 0] = 1e-3 * np.arange(dx)[None, None, :]
+    roi = ROI((1, 8), (12, 28), (12, 28))
+    moments, _ = reduce_kmap(frames, q, eta_deg=np.linspace(10, 10.08, n_a), roi=roi, hot_pixel_threshold=None)
+    sides = moments["roi_edge_sides"][0].astype(int).tolist()
+    assert sides == [0, 0b000100, 0b000010, 0]  # det_y low, angle high
+    # the box at the data's limits: nothing beyond it, nothing flagged
+    whole, _ = reduce_kmap(
+        frames, q, eta_deg=np.linspace(10, 10.08, n_a), roi=ROI((0, 9), (0, 40), (0, 40)), background=0.5
+    )
+    assert not whole["roi_edge_sides"].any()
+
+
+def test_widen_roi_pushes_only_the_crossed_sides_within_the_data():
+    roi = ROI((2, 6), (10, 30), (40, 50))
+    assert widen_roi(roi, 0, (8, 64, 64)) == roi
+    assert widen_roi(roi, 0b101010, (8, 64, 64)) == ROI((2, 7), (10, 35), (40, 53))
+    assert widen_roi(roi, 0b111111, (7, 31, 51)) == ROI((1, 7), (5, 31), (37, 51))
+
+
+@pytest.fixture(scope="module")
+def wandering(tmp_path_factory):
+    """A crystal whose tilt domains (0.1 deg) move its peak across the detector and the
+    rocking scan: one surveyed row sees only part of where the points diffract."""
+    model = simulate_kmap(map_shape=(16, 16), n_angles=24, seed=3, max_tilt_deg=0.1, n_domains=4)
+    return model, write_bliss_kmap(model, tmp_path_factory.mktemp("wander") / "w")
+
+
+def _d_rms(maps, model, mask):
+    return float(np.sqrt(np.mean((maps.d_spacing.values - model.truth.d_spacing_A)[mask] ** 2)))
+
+
+def _tilt_rms(maps, model, mask):
+    """RMS angle (deg) between measured and true Q."""
+    q = np.stack([maps[k].values for k in ("qx", "qy", "qz")], axis=-1)[mask]
+    t = model.truth.q[mask]
+    cos = (q * t).sum(-1) / np.linalg.norm(q, axis=-1) / np.linalg.norm(t, axis=-1)
+    return float(np.sqrt(np.mean(np.degrees(np.arccos(np.clip(cos, -1, 1))) ** 2)))
+
+
+@pytest.mark.slow
+def test_wandering_peak_gives_the_result_of_a_region_that_holds_every_point(wandering, monkeypatch):
+    """A survey of one row finds a box that cuts many points' peaks; the edge check widens it
+    until none is cut, and the maps equal those of the region found from every point's
+    frames (within noise), where the survey's box alone was several times worse."""
+    model, master = wandering
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # widened until nothing is cut: no warning
+        ours, p = pipeline.process_kmap(master, survey_points=16, phases="off")
+        full, p_full = pipeline.process_kmap(master, survey_points=None, phases="off")
+    assert p["roi_widenings"] >= 1 and p["roi_cut_points"] == 0 and p_full["roi_widenings"] == 0
+    assert p["roi_survey"] != [p["roi_angles"], p["roi_det_y"], p["roi_det_x"]]
+    mask = model.truth.mask & ours["mask"].values & full["mask"].values
+    d_ours, d_full = _d_rms(ours, model, mask), _d_rms(full, model, mask)
+    assert d_ours < 1.25 * d_full
+    diff = (ours.d_spacing.values - full.d_spacing.values)[mask]
+    assert np.sqrt(np.mean(diff**2)) < 0.75 * d_full
+    monkeypatch.setattr(pipeline, "ROI_WIDENINGS", 0)  # the survey's box alone: cut points, said so
+    with pytest.warns(RuntimeWarning, match=r"signal of \d+ point\(s\) still crosses the region"):
+        cut, p_cut = pipeline.process_kmap(master, survey_points=16, phases="off")
+    assert p_cut["roi_cut_points"] > 0
+    # measured: d RMS 1.7e-5 (widened), 1.6e-5 (every point surveyed), 6.9e-5 (cut) A; tilt RMS
+    # 0.0014, 0.0012, 0.0053 deg
+    assert _d_rms(cut, model, mask) > 2.5 * d_full
+    assert _tilt_rms(ours, model, mask) < 1.25 * _tilt_rms(full, model, mask) < 0.4 * _tilt_rms(cut, model, mask)
