@@ -48,6 +48,11 @@ class LiveKind:
         ``start_time(frame) -> str``: ISO time the measurement started (acquisition order).
     folder : bool
         A measurement is a folder (a TopSpin experiment), not a file.
+    referenced : bool
+        Each measurement is computed against the series' first one in acquisition order
+        (a K-map's grid, monitor and crystal position): ``compute`` takes it as
+        ``done[0]``, and when a measurement that started earlier lands later, the others
+        are computed again against it.
     """
 
     name: str
@@ -60,6 +65,7 @@ class LiveKind:
     ]
     start_time: Callable[[xr.Dataset], str]
     folder: bool = False
+    referenced: bool = False
 
 
 def _sxdm_complete(path: Path, options: Mapping[str, Any]) -> Completion:
@@ -69,8 +75,9 @@ def _sxdm_complete(path: Path, options: Mapping[str, Any]) -> Completion:
 def _sxdm_compute(key: str, done: list[str], options: Mapping[str, Any], side: Path) -> xr.Dataset:
     from operando.pipelines.sxdm import plan_series
 
-    # the first map that landed is the series' reference (grid, monitor, crystal position),
-    # as the first map given to `operando sxdm series` is
+    # the earliest map (acquisition start) is the series' reference (grid, monitor, crystal
+    # position), as the first of the time-sorted maps given to `operando sxdm series` is; the
+    # watch computes the others again when an earlier map lands later
     masters = [done[0], key] if done and done[0] != key else [key]
     return plan_series(masters, **options).measure(key)
 
@@ -214,6 +221,7 @@ LIVE_KINDS: dict[str, LiveKind] = {
         compute=_sxdm_compute,
         assemble=_sxdm_assemble,
         start_time=_sxdm_start,
+        referenced=True,
     ),
     "tomo": LiveKind(
         name="tomo",

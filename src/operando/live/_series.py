@@ -96,7 +96,16 @@ class LiveSeries:
                 return e["signature"]
         return None
 
-    def add(self, key: str, signature: Any, compute: Callable[[str, Path], xr.Dataset]) -> None:
+    def reference_of(self, key: str) -> str | None:
+        """The reference measurement a frame was computed against (None: not recorded)."""
+        for e in self.entries:
+            if e["key"] == key:
+                return e.get("reference")
+        return None
+
+    def add(
+        self, key: str, signature: Any, compute: Callable[[str, Path], xr.Dataset], *, reference: str | None = None
+    ) -> None:
         """Compute one measurement and write its frame (atomically); replaces a stale one.
 
         Parameters
@@ -108,6 +117,9 @@ class LiveSeries:
         compute : callable
             ``compute(key, side) -> Dataset`` of one measurement (no ``frame`` dimension);
             ``side`` is the frame's own folder for what the store needs beside it.
+        reference : str, optional
+            The measurement it was computed against (a K-map's reference map), recorded so
+            that it is computed again when another becomes the reference.
         """
         old = [e for e in self.entries if e["key"] == key]
         name = old[0]["frame"] if old else self._free_name()
@@ -116,7 +128,17 @@ class LiveSeries:
             shutil.rmtree(side)  # left by a run killed while computing this frame
         write_frame(compute(key, side), self.work / "frames" / name)  # atomic; the store's own frame writer
         entry = {"key": key, "signature": json.loads(_json(signature)), "frame": name}
+        if reference is not None:
+            entry["reference"] = reference
         self.entries = [entry if e["key"] == key else e for e in self.entries] if old else [*self.entries, entry]
+        self._save()
+
+    def remove(self, key: str) -> None:
+        """Forget a measurement (its frame and side folder are removed)."""
+        for e in [e for e in self.entries if e["key"] == key]:
+            shutil.rmtree(self.work / "frames" / e["frame"], ignore_errors=True)
+            shutil.rmtree(self.side_of(e["frame"]), ignore_errors=True)
+        self.entries = [e for e in self.entries if e["key"] != key]
         self._save()
 
     def _free_name(self) -> str:

@@ -355,9 +355,13 @@ class Watch:
             elif now - first[1] < self.settle_s:
                 continue
             t0 = time.monotonic()
+            before = [k for k in series.keys if k != key]
             try:
-                series.add(key, sig, partial(_compute, kind, list(series.keys), series.options))
+                reference = (before[0] if before else key) if kind.referenced else None
+                series.add(key, sig, partial(_compute, kind, before, series.options), reference=reference)
                 series.order(kind.start_time)
+                if kind.referenced:
+                    self._rereference(name)
             except OperandoError as exc:
                 self._failed[key] = json.loads(json.dumps(sig))
                 self._fail(name, key, str(exc))
@@ -392,6 +396,21 @@ class Watch:
                 events.append(WatchEvent("report", "", str(self.results / "report.html")))
                 self._emit(events[-1])
         return events
+
+    def _rereference(self, name: str) -> None:
+        """Compute again every frame computed against another reference than the earliest measurement."""
+        kind, series = self.kinds[name], self._series[name]
+        first = series.keys[0]
+        for entry in list(series.entries):
+            if entry.get("reference") == first:
+                continue
+            compute = partial(_compute, kind, [first], series.options)
+            try:
+                series.add(entry["key"], entry["signature"], compute, reference=first)
+            except OperandoError as exc:  # not kept against the old reference: listed, tried again when it changes
+                series.remove(entry["key"])
+                self._failed[entry["key"]] = entry["signature"]
+                self._fail(name, entry["key"], str(exc))
 
     def _write_store(self, name: str) -> None:
         with self._lock:  # the reporter never links a store while it is being replaced
