@@ -54,8 +54,9 @@ def test_fraction_with_40_percent_sidebands(tmp_path):
         assert abs(_x6(tmp_path, f"ppm{seed}", seed=seed, line_widths="ppm", match="ppm", **bands) - 100 * X6) < 0.5
     # the centre band alone is far off: the test can fail
     assert _x6(tmp_path, "cb", seed=0, line_widths="hz", use_sidebands=False, **bands) - 100 * X6 > 3.0
-    # one ppm window on lines of one width in Hz truncates the 6Li tails more: biased low
-    assert _x6(tmp_path, "ppmw", seed=0, line_widths="hz", match="ppm", **bands) - 100 * X6 < -0.4
+    # one ppm window on lines of one width in Hz truncates the 6Li wings more; the wings beyond
+    # the window now come from the centre band's fitted shape (the plain sums read 7.13 here)
+    assert abs(_x6(tmp_path, "ppmw", seed=0, line_widths="hz", match="ppm", **bands) - 100 * X6) < 0.5
 
 
 def test_pulse_recycle_delay_and_dwell_corrected(tmp_path):
@@ -80,18 +81,18 @@ def test_pulse_recycle_delay_and_dwell_corrected(tmp_path):
         line_integral(fid.__class__(fid.data, meta, fid.acqus), window_ppm=(240, 290), noise_ppm=None, p90_us=3.0)
 
 
-def test_sideband_window_on_a_strong_neighbours_tail_is_warned(tmp_path):
+def test_sideband_window_on_a_strong_neighbours_tail_is_fitted_away(tmp_path):
     from operando.nmr import line_integral, read_fid
 
     # a 95 % 6Li electrode: its weak 7Li metal line's second sideband sits 33 ppm from the
-    # strong 7Li electrolyte line, whose tail there is worth 20 % of the metal's 7Li signal
+    # strong 7Li electrolyte line, whose tail there is worth 20 % of the metal's 7Li signal;
+    # the sideband is fitted with the centre band's shape over a quadratic baseline
     li7, li6 = li_isotope_pair(tmp_path / "e", x6_metal=0.95, seed=10)
-    with pytest.warns(UserWarning, match=r"order -2 \(\+\d+\.\d %\): left out"):
-        r7 = line_integral(read_fid(li7), window_ppm=(240, 290), noise_ppm=(-130, -50))
-    assert -2 not in [o for o, _, _ in r7.windows]
-    r6 = line_integral(read_fid(li6), window_ppm=(240, 290), noise_ppm=(-130, -50))  # strong 6Li line: no warning
+    r7 = line_integral(read_fid(li7), window_ppm=(240, 290), noise_ppm=(-130, -50))
+    assert -2 in [o for o, _, _ in r7.windows]
+    r6 = line_integral(read_fid(li6), window_ppm=(240, 290), noise_ppm=(-130, -50))
     x6 = r6.value * 28.45 / (r6.value * 28.45 + r7.value)
-    assert abs(x6 - 0.95) < 0.003  # with the tainted window summed: 0.942
+    assert abs(x6 - 0.95) < 0.001  # with the tainted window summed: 0.942
 
 
 def test_sideband_windows_and_hz_matching():
@@ -241,7 +242,7 @@ def test_noise_window_inside_a_sideband_window_falls_back_with_a_warning(tmp_pat
     ref = line_integral(fid, window_ppm=(240, 290), noise_ppm=(-180, -170), sideband_orders=1)
     with pytest.warns(UserWarning, match="lies in the species' .*robust_noise"):
         r = line_integral(fid, window_ppm=(240, 290), noise_ppm=(95, 110), sideband_orders=1)  # in the -1 window
-    assert r.value == ref.value and r.sigma == pytest.approx(ref.sigma, rel=0.3)
+    assert r.value == pytest.approx(ref.value, rel=1e-9) and r.sigma == pytest.approx(ref.sigma, rel=0.3)
     # a window wider than the sideband spacing: the sideband windows are narrowed, none overlaps
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # such a window also sits on the electrolyte's tails

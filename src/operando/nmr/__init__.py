@@ -69,6 +69,7 @@ if TYPE_CHECKING:
         signal_factor,
         windows_mask,
     )
+    from operando.nmr._sidebands import LineShape, fit_centre_shape, sideband_area
     from operando.nmr._spectrum import (
         process,
     )
@@ -115,6 +116,9 @@ _SOURCES: dict[str, str] = {
     "fit_dysonian": "operando.nmr._epr_lines",
     "SHAPES": "operando.nmr._lineshape",
     "fit_lines": "operando.nmr._lineshape",
+    "LineShape": "operando.nmr._sidebands",
+    "fit_centre_shape": "operando.nmr._sidebands",
+    "sideband_area": "operando.nmr._sidebands",
     "robust_noise": "operando.nmr._abundance",
     "LineIntegral": "operando.nmr._abundance",
     "line_integral": "operando.nmr._abundance",
@@ -199,6 +203,7 @@ __all__ = [
     "EPRSpectrum",
     "ExchangeFit",
     "LineIntegral",
+    "LineShape",
     "NMRMeta",
     "PeakToPeak",
     "absorption",
@@ -211,6 +216,7 @@ __all__ = [
     "electrolyte_abundance",
     "exponential_window",
     "fid_baseline",
+    "fit_centre_shape",
     "fit_dysonian",
     "fit_exchange",
     "fit_lines",
@@ -249,6 +255,7 @@ __all__ = [
     "robust_noise",
     "saturation_factor",
     "sensitivity_factor",
+    "sideband_area",
     "sideband_windows",
     "signal_factor",
     "tracer_exchange",

@@ -22,6 +22,7 @@ import xarray as xr
 from operando.errors import ParameterError
 from operando.nmr._process import integral_uncertainty, window_mask
 from operando.nmr._quant import sideband_windows, signal_factor, windows_mask
+from operando.nmr._sidebands import LineShape, fit_centre_shape, sideband_area
 from operando.nmr._spectrum import process
 
 if TYPE_CHECKING:  # the type only: kernels import no reader
@@ -140,6 +141,8 @@ def line_integral(
     limits = (float(ppm.min()), float(ppm.max()))
     wins = sideband_windows(lo, hi, spin_rate_Hz=rate if sidebands else None, sf_MHz=meta.reference_MHz,
                             ppm_limits=limits)  # fmt: skip
+    step = rate / meta.reference_MHz if rate and sidebands else None
+    wins, half = _clear_of_foreign_trains(wins, (lo + hi) / 2.0, other_windows_ppm, step)
     wins, mirrored = _drop_overlapping(wins, other_windows_ppm, meta.path)
     all_mask = windows_mask(ppm, [(a, b) for _, a, b in wins] + [(a, b) for _, a, b in mirrored])
     if not windows_mask(ppm, [(lo, hi)]).any():
@@ -162,18 +165,41 @@ def line_integral(
                 f"{meta.path}: noise window {noise_ppm[0]}..{noise_ppm[1]} ppm holds {int(noise_mask.sum())} points "
                 "outside the species' windows (and sidebands); need >= 8"
             )
+    centre = window_mask(ppm, lo, hi)
+    shape = fit_centre_shape(spec, ppm, (lo, hi), noise) if step and len(wins) + len(mirrored) > 1 else None
+    if shape is not None:  # the sidebands fitted with the centre band's shape over the neighbours' wings
+        value, sigma, wins = _fitted_sidebands(spec, ppm, shape, (lo, hi), wins, mirrored, step or 0.0, noise,
+                                               sideband_orders)  # fmt: skip
+        n_points = int(windows_mask(ppm, [(a, b) for _, a, b in wins]).sum())
+        return _finish(meta, value, sigma, wins, n_points, rate, p90_us, t1_s)
     top = _significant_orders(spec, ppm, wins, mirrored, noise) if sideband_orders is None else sideband_orders
     wins = [w for w in wins if abs(w[0]) <= top]
     mirrored = [w for w in mirrored if abs(w[0]) <= top]
     wins, mirrored = _replace_tainted(spec, ppm, wins, mirrored, meta.path)
     mask = windows_mask(ppm, [(a, b) for _, a, b in wins])
-    value = float(spec[mask].sum())
+    captured = 1.0 if half is None else _captured_fraction(spec, ppm, (lo + hi) / 2.0, half, centre, noise)
+    sideband_part = windows_mask(ppm, [(a, b) for o, a, b in wins if o != 0]) & ~centre
+    value = float(spec[mask & ~sideband_part].sum()) + float(spec[sideband_part].sum()) / captured
     n_mirrored = 0
     for _, a, b in mirrored:  # a dropped sideband estimated by its mirror order (-k for +k)
         m = window_mask(ppm, a, b)
-        value += float(spec[m].sum())
+        value += float(spec[m].sum()) / captured
         n_mirrored += int(m.sum())
-    sigma = float(integral_uncertainty(noise, int(mask.sum()) + n_mirrored))
+    sigma = float(integral_uncertainty(noise, int(mask.sum()) + n_mirrored)) / min(captured, 1.0)
+    return _finish(meta, value, sigma, wins, int(mask.sum()), rate, p90_us, t1_s)
+
+
+def _finish(
+    meta: Any,
+    value: float,
+    sigma: float,
+    wins: list[tuple[int, float, float]],
+    n_points: int,
+    rate: float | None,
+    p90_us: float | None,
+    t1_s: float | None,
+) -> LineIntegral:
+    """The integral divided by the flip-angle and saturation factor (warned when TR < 5 T1)."""
     if p90_us is None:
         p90_us = meta.p90_us  # recorded (Varian pw90): the flip angle is known
     if p90_us is not None and meta.pulse_us is None:
@@ -187,10 +213,119 @@ def line_integral(
         warnings.warn(
             f"{meta.path}: recycle delay + acquisition {repetition:.3g} s < 5 x T1 ({t1_s:g} s): "
             f"the signal is divided by {factor:.4f} (flip angle x saturation)",
-            stacklevel=2,
+            stacklevel=3,
         )
-    return LineIntegral(value=value / factor, sigma=sigma / abs(factor), windows=wins, n_points=int(mask.sum()),
+    return LineIntegral(value=value / factor, sigma=sigma / abs(factor), windows=wins, n_points=n_points,
                         ns=float(meta.ns), rg=float(meta.rg), signal_factor=factor, spin_rate_Hz=rate)  # fmt: skip
+
+
+def _fitted_sidebands(
+    spec: npt.NDArray[np.float64],
+    ppm: npt.NDArray[np.float64],
+    shape: LineShape,
+    window: tuple[float, float],
+    wins: list[tuple[int, float, float]],
+    mirrored: list[tuple[int, float, float]],
+    step: float,
+    noise: float,
+    sideband_orders: int | None,
+) -> tuple[float, float, list[tuple[int, float, float]]]:
+    """Centre-band window sum plus the fitted sideband areas, counted as the centre window counts its band.
+
+    Each sideband's fitted area (its whole line) is scaled by the share of the centre
+    band's shape inside the centre window, so that a species' integral keeps the meaning
+    of a window integral (wings beyond the window left out in both nuclei alike). A window
+    that overlapped another species' is stood in for by its mirror order's area. Orders
+    are kept up to the highest whose ``+k`` and ``-k`` areas together exceed 3 sigma.
+    """
+    centre = window_mask(ppm, *window)
+    inside = float(shape.profile(ppm[centre]).sum())
+    areas: dict[int, tuple[float, float]] = {}
+    for order, a, b in wins:
+        if order != 0:
+            areas[order] = sideband_area(spec, ppm, shape, order * step, (a, b), noise)
+    for order, _a, _b in mirrored:  # the dropped order takes its mirror's area
+        if -order in areas:
+            areas[order] = areas[-order]
+    areas = {o: v for o, v in areas.items() if np.isfinite(v[0])}
+    top = 0
+    if sideband_orders is not None:
+        top = sideband_orders
+    else:
+        for k in sorted({abs(o) for o in areas}):
+            pair = [areas[o] for o in (k, -k) if o in areas]
+            if abs(sum(a for a, _ in pair)) > 3.0 * float(np.sqrt(sum(s * s for _, s in pair))):
+                top = k
+    kept = {o: v for o, v in areas.items() if abs(o) <= top}
+    wings = shape.area * max(1.0 - inside, 0.0)  # the centre band's own wings beyond its window
+    value = float(spec[centre].sum()) + wings + sum(a for a, _ in kept.values())
+    var = float(integral_uncertainty(noise, int(centre.sum()))) ** 2 + sum(s * s for _, s in kept.values())
+    used = [w for w in wins if w[0] == 0 or w[0] in kept]
+    return value, float(np.sqrt(var)), used
+
+
+def _clear_of_foreign_trains(
+    wins: list[tuple[int, float, float]],
+    centre: float,
+    others: Sequence[tuple[float, float]],
+    step: float | None,
+) -> tuple[list[tuple[int, float, float]], float | None]:
+    """Sideband windows narrowed to stay clear of the other species' sidebands; the half-width used.
+
+    Under MAS every species has its own sideband train at the same spacing, so the other
+    species' sidebands lie at the same distance from each of this species' sidebands: the
+    centres folded into one spinning period. A strong neighbour (LLZO beside a weak
+    dendrite line) puts its sidebands inside wide sideband windows of the weak line and
+    inflates its integral (paper conditions, 6Li at 14 kHz and 19.6 T: +19 % with the
+    electrolyte's first sideband in the dendrite's order -1 window). Each sideband window
+    is therefore cut to half the folded distance to the nearest foreign centre (the
+    midpoint between the two trains), and what the cut loses of the line's own wings is
+    restored by :func:`_captured_fraction` measured on the centre band.
+
+    Returns
+    -------
+    windows, half
+        ``half`` is None when no window was narrowed.
+    """
+    if not step or not others or len(wins) < 2:
+        return wins, None
+    distances = []
+    for a, b in others:
+        r = ((a + b) / 2.0 - centre) % step
+        distances.append(min(r, step - r))
+    half = min(distances) / 2.0
+    widest = max((b - a) / 2.0 for o, a, b in wins if o != 0)
+    if half >= widest or half < 0.25 * widest:
+        # a foreign train (folded) on top of this one cannot be cut away: the windows that
+        # overlap the other species' are then mirrored or left out (_drop_overlapping)
+        return wins, None
+    out = [wins[0]]
+    for order, a, b in wins[1:]:
+        mid = (a + b) / 2.0
+        h = min((b - a) / 2.0, half)
+        out.append((order, mid - h, mid + h))
+    return out, half
+
+
+def _captured_fraction(
+    spec: npt.NDArray[np.float64],
+    ppm: npt.NDArray[np.float64],
+    centre: float,
+    half: float,
+    centre_mask: npt.NDArray[np.bool_],
+    noise: float,
+) -> float:
+    """Share of the centre band's integral within ``centre +- half`` ppm (sidebands share its shape).
+
+    1 when the centre band is too weak to measure it (below 10 noise sigmas) or the
+    window is narrower than ``half`` anyway; never below 0.5 (a cut that loses half of a
+    line is no estimate).
+    """
+    total = float(spec[centre_mask].sum())
+    if total <= 10.0 * noise * np.sqrt(max(int(centre_mask.sum()), 1)):
+        return 1.0
+    inner = float(spec[centre_mask & window_mask(ppm, centre - half, centre + half)].sum())
+    return float(np.clip(inner / total, 0.5, 1.0))
 
 
 def _significant_orders(

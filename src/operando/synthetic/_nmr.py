@@ -384,6 +384,10 @@ def li_isotope_pair(
     n_points: int = 4096,
     sw_Hz: float = 100000.0,
     seed: int = 0,
+    larmor_MHz: dict[str, float] | None = None,
+    spin_rate_6li_Hz: float | None = None,
+    sidebands_electrolyte: tuple[float, ...] | None = None,
+    sidebands_electrolyte_6li: tuple[float, ...] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``<folder>/7Li/1`` and ``<folder>/6Li/1``: Li metal (264.5 ppm) and electrolyte (1.2 ppm).
 
@@ -400,6 +404,12 @@ def li_isotope_pair(
     (the signal per scan scaled by :meth:`Excitation.signal_fraction`, ``P1``/``D1`` in
     ``acqus``) and its own spectral width and points.
 
+    The paper's conditions (19.6 T; 7Li at 13 kHz, 6Li at 14 kHz MAS; a strong electrolyte
+    line whose 7Li satellite sidebands differ from the metal's) need: ``larmor_MHz``
+    (default 9.4 T, :data:`LARMOR_MHZ`), ``spin_rate_6li_Hz`` (default ``spin_rate_Hz``),
+    ``sidebands_electrolyte`` (the electrolyte's 7Li sidebands; default ``sidebands``) and
+    ``sidebands_electrolyte_6li`` (default: the 6Li metal's).
+
     Returns
     -------
     li7_folder, li6_folder : pathlib.Path
@@ -410,25 +420,31 @@ def li_isotope_pair(
     n7_el, n6_el = electrolyte_amount * (1 - x6_electrolyte), electrolyte_amount * x6_electrolyte
     noise = factor * n7_metal / snr_7li
     written = []
+    larmor = LARMOR_MHZ if larmor_MHz is None else larmor_MHz
+    bands6 = sidebands if sidebands_6li is None else sidebands_6li
+    el7 = sidebands if sidebands_electrolyte is None else sidebands_electrolyte
+    el6 = bands6 if sidebands_electrolyte_6li is None else sidebands_electrolyte_6li
+    spin6 = spin_rate_Hz if spin_rate_6li_Hz is None else spin_rate_6li_Hz
     acquisitions = (
-        ("7Li", n7_metal, n7_el, factor, ns_7li, rg_7li, sidebands),
-        ("6Li", n6_metal, n6_el, 1.0, ns_6li, rg_6li, sidebands if sidebands_6li is None else sidebands_6li),
+        ("7Li", n7_metal, n7_el, factor, ns_7li, rg_7li, sidebands, el7, spin_rate_Hz),
+        ("6Li", n6_metal, n6_el, 1.0, ns_6li, rg_6li, bands6, el6, spin6),
     )
-    for nucleus, metal, el, per, ns, rg, bands in acquisitions:  # fmt: skip
+    for nucleus, metal, el, per, ns, rg, bands, el_bands, spin in acquisitions:  # fmt: skip
         exc = (excitation_6li if nucleus == "6Li" else excitation_7li) or Excitation()
         sw = exc.sw_Hz or sw_Hz
         n = exc.n_points or n_points
         per = per * exc.signal_fraction(n / sw)
-        sfo1 = LARMOR_MHZ[nucleus]
+        sfo1 = larmor[nucleus]
+        # widths were set at 9.4 T (600 and 300 Hz of 7Li): "ppm" keeps them in ppm at any field
         scale = sfo1 / LARMOR_MHZ["7Li"] if line_widths == "ppm" else 1.0
         lines = [
             NMRLine(LI_METAL_PPM, per * metal, lw_Hz=600.0 * scale, sidebands=bands),
-            NMRLine(ELECTROLYTE_PPM, per * el, lw_Hz=300.0 * scale, gw_Hz=100.0, sidebands=bands),
+            NMRLine(ELECTROLYTE_PPM, per * el, lw_Hz=300.0 * scale, gw_Hz=100.0, sidebands=el_bands),
         ]
         # the noise per point of a wider band is larger: sqrt(SW) at the same noise density
         fid = acquire(
             lines, ns=ns, rg=rg, noise_per_scan=noise * np.sqrt(sw / sw_Hz), rng=rng, sfo1_MHz=sfo1,
-            carrier_ppm=130.0, sw_Hz=sw, n_points=n, spin_rate_Hz=spin_rate_Hz,
+            carrier_ppm=130.0, sw_Hz=sw, n_points=n, spin_rate_Hz=spin,
         )  # fmt: skip
         written.append(
             write_bruker_fid(
@@ -440,7 +456,7 @@ def li_isotope_pair(
                 sw_Hz=sw,
                 ns=ns,
                 rg=rg,
-                spin_rate_Hz=spin_rate_Hz,
+                spin_rate_Hz=spin,
                 p1_us=exc.p1_us,
                 d1_s=exc.d1_s,
             )
