@@ -402,7 +402,7 @@ class EchemRecord:
         current_mA: npt.ArrayLike | Callable[[], npt.NDArray[np.float64]],
         meta: EchemMetadata,
         charge_mAh: npt.ArrayLike | Callable[[], npt.NDArray[np.float64]] | None = None,
-        timestamp: npt.ArrayLike | None = None,
+        timestamp: npt.ArrayLike | Callable[[], pd.Series] | None = None,
         cycle: npt.ArrayLike | Callable[[], npt.NDArray[np.int64]] | None = None,
         half_cycle: npt.ArrayLike | Callable[[], npt.NDArray[np.int64]] | None = None,
         step: npt.ArrayLike | Callable[[], npt.NDArray[np.int64]] | None = None,
@@ -428,9 +428,10 @@ class EchemRecord:
             Metadata; its ``derived`` field is filled in here.
         charge_mAh : (N,) array_like or a function returning one, optional
             Cumulative signed charge in mA h. Integrated from the current if absent.
-        timestamp : (N,) array_like of datetime64, optional
-            Absolute times. Computed from ``meta.start_time + time_s`` when absent and
-            the start time is known, otherwise NaT.
+        timestamp : (N,) array_like of datetime64, or a function returning a UTC Series, optional
+            Absolute times (a function, for times the reader has checked, is called on
+            first use). Computed from ``meta.start_time + time_s`` when absent and the
+            start time is known, otherwise NaT.
         cycle, half_cycle, step : (N,) array_like of int or a function returning one, optional
             Indices as the file counts them (a function, for a column the reader has
             checked, is called on first use). ``half_cycle`` is derived from changes of
@@ -494,6 +495,8 @@ class EchemRecord:
             else:
                 columns["timestamp"] = lambda: pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
             derived.append("timestamp")
+        elif callable(timestamp):  # the reader's absolute times, made on first use
+            columns["timestamp"] = _once(timestamp)
         else:
             given: Any = timestamp
             if len(given) != n:
