@@ -26,7 +26,7 @@ from matplotlib.projections.polar import PolarAxes
 from numpy.typing import NDArray
 
 from operando.errors import ParameterError
-from operando.report._sections import frame_state, plot_by_direction
+from operando.report._sections import frame_state, honest_ylim, plot_by_direction
 from operando.report._timeline import save_figure
 
 __all__ = [
@@ -583,6 +583,8 @@ def charge_curves(maps: xr.Dataset) -> xr.Dataset:
         nonzero total; 1 there), ``phase_fraction`` (intensity-weighted mean of
         ``phase_fraction`` over the points where it is finite, i.e. the larger-d phase's
         share of the diffracted intensity; NaN when the maps were not decomposed),
+        ``d_phase1`` and ``d_phase2`` (Å, medians over the map: which two phases the
+        fraction is of, since they differ from one plateau to the next),
         ``capacity`` (specific capacity in mA h/g, else charge in mA h, else NaN; its label
         in ``attrs``), ``x_li`` (NaN when unknown) and ``direction`` (+1 charge, -1
         discharge, 0 rest or unknown).
@@ -600,6 +602,13 @@ def charge_curves(maps: xr.Dataset) -> xr.Dataset:
     first = np.flatnonzero(total > 0)
     norm = total / total[first[0]] if first.size else np.full(n, np.nan)
     fraction = np.full(n, np.nan)
+    pair = {name: np.full(n, np.nan) for name in ("d_phase1", "d_phase2")}
+    for name, values in pair.items():
+        if name in series:
+            d = _values(series, name).reshape(n, -1)
+            for k in range(n):
+                ok = np.isfinite(d[k])
+                values[k] = float(np.median(d[k][ok])) if ok.any() else np.nan
     if "phase_fraction" in series:
         f = _values(series, "phase_fraction").reshape(n, -1)
         w = np.clip(np.nan_to_num(intensity), 0.0, None)
@@ -617,6 +626,8 @@ def charge_curves(maps: xr.Dataset) -> xr.Dataset:
             "intensity_total": ("frame", total, {"units": "counts"}),
             "intensity_norm": ("frame", norm, {"units": "1", "long_name": "integrated intensity / first map's"}),
             "phase_fraction": ("frame", fraction, {"units": "1", "long_name": "larger-d phase, intensity-weighted"}),
+            "d_phase1": ("frame", pair["d_phase1"], {"units": "angstrom", "long_name": "median d, larger-d phase"}),
+            "d_phase2": ("frame", pair["d_phase2"], {"units": "angstrom", "long_name": "median d, smaller-d phase"}),
             "capacity": ("frame", capacity, {"long_name": label}),
             "x_li": ("frame", x_li, {"units": "1"}),
             "direction": ("frame", np.nan_to_num(np.asarray(direction, dtype=np.float64))),
@@ -640,9 +651,10 @@ def plot_charge_curves(maps: xr.Dataset, *, title: str | None = None) -> Figure:
     -------
     matplotlib.figure.Figure
         A 2 x 2 grid: columns intensity (``label`` "intensity") and phase fraction
-        ("phase fraction"); rows against capacity (or the map index when the maps are
-        not placed on a record) and against x(Li) (its axis decreasing to the right, as
-        Li leaves on charge; left out when x(Li) is unknown).
+        ("phase fraction", each point annotated with the two phases' median d-spacings);
+        rows against capacity (or the map index when the maps are not placed on a record)
+        and against x(Li) (its axis decreasing to the right, as Li leaves on charge; left
+        out when x(Li) is unknown).
     """
     curves = charge_curves(maps)
     n = curves.sizes["frame"]
@@ -668,11 +680,19 @@ def plot_charge_curves(maps: xr.Dataset, *, title: str | None = None) -> Figure:
                 plot_by_direction(ax, xv, values, direction, marker="o", ms=4, lw=1.2, color=colour)
                 if ax.get_legend_handles_labels()[1]:
                     ax.legend(fontsize=7, frameon=False)
+                if name == "intensity_norm":
+                    honest_ylim(ax, values, rel_floor=0.1)  # a 3 % change does not fill the axis
+                else:  # which two phases each fraction is of
+                    d1, d2 = curves["d_phase1"].values, curves["d_phase2"].values
+                    for xk, fk, a, b in zip(xv, values, d1, d2, strict=True):
+                        if np.isfinite(fk) and np.isfinite(a) and np.isfinite(b):
+                            ax.annotate(f"{a:.4f} / {b:.4f} Å", (xk, fk), xytext=(4, 4), textcoords="offset points",
+                                        fontsize=6, color="0.3")  # fmt: skip
             else:
                 ax.text(0.5, 0.5, "no two-phase decomposition\nin these maps", ha="center", va="center",
                         transform=ax.transAxes, fontsize=8, color="0.4")  # fmt: skip
             if name == "phase_fraction":
-                ax.set_ylim(-0.03, 1.03)
+                ax.set_ylim(-0.03, 1.1)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
             if xlabel == "x(Li)" and not ax.xaxis_inverted():
