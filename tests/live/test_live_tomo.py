@@ -375,3 +375,45 @@ def test_the_next_scan_does_not_wait_for_the_page(staged, tmp_path, monkeypatch)
     assert not loop.is_alive()
     page = (tmp_path / "res" / "report.html").read_text()
     assert 'data-frames="2"' in page  # the last page drawn has the second scan
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to read CPU time")
+def test_the_watch_uses_no_cpu_while_nothing_is_written(staged, tmp_path):
+    """After a scan and a TopSpin experiment are done, the watch sleeps in the file-event wait."""
+    from tests.live.test_live_nmr import T0 as NMR_T0
+    from tests.live.test_live_nmr import write_experiment
+
+    scans, _ = staged
+    raw = tmp_path / "raw"
+    (raw / "tomo").mkdir(parents=True)
+    shutil.copyfile(scans[0], raw / "tomo" / "s0.h5")
+    write_experiment(raw / "nmr" / "10", 0.8, NMR_T0, seed=4)
+    exe = shutil.which("operando") or str(Path(sys.executable).with_name("operando"))
+    cmd = [exe, "watch", str(raw), "-o", str(tmp_path / "res"), "--center", str(CENTER), "--settle-s", "0.5"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
+    reader.start()
+    try:
+        t0 = time.monotonic()
+        while sum(" added in " in x for x in lines) < 2 or not any(x.startswith("report:") for x in lines):
+            assert proc.poll() is None and time.monotonic() - t0 < 180, lines
+            time.sleep(0.2)
+        time.sleep(3.0)  # the last page is drawn beside the loop
+        before = _cpu_s(proc.pid)
+        time.sleep(6.0)
+        idle = _cpu_s(proc.pid) - before
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert idle < 0.3, f"{idle:.2f} s of CPU in 6 s of nothing written"
