@@ -21,7 +21,6 @@ from operando.errors import CorruptFileError, LinkOutsideFolderError
 from operando.formats import Format
 
 __all__ = [
-    "FOLLOW_HELP",
     "FORMATS",
     "HDF5_MAGIC",
     "DataFile",
@@ -137,15 +136,6 @@ def _walk(
                 _walk(obj, path, visited, datasets, dangling, base, outside)
         elif isinstance(obj, h5py.Dataset):
             datasets.append(path)
-
-
-FOLLOW_HELP = (
-    "Read data that HDF5 external links, virtual-dataset sources or external raw storage of the input "
-    "file take from outside the input file's folder. Off by default: a master file can point anywhere "
-    "on disk, so its links are followed only inside its own folder tree (where Bliss and Lima write "
-    "their files)."
-)
-"""Help text of the ``--follow-external-links`` option of the commands that read HDF5 masters."""
 
 
 _PRINTF = re.compile(r"%(b|%)")
@@ -334,7 +324,7 @@ def data_files(
     LinkOutsideFolderError
         A file outside the master's folder, unless ``follow``.
     CorruptFileError
-        The master cannot be opened.
+        The master cannot be opened, or its links or data sources cannot be read.
 
     Examples
     --------
@@ -366,6 +356,10 @@ def data_files(
                 collector.dataset(obj, name)
             elif isinstance(obj, h5py.Group):
                 collector.group(fh, obj)
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:  # a damaged link table or dataset layout
+        raise CorruptFileError(
+            f"its links and data sources cannot be listed (damaged file): {exc}", path=master
+        ) from exc
     finally:
         if close:
             fh.close()
