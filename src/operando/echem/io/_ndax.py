@@ -26,10 +26,11 @@ reason, and the caller falls back to fastnda.
 
 from __future__ import annotations
 
+import functools
 import re
 import zipfile
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 from xml.etree import ElementTree
 
@@ -154,6 +155,9 @@ _PER_10000_F4 = np.float32(1 / 10000)
 _LABELS = np.array([STEP_TYPES.get(code) for code in range(256)], dtype=object)
 
 
+_MAIN_MEMBERS = ("data.ndc", "data_runInfo.ndc", "data_step.ndc")
+
+
 class _NotOurs(Exception):  # noqa: N818 - a reason to hand the file to fastnda, not an error
     """This layout is not read here (the message says why)."""
 
@@ -212,13 +216,13 @@ def ndc_fields(
     """:func:`ndc_rows` as one contiguous array per field (named fields only)."""
     pages, valid, per_page = _pages(buf, dtype, name, source)
     block = pages[:, _ROWS_START : _ROWS_START + per_page * dtype.itemsize]
-    records = np.ascontiguousarray(block).view(dtype).reshape(-1)
+    records = block.view(dtype)  # (pages, rows per page): each field copied once, below
     count = int(np.count_nonzero(valid))
     if valid[:count].all():  # the usual layout: every slot used up to the last row, no gather
-        fields = {field: np.ascontiguousarray(records[field][:count]) for field in dtype.names or ()}
+        fields = {field: records[field].reshape(-1)[:count] for field in dtype.names or ()}
         return fields, np.arange(1, count + 1)
     slots = np.flatnonzero(valid)
-    return {field: records[field][slots] for field in dtype.names or ()}, slots + 1
+    return {field: records[field].reshape(-1)[slots] for field in dtype.names or ()}, slots + 1
 
 
 def _pages(
@@ -280,32 +284,35 @@ def _segment_cumsum(values: npt.NDArray[np.float64], starts: npt.NDArray[np.int6
     return out
 
 
-def _repeated_sums(step: npt.NDArray[np.float64], count: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-    """``step`` added to itself ``count`` times, one addition at a time (as a scan adds it).
+def _repeated_sums(step: npt.NDArray[np.float64], lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """For runs of ``lengths`` rows, ``0, step, step + step, ...`` one addition at a time (as a scan adds).
 
     Parameters
     ----------
-    step : (N,) ndarray of float64
-    count : (N,) ndarray of int, >= 0
+    step : (R,) ndarray of float64
+        The value added along each run.
+    lengths : (R,) ndarray of int, >= 1
+        Rows of each run.
 
     Returns
     -------
-    (N,) ndarray of float64
-        ``0`` for a count of 0, ``step`` for 1, ``step + step`` for 2, ...
+    (sum(lengths),) ndarray of float64
 
     Examples
     --------
-    >>> _repeated_sums(np.array([0.1, 0.1, 0.1, 2.0]), np.array([0, 1, 3, 2])).tolist()
-    [0.0, 0.1, 0.30000000000000004, 4.0]
+    >>> _repeated_sums(np.array([0.1, 2.0]), np.array([4, 2])).tolist()
+    [0.0, 0.1, 0.2, 0.30000000000000004, 0.0, 2.0]
     """
     if step.shape[0] == 0:
         return np.zeros(0)
     distinct, which = np.unique(step, return_inverse=True)
-    width = int(count.max()) + 1
+    width = int(lengths.max())
     table = np.zeros((distinct.shape[0], width))
     for k in range(1, width):  # one column per row of the longest run: about 60 in real files
         table[:, k] = table[:, k - 1] + distinct
-    return table[which.reshape(-1), count]
+    n = int(lengths.sum())
+    since = np.arange(n) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return table[np.repeat(which.reshape(-1), lengths), since]
 
 
 def _count_changes(values: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
@@ -417,11 +424,12 @@ class NdaxColumns(NamedTuple):
 
     Attributes
     ----------
-    columns : dict of str to (N,) ndarray
+    columns : dict of str to (N,) ndarray or a function returning one
         ``index, voltage_V, current_mA, unix_time_s, step_time_s, total_time_s,
         cycle_count, step_count, step_index, step_type`` (object labels),
         ``capacity_mAh, energy_mWh`` and the auxiliary columns, as fastnda names and
-        types them.
+        types them; ``index, step_time_s, step_type, energy_mWh`` are functions (made
+        on first use: nothing else is built from them).
     notes : list of str
         Warnings about the data (negative Unix-time jumps, pulse steps), as fastnda words them.
     step_types : list of str
@@ -430,7 +438,7 @@ class NdaxColumns(NamedTuple):
         The ``.ndc`` version.
     """
 
-    columns: dict[str, npt.NDArray[Any]]
+    columns: dict[str, Any]
     notes: list[str]
     step_types: list[str]
     version: int
@@ -472,20 +480,47 @@ def _read(zf: zipfile.ZipFile, source: str, cycle_mode: str) -> NdaxColumns:
         if needed not in names:
             raise _NotOurs(f"no {needed}")
     aux = _aux_members(zf, names, source)
-    wanted = ["data.ndc", "data_runInfo.ndc", "data_step.ndc", *(name for name, _ in aux)]
-    # zlib releases the GIL: the members decompress side by side (2 MB of data.ndc is half
-    # the read), as fastnda does it
-    with ThreadPoolExecutor(max_workers=min(4, len(wanted))) as pool:
-        bufs = dict(zip(wanted, pool.map(lambda name: _member(zf, name, source), wanted), strict=True))
-    main_buf, run_buf, step_buf = bufs["data.ndc"], bufs["data_runInfo.ndc"], bufs["data_step.ndc"]
+    # zlib and NumPy's copies release the GIL: the members decompress side by side (2 MB of
+    # data.ndc is half the read) and the auxiliary channels are read while the main data
+    # are worked on, as fastnda does it
+    pool = ThreadPoolExecutor(max_workers=min(4, 3 + len(aux)))
+    try:
+        main = {
+            name: pool.submit(_member, zf, name, source) for name in ("data.ndc", "data_runInfo.ndc", "data_step.ndc")
+        }
+        side = [
+            pool.submit(_aux_member, zf, name, number, channel, source) for number, (name, channel) in enumerate(aux)
+        ]
+        return _assemble(main, side, source, cycle_mode)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _aux_member(
+    zf: zipfile.ZipFile, name: str, number: int, channel: Mapping[str, Any], source: str
+) -> tuple[int, dict[str, npt.NDArray[np.float32]], npt.NDArray[np.int64]]:
+    """One auxiliary member read: its ndc version, its columns and their row numbers."""
+    buf = _member(zf, name, source)
+    version = _version_of(buf, name, 5)
+    if version not in NDAX_VERSIONS:
+        raise _NotOurs(f"{name} of ndc version {version}")
+    return (version, *_aux_columns(buf, name, number, channel, version, source))
+
+
+def _assemble(
+    main: Mapping[str, Future[bytes]],
+    side: list[Future[tuple[int, dict[str, npt.NDArray[np.float32]], npt.NDArray[np.int64]]]],
+    source: str,
+    cycle_mode: str,
+) -> NdaxColumns:
+    """The columns from the main, runInfo and step members and the auxiliary channels."""
+    main_buf = main["data.ndc"].result()
     version = _version_of(main_buf, "data.ndc", 1)
     if version not in NDAX_VERSIONS:
         raise _NotOurs(f"ndc version {version}")
+    run_buf, step_buf = main["data_runInfo.ndc"].result(), main["data_step.ndc"].result()
     if _version_of(run_buf, "data_runInfo.ndc", 18) != version or _version_of(step_buf, "data_step.ndc", 7) != version:
         raise _NotOurs("members of different ndc versions")
-    for name, _ in aux:
-        if _version_of(bufs[name], name, 5) != version:
-            raise _NotOurs(f"{name} of another ndc version")
 
     fields, index = ndc_fields(main_buf, _MAIN, "data.ndc", source)
     voltage, current = fields["voltage_V"], fields["current_mA"]
@@ -517,17 +552,17 @@ def _read(zf: zipfile.ZipFile, source: str, cycle_mode: str) -> NdaxColumns:
     # and including the next runInfo row)
     group_starts = np.concatenate([[0], starts + 1])
     group_starts = group_starts[group_starts < n]
-    # rows since the last runInfo row; dt is that row's, so the sum of dt is dt added k times
-    since = np.arange(n) - np.repeat(starts, lengths)
-    cdt = _repeated_sums(dt, since)
+    # dt is the last runInfo row's: its sum over the rows after it is dt added k times
+    cdt = _repeated_sums(run["dt"][source_rows], lengths)
     inc_q = _segment_cumsum(dt * i64 * _PER_3600, group_starts, n) * gap
     inc_e = _segment_cumsum(dt * voltage.astype(np.float64) * i64 * _PER_3600, group_starts, n) * gap
     step_time = ff["step_time_s"] + cdt
     unix = ff["unix_time_s"] + cdt
-    charge = np.abs(ff["charge"]).astype(np.float64) + np.clip(inc_q, 0, None)
-    discharge = np.abs(ff["discharge"]).astype(np.float64) - np.clip(inc_q, None, 0)
-    charge_e = np.abs(ff["charge_e"]).astype(np.float64) + np.clip(inc_e, 0, None)
-    discharge_e = np.abs(ff["discharge_e"]).astype(np.float64) - np.clip(inc_e, None, 0)
+    # (np.maximum/np.minimum: the clip of fastnda, without np.clip's overhead)
+    charge = np.abs(ff["charge"]).astype(np.float64) + np.maximum(inc_q, 0.0)
+    discharge = np.abs(ff["discharge"]).astype(np.float64) - np.minimum(inc_q, 0.0)
+    charge_e = np.abs(ff["charge_e"]).astype(np.float64) + np.maximum(inc_e, 0.0)
+    discharge_e = np.abs(ff["discharge_e"]).astype(np.float64) - np.minimum(inc_e, 0.0)
     notes = []
     if np.any(unix[1:] < unix[:-1]):
         notes.append(
@@ -563,22 +598,25 @@ def _read(zf: zipfile.ZipFile, source: str, cycle_mode: str) -> NdaxColumns:
     before = np.cumsum(np.concatenate([[0.0], longest[:-1]]))
     total = step_time + before[inverse]
 
-    cols: dict[str, npt.NDArray[Any]] = {
-        "index": index.astype(np.uint32),
+    cols: dict[str, Any] = {
+        # columns nothing in the record is built from: made on first use
+        "index": functools.partial(np.asarray, index, dtype=np.uint32),
         "voltage_V": voltage,
         "current_mA": current,
         "unix_time_s": np.round(unix, 6),
-        "step_time_s": np.round(step_time, 6),
+        "step_time_s": functools.partial(np.round, step_time, 6),
         "total_time_s": np.round(total, 6),
         "cycle_count": np.repeat(run_cycle.astype(np.uint32), run_lengths),
         "step_count": step_count.astype(np.uint32),
         "step_index": np.repeat(steps["step_index"][at].astype(np.uint32), run_lengths),
-        "step_type": np.repeat(_LABELS[run_type], run_lengths),
+        "step_type": functools.partial(np.repeat, _LABELS[run_type], run_lengths),
         "capacity_mAh": (charge - discharge).astype(np.float32),
-        "energy_mWh": (charge_e - discharge_e).astype(np.float32),
+        "energy_mWh": functools.partial(_float32_difference, charge_e, discharge_e),
     }
-    for number, (name, channel) in enumerate(aux):
-        values, numbers = _aux_columns(bufs[name], name, number, channel, version, source)
+    for future in side:
+        aux_version, values, numbers = future.result()
+        if aux_version != version:
+            raise _NotOurs("auxiliary members of another ndc version")
         for key, column in values.items():
             if numbers.shape[0] == n:  # same length: side by side, as fastnda joins them
                 cols[key] = column
@@ -590,6 +628,11 @@ def _read(zf: zipfile.ZipFile, source: str, cycle_mode: str) -> NdaxColumns:
                 cols[key] = joined
     seen = list(dict.fromkeys(label for label in _LABELS[run_type].tolist() if label is not None))
     return NdaxColumns(cols, notes, seen, version)
+
+
+def _float32_difference(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+    """``a - b`` as float32 (fastnda's capacity and energy)."""
+    return (a - b).astype(np.float32)
 
 
 def _cycles(step_type: npt.NDArray[np.int64], raw: npt.NDArray[np.int64], mode: str) -> npt.NDArray[np.int64]:
@@ -609,8 +652,13 @@ def _cycles(step_type: npt.NDArray[np.int64], raw: npt.NDArray[np.int64], mode: 
     return np.cumsum(step) + 1
 
 
+#: XML members the record's metadata comes from (Step.xml and EditStep.xml, the protocol,
+#: are 10-100x larger and nothing of them is kept).
+_METADATA_MEMBERS = frozenset({"VersionInfo.xml", "TestInfo.xml"})
+
+
 def ndax_metadata(zf: zipfile.ZipFile) -> dict[str, Any]:
-    """The XML members as nested dicts (attributes and child elements), as fastnda gives them.
+    """VersionInfo.xml and TestInfo.xml as nested dicts (attributes and child elements), as fastnda gives them.
 
     Parameters
     ----------
@@ -624,7 +672,7 @@ def ndax_metadata(zf: zipfile.ZipFile) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for name in zf.namelist():
-        if not name.endswith(".xml"):
+        if name.split("/")[-1] not in _METADATA_MEMBERS:
             continue
         try:
             root = ElementTree.fromstring(zf.read(name).decode(errors="ignore"))
