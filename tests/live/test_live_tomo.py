@@ -133,6 +133,22 @@ def test_a_scan_is_taken_once_it_stopped_growing_and_the_store_is_tomo_series(st
     )
     _equal_stores(batch, tmp_path / "res" / "tomo_series.zarr")
     assert np.isfinite(live["echem_voltage_V"].values).all() and live["volume"].shape[:2] == (2, 32)
+    assert live.attrs["echem_source"] == str(csv)  # the potentiostat file, not the watch's snapshot of it
+
+
+def test_an_undated_scan_is_refused_alone_when_placing_on_a_record(staged, tmp_path):
+    scans, csv = staged
+    raw = tmp_path / "raw"
+    (raw / "tomo").mkdir(parents=True)
+    undated = shutil.copyfile(scans[0], raw / "tomo" / "undated.h5")
+    with h5py.File(undated, "r+") as f:
+        del f["process/acquisition"]
+    shutil.copyfile(scans[1], raw / "tomo" / "dated.h5")
+    options = {"tomo": {"center": CENTER, "keep_volumes": False}}
+    w = Watch(raw, tmp_path / "res", echem=csv, options=options, settle_s=0.0, report=False)
+    assert sorted(e.what for e in w.step()) == ["added", "failed"]
+    assert "no start time" in w.errors[str(undated.resolve())]
+    assert open_results(tmp_path / "res" / "tomo_series.zarr").sizes["frame"] == 1
 
 
 def test_finished_scans_are_never_opened_again(staged, tmp_path, monkeypatch):

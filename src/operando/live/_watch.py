@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from operando.echem import EchemRecord
-from operando.errors import OperandoError, ParameterError
+from operando.errors import MissingMetadataError, OperandoError, ParameterError
 from operando.live._complete import file_signature
 from operando.live._kinds import LIVE_KINDS, LiveKind
 from operando.live._series import LiveSeries
@@ -38,8 +38,15 @@ __all__ = ["Watch", "WatchEvent"]
 _SUFFIXES = {".h5", ".hdf5", ".hdf", ".nxs", ".nx5"}
 
 
-def _compute(kind: LiveKind, done: list[str], options: Mapping[str, Any], key: str, side: Path) -> Any:
-    return kind.compute(key, done, options, side)
+def _compute(
+    kind: LiveKind, done: list[str], options: Mapping[str, Any], key: str, side: Path, *, dated: bool = False
+) -> Any:
+    ds = kind.compute(key, done, options, side)
+    if dated and not kind.start_time(ds):
+        # refused here, on its own, as the batch command refuses it: not in the store where it would stop the rest
+        raise MissingMetadataError("the measurement records no start time: cannot place it on the echem record",
+                                   path=key)  # fmt: skip
+    return ds
 
 
 def _unchanged(signature: Any) -> bool:
@@ -358,7 +365,8 @@ class Watch:
             before = [k for k in series.keys if k != key]
             try:
                 reference = (before[0] if before else key) if kind.referenced else None
-                series.add(key, sig, partial(_compute, kind, before, series.options), reference=reference)
+                compute = partial(_compute, kind, before, series.options, dated=self.echem is not None)
+                series.add(key, sig, compute, reference=reference)
                 series.order(kind.start_time)
                 if kind.referenced:
                     self._rereference(name)
@@ -404,7 +412,7 @@ class Watch:
         for entry in list(series.entries):
             if entry.get("reference") == first:
                 continue
-            compute = partial(_compute, kind, [first], series.options)
+            compute = partial(_compute, kind, [first], series.options, dated=self.echem is not None)
             try:
                 series.add(entry["key"], entry["signature"], compute, reference=first)
             except OperandoError as exc:  # not kept against the old reference: listed, tried again when it changes
@@ -423,6 +431,13 @@ class Watch:
         frames = series.frames()
         scratch = series.work / "assemble"
         ds = kind.assemble(frames, series.keys, self._record, series.options, series.sides(), scratch)
+        if self.echem is not None:
+            # placed on the snapshot of the growing file: name the file itself (its SHA-256 stays the snapshot's)
+            snap = str(self.results / ".operando-watch" / "echem" / self.echem.name)
+            for attrs in (ds.attrs, *(v.attrs for v in ds.variables.values())):
+                for k, v in list(attrs.items()):
+                    if isinstance(v, str) and v == snap:
+                        attrs[k] = str(self.echem)
         parameters = {**series.options, "echem": str(self.echem) if self.echem else None, "live": True}
         if kind.folder:  # a folder's provenance is its files (those its signature lists)
             inputs = [Path(f[0]) for e in series.entries for f in e["signature"] if Path(f[0]).is_file()]
