@@ -433,3 +433,18 @@ def test_the_watch_uses_no_cpu_while_nothing_is_written(staged, tmp_path):
         if proc.stdout is not None:
             proc.stdout.close()
     assert idle < 0.3, f"{idle:.2f} s of CPU in 6 s of nothing written"
+
+
+def test_demo_live_writes_a_tomography_beamtime_and_says_how_to_follow_it(tmp_path):
+    exe = shutil.which("operando") or str(Path(sys.executable).with_name("operando"))
+    cmd = [exe, "demo", "--live", str(tmp_path / "bt"), "--experiment", "tomo", "--maps", "1", "--interval-s", "1"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    follow = next(line for line in r.stdout.splitlines() if line.strip().startswith("operando watch"))
+    assert (
+        f"--echem {tmp_path / 'bt' / 'raw' / 'echem' / SIMULATED_TOMO_ECHEM_NAME}" in follow and "--center 24" in follow
+    )
+    assert (tmp_path / "bt" / "raw" / "tomo" / "LiSELi_scan_00.h5").is_file()
+    for bad in (["--experiment", "mri"], ["--experiment", "tomo", "--maps", "13"]):
+        r = subprocess.run([exe, "demo", "--live", str(tmp_path / "x"), *bad], capture_output=True, text=True)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
