@@ -23,10 +23,10 @@ from typer.testing import CliRunner
 from operando.cli import sxdm_app
 from operando.errors import LinkOutsideFolderError
 from operando.info import DataFile, data_files, sampled_sha256
-
-EXE = str(Path(sys.executable).with_name("operando"))
 from operando.store import open_results, provenance
 from operando.synthetic import simulate_kmap, write_bliss_kmap
+
+EXE = str(Path(sys.executable).with_name("operando"))
 
 # ---------------------------------------------------------------- the generic helper
 
