@@ -17,7 +17,8 @@ format    rivals
 mpr       galvani ``MPRfile(path).data``; yadg ``extract("eclab.mpr")``
 mpt       galvani ``MPTfile(path)``; yadg ``extract("eclab.mpt")``
 neware    fastnda ``read(path)``
-arbin     access-parser ``parse_table("Channel_Normal_Table")``; ``mdb-export`` when on PATH
+arbin     access-parser ``parse_table("Channel_Normal_Table")``; mdbtools ``mdb-export`` (a
+          subprocess, its CSV parsed by pandas) when on PATH (``apt-get install mdbtools``)
 gamry     gamry-parser ``GamryParser(path).load()``
 ========  =============================================================================
 
@@ -113,10 +114,15 @@ def access_parser_res(path: Path) -> int:
 
 
 def mdbtools_res(path: Path) -> int:
+    """mdbtools' ``mdb-export`` of the data table (a subprocess), its CSV parsed by pandas."""
+    import io
+
+    import pandas as pd
+
     out = subprocess.run(
         ["mdb-export", str(path), "Channel_Normal_Table"], capture_output=True, check=True, text=True
     ).stdout
-    return max(out.count("\n") - 1, 0)
+    return len(pd.read_csv(io.StringIO(out)))
 
 
 def gamry_parser_dta(path: Path) -> int:
