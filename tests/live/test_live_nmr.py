@@ -24,10 +24,9 @@ import pytest
 import xarray as xr
 
 from operando import echem
-from operando.cli._watch import load_options
 from operando.echem import EchemMetadata
 from operando.errors import ParameterError
-from operando.live import Watch, topspin_complete
+from operando.live import Watch, load_options, topspin_complete
 from operando.pipelines import nmr_acquisition_window
 from operando.pipelines.nmr import process_spectrum, write_spectrum
 from operando.store import open_results

@@ -27,10 +27,9 @@ import pytest
 import xarray as xr
 
 from operando import echem
-from operando.cli._watch import load_options
 from operando.echem import EchemMetadata
 from operando.errors import ParameterError
-from operando.live import SIMULATED_TOMO_ECHEM_NAME, Watch, simulate_beamtime
+from operando.live import SIMULATED_TOMO_ECHEM_NAME, Watch, load_options, simulate_beamtime
 from operando.pipelines.tomo import SeriesOptions, process_series
 from operando.store import open_results
 from operando.synthetic import simulate_cell_series, write_cell_dxchange
