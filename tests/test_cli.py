@@ -77,8 +77,10 @@ def test_demo_then_echem_commands(tmp_path, demo_run):
     assert maps.sizes["frame"] == 3
     for k, x in enumerate(maps["echem_x_li"].values):
         lattice = lmno_lattice(float(x))
-        assert abs(float(maps["d_phase1"][k].median()) - lattice.d400_A[0]) < 3e-4
-        assert abs(float(maps["d_phase2"][k].median()) - lattice.d400_A[1]) < 3e-4
+        if lattice.fraction >= 0.1:  # each phase where it holds at least 10 % of the crystal
+            assert abs(float(maps["d_phase1"][k].median()) - lattice.d400_A[0]) < 3e-4
+        if lattice.fraction <= 0.9:
+            assert abs(float(maps["d_phase2"][k].median()) - lattice.d400_A[1]) < 3e-4
     assert maps["echem_label"].values.tolist() == ["charge", "charge", "discharge"]
     assert (demo / "figures" / "timeline.svg").stat().st_size > 10_000
     r = run("info", demo / "results" / "timeline.zarr")

@@ -283,3 +283,41 @@ def test_frames_on_one_colour_wheel(population, tmp_path):
     res = CliRunner().invoke(app, ["figures", str(store), "-o", str(tmp_path / "f"), "--frames", "3"])
     assert isinstance(res.exception, ParameterError) and "not among the 1 maps" in str(res.exception)
     assert not (tmp_path / "f").exists()  # refused before anything was drawn
+
+
+def test_point_of_a_registered_series_is_read_where_the_crystal_was(tmp_path):
+    """The crystal moved by (2, -1) points between the maps: point p of the registered series
+    is raw point p - shift of the second map's file, which the projections must come from."""
+    from operando.pipelines.sxdm import process_series
+
+    geometry = {"map_shape": (12, 12), "n_angles": 16, "detector_shape": (48, 48), "seed": 4, "eta_step_deg": 0.03}
+    models = [simulate_kmap(**geometry, max_tilt_deg=0.1, offset_points=off) for off in ((0.0, 0.0), (2.0, -1.0))]
+    q, inside = models[0].truth.q, models[0].truth.mask
+    # the point whose crystal differs most from the one an unregistered reading would take
+    jump = np.linalg.norm(q - np.roll(q, (-2, 1), axis=(0, 1)), axis=-1)
+    jump[~(inside & np.roll(inside, (-2, 1), axis=(0, 1)))] = 0.0
+    jump[:2], jump[:, -1:] = 0.0, 0.0  # p - (2, -1) on the raw grid
+    y, x = (int(v) for v in np.unravel_index(np.argmax(jump), jump.shape))
+    masters = [write_bliss_kmap(m, tmp_path / f"raw{k}") for k, m in enumerate(models)]
+    store = process_series(masters, tmp_path / "series.zarr", progress=False)
+    series = open_results(store).load()
+    np.testing.assert_allclose(
+        [float(series.shift_y[1]), float(series.shift_x[1])], [2.0, -1.0], atol=0.3
+    )  # rounds to the move
+    out = tmp_path / "figs"
+    res = CliRunner().invoke(app, ["figures", str(store), "-o", str(out), "--point", f"{y},{x}", "--point-frame", "1"])
+    assert res.exit_code == 0, res.output
+    cube = __import__("operando.sxdm", fromlist=["read_xsocs_qspace"]).read_xsocs_qspace(
+        out / f"point_y{y}_x{x}_frame1_qspace.h5"
+    )
+    # the cube was gridded at raw point p - (2, -1) of the second map, which probes crystal
+    # point p: what the reference shows there (the model's truth is indexed by crystal point);
+    # read unregistered, raw point p would show crystal point p + (2, -1)
+    truth, wrong = q[y, x], q[y + 2, x - 1]
+    axes = {ax.get_label(): ax for ax in plot_point_qspace(cube).axes}
+    qx, qy, step_x, step_y = _peak_position(axes["qx-qy"])
+    _, qz, _, step_z = _peak_position(axes["qx-qz"])
+    com, steps = [qx, qy, qz], [step_x, step_y, step_z]
+    for got, want, step in zip(com, truth, steps, strict=True):
+        assert abs(got - want) < 3 * step, (com, truth)
+    assert np.linalg.norm(np.subtract(com, truth)) < 0.5 * np.linalg.norm(np.subtract(com, wrong))
