@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import warnings
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -260,3 +261,95 @@ def charge_from_capacities(chg_Ah: npt.NDArray[np.float64], dis_Ah: npt.NDArray[
     """
     ones = np.ones(chg_Ah.shape[0])
     return (cumulative_charge(chg_Ah, ones) - cumulative_charge(dis_Ah, ones)) * 1e3
+
+
+#: ``a/b/Y h:m:s`` with every field of fixed width, as Maccor's exports write it
+#: (``07/11/2019 14:02:33``); other layouts go to the per-cell parser.
+_FIXED_DATETIME = re.compile(r"^(\d{2})([/.-])(\d{2})([/.-])(\d{2}|\d{4})([ T])(\d{2}):(\d{2}):(\d{2})$")
+
+
+def fast_datetimes(cells: Sequence[str], *, dayfirst: bool | None = None) -> tuple[pd.Series, str] | None:
+    """Parse fixed-width wall-clock times by arithmetic on their bytes, or None to parse cell by cell.
+
+    The result equals :func:`operando.echem.io._texttable.parse_datetimes` wherever this
+    returns one: month first unless a first field exceeds 12 (then day first; both seen
+    is refused by the per-cell parser), year first when the year leads. The per-cell
+    parser took 0.35 s of a 0.5 s Maccor read of 11 669 rows (a regex and a ``datetime``
+    per cell), pandas' strptime 80 ms; this takes about 2 ms.
+
+    Parameters
+    ----------
+    cells : sequence of str
+        Stripped cells.
+    dayfirst : bool, optional
+        As for ``parse_datetimes``: None infers the order.
+
+    Returns
+    -------
+    (pandas.Series of datetime64[ns], str) or None
+        Naive times and a note on the order used, or None when the cells are not all of
+        the first cell's fixed-width layout or a field is out of range (the caller then
+        parses cell by cell and reports the line).
+
+    Examples
+    --------
+    >>> times, note = fast_datetimes(["07/11/2019 14:02:33", "07/13/2019 01:00:00"])
+    >>> [str(t) for t in times], note
+    (['2019-07-11 14:02:33', '2019-07-13 01:00:00'], 'month/day/year (assumed unless a day > 12 seen)')
+    >>> fast_datetimes(["13/07/2019 14:02:33"])[1]
+    'day/month/year (a day > 12 seen)'
+    >>> fast_datetimes(["7/11/2019 2:02:33 PM"]) is None
+    True
+    """
+    n = len(cells)
+    if n == 0:
+        return None
+    m = _FIXED_DATETIME.match(cells[0])
+    if m is None:
+        return None
+    try:
+        raw = np.asarray(cells, dtype="S")
+    except UnicodeEncodeError:
+        return None
+    width = len(cells[0])
+    if raw.dtype.itemsize != width:
+        return None
+    u = raw.view(np.uint8).reshape(n, width).astype(np.int64)
+    digits = [k for k in range(width) if cells[0][k].isdigit()]
+    others = [k for k in range(width) if k not in digits]
+    if not ((u[:, digits] >= 48) & (u[:, digits] <= 57)).all():
+        return None
+    if others and not (u[:, others] == u[0, others]).all():  # same separators (and no short cell)
+        return None
+    d = u - 48
+
+    def field(start: int, size: int) -> npt.NDArray[np.int64]:
+        out = np.zeros(n, dtype=np.int64)
+        for k in range(start, start + size):
+            out = out * 10 + d[:, k]
+        return out
+
+    spans = [(m.start(g), m.end(g) - m.start(g)) for g in (1, 3, 5, 7, 8, 9)]
+    a, b, c, hh, mm, ss = (field(*span) for span in spans)
+    if spans[2][1] != 4:
+        return None  # a two-digit year: the per-cell parser
+    if dayfirst is None:
+        day_seen, month_seen = bool((a > 12).any()), bool((b > 12).any())
+        if day_seen and month_seen:
+            return None  # the per-cell parser refuses it, naming the column
+        dayfirst = day_seen
+        note = "day/month/year (a day > 12 seen)" if dayfirst else "month/day/year (assumed unless a day > 12 seen)"
+    else:
+        note = "day/month/year (dayfirst=True)" if dayfirst else "month/day/year (dayfirst=False)"
+    year, month, day = (c, b, a) if dayfirst else (c, a, b)
+    if not ((month >= 1) & (month <= 12) & (day >= 1) & (hh < 24) & (mm < 60) & (ss < 60) & (year >= 1678)).all():
+        return None
+    if (year > 2261).any():
+        return None
+    months = (year - 1970) * 12 + (month - 1)
+    first = months.astype("datetime64[M]").astype("datetime64[D]")
+    length = ((months + 1).astype("datetime64[M]").astype("datetime64[D]") - first).astype(np.int64)
+    if (day > length).any():
+        return None  # 31 April: the per-cell parser names the line
+    seconds = (first.astype(np.int64) + day - 1) * 86400 + hh * 3600 + mm * 60 + ss
+    return pd.Series((seconds * 1_000_000_000).view("datetime64[ns]")), note
