@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import operando.pipelines.sxdm as pipeline
-from operando.sxdm import ROI, reduce_kmap, widen_roi
+from operando.sxdm import ROI, reduce_kmap
 from operando.synthetic import simulate_kmap, write_bliss_kmap
 
 
@@ -43,13 +43,6 @@ def test_points_crossing_a_side_of_the_box_are_flagged_by_side():
     assert not whole["roi_edge_sides"].any()
 
 
-def test_widen_roi_pushes_only_the_crossed_sides_within_the_data():
-    roi = ROI((2, 6), (10, 30), (40, 50))
-    assert widen_roi(roi, 0, (8, 64, 64)) == roi
-    assert widen_roi(roi, 0b101010, (8, 64, 64)) == ROI((2, 7), (10, 35), (40, 53))
-    assert widen_roi(roi, 0b111111, (7, 31, 51)) == ROI((1, 7), (5, 31), (37, 51))
-
-
 @pytest.fixture(scope="module")
 def wandering(tmp_path_factory):
     """A crystal whose tilt domains (0.1 deg) move its peak across the detector and the
@@ -72,26 +65,27 @@ def _tilt_rms(maps, model, mask):
 
 @pytest.mark.slow
 def test_wandering_peak_gives_the_result_of_a_region_that_holds_every_point(wandering, monkeypatch):
-    """A survey of one row finds a box that cuts many points' peaks; the edge check widens it
-    until none is cut, and the maps equal those of the region found from every point's
-    frames (within noise), where the survey's box alone was several times worse."""
+    """A survey of one row finds a box that cuts many points' peaks; the edge check finds
+    them, each is reduced in its own region, and the maps equal those of the region found
+    from every point's frames (within noise), where the survey's box alone was several
+    times worse."""
     model, master = wandering
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # widened until nothing is cut: no warning
+        warnings.simplefilter("error")  # every cut point reduced in its own region: no warning
         ours, p = pipeline.process_kmap(master, survey_points=16, phases="off")
-        full, p_full = pipeline.process_kmap(master, survey_points=None, phases="off")
-    assert p["roi_widenings"] >= 1 and p["roi_cut_points"] == 0 and p_full["roi_widenings"] == 0
-    assert p["roi_survey"] != [p["roi_angles"], p["roi_det_y"], p["roi_det_x"]]
+        full, _ = pipeline.process_kmap(master, survey_points=None, phases="off")
+    assert p["roi_recut_points"] > 10 and p["roi_cut_points"] == 0
     mask = model.truth.mask & ours["mask"].values & full["mask"].values
     d_ours, d_full = _d_rms(ours, model, mask), _d_rms(full, model, mask)
     assert d_ours < 1.25 * d_full
     diff = (ours.d_spacing.values - full.d_spacing.values)[mask]
     assert np.sqrt(np.mean(diff**2)) < 0.75 * d_full
-    monkeypatch.setattr(pipeline, "ROI_WIDENINGS", 0)  # the survey's box alone: cut points, said so
-    with pytest.warns(RuntimeWarning, match=r"signal of \d+ point\(s\) still crosses the region"):
+    # the survey's box alone (the cut points left as they are): said so, and wrong
+    monkeypatch.setattr(pipeline, "_recut", lambda source, meta, computed, points, *a, **k: len(points))
+    with pytest.warns(RuntimeWarning, match=r"signal of \d+ point\(s\) crosses the region of interest"):
         cut, p_cut = pipeline.process_kmap(master, survey_points=16, phases="off")
-    assert p_cut["roi_cut_points"] > 0
-    # measured: d RMS 1.7e-5 (widened), 1.6e-5 (every point surveyed), 6.9e-5 (cut) A; tilt RMS
-    # 0.0014, 0.0012, 0.0053 deg
+    assert p_cut["roi_cut_points"] == p["roi_recut_points"]
+    # measured: d RMS 1.2e-5 (cut points in their own region), 1.6e-5 (every point surveyed), 6.9e-5 A (cut);
+    # tilt RMS 0.0008, 0.0012, 0.0053 deg
     assert _d_rms(cut, model, mask) > 2.5 * d_full
     assert _tilt_rms(ours, model, mask) < 1.25 * _tilt_rms(full, model, mask) < 0.4 * _tilt_rms(cut, model, mask)

@@ -30,11 +30,14 @@ from operando.sxdm import (
     BackgroundMode,
     FrameSource,
     KMapMetadata,
+    centre_of_mass,
     common_grid,
     drift_consistency,
     estimate_drift,
     filtered_mask,
     find_hot_pixels,
+    find_roi,
+    frame_background,
     gridded_qspace,
     median_centre_offset,
     median_filter_frames,
@@ -52,7 +55,7 @@ from operando.sxdm import (
     shift_frames,
     spread_wide_pixels,
     strain_tilt_maps,
-    widen_roi,
+    survey_rows,
     write_xsocs_qspace,
 )
 from operando.timeline import place_on_record
@@ -405,8 +408,8 @@ def process_kmap(
     return maps, parameters
 
 
-ROI_WIDENINGS = 8
-"""Times the region of interest is widened where points' signal crosses its box, at most."""
+RECUT_BLOCK = 16
+"""Points whose full frames are read at once when their signal crosses the map's region."""
 
 
 def _reduce_in_region(
@@ -417,63 +420,111 @@ def _reduce_in_region(
     background: BackgroundMode | float,
     survey_points: int | None,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """:func:`operando.sxdm.reduce_kmap` in a region that holds every point's signal.
+    """:func:`operando.sxdm.reduce_kmap`, then the points its region cuts reduced in their own.
 
     The survey finds the region from some points' frames summed; a point whose peak lies
-    elsewhere (a crystal that tilts across the map, rows between the surveyed ones) would
-    be cut by it. Every point's counts in the sides of the region's box are checked as
-    the moments are summed (``roi_edge_sides``); where signal crosses a side, that side is
-    pushed out (:func:`operando.sxdm.widen_roi`) and the map reduced again, at most
-    ``ROI_WIDENINGS`` times. The settings record the region first found, the widenings and
-    the points still cut (a warning names them if any).
+    elsewhere (a crystal that tilts or strains across the map, rows between the surveyed
+    ones) is cut by it. Every point's counts in the sides of the region's box are summed
+    with its moments (``roi_edge_sides``); each point whose signal crosses a side has its
+    full frames read and is reduced again in the union of the map's box and its own
+    (:func:`operando.sxdm.find_roi` on its frames), with the same background and pixel
+    masks. Only those points are read again (one of 400 on a 20 x 20 map of 516^2
+    frames, where widening the map's box for all points cost two more passes). The
+    settings record how many points were reduced so (``roi_recut_points``) and how many
+    stay cut (``roi_cut_points``: no peak of their own above the background; a warning).
+    A point whose peak lies wholly outside the box leaves nothing in it to see: it reads
+    as a weak point.
     """
     scheduler = local_scheduler()
-    n_a, _, _, dy, dx = source.frames.shape
-    roi: ROI | None = None
-    kept: tuple[dict[str, np.ndarray], dict[str, Any], np.ndarray] | None = None
-    first: list[list[int]] | None = None
-    widened = 0
-    for attempt in range(ROI_WIDENINGS + 1):
-        try:
-            moments, found = reduce_kmap(
-                source,
-                region_q(meta),
-                eta_deg=meta.eta_deg,
-                pixel_mask=meta.pixel_mask,
-                roi=roi,
-                background=background,
-                survey_points=survey_points,
-                scheduler=scheduler,
+    moments, found = reduce_kmap(
+        source,
+        region_q(meta),
+        eta_deg=meta.eta_deg,
+        pixel_mask=meta.pixel_mask,
+        background=background,
+        survey_points=survey_points,
+        scheduler=scheduler,
+    )
+    settings: dict[str, Any] = dict(found)
+    # one compute for all moments: they share every frame read (np.asarray on each would re-read the map per moment)
+    with single_threaded_blas():  # the Dask threads are the parallelism; BLAS threads would oversubscribe
+        values = dask.compute(*moments.values(), scheduler=scheduler)
+    computed = {k: np.asarray(v) for k, v in zip(moments, values, strict=True)}
+    cut = np.argwhere(computed.pop("roi_edge_sides") != 0)
+    settings.update(roi_recut_points=len(cut), roi_cut_points=0)
+    if len(cut):
+        still = _recut(source, meta, computed, cut, settings, survey_points=survey_points, scheduler=scheduler)
+        settings["roi_cut_points"] = still
+        if still:
+            warnings.warn(
+                f"{path}: the signal of {still} point(s) crosses the region of interest {settings['roi_det_y']} x "
+                f"{settings['roi_det_x']} px, angles {settings['roi_angles']}, and shows no peak of its own to "
+                "reduce it in: their moments miss the counts beyond the region",
+                RuntimeWarning,
+                stacklevel=3,
             )
-        except ParameterError:
-            if kept is None:
-                raise
-            break  # the wider box leaves no pixel for the background: keep the last one (and say what it cuts)
-        # one compute for all moments: they share every frame read (np.asarray on each would re-read the map)
-        with single_threaded_blas():  # the Dask threads are the parallelism; BLAS threads would oversubscribe
-            values = dask.compute(*moments.values(), scheduler=scheduler)
-        computed = {k: np.asarray(v) for k, v in zip(moments, values, strict=True)}
-        sides = computed.pop("roi_edge_sides").astype(np.int64)
-        kept, widened = (computed, dict(found), sides), attempt
-        used = ROI(tuple(found["roi_angles"]), tuple(found["roi_det_y"]), tuple(found["roi_det_x"]))  # type: ignore[arg-type]
-        first = first or [list(used.angles), list(used.det_y), list(used.det_x)]
-        crossed = int(np.bitwise_or.reduce(sides, axis=None))
-        roi = widen_roi(used, crossed, (n_a, dy, dx))
-        if roi == used:
-            break
-    assert kept is not None
-    computed, settings, sides = kept
-    cut = int(np.count_nonzero(sides))
-    settings.update(roi_survey=first, roi_widenings=widened, roi_cut_points=cut)
-    if cut:
-        warnings.warn(
-            f"{path}: the signal of {cut} point(s) still crosses the region of interest {settings['roi_det_y']} x "
-            f"{settings['roi_det_x']} px, angles {settings['roi_angles']} after {widened} widening(s): their "
-            "moments miss the counts beyond it",
-            RuntimeWarning,
-            stacklevel=3,
-        )
     return computed, settings
+
+
+def _recut(
+    source: FrameSource,
+    meta: KMapMetadata,
+    computed: dict[str, np.ndarray],
+    points: np.ndarray,
+    settings: dict[str, Any],
+    *,
+    survey_points: int | None,
+    scheduler: Any,
+) -> int:
+    """The moments of ``points`` (k, 2) (y, x) reduced again in their own region, into
+    ``computed``; returns how many could not be (no peak of their own)."""
+    frames = source.frames
+    _, ny, nx, _, _ = frames.shape
+    chunks = frames.chunks[1] if hasattr(frames, "chunks") and frames.chunks is not None else (1,) * ny
+    rows = survey_rows(tuple(int(c) for c in chunks), nx, survey_points)
+    summed = np.asarray(source.survey(rows, scheduler=scheduler), dtype=np.float64)  # kept by the source
+    valid = np.asarray(meta.pixel_mask) == 0
+    if settings["hot_pixels"]:
+        valid &= ~find_hot_pixels(summed)  # the reduction's own (same survey, same threshold)
+    roi = ROI(tuple(settings["roi_angles"]), tuple(settings["roi_det_y"]), tuple(settings["roi_det_x"]))
+    mode = settings["background"]
+    q_of = region_q(meta)
+    eta = np.asarray(meta.eta_deg, dtype=np.float64)
+    failed = 0
+    for start in range(0, len(points), RECUT_BLOCK):
+        block = points[start : start + RECUT_BLOCK]
+        # one point at a time, as slices: the reader then reads that point's frames only (an index
+        # array would read the whole chunks that hold the points)
+        one = [frames[:, y : y + 1, x : x + 1] for y, x in block.tolist()]
+        f = np.concatenate(
+            [np.asarray(v).reshape(v.shape[0], 1, *v.shape[3:]) for v in dask.compute(*one, scheduler=scheduler)],
+            axis=1,
+        )  # (angle, point, det_y, det_x)
+        for i, (y, x) in enumerate(block.tolist()):
+            try:
+                own = find_roi(f[:, i], valid=valid)
+            except ParameterError:
+                failed += 1
+                continue
+            box = ROI(
+                *(
+                    (min(a[0], b[0]), max(a[1], b[1]))
+                    for a, b in zip((roi.angles, roi.det_y, roi.det_x), (own.angles, own.det_y, own.det_x), strict=True)
+                )
+            )
+            sa, sy, sx = box.slices
+            crop = f[sa, i : i + 1, sy, sx]
+            if mode == "frame":
+                bg: Any = frame_background(f[sa, i : i + 1], roi=box, valid=valid)
+            else:
+                bg = float(settings["background_counts_per_pixel"])
+            com = centre_of_mass(crop, q_of(box), eta_deg=eta[sa], valid=valid[sy, sx], background=bg)
+            computed["intensity"][y, x] = com.intensity[0]
+            for k, name in enumerate(("qx", "qy", "qz")):
+                computed[name][y, x] = com.q[0, k]
+            computed["rocking_com"][y, x] = com.rocking_com_deg[0]
+            computed["rocking_width"][y, x] = com.rocking_width_deg[0]
+    return failed
 
 
 def _full_q(meta: Any) -> Any:

@@ -59,7 +59,6 @@ if TYPE_CHECKING:
         global_background,
         reduce_kmap,
         survey_rows,
-        widen_roi,
     )
     from operando.sxdm._register import MapShift, common_grid, register_intensity, sample_map
     from operando.sxdm._source import AngleSums, ArraySource, FrameSource, plain_region_sums, plain_survey
@@ -125,7 +124,6 @@ _MODULES = {
         "global_background",
         "reduce_kmap",
         "survey_rows",
-        "widen_roi",
     ),
     "operando.sxdm._register": ("MapShift", "common_grid", "register_intensity", "sample_map"),
     "operando.sxdm._source": ("AngleSums", "ArraySource", "FrameSource", "plain_region_sums", "plain_survey"),
@@ -256,7 +254,6 @@ __all__ = [
     "strain_tilt_maps",
     "survey_phases",
     "survey_rows",
-    "widen_roi",
     "write_xsocs_qspace",
 ]
 

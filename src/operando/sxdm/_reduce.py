@@ -42,7 +42,6 @@ __all__ = [
     "global_background",
     "reduce_kmap",
     "survey_rows",
-    "widen_roi",
 ]
 
 
@@ -765,38 +764,6 @@ def _finish_edges(
     return np.concatenate([_finish(sums[..., :6], q0, e0), edges[..., None]], axis=-1)
 
 
-def widen_roi(roi: ROI, sides: int, shape: tuple[int, int, int]) -> ROI:
-    """The region with each side in the bit mask ``sides`` pushed out by half the box's size.
-
-    Parameters
-    ----------
-    roi : ROI
-        Region of interest.
-    sides : int
-        Bit k set: side ``EDGE_SIDES[k]`` is crossed by signal (``roi_edge_sides`` of
-        :func:`reduce_kmap`, OR-ed over the points).
-    shape : (int, int, int)
-        ``(angle, det_y, det_x)`` of the data: the box never grows beyond it.
-
-    Returns
-    -------
-    ROI
-        At least one angle and two pixels wider on each crossed side, unless at the limit.
-
-    Examples
-    --------
-    >>> widen_roi(ROI((2, 6), (10, 30), (40, 50)), 0b000110, (8, 64, 64))
-    ROI(angles=(2, 8), det_y=(0, 30), det_x=(40, 50))
-    """
-    bounds = []
-    for axis, (lo, hi) in enumerate((roi.angles, roi.det_y, roi.det_x)):
-        step = max(1 if axis == 0 else 2, int(np.ceil(0.25 * (hi - lo))))
-        lo = max(0, lo - step) if sides >> (2 * axis) & 1 else lo
-        hi = min(shape[axis], hi + step) if sides >> (2 * axis + 1) & 1 else hi
-        bounds.append((lo, hi))
-    return ROI(*bounds)
-
-
 def _noise_level(
     background: BackgroundMode | float,
     constant: float,
@@ -900,7 +867,7 @@ def reduce_kmap(
         ``roi_edge_sides``: a bit mask (as float) of the sides of the region's box
         (:data:`EDGE_SIDES`) that the point's signal crosses (a side holding more than
         :data:`EDGE_FRACTION` of its net counts, at five sigma), 0 where the region holds
-        it; :func:`widen_roi` pushes such sides out (NumPy
+        it (NumPy
         or lazy dask, following the input; compute lazy ones together, inside
         :func:`operando.parallel.single_threaded_blas` for results that do not depend on
         the BLAS thread count).
