@@ -22,15 +22,15 @@ arbin     access-parser ``parse_table("Channel_Normal_Table")``; mdbtools ``mdb-
 gamry     gamry-parser ``GamryParser(path).load()``
 ========  =============================================================================
 
-The readers are interleaved: each of ``--repeat`` rounds times every reader in turn, one
-read at a time, as many reads as fill about 10 ms (1 to 200); the best single read over all
-rounds counts (the mean of a batch would time the allocator: 230 kB freed and mapped again
-per read, 50 us becoming 200-300 us for galvani and ours alike). The ratio is ``fastest
-rival / ours`` (>= 1: ours is as fast or faster), given for our format reader (the like of a
-rival, which is told the format) and for ``echem.read``. The machine may be shared: run it
-twice. Peak memory is tracemalloc's peak of Python and NumPy allocations during one read
-(allocations inside Rust/C libraries such as polars are not seen by it). The row count of
-every rival is checked against ours.
+The readers are interleaved: each of ``--repeat`` rounds times every reader in turn (each
+round starting with the next reader), one read at a time, as many reads as fill about 10 ms
+(1 to 200); the best single read over all rounds counts (the mean of a batch would time the
+allocator: 230 kB freed and mapped again per read, 50 us becoming 200-300 us for galvani and
+ours alike). The ratio is ``fastest rival / ours`` (>= 1: ours is as fast or faster), given
+for our format reader (the like of a rival, which is told the format) and for
+``echem.read``. The machine may be shared: run it twice. Peak memory is tracemalloc's peak
+of Python and NumPy allocations during one read (allocations inside Rust/C libraries such as
+polars are not seen by it). The row count of every rival is checked against ours.
 Readers that are not installed are listed as such; ``pip install galvani fastnda
 access-parser gamry-parser yadg`` installs them all.
 """
@@ -41,6 +41,7 @@ import argparse
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import tracemalloc
 import warnings
@@ -173,6 +174,38 @@ def largest(root: Path, fmt: str) -> Path | None:
     return max(files, key=lambda p: p.stat().st_size) if files else None
 
 
+def tiled_mpr(path: Path, rows: int, folder: Path) -> Path:
+    """A copy of a real ``.mpr`` whose data records are repeated to at least ``rows`` rows
+    (time shifted to keep increasing; header, settings and other modules as they are)."""
+    import struct
+
+    import numpy as np
+
+    from operando.echem.io import _biologic_mpr as mpr
+
+    buf = path.read_bytes()
+    modules = mpr._split_modules(buf, str(path))
+    data_module = next(m for m in modules if m.name == "VMP data")
+    technique = mpr._technique(memoryview(buf)[modules[0].offset :], modules[0], str(path))
+    data = buf[data_module.offset : data_module.offset + data_module.length]
+    n, ids, start = mpr._data_header(memoryview(data), data_module, str(path))
+    layout = mpr._layout(ids, data_module.version, technique, 0, str(path))
+    records = np.frombuffer(data, dtype=layout.dtype, count=n, offset=start)
+    copies = -(-rows // n)
+    tiled = np.concatenate([records] * copies)
+    span = float(records["time/s"][-1] - records["time/s"][0]) + 1.0
+    tiled["time/s"] += np.repeat(np.arange(copies) * span, n)
+    new = bytearray(data[:start]) + tiled.tobytes()
+    struct.pack_into("<I", new, 0, tiled.shape[0])
+    out = bytearray(buf[: data_module.offset]) + new + buf[data_module.offset + data_module.length :]
+    tag = data_module.header_offset + 6
+    (max_length,) = struct.unpack_from("<I", out, tag + 35)
+    struct.pack_into("<I", out, tag + (39 if max_length == 0xFFFFFFFF else 35), len(new))
+    target = folder / f"{path.stem}.x{tiled.shape[0]}.mpr"
+    target.write_bytes(bytes(out))
+    return target
+
+
 # -- timing -------------------------------------------------------------------------------
 
 
@@ -238,8 +271,9 @@ def bench(fmt: str, path: Path, repeat: int) -> list[dict[str, Any]]:
             del readers[name]
     best: dict[str, float] = dict.fromkeys(readers, float("inf"))
     counts: dict[str, int] = {}
-    for _ in range(repeat):
-        for name, reader in readers.items():
+    order = list(readers.items())
+    for r in range(repeat):  # each round starts with the next reader: none always follows the slowest
+        for name, reader in order[r % len(order) :] + order[: r % len(order)]:
             t, counts[name] = best_of_batch(reader, path, batches[name])
             best[name] = min(best[name], t)
     n = counts["operando reader"]
@@ -261,17 +295,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("root", nargs="?", type=Path, default=default_root(), help="real-data root (has echem/)")
     parser.add_argument("--repeat", type=int, default=5, help="best of N timings per reader (default 5)")
     parser.add_argument("--formats", default=",".join(FORMATS), help=f"comma separated subset of {list(FORMATS)}")
+    parser.add_argument(
+        "--mpr-rows",
+        type=int,
+        default=30000,
+        help="also time the largest real .mpr with its records repeated to at least this many rows (0: not)",
+    )
     args = parser.parse_args(argv)
     if not (args.root / "echem").is_dir():
         print(f"no real data under {args.root}/echem: give DATA_ROOT or set OPERANDO_TEST_DATA")
         return 2
     summary = []
-    for fmt in [f.strip() for f in args.formats.split(",") if f.strip()]:
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    tmp = tempfile.TemporaryDirectory(prefix="echem-bench-")
+    jobs: list[tuple[str, Path | None, str]] = []
+    for fmt in formats:
         path = largest(args.root, fmt)
+        jobs.append((fmt, path, fmt))
+        if fmt == "mpr" and path is not None and args.mpr_rows > 0:
+            jobs.append(("mpr", tiled_mpr(path, args.mpr_rows, Path(tmp.name)), f"mpr x{args.mpr_rows}"))
+    for fmt, path, label in jobs:
         if path is None:
             print(f"{fmt}: no real file")
             continue
-        print(f"\n{fmt}: {path.relative_to(args.root)} ({path.stat().st_size / 2**20:.2f} MiB)")
+        shown = (
+            path.relative_to(args.root)
+            if path.is_relative_to(args.root)
+            else f"{path.name}, records of the largest repeated"
+        )
+        print(f"\n{label}: {shown} ({path.stat().st_size / 2**20:.2f} MiB)")
         rows = bench(fmt, path, args.repeat)
         for r in rows:
             t = "-" if r["time_s"] is None else f"{r['time_s'] * 1e3:10.2f} ms"
@@ -282,14 +334,15 @@ def main(argv: list[str] | None = None) -> int:
         if timed:
             fastest = min(timed, key=lambda r: r["time_s"])
             ratios = (fastest["time_s"] / rows[0]["time_s"], fastest["time_s"] / rows[1]["time_s"])
-            summary.append((fmt, fastest["reader"], rows[0]["time_s"], fastest["time_s"], *ratios))
+            summary.append((label, fastest["reader"], rows[0]["time_s"], fastest["time_s"], *ratios))
             for label, ratio in zip(("reader", "read()"), ratios, strict=True):
                 verdict = "ours faster or equal" if ratio >= 1 else "ours slower"
                 print(f"  ratio {fastest['reader']}/operando {label} = {ratio:.2f} ({verdict})")
     print("\nratio >= 1: ours as fast or faster")
-    print("format   fastest rival    ours (reader)     rival   ratio reader  ratio read()")
+    print("format       fastest rival    ours (reader)     rival   ratio reader  ratio read()")
     for fmt, name, t_ours, t_rival, r_reader, r_read in summary:
-        print(f"{fmt:8s} {name:16s} {t_ours * 1e3:10.3f} ms {t_rival * 1e3:10.3f} ms {r_reader:8.2f} {r_read:12.2f}")
+        print(f"{fmt:12s} {name:16s} {t_ours * 1e3:10.3f} ms {t_rival * 1e3:10.3f} ms {r_reader:8.2f} {r_read:12.2f}")
+    tmp.cleanup()
     return 0
 
 
