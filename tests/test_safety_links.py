@@ -102,6 +102,28 @@ def test_symlink_out_of_the_folder_is_outside(tmp_path):
         data_files(run / "m.h5", ["/d"])
 
 
+def _vds_file(path: Path, source: str, shape: tuple[int, int]) -> None:
+    layout = h5py.VirtualLayout(shape, "i8")
+    layout[:] = h5py.VirtualSource(source, "data", shape)
+    with h5py.File(path, "w") as f:
+        f.create_virtual_dataset("data", layout)
+
+
+def test_virtual_sources_that_are_virtual_again(tmp_path):
+    """master -> mid.h5 (virtual) -> deep/leaf.h5: both listed; a leaf out of the folder refused."""
+    run = tmp_path / "run"
+    _frames_file(run / "deep" / "leaf.h5", np.arange(6).reshape(2, 3))
+    _vds_file(run / "mid.h5", "deep/leaf.h5", (2, 3))
+    _vds_file(run / "m.h5", "mid.h5", (2, 3))
+    with h5py.File(run / "m.h5") as f:  # HDF5 reads through both levels
+        np.testing.assert_array_equal(f["data"][()], np.arange(6).reshape(2, 3))
+    assert [f.path.name for f in data_files(run / "m.h5", ["/data"])] == ["leaf.h5", "mid.h5"]
+    _frames_file(tmp_path / "leaf.h5", np.zeros((2, 3)))
+    _vds_file(run / "mid.h5", "../leaf.h5", (2, 3))
+    with pytest.raises(LinkOutsideFolderError, match="mid.h5:/data"):
+        data_files(run / "m.h5", ["/data"])
+
+
 def test_printf_virtual_sources(tmp_path):
     """A ``%b`` source name (HDF5's printf-style mapping of unlimited VDS) lists every block file."""
     for b in range(3):
