@@ -92,6 +92,12 @@ _TABLE = (
         "Li amount per depth layer and frame, growth rates, stages I-IV",
         {"amount": None, "amount_err": None, "growth_rate": None, "stage": None},
     ),
+    ResultKind(
+        "mri-csi",
+        "mri",
+        "3D chemical-shift imaging: metal and electrolyte signal per voxel (areas of their shift windows)",
+        {"metal": None, "electrolyte": None, "noise_sigma": None},
+    ),
     ResultKind("nmr-spectrum", "nmr", "processed 1D spectrum on a ppm axis", {"intensity": None}),
     ResultKind("nmr-isotopes", "nmr", "6Li atomic fraction of each sample", {"li6_fraction": None}),
     ResultKind(

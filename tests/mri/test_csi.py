@@ -156,3 +156,39 @@ def test_topspin_ser_csi_with_the_digital_filter_delay(tmp_path, grpdly):
     result = CliRunner().invoke(mri_app, ["csi", str(folder), "--fov-mm", "4,3", *windows])
     assert result.exit_code == 0, result.output
     assert "8 x 6 voxels, 7Li" in result.output
+
+
+def test_csi_store_and_its_report_section(tmp_path):
+    """``operando mri csi ... -o X.zarr`` writes the 'mri-csi' kind; the report draws its views and histogram."""
+    from typer.testing import CliRunner
+
+    from operando.cli import app, error_line
+    from operando.kinds import KINDS
+    from operando.report import build_report
+    from operando.store import open_results, store_status
+
+    metal, electrolyte = _phantom()
+    scan, counts = write_paravision_csi(
+        tmp_path / "25", metal, electrolyte, extent_mm=(4.0, 3.0, 2.0), n_spec=1024, t2_s=1e-3, sigma=0.02
+    )
+    out = tmp_path / "csi.zarr"
+    args = ["mri", "csi", str(scan), "--metal-ppm", "135,385", "--electrolyte-ppm", "-128,130", "-o", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert store_status(out, verify="sha256").complete
+    ds = open_results(out)
+    assert ds.attrs["operando_kind"] == "mri-csi" and set(KINDS["mri-csi"].required) <= set(ds.data_vars)
+    assert np.array_equal(ds["metal"].values, csi_from_scan(scan, **WINDOWS)["metal"].values)
+    assert np.unravel_index(int(np.argmax(ds["metal"].values)), (8, 6, 4)) == (1, 4, 2)
+    assert float(ds["metal"].values.sum()) / counts == pytest.approx(metal.sum(), abs=0.6)  # the phantom's 4 units
+    assert ds["x"].attrs["units"] == "mm"
+    # written again: refused without --overwrite, the store untouched
+    again = CliRunner().invoke(app, args)
+    code, line = error_line(again.exception, args)
+    assert code == 2 and str(out) in line
+    report = build_report([out], out=tmp_path / "r.html", strict=True)
+    html = report.path.read_text()
+    assert "MRI chemical-shift imaging" in html and "metal: total" in html and not report.problems
+    assert report.n_images == 3  # the two species' views and the metal histogram (no record: no timeline)
+    total = float(html.split("metal: total ")[1].split(" ")[0])
+    assert total == pytest.approx(float(ds["metal"].values.sum()), rel=1e-3)

@@ -171,8 +171,12 @@ def csi(
     figures: Annotated[
         Path | None, typer.Option("--figures", help="Folder for cross-sections and histograms (PNG).")
     ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Zarr store of the 'mri-csi' maps (shown by the report).")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
 ) -> None:
-    """3D chemical-shift imaging from the raw k-space: metal and electrolyte maps, totals, figures."""
+    """3D chemical-shift imaging from the raw k-space: metal and electrolyte maps, totals, figures, a store."""
     import numpy as np
 
     from operando.errors import ParameterError
@@ -182,8 +186,10 @@ def csi(
         raise ParameterError(f"--lb-hz {line_broadening_hz:g}: must be 0 or more")
     if not np.isfinite(phase_deg):
         raise ParameterError(f"--phase-deg {phase_deg:g}: must be finite")
+    if out is not None:
+        check_output(out, [scan], overwrite=overwrite)
     if figures is not None:
-        check_output(figures, [scan], overwrite=True, option="--figures")
+        check_output(figures, [scan, *([out] if out is not None else [])], overwrite=True, option="--figures")
     extent = None
     if fov_mm is not None:
         try:
@@ -210,6 +216,13 @@ def csi(
         f"electrolyte {float(ds['electrolyte'].values.sum()):.4g} +/- {sigma * np.sqrt(n):.2g} (ADC counts x ppm); "
         f"{int((metal > 5 * sigma).sum())} voxels hold metal above 5 sigma"
     )
+    if out is not None:
+        from operando.pipelines.mri import write_csi
+
+        parameters = {"metal_ppm": list(_window(metal_ppm, "--metal-ppm")),
+                      "electrolyte_ppm": list(_window(electrolyte_ppm, "--electrolyte-ppm")),
+                      "line_broadening_hz": line_broadening_hz, "phase_deg": phase_deg, "fov_mm": extent}  # fmt: skip
+        typer.echo(f"  store {write_csi(ds, out, parameters=parameters, overwrite=overwrite)}")
     if figures is not None:
         from operando.report import save_csi_figures
 

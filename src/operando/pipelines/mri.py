@@ -38,6 +38,7 @@ __all__ = [
     "quantify_layers",
     "short_circuit_frame",
     "stage_table",
+    "write_csi",
 ]
 
 
@@ -668,6 +669,7 @@ def csi_from_scan(
         data,
         coords=coords,
         attrs={
+            "operando_kind": "mri-csi",
             "source": scan.source,
             "sha256": scan.sha256,
             "sw_hz": scan.sw_hz,
@@ -678,3 +680,41 @@ def csi_from_scan(
             "phase_deg": float(phase_deg),
         },
     )
+
+
+def write_csi(
+    ds: xr.Dataset,
+    out: str | PathLike[str],
+    *,
+    parameters: dict[str, Any],
+    overwrite: bool = False,
+) -> Path:
+    """Write the ``mri-csi`` store of :func:`csi_from_scan` (maps, noise, the scan's parameters).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        From :func:`csi_from_scan` (``keep_spectra`` or not).
+    out : path
+        ``OUT.zarr``.
+    parameters : dict
+        The resolved parameters to record (windows, apodisation, phase, field of view).
+    overwrite : bool, default False
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ParameterError
+        ``out`` not ending in ``.zarr``.
+    """
+    from operando.store import write_results
+
+    target = Path(out)
+    if target.suffix != ".zarr":
+        raise ParameterError(f"--out must end in .zarr, got {target.name}")
+    folder = Path(str(ds.attrs["source"])).parent
+    inputs = [f for f in sorted(folder.iterdir()) if f.is_file()]
+    return write_results(ds, target, parameters=parameters, inputs=inputs, overwrite=overwrite)

@@ -25,9 +25,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from operando.errors import ParameterError
+from operando.report._sections import FigureSpec, Section, register_section
 from operando.report._timeline import save_figure
 
 __all__ = [
+    "csi_notes",
+    "mri_csi_section",
     "plot_layer_amounts",
     "plot_layer_rates",
     "plot_profiles",
@@ -337,3 +340,71 @@ def save_csi_figures(
             finally:
                 plt.close(fig)
     return written
+
+
+def csi_notes(ds: xr.Dataset) -> list[str]:
+    """One line per species of a CSI store (total ± noise, voxels above 5 sigma) and the scan's parameters.
+
+    Examples
+    --------
+    >>> cube = np.ones((2, 2, 2))
+    >>> ds = xr.Dataset({"metal": (("x", "y", "z"), cube), "electrolyte": (("x", "y", "z"), 0 * cube),
+    ...                  "noise_sigma": ((), 0.1)})
+    >>> csi_notes(ds)[0]
+    'metal: total 8 ± 0.28 over 8 voxels, 8 above 5 sigma (12.5 % of the total in the brightest voxel)'
+    """
+    sigma = float(ds["noise_sigma"])
+    notes = []
+    for name in ("metal", "electrolyte"):
+        values = np.asarray(ds[name].values, dtype=np.float64)
+        total = float(values.sum())
+        share = float(values.max()) / total if total > 0 else float("nan")
+        notes.append(
+            f"{name}: total {total:.4g} ± {sigma * np.sqrt(values.size):.2g} over {values.size} voxels, "
+            f"{int((values > 5 * sigma).sum())} above 5 sigma ({100 * share:.3g} % of the total in the brightest voxel)"
+        )
+    attrs = ds.attrs
+    if "bf_MHz" in attrs:
+        lb, ph = float(attrs.get("line_broadening_hz", 0.0)), float(attrs.get("phase_deg", 0.0))
+        notes.append(
+            f"{attrs.get('nucleus') or 'nucleus ?'} at {float(attrs['bf_MHz']):.5g} MHz, "
+            f"SW {float(attrs['sw_hz']):.6g} Hz, line broadening {lb:g} Hz, phase {ph:g} deg"
+        )
+    for name in ("metal", "electrolyte"):
+        if "long_name" in ds[name].attrs:
+            notes.append(f"{name} = {ds[name].attrs['long_name']} ({ds[name].attrs.get('units', '')})")
+    return notes
+
+
+def _views_spec(image: xr.DataArray, name: str) -> FigureSpec:
+    return FigureSpec(
+        f"csi_{name}_views",
+        f"{name}: cross-sections through the brightest voxel, and projections",
+        lambda: plot_volume_views(image, title=f"{name} (CSI)"),
+    )
+
+
+@register_section("mri-csi")
+def mri_csi_section(ds: xr.Dataset, source: Path) -> Section:
+    """CSI maps: cross-sections and projections of each species, the metal's voxel histogram, totals."""
+    ds = ds.load()
+    sigma = float(ds["noise_sigma"])
+    summary = [_views_spec(ds[name], name) for name in ("metal", "electrolyte") if ds[name].ndim == 3]
+    notes = csi_notes(ds)
+    if ds["metal"].ndim == 3:
+        summary.append(
+            FigureSpec(
+                "csi_metal_histogram",
+                "metal: voxel histogram (5 noise sigma marked)",
+                lambda: plot_volume_histogram(ds["metal"], threshold=5 * sigma, title="metal voxels"),
+            )
+        )
+    else:
+        notes.append(f"{ds['metal'].ndim}D maps: given as numbers only (the views need 3D)")
+    return Section(
+        kind="mri-csi",
+        title=f"MRI chemical-shift imaging: {source.name}",
+        source=source,
+        summary=summary,
+        notes=notes,
+    )
