@@ -163,6 +163,18 @@ def topspin_complete(folder: Path, *, require_audit: bool = False) -> Completion
     Completion
         ``files``: ``acqus``, the data file, ``audita.txt`` when there, every other file of
         the folder, and ``pdata/1/procs`` (its defaults change the spectrum).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> exp = Path(tempfile.mkdtemp())
+    >>> _ = (exp / "acqus").write_text("##TITLE= Parameter file, TOPSPIN\\n##$TD= 8\\n##$DTYPA= 0\\n##END=\\n")
+    >>> _ = (exp / "fid").write_bytes(bytes(16))  # 4 of the 8 int32 points
+    >>> topspin_complete(exp).reason
+    'fid holds 16 of 32 bytes'
+    >>> _ = (exp / "fid").write_bytes(bytes(1024))  # TD points, padded to a 1024-byte block
+    >>> topspin_complete(exp).done, topspin_complete(exp, require_audit=True).reason
+    (True, 'no audita.txt yet (the acquisition has not ended)')
     """
     acqus = folder / "acqus"
     try:

@@ -3,7 +3,13 @@
 Each kind says which files are its measurements (by content, through the format
 registry), when one is complete, how one is computed (the batch pipeline's own per-
 measurement step, with the batch command's options) and how the measurements so far make
-the store the batch ``series`` command would write.
+the store the batch ``series`` command would write:
+
+* ``sxdm``: Bliss K-maps -> ``sxdm_maps.zarr``, as ``operando sxdm series`` (the earliest
+  map is the reference);
+* ``tomo``: DXchange/NXtomo scans -> ``tomo_series.zarr``, as ``operando tomo series``;
+* ``nmr``: TopSpin experiment folders -> ``nmr_spectra.zarr``, one frame per experiment,
+  each what ``operando nmr process`` stores for it (there is no batch NMR series command).
 """
 
 from __future__ import annotations
