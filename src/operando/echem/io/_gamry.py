@@ -236,6 +236,14 @@ def _parse_table(lines: list[str], i: int, name: str, parts: list[str], path: Pa
             f"line {i + 3}: table {name} has {ncol} column names but {len(table.units)} units", path=path
         )
     j = i + 3
+    # Gamry's own rows (a tab, then ncol tab-separated cells): found and split in C-level
+    # passes over the block (a per-row loop was half of a 0.7 ms read of a 72-row file)
+    block = _TAB_ROWS.match("\n".join(lines[j : j + _BLOCK_MAX]))
+    if block is not None and block.group(0):
+        rows = [line.split("\t") for line in block.group(0).rstrip("\n").split("\n")]
+        if set(map(len, rows)) == {ncol + 1}:
+            table.rows.extend(row[1:] for row in rows)
+            j += len(rows)
     while j < len(lines) and lines[j].strip() and (lines[j][:1].isspace() or _unindented_row(lines[j], ncol)):
         cells = _row_cells(lines[j], ncol)
         if len(cells) != ncol:
@@ -246,6 +254,12 @@ def _parse_table(lines: list[str], i: int, name: str, parts: list[str], path: Pa
         table.rows.append(cells)
         j += 1
     return table, j
+
+
+#: A run of lines that start with a tab and hold more than white space (Gamry's table rows).
+_TAB_ROWS = re.compile(r"(?:\t[^\n]*\S[^\n]*(?:\n|$))*")
+#: Rows looked at per C-level pass (a longer table continues in the next pass of the loop).
+_BLOCK_MAX = 1 << 20
 
 
 def _unindented_row(line: str, ncol: int) -> bool:
