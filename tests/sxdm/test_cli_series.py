@@ -123,6 +123,7 @@ def test_figures_command(series_store, tmp_path, single):
         "misorientation",
         "pole_figure",
         "d_spacing_histograms",
+        *([] if single else ["charge_curves"]),  # intensity and phase fraction along the series
     ]
     assert printed == [str(out / f"{n}.{ext}") for n in names for ext in ("png", "svg")]
     for p in printed:
