@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -53,6 +55,37 @@ def test_three_cells_mean_std_mechanism_and_share_in_cli_and_store(tmp_path):
     notes = make_section(ds, store).notes
     assert any(n.startswith("group 61C: 6Li ") and "mean ± std of 3 cells" in n for n in notes), notes
     assert sum("Mechanism-2 share" in n and "(mechanism 2)" in n for n in notes) == 3, notes
+    # the 3-cell statistics as a figure, drawn values checked against the store
+    import matplotlib.pyplot as plt
+
+    specs = {spec.name: spec for spec in make_section(ds, store).summary}
+    fig = specs["li6_replicates"].draw()
+    try:
+        ax = fig.axes[0]
+        cells = ax.containers[0].lines[0]
+        assert np.allclose(cells.get_ydata(), 100 * ds["li6_fraction"].values)
+        (mean_line,) = [c for c in ax.collections if c.get_label() == "mean"]
+        assert np.allclose(mean_line.get_segments()[0][:, 1], 100 * float(ds["group_mean"][0]))
+        std_bar = ax.containers[1].lines[2][0].get_segments()[0][:, 1]
+        assert np.ptp(std_bar) == pytest.approx(2 * 100 * float(ds["group_std"][0]))
+        prop_bar = ax.containers[2].lines[2][0].get_segments()[0][:, 1]
+        assert np.ptp(prop_bar) == pytest.approx(2 * 100 * float(ds["group_propagated_err"][0]))
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["61C\n(n = 3)"]
+    finally:
+        plt.close(fig)
+
+
+def test_no_replicate_figure_for_single_cells():
+    import xarray as xr
+
+    from operando.report import make_section
+
+    variables = {"li6_fraction": ("sample", [0.05, 0.3]), "group_n": ("group", [1, 1]),
+                 "group_mean": ("group", [0.05, 0.3]), "group_std": ("group", [np.nan, np.nan]),
+                 "group_propagated_err": ("group", [0.001, 0.002])}  # fmt: skip
+    coords = {"sample": ["a", "b"], "group": ["a", "b"]}
+    ds = xr.Dataset(variables, coords=coords, attrs={"operando_kind": "nmr-isotopes"})
+    assert [spec.name for spec in make_section(ds, Path("x.zarr")).summary] == ["li6_fraction"]
 
 
 def test_repeated_pairs_give_the_same_values_as_the_table(tmp_path):

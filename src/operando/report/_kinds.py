@@ -49,6 +49,7 @@ from operando.report._sections import (
     units_label,
     x_axes,
 )
+from operando.report._spectra import replicate_specs
 from operando.report._sxdm import (
     plot_charge_curves,
     plot_dspacing_histograms,
@@ -387,7 +388,10 @@ def nmr_isotopes_section(ds: xr.Dataset, source: Path) -> Section:
         kind="nmr-isotopes",
         title=f"NMR isotope abundance: {source.name}",
         source=source,
-        summary=[FigureSpec("li6_fraction", "6Li fraction per sample", lambda: nmr_isotopes_figure(ds))],
+        summary=[
+            FigureSpec("li6_fraction", "6Li fraction per sample", lambda: nmr_isotopes_figure(ds)),
+            *replicate_specs(ds),
+        ],
         notes=[
             f"{ds['li6_fraction'].size} sample(s), measured ex situ (no place on a charging curve)",
             *_isotope_notes(ds),

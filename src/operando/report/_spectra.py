@@ -1,4 +1,5 @@
-"""Figures of NMR spectra (ppm axis, windows shaded) and of fitted lines; the ``nmr-lines`` report section."""
+"""Figures of NMR spectra (ppm axis, windows shaded), of fitted lines and of replicate cells; the ``nmr-lines``
+report section."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ from numpy.typing import ArrayLike
 
 from operando.report._sections import FigureSpec, Section, register_section
 
-__all__ = ["nmr_lines_figure", "nmr_lines_section", "plot_line_fits", "plot_spectra"]
+__all__ = [
+    "nmr_lines_figure",
+    "nmr_lines_section",
+    "nmr_replicates_figure",
+    "plot_line_fits",
+    "plot_spectra",
+    "replicate_specs",
+]
 
 
 def plot_spectra(
@@ -144,3 +152,71 @@ def nmr_lines_section(ds: xr.Dataset, source: Path) -> Section:
             )
     spec = FigureSpec("nmr_lines", "fitted shift and FWHM per sample", lambda: nmr_lines_figure(ds))
     return Section(kind="nmr-lines", title=f"NMR line fits: {source.name}", source=source, summary=[spec], notes=notes)
+
+
+def _replicate_cells(ds: xr.Dataset) -> list[tuple[str, np.ndarray, np.ndarray, list[str]]]:
+    """Per group of an ``nmr-isotopes`` store: its cells' fractions, their uncertainties and names."""
+    x = np.asarray(ds["li6_fraction"].values, dtype=np.float64)
+    err = (np.asarray(ds["li6_fraction_err"].values, dtype=np.float64) if "li6_fraction_err" in ds
+           else np.zeros_like(x))  # fmt: skip
+    names = [str(v) for v in ds["sample"].values] if "sample" in ds.coords else [str(i) for i in range(x.size)]
+    labels = [str(v) for v in ds["sample_group"].values] if "sample_group" in ds else ["all"] * x.size
+    out = []
+    for g in [str(v) for v in ds["group"].values]:
+        sel = np.array([lab == g for lab in labels])
+        out.append((g, x[sel], err[sel], [n for n, k in zip(names, sel, strict=True) if k]))
+    return out
+
+
+def nmr_replicates_figure(ds: xr.Dataset) -> Figure:
+    """Replicate cells per group: each cell's 6Li fraction (± its uncertainty), the mean ± std, the propagated error.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        An ``nmr-isotopes`` store with ``group_mean``, ``group_std``, ``group_propagated_err``
+        (and ``sample_group`` naming each cell's group; without it every cell is in the one group).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One column per group: the cells as dots with error bars, the mean as a bar with its
+        standard deviation (thick) and the propagated uncertainty of the mean (thin, beside).
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
+    cells = _replicate_cells(ds)
+    mean, std = np.asarray(ds["group_mean"].values, float), np.asarray(ds["group_std"].values, float)
+    prop = np.asarray(ds["group_propagated_err"].values, float)
+    for i, (_g, x, err, names) in enumerate(cells):
+        offsets = np.linspace(-0.18, 0.18, x.size) if x.size > 1 else np.zeros(1)
+        ax.errorbar(i + offsets, 100 * x, yerr=100 * err, fmt="o", ms=4, color="0.35", capsize=2,
+                    label="cells (± own uncertainty)" if i == 0 else None)  # fmt: skip
+        for xo, yv, name in zip(i + offsets, x, names, strict=True):
+            ax.annotate(name, (xo, 100 * yv), textcoords="offset points", xytext=(3, 3), fontsize=6)
+        ax.hlines(100 * mean[i], i - 0.3, i + 0.3, color="C3", lw=2, label="mean" if i == 0 else "_nolegend_")
+        if np.isfinite(std[i]):
+            ax.errorbar(i + 0.34, 100 * mean[i], yerr=100 * std[i], fmt="none", ecolor="C3", elinewidth=2.5,
+                        capsize=4, label="± std of the cells" if i == 0 else None)  # fmt: skip
+        ax.errorbar(i + 0.42, 100 * mean[i], yerr=100 * prop[i], fmt="none", ecolor="C0", elinewidth=1,
+                    capsize=3, label="± propagated" if i == 0 else None)  # fmt: skip
+    ax.set_xticks(range(len(cells)), [f"{g}\n(n = {x.size})" for g, x, _, _ in cells], fontsize=8)
+    ax.set_xlim(-0.6, len(cells) - 0.4)
+    ax.set_ylabel("6Li atomic fraction (at.%)")
+    ax.legend(fontsize=7, frameon=False)
+    ax.set_title("replicate cells: mean ± std per group", fontsize=10)
+    return fig
+
+
+def replicate_specs(ds: xr.Dataset) -> list[FigureSpec]:
+    """The replicate figure of an ``nmr-isotopes`` store when a group holds two or more cells, else none.
+
+    Examples
+    --------
+    >>> replicate_specs(xr.Dataset({"li6_fraction": ("sample", [0.05])}))
+    []
+    """
+    if "group_n" not in ds or not (np.asarray(ds["group_n"].values) > 1).any():
+        return []
+    return [FigureSpec("li6_replicates", "replicate cells: mean ± std per group", lambda: nmr_replicates_figure(ds))]
