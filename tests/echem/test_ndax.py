@@ -14,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from operando import echem
 from operando.echem import read_neware
-from operando.errors import CorruptFileError, UnsupportedFormatError
+from operando.errors import CorruptFileError, OperandoError, UnsupportedFormatError
 from tests.echem._cycler_data import real_file
 
 fastnda = pytest.importorskip("fastnda")
@@ -152,3 +154,35 @@ def test_member_cut_mid_page_is_one_error(tmp_path: Path) -> None:
             zout.writestr(item, data[:6000] if item.filename == "data.ndc" else data)
     with pytest.raises(CorruptFileError, match=r"member data.ndc is 6000 bytes, not a whole number of 4096-byte pages"):
         read_neware(path)
+
+
+def _mutated(src: Path, dst: Path, member: str, flips: list[tuple[int, int]]) -> None:
+    """A copy with bytes of one member changed (the zip itself stays valid)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = bytearray(zin.read(item.filename))
+            if item.filename == member:
+                for pos, value in flips:
+                    data[pos % len(data)] = value
+            zout.writestr(item, bytes(data))
+
+
+@pytest.mark.realdata
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    name=st.sampled_from(["TESTCELL0001-Test_Data_Collection_Ndc17.ndax", "21_10_7_85.ndax", "46_1_5_60_bts16.ndax"]),
+    member=st.sampled_from(["data.ndc", "data_runInfo.ndc", "data_step.ndc", "TestInfo.xml"]),
+    flips=st.lists(st.tuples(st.integers(0, 20000), st.integers(0, 255)), min_size=1, max_size=12),
+)
+def test_damaged_members_read_or_refused_in_one_line(
+    tmp_path: Path, name: str, member: str, flips: list[tuple[int, int]]
+) -> None:
+    path = tmp_path / name
+    _mutated(real_file("echem", "neware", "fastnda", name), path, member, flips)
+    try:
+        record = read_neware(path)
+    except OperandoError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert len(record) > 0 and np.isfinite(record.time_s).all()
+    record.data  # noqa: B018 - every lazy column can be made

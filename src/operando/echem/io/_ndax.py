@@ -302,15 +302,26 @@ def _repeated_sums(step: npt.NDArray[np.float64], lengths: npt.NDArray[np.int64]
     --------
     >>> _repeated_sums(np.array([0.1, 2.0]), np.array([4, 2])).tolist()
     [0.0, 0.1, 0.2, 0.30000000000000004, 0.0, 2.0]
+    >>> steps = np.arange(1.0, 301.0) / 7  # 300 distinct steps, one long run: summed as segments
+    >>> out = _repeated_sums(steps, np.r_[np.ones(299, int), 70000])
+    >>> bool(out[-1] == np.cumsum(np.full(69999, steps[-1]))[-1])
+    True
     """
     if step.shape[0] == 0:
         return np.zeros(0)
     distinct, which = np.unique(step, return_inverse=True)
     width = int(lengths.max())
+    n = int(lengths.sum())
+    if distinct.shape[0] * width > 4 * n + 65536:
+        # many distinct steps and long runs (sparse runInfo): the table would outgrow the
+        # data, so the runs are summed as segments (0 first, then step added row by row)
+        starts = np.cumsum(lengths) - lengths
+        values = np.repeat(step, lengths)
+        values[starts] = 0.0
+        return _segment_cumsum(values, starts, n)
     table = np.zeros((distinct.shape[0], width))
     for k in range(1, width):  # one column per row of the longest run: about 60 in real files
         table[:, k] = table[:, k - 1] + distinct
-    n = int(lengths.sum())
     since = np.arange(n) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     return table[np.repeat(which.reshape(-1), lengths), since]
 

@@ -341,6 +341,12 @@ def _record_from_columns(
             fields["start_time"] = (
                 (t0 - pd.to_timedelta(float(time_s[0]), unit="s")).round("us").to_pydatetime().astimezone(UTC)
             )
+    for name in ("cycle_count", "step_index", "step_count"):
+        values = cols.get(name)
+        if values is not None and values.dtype.kind == "f" and not np.isfinite(values).all():
+            # fastnda leaves rows it cannot place in a step empty (a damaged runInfo or step member)
+            row = int(np.flatnonzero(~np.isfinite(values))[0])
+            raise CorruptFileError(f"record {row}: no {name} (the step records do not cover it)", path=source)
     step_index = cols.get("step_index")
     step_count = cols.get("step_count", step_index)
     charge = None
