@@ -43,7 +43,7 @@ from operando.report._sxdm import (
     save_sxdm_figures,
     select_frames,
 )
-from operando.report._timeline import plot_timeline, save_figure
+from operando.report._timeline import plot_timeline, readable_ticks, save_figure, tick_label_problems
 from operando.report._tomo import interface_planes, interface_profile_figure, line_profile, orthoslice_figure
 
 __all__ = [
@@ -87,6 +87,7 @@ __all__ = [
     "plot_timeline",
     "plot_volume_histogram",
     "plot_volume_views",
+    "readable_ticks",
     "register_section",
     "save_csi_figures",
     "save_figure",
@@ -96,4 +97,5 @@ __all__ = [
     "significant",
     "stage_sentence",
     "sxdm_strain_figure",
+    "tick_label_problems",
 ]

@@ -49,7 +49,7 @@ from operando.echem import EchemRecord
 from operando.errors import IncompleteStoreError, OperandoError
 from operando.report import _kinds  # noqa: F401  (registers the dedicated sections)
 from operando.report._sections import FigureSpec, FrameState, Section, make_section
-from operando.report._timeline import save_figure
+from operando.report._timeline import readable_ticks, save_figure
 from operando.store import open_results, store_status
 
 __all__ = ["HTML_DPI", "VOLTAGE_TOLERANCE_V", "RecordMatch", "ReportResult", "build_report", "match_record"]
@@ -134,6 +134,8 @@ class _Renderer:
 
     def render(self, fig: Figure, title: str, stem: Path | None) -> _Rendered:
         buf = io.BytesIO()
+        fig.set_dpi(HTML_DPI)  # measure the tick labels at the resolution they are saved at
+        readable_ticks(fig)  # no tick label overlapping another or cut off (issue 19)
         fig.savefig(buf, format="png", dpi=HTML_DPI)
         data = _palette_png(buf.getvalue())
         width, height = struct.unpack(">II", data[16:24])  # the PNG header (IHDR) holds the pixel size
@@ -375,7 +377,7 @@ def _timeline_figure(
     ax_q.set_xlabel(cap_label or "capacity")
     for ax in (ax_t, ax_q):
         ax.set_ylabel("voltage (V)")
-    fig.canvas.draw()  # fixes the constrained layout, so data -> pixel transforms are final
+    readable_ticks(fig)  # readable tick labels; draws last, so data -> pixel transforms are final
     width, height = fig.canvas.get_width_height()
     markers: list[_Marker] = []
     for sid, sec, t, v, q, colour in points:
