@@ -16,7 +16,7 @@ format    rivals
 ========  =============================================================================
 mpr       galvani ``MPRfile(path).data``; yadg ``extract("eclab.mpr")``
 mpt       galvani ``MPTfile(path)``; yadg ``extract("eclab.mpt")``
-neware    fastnda ``read(path)``
+neware    fastnda ``read(path)`` (ours reads ndc versions 14, 16 and 17 itself, others with fastnda)
 arbin     access-parser ``parse_table("Channel_Normal_Table")``; mdbtools ``mdb-export`` (a
           subprocess, its CSV parsed by pandas) when on PATH (``apt-get install mdbtools``)
 gamry     gamry-parser ``GamryParser(path).load()``
@@ -24,13 +24,14 @@ gamry     gamry-parser ``GamryParser(path).load()``
 
 The readers are interleaved: each of ``--repeat`` rounds times every reader in turn (each
 round starting with the next reader), one read at a time, as many reads as fill about 10 ms
-(1 to 200); the best single read over all rounds counts (the mean of a batch would time the
-allocator: 230 kB freed and mapped again per read, 50 us becoming 200-300 us for galvani and
-ours alike). The ratio is ``fastest rival / ours`` (>= 1: ours is as fast or faster), given
-for our format reader (the like of a rival, which is told the format) and for
-``echem.read``. The machine may be shared: run it twice. Peak memory is tracemalloc's peak
-of Python and NumPy allocations during one read (allocations inside Rust/C libraries such as
-polars are not seen by it). The row count of every rival is checked against ours.
+(1 to 200, at least 3 for a reader under 0.5 s); the best single read over all rounds counts
+(the mean of a batch would time the allocator: 230 kB freed and mapped again per read, 50 us
+becoming 200-300 us for galvani and ours alike). The ratio is ``fastest rival / ours`` (>=
+1: ours is as fast or faster), given for our format reader (the like of a rival, which is
+told the format) and for ``echem.read``. The machine may be shared: run it twice. Peak
+memory is tracemalloc's peak of Python and NumPy allocations during one read (allocations
+inside Rust/C libraries such as polars are not seen by it). The row count of every rival is
+checked against ours.
 Readers that are not installed are listed as such; ``pip install galvani fastnda
 access-parser gamry-parser yadg`` installs them all.
 """
@@ -210,14 +211,16 @@ def tiled_mpr(path: Path, rows: int, folder: Path) -> Path:
 
 
 def batch_size(reader: Reader, path: Path, target_s: float = 0.01) -> int:
-    """Reads per round so that one round of a reader lasts about ``target_s`` (1 to 200)."""
+    """Reads per round so that one round of a reader lasts about ``target_s`` (1 to 200; at
+    least 3 for a reader under 0.5 s)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reader(path)  # the first read imports and fills caches: not what is timed
         start = time.perf_counter()
         reader(path)
         once = time.perf_counter() - start
-    return int(min(max(target_s / max(once, 1e-7), 1), 200))
+    fewest = 3 if once < 0.5 else 1  # a reader under 0.5 s is timed at least 3 times a round
+    return int(min(max(target_s / max(once, 1e-7), fewest), 200))
 
 
 def best_of_batch(reader: Reader, path: Path, k: int) -> tuple[float, int]:
