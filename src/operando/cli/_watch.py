@@ -34,7 +34,8 @@ def watch_command(
         Path | None,
         typer.Option(
             "--config",
-            help="TOML file of pipeline options per kind, e.g. [sxdm] reflection = '400', [tomo] center = 24.0.",
+            help="TOML file of pipeline options, one table per kind (sxdm, tomo, nmr), "
+            "e.g. reflection = '400' in the sxdm table, center = 24.0 in the tomo table.",
         ),
     ] = None,
     reflection: Annotated[str | None, typer.Option("--reflection", help="SXDM: Miller indices, e.g. 400.")] = None,
@@ -56,14 +57,18 @@ def watch_command(
 ) -> None:
     """Follow FOLDER as instruments write into it: each measurement processed as it lands.
 
-    Measurements are recognised by content. Bliss K-maps are processed with `operando sxdm
-    series`'s pipeline once every scan has ended, into OUT/sxdm_maps.zarr; DXchange/NeXus
-    tomography scans with `operando tomo series`'s once the file opens cleanly and stopped
-    growing, into OUT/tomo_series.zarr (the stores the batch commands write from the same
-    files); TopSpin experiment folders as `operando nmr process` does once the fid holds TD
-    points and audita.txt records the end, into OUT/nmr_spectra.zarr (one frame per
-    experiment); each placed on --echem as far as it has grown.
-    OUT/report.html is rewritten atomically after each one; --serve shows it live.
+    Measurements are recognised by content and processed with the batch command's pipeline, into the store it writes:
+
+    Bliss K-maps once every scan has ended, as `operando sxdm series` (OUT/sxdm_maps.zarr).
+
+    DXchange/NeXus scans once the file opens and stopped growing, as `operando tomo series` (OUT/tomo_series.zarr).
+
+    TopSpin folders once the fid holds TD points and audita.txt the end, as `nmr process` (OUT/nmr_spectra.zarr).
+
+    Each is placed on --echem as far as it has grown; OUT/report.html is rewritten atomically after each one.
+
+    Failed measurements are listed there with their error; --serve shows the page live.
+
     Restarting on the same folders goes on where it stopped. Ctrl-C ends the watch.
     """
     from operando.live import LiveServer, LiveStatus, Watch, WatchEvent, parse_bind
