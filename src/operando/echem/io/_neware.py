@@ -1,4 +1,9 @@
-"""Neware BTS ``.nda`` / ``.ndax`` files, read with :mod:`fastnda`.
+"""Neware BTS ``.nda`` / ``.ndax`` files: ``.ndax`` of ndc versions 14, 16 and 17 by our own
+reader (:mod:`._ndax`, equal to fastnda value for value), everything else with :mod:`fastnda`.
+
+* Which reader read a file is in ``meta.extra["neware.reader"]`` (with the reason when
+  ours handed an ``.ndax`` to fastnda); without fastnda installed, such a file is refused
+  in one line that says so.
 
 * ``.nda`` (BTS 7 and the BTS 9 "129/130" flavour) is a binary file starting with
   ``NEWARE``; ``.ndax`` (BTS 8+) is a zip archive of XML metadata and ``data*.ndc``
@@ -401,7 +406,9 @@ def read_neware(
         wall-clock time in that zone (right for BTS 7 ``.nda`` files); by default it is
         taken as UTC.
     cycle_mode : {"chg", "dchg", "auto", "raw"}
-        How fastnda counts cycles (see :func:`fastnda.read`); ``"raw"`` keeps the file's.
+        How cycles are counted (fastnda's modes, see :func:`fastnda.read`): a new cycle
+        at each charge after a discharge (``"chg"``), the reverse (``"dchg"``), whichever
+        comes first (``"auto"``); ``"raw"`` keeps the file's.
 
     Returns
     -------
@@ -414,7 +421,8 @@ def read_neware(
     CorruptFileError
         Empty, truncated or damaged file.
     UnsupportedFormatError
-        Not a Neware file, or a Neware version fastnda cannot read.
+        Not a Neware file, a Neware version fastnda cannot read, or an ``.ndax`` our
+        reader does not take while fastnda is not installed.
     """
     src = require_file(path, "Neware nda/ndax")
     with src.open("rb") as fh:
