@@ -12,8 +12,10 @@ area is the shape's amplitude, its uncertainty the least-squares one.
 
 The fit is hand-written on SciPy (``least_squares`` for the centre band's four shape
 parameters, ``numpy.linalg.lstsq`` for the windows) rather than through ``fit_lines``
-(lmfit): every sideband window is one linear solve with a fixed shape (hundreds per
-spectrum pair), 0.1 ms each, where an lmfit model per window costs ~20 ms.
+(lmfit): with the shape fixed, a sideband window is one linear solve. Measured on the
+2-core machine (8192 points, a 20 ppm window): 0.3 ms per window here against 214 ms for
+an lmfit Voigt + quadratic fit of the same window (``fit_lines``), which would also refit
+the shape in every window; the centre band's one shape fit takes 44 ms.
 """
 
 from __future__ import annotations

@@ -709,6 +709,16 @@ def write_csi(
     ------
     ParameterError
         ``out`` not ending in ``.zarr``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from operando.synthetic import write_paravision_csi
+    >>> d = Path(tempfile.mkdtemp())
+    >>> metal = np.zeros((4, 4, 2)); metal[1, 2, 0] = 1.0
+    >>> scan, _ = write_paravision_csi(d / "5", metal, np.zeros_like(metal), extent_mm=(4.0, 4.0, 2.0))
+    >>> write_csi(csi_from_scan(scan), d / "csi.zarr", parameters={}).name
+    'csi.zarr'
     """
     from operando.store import write_results
 

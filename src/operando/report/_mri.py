@@ -386,7 +386,16 @@ def _views_spec(image: xr.DataArray, name: str) -> FigureSpec:
 
 @register_section("mri-csi")
 def mri_csi_section(ds: xr.Dataset, source: Path) -> Section:
-    """CSI maps: cross-sections and projections of each species, the metal's voxel histogram, totals."""
+    """CSI maps: cross-sections and projections of each species, the metal's voxel histogram, totals.
+
+    Examples
+    --------
+    >>> cube = np.zeros((3, 3, 3)); cube[1, 1, 1] = 2.0
+    >>> ds = xr.Dataset({"metal": (("x", "y", "z"), cube), "electrolyte": (("x", "y", "z"), cube / 2),
+    ...                  "noise_sigma": ((), 0.01)})
+    >>> [spec.name for spec in mri_csi_section(ds, Path("csi.zarr")).summary]
+    ['csi_metal_views', 'csi_electrolyte_views', 'csi_metal_histogram']
+    """
     ds = ds.load()
     sigma = float(ds["noise_sigma"])
     summary = [_views_spec(ds[name], name) for name in ("metal", "electrolyte") if ds[name].ndim == 3]

@@ -160,9 +160,13 @@ def _replicate_cells(ds: xr.Dataset) -> list[tuple[str, np.ndarray, np.ndarray, 
     err = (np.asarray(ds["li6_fraction_err"].values, dtype=np.float64) if "li6_fraction_err" in ds
            else np.zeros_like(x))  # fmt: skip
     names = [str(v) for v in ds["sample"].values] if "sample" in ds.coords else [str(i) for i in range(x.size)]
-    labels = [str(v) for v in ds["sample_group"].values] if "sample_group" in ds else ["all"] * x.size
+    groups = [str(v) for v in ds["group"].values]
+    if "sample_group" in ds:
+        labels = [str(v) for v in ds["sample_group"].values]
+    else:  # written without --group: one group of every cell ("all"); several cannot be told apart
+        labels = [groups[0] if len(groups) == 1 else ""] * x.size
     out = []
-    for g in [str(v) for v in ds["group"].values]:
+    for g in groups:
         sel = np.array([lab == g for lab in labels])
         out.append((g, x[sel], err[sel], [n for n, k in zip(names, sel, strict=True) if k]))
     return out
@@ -182,6 +186,16 @@ def nmr_replicates_figure(ds: xr.Dataset) -> Figure:
     matplotlib.figure.Figure
         One column per group: the cells as dots with error bars, the mean as a bar with its
         standard deviation (thick) and the propagated uncertainty of the mean (thin, beside).
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"li6_fraction": ("sample", [0.058, 0.060, 0.063]), "group_n": ("group", [3]),
+    ...                  "group_mean": ("group", [0.0603]), "group_std": ("group", [0.0025]),
+    ...                  "group_propagated_err": ("group", [0.001])},
+    ...                 coords={"sample": ["c1", "c2", "c3"], "group": ["61C"]})
+    >>> fig = nmr_replicates_figure(ds)
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    ['61C\\n(n = 3)']
     """
     import matplotlib.pyplot as plt
 
@@ -190,11 +204,12 @@ def nmr_replicates_figure(ds: xr.Dataset) -> Figure:
     mean, std = np.asarray(ds["group_mean"].values, float), np.asarray(ds["group_std"].values, float)
     prop = np.asarray(ds["group_propagated_err"].values, float)
     for i, (_g, x, err, names) in enumerate(cells):
-        offsets = np.linspace(-0.18, 0.18, x.size) if x.size > 1 else np.zeros(1)
-        ax.errorbar(i + offsets, 100 * x, yerr=100 * err, fmt="o", ms=4, color="0.35", capsize=2,
-                    label="cells (± own uncertainty)" if i == 0 else None)  # fmt: skip
-        for xo, yv, name in zip(i + offsets, x, names, strict=True):
-            ax.annotate(name, (xo, 100 * yv), textcoords="offset points", xytext=(3, 3), fontsize=6)
+        if x.size:  # (cells of several groups written without their group names are not drawn)
+            offsets = np.linspace(-0.18, 0.18, x.size) if x.size > 1 else np.zeros(1)
+            ax.errorbar(i + offsets, 100 * x, yerr=100 * err, fmt="o", ms=4, color="0.35", capsize=2,
+                        label="cells (± own uncertainty)" if i == 0 else None)  # fmt: skip
+            for xo, yv, name in zip(i + offsets, x, names, strict=True):
+                ax.annotate(name, (xo, 100 * yv), textcoords="offset points", xytext=(3, 3), fontsize=6)
         ax.hlines(100 * mean[i], i - 0.3, i + 0.3, color="C3", lw=2, label="mean" if i == 0 else "_nolegend_")
         if np.isfinite(std[i]):
             ax.errorbar(i + 0.34, 100 * mean[i], yerr=100 * std[i], fmt="none", ecolor="C3", elinewidth=2.5,
