@@ -176,6 +176,12 @@ def test_point_figure_from_the_cli(one_map, tmp_path):
     assert isinstance(res.exception, ParameterError) and "outside the 10 x 10 maps" in str(res.exception)
     res = CliRunner().invoke(app, ["figures", str(store), "-o", str(out), "--point", "5"])
     assert isinstance(res.exception, ParameterError) and "--point must be" in str(res.exception)
+    fresh = tmp_path / "none"
+    res = CliRunner().invoke(app, ["figures", str(store), "-o", str(fresh), "--point", "5,4", "--kmap", "gone.h5"])
+    assert isinstance(res.exception, ParameterError) and "is not found (gone.h5)" in str(res.exception)
+    res = CliRunner().invoke(app, ["figures", str(store), "-o", str(fresh), "--point", "5,4", "--point-frame", "2"])
+    assert isinstance(res.exception, ParameterError) and "not among the 1 maps" in str(res.exception)
+    assert not fresh.exists()  # refused before any figure was drawn
 
 
 # -- largest misorientation over a population ------------------------------------------------

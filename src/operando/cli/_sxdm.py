@@ -307,18 +307,16 @@ def _point(text: str | None) -> tuple[int, int] | None:
     return y, x
 
 
-def _point_figure(
-    store: Path, maps: xr.Dataset, point: tuple[int, int], frame: int, kmap: Path | None, out: Path
-) -> list[Path]:
-    """Grid the frames of one scan point into a q-space cube (XSOCS binning, written beside
-    the figures as an XSOCS qspace file) and draw its three projections."""
+def _point_source(
+    store: Path, maps: xr.Dataset, point: tuple[int, int], frame: int, kmap: Path | None
+) -> tuple[xr.Dataset, Path, tuple[int, int], str, str | None]:
+    """Where ``--point`` is read, checked before anything is drawn: the map, the raw K-map,
+    the raw scan point (a registered series map showed at ``p - shift`` what the reference
+    shows at ``p``), a note saying so, and the detector the store was made with."""
     import json
 
-    import numpy as np
-
     from operando.errors import ParameterError
-    from operando.pipelines.sxdm import qspace_cube
-    from operando.report import plot_point_qspace, save_figure, select_frames
+    from operando.report import select_frames
 
     one = select_frames(maps, [frame]).isel(frame=0)
     ny, nx = one.sizes["y"], one.sizes["x"]
@@ -346,9 +344,23 @@ def _point_figure(
     if not (0 <= raw_y < ny and 0 <= raw_x < nx):
         raise ParameterError(f"--point {y},{x} falls outside the raw map {kmap} once registered", path=store)
     params = json.loads(str(maps.attrs.get("operando_parameters", "{}")))
-    detector = params.get("detector_name") or (
-        params.get("detector") if isinstance(params.get("detector"), str) else None
-    )
+    named = params.get("detector")
+    detector = params.get("detector_name") or (named if isinstance(named, str) else None)
+    return one, kmap, (raw_y, raw_x), moved, detector
+
+
+def _point_figure(
+    source: tuple[xr.Dataset, Path, tuple[int, int], str, str | None], point: tuple[int, int], frame: int, out: Path
+) -> list[Path]:
+    """Grid the frames of one scan point into a q-space cube (XSOCS binning, written beside
+    the figures as an XSOCS qspace file) and draw its three projections."""
+    import numpy as np
+
+    from operando.pipelines.sxdm import qspace_cube
+    from operando.report import plot_point_qspace, save_figure
+
+    one, kmap, (raw_y, raw_x), moved, detector = source
+    y, x = point
     target = out / f"point_y{y}_x{x}_frame{frame}_qspace.h5"
     _, cube = qspace_cube(
         kmap, target, points=(slice(raw_y, raw_y + 1), slice(raw_x, raw_x + 1)), overwrite=True, detector=detector
@@ -456,10 +468,11 @@ def figures(
             )
     if len(stores) == 1:
         maps = open_results(stores[0]).load()
+        source = _point_source(stores[0], maps, where, point_frame, kmap) if where is not None else None
         for paths in save_sxdm_figures(maps, out, max_tilt_deg=max_tilt, frames=chosen).values():
             written += paths
-        if where is not None:
-            written += _point_figure(stores[0], maps, where, point_frame, kmap, out)
+        if source is not None and where is not None:
+            written += _point_figure(source, where, point_frame, out)
     for path in written:
         typer.echo(str(path))
 
