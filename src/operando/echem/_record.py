@@ -25,7 +25,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -125,10 +125,11 @@ class EchemMetadata:
 
 
 _CANONICAL_SET = frozenset(CANONICAL_COLUMNS)
+_T = TypeVar("_T")
 _TIME_CHECKED = frozenset({"time_s"})
 
 
-def _once(make: Callable[[], npt.NDArray[Any]]) -> Callable[[], npt.NDArray[Any]]:
+def _once(make: Callable[[], _T]) -> Callable[[], _T]:
     """A zero-argument function that calls ``make`` on its first call only.
 
     Examples
@@ -138,9 +139,9 @@ def _once(make: Callable[[], npt.NDArray[Any]]) -> Callable[[], npt.NDArray[Any]
     >>> f() is f(), len(calls)
     (True, 1)
     """
-    cache: list[npt.NDArray[Any]] = []
+    cache: list[_T] = []
 
-    def value() -> npt.NDArray[Any]:
+    def value() -> _T:
         if not cache:
             cache.append(make())
         return cache[0]
@@ -410,6 +411,7 @@ class EchemRecord:
         extra_units: Mapping[str, str] | None = None,
         sha256_of: bytes | None = None,
         complete_meta: Callable[[EchemMetadata], EchemMetadata] | None = None,
+        time_checked: bool = False,
     ) -> EchemRecord:
         """Assemble a record, deriving the canonical columns the file lacks.
 
@@ -449,6 +451,9 @@ class EchemRecord:
             Adds, on first use of :attr:`meta`, what the reader decodes only then (header
             strings that cannot fail to parse); it must keep ``source``, ``start_time``
             and ``derived`` as given.
+        time_checked : bool, default False
+            True when the reader has already refused a non-finite ``time_s`` (the check
+            is then not made twice).
 
         Returns
         -------
@@ -484,7 +489,7 @@ class EchemRecord:
         if v.shape != (n,):
             raise CorruptFileError(f"column voltage_V has {v.shape[0]} rows, time has {n}", path=where)
         # min/max propagate NaN and inf: two reductions, no mask, on a good file
-        if n and not (math.isfinite(np.minimum.reduce(t)) and math.isfinite(np.maximum.reduce(t))):
+        if n and not time_checked and not (math.isfinite(np.minimum.reduce(t)) and math.isfinite(np.maximum.reduce(t))):
             bad = int(np.flatnonzero(~np.isfinite(t))[0])
             raise CorruptFileError(f"time is not finite at row {bad}", path=where)
         columns: dict[str, Any] = {"time_s": t}

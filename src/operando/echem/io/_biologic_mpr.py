@@ -909,6 +909,7 @@ def _build_record(
         extra_units=layout.units,
         sha256_of=raw,
         complete_meta=complete_meta,
+        time_checked=True,  # finite and within +-2e9 s, above
     )
 
 
