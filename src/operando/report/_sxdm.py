@@ -825,8 +825,9 @@ def project_qspace(
     zero intensity. A q-space grid finer than the detector's sampling (XSOCS's 50 x 100 x
     100 on a small detector) leaves whole lines unhit, which draws as stripes: the two
     remaining axes are merged by the smallest integer factors (up to ``max_factor``, the
-    smallest product first) for which at most ``max_empty`` of the bins are unhit inside
-    the box where the projection exceeds 1 % of its maximum.
+    smallest product first) for which at most ``max_empty`` of the bins of the data's
+    footprint are unhit (the footprint: the hit bins with gaps of up to 4 bins closed, so
+    the edges of the sheared region the rocking scan covers do not count as holes).
 
     Parameters
     ----------
@@ -839,7 +840,7 @@ def project_qspace(
     max_factor : int
         Largest merge factor per axis.
     max_empty : float
-        Largest accepted fraction of unhit bins in the peak's box.
+        Largest accepted fraction of unhit bins in the footprint.
 
     Returns
     -------
@@ -855,6 +856,8 @@ def project_qspace(
     >>> img.shape, cb.tolist(), float(img.max())
     ((4, 2), [0.5, 2.5], 2.0)
     """
+    from scipy import ndimage
+
     c2 = np.asarray(counts, dtype=np.float64).sum(axis=along)
     h2 = np.asarray(hits, dtype=np.float64).sum(axis=along)
     ca, cb = (np.asarray(c, dtype=np.float64) for c in centres)
@@ -874,11 +877,11 @@ def project_qspace(
     for fa, fb in factors:
         if c2.shape[0] // fa < 2 or c2.shape[1] // fb < 2:
             continue
-        cs, hs = merged(fa, fb)
-        ratio = np.where(hs > 0, cs / np.where(hs > 0, hs, 1.0), 0.0)
-        strong = np.argwhere(ratio > 0.01 * ratio.max()) if ratio.max() > 0 else np.argwhere(hs >= 0)
-        (a0, b0), (a1, b1) = strong.min(0), strong.max(0)
-        if (hs[a0 : a1 + 1, b0 : b1 + 1] == 0).mean() <= max_empty:
+        _, hs = merged(fa, fb)
+        hit = hs > 0
+        # the data's footprint with gaps of up to 4 bins closed: its unhit bins are the grid's holes
+        support = ndimage.binary_closing(np.pad(hit, 3), structure=np.ones((5, 5), dtype=bool))[3:-3, 3:-3]
+        if (support & ~hit).sum() <= max_empty * max(int(support.sum()), 1):
             chosen = (fa, fb)
             break
     fa, fb = chosen
