@@ -490,9 +490,10 @@ BackgroundMode = Literal["global", "frame", "none"]
 def survey_rows(row_chunks: tuple[int, ...], n_x: int, survey_points: int | None) -> NDArray[np.intp]:
     """Map rows whose frames are summed to find the region of interest, hot pixels and background.
 
-    Whole blocks of rows (``row_chunks``, the map's chunks along y) are taken, one from the
-    middle of each of equal stretches of the map, until at least ``survey_points`` points
-    are covered.
+    The rows needed for ``survey_points`` points are taken in runs, one from the middle of
+    each of equal stretches of the map, and each run inside one of the map's chunks along
+    y (``row_chunks``): lazy frames are then read a few whole chunks at most, and a chunk
+    of more rows than needed is not read whole by a reader that reads rows (the Bliss one).
 
     Parameters
     ----------
@@ -514,6 +515,8 @@ def survey_rows(row_chunks: tuple[int, ...], n_x: int, survey_points: int | None
     [1, 5, 8]
     >>> survey_rows((2, 2, 2, 2), 5, None).tolist()
     [0, 1, 2, 3, 4, 5, 6, 7]
+    >>> survey_rows((3,) * 6 + (2,), 20, 64).tolist()  # 4 rows: two from each of two chunks
+    [3, 4, 15, 16]
     """
     bounds = np.concatenate([[0], np.cumsum(row_chunks)]).astype(np.intp)
     n_chunks = len(row_chunks)
@@ -521,11 +524,19 @@ def survey_rows(row_chunks: tuple[int, ...], n_x: int, survey_points: int | None
         return np.arange(bounds[-1], dtype=np.intp)
     if survey_points < 1:
         raise ParameterError(f"survey_points must be at least 1, got {survey_points}")
+    rows_needed = int(np.ceil(survey_points / n_x))
     rows_per_chunk = bounds[-1] / n_chunks
-    want = min(n_chunks, max(1, int(np.ceil(survey_points / (n_x * rows_per_chunk)))))
+    want = min(n_chunks, max(1, int(np.ceil(rows_needed / rows_per_chunk))))
     # the middle of each of ``want`` equal stretches of the map (its edges are often empty)
     picked = np.unique(((np.arange(want) + 0.5) * n_chunks / want).astype(np.intp))
-    return np.concatenate([np.arange(bounds[k], bounds[k + 1]) for k in picked]).astype(np.intp)
+    per_chunk = int(np.ceil(rows_needed / len(picked)))
+    runs = []
+    for k in picked:
+        lo, hi = int(bounds[k]), int(bounds[k + 1])
+        take = min(hi - lo, per_chunk)
+        start = lo + (hi - lo - take) // 2  # the middle of the chunk
+        runs.append(np.arange(start, start + take))
+    return np.concatenate(runs).astype(np.intp)
 
 
 def _block_partials(
@@ -775,6 +786,8 @@ def _noise_level(
 ) -> tuple[float, float]:
     """``(level, residual)`` of :func:`_edge_sides`: the survey's background per voxel, and
     what of it the reduction leaves in the net counts."""
+    if background == "global":  # the constant subtracted is the survey's level
+        return constant, 0.0
     try:
         level = global_background(summed, n_points=n_points, roi=roi, valid=valid)
     except ParameterError:  # the box covers every valid voxel: only the subtracted constant is known

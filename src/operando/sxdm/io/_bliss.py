@@ -44,6 +44,7 @@ __all__ = [
     "KMapMetadata",
     "SXDMLayoutError",
     "bliss_frames",
+    "bliss_point_frames",
     "bliss_point_sums",
     "bliss_region_sums",
     "find_image_dataset",
@@ -824,6 +825,34 @@ def _sum_frames(
     return total
 
 
+def bliss_point_frames(meta: KMapMetadata, y: int, x: int) -> NDArray[Any]:
+    """Every rocking angle's frame of one scan point, read directly: ``(angle, det_y, det_x)``
+    in the detector's dtype.
+
+    A lazy frame array reads whole chunks of points (64 points of 1 MB at 516^2) to give one;
+    here each frame is one read of its own chunk.
+
+    Parameters
+    ----------
+    meta : KMapMetadata
+        From :func:`read_bliss_metadata`.
+    y, x : int
+        The point's row and column in the map.
+
+    Returns
+    -------
+    (angle, det_y, det_x) ndarray
+    """
+    ny, nx = meta.map_shape
+    if not (0 <= y < ny and 0 <= x < nx):
+        raise ValueError(f"point ({y}, {x}) outside the {ny} x {nx} map")
+    n = y * nx + x
+    out = np.empty((len(meta.scans), *meta.detector.shape), dtype=_frames_dtype(meta))
+    for a, scan in enumerate(meta.scans):
+        _read_points(str(meta.path), scan.sources, n, n + 1, out=out[a : a + 1])
+    return out
+
+
 def index_frame_sources(meta: KMapMetadata) -> None:
     """Build (and cache) the chunk index of every Lima file of the map, here and now.
 
@@ -1031,6 +1060,10 @@ class BlissSource:
         self._surveys.clear()  # one survey kept: (angle, det_y, det_x) float64 is 64 MB at 30 x 516^2
         self._surveys[key] = summed
         return summed.copy()
+
+    def point_frames(self, y: int, x: int) -> NDArray[Any]:
+        """:func:`bliss_point_frames`: one point's frames at every rocking angle."""
+        return bliss_point_frames(self.meta, y, x)
 
     def region_sums(
         self, roi: Any, angle_sums: Callable[[int, NDArray[Any]], NDArray[np.float64]], *, n_sums: int
