@@ -124,3 +124,102 @@ def test_operando_open_checks_the_kind(demo_stores):
     assert {"sxdm-maps", "mri-layers", "tomo-series", "echem-timeline"} <= kinds
     with pytest.raises(operando.errors.ParameterError, match="not nmr-spectrum"):
         operando.open(demo_stores[0], kind="nmr-spectrum")
+
+
+# -- absolute time beside the seconds (datetime64, UTC) ------------------------------------------
+def _record(start_time=None, timestamp=None, source="/beamline/user/cell.mpt"):
+    from operando.echem import EchemMetadata, EchemRecord
+
+    t = np.arange(0.0, 3600.0, 10.0)
+    meta = EchemMetadata(source=source, sha256="", format="example", start_time=start_time)
+    return EchemRecord.from_columns(
+        time_s=t, voltage_V=3.0 + t / 3600.0, current_mA=np.full(t.size, 0.5), meta=meta, timestamp=timestamp
+    )
+
+
+def test_time_utc_from_the_header_start_time():
+    from datetime import datetime, timedelta, timezone
+
+    from operando.timeline import align, attach_state, place_on_record
+
+    # a header in local time (UTC+2): stored in UTC
+    start = datetime(2026, 3, 2, 11, 0, 0, tzinfo=timezone(timedelta(hours=2)))
+    rec = _record(start_time=start)
+    a, b = np.array([10.0, 100.25, 3000.0]), np.array([20.0, 200.75, 3100.0])
+    tl = align(rec, a, b)
+    expected = np.datetime64("2026-03-02T09:00:00", "ns") + np.round((a + b) / 2 * 1e9).astype("timedelta64[ns]")
+    assert tl["time_utc"].dtype == np.dtype("datetime64[ns]")
+    np.testing.assert_array_equal(tl["time_utc"].values, expected)
+    assert tl["time_utc"].dims == ("frame",) and "time_utc" in tl.coords and "t_mid_s" in tl.coords
+    src = tl["time_utc"].attrs["time_source"]
+    assert src == "cell.mpt: start time in the file header" and "/beamline" not in src
+    assert tl["time_utc"].attrs["time_zone"] == "UTC" and "units" not in tl["time_utc"].attrs
+
+    many = place_on_record(xr.Dataset({"d": ("frame", [1.0, 2.0, 3.0])}), rec, a, b)
+    np.testing.assert_array_equal(many["time_utc"].values, expected)
+    # one measurement at a time (a series' frames), concatenated along frame: the same coordinate
+    ones = [attach_state(xr.Dataset({"d": float(k)}), tl, k) for k in range(3)]
+    np.testing.assert_array_equal(xr.concat(ones, dim="frame")["time_utc"].values, expected)
+    assert ones[0]["time_utc"].attrs["time_source"] == src
+
+
+def test_time_utc_from_row_timestamps_and_never_invented():
+    import pandas as pd
+
+    from operando.timeline import align, place_on_record
+
+    t0 = pd.Timestamp("2026-01-05T22:15:00", tz="UTC")
+    stamps = pd.Series(t0 + pd.to_timedelta(np.arange(0.0, 3600.0, 10.0), unit="s"))
+    tl = align(_record(timestamp=stamps), [600.0], [660.0])
+    assert tl["time_utc"].values[0] == np.datetime64("2026-01-05T22:25:30", "ns")
+    assert tl["time_utc"].attrs["time_source"] == "cell.mpt: absolute timestamps of its rows"
+
+    bare = _record()  # no header time, no timestamps: seconds only
+    assert "time_utc" not in align(bare, [600.0], [660.0]).variables
+    assert "time_utc" not in place_on_record(xr.Dataset({"d": 1.0}), bare, 600.0, 660.0).variables
+
+
+def test_time_utc_round_trips_through_a_store_without_warnings(tmp_path):
+    from datetime import UTC, datetime
+
+    from operando.store import write_results
+    from operando.timeline import place_on_record
+
+    rec = _record(start_time=datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC))
+    a = np.array([0.0, 1234.5, 3000.0])
+    ds = place_on_record(xr.Dataset({"d": ("frame", [1.0, 2.0, 3.0], {"units": "angstrom"})}), rec, a, a + 60.0)
+    path = write_results(ds, tmp_path / "r.zarr")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        back = xr.open_zarr(path)
+        opened = operando.open(path)
+    for got in (back, opened):
+        assert got["time_utc"].dtype == np.dtype("datetime64[ns]")
+        np.testing.assert_array_equal(got["time_utc"].values, ds["time_utc"].values)
+        assert got["time_utc"].attrs["time_source"] == ds["time_utc"].attrs["time_source"]
+        np.testing.assert_allclose(got["echem_t_start_s"].values, a)  # the seconds stay beside it
+
+
+def test_demo_stores_carry_utc_times_only_where_the_record_knows_its_start(demo_stores):
+    from operando import echem
+
+    seen = 0
+    for store in demo_stores:
+        ds = xr.open_zarr(store)
+        if "frame" not in ds.dims or ("echem_t_start_s" not in ds and "t_start_s" not in ds):
+            continue
+        source = ds.attrs.get("echem_source", "")
+        record = echem.read(store.parents[1] / "raw" / "echem" / Path(source).name)
+        if record.start_timestamp is None:
+            assert "time_utc" not in ds.variables, store.name
+            continue
+        assert "time_utc" in ds.coords, store.name
+        prefix = "echem_" if "echem_t_start_s" in ds else ""
+        mid = (ds[f"{prefix}t_start_s"].values + ds[f"{prefix}t_end_s"].values) / 2
+        expected = record.start_timestamp.tz_convert("UTC").tz_localize(None).to_datetime64() + np.round(
+            mid * 1e9
+        ).astype("timedelta64[ns]")
+        np.testing.assert_array_equal(ds["time_utc"].values, expected)
+        assert Path(source).name in ds["time_utc"].attrs["time_source"]
+        seen += 1
+    assert seen >= 2

@@ -17,6 +17,11 @@ Conventions
   charge at mid-time, ``m`` the active mass and ``C_theo`` the theoretical specific
   capacity; ``soc = Q / (m * C_theo)``. Default ``C_theo`` is LiMn1.5Ni0.5O4's
   146.7 mA h/g.
+* Absolute time: when the record knows when it started (a header's start time, or
+  absolute timestamps in its rows), each measurement also gets ``time_utc``, its mid-time
+  as ``datetime64[ns]`` in UTC, a coordinate along ``frame`` beside the seconds; its
+  ``time_source`` attribute says where the absolute time came from. Without one there is
+  no ``time_utc``: an absolute time is never invented.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from operando.errors import CorruptFileError, MissingMetadataError, ParameterErr
 __all__ = [
     "STATE_VARIABLES",
     "LMNO_CAPACITY_mAh_g",
+    "absolute_times",
     "align",
     "attach_state",
     "place_on_record",
@@ -140,6 +146,61 @@ def to_record_seconds(record: EchemRecord, times: Any) -> npt.NDArray[np.float64
     return np.asarray((stamps - origin).dt.total_seconds(), dtype=np.float64)
 
 
+def absolute_times(record: EchemRecord, seconds: npt.ArrayLike) -> xr.Variable | None:
+    """Seconds on the record's time axis as absolute UTC times, when the record knows its start.
+
+    Parameters
+    ----------
+    record : EchemRecord
+        Its start comes from its file's header (``meta.start_time``) or, failing that, from
+        the absolute timestamps of its rows (:attr:`EchemRecord.start_timestamp`).
+    seconds : (M,) array_like
+        Times on the record's ``time_s`` axis, s (NaN gives NaT).
+
+    Returns
+    -------
+    xarray.Variable or None
+        ``("frame", datetime64[ns])``, naive UTC as NumPy and CF hold it, with ``long_name``,
+        ``standard_name = "time"``, ``time_zone = "UTC"`` and ``time_source`` (which file and
+        which field); None when the record has no absolute start (never invented).
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> from operando.echem import EchemMetadata, EchemRecord
+    >>> meta = EchemMetadata(source="/data/cell.mpt", sha256="", format="example",
+    ...                      start_time=datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    >>> rec = EchemRecord.from_columns(time_s=[0.0, 100.0], voltage_V=[3.0, 4.0], current_mA=[1.0, 1.0], meta=meta)
+    >>> v = absolute_times(rec, [50.0, 90.5])
+    >>> v.values.astype(str).tolist(), v.attrs["time_source"]
+    (['2026-03-02T09:00:50.000000000', '2026-03-02T09:01:30.500000000'], 'cell.mpt: start time in the file header')
+    >>> meta = EchemMetadata(source="cell.csv", sha256="", format="example")
+    >>> absolute_times(EchemRecord.from_columns(time_s=[0.0, 1.0], voltage_V=[3.0, 3.0], current_mA=[0.0, 0.0],
+    ...                                         meta=meta), [0.5]) is None
+    True
+    """
+    origin = record.start_timestamp
+    if origin is None:
+        return None
+    secs = np.atleast_1d(np.asarray(seconds, dtype=np.float64))
+    ok = np.isfinite(secs)
+    ns = np.int64(origin.tz_convert("UTC").value) + np.round(np.where(ok, secs, 0.0) * 1e9).astype(np.int64)
+    stamps = ns.view("datetime64[ns]").copy()
+    stamps[~ok] = np.datetime64("NaT")
+    name = (record.meta.source or "the echem record").replace("\\", "/").rsplit("/", 1)[-1]
+    how = "start time in the file header" if record.meta.start_time is not None else "absolute timestamps of its rows"
+    return xr.Variable(
+        "frame",
+        stamps,
+        {
+            "long_name": "measurement mid-time (UTC)",
+            "standard_name": "time",
+            "time_zone": "UTC",
+            "time_source": f"{name}: {how}",
+        },
+    )
+
+
 def align(
     record: EchemRecord,
     start: Sequence[Any] | npt.ArrayLike,
@@ -179,6 +240,8 @@ def align(
         ``current_mean_mA``, ``charge_mAh``, ``charge_mean_mAh``,
         ``specific_capacity_mAh_g``, ``x_li``, ``soc``, ``half_cycle`` (int, -1 outside),
         ``label`` (str), ``in_record`` (bool). Units in each variable's ``attrs``.
+        Coordinates ``t_mid_s`` and, when the record knows its absolute start,
+        ``time_utc`` (:func:`absolute_times`).
 
     Raises
     ------
@@ -258,6 +321,9 @@ def align(
             "x0": float(x0),
         },
     )
+    utc = absolute_times(record, mid)
+    if utc is not None:
+        ds = ds.assign_coords(time_utc=utc)
     return ds
 
 
@@ -299,9 +365,11 @@ def attach_state(result: xr.Dataset, timeline: xr.Dataset, frame: int = 0) -> xr
         A new dataset; ``result`` is not modified.
     """
     row = timeline.isel(frame=frame)
-    return result.assign(
-        {f"echem_{name}": row[name].drop_vars(["frame", "t_mid_s"]) for name in STATE_VARIABLES}
-    ).assign_attrs(
+    extra = [c for c in ("frame", "t_mid_s", "time_utc") if c in row.coords]
+    out = result.assign({f"echem_{name}": row[name].drop_vars(extra) for name in STATE_VARIABLES})
+    if "time_utc" in timeline.coords:  # a scalar coordinate: concatenated along frame it lies along frame
+        out = out.assign_coords(time_utc=xr.Variable((), row["time_utc"].values, dict(timeline["time_utc"].attrs)))
+    return out.assign_attrs(
         echem_source=timeline.attrs.get("echem_source", ""), echem_sha256=timeline.attrs.get("echem_sha256", "")
     )
 
@@ -369,6 +437,9 @@ def place_on_record(
     if result.sizes.get(dim) != starts.size:
         raise ParameterError(f"{starts.size} measurement windows for {result.sizes.get(dim, 0)} entries along {dim!r}")
     new = {f"echem_{name}": (dim, timeline[name].values, dict(timeline[name].attrs)) for name in STATE_VARIABLES}
-    return result.assign(new).assign_attrs(
+    out = result.assign(new)
+    if "time_utc" in timeline.coords:
+        out = out.assign_coords(time_utc=(dim, timeline["time_utc"].values, dict(timeline["time_utc"].attrs)))
+    return out.assign_attrs(
         echem_source=timeline.attrs.get("echem_source", ""), echem_sha256=timeline.attrs.get("echem_sha256", "")
     )
