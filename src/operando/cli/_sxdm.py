@@ -318,11 +318,14 @@ def _point_source(
     from operando.errors import ParameterError
     from operando.report import select_frames
 
-    one = select_frames(maps, [frame]).isel(frame=0)
+    try:
+        one = select_frames(maps, [frame]).isel(frame=0)
+    except ParameterError as err:
+        raise ParameterError(f"--point-frame: {err}", path=store) from None
     ny, nx = one.sizes["y"], one.sizes["x"]
     y, x = point
     if not (0 <= y < ny and 0 <= x < nx):
-        raise ParameterError(f"--point {y},{x} is outside the {ny} x {nx} maps of {store}", path=store)
+        raise ParameterError(f"--point {y},{x} is outside the {ny} x {nx} maps", path=store)
     raw_y, raw_x, moved = y, x, ""
     if "frame" in maps.dims:
         if kmap is None:
@@ -331,7 +334,7 @@ def _point_source(
         k = frame % maps.sizes["frame"]
         if k < len(resampled) and resampled[k]:
             raise ParameterError(
-                f"map {k} of {store} was resampled onto another grid: its scan points are not the store's", path=store
+                f"map {k} was resampled onto another grid: its scan points are not the store's", path=store
             )
         if "shift_y" in one and bool(one.get("registered", True)):
             # the map at p - shift showed what the reference shows at p (pipelines.sxdm.align_series)
@@ -340,7 +343,7 @@ def _point_source(
     elif kmap is None and "source" in maps.attrs:
         kmap = Path(str(maps.attrs["source"]))
     if kmap is None or not kmap.is_file():
-        raise ParameterError(f"the raw K-map of {store} is not found ({kmap}); give it with --kmap", path=store)
+        raise ParameterError(f"the raw K-map of the store is not found ({kmap}); give it with --kmap", path=store)
     if not (0 <= raw_y < ny and 0 <= raw_x < nx):
         raise ParameterError(f"--point {y},{x} falls outside the raw map {kmap} once registered", path=store)
     params = json.loads(str(maps.attrs.get("operando_parameters", "{}")))
@@ -430,6 +433,7 @@ def figures(
         plot_misorientation_population,
         save_figure,
         save_sxdm_figures,
+        select_frames,
     )
     from operando.store import open_results
 
@@ -468,6 +472,11 @@ def figures(
             )
     if len(stores) == 1:
         maps = open_results(stores[0]).load()
+        if chosen is not None:
+            try:
+                select_frames(maps, chosen)
+            except ParameterError as err:
+                raise ParameterError(f"--frames: {err}", path=stores[0]) from None
         source = _point_source(stores[0], maps, where, point_frame, kmap) if where is not None else None
         for paths in save_sxdm_figures(maps, out, max_tilt_deg=max_tilt, frames=chosen).values():
             written += paths
