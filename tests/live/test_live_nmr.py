@@ -201,3 +201,38 @@ def test_real_topspin_and_xwin_folders_are_followed(rel, end_utc, real_file, tmp
         xr.testing.assert_equal(
             batch[name].reset_coords(drop=True), live[name].isel(frame=0, drop=True).reset_coords(drop=True)
         )
+
+
+def test_the_watch_loop_takes_an_experiment_when_topspin_ends_it(series, tmp_path):
+    """acqus first, then the fid, then the audit trail: the store gets the experiment only after the last."""
+    import threading
+    import time
+
+    folders, _, csv = series
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    store = tmp_path / "res" / "nmr_spectra.zarr"
+    w = Watch(raw, tmp_path / "res", echem=csv, options={"nmr": {"require_audit": True}}, settle_s=0.3,
+              report=False)  # fmt: skip
+    stop = threading.Event()
+    loop = threading.Thread(target=w.run, kwargs={"stop": stop}, daemon=True)
+    loop.start()
+    exp = raw / "cell" / "10"
+    try:
+        exp.mkdir(parents=True)
+        shutil.copyfile(folders[0] / "acqus", exp / "acqus")  # zg started
+        time.sleep(1.5)
+        fid = (folders[0] / "fid").read_bytes()
+        (exp / "fid").write_bytes(fid[: len(fid) // 3])
+        time.sleep(1.0)
+        (exp / "fid").write_bytes(fid)  # every scan in; TopSpin has not closed the acquisition yet
+        time.sleep(2.0)
+        assert not store.exists() and w.pending()
+        shutil.copyfile(folders[0] / "audita.txt", exp / "audita.txt")
+        t0 = time.monotonic()
+        while not store.exists() and time.monotonic() - t0 < 60:
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        loop.join(timeout=60)
+    assert open_results(store).sizes["frame"] == 1 and not w.pending() and w.errors == {}
