@@ -87,6 +87,14 @@ def line_integral(
     recorded recycle delay ``D1``) also by :func:`operando.nmr.signal_factor`. Integrals of
     the 6Li and 7Li spectra of one sample are then comparable.
 
+    Under MAS, when the centre band stands 10 sigma above the noise, it is the window sum
+    plus its own wings beyond the window, and each sideband is the amplitude of the centre
+    band's fitted shape over a quadratic baseline in its window
+    (:func:`operando.nmr.sideband_area`; the windows cut to the midpoint between this
+    species' sideband train and the other species'): a strong neighbour's wings and
+    sidebands are not counted. A weaker centre band falls back to plain window sums (with
+    the tainted-window checks).
+
     Parameters
     ----------
     fid : NMRFID
@@ -119,7 +127,8 @@ def line_integral(
         without a clean mirror, left out and warned).
     sideband_orders : int, optional
         Highest sideband order summed; default the highest whose ``+k`` and ``-k`` windows
-        hold more than 3 noise sigmas together (:func:`sideband_windows` lists them all).
+        (fitted areas, or window sums) hold more than 3 sigma together
+        (:func:`sideband_windows` lists them all).
 
     Returns
     -------
