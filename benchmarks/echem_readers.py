@@ -28,10 +28,12 @@ round starting with the next reader), one read at a time, as many reads as fill 
 (the mean of a batch would time the allocator: 230 kB freed and mapped again per read, 50 us
 becoming 200-300 us for galvani and ours alike). The ratio is ``fastest rival / ours`` (>=
 1: ours is as fast or faster), given for our format reader (the like of a rival, which is
-told the format) and for ``echem.read``. The machine may be shared: run it twice. Peak
-memory is tracemalloc's peak of Python and NumPy allocations during one read (allocations
-inside Rust/C libraries such as polars are not seen by it). The row count of every rival is
-checked against ours.
+told the format) and for ``echem.read``, and as the ratio of the best CPU times of the
+format reader (this process's threads and its subprocesses, from os.times(): steadier than
+wall time when other work shares the machine, but counted in 10 ms ticks, so it says little
+below 50 ms). The machine may be shared: run it twice. Peak memory is tracemalloc's peak of
+Python and NumPy allocations during one read (allocations inside Rust/C libraries such as
+polars are not seen by it). The row count of every rival is checked against ours.
 Readers that are not installed are listed as such; ``pip install galvani fastnda
 access-parser gamry-parser yadg`` installs them all.
 """
@@ -223,16 +225,24 @@ def batch_size(reader: Reader, path: Path, target_s: float = 0.01) -> int:
     return int(min(max(target_s / max(once, 1e-7), fewest), 200))
 
 
-def best_of_batch(reader: Reader, path: Path, k: int) -> tuple[float, int]:
-    """Best wall time of ``k`` single reads in a row (library warnings silenced) and the rows read."""
-    best, rows = float("inf"), -1
+def cpu_s() -> float:
+    """CPU seconds of this process and its finished children (all threads, subprocesses)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def best_of_batch(reader: Reader, path: Path, k: int) -> tuple[float, float, int]:
+    """Best wall and best CPU time of ``k`` single reads in a row (library warnings
+    silenced) and the rows read."""
+    best, best_cpu, rows = float("inf"), float("inf"), -1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for _ in range(k):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), cpu_s()
             rows = reader(path)
             best = min(best, time.perf_counter() - start)
-    return best, rows
+            best_cpu = min(best_cpu, cpu_s() - start_cpu)
+    return best, best_cpu, rows
 
 
 def peak_mib(reader: Reader, path: Path) -> float:
@@ -273,18 +283,20 @@ def bench(fmt: str, path: Path, repeat: int) -> list[dict[str, Any]]:
             }
             del readers[name]
     best: dict[str, float] = dict.fromkeys(readers, float("inf"))
+    best_cpu: dict[str, float] = dict.fromkeys(readers, float("inf"))
     counts: dict[str, int] = {}
     order = list(readers.items())
     for r in range(repeat):  # each round starts with the next reader: none always follows the slowest
         for name, reader in order[r % len(order) :] + order[: r % len(order)]:
-            t, counts[name] = best_of_batch(reader, path, batches[name])
-            best[name] = min(best[name], t)
+            t, c, counts[name] = best_of_batch(reader, path, batches[name])
+            best[name], best_cpu[name] = min(best[name], t), min(best_cpu[name], c)
     n = counts["operando reader"]
     for name, reader in readers.items():
         note = "" if counts[name] == n else f"rows differ: {counts[name]} vs ours {n}"
         rows[name] = {
             "reader": name,
             "time_s": best[name],
+            "cpu_s": best_cpu[name],
             "rows": counts[name],
             "peak_MiB": peak_mib(reader, path),
             "note": note,
@@ -330,21 +342,29 @@ def main(argv: list[str] | None = None) -> int:
         rows = bench(fmt, path, args.repeat)
         for r in rows:
             t = "-" if r["time_s"] is None else f"{r['time_s'] * 1e3:10.2f} ms"
+            c = "-" if r.get("cpu_s") is None else f"{r['cpu_s'] * 1e3:.0f} ms"
             m = "-" if r["peak_MiB"] is None else f"{r['peak_MiB']:7.1f} MiB"
             n = "-" if r["rows"] is None else str(r["rows"])
-            print(f"  {r['reader']:14s} {t:>14s}  peak {m:>11s}  rows {n:>8s}  {r['note']}")
+            print(f"  {r['reader']:14s} {t:>14s}  cpu {c:>8s}  peak {m:>11s}  rows {n:>8s}  {r['note']}")
         timed = [r for r in rows[2:] if r["time_s"] is not None and not r["note"]]
         if timed:
             fastest = min(timed, key=lambda r: r["time_s"])
-            ratios = (fastest["time_s"] / rows[0]["time_s"], fastest["time_s"] / rows[1]["time_s"])
+            ratios = (
+                fastest["time_s"] / rows[0]["time_s"],
+                fastest["time_s"] / rows[1]["time_s"],
+                fastest["cpu_s"] / max(rows[0]["cpu_s"], 1e-9),
+            )
             summary.append((label, fastest["reader"], rows[0]["time_s"], fastest["time_s"], *ratios))
-            for label, ratio in zip(("reader", "read()"), ratios, strict=True):
+            for what, ratio in zip(("reader", "read()", "reader CPU"), ratios, strict=True):
                 verdict = "ours faster or equal" if ratio >= 1 else "ours slower"
-                print(f"  ratio {fastest['reader']}/operando {label} = {ratio:.2f} ({verdict})")
+                print(f"  ratio {fastest['reader']}/operando {what} = {ratio:.2f} ({verdict})")
     print("\nratio >= 1: ours as fast or faster")
-    print("format       fastest rival    ours (reader)     rival   ratio reader  ratio read()")
-    for fmt, name, t_ours, t_rival, r_reader, r_read in summary:
-        print(f"{fmt:12s} {name:16s} {t_ours * 1e3:10.3f} ms {t_rival * 1e3:10.3f} ms {r_reader:8.2f} {r_read:12.2f}")
+    print("format       fastest rival    ours (reader)     rival   ratio reader  ratio read()  ratio CPU")
+    for fmt, name, t_ours, t_rival, r_reader, r_read, r_cpu in summary:
+        print(
+            f"{fmt:12s} {name:16s} {t_ours * 1e3:10.3f} ms {t_rival * 1e3:10.3f} ms "
+            f"{r_reader:8.2f} {r_read:12.2f} {r_cpu:10.2f}"
+        )
     tmp.cleanup()
     return 0
 

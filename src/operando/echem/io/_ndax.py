@@ -27,7 +27,9 @@ reason, and the caller falls back to fastnda.
 from __future__ import annotations
 
 import functools
+import io
 import re
+import struct
 import zipfile
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -155,6 +157,13 @@ _PER_10000_F4 = np.float32(1 / 10000)
 _LABELS = np.array([STEP_TYPES.get(code) for code in range(256)], dtype=object)
 
 
+_isal: Any
+try:  # ISA-L's inflate (a fastnda dependency), used directly: zlib itself is left alone
+    from isal import isal_zlib as _isal
+except ImportError:  # pragma: no cover - zipfile's zlib then
+    _isal = None
+
+_CAPACITIES = ("charge", "discharge", "charge_e", "discharge_e")
 _MAIN_MEMBERS = ("data.ndc", "data_runInfo.ndc", "data_step.ndc")
 
 
@@ -323,7 +332,7 @@ def _repeated_sums(step: npt.NDArray[np.float64], lengths: npt.NDArray[np.int64]
     for k in range(1, width):  # one column per row of the longest run: about 60 in real files
         table[:, k] = table[:, k - 1] + distinct
     since = np.arange(n) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return table[np.repeat(which.reshape(-1), lengths), since]
+    return table.ravel()[np.repeat(which.reshape(-1) * width, lengths) + since]
 
 
 def _count_changes(values: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
@@ -334,8 +343,31 @@ def _count_changes(values: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
 
 
 def _member(zf: zipfile.ZipFile, name: str, source: str) -> bytes:
-    """One member's bytes; a member that does not extract (bad CRC, zlib error) is one error."""
+    """One member's bytes; a member that does not extract (bad CRC, zlib error) is one error.
+
+    A deflated member of an archive held in memory is inflated by ISA-L when python-isal
+    is installed (fastnda's dependency; 2-3x zlib's speed: 2 MB of data.ndc is half of a
+    read), its length and CRC-32 checked as zipfile checks them; otherwise by zipfile.
+    """
     try:
+        info = zf.getinfo(name)
+        if _isal is not None and info.compress_type == zipfile.ZIP_DEFLATED and not info.flag_bits & 0x1:
+            fp = zf.fp
+            if isinstance(fp, io.BytesIO):
+                with fp.getbuffer() as raw:
+                    start = info.header_offset
+                    if bytes(raw[start : start + 4]) != b"PK\x03\x04":
+                        raise zipfile.BadZipFile(f"no local header at offset {start}")
+                    name_len, extra_len = struct.unpack_from("<HH", raw, start + 26)
+                    begin = start + 30 + name_len + extra_len
+                    out = bytes(
+                        _isal.decompress(
+                            raw[begin : begin + info.compress_size], wbits=-15, bufsize=info.file_size or 1
+                        )
+                    )
+                if len(out) != info.file_size or _isal.crc32(out) != info.CRC:
+                    raise zipfile.BadZipFile(f"Bad CRC-32 or length for file {name!r}")
+                return out
         return zf.read(name)
     except Exception as exc:  # BadZipFile, zlib.error, OSError, EOFError...: all damage
         raise CorruptFileError(f"member {name} cannot be extracted ({type(exc).__name__}: {exc})", path=source) from exc
@@ -439,8 +471,8 @@ class NdaxColumns(NamedTuple):
         ``index, voltage_V, current_mA, unix_time_s, step_time_s, total_time_s,
         cycle_count, step_count, step_index, step_type`` (object labels),
         ``capacity_mAh, energy_mWh`` and the auxiliary columns, as fastnda names and
-        types them; ``index, step_time_s, step_type, energy_mWh`` are functions (made
-        on first use: nothing else is built from them).
+        types them; all but ``voltage_V, current_mA, unix_time_s, total_time_s`` are
+        functions (made on first use, once).
     notes : list of str
         Warnings about the data (negative Unix-time jumps, pulse steps), as fastnda words them.
     step_types : list of str
@@ -554,7 +586,9 @@ def _assemble(
     starts = np.flatnonzero(has)
     lengths = np.diff(np.append(starts, n))
     source_rows = where[starts]
-    ff = {k: np.repeat(v[source_rows], lengths) for k, v in run.items() if k != "index"}
+    ff = {k: np.repeat(run[k][source_rows], lengths) for k in ("step_time_s", "unix_time_s", "dt")}
+    # capacities: |value| as float64 per run, then repeated (one pass over the rows, not three)
+    held = {k: np.repeat(np.abs(run[k][source_rows]).astype(np.float64), lengths) for k in _CAPACITIES}
     gap = (~has).astype(np.float64)
     dt = ff["dt"]
     i64 = current.astype(np.float64)
@@ -570,10 +604,10 @@ def _assemble(
     step_time = ff["step_time_s"] + cdt
     unix = ff["unix_time_s"] + cdt
     # (np.maximum/np.minimum: the clip of fastnda, without np.clip's overhead)
-    charge = np.abs(ff["charge"]).astype(np.float64) + np.maximum(inc_q, 0.0)
-    discharge = np.abs(ff["discharge"]).astype(np.float64) - np.minimum(inc_q, 0.0)
-    charge_e = np.abs(ff["charge_e"]).astype(np.float64) + np.maximum(inc_e, 0.0)
-    discharge_e = np.abs(ff["discharge_e"]).astype(np.float64) - np.minimum(inc_e, 0.0)
+    charge = held["charge"] + np.maximum(inc_q, 0.0)
+    discharge = held["discharge"] - np.minimum(inc_q, 0.0)
+    charge_e = held["charge_e"] + np.maximum(inc_e, 0.0)
+    discharge_e = held["discharge_e"] - np.minimum(inc_e, 0.0)
     notes = []
     if np.any(unix[1:] < unix[:-1]):
         notes.append(
@@ -583,11 +617,13 @@ def _assemble(
 
     steps, _ = ndc_fields(step_buf, _STEP_6 if version == 14 else _STEP_16, "data_step.ndc", source)
     n_steps = steps["step_type"].shape[0]
-    step_count = ff["step_count"]
-    # the rows of one step counter are a run: step columns are made per run and repeated
-    run_starts = np.flatnonzero(np.concatenate([[True], step_count[1:] != step_count[:-1]]))
+    # the step counter changes only at runInfo rows: the rows of one counter value are a
+    # run of runInfo runs, and the step columns are made per run and repeated
+    counter = run["step_count"][source_rows]
+    change = np.flatnonzero(np.concatenate([[True], counter[1:] != counter[:-1]]))
+    run_starts = starts[change]
     run_lengths = np.diff(np.append(run_starts, n))
-    at = step_count[run_starts] - 1
+    at = counter[change] - 1
     if n_steps == 0 or at.min() < 0 or at.max() >= n_steps:
         raise _NotOurs("step counter outside the step table")
     run_type = steps["step_type"][at].astype(np.int64)
@@ -599,11 +635,11 @@ def _assemble(
     run_cycle = _cycles(run_type, steps["cycle"][at].astype(np.int64) + 1, cycle_mode)
 
     # total time: step time plus the longest step time of every earlier step
-    if np.all(step_count[1:] >= step_count[:-1]):
+    if np.all(counter[1:] >= counter[:-1]):
         longest = np.maximum.reduceat(step_time, run_starts)
         inverse = np.repeat(np.arange(run_starts.shape[0]), run_lengths)
     else:
-        _, inverse = np.unique(step_count, return_inverse=True)
+        _, inverse = np.unique(np.repeat(counter, lengths), return_inverse=True)
         longest = np.full(int(inverse.max()) + 1, -np.inf)
         np.maximum.at(longest, inverse, step_time)
     before = np.cumsum(np.concatenate([[0.0], longest[:-1]]))
@@ -617,11 +653,13 @@ def _assemble(
         "unix_time_s": np.round(unix, 6),
         "step_time_s": functools.partial(np.round, step_time, 6),
         "total_time_s": np.round(total, 6),
-        "cycle_count": np.repeat(run_cycle.astype(np.uint32), run_lengths),
-        "step_count": step_count.astype(np.uint32),
-        "step_index": np.repeat(steps["step_index"][at].astype(np.uint32), run_lengths),
+        "cycle_count": functools.cache(functools.partial(np.repeat, run_cycle.astype(np.uint32), run_lengths)),
+        "step_count": functools.cache(functools.partial(np.repeat, counter.astype(np.uint32), lengths)),
+        "step_index": functools.cache(
+            functools.partial(np.repeat, steps["step_index"][at].astype(np.uint32), run_lengths)
+        ),
         "step_type": functools.partial(np.repeat, _LABELS[run_type], run_lengths),
-        "capacity_mAh": (charge - discharge).astype(np.float32),
+        "capacity_mAh": functools.cache(functools.partial(_float32_difference, charge, discharge)),
         "energy_mWh": functools.partial(_float32_difference, charge_e, discharge_e),
     }
     for future in side:

@@ -149,6 +149,18 @@ def _distinct_in_order(frame: Any, name: str, values: npt.NDArray[Any]) -> list[
         return list(pd.unique(values))
 
 
+def _made(values: Any) -> npt.NDArray[Any]:
+    """A column, made now when the reader left it as a function (made on first use)."""
+    return values() if callable(values) else values
+
+
+def _int64(values: Any) -> Any:
+    """An index column as int64, now, or on first use when the reader made it lazy."""
+    if callable(values):
+        return lambda: values().astype(np.int64)
+    return values.astype(np.int64)
+
+
 def _utc_times(unix_s: npt.NDArray[np.float64]) -> pd.Series:
     """Unix seconds as a UTC datetime64[ns] Series, by whole nanoseconds in NumPy
     (``pd.to_datetime(unit="s")`` cost 0.26 s on 250 000 rows)."""
@@ -348,7 +360,7 @@ def _record_from_columns(
             )
     for name in ("cycle_count", "step_index", "step_count"):
         values = cols.get(name)
-        if values is not None and values.dtype.kind == "f" and not np.isfinite(values).all():
+        if values is not None and not callable(values) and values.dtype.kind == "f" and not np.isfinite(values).all():
             # fastnda leaves rows it cannot place in a step empty (a damaged runInfo or step member)
             row = int(np.flatnonzero(~np.isfinite(values))[0])
             raise CorruptFileError(f"record {row}: no {name} (the step records do not cover it)", path=source)
@@ -357,7 +369,7 @@ def _record_from_columns(
     charge = None
     if "capacity_mAh" in cols and step_count is not None:
         capacity, counts = cols["capacity_mAh"], step_count
-        charge = lambda: _cumulative_charge(capacity, counts)  # noqa: E731 - computed when first used
+        charge = lambda: _cumulative_charge(_made(capacity), _made(counts))  # noqa: E731 - computed when first used
         extra_meta["charge_mAh"] = "running sum of Neware's per-step capacity (charge - discharge)"
     if noise:
         extra_meta["reader_warnings"] = " | ".join(dict.fromkeys(noise))
@@ -381,8 +393,8 @@ def _record_from_columns(
         charge_mAh=charge,
         timestamp=timestamp,
         sha256_of=raw,
-        cycle=cols["cycle_count"].astype(np.int64) if "cycle_count" in cols else None,
-        step=step_index.astype(np.int64) if step_index is not None else None,
+        cycle=_int64(cols["cycle_count"]) if "cycle_count" in cols else None,
+        step=_int64(step_index) if step_index is not None else None,
         meta=md,
         extra=extra,
         extra_units=units,
