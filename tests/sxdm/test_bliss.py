@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -347,3 +348,43 @@ def test_region_sums_reduced_while_read_equal_the_region_frames(small_kmap):
     with dask.config.set(scheduler="synchronous"), single_threaded_blas():
         for name in chunked:
             np.testing.assert_array_equal(fused[name].compute(), chunked[name].compute())
+
+
+def test_point_frames_are_the_points_frames(small_kmap):
+    """BlissSource.point_frames reads one point's frames at every angle, equal to the lazy array's
+    (across Lima file boundaries: 20 frames per file); a point outside the map is refused."""
+    from operando.sxdm import open_kmap
+
+    _, master = small_kmap
+    source = open_kmap(master)
+    for y, x in [(0, 0), (2, 3), (5, 7)]:  # points 0, 19/20 (a file boundary) and the last
+        np.testing.assert_array_equal(source.point_frames(y, x), np.asarray(source.frames[:, y, x]))
+    with pytest.raises(ValueError, match="outside the 6 x 8 map"):
+        source.point_frames(6, 0)
+
+
+def test_the_map_is_surveyed_once(small_kmap, monkeypatch):
+    """The reduction and the two-phase survey ask for the same rows: their frames are summed once
+    (the source keeps the sums), and the copy returned can be changed without changing it."""
+    from operando.sxdm.io import _bliss
+
+    _, master = small_kmap
+    calls = []
+    original = _bliss.bliss_point_sums
+
+    def counted(meta, rows, **kw):
+        calls.append(tuple(rows))
+        return original(meta, rows, **kw)
+
+    monkeypatch.setattr(_bliss, "bliss_point_sums", counted)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the small map's radial peaks near its |Q| range
+        maps, _ = process_kmap(master, phases="on")
+    assert len(calls) == 1 and bool(maps["phases_decomposed"])
+    from operando.sxdm import open_kmap
+
+    source = open_kmap(master)
+    rows = np.array([1, 2])
+    first = source.survey(rows)
+    first[:] = -1.0
+    assert (source.survey(rows) >= 0).all() and len(calls) == 2
