@@ -186,8 +186,19 @@ def test_time_utc_round_trips_through_a_store_without_warnings(tmp_path):
     from operando.timeline import place_on_record
 
     rec = _record(start_time=datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC))
-    a = np.array([0.0, 1234.5, 3000.0])
+    # scans one hour apart, 12 min 30 s after the start, stored one by one and then together (as a
+    # series does): each frame store's own unit ('days since' its time) cannot hold the series as
+    # integers, and xarray warns on the write unless the store encodes absolute times itself
+    a = np.array([720.0, 720.0 + 3600.0, 720.0 + 7200.0])
     ds = place_on_record(xr.Dataset({"d": ("frame", [1.0, 2.0, 3.0], {"units": "angstrom"})}), rec, a, a + 60.0)
+    frames = [
+        xr.open_zarr(
+            write_results(place_on_record(xr.Dataset({"d": 1.0 + k}), rec, v, v + 60.0), tmp_path / f"{k}.zarr")
+        )
+        for k, v in enumerate(a)
+    ]
+    series = write_results(xr.concat(frames, dim="frame"), tmp_path / "series.zarr")
+    np.testing.assert_array_equal(xr.open_zarr(series)["time_utc"].values, ds["time_utc"].values)
     path = write_results(ds, tmp_path / "r.zarr")
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -462,7 +462,14 @@ def _zarr_ready(ds: xr.Dataset) -> xr.Dataset:
             out[name] = new
         else:
             out.variables[name].attrs = attrs
+        if var.dtype.kind == "M":
+            out.variables[name].encoding.update(_TIME_ENCODING)
     return out
+
+
+# Absolute times (``time_utc``) as CF integer nanoseconds since the epoch: exact, and no xarray
+# guess of a coarser unit that it then cannot fill with integers (a warning on every write).
+_TIME_ENCODING = {"units": "nanoseconds since 1970-01-01", "calendar": "proleptic_gregorian", "dtype": "int64"}
 
 
 def _to_zarr(ds: xr.Dataset, path: Path) -> None:
