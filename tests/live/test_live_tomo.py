@@ -150,6 +150,28 @@ def test_an_undated_scan_is_refused_alone_when_placing_on_a_record(staged, tmp_p
     assert open_results(tmp_path / "res" / "tomo_series.zarr").sizes["frame"] == 1
 
 
+def test_a_scan_whose_projections_are_not_all_written_is_left_alone(staged, tmp_path):
+    """The writer made the projection stack at full size and paused half-way (longer than the settle time)."""
+    scans, _ = staged
+    raw = tmp_path / "raw"
+    (raw / "tomo").mkdir(parents=True)
+    scan = raw / "tomo" / "s.h5"
+    with h5py.File(scans[0], "r") as src, h5py.File(scan, "w") as dst:
+        for name in ("exchange/theta", "exchange/data_white", "exchange/data_dark", "measurement", "process"):
+            src.copy(src[name], dst, name)
+        dst["implements"] = src["implements"][()]
+        data = src["exchange/data"]
+        out = dst.create_dataset("exchange/data", shape=data.shape, dtype=data.dtype, chunks=data.chunks)
+        out.attrs.update(dict(data.attrs))
+        out[: data.shape[0] // 2] = data[: data.shape[0] // 2]
+    w = Watch(raw, tmp_path / "res", options={"tomo": {"center": CENTER, "keep_volumes": False}}, settle_s=0.0,
+              report=False)  # fmt: skip
+    assert w.step() == [] and w.pending()  # opens cleanly, yet half of its projections are still zeros on disk
+    with h5py.File(scans[0], "r") as src, h5py.File(scan, "r+") as dst:
+        dst["exchange/data"][...] = src["exchange/data"][...]
+    assert [e.what for e in w.step()] == ["added"]
+
+
 def test_finished_scans_are_never_opened_again(staged, tmp_path, monkeypatch):
     scans, _ = staged
     raw = tmp_path / "raw"
@@ -448,3 +470,21 @@ def test_demo_live_writes_a_tomography_beamtime_and_says_how_to_follow_it(tmp_pa
     for bad in (["--experiment", "mri"], ["--experiment", "tomo", "--maps", "13"]):
         r = subprocess.run([exe, "demo", "--live", str(tmp_path / "x"), *bad], capture_output=True, text=True)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("rel", ["tomo/tomopy/tooth.h5", "tomo/httomo_k11_diad/k11-18014.nxs"])
+def test_real_scans_are_recognised_and_complete(rel, real_file, tmp_path):
+    """A beamline's DXchange and NXtomo files (the NXtomo's frames in external files beside it) count as finished."""
+    path = real_file(rel)
+    for extra in sorted(path.parent.rglob("*.h5")) if path.suffix == ".nxs" else []:
+        real_file(str(extra.relative_to(path.parents[len(Path(rel).parts) - 1])))
+    raw = tmp_path / "raw"
+    shutil.copytree(path.parent, raw / "scan")
+    copied = raw / "scan" / path.name
+    from operando.formats import detect
+    from operando.live import LIVE_KINDS
+
+    assert detect(copied).name in LIVE_KINDS["tomo"].formats
+    state = LIVE_KINDS["tomo"].complete(copied, {})
+    assert state.done, state.reason

@@ -61,7 +61,8 @@ def watch_command(
 
     Bliss K-maps once every scan has ended, as `operando sxdm series` (OUT/sxdm_maps.zarr).
 
-    DXchange/NeXus scans once the file opens and stopped growing, as `operando tomo series` (OUT/tomo_series.zarr).
+    DXchange/NeXus scans once every projection is written and the file stopped growing, as `tomo series`
+    (OUT/tomo_series.zarr).
 
     TopSpin folders once the fid holds TD points and audita.txt the end, as `nmr process` (OUT/nmr_spectra.zarr).
 

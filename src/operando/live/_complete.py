@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Completion", "bliss_complete", "file_signature", "hdf5_complete", "topspin_complete"]
+__all__ = ["Completion", "bliss_complete", "file_signature", "hdf5_complete", "projections_written", "topspin_complete"]
 
 
 @dataclass(frozen=True)
@@ -212,3 +212,65 @@ def topspin_complete(folder: Path, *, require_audit: bool = False) -> Completion
     procs = folder / "pdata" / "1" / "procs"
     files = (acqus, data, *((audit,) if audit.is_file() else ()), *others, *((procs,) if procs.is_file() else ()))
     return Completion(True, "", files)
+
+
+def _unwritten(ds: Any) -> str | None:
+    """Why a chunked image stack is not all written yet (chunks HDF5 has not allocated), or None."""
+    import math
+
+    if ds.chunks is None or getattr(ds, "is_virtual", False) or ds.ndim < 3 or ds.size == 0:
+        return None
+    need = math.prod(math.ceil(n / c) for n, c in zip(ds.shape, ds.chunks, strict=True))
+    have = ds.id.get_num_chunks()
+    return f"{ds.name}: {have} of {need} chunks written" if have < need else None
+
+
+def projections_written(path: Path) -> Completion:
+    """Whether every image stack of a tomography file is written, and the file opens cleanly.
+
+    A tomography writer often creates its projection dataset at full size first and fills
+    it frame by frame: a file that opens is not yet a finished scan. Every chunked stack of
+    three or more dimensions (projections, flats, darks) must have all its chunks
+    allocated (HDF5's own count, no data read); contiguous and virtual datasets are taken
+    as they are. "Stopped growing" is the watch's settle check on top of this.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        A DXchange or NeXus file.
+
+    Returns
+    -------
+    Completion
+
+    Examples
+    --------
+    >>> import tempfile, h5py
+    >>> p = Path(tempfile.mkdtemp()) / "scan.h5"
+    >>> with h5py.File(p, "w") as f:
+    ...     data = f.create_dataset("exchange/data", shape=(4, 2, 2), dtype="u2", chunks=(1, 2, 2))
+    ...     data[:3] = 7
+    >>> projections_written(p).reason
+    '/exchange/data: 3 of 4 chunks written'
+    """
+    import h5py
+
+    opened = hdf5_complete(path)
+    if not opened.done:
+        return opened
+    found: list[str] = []
+
+    def visit(_name: str, obj: Any) -> None:
+        if not found and isinstance(obj, h5py.Dataset):
+            why = _unwritten(obj)
+            if why:
+                found.append(why)
+
+    try:
+        with _open(path) as f:
+            f.visititems(visit)
+    except (OSError, KeyError, RuntimeError, ValueError) as exc:
+        return Completion(False, f"not readable yet ({type(exc).__name__})", (path,))
+    if found:
+        return Completion(False, found[0], (path,))
+    return Completion(True, "", (path,))

@@ -22,7 +22,7 @@ from typing import Any
 import xarray as xr
 
 from operando.echem import EchemRecord
-from operando.live._complete import Completion, bliss_complete, hdf5_complete, topspin_complete
+from operando.live._complete import Completion, bliss_complete, projections_written, topspin_complete
 
 __all__ = ["LIVE_KINDS", "LiveKind"]
 
@@ -165,12 +165,13 @@ def _tomo_start(frame: xr.Dataset) -> str:
 
 
 def tomo_complete(path: Path, options: Mapping[str, Any]) -> Completion:
-    """A tomography scan is complete when its HDF5 file opens and reads (its writer closed it).
+    """A tomography scan is complete when its HDF5 file opens and reads and every image stack is
+    written (:func:`operando.live.projections_written`).
 
     "Stopped growing" is the watch's settle check (sizes and modification times unchanged
     for ``--settle-s``).
     """
-    return hdf5_complete(path)
+    return projections_written(path)
 
 
 # the [nmr] table's key that says when an experiment is finished (the others are nmr process's)
