@@ -236,3 +236,25 @@ def test_the_watch_loop_takes_an_experiment_when_topspin_ends_it(series, tmp_pat
         stop.set()
         loop.join(timeout=60)
     assert open_results(store).sizes["frame"] == 1 and not w.pending() and w.errors == {}
+
+
+def test_the_simulator_writes_an_nmr_beamtime_the_watch_follows(tmp_path):
+    from operando.live import SIMULATED_NMR_ECHEM_NAME, simulate_beamtime
+
+    lines: list[str] = []
+    raw = tmp_path / "raw"
+    folders = simulate_beamtime(raw, n_maps=2, interval_s=1.0, tick_s=0.01, experiment="nmr", on_event=lines.append,
+                                sleep=lambda _s: None)  # fmt: skip
+    assert [f.name for f in folders] == ["10", "11"] and lines[-1].startswith("beamtime over")
+    assert all(topspin_complete(f, require_audit=True).done for f in folders)
+    ech = raw / "echem" / SIMULATED_NMR_ECHEM_NAME
+    record = echem.read(ech)
+    start, _, how = nmr_acquisition_window(folders[1])
+    assert pd.Timestamp(start) == record.start_timestamp + pd.Timedelta(seconds=1200 + 1800) and "audita" in how
+    w = Watch(raw, tmp_path / "res", echem=ech, options={"nmr": {"windows": [[230.0, 300.0]]}}, settle_s=0.0,
+              report=False)  # fmt: skip
+    assert [e.what for e in w.step()] == ["added", "added"], w.errors
+    live = open_results(tmp_path / "res" / "nmr_spectra.zarr").load()
+    metal = live["integral"].values[:, 0, 0]
+    assert metal[1] > metal[0] > 0  # more lithium plated by the second experiment
+    assert live["echem_charge_mAh"].values[1] < live["echem_charge_mAh"].values[0] < 0  # placed while plating

@@ -467,7 +467,11 @@ def test_demo_live_writes_a_tomography_beamtime_and_says_how_to_follow_it(tmp_pa
         f"--echem {tmp_path / 'bt' / 'raw' / 'echem' / SIMULATED_TOMO_ECHEM_NAME}" in follow and "--center 24" in follow
     )
     assert (tmp_path / "bt" / "raw" / "tomo" / "LiSELi_scan_00.h5").is_file()
-    for bad in (["--experiment", "mri"], ["--experiment", "tomo", "--maps", "13"]):
+    for bad in (
+        ["--experiment", "mri"],
+        ["--experiment", "tomo", "--maps", "13"],
+        ["--experiment", "nmr", "--maps", "13"],
+    ):
         r = subprocess.run([exe, "demo", "--live", str(tmp_path / "x"), *bad], capture_output=True, text=True)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
 

@@ -125,8 +125,8 @@ def demo_command(
         str,
         typer.Option(
             "--experiment",
-            help="With --live: sxdm (K-maps of the LMNO cell) or tomo (DXchange scans of the Li|SE|Li cell; "
-            "--maps counts scans, 1-12).",
+            help="With --live: sxdm (K-maps of the LMNO cell), tomo (DXchange scans of the Li|SE|Li cell) or nmr "
+            "(TopSpin 7Li experiments of a Li|Cu cell plating lithium); --maps counts scans or experiments (1-12).",
         ),
     ] = "sxdm",
 ) -> None:
@@ -159,12 +159,18 @@ def demo_command(
 
 def _live_demo(folder: Path, *, maps: int, interval_s: float, experiment: str = "sxdm") -> None:
     """``operando demo --live DIR``: the beamtime simulator in the foreground."""
-    from operando.live import EXPERIMENTS, SIMULATED_ECHEM_NAME, SIMULATED_TOMO_ECHEM_NAME, simulate_beamtime
+    from operando.live import (
+        EXPERIMENTS,
+        SIMULATED_ECHEM_NAME,
+        SIMULATED_NMR_ECHEM_NAME,
+        SIMULATED_TOMO_ECHEM_NAME,
+        simulate_beamtime,
+    )
 
     if experiment not in EXPERIMENTS:
         raise ParameterError(f"--experiment {experiment!r}: use one of {', '.join(EXPERIMENTS)}")
-    if experiment == "tomo" and maps > 12:
-        raise ParameterError(f"--maps {maps}: a tomography beamtime has 1-12 scans")
+    if experiment in ("tomo", "nmr") and maps > 12:
+        raise ParameterError(f"--maps {maps}: a {experiment} beamtime has 1-12 measurements")
     raw = folder / "raw"
     if raw.exists() and any(raw.iterdir()):
         raise ParameterError("already holds a beamtime; give an empty or new folder", path=raw)
@@ -172,6 +178,9 @@ def _live_demo(folder: Path, *, maps: int, interval_s: float, experiment: str = 
     if experiment == "tomo":
         echem = raw / "echem" / SIMULATED_TOMO_ECHEM_NAME
         what, extra = f"{maps} tomography scans", "--center 24"
+    elif experiment == "nmr":
+        echem = raw / "echem" / SIMULATED_NMR_ECHEM_NAME
+        what, extra = f"{maps} 7Li NMR experiments", "--settle-s 1"
     else:
         echem = raw / "echem" / SIMULATED_ECHEM_NAME
         what, extra = f"{maps} K-maps", "--reflection 400"

@@ -13,6 +13,7 @@ __all__ = [
     "EXPERIMENTS",
     "LIVE_KINDS",
     "SIMULATED_ECHEM_NAME",
+    "SIMULATED_NMR_ECHEM_NAME",
     "SIMULATED_TOMO_ECHEM_NAME",
     "Completion",
     "LiveKind",
@@ -51,6 +52,7 @@ __getattr__, __dir__ = lazy_exports(
         "EXPERIMENTS": "operando.live._simulate",
         "SIMULATED_ECHEM_NAME": "operando.live._simulate",
         "SIMULATED_TOMO_ECHEM_NAME": "operando.live._simulate",
+        "SIMULATED_NMR_ECHEM_NAME": "operando.live._simulate",
     },
     __all__,
 )

@@ -33,6 +33,7 @@ import pandas as pd
 __all__ = [
     "EXPERIMENTS",
     "SIMULATED_ECHEM_NAME",
+    "SIMULATED_NMR_ECHEM_NAME",
     "SIMULATED_TOMO_ECHEM_NAME",
     "BeamtimePlan",
     "plan_beamtime",
@@ -43,8 +44,11 @@ __all__ = [
 SIMULATED_ECHEM_NAME = "LMNO_halfcell_live_C01.mpt"
 # the same for the tomography beamtime (``experiment="tomo"``)
 SIMULATED_TOMO_ECHEM_NAME = "LiSELi_stripping_live.csv"
-EXPERIMENTS = ("sxdm", "tomo")
-"""What :func:`simulate_beamtime` can write: K-maps of the LMNO cell, or tomography scans of the Li|SE|Li cell."""
+# ... and for the NMR experiment (``experiment="nmr"``)
+SIMULATED_NMR_ECHEM_NAME = "LiCu_plating_live.csv"
+EXPERIMENTS = ("sxdm", "tomo", "nmr")
+"""What :func:`simulate_beamtime` can write: K-maps of the LMNO cell, tomography scans of the Li|SE|Li cell,
+or operando 7Li NMR experiments of a Li|electrolyte|Cu cell plating lithium."""
 
 
 @dataclass(frozen=True)
@@ -170,10 +174,12 @@ def simulate_beamtime(
         The folder (created). ``experiment="sxdm"``: receives
         ``echem/LMNO_halfcell_live_C01.mpt`` and ``sxdm/kmap_NN/`` (Bliss master + Lima
         files). ``experiment="tomo"``: ``echem/LiSELi_stripping_live.csv`` and
-        ``tomo/LiSELi_scan_NN.h5`` (DXchange).
+        ``tomo/LiSELi_scan_NN.h5`` (DXchange). ``experiment="nmr"``:
+        ``echem/LiCu_plating_live.csv`` and ``nmr/LiCu_plating/NN`` (TopSpin experiments).
     n_maps : int
-        Measurements to acquire: K-maps (1-17, at the demo's charge states) or
-        tomography scans (1-12, one every 20 min of stripping).
+        Measurements to acquire: K-maps (1-17, at the demo's charge states),
+        tomography scans (1-12, one every 20 min of stripping) or NMR experiments (1-12,
+        one every 30 min of plating).
     interval_s : float
         Wall seconds between two measurements.
     tick_s : float
@@ -182,13 +188,13 @@ def simulate_beamtime(
         Called with a line for each thing written.
     sleep : callable
         ``time.sleep`` (tests may pass a faster clock).
-    experiment : {"sxdm", "tomo"}
+    experiment : {"sxdm", "tomo", "nmr"}
         Which beamtime.
 
     Returns
     -------
     list of pathlib.Path
-        The K-maps' master files or the scans, in acquisition order.
+        The K-maps' master files, the scans or the experiment folders, in acquisition order.
     """
     if experiment not in EXPERIMENTS:
         raise ValueError(f"experiment must be one of {EXPERIMENTS}, got {experiment!r}")
@@ -197,6 +203,9 @@ def simulate_beamtime(
     if experiment == "tomo":
         return _tomo_beamtime(Path(root), n_scans=n_maps, interval_s=interval_s, tick_s=tick_s,
                               say=on_event or (lambda _line: None), sleep=sleep)  # fmt: skip
+    if experiment == "nmr":
+        return _nmr_beamtime(Path(root), n_experiments=n_maps, interval_s=interval_s, tick_s=tick_s,
+                             say=on_event or (lambda _line: None), sleep=sleep)  # fmt: skip
     from operando import echem, synthetic
     from operando.demo import LATTICE_A_AT_X0, LATTICE_A_AT_X1, measurement_schedule
     from operando.timeline import align
@@ -410,5 +419,115 @@ def _tomo_beamtime(
         growing.grow_to(float(record.time_s[-1]) + 1.0)
         say("beamtime over: the potentiostat file is complete")
         return scans
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# the NMR experiment: 7Li spectra of a Li|electrolyte|Cu cell while lithium is plated on the copper
+_NMR_FIRST_S, _NMR_EVERY_S, _NMR_NS, _NMR_D1_S = 1200.0, 1800.0, 16, 2.0
+_NMR_TD, _NMR_SW_HZ, _NMR_SFO1_MHZ = 2048, 100_000.0, 155.4512
+_NMR_CURRENT_MA = -0.2
+
+
+def _plating_record(n_experiments: int, t0: Any) -> Any:
+    """Constant plating current; the overpotential grows as the plated lithium roughens (noisy ADC)."""
+    from operando import echem
+    from operando.echem import EchemMetadata
+
+    end = _NMR_FIRST_S + n_experiments * _NMR_EVERY_S
+    t = np.arange(0.0, end, 5.0)
+    rng = np.random.default_rng(7)
+    voltage = -0.03 - 0.012 * np.sqrt(t / end) + rng.normal(0.0, 3e-4, t.size)
+    return echem.EchemRecord.from_columns(
+        time_s=t,
+        voltage_V=voltage,
+        current_mA=np.full(t.size, _NMR_CURRENT_MA),
+        timestamp=pd.Timestamp(t0) + pd.to_timedelta(t, unit="s"),
+        meta=EchemMetadata(source="", format="synthetic", start_time=t0),
+    )
+
+
+def _topspin_experiment(folder: Path, metal: float, start: Any, *, seed: int) -> Path:
+    """A finished TopSpin 7Li experiment: acqus (with DATE, the end), the fid of NS scans, the audit trail."""
+    from datetime import timedelta, timezone
+
+    from operando.synthetic import NMRLine, acquire, write_bruker_fid
+
+    rng = np.random.default_rng(seed)
+    lines = [NMRLine(262.0, metal, lw_Hz=900.0, sidebands=(0.02,)), NMRLine(0.0, 1.0, lw_Hz=300.0, gw_Hz=100.0)]
+    fid = acquire(lines, ns=_NMR_NS, rg=64.0, noise_per_scan=0.002, rng=rng, sfo1_MHz=_NMR_SFO1_MHZ,
+                  carrier_ppm=130.0, sw_Hz=_NMR_SW_HZ, n_points=_NMR_TD, spin_rate_Hz=20_000.0)  # fmt: skip
+    write_bruker_fid(folder, fid, nucleus="7Li", sfo1_MHz=_NMR_SFO1_MHZ, carrier_ppm=130.0, sw_Hz=_NMR_SW_HZ,
+                     ns=_NMR_NS, rg=64.0, spin_rate_Hz=20_000.0, d1_s=_NMR_D1_S,
+                     title="TOPSPIN\t\tVersion 4.1.4")  # fmt: skip
+    end = start + timedelta(seconds=_NMR_NS * (_NMR_D1_S + _NMR_TD / _NMR_SW_HZ))
+    acqus = folder / "acqus"
+    acqus.write_text(acqus.read_text().replace("##END=", f"##$DATE= {int(end.timestamp())}\n##$DS= 0\n##END="))
+    local = timezone(timedelta(hours=2))  # the spectrometer's clock
+    e, b = end.astimezone(local), start.astimezone(local)
+    (folder / "audita.txt").write_text(
+        "##TITLE= Audit trail, TOPSPIN\t\tVersion 4.1.4\n##JCAMPDX= 5.01\n##ORIGIN= Bruker BioSpin GmbH\n"
+        "##OWNER= nmrsu\n##AUDIT TRAIL=  $$ (NUMBER, WHEN, WHO, WHERE, WHAT)\n"
+        f"(   1,<{e:%Y-%m-%d %H:%M:%S}.000 +0200>,<nmrsu>,<spect>,<go4>,<TOPSPIN 4.1.4>,\n"
+        f"      <created by zg\n       started at {b:%Y-%m-%d %H:%M:%S}.000 +0200,\n"
+        "       POWCHK enabled, PULCHK disabled>)\n##END=\n"
+    )
+    return folder
+
+
+def _nmr_beamtime(
+    root: Path, *, n_experiments: int, interval_s: float, tick_s: float, say: Callable[[str], None],
+    sleep: Callable[[float], Any],
+) -> list[Path]:  # fmt: skip
+    from datetime import UTC, datetime, timedelta
+
+    from operando import echem
+
+    if not 1 <= n_experiments <= 12:
+        raise ValueError(f"n_maps (experiments) must be 1-12, got {n_experiments}")
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="operando-beamtime-"))
+    try:
+        t0 = datetime(2026, 4, 1, 8, 0, 0, tzinfo=UTC)
+        record = _plating_record(n_experiments, t0)
+        full = echem.write_csv(record, staging / SIMULATED_NMR_ECHEM_NAME)
+        columns = full.read_text(encoding="utf-8").splitlines()[0].split(",")
+        growing = _GrowingText(full, root / "echem" / SIMULATED_NMR_ECHEM_NAME,
+                               time_column=columns.index("time_s"), header_lines=1, sep=b",")  # fmt: skip
+        say(f"potentiostat file: {growing.out}")
+        acq_s = _NMR_NS * (_NMR_D1_S + _NMR_TD / _NMR_SW_HZ)
+        starts = _NMR_FIRST_S + _NMR_EVERY_S * np.arange(n_experiments)
+        windows = np.stack([starts, starts + acq_s], axis=1)
+        plan = plan_beamtime(float(record.time_s[-1]), n_maps=n_experiments, interval_s=interval_s, frames=windows)
+        plated = np.abs(_NMR_CURRENT_MA) * windows[:, 1] / 3600.0  # mA h plated by the end of each experiment
+        staged = []
+        for k in range(n_experiments):
+            name = f"{k + 10}"  # TopSpin experiment numbers
+            src = _topspin_experiment(staging / name, 0.3 + 2.0 * plated[k], t0 + timedelta(seconds=float(starts[k])),
+                                      seed=k)  # fmt: skip
+            staged.append((src, root / "nmr" / "LiCu_plating" / name))
+        clock0 = time.monotonic()
+
+        def wall() -> float:
+            return time.monotonic() - clock0
+
+        folders: list[Path] = []
+        for j, (src, dst) in enumerate(staged):
+            while wall() < plan.map_starts_s[j]:
+                growing.grow_to(plan.wall_to_experiment(wall()), split_last=True)
+                sleep(tick_s)
+            _atomic_copy(src / "acqus", dst / "acqus")  # zg started
+            say(f"experiment {j}: {dst} started")
+            while wall() < plan.map_ends_s[j]:
+                growing.grow_to(plan.wall_to_experiment(wall()), split_last=True)
+                sleep(tick_s)
+            _atomic_copy(src / "fid", dst / "fid")  # every scan in
+            sleep(min(tick_s, 0.2))
+            _atomic_copy(src / "audita.txt", dst / "audita.txt")  # the acquisition ended
+            folders.append(dst)
+            say(f"experiment {j}: {dst} done")
+        growing.grow_to(float(record.time_s[-1]) + 1.0)
+        say("beamtime over: the potentiostat file is complete")
+        return folders
     finally:
         shutil.rmtree(staging, ignore_errors=True)
