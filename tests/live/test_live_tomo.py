@@ -411,8 +411,10 @@ def test_the_next_scan_does_not_wait_for_the_page(staged, tmp_path, monkeypatch)
         stop.set()
         loop.join(timeout=120)
     assert not loop.is_alive()
-    page = (tmp_path / "res" / "report.html").read_text()
-    assert 'data-frames="2"' in page  # the last page drawn has the second scan
+    t0 = time.monotonic()  # the last page may still be drawn after the loop ended (it waits 30 s for it)
+    while 'data-frames="2"' not in (tmp_path / "res" / "report.html").read_text() and time.monotonic() - t0 < 120:
+        time.sleep(0.5)
+    assert 'data-frames="2"' in (tmp_path / "res" / "report.html").read_text()  # the last page has the second scan
 
 
 def _cpu_s(pid: int) -> float:
