@@ -29,11 +29,11 @@ round starting with the next reader), one read at a time, as many reads as fill 
 becoming 200-300 us for galvani and ours alike). The ratio is ``fastest rival / ours`` (>=
 1: ours is as fast or faster), given for our format reader (the like of a rival, which is
 told the format) and for ``echem.read``, and as the ratio of the best CPU times of the
-format reader (this process's threads and its subprocesses, from os.times(): steadier than
-wall time when other work shares the machine, but counted in 10 ms ticks, so it says little
-below 50 ms). The machine may be shared: run it twice. Peak memory is tracemalloc's peak of
-Python and NumPy allocations during one read (allocations inside Rust/C libraries such as
-polars are not seen by it). The row count of every rival is checked against ours.
+format reader (this process's threads and its subprocesses: steadier than wall time when
+other work shares the machine). The machine may be shared: run it twice. Peak memory is
+tracemalloc's peak of Python and NumPy allocations during one read (allocations inside
+Rust/C libraries such as polars are not seen by it). The row count of every rival is checked
+against ours.
 Readers that are not installed are listed as such; ``pip install galvani fastnda
 access-parser gamry-parser yadg`` installs them all.
 """
@@ -226,9 +226,12 @@ def batch_size(reader: Reader, path: Path, target_s: float = 0.01) -> int:
 
 
 def cpu_s() -> float:
-    """CPU seconds of this process and its finished children (all threads, subprocesses)."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
+    """CPU seconds of this process (all threads, nanosecond clock) and its finished children
+    (subprocesses such as mdb-export, microseconds)."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def best_of_batch(reader: Reader, path: Path, k: int) -> tuple[float, float, int]:
