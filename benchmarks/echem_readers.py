@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = bench(fmt, path, args.repeat)
         for r in rows:
             t = "-" if r["time_s"] is None else f"{r['time_s'] * 1e3:10.2f} ms"
-            c = "-" if r.get("cpu_s") is None else f"{r['cpu_s'] * 1e3:.0f} ms"
+            c = "-" if r.get("cpu_s") is None else f"{r['cpu_s'] * 1e3:.1f} ms"
             m = "-" if r["peak_MiB"] is None else f"{r['peak_MiB']:7.1f} MiB"
             n = "-" if r["rows"] is None else str(r["rows"])
             print(f"  {r['reader']:14s} {t:>14s}  cpu {c:>8s}  peak {m:>11s}  rows {n:>8s}  {r['note']}")
