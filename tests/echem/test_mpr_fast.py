@@ -146,3 +146,12 @@ def test_time_edited_in_the_built_table_is_checked_again() -> None:
     record.data.loc[2, "time_s"] = np.nan  # the table is built now: its time is looked at again
     with pytest.raises(CorruptFileError, match="data row 3"):
         echem.check_finite(record)
+
+
+def test_directory_named_mpr_is_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "run.mpr"
+    folder.mkdir()
+    with pytest.raises(CorruptFileError, match="is a directory, expected an .mpr file"):
+        echem.read(folder)
+    with pytest.raises(FileNotFoundError):
+        read_mpr(tmp_path / "missing.mpr")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import stat
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -276,9 +277,12 @@ def _read_file(path: str | PathLike[str]) -> bytes:
     7 us against 9 us for a 230 kB file). A missing file raises FileNotFoundError."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
-        size = os.fstat(fd).st_size
-        data = os.read(fd, size)
-        if len(data) < size:  # a short read (over 2 GiB on Linux): read on to the end
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise CorruptFileError("is a directory, expected an .mpr file", path=path)
+        size = st.st_size if stat.S_ISREG(st.st_mode) else 0  # a pipe: read to its end
+        data = os.read(fd, size) if size else b""
+        if len(data) < size or not stat.S_ISREG(st.st_mode):  # a short read (over 2 GiB) or a pipe
             chunks = [data]
             while chunk := os.read(fd, 1 << 24):
                 chunks.append(chunk)
