@@ -388,3 +388,42 @@ def test_the_map_is_surveyed_once(small_kmap, monkeypatch):
     first = source.survey(rows)
     first[:] = -1.0
     assert (source.survey(rows) >= 0).all() and len(calls) == 2
+
+
+def test_monitor_keeps_the_fast_reads_and_their_result(tmp_path):
+    """A map with a beam monitor: its frames scaled while they are read (survey, region sums,
+    point frames) give the moments of the plain reduction of the scaled frames, to float32
+    rounding."""
+    from operando.pipelines.sxdm import monitor_counts
+    from operando.sxdm import ArraySource, BlissSource, monitor_factors, open_kmap
+
+    model = simulate_kmap(map_shape=(6, 8), n_angles=9, detector_shape=(40, 36), seed=4, eta_step_deg=0.03)
+    master = write_bliss_kmap(model, tmp_path / "m", monitor_counts=2e3, frames_per_file=20)
+    maps, params = process_kmap(master, phases="off")
+    assert params["monitor"] == "mon1"
+    source = open_kmap(master)
+    assert isinstance(source, BlissSource)
+    factors, _ = monitor_factors(monitor_counts(source.meta)[1])
+    assert np.ptp(factors) > 0.02  # the monitor's noise: frames really are scaled
+    scaled = source.frames * factors.astype(np.float32)[..., None, None]
+    ref, s = reduce_kmap(
+        ArraySource(scaled, source.meta),
+        region_q(source.meta),
+        eta_deg=source.meta.eta_deg,
+        pixel_mask=source.meta.pixel_mask,
+        survey_points=64,
+    )
+    with single_threaded_blas():
+        ref = {k: np.asarray(v) for k, v in zip(ref, dask.compute(*ref.values()), strict=True)}
+    for key in ("roi_angles", "roi_det_y", "roi_det_x", "hot_pixels"):
+        assert params[key] == s[key], key
+    np.testing.assert_allclose(params["background_counts_per_pixel"], s["background_counts_per_pixel"], rtol=1e-6)
+    held = ref["roi_edge_sides"] == 0
+    top = np.nanmax(ref["intensity"])
+    np.testing.assert_allclose(maps["intensity"].values[held], ref["intensity"][held], rtol=1e-6, atol=1e-7 * top)
+    used = held & maps["mask"].values  # the points the maps keep (the others are background noise)
+    q = np.stack([maps[k].values for k in ("qx", "qy", "qz")], -1)[used]
+    q_ref = np.stack([ref[k] for k in ("qx", "qy", "qz")], -1)[used]
+    assert used.sum() > 10 and np.abs(q - q_ref).max() < 1e-7 * np.linalg.norm(q_ref, axis=-1).min()
+    point = source.scaled(scaled, factors).point_frames(2, 3)
+    np.testing.assert_allclose(point, np.asarray(scaled[:, 2, 3]), rtol=1e-6)

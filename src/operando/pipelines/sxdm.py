@@ -323,6 +323,7 @@ def process_kmap(
     }
     if follow_external_links:
         extra["follow_external_links"] = True
+    scaled: tuple[Any, np.ndarray] | None = None
     found = monitor_counts(meta, monitor)
     extra.update(monitor=None, monitor_reference=None)
     if found is not None:
@@ -332,6 +333,7 @@ def process_kmap(
         except ParameterError as err:
             raise ParameterError(f"monitor {name!r}: {err}", path=meta.path) from None
         frames = frames * factors.astype(np.float32)[..., None, None]
+        scaled = (frames, factors)  # the reader's fast passes scale as they read, unless frames change again
         extra.update(monitor=name, monitor_reference=reference)
     mask = np.asarray(meta.pixel_mask, dtype=np.uint8)
     det = meta.detector
@@ -378,7 +380,12 @@ def process_kmap(
         frames = median_filter_points(frames, size=median_points)
         extra["median_points"] = list(median_points)
     # frames computed from the file's: the plain survey and region sums; else the reader's fast ones
-    source = ArraySource(frames, meta) if frames is not source.frames else replace(source, meta=meta)  # type: ignore[type-var]
+    if frames is source.frames:
+        source = replace(source, meta=meta)  # type: ignore[type-var]
+    elif scaled is not None and frames is scaled[0] and hasattr(source, "scaled"):  # the monitor only
+        source = replace(source.scaled(frames, scaled[1]), meta=meta)
+    else:
+        source = ArraySource(frames, meta)
     computed, settings = _reduce_in_region(path, source, meta, background=background, survey_points=survey_points)
     maps = strain_tilt_maps(computed, intensity_threshold=intensity_threshold, y_um=y_um, x_um=x_um)
     if widths:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -811,21 +811,27 @@ def _sum_frames(
     runs: tuple[tuple[int, int], ...],
     block: tuple[int, int, int],
     dtype: Any,
+    weights: NDArray[np.float32] | None = None,
 ) -> NDArray[np.float64]:
     """Frames of the point ranges ``runs`` of one scan, summed: (det_y, det_x) float64, read
-    ``block[0]`` frames at a time into this thread's reused buffer (never all in memory)."""
+    ``block[0]`` frames at a time into this thread's reused buffer (never all in memory);
+    each frame times its point's ``weights`` (all the scan's points, float32) if given."""
     frames = _frame_buffer(block, dtype)
     total = np.zeros(block[1:], dtype=np.float64)
     for start, stop in runs:
         for s in range(start, stop, block[0]):
             view = frames[: min(block[0], stop - s)]
             _read_points(master, sources, s, s + len(view), out=view)
+            if weights is not None:  # float32 products, as the frames times the monitor's factors give
+                w = weights[s : s + len(view)]
+                total += np.einsum("n,nij->ij", w, view.astype(np.float32), dtype=np.float32)
+                continue
             acc = _exact_sum_dtype(view)  # exact either way: integers, float64 adds them exactly below 2**53
             total += np.sum(view, axis=0, dtype=acc)
     return total
 
 
-def bliss_point_frames(meta: KMapMetadata, y: int, x: int) -> NDArray[Any]:
+def bliss_point_frames(meta: KMapMetadata, y: int, x: int, factors: NDArray[np.float32] | None = None) -> NDArray[Any]:
     """Every rocking angle's frame of one scan point, read directly: ``(angle, det_y, det_x)``
     in the detector's dtype.
 
@@ -850,6 +856,8 @@ def bliss_point_frames(meta: KMapMetadata, y: int, x: int) -> NDArray[Any]:
     out = np.empty((len(meta.scans), *meta.detector.shape), dtype=_frames_dtype(meta))
     for a, scan in enumerate(meta.scans):
         _read_points(str(meta.path), scan.sources, n, n + 1, out=out[a : a + 1])
+    if factors is not None:  # float32, as the frames times the monitor's factors give
+        return out * np.asarray(factors, dtype=np.float32)[:, y, x, None, None]
     return out
 
 
@@ -866,7 +874,13 @@ def index_frame_sources(meta: KMapMetadata) -> None:
             chunk_index(_source_path(meta.path, fname), dname)
 
 
-def bliss_point_sums(meta: KMapMetadata, rows: NDArray[np.intp], *, scheduler: Any = None) -> NDArray[np.float64]:
+def bliss_point_sums(
+    meta: KMapMetadata,
+    rows: NDArray[np.intp],
+    *,
+    scheduler: Any = None,
+    factors: NDArray[np.float32] | None = None,
+) -> NDArray[np.float64]:
     """The frames of whole map rows summed over their points, per rocking angle.
 
     The survey of :func:`operando.sxdm.reduce_kmap`: one task per rocking angle, each
@@ -889,7 +903,10 @@ def bliss_point_sums(meta: KMapMetadata, rows: NDArray[np.intp], *, scheduler: A
 
     dtype = _frames_dtype(meta)
     runs, block = _survey_plan(rows, meta.map_shape[1], meta.detector.shape, dtype)
-    tasks = [dask.delayed(_sum_frames)(str(meta.path), s.sources, runs, block, dtype) for s in meta.scans]
+    w = [None] * len(meta.scans) if factors is None else [np.asarray(f, np.float32).reshape(-1) for f in factors]
+    tasks = [
+        dask.delayed(_sum_frames)(str(meta.path), s.sources, runs, block, dtype, w[a]) for a, s in enumerate(meta.scans)
+    ]
     return np.stack(dask.compute(*tasks, scheduler=scheduler))
 
 
@@ -934,9 +951,11 @@ def _region_block(
     box: tuple[tuple[int, int], tuple[int, int]],
     dtype: Any,
     angle_sums: Callable[[int, NDArray[Any]], NDArray[np.float64]],
+    factors: NDArray[np.float32] | None = None,
     block_info: Any = None,
 ) -> NDArray[np.float64]:
-    """One block of points: ``angle_sums(a, frames)`` summed over the region's angles ``a``."""
+    """One block of points: ``angle_sums(a, frames)`` summed over the region's angles ``a``
+    (frames times ``factors`` (region angle, y, x), float32, if given)."""
     (y0, y1), (x0, x1), _ = block_info[None]["array-location"]
     (r0, r1), (c0, c1) = box
     # whole rows are one run of points, else one run per row
@@ -949,7 +968,11 @@ def _region_block(
         for start, stop in runs:
             _read_points(master, angle_sources, start, stop, (r0, r1), (c0, c1), out=frames[k : k + stop - start])
             k += stop - start
-        part = angle_sums(a, frames)
+        if factors is None:
+            part = angle_sums(a, frames)
+        else:
+            scale = factors[a, y0:y1, x0:x1].reshape(-1, 1, 1)
+            part = angle_sums(a, frames.astype(np.float32) * scale)
         total = part if total is None else np.add(total, part, out=total)
     assert total is not None
     return total.reshape(y1 - y0, x1 - x0, -1)
@@ -962,6 +985,7 @@ def bliss_region_sums(
     *,
     n_sums: int,
     points_per_chunk: int,
+    factors: NDArray[np.float32] | None = None,
 ) -> Any:
     """Per-point sums over the region of interest, read and reduced block by block.
 
@@ -1002,6 +1026,7 @@ def bliss_region_sums(
         (tuple(roi.det_y), tuple(roi.det_x)),
         _frames_dtype(meta),
         angle_sums,
+        None if factors is None else np.asarray(factors, dtype=np.float32)[roi.angles[0] : roi.angles[1]],
         chunks=chunks,
         dtype=np.float64,
         meta=np.empty((0, 0, 0)),
@@ -1031,11 +1056,16 @@ class BlissSource:
         Its metadata.
     points_per_chunk : int
         Fewest scan points per read of the region sums.
+    factors : (angle, y, x) ndarray of float32, optional
+        Each frame's normalisation (a beam monitor's, :meth:`scaled`): ``frames`` are
+        then the scaled frames, and the survey, region sums and point frames scale what
+        they read.
     """
 
     frames: Any
     meta: KMapMetadata
     points_per_chunk: int = 32
+    factors: NDArray[np.float32] | None = field(default=None, compare=False)
     _surveys: dict[tuple[int, ...], NDArray[np.float64]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -1056,14 +1086,14 @@ class BlissSource:
             return kept.copy()
         if scheduler is not None:
             index_frame_sources(self.meta)
-        summed = bliss_point_sums(self.meta, rows, scheduler=scheduler)
+        summed = bliss_point_sums(self.meta, rows, scheduler=scheduler, factors=self.factors)
         self._surveys.clear()  # one survey kept: (angle, det_y, det_x) float64 is 64 MB at 30 x 516^2
         self._surveys[key] = summed
         return summed.copy()
 
     def point_frames(self, y: int, x: int) -> NDArray[Any]:
         """:func:`bliss_point_frames`: one point's frames at every rocking angle."""
-        return bliss_point_frames(self.meta, y, x)
+        return bliss_point_frames(self.meta, y, x, self.factors)
 
     def region_sums(
         self, roi: Any, angle_sums: Callable[[int, NDArray[Any]], NDArray[np.float64]], *, n_sums: int
@@ -1072,4 +1102,13 @@ class BlissSource:
         n_a = roi.angles[1] - roi.angles[0]
         box = (roi.det_y[1] - roi.det_y[0]) * (roi.det_x[1] - roi.det_x[0]) * self.frames.dtype.itemsize
         ppc = _region_points_per_chunk(n_a * box, self.meta.map_shape[1], self.points_per_chunk)
-        return bliss_region_sums(self.meta, roi, angle_sums, n_sums=n_sums, points_per_chunk=ppc)
+        return bliss_region_sums(self.meta, roi, angle_sums, n_sums=n_sums, points_per_chunk=ppc, factors=self.factors)
+
+    def scaled(self, frames: Any, factors: NDArray[np.float32]) -> BlissSource:
+        """This source with every frame times its ``factors`` ``(angle, y, x)`` (a monitor's):
+        ``frames`` (the lazy frames so scaled) for any other pass; the survey, region sums
+        and point frames scale as they read, keeping the fast reads."""
+        want = (len(self.meta.scans), *self.meta.map_shape)
+        if np.shape(factors) != want:
+            raise ValueError(f"factors of shape {np.shape(factors)}, expected {want}")
+        return replace(self, frames=frames, factors=np.asarray(factors, dtype=np.float32))
