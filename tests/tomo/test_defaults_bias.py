@@ -51,7 +51,7 @@ def test_defaults_unbiased_on_a_bare_interface(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 11])  # 11: the air split by Otsu (was 2.1 %)
 def test_defaults_unbiased_on_a_bare_interface_more_seeds(tmp_path, seed):
     cell = simulate_bare_cell((64, 112, 112), seed=seed)
     labels, maps = _run_defaults(tmp_path, cell, seed)
