@@ -56,7 +56,7 @@ from operando.report._sxdm import (
     plot_dspacing_maps,
     plot_misorientation,
 )
-from operando.report._tomo import interface_planes, interface_profile_figure, orthoslice_figure
+from operando.report._tomo import analysis_specs, interface_planes, interface_profile_figure, orthoslice_figure
 
 __all__ = ["echem_timeline_section", "mri_section", "nmr_isotopes_section", "sxdm_section", "tomo_series_section"]
 
@@ -234,20 +234,29 @@ def tomo_series_section(ds: xr.Dataset, source: Path) -> Section:
             )
         )
     kept = "volume" in ds and "labels" in ds and ds["volume"].ndim == 4
-    rest = [str(v) for v in ds.data_vars if v not in shown and not (kept and v in ("volume", "labels"))]
+    # the paper's analyses (tomo series --analyses) as its figures, not in the generic tables
+    analyses, analysis_maps, analysis_notes, analysed = analysis_specs(ds, state)
+    rest = [
+        str(v)
+        for v in ds.data_vars
+        if v not in shown and v not in analysed and not (kept and v in ("volume", "labels"))
+    ]
     parts = generic_specs(ds, rest, state, prefix="tomo_", title="other tomography quantities")
     frame_figures = parts.per_frame
+    if analysis_maps is not None:
+        generic_frames, maps = parts.per_frame, analysis_maps
+        frame_figures = lambda k: maps(k) + (generic_frames(k) if generic_frames is not None else [])  # noqa: E731
     if kept:
-        frame_figures = _with_scan_figures(ds, parts.per_frame)
+        frame_figures = _with_scan_figures(ds, frame_figures)
     return Section(
         kind="tomo-series",
         title=f"Tomography series: {source.name}",
         source=source,
-        summary=summary + parts.summary,
+        summary=summary + analyses + parts.summary,
         frame_figures=frame_figures,
         n_frames=ds.sizes.get("frame", 0),
         state=state,
-        notes=parts.notes,
+        notes=analysis_notes + parts.notes,
     )
 
 
