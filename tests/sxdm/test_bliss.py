@@ -366,17 +366,17 @@ def test_point_frames_are_the_points_frames(small_kmap):
 def test_the_map_is_surveyed_once(small_kmap, monkeypatch):
     """The reduction and the two-phase survey ask for the same rows: their frames are summed once
     (the source keeps the sums), and the copy returned can be changed without changing it."""
-    from operando.sxdm.io import _bliss
+    from operando.sxdm import bliss_point_sums
 
     _, master = small_kmap
     calls = []
-    original = _bliss.bliss_point_sums
+    original = bliss_point_sums
 
     def counted(meta, rows, **kw):
         calls.append(tuple(rows))
         return original(meta, rows, **kw)
 
-    monkeypatch.setattr(_bliss, "bliss_point_sums", counted)
+    monkeypatch.setattr("operando.sxdm.io._bliss.bliss_point_sums", counted)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the small map's radial peaks near its |Q| range
         maps, _ = process_kmap(master, phases="on")

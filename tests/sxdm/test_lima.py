@@ -139,13 +139,11 @@ def test_uncompressed_and_gzip_boxes_same_as_h5py(tmp_path, codec, dtype, rows, 
 
 def test_gzip_without_libdeflate_reads_the_same(tmp_path, monkeypatch):
     """zlib, the fallback where libdeflate is not installed, inflates to the same frames."""
-    from operando.sxdm.io import _lima
-
     frames = np.random.default_rng(5).poisson(9.0, (3, 64, 48)).astype(np.int32)
     with h5py.File(tmp_path / "g.h5", "w") as h:
         h.create_dataset("data", data=frames, chunks=(1, 64, 48), compression="gzip", shuffle=True)
     index = chunk_index(tmp_path / "g.h5", "data")
     fast = read_indexed_frames(index, 0, 3, rows=(10, 40))
-    monkeypatch.setattr(_lima, "_libdeflate", lambda: None)
+    monkeypatch.setattr("operando.sxdm.io._lima._libdeflate", lambda: None)
     np.testing.assert_array_equal(read_indexed_frames(index, 0, 3, rows=(10, 40)), fast)
     np.testing.assert_array_equal(fast, frames[:, 10:40])
