@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")  # figures are files; never ask for a display
@@ -11,8 +13,9 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from operando.errors import ParameterError
+from operando.report._sections import FigureSpec, Section, register_section
 
-__all__ = ["plot_cell_model"]
+__all__ = ["cellmodel_section", "plot_cell_model", "plot_scenarios", "scenario_sentence"]
 
 _NEEDED = ("measured_voltage_V", "predicted_voltage_V", "contact_area_mm2", "time_s")
 _TERMS = {
@@ -90,3 +93,151 @@ def plot_cell_model(
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+# -- the report's section of a tomo-cellmodel store (tomo model [--scenarios]) -------------------------
+_SCENARIO_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
+
+
+def _mV(volts: float) -> str:
+    """A voltage in mV with three significant digits, in V past 1000 mV.
+
+    >>> _mV(0.000213), _mV(0.4012), _mV(3.1)
+    ('0.213 mV', '401 mV', '3.1 V')
+    """
+    if abs(volts) >= 1.0:
+        return f"{volts:.3g} V"
+    return f"{volts * 1e3:.3g} mV"
+
+
+def _scenario_name(name: str) -> str:
+    return "dynamic (measured contact)" if name == "dynamic" else f"{name} contact"
+
+
+def scenario_sentence(ds: xr.Dataset) -> str | None:
+    """The contact scenarios' RMS against the measured voltage, as one sentence.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A ``tomo-cellmodel`` store with ``scenario_rms_V`` over ``scenario``.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"scenario_rms_V": ("scenario", [0.0066, 0.401, 0.0002])},
+    ...                 coords={"scenario": ["100%", "25%", "dynamic"]})
+    >>> scenario_sentence(ds).split(": ", 1)[1]
+    '100% contact 6.6 mV, 25% contact 401 mV, dynamic (measured contact) 0.2 mV.'
+    """
+    if "scenario_rms_V" not in ds or "scenario" not in ds.coords:
+        return None
+    rms = np.asarray(ds["scenario_rms_V"].values, dtype=float)
+    parts = [
+        f"{_scenario_name(str(name))} {_mV(float(r)) if np.isfinite(r) else 'not predicted'}"
+        for name, r in zip(ds["scenario"].values.tolist(), rms, strict=True)
+    ]
+    return (
+        "Contact scenarios predicted by the fitted model, RMS against the measured voltage: " + ", ".join(parts) + "."
+    )
+
+
+def plot_scenarios(ds: xr.Dataset) -> Figure:
+    """The paper's contact scenarios (Fig. 4b): voltage of each against the measured one, and their areas.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        ``tomo-cellmodel`` with ``scenario_voltage_V`` (scenario, time), ``measured_voltage_V``
+        (time), ``time_s`` and optionally ``scenario_contact_area_mm2`` (scenario, time, interface).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Voltage (mV, symmetric-log scale: 1 % contact is hundreds of times the measured
+        overpotential) and total contact area (mm²) over time (h), prediction samples only.
+    """
+    t_h = np.asarray(ds["time_s"].values, dtype=float) / 3600.0
+    volts = np.asarray(ds["scenario_voltage_V"].transpose("scenario", ...).values, dtype=float)
+    shown = np.isfinite(volts).any(axis=0)
+    has_area = "scenario_contact_area_mm2" in ds
+    fig, axes = plt.subplots(
+        2 if has_area else 1, 1, figsize=(8, 6 if has_area else 3.6), sharex=True, layout="constrained", squeeze=False
+    )
+    ax_v = axes[0, 0]
+    measured = np.asarray(ds["measured_voltage_V"].values, dtype=float) * 1e3
+    ax_v.plot(t_h[shown], measured[shown], color="0.2", lw=1.4, label="measured")
+    names = [str(n) for n in ds["scenario"].values.tolist()]
+    rms = (
+        np.asarray(ds["scenario_rms_V"].values, dtype=float) if "scenario_rms_V" in ds else np.full(len(names), np.nan)
+    )
+    for k, name in enumerate(names):
+        colour = _SCENARIO_COLOURS[k % len(_SCENARIO_COLOURS)]
+        label = f"{_scenario_name(name)} (RMS {_mV(float(rms[k]))})" if np.isfinite(rms[k]) else _scenario_name(name)
+        ax_v.plot(t_h[shown], volts[k, shown] * 1e3, lw=1.1, ls="--", color=colour, label=label)
+    finite = np.abs(measured[shown][np.isfinite(measured[shown])])
+    ax_v.set_yscale("symlog", linthresh=max(float(np.percentile(finite, 90)) if finite.size else 1.0, 1e-3))
+    ax_v.set_ylabel("cell voltage (mV)")
+    fig.legend(*ax_v.get_legend_handles_labels(), fontsize=7, frameon=False, loc="outside right upper")
+    ax_v.set_title("contact scenarios predicted by the fitted Butler–Volmer model", fontsize=10)
+    if has_area:
+        ax_a = axes[1, 0]
+        area = ds["scenario_contact_area_mm2"].transpose("scenario", "time", ...).values
+        total = np.asarray(area, dtype=float).reshape(len(names), t_h.size, -1).sum(axis=2)
+        for k, name in enumerate(names):
+            ax_a.plot(
+                t_h[shown],
+                total[k, shown],
+                color=_SCENARIO_COLOURS[k % len(_SCENARIO_COLOURS)],
+                lw=1.2,
+                label=_scenario_name(name),
+            )
+        ax_a.set_yscale("log")
+        ax_a.set_ylabel("contact area, both interfaces (mm²)")
+    axes[-1, 0].set_xlabel("time (h)")
+    return fig
+
+
+def cellmodel_notes(ds: xr.Dataset) -> list[str]:
+    """The fitted parameters and the scenarios as sentences (what the CLI prints, on the page)."""
+    a = ds.attrs
+    notes = []
+    if "j0_mA_cm2" in a:
+        j0 = f"j0 = {a['j0_mA_cm2']:.4g}"
+        if np.isfinite(a.get("j0_err_mA_cm2", np.nan)):
+            j0 += f" ± {a['j0_err_mA_cm2']:.2g}"
+        fit = f"Fitted: {j0} mA cm⁻²"
+        if "interphase_conductivity_S_cm" in a:
+            fit += f", interphase conductivity {a['interphase_conductivity_S_cm']:.3g} S cm⁻¹"
+        rms = [
+            f"{w} RMS {_mV(float(a[k]))}"
+            for w, k in (("fit", "fit_rms_V"), ("prediction", "predict_rms_V"))
+            if k in a and np.isfinite(a[k])
+        ]
+        notes.append(fit + ("; " + ", ".join(rms) if rms else "") + ".")
+    sentence = scenario_sentence(ds)
+    if sentence:
+        notes.append(sentence)
+    return notes
+
+
+@register_section("tomo-cellmodel")
+def cellmodel_section(ds: xr.Dataset, source: Path) -> Section:
+    """``tomo model`` results: measured against predicted voltage, terms, areas; the contact scenarios."""
+    window = ds.attrs.get("fit_window_s")
+    fit_window = (float(window[0]), float(window[1])) if window is not None and len(window) == 2 else None
+    summary = [
+        FigureSpec("cell_model", "measured and predicted voltage", lambda: plot_cell_model(ds, fit_window_s=fit_window))
+    ]
+    if "scenario_voltage_V" in ds and "scenario" in ds.coords:
+        summary.append(FigureSpec("cell_model_scenarios", "contact scenarios", lambda: plot_scenarios(ds)))
+    return Section(
+        kind="tomo-cellmodel",
+        title=f"Cell model on the tomography: {source.name}",
+        source=source,
+        summary=summary,
+        notes=cellmodel_notes(ds),
+    )
