@@ -17,6 +17,7 @@ variables they do not draw to the same generic code (:func:`generic_specs`).
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -207,9 +208,25 @@ _PRETTY = {
 }
 
 
+_POWERS = {"-1": "⁻¹", "-2": "⁻²", "-3": "⁻³", "2": "²", "3": "³"}
+
+
 def pretty_units(units: str) -> str:
-    """Units as printed on axes (``"um"`` -> ``"µm"``, ``""`` -> ``"1"``)."""
-    return _PRETTY.get(units.strip(), units.strip())
+    """Units as printed on axes: the stores' pint spelling made readable.
+
+    Examples
+    --------
+    >>> pretty_units("um"), pretty_units(""), pretty_units("mm**2"), pretty_units("mm**3")
+    ('µm', '1', 'mm²', 'mm³')
+    >>> pretty_units("mA*h/cm**2"), pretty_units("mA h g**-1"), pretty_units("umol/h")
+    ('mA h/cm²', 'mA h g⁻¹', 'µmol/h')
+    """
+    text = units.strip()
+    if text in _PRETTY:
+        return _PRETTY[text]
+    text = re.sub(r"\*\*\s*(-?[123])\b", lambda m: _POWERS[m.group(1)], text)
+    text = re.sub(r"\s*\*\s*", " ", text)
+    return re.sub(r"\bu(m|mol|s|A|V|L|g)\b", r"µ\1", text)
 
 
 def _floats(da: xr.DataArray) -> NDArray[np.float64]:
