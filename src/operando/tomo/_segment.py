@@ -313,7 +313,7 @@ def median_filter3d(
     if k == 3 and v.size:
         out = np.array(v) if columns is not None else np.empty_like(v)
         cols = np.ones((ny, nx), bool) if columns is None else np.asarray(columns, dtype=bool)
-        _median27()(p, out, cols)
+        _median27()(p, out, cols, _SORT9, _TAKE14)
         return out
     out = np.array(v) if columns is not None else np.empty_like(v)
     rows = max(1, min(ny, max_bytes // max(1, nx * n * v.itemsize)))
@@ -338,28 +338,46 @@ def median_filter3d(
 
 
 _MEDIAN27: Any = None
+# a 25-comparator sorting network of 9 values (rows 1..9 of the group table; row 0 is -inf)
+_SORT9 = (
+    np.array(
+        [
+            *((0, 3), (1, 7), (2, 5), (4, 8), (0, 7), (2, 4), (3, 8), (5, 6), (0, 2), (1, 3), (4, 5), (7, 8), (1, 4)),
+            *((3, 6), (5, 7), (0, 1), (2, 4), (3, 5), (6, 8), (2, 3), (4, 5), (6, 7), (1, 2), (3, 4), (5, 6)),
+        ],
+        np.int64,
+    )
+    + 1
+)
+# the 14th smallest of three sorted lists of 9 is the least, over the ways (i, j, l) of taking 14 values
+# from their fronts, of the largest value taken: 75 ways
+_TAKE14 = np.array([(i, j, 14 - i - j) for i in range(10) for j in range(10) if 0 <= 14 - i - j <= 9], np.int64)
 
 
 def _median27() -> Any:
     """The compiled 3 x 3 x 3 median (:func:`numba.njit`, compiled on first use, cached on disk).
 
     Hand-written because no library has a fast exact 3-D median of floats: per voxel of a
-    28 x 400 x 400 float32 volume on the loaded 2-core machine, ``scipy.ndimage.median_filter``
-    took 2.7-3.5 µs, the NumPy strips of windows with :func:`numpy.partition` 1.5-1.9 µs, this
-    0.5 µs. Each ``(z, y)`` row sorts the 9 values of every ``3 x 3`` group of ``(z, y)``
-    neighbours once (a 25-comparator sorting network, branch-free: data-dependent branches made
-    an insertion sort 4 times slower); the window at ``x`` merges the sorted groups at
-    ``x - 1, x, x + 1`` up to the 14th value, again without branches.
+    28 x 300 x 400 float32 volume on the loaded 2-core machine, ``scipy.ndimage.median_filter``
+    took 2.7-3.5 µs, the NumPy strips of windows with :func:`numpy.partition` 1.5-1.9 µs, a
+    per-voxel sorting network and merge 0.24 µs, this 0.04 µs. Per ``(z, y)`` row: the 9 values
+    of every ``3 x 3`` group of ``(z, y)`` neighbours are sorted by a sorting network applied to
+    whole rows (structure of arrays: each comparator is one loop over ``x`` that the compiler
+    vectorises), and the median of the window at ``x`` (the groups at ``x - 1, x, x + 1``) is
+    the least over 75 ways of taking 14 values from the fronts of the three sorted groups of the
+    largest value taken, again one vectorised loop per way. No data-dependent branch (they made
+    a per-voxel insertion sort 4 times slower). Finite values only (``fastmath``).
     """
     global _MEDIAN27
     if _MEDIAN27 is None:
         import numba
 
-        @numba.njit(nogil=True, cache=True)
-        def median27(p: Any, out: Any, cols: Any) -> None:  # pragma: no cover - compiled
+        @numba.njit(nogil=True, cache=True, fastmath=True)
+        def median27(p: Any, out: Any, cols: Any, net: Any, take: Any) -> None:  # pragma: no cover - compiled
             nz, ny, nx = out.shape
-            grp = np.empty((nx + 2, 10), p.dtype)
-            grp[:, 9] = np.inf  # sentinel: a group is never exhausted before the 14th value
+            g = np.empty((10, nx + 2), p.dtype)
+            g[0, :] = -np.inf
+            acc = np.empty(nx, p.dtype)
             for z in range(nz):
                 for y in range(ny):
                     x_lo = -1
@@ -371,55 +389,32 @@ def _median27() -> Any:
                             x_hi = x
                     if x_lo < 0:
                         continue
-                    for xp in range(x_lo, x_hi + 3):
-                        a0, a1, a2 = p[z, y, xp], p[z, y + 1, xp], p[z, y + 2, xp]
-                        a3, a4, a5 = p[z + 1, y, xp], p[z + 1, y + 1, xp], p[z + 1, y + 2, xp]
-                        a6, a7, a8 = p[z + 2, y, xp], p[z + 2, y + 1, xp], p[z + 2, y + 2, xp]
-                        a0, a3 = min(a0, a3), max(a0, a3)
-                        a1, a7 = min(a1, a7), max(a1, a7)
-                        a2, a5 = min(a2, a5), max(a2, a5)
-                        a4, a8 = min(a4, a8), max(a4, a8)
-                        a0, a7 = min(a0, a7), max(a0, a7)
-                        a2, a4 = min(a2, a4), max(a2, a4)
-                        a3, a8 = min(a3, a8), max(a3, a8)
-                        a5, a6 = min(a5, a6), max(a5, a6)
-                        a0, a2 = min(a0, a2), max(a0, a2)
-                        a1, a3 = min(a1, a3), max(a1, a3)
-                        a4, a5 = min(a4, a5), max(a4, a5)
-                        a7, a8 = min(a7, a8), max(a7, a8)
-                        a1, a4 = min(a1, a4), max(a1, a4)
-                        a3, a6 = min(a3, a6), max(a3, a6)
-                        a5, a7 = min(a5, a7), max(a5, a7)
-                        a0, a1 = min(a0, a1), max(a0, a1)
-                        a2, a4 = min(a2, a4), max(a2, a4)
-                        a3, a5 = min(a3, a5), max(a3, a5)
-                        a6, a8 = min(a6, a8), max(a6, a8)
-                        a2, a3 = min(a2, a3), max(a2, a3)
-                        a4, a5 = min(a4, a5), max(a4, a5)
-                        a6, a7 = min(a6, a7), max(a6, a7)
-                        a1, a2 = min(a1, a2), max(a1, a2)
-                        a3, a4 = min(a3, a4), max(a3, a4)
-                        a5, a6 = min(a5, a6), max(a5, a6)
-                        g = grp[xp]
-                        g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8] = a0, a1, a2, a3, a4, a5, a6, a7, a8
-                    for x in range(x_lo, x_hi + 1):
-                        if not cols[y, x]:
-                            continue
-                        i0 = 0
-                        i1 = 0
-                        i2 = 0
-                        m = grp[x, 0]
-                        for _ in range(14):
-                            a = grp[x, i0]
-                            b = grp[x + 1, i1]
-                            c = grp[x + 2, i2]
-                            ta = (a <= b) & (a <= c)
-                            tb = (not ta) & (b <= c)
-                            m = min(a, min(b, c))
-                            i0 += ta
-                            i1 += tb
-                            i2 += 1 - ta - tb
-                        out[z, y, x] = m
+                    n = x_hi + 3 - x_lo
+                    for dz in range(3):
+                        for dy in range(3):
+                            r = 1 + 3 * dz + dy
+                            for k in range(n):
+                                g[r, k] = p[z + dz, y + dy, x_lo + k]
+                    for c in range(net.shape[0]):
+                        i = net[c, 0]
+                        j = net[c, 1]
+                        for k in range(n):
+                            a = g[i, k]
+                            b = g[j, k]
+                            g[i, k] = min(a, b)
+                            g[j, k] = max(a, b)
+                    w = n - 2
+                    for k in range(w):
+                        acc[k] = np.inf
+                    for t in range(take.shape[0]):
+                        i = take[t, 0]
+                        j = take[t, 1]
+                        m = take[t, 2]
+                        for k in range(w):
+                            acc[k] = min(acc[k], max(max(g[i, k], g[j, k + 1]), g[m, k + 2]))
+                    for k in range(w):
+                        if cols[y, x_lo + k]:
+                            out[z, y, x_lo + k] = acc[k]
 
         _MEDIAN27 = median27
     return _MEDIAN27
