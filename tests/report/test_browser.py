@@ -179,3 +179,91 @@ def test_two_cells_a_marker_of_the_second_chart_drives_its_own_section(two_cell_
     )
     assert sorted(current) == sorted(["timeline-0:0"] * 2 + ["timeline-1:1"] * 2 + ["timeline-unaligned:2"] * 2)
     assert not page.problems, page.problems
+
+
+# Every page figure carries its tick label boxes (pixels of that image) in a zTXt chunk; the page
+# reads them back from its own images and checks that no two overlap and none leaves the image.
+_TICK_CHECK = """
+async () => {
+  const key = 'operando:tick-labels';
+  const out = {images: 0, checked: 0, labels: 0, problems: []};
+  function overlap(a, b) {
+    for (const poly of [a, b]) {
+      for (let i = 0; i < 4; i++) {
+        const [x0, y0] = poly[i], [x1, y1] = poly[(i + 1) % 4];
+        const nx = y0 - y1, ny = x1 - x0, norm = Math.hypot(nx, ny);
+        if (!norm) continue;
+        const pa = a.map(([x, y]) => (x * nx + y * ny) / norm), pb = b.map(([x, y]) => (x * nx + y * ny) / norm);
+        const shared = Math.min(Math.max(...pa), Math.max(...pb)) - Math.max(Math.min(...pa), Math.min(...pb));
+        if (shared <= 0.5) return false;
+      }
+    }
+    return true;
+  }
+  for (const img of Array.from(document.images)) {
+    if (!img.src.startsWith('data:image/png')) continue;
+    out.images++;
+    const buf = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+    const dv = new DataView(buf.buffer);
+    const width = dv.getUint32(16), height = dv.getUint32(20);
+    let text = null;
+    for (let p = 8; p < buf.length; ) {
+      const len = dv.getUint32(p), type = String.fromCharCode(...buf.slice(p + 4, p + 8));
+      if (type === 'zTXt') {
+        const data = buf.slice(p + 8, p + 8 + len), nul = data.indexOf(0);
+        if (new TextDecoder().decode(data.slice(0, nul)) === key) {
+          const stream = new Blob([data.slice(nul + 2)]).stream().pipeThrough(new DecompressionStream('deflate'));
+          text = await new Response(stream).text();
+        }
+      }
+      if (type === 'IEND') break;
+      p += 12 + len;
+    }
+    const name = (img.closest('figure') && img.closest('figure').innerText) || img.alt || '?';
+    if (text === null) { out.problems.push(name + ': no tick label boxes'); continue; }
+    out.checked++;
+    const boxes = JSON.parse(text).map(b => [[b[0], b[1]], [b[2], b[3]], [b[4], b[5]], [b[6], b[7]]]);
+    out.labels += boxes.length;
+    boxes.forEach((b, i) => {
+      if (b.some(([x, y]) => x < -1 || y < -1 || x > width + 1 || y > height + 1))
+        out.problems.push(name + ': tick label ' + i + ' is cut off');
+      for (let j = i + 1; j < boxes.length; j++)
+        if (overlap(b, boxes[j])) out.problems.push(name + ': tick labels ' + i + ' and ' + j + ' overlap');
+    });
+  }
+  return out;
+}
+"""
+
+
+def test_no_two_tick_labels_overlap_on_any_figure_of_the_page(page):
+    result = page.evaluate(_TICK_CHECK)
+    assert result["images"] > 10 and result["checked"] == result["images"], result
+    assert result["labels"] > 10 * result["images"], result  # the boxes are there, not an empty list
+    assert not result["problems"], result["problems"]
+    assert not page.problems, page.problems
+
+
+def test_the_page_check_finds_overlapping_and_cut_off_labels(browser, tmp_path):
+    """The same check on a page whose one figure says two of its labels overlap and one leaves it."""
+    import base64
+    import io
+    import json
+
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    boxes = [[10, 10, 40, 10, 40, 20, 10, 20], [35, 12, 60, 12, 60, 22, 35, 22], [90, 5, 110, 5, 110, 15, 90, 15]]
+    info.add_text("operando:tick-labels", json.dumps(boxes), zip=True)
+    buf = io.BytesIO()
+    Image.new("RGB", (100, 50), "white").save(buf, format="PNG", pnginfo=info)
+    uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    html = tmp_path / "page.html"
+    html.write_text(f'<figure><img src="{uri}" alt="x"><figcaption>crafted</figcaption></figure>')
+    context = browser.new_context(offline=True)
+    pg = context.new_page()
+    pg.goto(html.as_uri(), wait_until="load")
+    result = pg.evaluate(_TICK_CHECK)
+    context.close()
+    assert result["checked"] == 1 and result["labels"] == 3
+    assert result["problems"] == ["crafted: tick labels 0 and 1 overlap", "crafted: tick label 2 is cut off"]

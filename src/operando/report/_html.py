@@ -49,7 +49,7 @@ from operando.echem import EchemRecord
 from operando.errors import IncompleteStoreError, OperandoError
 from operando.report import _kinds  # noqa: F401  (registers the dedicated sections)
 from operando.report._sections import FigureSpec, FrameState, Section, make_section
-from operando.report._timeline import readable_ticks, save_figure
+from operando.report._timeline import readable_ticks, save_figure, tick_label_boxes
 from operando.store import open_results, store_status
 
 __all__ = ["HTML_DPI", "VOLTAGE_TOLERANCE_V", "RecordMatch", "ReportResult", "build_report", "match_record"]
@@ -100,18 +100,28 @@ HTML_COLOURS = 256
 """Colours of the palette the page's figures are stored with (the print files keep full colour)."""
 
 
-def _palette_png(png: bytes) -> bytes:
+TICK_LABELS_KEY = "operando:tick-labels"
+"""PNG ``zTXt`` keyword of the page figures' tick label boxes (JSON, see ``tick_label_boxes``)."""
+
+
+def _palette_png(png: bytes, tick_labels: list[list[float]] | None = None) -> bytes:
     """The same image as an indexed-colour PNG (:data:`HTML_COLOURS` colours): about 4x smaller.
 
     Plots are mostly flat colours and anti-aliased edges, so a 256-colour palette is
     visually lossless for them and for the maps (whose colour maps have 256 entries).
+    ``tick_labels`` go into a compressed text chunk (:data:`TICK_LABELS_KEY`), so that the
+    page can be checked for overlapping tick labels (about 1 kB a figure).
     """
-    from PIL import Image
+    from PIL import Image, PngImagePlugin
 
     with Image.open(io.BytesIO(png)) as im:
         indexed = im.convert("RGB").quantize(colors=HTML_COLOURS, method=Image.Quantize.FASTOCTREE)
+    info = None
+    if tick_labels is not None:
+        info = PngImagePlugin.PngInfo()
+        info.add_text(TICK_LABELS_KEY, json.dumps(tick_labels, separators=(",", ":")), zip=True)
     out = io.BytesIO()
-    indexed.save(out, format="PNG")
+    indexed.save(out, format="PNG", pnginfo=info)
     return out.getvalue()
 
 
@@ -136,8 +146,9 @@ class _Renderer:
         buf = io.BytesIO()
         fig.set_dpi(HTML_DPI)  # measure the tick labels at the resolution they are saved at
         readable_ticks(fig)  # no tick label overlapping another or cut off (issue 19)
+        boxes = tick_label_boxes(fig)
         fig.savefig(buf, format="png", dpi=HTML_DPI)
-        data = _palette_png(buf.getvalue())
+        data = _palette_png(buf.getvalue(), boxes)
         width, height = struct.unpack(">II", data[16:24])  # the PNG header (IHDR) holds the pixel size
         if self.figures_dir is not None and stem is not None:
             # the layout is in figure fractions, the same at any dpi: keep it rather than solve it twice more

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from operando.echem import EchemRecord
 
-__all__ = ["plot_timeline", "readable_ticks", "save_figure", "tick_label_problems"]
+__all__ = ["plot_timeline", "readable_ticks", "save_figure", "tick_label_boxes", "tick_label_problems"]
 
 _LABEL_COLOURS = {"charge": "#c0392b", "discharge": "#2471a3", "rest": "#7f8c8d", "outside": "#000000"}
 
@@ -384,3 +384,39 @@ def readable_ticks(fig: Figure, *, max_rounds: int = 12) -> list[str]:
     left = tick_label_problems(fig)
     fig.set_layout_engine("none")
     return left
+
+
+def tick_label_boxes(fig: Figure) -> list[list[float]]:
+    """Every drawn tick label's box as the saved image shows it: four corners, pixels from top left.
+
+    The report stores these in each figure's PNG (a ``zTXt`` chunk ``operando:tick-labels``), so
+    that a page's figures can be checked for overlapping or cut-off labels where they are shown.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        Measured at its own dpi (save it at that dpi for the boxes to match the image).
+
+    Returns
+    -------
+    list of list of float
+        One ``[x0, y0, x1, y1, x2, y2, x3, y3]`` per label (rotated labels as drawn), 0.1 px.
+
+    Examples
+    --------
+    >>> fig, ax = plt.subplots(figsize=(2, 2), dpi=50)
+    >>> boxes = tick_label_boxes(fig)
+    >>> len(boxes) > 4 and all(len(b) == 8 for b in boxes)
+    True
+    >>> plt.close(fig)
+    """
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    height = fig.canvas.get_width_height()[1]
+    out = []
+    for _name, axis in _axes_axes(fig):
+        for lab in _drawn_labels(axis):
+            c = _corners(lab, renderer)
+            c[:, 1] = height - c[:, 1]
+            out.append([round(float(v), 1) for v in c.ravel()])
+    return out
