@@ -61,3 +61,10 @@ test: lint typecheck browser pytest
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# A user's first install, alone: a new venv from the tracked files, `operando tomo recon` without
+# extras (one line naming operando[tomo], exit 2), then with .[tomo] (exit 0). `make test` runs it
+# too; leave it out there with PYTEST_ARGS='-m "not fresh_venv"'.
+.PHONY: fresh-venv
+fresh-venv: $(STAMP)
+	$(BIN)/pytest -q -m fresh_venv tests/test_fresh_venv.py
