@@ -362,7 +362,9 @@ def attach_state(result: xr.Dataset, timeline: xr.Dataset, frame: int = 0) -> xr
     Returns
     -------
     xarray.Dataset
-        A new dataset; ``result`` is not modified.
+        A new dataset; ``result`` is not modified. When the timeline has ``time_utc``, the
+        measurement's absolute mid-time is a scalar coordinate ``time_utc`` (along ``frame``
+        once concatenated).
     """
     row = timeline.isel(frame=frame)
     extra = [c for c in ("frame", "t_mid_s", "time_utc") if c in row.coords]
@@ -390,7 +392,8 @@ def place_on_record(
     series of such results concatenated along ``frame`` has them along ``frame``. Several
     (``start`` and ``end`` of the length of ``result[dim]``): the variables lie along
     ``dim``. Each window is averaged as :func:`align` does; ``echem_source`` and
-    ``echem_sha256`` name the record in the attributes.
+    ``echem_sha256`` name the record in the attributes. When the record knows its absolute
+    start, ``time_utc`` (UTC mid-times, ``datetime64[ns]``) is a coordinate beside them.
 
     Parameters
     ----------
