@@ -81,7 +81,7 @@ def test_wandering_peak_gives_the_result_of_a_region_that_holds_every_point(wand
     diff = (ours.d_spacing.values - full.d_spacing.values)[mask]
     assert np.sqrt(np.mean(diff**2)) < 0.75 * d_full
     # the survey's box alone (the cut points left as they are): said so, and wrong
-    monkeypatch.setattr(pipeline, "_recut", lambda source, meta, computed, points, *a, **k: len(points))
+    monkeypatch.setattr(pipeline, "_recut", lambda source, meta, computed, points, *a, **k: points)
     with pytest.warns(RuntimeWarning, match=r"signal of \d+ point\(s\) crosses the region of interest"):
         cut, p_cut = pipeline.process_kmap(master, survey_points=16, phases="off")
     assert p_cut["roi_cut_points"] == p["roi_recut_points"]

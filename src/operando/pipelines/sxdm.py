@@ -386,7 +386,14 @@ def process_kmap(
         source = replace(source.scaled(frames, scaled[1]), meta=meta)
     else:
         source = ArraySource(frames, meta)
-    computed, settings = _reduce_in_region(path, source, meta, background=background, survey_points=survey_points)
+    computed, settings = _reduce_in_region(
+        path,
+        source,
+        meta,
+        background=background,
+        survey_points=survey_points,
+        intensity_threshold=intensity_threshold,
+    )
     maps = strain_tilt_maps(computed, intensity_threshold=intensity_threshold, y_um=y_um, x_um=x_um)
     if widths:
         _add_widths(maps, source, settings)
@@ -424,6 +431,7 @@ def _reduce_in_region(
     *,
     background: BackgroundMode | float,
     survey_points: int | None,
+    intensity_threshold: float,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """:func:`operando.sxdm.reduce_kmap`, then the points its region cuts reduced in their own.
 
@@ -436,7 +444,10 @@ def _reduce_in_region(
     masks. Only those points are read again (one of 400 on a 20 x 20 map of 516^2
     frames, where widening the map's box for all points cost two more passes). The
     settings record how many points were reduced so (``roi_recut_points``) and how many
-    stay cut (``roi_cut_points``: no peak of their own above the background; a warning).
+    stay cut (``roi_cut_points``: their own region leaves no pixel for a per-frame
+    background; a warning where they are bright enough for the maps). A point with no
+    peak that :func:`operando.sxdm.find_roi` trusts is reduced over its whole frames
+    (``roi_full_frame_points``).
     A point whose peak lies wholly outside the box leaves nothing in it to see: it reads
     as a weak point.
     """
@@ -458,13 +469,17 @@ def _reduce_in_region(
     cut = np.argwhere(computed.pop("roi_edge_sides") != 0)
     settings.update(roi_recut_points=len(cut), roi_cut_points=0)
     if len(cut):
-        still = _recut(source, meta, computed, cut, settings, survey_points=survey_points, scheduler=scheduler)
-        settings["roi_cut_points"] = still
+        failed = _recut(source, meta, computed, cut, settings, survey_points=survey_points, scheduler=scheduler)
+        settings["roi_cut_points"] = len(failed)
+        # only points bright enough to be kept in the maps matter (the others are masked out)
+        intensity = computed["intensity"]
+        top = np.max(intensity, where=np.isfinite(intensity), initial=0.0)
+        still = int(np.count_nonzero(intensity[tuple(failed.T)] >= intensity_threshold * top)) if len(failed) else 0
         if still:
             warnings.warn(
                 f"{path}: the signal of {still} point(s) crosses the region of interest {settings['roi_det_y']} x "
-                f"{settings['roi_det_x']} px, angles {settings['roi_angles']}, and shows no peak of its own to "
-                "reduce it in: their moments miss the counts beyond the region",
+                f"{settings['roi_det_x']} px, angles {settings['roi_angles']}, and their own region leaves no "
+                "pixel for the per-frame background: their moments miss the counts beyond the region",
                 RuntimeWarning,
                 stacklevel=3,
             )
@@ -505,9 +520,11 @@ def _recut(
     *,
     survey_points: int | None,
     scheduler: Any,
-) -> int:
+) -> np.ndarray:
     """The moments of ``points`` (k, 2) (y, x) reduced again in their own region, into
-    ``computed``; returns how many could not be (no peak of their own)."""
+    ``computed``; returns those that could not be, (m, 2): a per-frame background needs
+    pixels outside the box, and a point without a peak of its own is reduced over its
+    whole frames (counted in ``settings["roi_full_frame_points"]``)."""
     frames = source.frames
     _, ny, nx, _, _ = frames.shape
     chunks = frames.chunks[1] if hasattr(frames, "chunks") and frames.chunks is not None else (1,) * ny
@@ -520,7 +537,7 @@ def _recut(
     mode = settings["background"]
     q_of = region_q(meta)
     eta = np.asarray(meta.eta_deg, dtype=np.float64)
-    failed = 0
+    failed: list[tuple[int, int]] = []
     read_point = getattr(source, "point_frames", None)  # the Bliss reader reads one point's frames alone
     for y, x in points.tolist():
         if read_point is not None:
@@ -528,9 +545,9 @@ def _recut(
         else:
             f = np.asarray(dask.compute(frames[:, y, x], scheduler=scheduler)[0])  # (angle, det_y, det_x)
         own = _own_region(f, valid, roi)
-        if own is None:
-            failed += 1
-            continue
+        if own is None:  # no peak that find_roi trusts on one point's frames: the whole frames
+            own = ROI((0, f.shape[0]), (0, f.shape[1]), (0, f.shape[2]))
+            settings["roi_full_frame_points"] = settings.get("roi_full_frame_points", 0) + 1
         box = ROI(
             *(
                 (min(a[0], b[0]), max(a[1], b[1]))
@@ -540,7 +557,11 @@ def _recut(
         sa, sy, sx = box.slices
         crop = f[sa, None, sy, sx]  # (angle, 1 point, det_y, det_x)
         if mode == "frame":
-            bg: Any = frame_background(f[sa, None], roi=box, valid=valid)
+            try:
+                bg: Any = frame_background(f[sa, None], roi=box, valid=valid)
+            except ParameterError:  # no pixel outside its box for the per-frame background
+                failed.append((y, x))
+                continue
         else:
             bg = float(settings["background_counts_per_pixel"])
         com = centre_of_mass(crop, q_of(box), eta_deg=eta[sa], valid=valid[sy, sx], background=bg)
@@ -549,7 +570,7 @@ def _recut(
             computed[name][y, x] = com.q[0, k]
         computed["rocking_com"][y, x] = com.rocking_com_deg[0]
         computed["rocking_width"][y, x] = com.rocking_width_deg[0]
-    return failed
+    return np.asarray(failed, dtype=np.intp).reshape(-1, 2)
 
 
 def _full_q(meta: Any) -> Any:
