@@ -5,6 +5,9 @@ Usage (from the repository root)::
     python benchmarks/sxdm_vs_xsocs.py                 # 40 x 40 points, 30 angles, 256^2 pixels
     python benchmarks/sxdm_vs_xsocs.py --quick         # 12 x 12 points, to try it
     python benchmarks/sxdm_vs_xsocs.py --encoding gzip --detector 516   # gzip Lima frames, Maxipix size
+    # each encoding at Maxipix size on a 20 x 20 x 12-angle map, kept for reruns (5.1 GB uncompressed):
+    python benchmarks/sxdm_vs_xsocs.py --encoding none --detector 516 --points 20 --angles 12 \
+        --map-dir /tmp/map-none-20-12
     python benchmarks/sxdm_vs_xsocs.py --out-of-core 30   # also a 30 GB map (ours only)
 
 What it does
@@ -30,7 +33,9 @@ proportional set size (PSS, shared pages split between the processes that map th
 sampled every 100 ms with psutil from this process, in one more run of each tool (sampling
 stalls the sampled process's page faults, so timed runs are not sampled); the peak resident set (VmHWM) of the
 child's main process is printed beside it, and the CPU time (user + system) of the child
-and its workers, a measure less sensitive to other load on the machine. Errors are
+and its workers, a measure less sensitive to other load on the machine. On a machine
+shared with other work, compare the CPU-time ratio as well: both tools' wall times stretch
+with the load (runs of one tool differed 3x here). Errors are
 against the simulated truth on the crystal points that both tools return: RMS of the
 d-spacing error (Å), RMS and maximum of the angle between measured and true Q (deg), and
 the correlation of measured with true d-spacing (= strain).
