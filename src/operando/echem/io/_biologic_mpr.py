@@ -962,7 +962,7 @@ def _charge_mAh(records: npt.NDArray[Any], field: str, scale: float) -> npt.NDAr
         return values / scale if scale != 1.0 else values
 
 
-def read_mpr(path: str | PathLike[str], *, timezone: str = "UTC") -> EchemRecord:
+def read_mpr(path: str | PathLike[str], *, timezone: str = "UTC", data: bytes | None = None) -> EchemRecord:
     """Read a BioLogic EC-Lab / BT-Lab ``.mpr`` file.
 
     Parameters
@@ -972,6 +972,10 @@ def read_mpr(path: str | PathLike[str], *, timezone: str = "UTC") -> EchemRecord
     timezone : str, default "UTC"
         IANA time zone of the acquisition computer: the file stores the start of the
         acquisition as local wall-clock time, converted here to UTC.
+    data : bytes, optional
+        The file's whole content when the caller has read it already (``echem.read``
+        reads it while detecting the format, so the file is opened once); ``path`` then
+        only names it in messages and the record.
 
     Returns
     -------
@@ -995,7 +999,7 @@ def read_mpr(path: str | PathLike[str], *, timezone: str = "UTC") -> EchemRecord
         When ``timezone`` is not a known IANA time zone.
     """
     src = str(path)
-    buf = _read_file(path)
+    buf = _read_file(path) if data is None else data
     modules = _split_modules(buf, src)
     by_name: dict[str, _Module] = {}
     for module in modules:
@@ -1012,10 +1016,10 @@ def read_mpr(path: str | PathLike[str], *, timezone: str = "UTC") -> EchemRecord
     technique = _technique(settings, settings_module, src)
 
     data_module = by_name["VMP data"]
-    data = view[data_module.offset : data_module.offset + data_module.length]
-    n_rows, ids_raw, record_start = _data_header(data, data_module, src)
+    data_bytes = view[data_module.offset : data_module.offset + data_module.length]
+    n_rows, ids_raw, record_start = _data_header(data_bytes, data_module, src)
     layout = _layout(ids_raw, data_module.version, technique, data_module.offset + 5, src)
-    records = _read_records(data, data_module, layout.dtype, n_rows, record_start, src)
+    records = _read_records(data_bytes, data_module, layout.dtype, n_rows, record_start, src)
 
     log_module = by_name.get("VMP LOG")
     log = None if log_module is None else view[log_module.offset : log_module.offset + log_module.length]
