@@ -157,7 +157,7 @@ def plot_scenarios(ds: xr.Dataset) -> Figure:
     Returns
     -------
     matplotlib.figure.Figure
-        Voltage (mV, symmetric-log scale: 1 % contact is hundreds of times the measured
+        Voltage magnitude (mV, log scale: 1 % contact is hundreds of times the measured
         overpotential) and total contact area (mm²) over time (h), prediction samples only.
     """
     t_h = np.asarray(ds["time_s"].values, dtype=float) / 3600.0
@@ -169,7 +169,7 @@ def plot_scenarios(ds: xr.Dataset) -> Figure:
     )
     ax_v = axes[0, 0]
     measured = np.asarray(ds["measured_voltage_V"].values, dtype=float) * 1e3
-    ax_v.plot(t_h[shown], measured[shown], color="0.2", lw=1.4, label="measured")
+    ax_v.plot(t_h[shown], np.abs(measured[shown]), color="0.2", lw=1.4, label="measured")
     names = [str(n) for n in ds["scenario"].values.tolist()]
     rms = (
         np.asarray(ds["scenario_rms_V"].values, dtype=float) if "scenario_rms_V" in ds else np.full(len(names), np.nan)
@@ -177,10 +177,9 @@ def plot_scenarios(ds: xr.Dataset) -> Figure:
     for k, name in enumerate(names):
         colour = _SCENARIO_COLOURS[k % len(_SCENARIO_COLOURS)]
         label = f"{_scenario_name(name)} (RMS {_mV(float(rms[k]))})" if np.isfinite(rms[k]) else _scenario_name(name)
-        ax_v.plot(t_h[shown], volts[k, shown] * 1e3, lw=1.1, ls="--", color=colour, label=label)
-    finite = np.abs(measured[shown][np.isfinite(measured[shown])])
-    ax_v.set_yscale("symlog", linthresh=max(float(np.percentile(finite, 90)) if finite.size else 1.0, 1e-3))
-    ax_v.set_ylabel("cell voltage (mV)")
+        ax_v.plot(t_h[shown], np.abs(volts[k, shown]) * 1e3, lw=1.1, ls="--", color=colour, label=label)
+    ax_v.set_yscale("log")
+    ax_v.set_ylabel("|cell voltage| (mV)")
     fig.legend(*ax_v.get_legend_handles_labels(), fontsize=7, frameon=False, loc="outside right upper")
     ax_v.set_title("contact scenarios predicted by the fitted Butler–Volmer model", fontsize=10)
     if has_area:
