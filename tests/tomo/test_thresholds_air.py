@@ -27,7 +27,7 @@ def _bare_cell(seed, air_sigma):
     return v.astype(np.float32)
 
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("seed", range(2))
 def test_a_split_air_peak_is_merged(seed):
     t = auto_thresholds(_bare_cell(seed, air_sigma=9.0))
     assert AIR < t.void < 0.5 * (AIR + LI), t  # between air and lithium, leaning to the rare voids
@@ -36,7 +36,7 @@ def test_a_split_air_peak_is_merged(seed):
     assert t.void_level == pytest.approx(AIR, abs=2.0)
 
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("seed", range(2))
 def test_a_narrow_air_peak_is_left_alone(seed):
     # the air as narrow as the noise: its classes are not merged, the thresholds are the plain intermeans ones
     from skimage.filters import threshold_multiotsu
