@@ -638,16 +638,18 @@ def _restore_pores(
 
 
 def _is_any(lab: NDArray[np.uint8], *codes: int) -> NDArray[np.bool_]:
-    """``np.isin(lab, codes)`` for label codes, by one table look-up (``np.isin`` makes a pass per code).
+    """``np.isin(lab, codes)`` for a few label codes, as comparisons (``np.isin`` sorts; a table look-up
+    gathers at about 4 ns per voxel, the comparisons run at memory speed).
 
     Examples
     --------
     >>> _is_any(np.array([0, 1, 2, 5], np.uint8), 1, 5).tolist()
     [False, True, False, True]
     """
-    table = np.zeros(256, bool)
-    table[list(codes)] = True
-    return table[lab]
+    out = lab == codes[0]
+    for c in codes[1:]:
+        out |= lab == c
+    return out
 
 
 def _segment_block(
