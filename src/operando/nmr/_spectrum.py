@@ -39,7 +39,8 @@ def process(
     """Process raw data as TopSpin's ``efp`` would, returning the real spectrum.
 
     What ``pdata/1/procs`` says is followed: ``SI``, ``TDeff`` (points used), ``BC_mod``
-    (FID offset, single/quad), the window ``WDW`` (EM, GM, SINE, QSINE with ``LB``, ``GB``,
+    (FID offset, single/quad; ``ME_mod`` linear prediction is warned about, not applied),
+    the window ``WDW`` (EM, GM, SINE, QSINE with ``LB``, ``GB``,
     ``SSB``), ``PHC0``/``PHC1`` and ``PH_mod`` (2: magnitude, 3: power spectrum, with the
     stored phases only); a step that cannot be reproduced is warned about. For
     pre-TopSpin digitally filtered data (``DSPFVS`` < 20) the stored ``PHC0`` is XWIN-NMR's,
@@ -90,6 +91,13 @@ def process(
     elif bc_mod:
         warnings.warn(
             f"{meta.path}: FID baseline correction BC_mod={bc_mod} (polynomial/filter) is not applied", stacklevel=2
+        )
+    me_mod = int(_procs_number(procs, "ME_mod", 0))
+    if me_mod:  # TopSpin's linear prediction (LPfr/LPfc forward, LPbr/LPbc backward)
+        warnings.warn(
+            f"{meta.path}: TopSpin linear prediction ME_mod={me_mod} is not applied; the spectrum can differ "
+            "from TopSpin's 1r (truncation wiggles, first-point baseline)",
+            stacklevel=2,
         )
     wdw = int(_procs_number(procs, "WDW", 0)) if lb_Hz is None else 1
     lb = _procs_number(procs, "LB", 0.0) if lb_Hz is None else float(lb_Hz)
