@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -13,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 from matplotlib.axis import Axis
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.ticker import FixedFormatter, FixedLocator, LogLocator, MaxNLocator, NullFormatter
@@ -215,10 +217,18 @@ def _overlap(a: NDArray[np.float64], b: NDArray[np.float64]) -> bool:
 _Pair = tuple[str, Axis, Axis, Text, Text]
 
 
+def _renderer(fig: Figure) -> Any:
+    """The figure's Agg renderer; a bare ``Figure()`` (FigureCanvasBase, which has none)
+    gets an Agg canvas first, as ``savefig`` would give it."""
+    if not hasattr(fig.canvas, "get_renderer"):
+        FigureCanvasAgg(fig)
+    return fig.canvas.get_renderer()  # type: ignore[attr-defined]
+
+
 def _find(fig: Figure) -> tuple[list[_Pair], list[tuple[str, Axis, Text]]]:
     """Overlapping pairs (names, axis of each, label, label) and clipped labels, after a draw."""
     fig.draw_without_rendering()  # layout and tick positions, no pixels: a fraction of a real draw
-    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    renderer = _renderer(fig)
     width, height = fig.canvas.get_width_height()
     items = []
     for name, axis in _axes_axes(fig):
@@ -295,7 +305,7 @@ def _shrink(axis: Axis) -> bool:
 
 def _fit_in_figure(fig: Figure) -> None:
     """Move and scale every axes (figure fractions) so that everything drawn lies inside the figure."""
-    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    renderer = _renderer(fig)
     tight = fig.get_tightbbox(renderer)
     if tight is None:
         return
@@ -411,7 +421,7 @@ def tick_label_boxes(fig: Figure) -> list[list[float]]:
     >>> plt.close(fig)
     """
     fig.draw_without_rendering()
-    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    renderer = _renderer(fig)
     height = fig.canvas.get_width_height()[1]
     out = []
     for _name, axis in _axes_axes(fig):
