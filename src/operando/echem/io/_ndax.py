@@ -379,6 +379,9 @@ def _version_of(buf: bytes, name: str, kind: int) -> int:
     return int(buf[2])
 
 
+# Damaged bytes can make a float32 product overflow: it gives inf as fastnda's does (no
+# warning), and echem.read refuses the record naming the row (check_finite).
+@np.errstate(over="ignore", invalid="ignore")
 def _runinfo(buf: bytes, version: int, source: str) -> dict[str, npt.NDArray[Any]]:
     """runInfo rows: first row of each slot number, converted as fastnda does."""
     dtype = _RUNINFO_14 if version == 14 else _RUNINFO_16
@@ -435,6 +438,9 @@ def _aux_members(zf: zipfile.ZipFile, names: list[str], source: str) -> list[tup
     return [(name, ch) for (name, _), ch in zip(found, channels, strict=True)]
 
 
+# Damaged bytes can make a float32 product overflow: it gives inf as fastnda's does (no
+# warning), and echem.read refuses the record naming the row (check_finite).
+@np.errstate(over="ignore", invalid="ignore")
 def _aux_columns(
     buf: bytes, name: str, number: int, channel: Mapping[str, Any], version: int, source: str
 ) -> tuple[dict[str, npt.NDArray[np.float32]], npt.NDArray[np.int64]]:
@@ -550,6 +556,9 @@ def _aux_member(
     return (version, *_aux_columns(buf, name, number, channel, version, source))
 
 
+# Damaged bytes can make a float32 product overflow: it gives inf as fastnda's does (no
+# warning), and echem.read refuses the record naming the row (check_finite).
+@np.errstate(over="ignore", invalid="ignore")
 def _assemble(
     main: Mapping[str, Future[bytes]],
     side: list[Future[tuple[int, dict[str, npt.NDArray[np.float32]], npt.NDArray[np.int64]]]],
