@@ -9,6 +9,13 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# The default run explores the same examples every time (make test and CI must not pass or
+# fail by chance); OPERANDO_HYPOTHESIS_RANDOM=1 explores new ones, as a search for defects.
+settings.register_profile("operando-default", derandomize=True)
+settings.register_profile("operando-random", derandomize=False)
+settings.load_profile("operando-random" if os.environ.get("OPERANDO_HYPOTHESIS_RANDOM") else "operando-default")
 
 REPO = Path(__file__).resolve().parents[1]
 PINS = Path(__file__).with_name("realdata_sha256.txt")
