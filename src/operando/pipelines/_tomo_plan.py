@@ -5,11 +5,11 @@ scans as they land (``operando watch``) needs its two halves apart: :func:`measu
 the per-scan step (reconstruct, segment, interfaces and quantities, with the volume kept
 for the series store), and :func:`assemble_tomo_scans`, which makes the series store's content
 from the scans measured so far, placed on the potentiostat record as far as it has grown.
-Both go through the public names of :mod:`operando.pipelines.tomo` (``process_scan``,
-``scan_window``); the assembly mirrors the steps ``process_series`` runs after its scans
-(frames read back from a store, ``time_s``, ``stripping_fraction``, the registered contact
-change with ``analyses``, the kept volumes and labels), and ``tests/live`` checks that the
-result equals ``operando tomo series`` on the same files, variable by variable.
+Both go through :mod:`operando.pipelines.tomo` (``process_scan``, ``scan_window``, and the
+same helpers ``process_series`` runs after its scans for the registered contact change and
+the kept volumes and labels); the assembly mirrors its other steps (frames read back from a
+store, ``time_s``, ``stripping_fraction``), and ``tests/live`` checks that the result equals
+``operando tomo series`` on the same files, variable by variable.
 
 :func:`tomo_series_options` turns a flat table of the command's option names (a TOML ``[tomo]``
 table) into :class:`~operando.pipelines.tomo.SeriesOptions`.
@@ -22,12 +22,11 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-import dask.array as da
 import numpy as np
 import xarray as xr
 
 from operando.errors import MissingMetadataError, ParameterError
-from operando.pipelines.tomo import PrepOptions, SeriesOptions, process_scan, scan_window
+from operando.pipelines.tomo import PrepOptions, SeriesOptions, _with_changes, _with_volumes, process_scan, scan_window
 from operando.tomo import InterphaseClassifier, Thresholds, stripping_fraction
 
 __all__ = [
@@ -206,64 +205,6 @@ def _read_back(series: xr.Dataset, scratch: Path) -> xr.Dataset:
     store = scratch / "frames.zarr"
     write_results(series, store, overwrite=True)
     return open_results(store).load()
-
-
-def _with_changes(series: xr.Dataset, volumes: Sequence[Path], charged: bool) -> xr.Dataset:
-    """Contact lost and gained between consecutive scans (as ``tomo series --analyses``)."""
-    from operando.pipelines import between_scans, between_scans_placeholder
-
-    voxel = float(series.attrs.get("voxel_size_um", np.nan))
-    rows = [between_scans_placeholder((series.sizes["y"], series.sizes["x"]))]
-    for k in range(1, len(volumes)):
-        a, b = (xr.open_zarr(volumes[i], consolidated=False)["attenuation"].data for i in (k - 1, k))
-        charge = None
-        if charged:
-            q = series["echem_charge_mAh"].values
-            charge = (float(q[k - 1]), float(q[k]))
-        rows.append(
-            between_scans(
-                a,
-                b,
-                series["contact"].values[k - 1],
-                series["contact"].values[k],
-                voxel_size_um=voxel,
-                charge_mAh=charge,
-                cell_area_mm2=float(np.mean(series["cell_area_mm2"].values[k])),
-            )
-        )
-    for name in rows[0]:
-        series[name] = xr.concat([r[name] for r in rows], dim="frame")
-    return series
-
-
-# label codes of ``tomo segment`` (flag attributes of the kept labels)
-_LABEL_CODES = {"electrolyte": 0, "lithium": 1, "void": 2, "pore": 3, "interphase": 4, "collector_or_background": 5}
-_ATTENUATION = "linear attenuation coefficient x voxel edge (dimensionless)"
-
-
-def _with_volumes(series: xr.Dataset, volumes: Sequence[Path], dtype: str) -> xr.Dataset:
-    """Every scan's kept volume and labels over ``(frame, z, y, x)``, as the series store keeps them."""
-    stores = [xr.open_zarr(v, consolidated=False) for v in volumes]
-    shapes = {s["attenuation"].shape for s in stores}
-    if len(shapes) != 1:
-        raise ParameterError(f"the scans reconstruct to different shapes {sorted(shapes)}; a series needs one grid")
-    chunks = (1, 32, 128, 128)
-    vol = da.stack([s["attenuation"].data for s in stores]).rechunk(chunks)
-    lab = da.stack([s["labels"].data for s in stores]).astype(np.uint8).rechunk(chunks)
-    voxel = float(stores[0].attrs["voxel_size_um"])
-    attrs: dict[str, Any] = {"units": "1", "long_name": _ATTENUATION}
-    if dtype == "uint16":
-        first = stores[0]["attenuation"]
-        sample = np.asarray(first.data[:: max(1, first.shape[0] // 16)])
-        lo, hi = (float(v) for v in np.percentile(sample, [0.01, 99.99]))
-        hi = hi if hi > lo else lo + 1.0
-        scale = (hi - lo) / 65535.0
-        vol = da.clip(da.round((vol - lo) / scale), 0, 65535).astype(np.uint16)
-        attrs.update(scale_factor=scale, add_offset=lo)
-    dims = ("frame", "z", "y", "x")
-    flags = {"flag_values": list(_LABEL_CODES.values()), "flag_meanings": " ".join(_LABEL_CODES)}
-    out = series.assign(volume=(dims, vol, attrs), labels=(dims, lab, flags))
-    return out.assign_coords(z=("z", np.arange(vol.shape[1]) * voxel, {"units": "um"}))
 
 
 def assemble_tomo_scans(

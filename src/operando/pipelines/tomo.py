@@ -1172,7 +1172,7 @@ def process_series(
         frac = np.full(series.sizes["frame"], np.nan)
     series["stripping_fraction"] = ("frame", frac, {"long_name": "share of the charge from Li-metal stripping"})
     if opts.analyses and keep and len(files) > 1:
-        series = _with_changes(series, volumes, len(files), record is not None)
+        series = _with_changes(series, [volumes / f"{i}.zarr" for i in range(len(files))], record is not None)
     if opts.dvc:
         dvc = _series_dvc(volumes, len(files), opts)
         series = series.merge(dvc, combine_attrs="override").assign_attrs(dvc.attrs)
@@ -1180,22 +1180,23 @@ def process_series(
     for name in [k for k in series.attrs if k.startswith("operando_") and k != "operando_kind"]:
         del series.attrs[name]
     if opts.keep_volumes:
-        series = _with_volumes(series, volumes, len(files), opts.volume_dtype)
+        series = _with_volumes(series, [volumes / f"{i}.zarr" for i in range(len(files))], opts.volume_dtype)
     written = write_results(series, target, parameters=params, inputs=inputs, overwrite=overwrite)
     shutil.rmtree(frames_store, ignore_errors=True)
     shutil.rmtree(volumes, ignore_errors=True)
     return written
 
 
-def _with_changes(series: xr.Dataset, volumes: Path, n_frames: int, charged: bool) -> xr.Dataset:
+def _with_changes(series: xr.Dataset, volumes: Sequence[Path], charged: bool) -> xr.Dataset:
     """Contact lost and gained between consecutive scans, after registering them, and the
-    charge passed between them (:func:`operando.pipelines.between_scans`)."""
+    charge passed between them (:func:`operando.pipelines.between_scans`); ``volumes``: each
+    scan's kept volume store (the live watch's tomography kind uses this too)."""
     from operando.pipelines._tomo_analysis import between_scans, between_scans_placeholder
 
     voxel = float(series.attrs.get("voxel_size_um", np.nan))
     rows = [between_scans_placeholder((series.sizes["y"], series.sizes["x"]))]
-    for k in range(1, n_frames):
-        a, b = (xr.open_zarr(volumes / f"{i}.zarr", consolidated=False)["attenuation"].data for i in (k - 1, k))
+    for k in range(1, len(volumes)):
+        a, b = (xr.open_zarr(volumes[i], consolidated=False)["attenuation"].data for i in (k - 1, k))
         charge = None
         if charged:
             q = series["echem_charge_mAh"].values
@@ -1250,9 +1251,10 @@ def _stored_fingerprint(store: Path) -> str | None:
         return None
 
 
-def _with_volumes(series: xr.Dataset, volumes: Path, n_frames: int, dtype: str) -> xr.Dataset:
-    """The series with every scan's kept volume and labels over ``(frame, z, y, x)`` (lazy, chunked)."""
-    stores = [xr.open_zarr(volumes / f"{i}.zarr", consolidated=False) for i in range(n_frames)]
+def _with_volumes(series: xr.Dataset, volumes: Sequence[Path], dtype: str) -> xr.Dataset:
+    """The series with every scan's kept volume and labels over ``(frame, z, y, x)`` (lazy, chunked);
+    ``volumes``: each scan's kept volume store."""
+    stores = [xr.open_zarr(v, consolidated=False) for v in volumes]
     shapes = {s["attenuation"].shape for s in stores}
     if len(shapes) != 1:
         raise ParameterError(f"the scans reconstruct to different shapes {sorted(shapes)}; a series needs one grid")
