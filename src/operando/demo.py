@@ -24,7 +24,9 @@ cell's charging curve.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -89,7 +91,7 @@ TRACER_CHARGE_PER_STEP_MAH = 0.005
 NMR_LINE_WINDOWS_PPM = {"metal": (240.0, 290.0), "electrolyte": (-18.8, 21.2)}
 NMR_NOISE_PPM = (-130.0, -50.0)
 
-__all__ = ["DemoPart", "DemoResult", "measurement_schedule", "run_demo"]
+__all__ = ["DemoPart", "DemoResult", "measurement_schedule", "run_demo", "stripping_record"]
 
 
 @dataclass
@@ -406,28 +408,39 @@ def _nmr_part(root: Path, *, charge_mAh: float) -> DemoPart:
     return part
 
 
-def _tomo_part(root: Path, *, progress: bool) -> DemoPart:
-    """The Li|solid-electrolyte|Li cell: operando tomography while one electrode is stripped.
+def stripping_record(
+    frames: Sequence[Any], t0: datetime, *, first_scan_s: float, scan_s: float, min_span_s: float = 0.0
+) -> EchemRecord:
+    """The stripped Li|SE|Li cell's potentiostat record for a series of phantom scans.
 
-    Four synthetic scans (DXchange, with Poisson noise and rings) of a cell whose top
-    electrode recedes while its interfacial voids grow and both interphases thicken;
-    its potentiostat record is a constant stripping current whose voltage follows the
-    Butler–Volmer symmetric-cell model on the phantom's true contact areas. The scans are
-    reconstructed, segmented and analysed into one ``tomo-series`` store on that record.
+    A constant stripping current (the last scan's stripped charge over the series' span,
+    at least ``min_span_s``) sampled every 10 s, and the cell voltage of the Butler-Volmer
+    symmetric-cell model on the phantom's true contact areas, interpolated between the scans'
+    mid-times. Used by the demo and by the live beamtime simulator.
+
+    Parameters
+    ----------
+    frames : sequence of synthetic cell frames
+        :func:`operando.synthetic.simulate_cell_series` (``time_s``, ``charge_mAh``,
+        ``contact_area_mm2`` of both interfaces, ``footprint``, ``voxel_size_um``).
+    t0 : datetime
+        The record's start (UTC).
+    first_scan_s, scan_s : float
+        When the first scan starts after ``t0`` and how long a scan lasts, s.
+    min_span_s : float, default 0
+        Lower bound of the span the current is spread over (a series of one scan).
+
+    Returns
+    -------
+    EchemRecord
+        Dated rows (``timestamp``) from 0 to two scan lengths after the last scan's start.
     """
-    from datetime import UTC, datetime, timedelta
-
     from operando.echem import EchemMetadata, SymmetricCellModel, cell_voltage
-    from operando.pipelines.tomo import SeriesOptions, process_series
-    from operando.synthetic import simulate_cell_series, write_cell_dxchange
 
-    part = DemoPart(cell="Li|solid electrolyte|Li cell")
-    t0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
-    first_scan_s, scan_s = 600.0, 300.0
-    frames = simulate_cell_series(TOMO_SCANS, **TOMO_PHANTOM)
     scan_mid = np.array([first_scan_s + f.time_s + scan_s / 2 for f in frames])
     t = np.arange(0.0, first_scan_s + frames[-1].time_s + 2 * scan_s, 10.0)
-    current = frames[-1].charge_mAh / ((frames[-1].time_s - frames[0].time_s) / 3600.0)  # mA
+    span_h = max(frames[-1].time_s - frames[0].time_s, min_span_s) / 3600.0
+    current = max(frames[-1].charge_mAh, 1e-6) / span_h  # mA
     areas = np.stack([np.interp(t, scan_mid, [f.contact_area_mm2[i] for f in frames]) for i in (0, 1)], axis=1)
     footprint_mm2 = float(frames[0].footprint.sum()) * (frames[0].voxel_size_um * 1e-3) ** 2
     model = SymmetricCellModel(
@@ -438,13 +451,34 @@ def _tomo_part(root: Path, *, progress: bool) -> DemoPart:
         electrolyte_area_mm2=footprint_mm2,
     )
     voltage = cell_voltage(model, np.full(t.size, current), areas, 1.0)
-    record = echem.EchemRecord.from_columns(
+    return echem.EchemRecord.from_columns(
         time_s=t,
         voltage_V=voltage,
         current_mA=np.full(t.size, current),
         timestamp=pd.Timestamp(t0) + pd.to_timedelta(t, unit="s"),  # the scans are dated: absolute times
         meta=EchemMetadata(source="", format="synthetic", start_time=t0),
     )
+
+
+def _tomo_part(root: Path, *, progress: bool) -> DemoPart:
+    """The Li|solid-electrolyte|Li cell: operando tomography while one electrode is stripped.
+
+    Four synthetic scans (DXchange, with Poisson noise and rings) of a cell whose top
+    electrode recedes while its interfacial voids grow and both interphases thicken;
+    its potentiostat record is a constant stripping current whose voltage follows the
+    Butler–Volmer symmetric-cell model on the phantom's true contact areas. The scans are
+    reconstructed, segmented and analysed into one ``tomo-series`` store on that record.
+    """
+    from datetime import UTC, timedelta
+
+    from operando.pipelines.tomo import SeriesOptions, process_series
+    from operando.synthetic import simulate_cell_series, write_cell_dxchange
+
+    part = DemoPart(cell="Li|solid electrolyte|Li cell")
+    t0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
+    first_scan_s, scan_s = 600.0, 300.0
+    frames = simulate_cell_series(TOMO_SCANS, **TOMO_PHANTOM)
+    record = stripping_record(frames, t0, first_scan_s=first_scan_s, scan_s=scan_s)
     csv = echem.write_csv(record, root / "raw" / "echem" / "LiSELi_stripping.csv")
     part.raw["tomo echem"] = part.echem = csv
     scans = [

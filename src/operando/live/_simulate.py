@@ -293,31 +293,10 @@ _FIRST_SCAN_S, _SCAN_S, _SCAN_EVERY_S = 600.0, 300.0, 1200.0
 
 
 def _stripping_record(frames: list[Any], t0: Any) -> Any:
-    """The cell's potentiostat record: constant stripping current, Butler-Volmer voltage on the true contact."""
-    from operando import echem
-    from operando.echem import EchemMetadata, SymmetricCellModel, cell_voltage
+    """The cell's potentiostat record: the demo's, with this beamtime's scan times."""
+    from operando.demo import stripping_record
 
-    scan_mid = np.array([_FIRST_SCAN_S + f.time_s + _SCAN_S / 2 for f in frames])
-    t = np.arange(0.0, _FIRST_SCAN_S + frames[-1].time_s + 2 * _SCAN_S, 10.0)
-    span_h = max(frames[-1].time_s - frames[0].time_s, _SCAN_EVERY_S) / 3600.0
-    current = max(frames[-1].charge_mAh, 1e-6) / span_h  # mA
-    areas = np.stack([np.interp(t, scan_mid, [f.contact_area_mm2[i] for f in frames]) for i in (0, 1)], axis=1)
-    footprint_mm2 = float(frames[0].footprint.sum()) * (frames[0].voxel_size_um * 1e-3) ** 2
-    model = SymmetricCellModel(
-        j0_mA_cm2=2.0,
-        interphase_conductivity_S_cm=1e-4,
-        electrolyte_thickness_um=200.0,
-        electrolyte_conductivity_S_cm=1e-3,
-        electrolyte_area_mm2=footprint_mm2,
-    )
-    voltage = cell_voltage(model, np.full(t.size, current), areas, 1.0)
-    return echem.EchemRecord.from_columns(
-        time_s=t,
-        voltage_V=voltage,
-        current_mA=np.full(t.size, current),
-        timestamp=pd.Timestamp(t0) + pd.to_timedelta(t, unit="s"),
-        meta=EchemMetadata(source="", format="synthetic", start_time=t0),
-    )
+    return stripping_record(frames, t0, first_scan_s=_FIRST_SCAN_S, scan_s=_SCAN_S, min_span_s=_SCAN_EVERY_S)
 
 
 def _write_scan_in_place(src: Path, dst: Path, *, blocks: int, pause: Callable[[], None]) -> None:
