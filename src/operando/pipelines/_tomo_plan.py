@@ -26,7 +26,15 @@ import numpy as np
 import xarray as xr
 
 from operando.errors import MissingMetadataError, ParameterError
-from operando.pipelines.tomo import PrepOptions, SeriesOptions, _with_changes, _with_volumes, process_scan, scan_window
+from operando.pipelines.tomo import (
+    PrepOptions,
+    SeriesOptions,
+    _scan_starts,
+    _with_changes,
+    _with_volumes,
+    process_scan,
+    scan_window,
+)
 from operando.tomo import InterphaseClassifier, Thresholds, stripping_fraction
 
 __all__ = [
@@ -185,19 +193,6 @@ def measure_tomo_scan(
     return process_scan(path, options, classifier, keep_volume=keep_volume, scratch=scratch)
 
 
-def _starts(windows: Sequence[tuple[str, str] | None], record: Any) -> np.ndarray:
-    from operando.timeline import to_record_seconds
-
-    if record is not None:
-        return to_record_seconds(record, [w[0] for w in windows if w])
-    if windows and all(w is not None for w in windows):
-        import pandas as pd
-
-        stamps = pd.to_datetime([w[0] for w in windows if w], utc=True)
-        return np.asarray((stamps - stamps[0]).total_seconds(), dtype=np.float64)
-    return np.full(len(windows), np.nan)
-
-
 def _read_back(series: xr.Dataset, scratch: Path) -> xr.Dataset:
     """The frames as ``tomo series`` uses them: written as one store and read back."""
     from operando.store import open_results, write_results
@@ -261,7 +256,7 @@ def assemble_tomo_scans(
                                            path=key)  # fmt: skip
         frames = [place_on_record(f, record, w[0], w[1]) for f, w in zip(frames, windows, strict=True) if w]
     series = _read_back(concat_frames(list(frames), list(keys)), Path(scratch))
-    series = series.assign_coords(time_s=("frame", _starts(windows, record), {"units": "s"}))
+    series = series.assign_coords(time_s=("frame", _scan_starts(windows, record), {"units": "s"}))
     if record is not None:
         charge = np.abs(series["echem_charge_mAh"].values - series["echem_charge_mAh"].values[0])
         frac = stripping_fraction(series["li_volume_electrode_mm3"].values, charge)

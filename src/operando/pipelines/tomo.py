@@ -1087,7 +1087,7 @@ def process_series(
         or uint16 with ``scale_factor``/``add_offset``).
     """
     from operando.store import open_results, run_series, store_status, write_results
-    from operando.timeline import place_on_record, to_record_seconds
+    from operando.timeline import place_on_record
 
     opts = options or SeriesOptions()
     target = Path(out)
@@ -1098,15 +1098,7 @@ def process_series(
     if record is not None and any(w is None for w in windows):
         missing = files[[w is None for w in windows].index(True)]
         raise MissingMetadataError("the scan records no start date: cannot place it on the echem record", path=missing)
-    if record is not None:
-        starts = to_record_seconds(record, [w[0] for w in windows if w])
-    elif all(w is not None for w in windows):
-        import pandas as pd
-
-        stamps = pd.to_datetime([w[0] for w in windows if w], utc=True)
-        starts = np.asarray((stamps - stamps[0]).total_seconds(), dtype=np.float64)
-    else:
-        starts = np.full(len(files), np.nan)
+    starts = _scan_starts(windows, record)
 
     keys = [str(f) for f in files]
     if len(set(keys)) != len(keys):
@@ -1185,6 +1177,20 @@ def process_series(
     shutil.rmtree(frames_store, ignore_errors=True)
     shutil.rmtree(volumes, ignore_errors=True)
     return written
+
+
+def _scan_starts(windows: Sequence[tuple[str, str] | None], record: Any) -> np.ndarray:
+    """Each scan's start, s: on the record's clock, else from the first scan (NaN when a scan is undated)."""
+    from operando.timeline import to_record_seconds
+
+    if record is not None:
+        return to_record_seconds(record, [w[0] for w in windows if w])
+    if windows and all(w is not None for w in windows):
+        import pandas as pd
+
+        stamps = pd.to_datetime([w[0] for w in windows if w], utc=True)
+        return np.asarray((stamps - stamps[0]).total_seconds(), dtype=np.float64)
+    return np.full(len(windows), np.nan)
 
 
 def _with_changes(series: xr.Dataset, volumes: Sequence[Path], charged: bool) -> xr.Dataset:
