@@ -231,23 +231,130 @@ def errors(q: np.ndarray, truth: Any, points: np.ndarray) -> dict[str, float]:
     }
 
 
+class _MaxipixReadout:
+    """A synthetic K-map seen through Lima's Maxipix 2 x 2 readout with the chip gap
+    (fill mode ZERO, as ID01 records ``mpx1x4``): the photons that fall on a chip's inner
+    edge, three pixels wide, are counted in its edge pixel and the ``gap`` positions
+    between the chips read 0, along both detector axes. Everything but :meth:`frames`
+    is the model's own (its pixel mask, truth and geometry)."""
+
+    def __init__(self, model: Any, chip: int = 256, gap: int = 4) -> None:
+        dy, dx = model.pixel_mask.shape
+        if (dy, dx) != (2 * chip + gap, 2 * chip + gap):
+            raise SystemExit(
+                f"--chip-gap needs {2 * chip + gap}^2 frames (--detector {2 * chip + gap}), got {dy} x {dx}"
+            )
+        self._model, self._chip, self._gap = model, chip, gap
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def frames(self, start: int, stop: int) -> np.ndarray:
+        """The model's counts ``(angle, point, det_y, det_x)`` int32 as the readout gives them."""
+        out = self._model.frames(start, stop)
+        c, half = self._chip, self._gap // 2
+        for axis in (2, 3):
+            f = np.moveaxis(out, axis, 0)  # a view: writes go to ``out``
+            f[c - 1] += f[c : c + half].sum(0)  # the lower chip's wide edge pixel
+            f[c + self._gap] += f[c + half : c + self._gap].sum(0)  # the upper chip's
+            f[c : c + self._gap] = 0
+        return out
+
+
+def _datasets(h: Any) -> list[str]:
+    """Paths of the datasets in an open HDF5 file."""
+    import h5py
+
+    names: list[str] = []
+    h.visit(lambda n: names.append(n) if isinstance(h[n], h5py.Dataset) else None)
+    return names
+
+
+def _lima_deflate(folder: Path, level: int = 6) -> None:
+    """Every Lima file under ``folder`` rewritten as Lima's HDF5GZ saving writes it:
+    deflate at ``level`` (Lima's ``m_compression_level = 6``), no byte shuffle, one frame
+    per chunk, each chunk written whole (``H5DOwrite_chunk``; LImA
+    ``control/src/CtSaving_Hdf5.cpp``, ``plist.setDeflate`` and no ``setShuffle``). The
+    files must hold raw frames (``--encoding none`` written)."""
+    import zlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    import h5py
+
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        for path in sorted(folder.glob("scan*/*.h5")):
+            tmp = path.with_suffix(".gz.tmp")
+            with h5py.File(path, "r") as src, h5py.File(tmp, "w") as dst:
+                for name in _datasets(src):
+                    d = src[name]
+                    out = dst.create_dataset(
+                        name,
+                        shape=d.shape,
+                        dtype=d.dtype,
+                        chunks=(1, *d.shape[1:]),
+                        compression="gzip",
+                        compression_opts=level,
+                    )
+                    for s in range(0, d.shape[0], 64):
+                        block = d[s : s + 64]
+                        packed = pool.map(lambda f: zlib.compress(np.ascontiguousarray(f).tobytes(), level), block)
+                        for k, z in enumerate(packed):
+                            out.id.write_direct_chunk((s + k, 0, 0), z)
+            os.replace(tmp, path)
+
+
 def make_map(
-    side: tuple[int, int], n_angles: int, det: int, folder: Path, seed: int, encoding: str = "bitshuffle-lz4"
+    side: tuple[int, int],
+    n_angles: int,
+    det: int,
+    folder: Path,
+    seed: int,
+    encoding: str = "bitshuffle-lz4",
+    *,
+    background: float | None = None,
+    peak_counts: float | None = None,
+    chip_gap: bool = False,
 ) -> tuple[Any, Path, float]:
     """Simulate the map and write it to ``folder``, or reuse the one written there with the same
-    parameters (``--map-dir``; the model is deterministic in its seed, the frames are not rewritten)."""
+    parameters (``--map-dir``; the model is deterministic in its seed, the frames are not rewritten).
+
+    ``background`` (counts per pixel per frame) and ``peak_counts`` are the model's
+    (:func:`operando.synthetic.simulate_kmap`, its defaults when None); ``chip_gap`` writes
+    the frames as a Maxipix 2 x 2 reads them out (:class:`_MaxipixReadout`);
+    ``encoding="lima-gzip"`` is deflate level 6 without shuffle (:func:`_lima_deflate`),
+    ``"gzip"`` the writer's deflate level 4 after HDF5's byte shuffle."""
     from operando.synthetic import simulate_kmap, write_bliss_kmap
 
-    model = simulate_kmap(map_shape=side, n_angles=n_angles, detector_shape=(det, det), seed=seed)
+    extra = {k: v for k, v in (("background", background), ("peak_counts", peak_counts)) if v is not None}
+    model = simulate_kmap(map_shape=side, n_angles=n_angles, detector_shape=(det, det), seed=seed, **extra)
     stamp = folder / "map-parameters.json"
-    wanted = json.dumps({"side": side, "angles": n_angles, "detector": det, "seed": seed, "encoding": encoding})
+    wanted = json.dumps(
+        {"side": side, "angles": n_angles, "detector": det, "seed": seed, "encoding": encoding}
+        | ({**extra, "chip_gap": chip_gap} if extra or chip_gap else {})
+    )
     if stamp.is_file() and stamp.read_text() == wanted:
         return model, next(folder.glob("*.h5")), 0.0
     shutil.rmtree(folder, ignore_errors=True)
     t0 = time.perf_counter()
-    master = write_bliss_kmap(model, folder, encoding=encoding)
+    written = _MaxipixReadout(model) if chip_gap else model
+    master = write_bliss_kmap(written, folder, encoding="none" if encoding == "lima-gzip" else encoding)
+    if encoding == "lima-gzip":
+        _lima_deflate(folder)
     stamp.write_text(wanted)
     return model, master, time.perf_counter() - t0
+
+
+def _sparsity(master: Path) -> str:
+    """Mean counts per pixel and the fraction of zero pixels of the map's first Lima file's frames."""
+    import h5py
+
+    first = sorted(master.parent.glob("scan*/*.h5"))[0]
+    with h5py.File(first, "r") as h:
+        found: list[str] = []
+        h.visit(lambda n: found.append(n) if isinstance(h[n], h5py.Dataset) and h[n].ndim == 3 else None)
+        d = h[found[0]]
+        f = d[: min(16, d.shape[0])]
+    return f"{f.mean():.3g} counts/pixel/frame, {np.mean(f == 0):.1%} zero pixels"
 
 
 def _du(folder: Path) -> float:
@@ -285,7 +392,17 @@ def compare(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="sxdm-bench-", dir=args.workdir))
     try:
         raw = Path(args.map_dir) if args.map_dir else work / "raw"
-        model, master, t_write = make_map(side, args.angles, det, raw, args.seed, args.encoding)
+        model, master, t_write = make_map(
+            side,
+            args.angles,
+            det,
+            raw,
+            args.seed,
+            args.encoding,
+            background=args.background,
+            peak_counts=args.peak_counts,
+            chip_gap=args.chip_gap,
+        )
         n = side[0] * side[1]
         print(
             f"map: {side[0]} x {side[1]} points x {args.angles} angles x {det}^2 pixels "
@@ -294,6 +411,7 @@ def compare(args: argparse.Namespace) -> None:
             + (f"written in {t_write:.0f} s" if t_write else f"reused from {raw}")
             + f"; {os.cpu_count()} CPU cores"
         )
+        print(f"frames: {_sparsity(master)}" + (", Maxipix chip gap (fill mode ZERO)" if args.chip_gap else ""))
         results = {}
         tools = ("xsocs", "ours")
         timed: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
@@ -352,9 +470,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--encoding",
-        choices=("none", "gzip", "bitshuffle-lz4"),
+        choices=("none", "gzip", "lima-gzip", "bitshuffle-lz4"),
         default="bitshuffle-lz4",
-        help="compression of the Lima frames (one frame per chunk)",
+        help="compression of the Lima frames, one frame per chunk: lima-gzip is what Lima's HDF5GZ saving "
+        "writes (deflate 6, no shuffle), gzip the synthetic writer's deflate 4 after byte shuffle",
+    )
+    parser.add_argument(
+        "--background",
+        type=float,
+        default=None,
+        help="mean background counts per pixel per frame (simulate_kmap's 0.5 by default; ~0.005 at 10 ms, 1e9 ph/s)",
+    )
+    parser.add_argument(
+        "--peak-counts",
+        type=float,
+        default=None,
+        help="a crystal point's Bragg counts (simulate_kmap's 3e4 by default)",
+    )
+    parser.add_argument(
+        "--chip-gap", action="store_true", help="write 516^2 frames as the Maxipix 2 x 2 reads them (4-pixel chip gap)"
     )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each tool (the median is reported)")
     parser.add_argument("--quick", action="store_true", help="12 x 12 points, 128^2 pixels")
