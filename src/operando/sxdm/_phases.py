@@ -34,6 +34,7 @@ point is undefined (NaN).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -393,6 +394,7 @@ def _em(
     edges = bins.edges - x.mean()
     xc = x - x.mean()
     n, cov = bins.voxels, bins.coverage
+    span = float(bins.edges[-1] - bins.edges[0])
     mu = mu - x.mean()
     amp, sig, beta = amp.copy(), sig.copy(), beta.copy()
     ll = np.full(len(y), -np.inf)
@@ -414,8 +416,8 @@ def _em(
         b_new = (bg * ratio).sum(-1) / n.sum() if fit_background else b
         tot, m_new, s_new = _moments(wc, xc, h)
         keep = tot > tiny
-        mu[active] = np.where(keep, m_new, m)
-        sig[active] = np.where(keep, s_new, s)
+        mu[active] = np.clip(np.where(keep, m_new, m), xc[0] - span, xc[-1] + span)
+        sig[active] = np.clip(np.where(keep, s_new, s), None, span)
         amp[active], beta[active] = a_new, b_new
         done = np.abs(new_ll - ll[active]) <= tol * np.maximum(1.0, np.abs(new_ll))
         ll[active] = new_ll
@@ -476,6 +478,7 @@ def _scoring(
     x0 = bins.edges[0]
     theta = np.concatenate([beta[:, None], amp, mu - x0, sig], axis=1)
     floor = 0.25 * bins.width
+    span = float(bins.edges[-1] - bins.edges[0])
 
     def unpack(t: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
         return t[:, 1 : 1 + n_c], t[:, 1 + n_c : 1 + 2 * n_c], t[:, 1 + 2 * n_c :], t[:, 0]
@@ -508,7 +511,9 @@ def _scoring(
         # intensities stay positive: at most 90 % of the way to zero per step (a clip to zero
         # would strand a peak there, its centre and width no longer seen by the likelihood)
         trial[:, : 1 + n_c] = np.maximum(trial[:, : 1 + n_c], 0.1 * t[:, : 1 + n_c])
-        trial[:, 1 + 2 * n_c :] = np.maximum(trial[:, 1 + 2 * n_c :], floor)
+        trial[:, 1 + 2 * n_c :] = np.clip(trial[:, 1 + 2 * n_c :], floor, span)
+        # a centre stays within a span of the grid: beyond, a peak is a flat offset, not a lattice
+        trial[:, 1 + n_c : 1 + 2 * n_c] = np.clip(trial[:, 1 + n_c : 1 + 2 * n_c], -span, 2.0 * span)
         ta, tm, ts, tb = unpack(trial)
         new = loglik(_binned(bins, ta, tm, ts, tb)[0], yy)
         better = np.isfinite(new) & (new >= ll[active])
@@ -522,11 +527,86 @@ def _scoring(
     return a, m + x0, s, b, ll
 
 
+def _smoothed_net(y: NDArray[np.float64], bins: RadialBins, beta0: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Net counts ``(P, K)`` above the background, smoothed over about one bin (bins without
+    voxels hold none: a gap in the region reads as a valley)."""
+    net = np.clip(y - beta0[:, None] * bins.voxels, 0.0, None)
+    return np.asarray(ndimage.gaussian_filter1d(net, 1.0, axis=-1, mode="constant"))
+
+
+def _mode_window(smooth: NDArray[np.float64], level: float = 0.1) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
+    """Per profile the bin of the highest smoothed count and the contiguous bins around it
+    above ``level`` times that count: ``(P,)`` indices and a ``(P, K)`` mask."""
+    k = np.argmax(smooth, axis=-1)
+    top = np.take_along_axis(smooth, k[:, None], -1)
+    below = smooth < level * top
+    idx = np.arange(smooth.shape[-1])[None, :]
+    left = np.where(below & (idx < k[:, None]), idx, -1).max(-1)
+    right = np.where(below & (idx > k[:, None]), idx, smooth.shape[-1]).min(-1)
+    return k, (idx > left[:, None]) & (idx < right[:, None])
+
+
 def _init_one(y: NDArray[np.float64], bins: RadialBins, beta0: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
-    """Moments of the net profile (counts above ``beta0`` per voxel): one peak per profile."""
+    """One peak per profile: the moments of the net profile (counts above ``beta0`` per voxel),
+    or, where their centre falls in a valley (two maxima, or a gap of the region between
+    two peaks, whose moments centre on the empty middle), the moments of the highest maximum's
+    own bins (a start in the valley sends the fit to a flat peak far off the grid)."""
     net = np.clip(y - beta0[:, None] * bins.voxels, 0.0, None)
     tot, mu, sig = _moments(net, bins.centres, bins.width)
+    smooth = _smoothed_net(y, bins, beta0)
+    k, window = _mode_window(smooth)
+    at_mu = np.clip(np.searchsorted(bins.centres, np.nan_to_num(mu)), 0, len(bins.centres) - 1)
+    top = np.take_along_axis(smooth, k[:, None], -1)[:, 0]
+    valley = np.take_along_axis(smooth, at_mu[:, None], -1)[:, 0] < 0.5 * top
+    if valley.any():
+        _, mu_w, sig_w = _moments(np.where(window, net, 0.0)[valley], bins.centres, bins.width)
+        ok = np.isfinite(mu_w) & np.isfinite(sig_w)
+        mu[valley] = np.where(ok, mu_w, mu[valley])
+        sig[valley] = np.where(ok, sig_w, sig[valley])
     return tot[:, None], mu[:, None], sig[:, None]
+
+
+def _valley_split(y: NDArray[np.float64], bins: RadialBins, beta0: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Where to split a profile between two maxima: ``(P,)`` |Q| (1/Å) of the lowest point
+    between the highest maximum and the most prominent other one, NaN where no other
+    maximum rises clearly above the noise (by more than 4 Poisson sigma of the smoothed
+    counts and 2 % of the highest).
+
+    Examples
+    --------
+    >>> q = np.broadcast_to(np.linspace(3.0, 3.06, 61)[None, :, None], (1, 61, 1))
+    >>> b = radial_bins(q, roi=ROI((0, 1), (0, 61), (0, 1)))
+    >>> g = lambda c: np.exp(-0.5 * ((b.centres - c) / 2e-3) ** 2)
+    >>> y = 1e3 * g(3.015) + 300 * g(3.04)
+    >>> np.round(_valley_split(y[None], b, np.zeros(1)), 3).tolist()
+    [3.028]
+    """
+    smooth = _smoothed_net(y, bins, beta0)
+    n_k = smooth.shape[-1]
+    k, _ = _mode_window(smooth)
+    idx = np.arange(n_k)[None, :]
+    # lowest smoothed count between the highest maximum and each bin, outward on either side
+    right = np.where(idx >= k[:, None], smooth, np.inf)
+    right = np.minimum.accumulate(np.where(idx >= k[:, None], right, np.take_along_axis(smooth, k[:, None], -1)), -1)
+    left = np.where(idx <= k[:, None], smooth, np.inf)[:, ::-1]
+    left = np.minimum.accumulate(
+        np.where(idx[:, ::-1] <= k[:, None], left, np.take_along_axis(smooth, k[:, None], -1)), -1
+    )[:, ::-1]
+    floor = np.where(idx >= k[:, None], right, left)
+    prominence = smooth - floor
+    j = np.argmax(prominence, axis=-1)
+    prom = np.take_along_axis(prominence, j[:, None], -1)[:, 0]
+    top = np.take_along_axis(smooth, k[:, None], -1)[:, 0]
+    level = beta0 * float(np.median(bins.voxels[bins.voxels > 0])) if (bins.voxels > 0).any() else beta0
+    noise = np.sqrt(np.maximum(np.take_along_axis(floor, j[:, None], -1)[:, 0] + level, 1.0) / 2.5)
+    clear = (prom > 4.0 * noise) & (prom > 0.02 * top)
+    # the lowest point between the two maxima (the middle of a flat, empty stretch)
+    lo, hi = np.minimum(j, k), np.maximum(j, k)
+    between = (idx >= lo[:, None]) & (idx <= hi[:, None])
+    vals = np.where(between, smooth, np.inf)
+    low = vals <= vals.min(-1, keepdims=True)
+    centre = (low * bins.centres).sum(-1) / np.maximum(low.sum(-1), 1)
+    return np.asarray(np.where(clear, centre, np.nan))
 
 
 def _init_two(
@@ -597,7 +677,10 @@ def _fit_block(
     if ref is not None:
         starts = [_init_two(y, bins, beta0, np.full(len(y), ref.mean()))]
     else:  # no populations known: split at the one peak, and a second peak where it leaves most unexplained
-        split = np.where(np.isfinite(m1[:, 0]), m1[:, 0], bins.centres.mean())
+        # between two maxima where the profile shows two; else at the fitted peak
+        split = _valley_split(y, bins, beta0)
+        split = np.where(np.isfinite(split), split, m1[:, 0])
+        split = np.where(np.isfinite(split), split, bins.centres.mean())
         starts = [_init_two(y, bins, beta0, split), _init_residual(y, bins, a1, m1, s1, b1)]
     best: tuple[NDArray[np.float64], ...] | None = None
     for a2, m2, s2 in starts:
@@ -748,6 +831,19 @@ def _bimodal(fit: dict[str, NDArray[np.float64]], *, valley: float) -> bool:
     return bool(dip <= valley * min(left, right))
 
 
+def _off_grid(
+    q: NDArray[np.float64], width: NDArray[np.float64], lo: float, hi: float, *, nan: bool = True
+) -> NDArray[np.bool_]:
+    """Fitted peaks that cannot be a lattice seen in the |Q| range ``lo``-``hi`` (1/Å): centred
+    more than two of their widths beyond it, or wider than half of it (a flat offset). A peak
+    centred just beyond an edge is one the detector window clips, not flagged here. NaN
+    entries count as off the grid when ``nan``."""
+    span = hi - lo
+    with np.errstate(invalid="ignore"):
+        bad = (q < lo - 2.0 * width) | (q > hi + 2.0 * width) | (width > 0.5 * span)
+    return np.asarray(bad | (nan & ~(np.isfinite(q) & np.isfinite(width))))
+
+
 def survey_phases(
     profile: ArrayLike,
     bins: RadialBins,
@@ -810,6 +906,21 @@ def survey_phases(
         a, m, s = fit["amp1"], fit["mu1"], fit["sigma1"]
         why = "a second peak does not improve the fit" if dbic <= min_delta_bic else "no resolved second maximum"
         reason = f"one lattice population at d = {_TWO_PI / m[0]:.5f} A ({why}, delta BIC {dbic:.3g})"
+    lo, hi = float(bins.edges[0]), float(bins.edges[-1])
+    off = _off_grid(np.asarray(m), np.asarray(s), lo, hi)
+    beyond = ~((m >= lo) & (m <= hi))
+    if off.any():  # a degenerate fit (a flat "peak" off the grid): never a lattice of this reflection
+        bad = ", ".join(f"{_TWO_PI / v:.5f}" for v in np.asarray(m)[off])
+        reason = (
+            f"survey not trustworthy: its fitted peak at d = {bad} A lies far outside the measured range "
+            f"(d {_TWO_PI / hi:.5f}-{_TWO_PI / lo:.5f} A) or is flat across it; taken as one unresolved population"
+        )
+        warnings.warn(f"phases: {reason}", stacklevel=2)
+        two = False
+    elif beyond.any():  # a peak the detector window (or the region) clips: its centre is extrapolated
+        bad = ", ".join(f"{_TWO_PI / v:.5f}" for v in np.asarray(m)[beyond])
+        reason += f"; the peak at d = {bad} A is centred beyond the measured range (clipped): its d is extrapolated"
+        warnings.warn(f"phases: {reason}", stacklevel=2)
     with np.errstate(invalid="ignore", divide="ignore"):
         fractions = a / a.sum()
     return PhaseSurvey(
@@ -960,6 +1071,21 @@ def decompose_phases(
         "width_phase2": np.where(two, s2[..., 1], np.where(in_first, nan, s1)),
         "two_phase_delta_bic": fit["delta_bic"],
     }
+    # a centre outside the measured |Q| range is a degenerate fit, not a lattice: never reported
+    lo, hi = float(bins.edges[0]), float(bins.edges[-1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q1, q2 = _TWO_PI / out["d_phase1"], _TWO_PI / out["d_phase2"]
+    off = has & (
+        _off_grid(q1, out["width_phase1"], lo, hi, nan=False) | _off_grid(q2, out["width_phase2"], lo, hi, nan=False)
+    )
+    if off.any():
+        warnings.warn(
+            f"phases: at {int(off.sum())} points a fitted radial peak lies far outside the measured |Q| range "
+            f"({lo:.4f}-{hi:.4f} 1/A) or is flat across it: their phase variables are left NaN",
+            stacklevel=2,
+        )
+        has = has & ~off
+        out["two_phase"] = two & ~off
     for k, v in out.items():
         if k != "two_phase":
             out[k] = np.where(has, v, np.nan)
