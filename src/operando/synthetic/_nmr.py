@@ -302,6 +302,48 @@ def write_bruker_fid(
     return out
 
 
+def qseq_points(fid_fine: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """What a Bruker sequential (qseq, ``AQ_mod`` 2) acquisition stores: one real point per ``DW``.
+
+    The receiver's channels are read one after the other, one ``DW = 1 / (2 SW_h)`` apart,
+    and the reference phase advances by 90 degrees per point (Redfield-Kunz): the stored
+    points are ``Re(s[k] * i**k)``, i.e. ``x0, -y1, -x2, y3, ...``.
+
+    Parameters
+    ----------
+    fid_fine : (..., TD) array_like of complex
+        The signal sampled every ``DW`` (:func:`simulate_fid` with ``sw_Hz = 2 * SW_h``,
+        ``n_points = TD``), in TopSpin's sign convention.
+
+    Returns
+    -------
+    (..., TD) ndarray of float64
+
+    Examples
+    --------
+    >>> qseq_points(np.array([1 + 2j, 1 + 2j, 1 + 2j, 1 + 2j])).tolist()
+    [1.0, -2.0, -1.0, 2.0]
+    """
+    s = np.asarray(fid_fine, dtype=np.complex128)
+    quarter = np.array([1, 1j, -1, -1j])[np.arange(s.shape[-1]) % 4]
+    return np.asarray((s * quarter).real, dtype=np.float64)
+
+
+def write_bruker_qseq(folder: str | PathLike[str], points: npt.ArrayLike, **options: Any) -> Path:
+    """Write stored qseq real points (:func:`qseq_points`) as an ``AQ_mod`` 2 TopSpin folder.
+
+    ``options`` are those of :func:`write_bruker_fid` (``sw_Hz`` is ``SW_h``, half the
+    real-point rate); ``acqus`` entries are added to ``AQ_mod = 2``. ``TD`` is the number
+    of points, which must be even here.
+    """
+    r = np.asarray(points, dtype=np.float64)
+    if r.ndim != 1 or r.size % 2:
+        raise ValueError(f"qseq points must be one even-length row, got shape {r.shape}")
+    acqus = {"AQ_mod": 2, **(options.pop("acqus", None) or {})}
+    # the file interleaves real values exactly as a complex FID's (re, im) pairs
+    return write_bruker_fid(folder, r[0::2] + 1j * r[1::2], acqus=acqus, **options)
+
+
 def write_varian_fid(
     folder: str | PathLike[str],
     fid: npt.ArrayLike,

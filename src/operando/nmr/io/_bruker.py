@@ -81,6 +81,9 @@ class NMRMeta:
     p90_us : float or None
         The 90-degree pulse when the file records it (Varian ``pw90``); Bruker ``acqus``
         does not.
+    aq_mod : int or None
+        Bruker ``AQ_mod`` (1 qsim, 2 qseq, 3 DQD); qseq data are converted on reading to
+        complex points at ``1 / SW_h`` (:func:`operando.nmr.io._qseq.qseq_to_complex`).
     """
 
     path: str
@@ -105,6 +108,7 @@ class NMRMeta:
     dspfvs: int | None = None
     phase_offset_deg: float = 0.0
     p90_us: float | None = None
+    aq_mod: int | None = None
 
     @property
     def dwell_s(self) -> float:
@@ -281,16 +285,16 @@ def read_bruker(path: str | PathLike[str]) -> NMRFID:
     td = int(td_value)
     _refuse_2d(folder, acqus)
     aq_mod = int(_num(acqus, "AQ_mod", acqus_path, 1.0))
-    if aq_mod in (0, 2):
-        # qf (one channel) and qseq (the two channels sampled alternately, Redfield) store
-        # real points at twice the rate; read as complex pairs they would give a folded,
-        # wrongly phased spectrum
-        mode = "qf (single channel)" if aq_mod == 0 else "qseq (sequential, Redfield)"
+    if aq_mod == 0:
+        # qf: one channel, real points at twice the rate; where TopSpin puts the carrier
+        # (which edge of the window) is not documented here, so it is not guessed
         raise UnsupportedFormatError(
-            f"AQ_mod={aq_mod}, {mode}: real-sampled data are not read (only simultaneous quadrature, "
-            "AQ_mod 1 qsim or 3 DQD)",
+            "AQ_mod=0, qf (single channel): single-channel real data are not read (only AQ_mod 1 qsim, "
+            "2 qseq and 3 DQD)",
             path=acqus_path,
         )
+    if aq_mod not in (1, 2, 3):
+        raise UnsupportedFormatError(f"AQ_mod={aq_mod} is not an acquisition mode (0 qf .. 3 DQD)", path=acqus_path)
     dtypa = int(_num(acqus, "DTYPA", acqus_path, 0.0))
     if dtypa not in _DTYPES:
         raise UnsupportedFormatError(f"data type DTYPA={dtypa} is not int32 (0) or float64 (2)", path=acqus_path)
@@ -319,7 +323,15 @@ def read_bruker(path: str | PathLike[str]) -> NMRFID:
             _, raw = ng.bruker.read(str(folder), read_pulseprogram=False)
     except (OSError, ValueError, IndexError) as exc:
         raise CorruptFileError(f"nmrglue cannot read the data ({exc})", path=data_path) from exc
-    data = np.asarray(raw, dtype=np.complex128).reshape(-1, raw.shape[-1])[:, : td // 2]
+    if aq_mod == 2:  # qseq: TD real points, the two channels one DW apart (see _qseq)
+        from operando.nmr.io._qseq import qseq_to_complex
+
+        real = np.asarray(raw).real.astype(np.float64).reshape(-1, raw.shape[-1])[:, :td]
+        if real.shape[-1] < td:
+            raise CorruptFileError(f"truncated: {real.shape[-1]} of TD={td} points present", path=data_path)
+        data = qseq_to_complex(real)
+    else:
+        data = np.asarray(raw, dtype=np.complex128).reshape(-1, raw.shape[-1])[:, : td // 2]
     if data.shape[0] < rows:
         raise CorruptFileError(f"truncated: {data.shape[0]} of {rows} FIDs present", path=data_path)
     if not np.all(np.isfinite(data)):
@@ -364,6 +376,7 @@ def read_bruker(path: str | PathLike[str]) -> NMRFID:
         spin_rate_Hz=spin if spin is not None and spin >= MIN_MAS_HZ else None,
         dspfvs=dspfvs,
         phase_offset_deg=(180.0 * group_delay) % 360.0 if pre_topspin and group_delay > 0 else 0.0,
+        aq_mod=aq_mod,
     )
     return NMRFID(data=data, meta=meta, acqus=acqus)
 
