@@ -90,6 +90,9 @@ TRACER_MODEL = {"m1": 100.0, "x1": NMR_X6_ELECTRODE, "m2": 300.47, "x2": NMR_X6_
 TRACER_CHARGE_PER_STEP_MAH = 0.005
 NMR_LINE_WINDOWS_PPM = {"metal": (240.0, 290.0), "electrolyte": (-18.8, 21.2)}
 NMR_NOISE_PPM = (-130.0, -50.0)
+#: How the demo's integrals are taken: as ``operando nmr isotopes`` does by default
+#: (sidebands from the recorded MAS rate, windows matched in Hz across the nuclei).
+NMR_OPTIONS: dict[str, Any] = {"match": "hz", "sidebands": True}
 
 __all__ = ["DemoPart", "DemoResult", "measurement_schedule", "run_demo", "stripping_record"]
 
@@ -319,15 +322,8 @@ def _charge_passed(record: EchemRecord) -> float:
 
 def _nmr_part(root: Path, *, charge_mAh: float) -> DemoPart:
     """Ex situ 6Li/7Li NMR of the Li|LLZO|Li cell's parts, before and after ``charge_mAh`` of plating."""
-    from operando.nmr import (
-        classify_dendrite,
-        electrolyte_abundance,
-        isotope_integral,
-        isotopes_dataset,
-        li6_fraction,
-        read_fid,
-        sensitivity_factor,
-    )
+    from operando.nmr import classify_dendrite, electrolyte_abundance, isotopes_dataset
+    from operando.pipelines.nmr import isotope_fraction, reference_factor
     from operando.synthetic import LICL_PPM, li_isotope_pair, licl_reference_pair
 
     part = DemoPart(cell="Li|LLZO|Li symmetric cell (ex situ NMR)")
@@ -341,10 +337,9 @@ def _nmr_part(root: Path, *, charge_mAh: float) -> DemoPart:
     ]
     ref7, ref6 = licl_reference_pair(folder / "LiCl_reference", seed=5)
     window = (LICL_PPM - 15.0, LICL_PPM + 15.0)
-    (r6, sr6), (r7, sr7) = (
-        isotope_integral(read_fid(p), window_ppm=window, noise_ppm=NMR_NOISE_PPM) for p in (ref6, ref7)
-    )
-    factor, factor_err = sensitivity_factor(r6, r7, sigma_i6=sr6, sigma_i7=sr7)
+    # the CLI's own functions (operando nmr isotopes --ref-li6/--ref-li7): centre band and
+    # spinning sidebands, windows matched in Hz, per scan and unit gain
+    factor, factor_err = reference_factor(ref6, ref7, window_ppm=window, noise_ppm=NMR_NOISE_PPM, **NMR_OPTIONS)
     names: list[str] = []
     species: list[str] = []
     charges: list[float] = []
@@ -355,15 +350,15 @@ def _nmr_part(root: Path, *, charge_mAh: float) -> DemoPart:
             folder / f"LiLLZOLi_{name}", x6_metal=x_metal, x6_electrolyte=x_el, li_metal_amount=amount, seed=10 + k
         )
         inputs += [li6 / "fid", li6 / "acqus", li7 / "fid", li7 / "acqus"]
-        fid6, fid7 = read_fid(li6), read_fid(li7)
         for kind, line in ((metal_species, "metal"), ("electrolyte", "electrolyte")):
-            i6, e6 = isotope_integral(fid6, window_ppm=NMR_LINE_WINDOWS_PPM[line], noise_ppm=NMR_NOISE_PPM)
-            i7, e7 = isotope_integral(fid7, window_ppm=NMR_LINE_WINDOWS_PPM[line], noise_ppm=NMR_NOISE_PPM)
-            x6, s6 = li6_fraction(i6, i7, factor=factor, sigma_i6=e6, sigma_i7=e7, sigma_factor=factor_err)
+            others = [w for other, w in NMR_LINE_WINDOWS_PPM.items() if other != line]
+            r = isotope_fraction(li6, li7, window_ppm=NMR_LINE_WINDOWS_PPM[line], noise_ppm=NMR_NOISE_PPM,
+                                 factor=factor, factor_err=factor_err, other_windows_ppm=others,
+                                 **NMR_OPTIONS)  # fmt: skip
             names.append(f"{kind} ({name})")
             species.append(kind)
             charges.append(charge)
-            values.append((float(x6), float(s6), i6, i7))
+            values.append((r.x6, r.x6_err, r.i6, r.i7))
     x, sx, i6s, i7s = (np.array(column, dtype=np.float64) for column in zip(*values, strict=True))
     electrolyte_after = x[species.index("electrolyte", 2)]
     electrode = x[species.index("electrode")]
@@ -393,7 +388,8 @@ def _nmr_part(root: Path, *, charge_mAh: float) -> DemoPart:
     store = write_results(
         ds,
         root / "results" / "nmr_isotopes.zarr",
-        parameters={"windows_ppm": NMR_LINE_WINDOWS_PPM, "noise_ppm": NMR_NOISE_PPM, "tracer_model": model},
+        parameters={"windows_ppm": NMR_LINE_WINDOWS_PPM, "noise_ppm": NMR_NOISE_PPM, "tracer_model": model}
+        | NMR_OPTIONS,
         inputs=inputs,
         overwrite=True,
     )

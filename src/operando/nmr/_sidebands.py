@@ -40,12 +40,28 @@ class LineShape:
         Gaussian standard deviation and Lorentzian half width at half maximum, ppm.
     area : float
         Integral in summed-point units (the sum over all points of the line).
+    area_err : float
+        Its noise standard uncertainty from the fit's covariance (the shape's four
+        parameters and the baseline free); NaN when not fitted.
     """
 
     centre_ppm: float
     sigma_ppm: float
     gamma_ppm: float
     area: float
+    area_err: float = float("nan")
+
+    @property
+    def fwhm_ppm(self) -> float:
+        """Full width at half maximum, ppm (Olivero & Longbothum's Voigt approximation, 0.02 %).
+
+        Examples
+        --------
+        >>> round(LineShape(0.0, 0.0, 1.0, 1.0).fwhm_ppm, 3)  # a Lorentzian of HWHM 1 ppm
+        2.0
+        """
+        fl, fg = 2.0 * self.gamma_ppm, 2.0 * np.sqrt(2.0 * np.log(2.0)) * self.sigma_ppm
+        return float(0.5346 * fl + np.sqrt(0.2166 * fl * fl + fg * fg))
 
     def profile(self, ppm: npt.ArrayLike, shift_ppm: float = 0.0) -> npt.NDArray[np.float64]:
         """The unit-area line (its points sum to 1 on a grid of this spacing) at ``centre + shift``.
@@ -65,9 +81,9 @@ class LineShape:
 
 
 def fit_centre_shape(
-    spec: npt.ArrayLike, ppm: npt.ArrayLike, window: tuple[float, float], noise: float
+    spec: npt.ArrayLike, ppm: npt.ArrayLike, window: tuple[float, float], noise: float, *, degree: int = 1
 ) -> LineShape | None:
-    """Voigt + linear baseline fitted to the centre band in ``window``; None when it cannot be trusted.
+    """Voigt + polynomial baseline (default linear) fitted to the centre band in ``window``; None if not trusted.
 
     Parameters
     ----------
@@ -77,6 +93,8 @@ def fit_centre_shape(
         The centre band's window, ppm.
     noise : float
         Noise standard deviation per point.
+    degree : int, default 1
+        Degree of the baseline polynomial (0 to 3).
 
     Returns
     -------
@@ -110,11 +128,14 @@ def fit_centre_shape(
     above = xs[ys >= 0.5 * ys.max()]
     hw = max(0.5 * float(above.max() - above.min()), step)
 
+    u = (xs - mid) / max(0.5 * (hi - lo), 1e-12)
+    powers = np.column_stack([u**k for k in range(max(min(degree, 3), 0) + 1)])
+
     def model(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         shape = LineShape(p[1], abs(p[2]), abs(p[3]), p[0])
-        return p[0] * shape.profile(xs) + p[4] + p[5] * (xs - mid)
+        return np.asarray(p[0] * shape.profile(xs) + powers @ p[4:])
 
-    start = np.array([total, peak, 0.5 * hw, 0.5 * hw, 0.0, 0.0])
+    start = np.concatenate([[total, peak, 0.5 * hw, 0.5 * hw], np.zeros(powers.shape[1])])
     try:
         fit = least_squares(lambda p: (model(p) - ys) / noise, start, method="lm", max_nfev=2000)
     except (ValueError, np.linalg.LinAlgError):
@@ -122,7 +143,9 @@ def fit_centre_shape(
     a, c, s, g = fit.x[:4]
     if not (fit.success and np.all(np.isfinite(fit.x)) and lo <= c <= hi and a > 0):
         return None
-    return LineShape(float(c), float(abs(s)), float(abs(g)), float(a))
+    jac = np.asarray(fit.jac, dtype=np.float64)  # of the noise-weighted residuals: cov = (J^T J)^-1
+    var = float(np.linalg.pinv(jac.T @ jac)[0, 0])
+    return LineShape(float(c), float(abs(s)), float(abs(g)), float(a), float(np.sqrt(max(var, 0.0))))
 
 
 def sideband_area(
@@ -132,12 +155,15 @@ def sideband_area(
     shift_ppm: float,
     window: tuple[float, float],
     noise: float,
+    *,
+    degree: int = 2,
 ) -> tuple[float, float]:
     """Area of the sideband at ``shape.centre + shift`` from the points in ``window``, and its 1-sigma.
 
     The points are fitted with ``A x shape`` (unit area, displaced by ``shift_ppm``) plus a
-    quadratic baseline (the wings of other lines); ``A`` is the sideband's whole area in
-    summed-point units (its wings outside the window included).
+    polynomial baseline of ``degree`` (default quadratic: the wings of other lines; -1 none);
+    ``A`` is the sideband's whole area in summed-point units (its wings outside the window
+    included). With ``shift_ppm=0`` it is the centre band's area at that baseline.
 
     Returns
     -------
@@ -161,7 +187,7 @@ def sideband_area(
         return float("nan"), float("nan")
     xs = x[m]
     u = (xs - 0.5 * (lo + hi)) / max(0.5 * (hi - lo), 1e-12)
-    design = np.column_stack([shape.profile(xs, shift_ppm), np.ones_like(u), u, u * u])
+    design = np.column_stack([shape.profile(xs, shift_ppm), *(u**k for k in range(degree + 1))])
     coef, *_ = np.linalg.lstsq(design, y[m], rcond=None)
     cov = np.linalg.pinv(design.T @ design) * noise**2
     return float(coef[0]), float(np.sqrt(max(cov[0, 0], 0.0)))
