@@ -365,7 +365,7 @@ def test_point_frames_are_the_points_frames(small_kmap):
 
 def test_the_map_is_surveyed_once(small_kmap, monkeypatch):
     """The reduction and the two-phase survey ask for the same rows: their frames are summed once
-    (the source keeps the sums), and the copy returned can be changed without changing it."""
+    (the source keeps the sums), returned read-only so that no caller can change them for the others."""
     from operando.sxdm import bliss_point_sums
 
     _, master = small_kmap
@@ -386,8 +386,10 @@ def test_the_map_is_surveyed_once(small_kmap, monkeypatch):
     source = open_kmap(master)
     rows = np.array([1, 2])
     first = source.survey(rows)
-    first[:] = -1.0
-    assert (source.survey(rows) >= 0).all() and len(calls) == 2
+    with pytest.raises(ValueError, match="read-only"):  # shared by every caller: frozen, not copied
+        first[:] = -1.0
+    again = source.survey(rows)
+    assert again is first and (again >= 0).all() and len(calls) == 2
 
 
 def test_monitor_keeps_the_fast_reads_and_their_result(tmp_path):
