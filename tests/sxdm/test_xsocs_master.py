@@ -52,6 +52,48 @@ def test_missing_entry_file(merged, tmp_path):
         read_xsocs_metadata(tmp_path / "synth_master.h5")
 
 
+def _copy(master, into):
+    import shutil
+
+    for f in master.parent.glob("synth_*"):
+        shutil.copy(f, into / f.name)
+    return into / "synth_master.h5"
+
+
+def test_every_entry_file_missing_is_one_line(merged, tmp_path):
+    """With every entry file gone the master is still known as XSOCS's (its dangling links):
+    one line naming the master and the files, exit 2, no HDF5 text."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    master = _copy(merged[2], tmp_path)
+    for f in tmp_path.glob("synth_*.1.h5"):
+        f.unlink()
+    with pytest.raises(SXDMLayoutError, match=r"6 entry file\(s\) missing \(every one\): synth_1\.1\.h5, synth_2"):
+        open_kmap(master)
+    exe = shutil.which("operando") or str(Path(sys.executable).with_name("operando"))
+    out = tmp_path / "out.zarr"
+    r = subprocess.run([exe, "sxdm", "process", str(master), "-o", str(out), "--quiet"], capture_output=True, text=True)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and str(master) in r.stderr and "synth_6.1.h5" in r.stderr, r.stderr
+    assert "HDF5" not in r.stderr and "Traceback" not in r.stderr and not out.exists()
+
+
+def test_an_unreadable_or_wrong_entry_file(merged, tmp_path):
+    import h5py
+
+    master = _copy(merged[2], tmp_path)
+    (tmp_path / "synth_2.1.h5").write_bytes(b"not hdf5")
+    with pytest.raises(SXDMLayoutError, match=r"entry 2\.1: its file synth_2\.1\.h5 is not a readable HDF5 file"):
+        read_xsocs_metadata(master)
+    with h5py.File(tmp_path / "synth_2.1.h5", "w") as h:
+        h.create_group("9.1")
+    with pytest.raises(SXDMLayoutError, match=r"entry 2\.1: its file synth_2\.1\.h5 holds no 2\.1"):
+        read_xsocs_metadata(master)
+
+
 @pytest.mark.realdata
 def test_real_xsocs_master_metadata(real_file):
     path = real_file(MASTER)
