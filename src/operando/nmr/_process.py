@@ -25,6 +25,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from operando.errors import ParameterError
+from operando.nmr._lp import LPSettings, lp_backward, lp_forward
 
 __all__ = [
     "autophase",
@@ -377,8 +378,9 @@ def process_fid(
     scale: float = 1.0,
     first_point: float = 1.0,
     window: npt.ArrayLike | None = None,
+    linear_prediction: LPSettings | None = None,
 ) -> Complex:
-    """Group-delay shift, zero fill, window, FT and phase, in TopSpin's order.
+    """Group-delay shift, linear prediction, zero fill, window, FT and phase, in TopSpin's order.
 
     Parameters
     ----------
@@ -402,6 +404,11 @@ def process_fid(
         0.5 removes that offset, so that window integrals hold the lines' areas.
     window : (size,) array_like, optional
         Apodisation (:func:`window_function`); replaces the exponential of ``lb_Hz``.
+    linear_prediction : LPSettings, optional
+        TopSpin's ``ME_mod`` (:func:`operando.nmr._lp.lp_from_procs`), applied to the FID
+        from its time zero (after the group-delay shift, before the first-point factor and
+        the window): backward prediction replaces its first ``points``; forward prediction
+        extends it to ``points`` (at most up to the wrapped pre-echo, inside ``size``).
 
     Returns
     -------
@@ -410,6 +417,8 @@ def process_fid(
     if size < 2:
         raise ParameterError(f"spectrum size must be >= 2, got {size}")
     g = group_delay_shift(fid, group_delay, size=size)
+    if linear_prediction is not None:
+        g = _predict(g, linear_prediction, n_acquired=min(np.shape(fid)[-1], size), group_delay=group_delay)
     if first_point != 1.0:
         g[..., 0] *= first_point
     if window is not None:
@@ -417,6 +426,24 @@ def process_fid(
     elif lb_Hz:
         g = exponential_window(g, lb_Hz=lb_Hz, sw_Hz=sw_Hz)
     return phase(fourier_transform(g), p0_deg=p0_deg, p1_deg=p1_deg) * scale
+
+
+def _predict(g: Complex, lp: LPSettings, *, n_acquired: int, group_delay: float) -> Complex:
+    """Linear prediction on a group-delay-shifted, zero-filled buffer (the FID from its time zero
+    is ``g[..., :n_acquired - ceil(delay)]``, the wrapped pre-echo at the buffer's end)."""
+    size = g.shape[-1]
+    delay = int(np.ceil(group_delay - 1e-9)) if group_delay > 0 else 0
+    valid = n_acquired - delay
+    out = g.copy()
+    if lp.mode == "backward":
+        out[..., :valid] = lp_backward(g[..., :valid], lp.points, order=lp.order)
+    elif lp.mode == "forward":
+        total = min(lp.points, size - delay)
+        if total > valid:
+            out[..., :total] = lp_forward(g[..., :valid], total, order=lp.order)
+    else:
+        raise ParameterError(f"linear prediction mode must be 'forward' or 'backward', got {lp.mode!r}")
+    return out
 
 
 def window_mask(ppm: npt.ArrayLike, lo: float, hi: float) -> npt.NDArray[np.bool_]:
