@@ -6,7 +6,8 @@ every ``interval_s`` seconds one K-map is acquired the way Bliss writes one: the
 file appears first with scans that have not ended, the Lima frame files land one by one,
 and the master is rewritten with every scan's ``end_time`` when the map is done.
 Experiment time runs faster than wall time: the whole C/2 cycle passes in
-``n_maps * interval_s`` seconds, each map at the charge state it has in the demo.
+``n_maps * interval_s`` seconds, each map at the charge state it has in the demo, with the
+demo's crystal and lattice (:func:`lmno_kmap`: two phases of fixed d400 on the plateaus).
 
 ``experiment="tomo"``, the Li|solid electrolyte|Li cell stripped at constant current:
 its potentiostat file (CSV) grows the same way, and every ``interval_s`` seconds one
@@ -207,7 +208,7 @@ def simulate_beamtime(
         return _nmr_beamtime(Path(root), n_experiments=n_maps, interval_s=interval_s, tick_s=tick_s,
                              say=on_event or (lambda _line: None), sleep=sleep)  # fmt: skip
     from operando import echem, synthetic
-    from operando.demo import LATTICE_A_AT_X0, LATTICE_A_AT_X1, measurement_schedule
+    from operando.demo import SXDM_GEOMETRY, measurement_schedule
     from operando.timeline import align
 
     if not 1 <= n_maps <= 17:
@@ -236,18 +237,11 @@ def simulate_beamtime(
         assert origin is not None
         masters: list[Path] = []
         staged: list[tuple[Path, Path, list[Path]]] = []
+        crystal = synthetic.simulate_kmap(**SXDM_GEOMETRY).truth.mask  # the demo's crystal, in every map
         for j, k in enumerate(picks):
-            x = float(timeline["x_li"][k])
-            model = synthetic.simulate_kmap(
-                map_shape=(12, 12),
-                n_angles=16,
-                detector_shape=(48, 48),
-                eta_step_deg=0.03,
-                seed=11,
-                lattice_A=LATTICE_A_AT_X0 + (LATTICE_A_AT_X1 - LATTICE_A_AT_X0) * x,
-            )
+            model = lmno_kmap(float(timeline["x_li"][k]), seed=int(k), crystal=crystal)
             t0 = origin + pd.to_timedelta(float(timeline["t_start_s"][k]), unit="s")
-            duration = float(timeline["t_end_s"][k] - timeline["t_start_s"][k]) / 16
+            duration = float(timeline["t_end_s"][k] - timeline["t_start_s"][k]) / SXDM_GEOMETRY["n_angles"]
             src = synthetic.write_bliss_kmap(
                 model,
                 staging / f"kmap_{j:02d}",
@@ -286,6 +280,43 @@ def simulate_beamtime(
         return masters
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def lmno_kmap(x_li: float, *, seed: int, crystal: np.ndarray | None = None) -> Any:
+    """The demo's K-map of the LMNO crystal at Li content ``x_li``: the plateau lattice.
+
+    Above and below the plateaus one phase whose d400 follows
+    :func:`operando.synthetic.lmno_lattice`; on a plateau two phases of fixed d400 in
+    domains (:func:`operando.synthetic.plateau_fraction_field`, the larger-d phase's share
+    over the crystal as the lever rule says), in the demo's geometry
+    (:data:`operando.demo.SXDM_GEOMETRY`: both phases' peaks on the detector).
+
+    Parameters
+    ----------
+    x_li : float
+        Li per formula unit, 0 to 1.
+    seed : int
+        Seed of the domains (the demo uses the frame's index).
+    crystal : (y, x) ndarray of bool, optional
+        The crystal's points (``simulate_kmap(**SXDM_GEOMETRY).truth.mask``; made when
+        not given).
+
+    Returns
+    -------
+    operando.synthetic.SyntheticKMap
+        A :class:`operando.synthetic.TwoPhaseKMap` on a plateau.
+    """
+    from operando import synthetic
+    from operando.demo import SXDM_GEOMETRY
+
+    lattice = synthetic.lmno_lattice(x_li)
+    if not lattice.two_phase:
+        return synthetic.simulate_kmap(lattice_A=4.0 * lattice.d400_A[0], **SXDM_GEOMETRY)
+    shape = SXDM_GEOMETRY["map_shape"]
+    inside = synthetic.simulate_kmap(**SXDM_GEOMETRY).truth.mask if crystal is None else crystal
+    fraction = synthetic.plateau_fraction_field(shape, lattice.fraction, seed=seed, within=inside)
+    shared = {key: v for key, v in SXDM_GEOMETRY.items() if key != "map_shape"}  # the fraction map's shape
+    return synthetic.simulate_two_phase_kmap(fraction, d_spacings_A=lattice.d400_A, **shared)
 
 
 # the tomography beamtime: the demo's Li|SE|Li stripping experiment (scan every 20 min, 5 min each)
