@@ -11,6 +11,7 @@ import pytest
 from operando.errors import CorruptFileError, MissingMetadataError, OperandoError, UnsupportedFormatError
 from operando.nmr import integrate, peak_position, process, read_bruker, read_bruker_processed
 from operando.synthetic import NMRLine, simulate_fid, write_bruker_fid
+from tests.conftest import real_files
 
 BRUKER = "nmr/bruker_nmr"
 TOPSPIN_1D = f"{BRUKER}/spectrochempy_data/topspin_1d/1"
@@ -79,6 +80,23 @@ def test_pre_topspin_big_endian_table_path(real_file):
     assert fid.meta.group_delay == 66.625  # DSPFVS 10, DECIM 4
     assert fid.data.shape == (1, 2013)
     assert np.isfinite(process(fid)["intensity"].values).all()
+
+
+#: Every pinned Bruker 1D set with the spectrometer's own processed spectrum.
+PROCESSED_1D = [rel.removesuffix("/pdata/1/1r") for rel in real_files("nmr/bruker_nmr/*/pdata/1/1r")]
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("rel", PROCESSED_1D)
+def test_every_real_1d_set_with_defaults_matches_its_own_1r(real_file, rel):
+    """Issue 16's criterion on the corpus we have: defaults (procs phases, window, SI; the
+    XWIN-NMR phase offset) against 1r. Measured: TopSpin 1H MAS 0.999999, XWIN-NMR 3.5 1H
+    (DSPFVS 12, big-endian) 0.999938."""
+    folder = _dataset(real_file, rel, ("acqus", "fid", "pdata/1/procs", "pdata/1/1r"))
+    ref = read_bruker_processed(folder)
+    ours = process(read_bruker(folder))["intensity"].values[ref.full_slice()]
+    assert np.corrcoef(ours, ref.data[0])[0, 1] >= 0.999
+    assert float(ours.max() / ref.data[0].max()) == pytest.approx(1.0, abs=0.01)  # absolute scale
 
 
 def _synthetic(folder: Path) -> Path:
