@@ -249,8 +249,16 @@ def write_bruker_fid(
     title: str = "operando synthetic",
     acqus: dict[str, Any] | None = None,
     procs: dict[str, Any] | None = None,
+    dtypa: int = 0,
+    bytorda: int = 0,
+    block_pad: bool = False,
 ) -> Path:
     """Write a complex FID as a TopSpin experiment folder (``acqus`` + int32 ``fid``).
+
+    ``dtypa`` 2 stores float64 values instead (``DTYPA = 2``, scaled like the integers),
+    ``bytorda`` 1 big-endian (``BYTORDA = 1``, as SGI/Sun-era XWIN-NMR wrote), and
+    ``block_pad`` pads the file with zeros to whole 1024-byte blocks, as the acquisition
+    writes a ``TD`` that is not a multiple of 256.
 
     The FID is scaled to integers with ``NC`` so that its largest component uses about
     2**26; intensity = stored x 2**NC, as in TopSpin. ``ns``, ``rg`` (the FID must already
@@ -265,13 +273,19 @@ def write_bruker_fid(
     f = np.asarray(fid, dtype=np.complex128)
     peak = max(float(np.max(np.abs(np.concatenate([f.real, f.imag])))), 1e-300)
     nc = int(np.floor(np.log2(peak))) - 26
-    stored = np.empty(2 * f.size, dtype="<i4")
+    if dtypa not in (0, 2) or bytorda not in (0, 1):
+        raise ValueError(f"DTYPA {dtypa} / BYTORDA {bytorda}: only 0 (int32) or 2 (float64), 0 or 1")
+    code = (">" if bytorda else "<") + ("f8" if dtypa == 2 else "i4")
+    stored = np.empty(2 * f.size, dtype=code)
     stored[0::2] = np.round(f.real / 2.0**nc)
     stored[1::2] = np.round(f.imag / 2.0**nc)
+    if block_pad and stored.nbytes % 1024:
+        pad = np.zeros((1024 - stored.nbytes % 1024) // stored.itemsize)
+        stored = np.concatenate([stored, pad]).astype(code)  # concatenate returns native byte order
     bf1 = sfo1_MHz / (1.0 + carrier_ppm * 1e-6)
     o1 = (sfo1_MHz - bf1) * 1e6
     params = {
-        "AQ_mod": 3, "BF1": f"{bf1:.9f}", "BYTORDA": 0, "DECIM": 1, "DSPFVS": 20, "DTYPA": 0, "GRPDLY": 0,
+        "AQ_mod": 3, "BF1": f"{bf1:.9f}", "BYTORDA": bytorda, "DECIM": 1, "DSPFVS": 20, "DTYPA": dtypa, "GRPDLY": 0,
         "MASR": f"{spin_rate_Hz:g}", "NC": nc, "NS": ns, "NUC1": f"<{nucleus}>", "O1": f"{o1:.6f}",
         "PULPROG": "<zg>", "RG": f"{rg:g}", "SFO1": f"{sfo1_MHz:.9f}", "SW": f"{sw_Hz / sfo1_MHz:.6f}",
         "SW_h": f"{sw_Hz:.6f}", "TD": 2 * f.size,
