@@ -4,6 +4,8 @@ spectrum as the plain little-endian int32 file, and a float file with the wrong 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -58,3 +60,36 @@ def test_float_data_with_the_wrong_byte_order_is_refused(tmp_path):
     (folder / "acqus").write_text(text)
     with pytest.raises(CorruptFileError, match="float64 values are implausible"):
         read_bruker(folder)
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("variant", ["BYTORDP", "DTYPP", "NC_proc"])
+def test_processed_storage_variants_of_a_real_1r(real_file, tmp_path, variant):
+    """The TopSpin set's 1r rewritten big-endian (BYTORDP 1), as float64 (DTYPP 2), or with
+    NC_proc two higher and the stored integers divided by 4: the same intensities."""
+    import re
+    import shutil
+
+    from operando.nmr import read_bruker_processed
+
+    src = real_file("nmr/bruker_nmr/spectrochempy_data/topspin_1d/1/pdata/1/1r").parent
+    real_file("nmr/bruker_nmr/spectrochempy_data/topspin_1d/1/pdata/1/procs")
+    pdata = Path(shutil.copytree(src, tmp_path / "pdata" / "1"))
+    full = read_bruker_processed(pdata)
+    raw = np.fromfile(pdata / "1r", dtype="<i4")
+    procs = (pdata / "procs").read_text()
+    nc = int(re.search(r"##\$NC_proc= (-?\d+)", procs).group(1))
+    if variant == "BYTORDP":
+        raw.astype(">i4").tofile(pdata / "1r")
+        procs = procs.replace("##$BYTORDP= 0", "##$BYTORDP= 1")
+    elif variant == "DTYPP":
+        raw.astype("<f8").tofile(pdata / "1r")
+        procs = procs.replace("##$DTYPP= 0", "##$DTYPP= 2")
+    else:
+        np.round(raw / 4.0).astype("<i4").tofile(pdata / "1r")
+        procs = procs.replace(f"##$NC_proc= {nc}", f"##$NC_proc= {nc + 2}")
+    (pdata / "procs").write_text(procs)
+    again = read_bruker_processed(pdata)
+    tol = 2.0 ** (nc + 2) if variant == "NC_proc" else 0.0  # the rounding of the divided integers
+    np.testing.assert_allclose(again.data, full.data, rtol=0, atol=tol)
+    np.testing.assert_array_equal(again.ppm, full.ppm)
