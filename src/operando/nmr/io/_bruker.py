@@ -255,10 +255,17 @@ def read_bruker(path: str | PathLike[str]) -> NMRFID:
     -------
     NMRFID
 
+    Notes
+    -----
+    Sequential-quadrature data (``AQ_mod`` 2, qseq: ``TD`` real points one ``1 / (2 SW_h)``
+    apart, the two channels alternately) are returned as ``TD // 2`` complex points at
+    ``1 / SW_h`` (:mod:`operando.nmr.io._qseq`), so that they process like DQD data.
+
     Raises
     ------
     UnsupportedFormatError
-        Not a folder, or an empty one, or a folder with neither ``acqus`` nor ``fid``/``ser``.
+        Not a folder, or an empty one, or a folder with neither ``acqus`` nor ``fid``/``ser``;
+        single-channel data (``AQ_mod`` 0, qf) or an unknown ``AQ_mod``.
     MissingMetadataError
         ``acqus`` lacks a parameter needed to read the data.
     CorruptFileError
