@@ -141,3 +141,19 @@ def test_odd_td_and_qf_refused_by_name(tmp_path):
     (folder / "acqus").write_text(text)
     with pytest.raises(UnsupportedFormatError, match=r"acqus: AQ_mod=0, qf"):
         read_bruker(folder)
+
+
+def test_qseq_pseudo_2d_series_rows(tmp_path):
+    """A qseq ser (a vdlist series of 3 rows at 1, 1/2, 1/4 of the signal): one spectrum per row."""
+    folder = _qseq_set(tmp_path / "s")
+    row = np.fromfile(folder / "fid", dtype="<i4")
+    np.concatenate([row, row // 2, row // 4]).astype("<i4").tofile(folder / "ser")
+    (folder / "fid").unlink()
+    (folder / "acqu2s").write_text("##TITLE= series\n##$TD= 3\n##$FnMODE= 0\n##END=\n")
+    (folder / "vdlist").write_text("0.1\n0.2\n0.3\n")
+    fid = read_bruker(folder)
+    assert fid.data.shape == (3, TD // 2)
+    s = process(fid)["intensity"].values
+    np.testing.assert_allclose(s.max(axis=1) / s[0].max(), [1.0, 0.5, 0.25], rtol=1e-3)
+    pos, _ = peak_position(s[2], process(fid)["ppm"].values, lo=200, hi=330)
+    assert pos == pytest.approx(264.5, abs=0.05)
