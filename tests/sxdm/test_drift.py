@@ -142,10 +142,14 @@ def test_cli_drift_and_median_options(tmp_path):
     model = simulate_kmap(map_shape=(6, 6), n_angles=12, detector_shape=(48, 48), seed=3, peak_counts=1e5)
     master = write_bliss_kmap(model, tmp_path / "k")
     out = tmp_path / "maps.zarr"
-    res = CliRunner().invoke(sxdm_app, ["process", str(master), "-o", str(out), "--drift", "--median", "2x2"])
+    # a drift-free mosaic crystal (0.03 deg domains): the estimate fails its closure check, so
+    # both routes warn and keep the raw maps
+    with pytest.warns(RuntimeWarning, match="drift between rocking angles not corrected"):
+        res = CliRunner().invoke(sxdm_app, ["process", str(master), "-o", str(out), "--drift", "--median", "2x2"])
     assert res.exit_code == 0, res.output
-    ref, params = process_kmap(master, drift_correction=True, median_filter=(2, 2))
-    assert params["median_filter"] == [2, 2]
+    with pytest.warns(RuntimeWarning, match="drift between rocking angles not corrected"):
+        ref, params = process_kmap(master, drift_correction=True, median_filter=(2, 2))
+    assert params["median_filter"] == [2, 2] and params["drift_applied"] is False
     np.testing.assert_allclose(open_results(out).d_spacing.values, ref.d_spacing.values, rtol=1e-9, equal_nan=True)
     res = CliRunner().invoke(sxdm_app, ["process", str(master), "-o", str(out), "--median", "2y2", "--overwrite"])
     assert isinstance(res.exception, ParameterError)
