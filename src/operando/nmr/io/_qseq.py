@@ -21,8 +21,9 @@ phase time data", Hewlett-Packard Journal, Dec. 1988, gives the same sign patter
 of the spectrum by a quarter of the real sampling rate (``SW_h / 2``): the carrier, at
 the centre of the ``SW_h`` window, lands at ``f_s / 4`` and the real spectrum from 0 to
 ``f_s / 2 = SW_h`` holds every line once, without folding. TopSpin processes such data
-with a real FT (``FT_mod`` "iqr" in ``procs``, stored as 2, where DQD data have "iqc", 6)
-to ``SI`` complex points from ``TD`` real points, as for DQD data.
+with a real FT to ``SI`` complex points from ``TD`` real points, as for DQD data
+(``FT_mod`` "iqr"; the DQD sets here store ``FT_mod`` 6, "iqc" in the order no, isr, iqr,
+fsr, fqr, isc, iqc, fsc, fqc, which would make qseq's 2: inferred, not seen in a file).
 
 The conversion
 --------------
