@@ -131,23 +131,3 @@ def test_stored_region_of_a_real_1r(real_file, tmp_path):
     assert np.allclose(region.ppm, full.ppm[start : start + size])
     ours = process(read_bruker(folder))["intensity"].values  # SI points: compared on the stored region
     assert np.corrcoef(ours[region.full_slice()], region.data[0])[0, 1] >= 0.99
-
-
-@pytest.mark.parametrize("me_mod", [0, 2, 3])
-def test_linear_prediction_in_procs_is_said_not_applied(tmp_path, me_mod):
-    # TopSpin's LP (ME_mod 1-4) changes the 1r it writes; ours does not predict, so a set
-    # processed with it is flagged rather than silently compared with its 1r
-    plain = simulate_fid(LINES, sfo1_MHz=SFO1, carrier_ppm=0.0, sw_Hz=SW, n_points=N)
-    procs = {"SI": 2 * N, "WDW": 0, "LB": 0, "ME_mod": me_mod, "NCOEF": 32, "LPBIN": 2 * N}
-    folder = write_bruker_fid(tmp_path / "lp", plain, nucleus="7Li", sfo1_MHz=SFO1, carrier_ppm=0.0, sw_Hz=SW,
-                              procs=procs)  # fmt: skip
-    fid = read_bruker(folder)
-    import warnings
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        process(fid)
-    said = [str(w.message) for w in caught if "linear prediction" in str(w.message)]
-    assert len(said) == (1 if me_mod else 0), said
-    if me_mod:
-        assert f"ME_mod={me_mod}" in said[0] and str(folder.name) in said[0]

@@ -108,12 +108,6 @@ def test_procs_parameters_and_a_set_through_the_reader(tmp_path):
     assert np.corrcoef(ours[0].real, _spectrum(true + noise))[0, 1] >= 0.999
 
 
-@pytest.mark.xfail(
-    reason="operando.nmr.process (nmr/_spectrum.py, not this file's owner's) still warns instead of "
-    "passing lp_from_procs(procs, n) to process_fid; remove this mark and test_group_delay.py's "
-    "test_linear_prediction_in_procs_is_said_not_applied when that change lands",
-    strict=True,
-)
 def test_process_applies_the_prediction_procs_asks_for(tmp_path):
     from operando.nmr import process
 

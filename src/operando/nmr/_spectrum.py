@@ -9,6 +9,7 @@ import numpy as np
 import xarray as xr
 
 from operando.errors import ParameterError
+from operando.nmr._lp import lp_from_procs
 from operando.nmr._process import WINDOWS, autophase, fid_baseline, ppm_axis, process_fid, window_function
 
 if TYPE_CHECKING:  # the type only: kernels import no reader
@@ -39,7 +40,8 @@ def process(
     """Process raw data as TopSpin's ``efp`` would, returning the real spectrum.
 
     What ``pdata/1/procs`` says is followed: ``SI``, ``TDeff`` (points used), ``BC_mod``
-    (FID offset, single/quad; ``ME_mod`` linear prediction is warned about, not applied),
+    (FID offset, single/quad), ``ME_mod`` linear prediction (``NCOEF``, ``LPBIN``, ``TDoff``;
+    :func:`operando.nmr._lp.lp_from_procs`),
     the window ``WDW`` (EM, GM, SINE, QSINE with ``LB``, ``GB``,
     ``SSB``), ``PHC0``/``PHC1`` and ``PH_mod`` (2: magnitude, 3: power spectrum, with the
     stored phases only); a step that cannot be reproduced is warned about. For
@@ -92,13 +94,14 @@ def process(
         warnings.warn(
             f"{meta.path}: FID baseline correction BC_mod={bc_mod} (polynomial/filter) is not applied", stacklevel=2
         )
-    me_mod = int(_procs_number(procs, "ME_mod", 0))
-    if me_mod:  # TopSpin's linear prediction (LPfr/LPfc forward, LPbr/LPbc backward)
-        warnings.warn(
-            f"{meta.path}: TopSpin linear prediction ME_mod={me_mod} is not applied; the spectrum can differ "
-            "from TopSpin's 1r (truncation wiggles, first-point baseline)",
-            stacklevel=2,
-        )
+    # TopSpin's linear prediction (ME_mod 1-2 forward to LPBIN, 3-4 backward over TDoff points)
+    try:
+        lp = lp_from_procs(procs, n)
+    except ParameterError as exc:
+        warnings.warn(f"{meta.path}: {exc}; no linear prediction applied", stacklevel=2)
+        lp = None
+    if lp is None and int(_procs_number(procs, "ME_mod", 0)) in (3, 4):
+        warnings.warn(f"{meta.path}: backward linear prediction with TDoff=0: no point predicted", stacklevel=2)
     wdw = int(_procs_number(procs, "WDW", 0)) if lb_Hz is None else 1
     lb = _procs_number(procs, "LB", 0.0) if lb_Hz is None else float(lb_Hz)
     if wdw not in WINDOWS:
@@ -112,7 +115,13 @@ def process(
     stored_phases = p0_deg is None and p1_deg is None
     if phase_mode == "auto":
         raw = process_fid(  # halved first point: no constant offset to lift dispersion tails (autophase)
-            data, sw_Hz=meta.sw_Hz, size=size, group_delay=meta.group_delay, window=window, first_point=0.5
+            data,
+            sw_Hz=meta.sw_Hz,
+            size=size,
+            group_delay=meta.group_delay,
+            window=window,
+            first_point=0.5,
+            linear_prediction=lp,
         )
         p0_deg, p1_deg = autophase(raw.sum(axis=0))
     elif phase_mode == "manual":
@@ -132,6 +141,7 @@ def process(
         scale=2.0**meta.nc,
         first_point=first_point,
         window=window,
+        linear_prediction=lp,
     )
     # PH_mod: 1 phase correction (pk), 2 magnitude (mc), 3 power (ps); followed as efp did
     # when the phases are the stored ones
@@ -164,6 +174,7 @@ def process(
         "phase_mode": phase_mode,
         "spectrum_mode": {2: "magnitude", 3: "power"}.get(ph_mod, "phased"),
         "first_point": float(first_point),
+        "linear_prediction": "none" if lp is None else f"{lp.mode} {lp.points} points, order {lp.order}",
         "group_delay_points": float(meta.group_delay),
         "sfo1_MHz": meta.sfo1_MHz,
         "reference_MHz": meta.reference_MHz,
