@@ -360,14 +360,15 @@ def process_kmap(
             drift_shifts_points=drift.shifts.tolist(),
             drift_measured=drift.measured.tolist(),
             drift_residual_points=residual,
+            drift_closure_points=float(drift.closure),
             drift_applied=trusted,
         )
         if trusted:
             frames = shift_frames(frames, drift.shifts)
         else:
             why = (
-                f"the measured shifts stray {residual:.2f} points from a smooth drift (tilt contrast of a mosaic "
-                "crystal, not drift)"
+                f"the measured shifts stray {residual:.2f} points from one smooth displacement per angle "
+                "(smoothness and closure between pairs of angles; tilt contrast of a mosaic crystal, not drift)"
                 if np.isfinite(residual)
                 else f"only {int(drift.measured.sum())} rocking angles carry enough signal to check the estimate"
             )
