@@ -178,11 +178,26 @@ def _pairs_from_table(
     if missing or frame.empty:
         raise CorruptFileError(f"the table needs columns li6 and li7 and one row per cell (missing {sorted(missing)})",
                                path=table)  # fmt: skip
+    # an empty cell reads as NaN: it would become a path "nan", a group "nan" or a NaN charge
+    for name in ("li6", "li7", "sample", "group", "charge_mAh"):
+        if name in frame:
+            empty = [i for i, v in enumerate(frame[name]) if pd.isna(v) or not str(v).strip()]
+            if empty:
+                rows = ", ".join(str(i + 2) for i in empty)  # line numbers: the header is line 1
+                raise CorruptFileError(f"column {name} is empty on line(s) {rows}: fill every cell of a column "
+                                       "(or drop the column)", path=table)  # fmt: skip
     base = table.parent
-    li6 = [base / str(v) for v in frame["li6"]]
-    li7 = [base / str(v) for v in frame["li7"]]
-    col = lambda name: [str(v) for v in frame[name]] if name in frame else None  # noqa: E731
-    charge = [float(v) for v in frame["charge_mAh"]] if "charge_mAh" in frame else None
+    li6 = [base / str(v).strip() for v in frame["li6"]]
+    li7 = [base / str(v).strip() for v in frame["li7"]]
+    col = lambda name: [str(v).strip() for v in frame[name]] if name in frame else None  # noqa: E731
+    charge = None
+    if "charge_mAh" in frame:
+        try:
+            charge = [float(v) for v in frame["charge_mAh"]]
+        except ValueError as exc:
+            raise CorruptFileError(
+                f"column charge_mAh holds a value that is not a number ({exc})", path=table
+            ) from None
     return li6, li7, col("sample"), col("group"), charge
 
 
@@ -456,7 +471,7 @@ def fit_command(
         check_output(plot, [*datasets, out], overwrite=True, option="--plot")
     from operando.errors import ParameterError
     from operando.nmr import SHAPES
-    from operando.pipelines.nmr import fit_spectrum, write_lines
+    from operando.pipelines.nmr import fit_spectrum, sample_names, write_lines
 
     if shape not in SHAPES:
         raise ParameterError(f"--shape must be one of {', '.join(SHAPES)}, got {shape!r}")
@@ -468,7 +483,7 @@ def fit_command(
     lo, hi = _window(window, "--window")
     noise_ppm = None if noise == "auto" else _window(noise, "--noise")
     shift = _reference(reference)
-    names: list[str | None] = list(sample) if sample else [None] * len(datasets)
+    names = list(sample) if sample else sample_names(datasets)  # cellA/7Li/1, cellB/7Li/1: not both "7Li/1"
     fits = [
         fit_spectrum(d, centres_ppm=line, window_ppm=(lo, hi), shape=shape, noise_ppm=noise_ppm, lb_Hz=lb,
                      phase=phase, size=zf, baseline=baseline, reference_shift_ppm=shift, fwhm_guess_ppm=fwhm,

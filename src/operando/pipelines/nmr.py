@@ -70,6 +70,7 @@ __all__ = [
     "reference_factor",
     "replicate_statistics",
     "sample_name",
+    "sample_names",
     "tracer_table",
     "write_isotopes",
     "write_lines",
@@ -489,6 +490,31 @@ def sample_name(li6: str | PathLike[str]) -> str:
     return f"{p.parent.name}/{p.name}" if p.name.isdigit() else p.name
 
 
+def sample_names(paths: Sequence[str | PathLike[str]]) -> list[str]:
+    """Default names of several datasets, unique: :func:`sample_name`, lengthened leftwards where two agree.
+
+    Replicates are usually laid out as ``cellA/6Li/1``, ``cellB/6Li/1``: their
+    :func:`sample_name` (``6Li/1``) is the same, so each colliding name takes parent folders
+    until the names differ (the full path when nothing else tells them apart).
+
+    Examples
+    --------
+    >>> sample_names(["cellA/6Li/1", "cellB/6Li/1", "cellC/6Li/2"])
+    ['cellA/6Li/1', 'cellB/6Li/1', '6Li/2']
+    """
+    names = [sample_name(p) for p in paths]
+    parts = [Path(p).parts for p in paths]
+    for _ in range(max((len(q) for q in parts), default=0)):
+        clash = {n for n in names if names.count(n) > 1}
+        if not clash:
+            break
+        for i, name in enumerate(names):
+            if name in clash:
+                depth = len(Path(name).parts) + 1
+                names[i] = str(Path(*parts[i][-depth:])) if depth <= len(parts[i]) else str(Path(paths[i]))
+    return names
+
+
 def isotope_fraction(
     li6: str | PathLike[str],
     li7: str | PathLike[str],
@@ -585,7 +611,7 @@ def isotope_fractions(
     pairs : sequence of (path, path)
         ``(li6, li7)`` folders of each sample.
     samples : sequence of str, optional
-        One name per pair (default :func:`sample_name` of each 6Li folder).
+        One name per pair (default :func:`sample_names` of the 6Li folders: unique).
     on_done : callable, optional
         ``on_done(index, result)`` as each sample finishes.
     window_ppm, noise_ppm, factor, factor_err, lb_Hz, phase, options
@@ -613,7 +639,7 @@ def isotope_fractions(
     """
     if samples is not None and len(samples) != len(pairs):
         raise ParameterError(f"{len(samples)} sample names for {len(pairs)} 6Li/7Li pairs")
-    names = list(samples) if samples is not None else [None] * len(pairs)
+    names = list(samples) if samples is not None else sample_names([a for a, _ in pairs])
     jobs = [(Path(a), Path(b), name) for (a, b), name in zip(pairs, names, strict=True)]
     work = functools.partial(
         _fraction_of_pair,

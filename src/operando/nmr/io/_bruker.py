@@ -6,6 +6,7 @@ order, data type) and return arrays plus a typed metadata record; they never pro
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 from os import PathLike
@@ -64,7 +65,9 @@ class NMRMeta:
     rg : float
         Receiver gain as a linear factor on the FID (Bruker ``RG``; Varian ``10**(gain/20)``).
     pulse_us : float or None
-        Excitation pulse length (Bruker ``P1``, Varian ``pw``), microseconds.
+        Excitation pulse length, microseconds: Bruker ``P1`` times the factor the pulse
+        program puts on it (0.33 for ``zg30`` and the other 30-degree programs,
+        :func:`p1_factor`), Varian ``pw``.
     recycle_s : float or None
         Recycle delay (Bruker ``D1``, Varian ``d1``), s.
     spin_rate_Hz : float or None
@@ -378,7 +381,7 @@ def read_bruker(path: str | PathLike[str]) -> NMRFID:
         reference_MHz=reference,
         processing=procs,
         rg=rg,
-        pulse_us=_list_value(acqus, "P", 1),
+        pulse_us=_excitation_pulse(acqus, folder),
         recycle_s=_list_value(acqus, "D", 1),
         spin_rate_Hz=spin if spin is not None and spin >= MIN_MAS_HZ else None,
         dspfvs=dspfvs,
@@ -456,6 +459,65 @@ def _check_byte_order(path: Path, dtype: np.dtype[Any], big: bool, dtypa: int) -
             raise CorruptFileError(
                 "float64 values are implausible: byte order or data type does not match acqus", path=path
             )
+
+
+#: A pulse statement of ``p1`` times a factor in a pulse program (``p1*0.33 ph1``, ``(p1*0.33 ph1):f1``).
+_P1_SCALED = re.compile(r"^\s*\(?\s*p1\s*\*\s*([0-9]*\.?[0-9]+)\s*(?::\w+\s*)?ph\d", re.IGNORECASE)
+#: A pulse statement of ``p1`` itself (``p1 ph1``, ``(p1 ph1):f1``).
+_P1_PLAIN = re.compile(r"^\s*\(?\s*p1\s*(?::\w+\s*)?ph\d", re.IGNORECASE)
+
+
+def p1_factor(pulse_program_text: str | None, pulprog: str) -> float:
+    """The factor on ``P1`` of the excitation pulse a pulse program applies.
+
+    Bruker's 30-degree programs (``zg30``, ``zgpg30``, ``zgig30``, ...) pulse ``p1*0.33``
+    with ``P1`` the 90-degree pulse; ``zg`` and solid-state ``onepulse``/``hpdec`` pulse
+    ``p1``. The program TopSpin copies beside the data (``pulseprogram``) decides when it
+    holds one ``p1*F`` pulse statement and no plain ``p1`` one; without that file, the name
+    does (``zg...30`` gives 0.33); else 1.
+
+    Parameters
+    ----------
+    pulse_program_text : str or None
+        The ``pulseprogram`` file's text (``;`` starts a comment).
+    pulprog : str
+        ``PULPROG``.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> p1_factor("1 ze\\n2 d1\\n  p1*0.33 ph1   ; 30 degrees\\n  go=2 ph31", "zg30")
+    0.33
+    >>> p1_factor(None, "zgpg30"), p1_factor(None, "zg"), p1_factor("  (p1 ph1):f1", "myprog30")
+    (0.33, 1.0, 1.0)
+    """
+    if pulse_program_text is not None:
+        code = [line.split(";", 1)[0] for line in pulse_program_text.splitlines()]
+        factors = {float(m.group(1)) for line in code if (m := _P1_SCALED.match(line))}
+        plain = any(_P1_PLAIN.match(line) for line in code)
+        if len(factors) == 1 and not plain:
+            return factors.pop()
+        if factors or plain:
+            return 1.0
+    return 0.33 if re.fullmatch(r"zg\w*30", pulprog.strip().lower()) else 1.0
+
+
+def _excitation_pulse(acqus: dict[str, Any], folder: Path) -> float | None:
+    """The excitation pulse, us: ``P1`` times :func:`p1_factor` of the pulse program; None without ``P1``."""
+    p1 = _list_value(acqus, "P", 1)
+    if p1 is None:
+        return None
+    text = None
+    program = folder / "pulseprogram"
+    if program.is_file():
+        try:
+            text = program.read_bytes().decode("latin-1")
+        except OSError:
+            text = None
+    return p1 * p1_factor(text, str(acqus.get("PULPROG", "")).strip("<>"))
 
 
 def _title(path: Path) -> str:

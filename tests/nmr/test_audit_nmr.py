@@ -1,0 +1,121 @@
+"""Issue-16 audit: `operando nmr` on files laid out and written the way users and TopSpin write them.
+
+Each test failed before its fix: a replicate table with an empty cell, replicate folders
+named alike (``cellA/6Li/1``, ``cellB/6Li/1``), a 30-degree pulse program (``zg30``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from operando.cli import nmr_app as app
+from operando.errors import CorruptFileError
+from operando.nmr.io._bruker import p1_factor
+from operando.synthetic import li_isotope_pair
+from operando.synthetic._nmr import Excitation
+
+runner = CliRunner()
+COMMON = ["--window", "240,290", "--noise", "auto", "--match", "ppm", "-q"]
+
+
+def _fraction(output: str, prefix: str = "") -> float:
+    line = next(ln for ln in output.splitlines() if ln.startswith(f"{prefix}6Li fraction:"))
+    return float(line.split("6Li fraction:")[1].split()[0])
+
+
+def _pairs(root: Path, n: int) -> list[tuple[Path, Path]]:
+    """``root/cell<k>/6Li/1`` and ``7Li/1``: every cell's folders end alike, as replicates are laid out."""
+    out = []
+    for k in range(n):
+        li7, li6 = li_isotope_pair(root / f"cell{k}", x6_metal=0.2 + 0.05 * k, snr_7li=3000.0, seed=k, n_points=1024)
+        out.append((li6, li7))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("rows", "column", "line"),
+    [
+        ("cell0/6Li/1,cell0/7Li/1,A,g\n,cell1/7Li/1,B,g\n", "li6", "3"),  # a missing spectrum
+        ("cell0/6Li/1,cell0/7Li/1,A,g\ncell1/6Li/1,cell1/7Li/1,B,\n", "group", "3"),  # read as group "nan"
+        ("cell0/6Li/1,cell0/7Li/1,,g\ncell1/6Li/1,cell1/7Li/1,B,g\n", "sample", "2"),
+    ],
+)
+def test_table_with_an_empty_cell_is_one_line_naming_column_and_line(tmp_path, rows, column, line):
+    _pairs(tmp_path, 2)
+    table = tmp_path / "cells.csv"
+    table.write_text("li6,li7,sample,group\n" + rows)
+    r = runner.invoke(app, ["isotopes", "--table", str(table), *COMMON])
+    assert isinstance(r.exception, CorruptFileError), r.output
+    text = str(r.exception)
+    assert "cells.csv" in text and f"column {column} is empty on line(s) {line}" in text
+
+
+def test_table_with_a_charge_that_is_not_a_number_is_one_line(tmp_path):
+    _pairs(tmp_path, 1)
+    table = tmp_path / "cells.csv"
+    table.write_text("li6,li7,charge_mAh\ncell0/6Li/1,cell0/7Li/1,1.5 mAh\n")
+    r = runner.invoke(app, ["isotopes", "--table", str(table), *COMMON])
+    assert isinstance(r.exception, CorruptFileError) and "charge_mAh" in str(r.exception)
+
+
+def test_replicates_in_alike_folders_get_distinct_names_and_a_store(tmp_path):
+    from operando.store import open_results
+
+    pairs = _pairs(tmp_path, 3)
+    table = tmp_path / "cells.csv"
+    table.write_text("li6,li7\n" + "".join(f"cell{k}/6Li/1,cell{k}/7Li/1\n" for k in range(3)))
+    store = tmp_path / "iso.zarr"
+    r = runner.invoke(app, ["isotopes", "--table", str(table), *COMMON, "-o", str(store)])
+    assert r.exit_code == 0, r.output  # was: "need ... unique names, got ['6Li/1', '6Li/1', '6Li/1']"
+    for k in range(3):
+        assert abs(_fraction(r.output, f"cell{k}/6Li/1: ") - 100 * (0.2 + 0.05 * k)) < 1.5
+    ds = open_results(store)
+    assert sorted(map(str, ds["sample"].values)) == [f"cell{k}/6Li/1" for k in range(3)]
+    # nmr fit of several alike folders names each one too
+    fit = runner.invoke(app, ["fit", *(str(li7) for _, li7 in pairs[:2]), "--line", "264.5", "--window", "240,290",
+                              "-o", str(tmp_path / "lines.zarr")])  # fmt: skip
+    assert fit.exit_code == 0, fit.output
+    assert "cell0/7Li/1 (7Li)" in fit.output and "cell1/7Li/1 (7Li)" in fit.output
+
+
+def _zg30_pair(tmp_path: Path, pulprog: str) -> tuple[Path, Path]:
+    """7Li recorded with a 30-degree pulse (0.33 x the 4 us 90-degree pulse) and ``P1`` = 4 us, as zg30 records it."""
+    li7, li6 = li_isotope_pair(tmp_path / pulprog, x6_metal=0.2, seed=4, sidebands=(), n_points=1024,
+                               excitation_7li=Excitation(p1_us=0.33 * 4.0, p90_us=4.0))  # fmt: skip
+    lines = (li7 / "acqus").read_text().replace("<zg>", f"<{pulprog}>").split("\n")
+    k = lines.index("##$P= (0..63)")
+    values = lines[k + 1].split()
+    values[1] = "4"
+    lines[k + 1] = " ".join(values)
+    (li7 / "acqus").write_text("\n".join(lines))
+    return li6, li7
+
+
+def test_zg30_excitation_is_p1_times_0_33(tmp_path):
+    li6, li7 = _zg30_pair(tmp_path, "zg30")
+    args = ["isotopes", "--li6", str(li6), "--li7", str(li7), *COMMON, "--p90-li7", "4", "--p90-li6", "2"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert abs(_fraction(r.output) - 20.0) < 1.0  # was 33.4 at.%: a 30-degree 7Li pulse taken as 90 degrees
+
+
+def test_pulseprogram_file_decides_the_p1_factor(tmp_path):
+    li6, li7 = _zg30_pair(tmp_path, "my_onepulse")
+    (li7 / "pulseprogram").write_text(
+        ";my_onepulse\n#include <Avance.incl>\n1 ze\n2 30m\n  d1\n  (p1*0.33 ph1):f1  ; 30 deg\n  go=2 ph31\nexit\n"
+    )
+    args = ["isotopes", "--li6", str(li6), "--li7", str(li7), *COMMON, "--p90-li7", "4", "--p90-li6", "2"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert abs(_fraction(r.output) - 20.0) < 1.0
+
+
+def test_p1_factor_of_real_pulse_programs():
+    # TopSpin's zg.lcs (real set): "(p1 ph1):f1 ; conventional single pulse" and p1*cnst1/90 in definitions
+    text = '  "p90_X = p1*cnst1/90"\n"acqt0=-p1*2/3.1416"\n  (p1 ph1):f1       ; conventional single pulse\n'
+    assert p1_factor(text, "zg.lcs") == 1.0
+    assert p1_factor("  p1 ph1\n  p1 ph2\n  p1 ph3\n", "noesypr1d") == 1.0
+    assert p1_factor(None, "zgig30") == 0.33 and p1_factor(None, "hpdec") == 1.0
