@@ -119,3 +119,43 @@ def test_p1_factor_of_real_pulse_programs():
     assert p1_factor(text, "zg.lcs") == 1.0
     assert p1_factor("  p1 ph1\n  p1 ph2\n  p1 ph3\n", "noesypr1d") == 1.0
     assert p1_factor(None, "zgig30") == 0.33 and p1_factor(None, "hpdec") == 1.0
+
+
+def _unrecorded_rate(folder: Path) -> None:
+    """Drop the MAS rate from ``acqus`` (MASR 0, CNST31 1), as a console without a MAS controller writes it."""
+    acqus = folder / "acqus"
+    lines = acqus.read_text().split("\n")
+    lines = ["##$MASR= 0" if ln.startswith("##$MASR=") else ln for ln in lines]
+    k = lines.index("##$CNST= (0..63)")
+    values = lines[k + 1].split()
+    values[31] = "1"
+    lines[k + 1] = " ".join(values)
+    acqus.write_text("\n".join(lines))
+
+
+def test_unrecorded_mas_rate_with_visible_sidebands_is_warned(tmp_path):
+    li7, li6 = li_isotope_pair(tmp_path / "c", x6_metal=0.2, seed=3, n_points=2048, sidebands=(0.15, 0.04),
+                               sidebands_6li=(0.02,))  # fmt: skip
+    for folder in (li6, li7):
+        _unrecorded_rate(folder)
+    pair = ["isotopes", "--li6", str(li6), "--li7", str(li7), *COMMON]
+    with pytest.warns(UserWarning, match=r"7Li/1: no MAS rate recorded .* give --spin-rate (2[45]\d\d\d)") as rec:
+        r = runner.invoke(app, pair)
+    assert r.exit_code == 0, r.output
+    assert _fraction(r.output) > 25.0  # centre bands only: 7Li's 38 % of sidebands left out (true 20 at.%)
+    rate = next(w for w in rec if "no MAS rate" in str(w.message)).message.args[0].split("--spin-rate ")[1].split()[0]
+    assert abs(float(rate) - 25000.0) < 100.0
+    fixed = runner.invoke(app, [*pair, "--spin-rate", rate])
+    assert abs(_fraction(fixed.output) - 20.0) < 1.0
+
+
+def test_no_spinning_warning_for_a_static_or_recorded_spectrum(tmp_path, recwarn):
+    li7, li6 = li_isotope_pair(tmp_path / "s", x6_metal=0.2, seed=3, n_points=2048, sidebands=())
+    for folder in (li6, li7):
+        _unrecorded_rate(folder)
+    r = runner.invoke(app, ["isotopes", "--li6", str(li6), "--li7", str(li7), *COMMON])
+    assert r.exit_code == 0, r.output
+    li7, li6 = li_isotope_pair(tmp_path / "m", x6_metal=0.2, seed=3, n_points=2048, sidebands=(0.15, 0.04))
+    r = runner.invoke(app, ["isotopes", "--li6", str(li6), "--li7", str(li7), *COMMON])
+    assert r.exit_code == 0, r.output
+    assert not [w for w in recwarn if "no MAS rate" in str(w.message)]

@@ -382,6 +382,10 @@ def pair_integrals(
             return w
         return hz_matched_window(*w, from_MHz=fid7.meta.reference_MHz, to_MHz=fid6.meta.reference_MHz)
 
+    if sidebands and spin_rate_Hz is None:
+        for fid, win, shift in ((fid7, window_ppm, reference_shift_ppm[1]),
+                                (fid6, to_6li(window_ppm), reference_shift_ppm[0])):  # fmt: skip
+            _warn_unrecorded_spinning(fid, win, shift)
     results = {}
     orders: int | None = None
     # 7Li first: the orders its (stronger) sidebands reach are summed in the 6Li spectrum too,
@@ -405,6 +409,34 @@ def pair_integrals(
                      ("signal_factor", r.signal_factor), ("spin_rate_Hz", r.spin_rate_Hz))
     }  # fmt: skip
     return (r6.value, r6.sigma), (r7.value, r7.sigma), details
+
+
+def _warn_unrecorded_spinning(fid: NMRFID, window_ppm: Window, shift_ppm: float) -> None:
+    """Warn when ``fid`` records no MAS rate but its spectrum shows sidebands about the window's line.
+
+    Without a rate only the centre band is summed; a spinning sample's sidebands would then
+    be left out without a word (7Li sidebands of 38 % moved a 20 at.% fraction to 28 at.%).
+    """
+    import warnings
+
+    from operando.nmr._process import ppm_axis, process_fid, sideband_spacing_ppm
+    from operando.nmr.io._bruker import MIN_MAS_HZ
+
+    meta = fid.meta
+    if meta.spin_rate_Hz is not None or fid.data.size == 0:
+        return
+    n = fid.data.shape[-1]
+    spec = process_fid(fid.data[0], sw_Hz=meta.sw_Hz, size=2 * n, group_delay=meta.group_delay)
+    ppm = ppm_axis(2 * n, sfo1_MHz=meta.sfo1_MHz, sw_Hz=meta.sw_Hz, reference_MHz=meta.reference_MHz) + shift_ppm
+    spacing = sideband_spacing_ppm(np.abs(spec), ppm, lo=min(window_ppm), hi=max(window_ppm))
+    rate = 0.0 if spacing is None else spacing * meta.reference_MHz
+    if rate >= MIN_MAS_HZ:  # slower "sidebands" are multiplets or a liquid spinner's, not MAS
+        warnings.warn(
+            f"{meta.path}: no MAS rate recorded (MASR, CNST31), but lines {rate:.0f} Hz on either side of the "
+            f"{window_ppm[0]:g}..{window_ppm[1]:g} ppm line look like spinning sidebands: only the centre band is "
+            f"summed; give --spin-rate {rate:.0f} (or --no-sidebands to keep it so)",
+            stacklevel=3,
+        )
 
 
 def reference_factor(
