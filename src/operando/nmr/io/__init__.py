@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from operando.formats import Format
+from operando.nmr.io._epr import sniff_epr_text
 from operando.nmr.io._formats import (
     sniff_bes3t,
     sniff_bruker_nmr,
@@ -18,10 +19,17 @@ from operando.nmr.io._formats import (
     sniff_jeol,
     sniff_paravision,
     sniff_spinsolve,
+    sniff_spinsolve_file,
     sniff_varian,
     sniff_winepr,
 )
-from operando.nmr.io._summary import describe_bes3t_file, describe_folder, describe_refused, describe_winepr
+from operando.nmr.io._summary import (
+    describe_bes3t_file,
+    describe_epr_text,
+    describe_folder,
+    describe_refused,
+    describe_winepr,
+)
 
 
 def _read_fid(path: Any, **options: Any) -> Any:
@@ -62,9 +70,14 @@ FORMATS = (
     Format("bes3t", "epr", "Bruker BES3T EPR (.DSC + .DTA)", sniff_bes3t, _read_epr, describe_bes3t_file),
     Format("winepr", "epr", "Bruker WinEPR/ESP EPR (.par + .spc)", sniff_winepr, _read_epr, describe_winepr,
            suffixes=(".spc",)),
+    # before the echem text formats: a field column with its unit (B [mT], Field (G)) marks it
+    Format("epr-text", "epr", "cw-EPR text export (Magnettech, Adani, JEOL: field + intensity)", sniff_epr_text,
+           _read_epr, describe_epr_text),
     # recognised so that they are refused by name (not read)
     Format("spinsolve", "nmr", "Magritek Spinsolve experiment (acqu.par + data.1d), not read", sniff_spinsolve,
            _refuse, describe_refused, folder=True),
+    Format("spinsolve-file", "nmr", "Magritek Spinsolve data file (acqu.par, data.1d, ...), not read",
+           sniff_spinsolve_file, _refuse, describe_refused),
     Format("jeol-jdf", "nmr", "JEOL Delta JDF, not read", sniff_jeol, _refuse, describe_refused, suffixes=(".jdf",)),
 )  # fmt: skip
 """NMR, EPR and ParaVision formats, in detection order."""

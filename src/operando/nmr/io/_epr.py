@@ -14,6 +14,8 @@ fitting stack) for what is one key/value text file plus one flat array. What is 
 * ``#SPL`` layer: ``MWFQ`` (Hz), ``MWPW`` (W), ``B0MA`` (modulation amplitude, T), ``B0MF``
   (Hz), ``AVGS``; everything else is kept as text in :attr:`EPRMeta.descriptor`.
 
+Text exports of other vendors: see :func:`read_epr_text`.
+
 Field axes are returned in mT (``G`` x 0.1, ``T`` x 1000); other units are left as written.
 
 The older WinEPR/ESP pair (``.par`` text + ``.spc`` binary) is read too
@@ -25,6 +27,7 @@ big-endian int32 (ESP), and the ``MIN``/``MAX`` it records are checked against t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -41,10 +44,13 @@ __all__ = [
     "EPRSpectrum",
     "bes3t_pair",
     "parse_dsc",
+    "parse_epr_text",
     "parse_par",
     "read_bes3t",
     "read_epr",
+    "read_epr_text",
     "read_winepr",
+    "sniff_epr_text",
     "winepr_pair",
 ]
 
@@ -491,8 +497,172 @@ def read_winepr(path: str | PathLike[str]) -> EPRSpectrum:
     return EPRSpectrum(data=data, x=field_axis, y=None, meta=meta)
 
 
+# --- cw-EPR text exports ------------------------------------------------------------
+# cw-EPR spectra exported as text (Magnettech ESR5000/MiniScope, Adani, JEOL, Xenon ASCII export).
+#
+# Benchtop and non-Bruker spectrometers export a field sweep as delimited text: optional
+# ``key: value`` header lines, one line of column names in which the field column carries its
+# unit (``B [mT]``, ``Field (G)``, ``Field, mT``, ``B0/T``), then one row per point. The
+# intensity is the column named like one (``Intensity``, ``Signal``, ``MW_Absorption``,
+# ``dX''/dB``...) or, with two columns, the other one. Decimal commas are read where the
+# delimiter is not a comma. The microwave frequency, when a header line gives it
+# (``MW Frequency: 9.4312 GHz``, ``Frequency [GHz] = 9.43``), gives the g factor.
+#
+# A file without such a header (bare numbers) is not taken: which column is the field, and in
+# which unit, would be a guess.
+
+_FIELD_NAME = re.compile(r"^(?:magnetic\s*)?(?:field|b0?|h|bfield|b_field|magnetic field)\b", re.IGNORECASE)
+_UNIT = re.compile(r"(?:\[|\(|,|/|\s|_|^)\s*(mT|G|Gauss|T|kG)\s*(?:\]|\)|$)")
+_UNITS = {"mt": 1.0, "g": 0.1, "gauss": 0.1, "t": 1000.0, "kg": 100.0}
+_INTENSITY = re.compile(r"intens|signal|absorp|epr|deriv|ampl|d[xy]|mw_|spectrum|^y\b|counts", re.IGNORECASE)
+_FREQ = re.compile(
+    r"(?:mw|microwave)?[\s_]*freq\w*\s*(?:\[(GHz|MHz|Hz)\]|\((GHz|MHz|Hz)\))?\s*[:=\t,;]?\s*([0-9]+(?:[.,][0-9]+)?)"
+    r"\s*(GHz|MHz|Hz)?",
+    re.IGNORECASE,
+)
+_SCALE_HZ = {"ghz": 1e9, "mhz": 1e6, "hz": 1.0}
+
+
+def _split(line: str) -> tuple[list[str], str]:
+    for delim in ("\t", ";", ","):
+        if delim in line:
+            return [c.strip().strip('"') for c in line.split(delim)], delim
+    return line.split(), " "
+
+
+def _number(text: str, delim: str) -> float:
+    return float(text.replace(",", ".") if delim != "," else text)
+
+
+def _field_unit(name: str) -> float | None:
+    """mT per unit of a field column's name (``B [mT]`` -> 1.0, ``Field (G)`` -> 0.1), else None."""
+    if not _FIELD_NAME.match(name.strip()):
+        return None
+    m = _UNIT.search(name.strip()[1:]) or _UNIT.search(name)
+    return _UNITS[m.group(1).lower()] if m else None
+
+
+def parse_epr_text(text: str) -> tuple[dict[str, str], list[str], list[list[str]], str] | None:
+    """Split an EPR text export into header lines, column names, data rows and the delimiter.
+
+    Returns None when no line of column names with a field column (and unit) precedes the
+    numeric rows.
+
+    Examples
+    --------
+    >>> head, names, rows, delim = parse_epr_text("MW Frequency: 9.43 GHz\\nB [mT];Intensity\\n335,1;0,5\\n")
+    >>> names, rows, delim
+    (['B [mT]', 'Intensity'], [['335,1', '0,5']], ';')
+    """
+    lines = [ln.strip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    header: dict[str, str] = {}
+    names: list[str] | None = None
+    delim = " "
+    rows: list[list[str]] = []
+    for line in lines:
+        if not line:
+            continue
+        if names is None:
+            cells, d = _split(line.lstrip("#%;/").strip())
+            if len(cells) >= 2 and any(_field_unit(c) is not None for c in cells):
+                names, delim = cells, d
+            else:
+                header[line] = line
+            continue
+        rows.append([c.strip().strip('"') for c in line.split(delim)] if delim != " " else line.split())
+    if names is None:
+        return None
+    return header, names, rows, delim
+
+
+def sniff_epr_text(head: bytes, path: Path) -> bool:
+    """A text export with a field column (and unit) and at least one numeric row in its first bytes."""
+    if not head or b"\0" in head[:4096]:
+        return False
+    parsed = parse_epr_text(head.decode("latin-1"))
+    if parsed is None or not parsed[2]:
+        return False
+    _, names, rows, delim = parsed
+    try:
+        [_number(c, delim) for c in rows[0][: len(names)]]
+    except ValueError:
+        return False
+    return True
+
+
+def read_epr_text(path: str | PathLike[str]) -> EPRSpectrum:
+    """Read a cw-EPR text export (see the module notes) as an :class:`~operando.nmr.io._epr.EPRSpectrum`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    EPRSpectrum
+        One row; the field in mT (ascending as written).
+
+    Raises
+    ------
+    UnsupportedFormatError
+        No column names with a field column and its unit, or no intensity column to choose.
+    CorruptFileError
+        A row that is not numbers or has fewer cells than the names, or fewer than 8 points.
+    """
+    p = require_file(path, expected="an EPR text export")
+    parsed = parse_epr_text(p.read_bytes().decode("latin-1"))
+    if parsed is None:
+        raise UnsupportedFormatError(
+            "not an EPR text export: no line of column names with a field column and its unit (e.g. 'B [mT]')",
+            path=p,
+        )
+    header, names, rows, delim = parsed
+    fcol = next(i for i, n in enumerate(names) if _field_unit(n) is not None)
+    others = [i for i in range(len(names)) if i != fcol]
+    named = [i for i in others if _INTENSITY.search(names[i])]
+    if len(named) >= 1:
+        icol = named[0]
+    elif len(others) == 1:
+        icol = others[0]
+    else:
+        raise UnsupportedFormatError(f"which column is the intensity? none of {names} is named like one", path=p)
+    values = []
+    for k, cells in enumerate(rows):
+        try:
+            values.append((_number(cells[fcol], delim), _number(cells[icol], delim)))
+        except (ValueError, IndexError):
+            raise CorruptFileError(
+                f"data row {k + 1} ({delim.join(cells)[:60]!r}) does not hold numbers in columns "
+                f"{names[fcol]!r} and {names[icol]!r}",
+                path=p,
+            ) from None
+    if len(values) < 8:
+        raise CorruptFileError(f"{len(values)} data rows: too few for a spectrum", path=p)
+    data = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(data)):
+        raise CorruptFileError("non-finite values in the field or intensity column", path=p)
+    field = data[:, 0] * (_field_unit(names[fcol]) or 1.0)
+    if np.any(np.diff(field) == 0) or not (np.all(np.diff(field) > 0) or np.all(np.diff(field) < 0)):
+        raise CorruptFileError(f"the field column {names[fcol]!r} does not rise (or fall) steadily", path=p)
+    order = np.argsort(field)
+    frequency = None
+    for line in header:
+        m = _FREQ.search(line)
+        if m and re.search(r"freq", line, re.IGNORECASE) and not re.search(r"modul", line, re.IGNORECASE):
+            unit = (m.group(1) or m.group(2) or m.group(4) or "GHz").lower()
+            frequency = float(m.group(3).replace(",", ".")) * _SCALE_HZ[unit]
+            break
+    meta = EPRMeta(
+        path=str(p), title=p.stem, mw_frequency_Hz=frequency, mw_power_mW=None, modulation_amplitude_mT=None,
+        modulation_frequency_Hz=None, scans=None, byte_order="", dtype="text", complex=False, x_name="Field",
+        x_unit="mT", y_name=names[icol], descriptor={k: v for k, v in header.items()},
+    )  # fmt: skip
+    return EPRSpectrum(data=data[order, 1], x=field[order], y=None, meta=meta)
+
+
 def read_epr(path: str | PathLike[str]) -> EPRSpectrum:
-    """Read a Bruker EPR spectrum, BES3T (``.DSC``/``.DTA``) or WinEPR/ESP (``.par``/``.spc``), by content.
+    """Read a cw-EPR spectrum by content: Bruker BES3T (``.DSC``/``.DTA``), WinEPR/ESP (``.par``/``.spc``), or a
+    text export with a field column (Magnettech, Adani, JEOL: :func:`read_epr_text`).
 
     Raises
     ------
@@ -504,6 +674,12 @@ def read_epr(path: str | PathLike[str]) -> EPRSpectrum:
         return read_bes3t(p)
     if winepr_pair(p) is not None:
         return read_winepr(p)
+    with p.open("rb") as fh:
+        head = fh.read(65536)
+    if sniff_epr_text(head, p):
+        return read_epr_text(p)
     raise UnsupportedFormatError(
-        "not a Bruker EPR file: no BES3T descriptor (.DSC starting with #DESC) or WinEPR .par beside it", path=p
+        "not a Bruker EPR file (no BES3T descriptor .DSC starting with #DESC, no WinEPR .par beside it) nor a "
+        "cw-EPR text export with a field column and its unit (e.g. 'B [mT]')",
+        path=p,
     )

@@ -17,6 +17,7 @@ __all__ = [
     "sniff_jeol",
     "sniff_paravision",
     "sniff_spinsolve",
+    "sniff_spinsolve_file",
     "sniff_varian",
     "sniff_winepr",
 ]
@@ -72,6 +73,12 @@ _SPINSOLVE_DATA = ("data.1d", "spectrum.1d", "nmr_fid.dt1", "data.csv", "spectru
 def sniff_spinsolve(head: bytes, path: Path) -> bool:
     """A Magritek Spinsolve experiment folder (``acqu.par`` + ``data.1d``/``spectrum.1d``/...)."""
     return path.is_dir() and (path / "acqu.par").is_file() and any((path / n).is_file() for n in _SPINSOLVE_DATA)
+
+
+def sniff_spinsolve_file(head: bytes, path: Path) -> bool:
+    """A file of a Magritek Spinsolve folder (``acqu.par`` or one of its data files)."""
+    p = Path(path)
+    return p.is_file() and p.name in (*_SPINSOLVE_DATA, "acqu.par") and sniff_spinsolve(head, p.parent)
 
 
 def sniff_jeol(head: bytes, path: Path) -> bool:

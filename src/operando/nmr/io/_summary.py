@@ -261,6 +261,24 @@ def describe_winepr(path: Path) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
+def describe_epr_text(path: Path) -> dict[str, Any]:
+    """Summary of a cw-EPR text export; the spectrum is small and read in full to check it."""
+    from operando.errors import OperandoError
+    from operando.nmr.io._epr import read_epr_text
+
+    out: dict[str, Any] = {"kind": "cw-EPR spectrum", "format": "cw-EPR text export (field, intensity)"}
+    try:
+        spec = read_epr_text(path)
+    except OperandoError as exc:
+        out["problem"] = exc.problem
+        return out
+    freq = spec.meta.mw_frequency_Hz
+    out |= {"points": str(spec.x.size), "x_axis": f"Field {spec.x[0]:.4f} .. {spec.x[-1]:.4f} mT",
+            "intensity": spec.meta.y_name,
+            "mw_frequency_GHz": "not given (no g factor)" if freq is None else freq / 1e9}  # fmt: skip
+    return out
+
+
 def describe_folder(path: Path) -> dict[str, Any]:
     """Summary of a Bruker NMR, ParaVision, VnmrJ folder or a study of them (parameter files only)."""
     found = describe_nmr_folder(path)
