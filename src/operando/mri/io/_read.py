@@ -927,7 +927,9 @@ def read_image_series(
     Parameters
     ----------
     paths : sequence of path
-        NIfTI files or ParaVision 2dseq files/folders, in acquisition order.
+        NIfTI files or ParaVision 2dseq files/folders, in acquisition order; when every file
+        records its acquisition time they are put in that order (with a warning if it is
+        not the given one: ``study/*`` lists scan 10 before scan 9).
     depth_axis : str, default "x"
         Image dimension that runs across the cell (through the electrodes); renamed
         ``depth``, its coordinate shifted to start at half a voxel.
@@ -952,8 +954,15 @@ def read_image_series(
     recorded: list[float | None] = []
     sources: list[str] = []
     metas: list[tuple[MRIMeta, int]] = []
-    for path in paths:
-        image, meta = read_image(path)
+    loaded = [(path, *read_image(path)) for path in paths]
+    order = acquisition_order([meta.acquired_at for _, _, meta in loaded])
+    if order != list(range(len(loaded))):
+        # a shell glob lists study/10 before study/9: the frames would be out of time order
+        names = ", ".join(str(loaded[k][0]) for k in order)
+        warnings.warn(f"images taken in the order of their recorded acquisition times: {names}", stacklevel=2)
+        loaded = [loaded[k] for k in order]
+        paths = [path for path, _, _ in loaded]
+    for path, image, meta in loaded:
         recorded.append(meta.frame_time_s)
         sources.append(str(image.attrs.get("source", path)))
         n_before = len(frames)
@@ -1008,6 +1017,26 @@ def read_image_series(
         time_s=("frame", t, {"units": "s"}),
         time_end_s=("frame", t_end, {"units": "s"}),
     ).assign_attrs(units="a.u.", seconds_per_frame=per_frame, sources=sources, timing=timing)
+
+
+def acquisition_order(times: Sequence[datetime | None]) -> list[int]:
+    """Indices that put files in the order of their acquisition times (stable); as given when any is missing.
+
+    Naive and time-zone-aware times are not compared (the given order is kept).
+
+    Examples
+    --------
+    >>> acquisition_order([datetime(2024, 7, 25, 10), datetime(2024, 7, 25, 9), datetime(2024, 7, 25, 11)])
+    [1, 0, 2]
+    >>> acquisition_order([datetime(2024, 7, 25, 10), None])
+    [0, 1]
+    """
+    if any(t is None for t in times):
+        return list(range(len(times)))
+    known = [t for t in times if t is not None]
+    if len({t.tzinfo is None for t in known}) > 1:
+        return list(range(len(times)))
+    return sorted(range(len(known)), key=lambda k: known[k])
 
 
 def _clock_from_headers(

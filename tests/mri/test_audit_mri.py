@@ -1,0 +1,56 @@
+"""Issue-16 audit: one ParaVision scan per time point, listed as a shell glob lists them (scan 10 before scan 9).
+
+Before: the frames stayed in the given order; with the acquisition times out of order the
+series was refused as recording "no ... acquisition times", and with --seconds-per-frame the
+frames were silently out of time order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from operando.mri import read_image_series
+from operando.mri.io._read import acquisition_order
+from operando.synthetic import write_paravision_scan
+
+T0 = datetime(2024, 7, 25, 9, 15, 9, tzinfo=timezone(timedelta(hours=2)))
+
+
+def _scans(root, starts_s, *, naive=False, seed=0):
+    """One single-frame scan per start, numbered 8, 9, 10, 11...; frame k carries 1000 + k in voxel (0, 0)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k, dt in enumerate(starts_s):
+        img = 100.0 + rng.normal(0, 1, (32, 20))
+        img[0, 0] = 1000.0 + k
+        when = T0 + timedelta(seconds=dt)
+        out.append(write_paravision_scan(root / str(8 + k), img, extent_mm=(6.4, 4.0), scan_time_s=290.0,
+                                         acquired_at=when.replace(tzinfo=None) if naive else when,
+                                         pv_version="6.0.1" if naive else "PV-360.3.3"))  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("naive", [False, True])
+def test_scans_in_glob_order_are_put_in_acquisition_order(tmp_path, naive):
+    scans = _scans(tmp_path / "study", [0.0, 600.0, 1230.0, 1800.0], naive=naive)
+    glob_order = sorted(scans, key=str)  # study/10, study/11, study/8, study/9
+    assert [p.name for p in glob_order] == ["10", "11", "8", "9"]
+    with pytest.warns(UserWarning, match="order of their recorded acquisition times"):
+        series = read_image_series(glob_order, depth_axis="x")
+    assert np.round(series.values[:, 0, 0]).tolist() == [1000.0, 1001.0, 1002.0, 1003.0]
+    assert series["time_s"].values.tolist() == [0.0, 600.0, 1230.0, 1800.0]
+    with pytest.warns(UserWarning, match="acquisition times"):
+        fixed = read_image_series(glob_order, depth_axis="x", seconds_per_frame=600.0)
+    assert np.round(fixed.values[:, 0, 0]).tolist() == [1000.0, 1001.0, 1002.0, 1003.0]
+
+
+def test_given_order_kept_when_in_order_or_a_time_is_missing(tmp_path, recwarn):
+    scans = _scans(tmp_path / "s", [0.0, 600.0, 1200.0])
+    series = read_image_series(scans, depth_axis="x")
+    assert series["time_s"].values.tolist() == [0.0, 600.0, 1200.0]
+    assert not [w for w in recwarn if "acquisition times" in str(w.message)]
+    assert acquisition_order([T0, None, T0 - timedelta(hours=1)]) == [0, 1, 2]
+    assert acquisition_order([T0, T0.replace(tzinfo=None) - timedelta(hours=1)]) == [0, 1]  # naive vs aware
