@@ -21,9 +21,13 @@ from operando.synthetic._nmr_heldout import HeldoutAcquisition, heldout_isotope_
 
 S40 = (0.12, 0.06, 0.02)  # 7Li sidebands: 40 % of each line's area
 A6 = {"ns": 256, "rg": 512.0}  # the 6Li default acquisition's gain and scans
+# 40 % sidebands at 25 kHz reach +-3 x 161 ppm from 264.5 ppm: a 200 kHz 7Li spectrum holds them
+WIDE = {"sw_Hz": 200000.0, "n_points": 8192}
 CONDITIONS = {
-    "gaussian": {"metal_lw_ppm": 0.0, "metal_gw_ppm": 4.0, "sidebands_7li": S40},
-    "voigt": {"metal_lw_ppm": 2.0, "metal_gw_ppm": 3.0, "sidebands_7li": S40},
+    "gaussian": {"metal_lw_ppm": 0.0, "metal_gw_ppm": 4.0, "sidebands_7li": S40,
+                 "acquisition_7li": HeldoutAcquisition(**WIDE)},
+    "voigt": {"metal_lw_ppm": 2.0, "metal_gw_ppm": 3.0, "sidebands_7li": S40,
+              "acquisition_7li": HeldoutAcquisition(**WIDE)},
     "asymmetric 25 deg": {"asymmetry_deg": 25.0},
     "phase error": {"acquisition_7li": HeldoutAcquisition(phase1_deg=10.0),
                     "acquisition_6li": HeldoutAcquisition(phase1_deg=6.0, **A6)},
@@ -36,7 +40,7 @@ CONDITIONS = {
     "850 MHz, 13 kHz": {"field": "850", "spin_rate_Hz": 13000.0, "sidebands_7li": S40,
                         "acquisition_7li": HeldoutAcquisition(sw_Hz=200000.0, n_points=8192)},
     "all at once": {"metal_lw_ppm": 2.0, "metal_gw_ppm": 3.0, "asymmetry_deg": 15.0, "sidebands_7li": S40,
-                    "acquisition_7li": HeldoutAcquisition(phase1_deg=8.0, roll=0.005)},
+                    "acquisition_7li": HeldoutAcquisition(phase1_deg=8.0, roll=0.005, **WIDE)},
 }  # fmt: skip
 # 14.1 T at 30 kHz: the electrolyte's second 7Li sideband sits 6 ppm from the metal's centre band
 COINCIDING = {"field": "600", "spin_rate_Hz": 30000.0, "sidebands_7li": S40,
@@ -73,16 +77,24 @@ def test_coinciding_sideband_trains_are_fitted_together_and_warned(tmp_path):
         assert abs(got - x6) < 0.005 and abs(got - x6) < 3.0 * sigma, (x6, got, sigma)
 
 
+def test_narrow_spectral_width_is_warned_and_its_sigma_covers_the_lost_sidebands(tmp_path):
+    # 100 kHz at 25 kHz MAS: the DSP filter drops 7Li orders +2 and +-3 (4 % of the metal's area)
+    got, sigma, caught = _x6(tmp_path, "narrow", 0.3, seed=2, sidebands_7li=S40)
+    assert any("spectral width" in m for m in caught), caught
+    assert abs(got - 0.3) > 0.005  # the loss is real (0.88 at.% here) ...
+    assert abs(got - 0.3) < 2.0 * sigma  # ... and stated
+
+
 def test_gain_and_scans_leave_the_fraction_unchanged_on_heldout_shapes(tmp_path):
     shape = {"metal_lw_ppm": 2.0, "metal_gw_ppm": 3.0, "asymmetry_deg": 15.0, "sidebands_7li": S40}
-    base = HeldoutAcquisition(phase1_deg=6.0, roll=0.003)
+    base = HeldoutAcquisition(phase1_deg=6.0, roll=0.003, **WIDE)
     ref, _, _ = _x6(tmp_path, "ref", 0.3, seed=5, acquisition_7li=base, **shape)
     # the same noise realisation at 16x the 7Li gain: the same fraction
-    gain, _, _ = _x6(tmp_path, "rg", 0.3, seed=5, acquisition_7li=HeldoutAcquisition(phase1_deg=6.0, roll=0.003,
-                                                                                     rg=1024.0), **shape)  # fmt: skip
+    louder = HeldoutAcquisition(phase1_deg=6.0, roll=0.003, rg=1024.0, **WIDE)
+    gain, _, _ = _x6(tmp_path, "rg", 0.3, seed=5, acquisition_7li=louder, **shape)
     assert gain == pytest.approx(ref, abs=1e-9)
-    for k, acq in enumerate([HeldoutAcquisition(phase1_deg=6.0, roll=0.003, ns=64, rg=8.0),
-                             HeldoutAcquisition(phase1_deg=6.0, roll=0.003, ns=2, rg=2048.0)]):  # fmt: skip
+    for k, acq in enumerate([HeldoutAcquisition(phase1_deg=6.0, roll=0.003, ns=64, rg=8.0, **WIDE),
+                             HeldoutAcquisition(phase1_deg=6.0, roll=0.003, ns=2, rg=2048.0, **WIDE)]):  # fmt: skip
         other, _, _ = _x6(tmp_path, f"ns{k}", 0.3, seed=5, acquisition_7li=acq, **shape)
         assert abs(other - ref) < 0.002, (k, other, ref)  # issue 16: 0.2 at.%
     assert np.isfinite(ref)

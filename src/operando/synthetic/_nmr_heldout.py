@@ -87,6 +87,10 @@ class HeldoutAcquisition:
         Spectral width.
     n_points : int
         Complex points.
+    filtered : bool
+        A digital anti-alias filter as a DSP receiver has (default): bands beyond 90 % of
+        the Nyquist frequency are rolled off (raised cosine) and none folds back; False:
+        every band is sampled as it is, and those beyond ``SW / 2`` fold into the spectrum.
     """
 
     ns: int = 16
@@ -97,6 +101,7 @@ class HeldoutAcquisition:
     roll: float = 0.0
     sw_Hz: float = 100_000.0
     n_points: int = 4096
+    filtered: bool = True
 
 
 def heldout_fid(
@@ -147,7 +152,8 @@ def heldout_fid(
         for order, weight in bands:
             f = (line.ppm - carrier_ppm) * bf1 + order * spin_rate_Hz
             phase = np.deg2rad(line.asymmetry_deg + acq.phase1_deg * 2.0 * f / acq.sw_Hz)
-            signal += line.area * weight * np.exp(1j * phase) * decay * np.exp(2j * np.pi * f * t)
+            gain = _filter_gain(f, acq.sw_Hz) if acq.filtered else 1.0
+            signal += gain * line.area * weight * np.exp(1j * phase) * decay * np.exp(2j * np.pi * f * t)
     signal *= per_scan
     if acq.roll:
         # ripple from corrupted points 1 and 2: cos/sin terms of one and two periods over SW
@@ -157,6 +163,18 @@ def heldout_fid(
     noise = noise_per_scan * np.sqrt(acq.ns) * (rng.standard_normal(acq.n_points)
                                                 + 1j * rng.standard_normal(acq.n_points))  # fmt: skip
     return np.asarray(acq.rg * (acq.ns * signal + noise))
+
+
+def _filter_gain(f_Hz: float, sw_Hz: float, passband: float = 0.9) -> float:
+    """A DSP decimation filter's gain at ``f_Hz`` from the carrier: flat, then a raised cosine to 0 at ``SW / 2``.
+
+    Examples
+    --------
+    >>> _filter_gain(10.0, 100.0), round(_filter_gain(47.5, 100.0), 9), _filter_gain(60.0, 100.0)
+    (1.0, 0.5, 0.0)
+    """
+    edge = min(max((abs(f_Hz) / (0.5 * sw_Hz) - passband) / (1.0 - passband), 0.0), 1.0)
+    return float(0.5 * (1.0 + np.cos(np.pi * edge)))
 
 
 @dataclass(frozen=True)
@@ -235,6 +253,7 @@ def heldout_isotope_pair(
                           noise_per_scan=noise * np.sqrt(acq.sw_Hz / 100_000.0), rng=rng)  # fmt: skip
         written[nucleus] = write_bruker_fid(root / nucleus / "1", fid, nucleus=nucleus, sfo1_MHz=sf, carrier_ppm=130.0,
                                             sw_Hz=acq.sw_Hz, ns=acq.ns, rg=acq.rg, spin_rate_Hz=spin_rate_Hz,
-                                            p1_us=acq.p1_us, d1_s=30.0)  # fmt: skip
+                                            p1_us=acq.p1_us, d1_s=30.0,
+                                            acqus={"DECIM": 16} if acq.filtered else None)  # fmt: skip
     return HeldoutPair(written["7Li"], written["6Li"], x6_metal, x6_electrolyte,
                        {"7Li": acquisition_7li.p90_us, "6Li": acquisition_6li.p90_us})  # fmt: skip
