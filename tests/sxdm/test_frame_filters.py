@@ -53,30 +53,30 @@ def test_frame_median_never_much_worse_than_unfiltered(mosaic, tmp_path):
     assert d1 < 1.5 * d0 and t1 < 1.5 * t0, (d0, d1, t0, t1)
     params = __import__("json").loads(filtered.attrs["operando_parameters"])
     assert params["median_filter"] == [2, 2] and params["median_points"] is None
-    # the even window's half-pixel offset went into the beam centre
-    assert params["detector"]["beam_center_x_px"] == pytest.approx(model.detector.beam_center_x_px + 0.5)
+    # XSOCS's window is centred (an even size loses a pixel): the beam centre stays
+    assert params["detector"]["beam_center_x_px"] == pytest.approx(model.detector.beam_center_x_px)
+    assert params["detector"]["beam_center_y_px"] == pytest.approx(model.detector.beam_center_y_px)
 
 
 def test_median_filter_frames_against_numpy():
     rng = np.random.default_rng(3)
     f = rng.poisson(2.0, size=(2, 3, 9, 11)).astype(np.int32)
     f[1, 2, 4, 5] = 50_000  # a zinger
-    out = median_filter_frames(f, size=(2, 2))
-    # each output pixel: the median of rows i-1..i, columns j-1..j (edges repeated)
-    p = np.pad(f.astype(np.float64), [(0, 0), (0, 0), (1, 0), (1, 0)], mode="edge")
-    want = np.median(np.stack([p[..., 1:, 1:], p[..., :-1, 1:], p[..., 1:, :-1], p[..., :-1, :-1]]), axis=0)
+    # XSOCS's 2 x 2 spans one pixel: the frames come back unchanged, zinger and all
+    np.testing.assert_array_equal(median_filter_frames(f, size=(2, 2)), f.astype(np.float32))
+    out = median_filter_frames(f, size=(3, 3))
+    # each output pixel: the median of rows i-1..i+1, columns j-1..j+1, zeros beyond the edges
+    p = np.pad(f.astype(np.float64), [(0, 0), (0, 0), (1, 1), (1, 1)])
+    want = np.median(np.stack([p[..., i : i + 9, j : j + 11] for i in range(3) for j in range(3)]), axis=0)
     np.testing.assert_allclose(out, want)
     assert out.max() < 100
-    lazy = median_filter_frames(da.from_array(f, chunks=(1, 2, 9, 11)), size=(2, 2))
+    lazy = median_filter_frames(da.from_array(f, chunks=(1, 2, 9, 11)), size=(3, 3))
     np.testing.assert_allclose(lazy.compute(), want)
-    odd = median_filter_frames(f, size=(3, 3))
-    from scipy import ndimage
-
-    np.testing.assert_allclose(odd, ndimage.median_filter(f.astype(np.float32), size=(1, 1, 3, 3), mode="nearest"))
-    assert median_centre_offset(2) == -0.5 and median_centre_offset(3) == 0.0
+    np.testing.assert_allclose(median_filter_frames(f, size=(4, 4)), want)  # 4 acts as 3
+    assert median_centre_offset(2) == 0.0 and median_centre_offset(3) == 0.0
     m = np.zeros((5, 5), np.uint8)
     m[2, 2] = 1
-    assert filtered_mask(m, (2, 2)).sum() == 4 and filtered_mask(m, (3, 3)).sum() == 9
+    assert filtered_mask(m, (2, 2)).sum() == 1 and filtered_mask(m, (3, 3)).sum() == 9
 
 
 def test_spatial_median_keeps_its_own_name(mosaic, tmp_path):
