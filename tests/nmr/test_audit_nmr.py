@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from operando.cli import nmr_app as app
-from operando.errors import CorruptFileError
+from operando.errors import CorruptFileError, UnsupportedFormatError
 from operando.nmr.io._bruker import p1_factor
 from operando.synthetic import li_isotope_pair
 from operando.synthetic._nmr import Excitation
@@ -159,3 +159,34 @@ def test_no_spinning_warning_for_a_static_or_recorded_spectrum(tmp_path, recwarn
     r = runner.invoke(app, ["isotopes", "--li6", str(li6), "--li7", str(li7), *COMMON])
     assert r.exit_code == 0, r.output
     assert not [w for w in recwarn if "no MAS rate" in str(w.message)]
+
+
+def _as_series(folder: Path, rows: int) -> None:
+    """Turn a 1D folder into a saturation-recovery pseudo-2D: ``ser`` of ``rows`` FIDs (growing), acqu2s, vdlist."""
+    import numpy as np
+
+    one = np.fromfile(folder / "fid", dtype="<i4")
+    scales = np.linspace(0.2, 1.0, rows) if rows > 1 else np.ones(1)
+    np.concatenate([np.round(one * s).astype("<i4") for s in scales]).tofile(folder / "ser")
+    (folder / "fid").unlink()
+    (folder / "acqu2s").write_text(f"##TITLE= Parameter file\n##JCAMPDX= 5.0\n##$TD= {rows}\n##$FnMODE= 0\n##END=\n")
+    (folder / "vdlist").write_text("\n".join(f"{t:g}" for t in np.geomspace(0.01, 10, rows)) + "\n")
+    acqus = folder / "acqus"
+    acqus.write_text(acqus.read_text().replace("<zg>", "<satrec>"))
+
+
+def test_pseudo_2d_series_is_refused_by_isotopes_and_fit(tmp_path):
+    li7, li6 = li_isotope_pair(tmp_path / "c", x6_metal=0.2, seed=3, n_points=1024)
+    _as_series(li7, 3)
+    r = runner.invoke(app, ["isotopes", "--li6", str(li6), "--li7", str(li7), *COMMON])
+    # was: the first row (20 % of the line) read without a word, 55 at.% for a true 20
+    assert isinstance(r.exception, UnsupportedFormatError), r.output
+    assert "pseudo-2D series of 3 rows (satrec)" in str(r.exception) and str(li7) in str(r.exception)
+    r = runner.invoke(app, ["fit", str(li7), "--line", "264.5", "--window", "240,290"])
+    assert isinstance(r.exception, UnsupportedFormatError) and "3 rows" in str(r.exception)
+    # a series of one row is one spectrum
+    li7b, li6b = li_isotope_pair(tmp_path / "d", x6_metal=0.2, seed=3, n_points=1024)
+    _as_series(li7b, 1)
+    r = runner.invoke(app, ["isotopes", "--li6", str(li6b), "--li7", str(li7b), *COMMON])
+    assert r.exit_code == 0, r.output
+    assert abs(_fraction(r.output) - 20.0) < 1.5

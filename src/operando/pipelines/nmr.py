@@ -374,8 +374,8 @@ def pair_integrals(
     """
     if match not in ("hz", "ppm"):
         raise ParameterError(f"--match must be hz or ppm, got {match!r}")
-    fid6 = li6 if isinstance(li6, NMRFID) else read_fid(li6)
-    fid7 = li7 if isinstance(li7, NMRFID) else read_fid(li7)
+    fid6 = _one_spectrum(li6 if isinstance(li6, NMRFID) else read_fid(li6), "an isotope fraction")
+    fid7 = _one_spectrum(li7 if isinstance(li7, NMRFID) else read_fid(li7), "an isotope fraction")
 
     def to_6li(w: Window) -> Window:
         if match == "ppm":
@@ -409,6 +409,24 @@ def pair_integrals(
                      ("signal_factor", r.signal_factor), ("spin_rate_Hz", r.spin_rate_Hz))
     }  # fmt: skip
     return (r6.value, r6.sigma), (r7.value, r7.sigma), details
+
+
+def _one_spectrum(fid: NMRFID, purpose: str) -> NMRFID:
+    """``fid`` when it holds one FID; a pseudo-2D series (several rows) is refused naming its rows.
+
+    The quantitation reads one spectrum: taking the first row of a relaxation or nutation
+    series would read its shortest delay (a saturated, smaller line) without a word.
+    """
+    from operando.errors import UnsupportedFormatError
+
+    rows = fid.data.shape[0]
+    if rows > 1:
+        raise UnsupportedFormatError(
+            f"a pseudo-2D series of {rows} rows ({fid.meta.pulse_program or 'ser'}): {purpose} needs one 1D "
+            "spectrum; process the series with 'operando nmr process' or give a 1D experiment",
+            path=fid.meta.path,
+        )
+    return fid
 
 
 def _warn_unrecorded_spinning(fid: NMRFID, window_ppm: Window, shift_ppm: float) -> None:
@@ -974,7 +992,7 @@ def fit_spectrum(
     -------
     LineFit
     """
-    fid = read_fid(dataset)
+    fid = _one_spectrum(read_fid(dataset), "a line fit")
     meta = fid.meta
     if phase is None:
         phase = "auto" if meta.vendor == "Varian" else "manual"
