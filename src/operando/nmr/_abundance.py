@@ -719,10 +719,10 @@ def isotope_integral(
 
     ``options`` go to :func:`line_integral` (``spin_rate_Hz``, ``sidebands``, ``p90_us``,
     ``t1_s``, ``reference_shift_ppm``). Unlike :func:`line_integral` the centre band alone
-    is summed unless ``sidebands=True``: a sideband window far from its centre band also
-    sums the tails of strong neighbours (on the demo's 95 % 6Li electrode the electrolyte's
-    7Li tail under the metal's second 7Li sideband reads as +10 % of its 7Li signal), which
-    matters when a species is weak in one spectrum and its sidebands are small in both.
+    is counted unless ``sidebands=True`` (kept for existing callers: the centre band alone
+    is right only when the sidebands hold the same share in both nuclei). ``operando nmr
+    isotopes`` and the demo take both nuclei together with sidebands and Hz-matched windows
+    (:func:`operando.pipelines.nmr.pair_integrals`).
 
     Returns
     -------
