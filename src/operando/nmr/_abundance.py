@@ -419,6 +419,9 @@ def _coinciding_trains(
         return None
     other_shapes = []
     for a, b in others:
+        folded = ((0.5 * (a + b) - shape.centre_ppm) / step + 0.5) % 1.0 - 0.5  # in spinning periods
+        if abs(folded) * step > 0.5 * abs(b - a) + 2.0 * shape.fwhm_ppm:
+            continue  # no line inside that window can sit on this train
         other = fit_centre_shape(spec, ppm, (a, b), noise)
         if other is None:
             continue
