@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from operando.demo import SXDM_GEOMETRY
-from operando.live import simulate_beamtime
-from operando.live._simulate import lmno_kmap
+from operando.live import lmno_kmap, simulate_beamtime
 from operando.pipelines.sxdm import process_kmap
 from operando.synthetic import (
     LMNO_D400_A,

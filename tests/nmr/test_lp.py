@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from operando.errors import ParameterError
-from operando.nmr import process_fid, read_bruker
-from operando.nmr._lp import LPSettings, lp_backward, lp_forward, lp_from_procs
+from operando.nmr import LPSettings, lp_backward, lp_forward, lp_from_procs, process_fid, read_bruker
 from operando.synthetic import NMRLine, digital_filter, simulate_fid, write_bruker_fid
 
 SW, SFO1, N = 50_000.0, 116.6, 4096

@@ -14,8 +14,7 @@ import pytest
 
 from operando.errors import UnsupportedFormatError
 from operando.nmr import integrate, peak_position, process, read_bruker
-from operando.synthetic import NMRLine, digital_filter, simulate_fid, write_bruker_fid
-from operando.synthetic._nmr import qseq_points, write_bruker_qseq
+from operando.synthetic import NMRLine, digital_filter, qseq_points, simulate_fid, write_bruker_fid, write_bruker_qseq
 
 SW, SFO1, TD = 100_000.0, 155.4512, 8192  # 7Li, SW_h 100 kHz (+-321 ppm), TD real points
 LINES = [NMRLine(264.5, 1.0, 400.0), NMRLine(0.0, 0.6, 150.0), NMRLine(-120.0, 0.3, 250.0)]

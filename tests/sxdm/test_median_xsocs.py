@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from operando.pipelines.sxdm import process_kmap
-from operando.sxdm._filters import filtered_mask, median_filter_frames, xsocs_window
+from operando.sxdm import filtered_mask, median_filter_frames, xsocs_window
 from operando.synthetic import simulate_kmap, write_bliss_kmap
 
 

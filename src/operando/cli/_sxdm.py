@@ -66,7 +66,14 @@ DetectorOption = Annotated[
     ),
 ]
 MedianOption = Annotated[
-    str | None, typer.Option("--median", help="Median filter of each detector frame (XSOCS's), e.g. 2x2 pixels.")
+    str | None,
+    typer.Option(
+        "--median",
+        help=(
+            "Median of each detector frame as XSOCS computes it: an even size k spans k-1 pixels, "
+            "so 2x2 (the paper's) leaves frames unchanged; 3x3 removes zingers."
+        ),
+    ),
 ]
 MedianPointsOption = Annotated[
     str | None,

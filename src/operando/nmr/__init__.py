@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         sensitivity_factor,
     )
     from operando.nmr._lineshape import SHAPES, fit_lines
+    from operando.nmr._lp import LPSettings, lp_backward, lp_forward, lp_from_procs
     from operando.nmr._process import (
         WINDOWS,
         autophase,
@@ -116,6 +117,10 @@ _SOURCES: dict[str, str] = {
     "fit_dysonian": "operando.nmr._epr_lines",
     "SHAPES": "operando.nmr._lineshape",
     "fit_lines": "operando.nmr._lineshape",
+    "LPSettings": "operando.nmr._lp",
+    "lp_backward": "operando.nmr._lp",
+    "lp_forward": "operando.nmr._lp",
+    "lp_from_procs": "operando.nmr._lp",
     "LineShape": "operando.nmr._sidebands",
     "fit_centre_shape": "operando.nmr._sidebands",
     "sideband_area": "operando.nmr._sidebands",
@@ -202,6 +207,7 @@ __all__ = [
     "EPRMeta",
     "EPRSpectrum",
     "ExchangeFit",
+    "LPSettings",
     "LineIntegral",
     "LineShape",
     "NMRMeta",
@@ -232,6 +238,9 @@ __all__ = [
     "isotopes_dataset",
     "li6_fraction",
     "line_integral",
+    "lp_backward",
+    "lp_forward",
+    "lp_from_procs",
     "mechanism2_share",
     "nmr_vendor",
     "noise_std",

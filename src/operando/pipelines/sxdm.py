@@ -57,6 +57,7 @@ from operando.sxdm import (
     strain_tilt_maps,
     survey_rows,
     write_xsocs_qspace,
+    xsocs_window,
 )
 from operando.timeline import place_on_record
 
@@ -252,10 +253,11 @@ def process_kmap(
         ``DRIFT_RESIDUAL_POINTS``); else (tilt contrast of a mosaic crystal, or too few
         bright angles to tell) a warning, and the maps of the raw frames.
     median_filter : (int, int), optional
-        Median of each detector frame over this window of pixels before the reduction
-        (XSOCS's and the paper's "2 x 2 median filter",
-        :func:`operando.sxdm.median_filter_frames`), e.g. ``(2, 2)``; the pixel mask grows
-        by the window and an even window's half-pixel offset is taken into the beam centre.
+        Median of each detector frame before the reduction, exactly as XSOCS computes it
+        (the paper's "2 x 2 median filter", :func:`operando.sxdm.median_filter_frames`):
+        an even size ``k`` spans ``k - 1`` pixels (:func:`operando.sxdm.xsocs_window`), so
+        ``(2, 2)`` leaves the frames as they are and ``(3, 3)`` removes zingers; the pixel
+        mask grows by the window really used (``median_window_px`` in the parameters).
     widths : bool
         Add the 3D peak widths (:func:`operando.sxdm.peak_widths`: ``width_major``,
         ``width_middle``, ``width_minor``, ``width_radial``, ``width_rocking``, 1/Å) in
@@ -342,7 +344,7 @@ def process_kmap(
         extra["mask_file_pixels"] = int(np.count_nonzero(mask)) - int(np.count_nonzero(meta.pixel_mask))
     if wide_pixels:
         frames, mask = spread_wide_pixels(frames, mask)
-    if median_filter is not None:  # per detector frame (XSOCS): an even window stands half a pixel back
+    if median_filter is not None:  # per detector frame, XSOCS's window (odd, centred: no beam-centre shift)
         frames = median_filter_frames(frames, size=median_filter)
         mask = filtered_mask(mask, median_filter)
         det = replace(
@@ -351,6 +353,7 @@ def process_kmap(
             beam_center_x_px=det.beam_center_x_px - median_centre_offset(median_filter[1]),
         )
         extra["median_filter"] = list(median_filter)
+        extra["median_window_px"] = list(xsocs_window(median_filter))
     meta = replace(meta, detector=det, pixel_mask=mask)
     if drift_correction:
         drift = estimate_drift(frames, pixel_mask=meta.pixel_mask)

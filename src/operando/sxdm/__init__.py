@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         monitor_factors,
         parse_window,
         spread_wide_pixels,
+        xsocs_window,
     )
     from operando.sxdm._geometry import DetectorGeometry, Offsets, d_spacing, pixel_q, rotation_matrix
     from operando.sxdm._maps import strain_tilt_maps
@@ -108,6 +109,7 @@ _MODULES = {
         "monitor_factors",
         "parse_window",
         "spread_wide_pixels",
+        "xsocs_window",
     ),
     "operando.sxdm._geometry": ("DetectorGeometry", "Offsets", "d_spacing", "pixel_q", "rotation_matrix"),
     "operando.sxdm._maps": ("strain_tilt_maps",),
@@ -255,6 +257,7 @@ __all__ = [
     "survey_phases",
     "survey_rows",
     "write_xsocs_qspace",
+    "xsocs_window",
 ]
 
 

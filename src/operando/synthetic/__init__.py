@@ -28,8 +28,10 @@ from operando.synthetic._nmr import (
     digital_filter,
     li_isotope_pair,
     licl_reference_pair,
+    qseq_points,
     simulate_fid,
     write_bruker_fid,
+    write_bruker_qseq,
     write_varian_fid,
 )
 from operando.synthetic._sxdm import DETECTORS as SXDM_DETECTORS
@@ -92,6 +94,7 @@ __all__ = [
     "lmno_ocv",
     "plateau_fraction_field",
     "project_cell",
+    "qseq_points",
     "random_fraction_field",
     "simulate_bare_cell",
     "simulate_bv_symmetric_cell",
@@ -107,6 +110,7 @@ __all__ = [
     "write_bes3t",
     "write_bliss_kmap",
     "write_bruker_fid",
+    "write_bruker_qseq",
     "write_cell_dxchange",
     "write_eclab_mpt",
     "write_paravision_csi",
