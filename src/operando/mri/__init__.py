@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from operando._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from operando.mri._csi import csi_ppm_axis, reconstruct_csi
+    from operando.mri._csi import csi_ppm_axis, fid_truncation, reconstruct_csi
     from operando.mri._layers import (
         collapse_lateral,
         find_electrodes,
@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 _SOURCES: dict[str, str] = {
     "csi_ppm_axis": "operando.mri._csi",
     "reconstruct_csi": "operando.mri._csi",
+    "fid_truncation": "operando.mri._csi",
     "collapse_lateral": "operando.mri._layers",
     "find_electrodes": "operando.mri._layers",
     "growth_rate": "operando.mri._layers",
@@ -119,6 +120,7 @@ __all__ = [
     "noise_from_differences",
     "noise_sigma",
     "normalise",
+    "fid_truncation",
     "read_image",
     "read_image_series",
     "read_nifti",

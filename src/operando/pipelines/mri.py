@@ -614,6 +614,7 @@ def csi_from_scan(
         ``spectrum`` (..., ``ppm``); attrs with the scan's spectral parameters.
     """
     from operando.mri import (
+        fid_truncation,
         read_paravision_csi,
         read_topspin_csi,
         reconstruct_csi,
@@ -635,6 +636,21 @@ def csi_from_scan(
                 raise ParameterError(f"--fov-mm: give {len(scan.extent_mm)} positive lengths, got {list(extent_mm)}")
             scan = replace(scan, extent_mm=tuple(float(v) for v in extent_mm))
     n_space = scan.kspace.ndim - 1
+    # a FID cut while it holds signal rings into every window (metal in every voxel); the
+    # exponential window damps the cut: warned while more than 3 % of the largest point is left
+    # (17 % moved a metal total by +50 %; 1.5 % by 2 %)
+    left = fid_truncation(scan.kspace)
+    aq_s = scan.kspace.shape[-1] / scan.sw_hz
+    if left * np.exp(-np.pi * line_broadening_hz * aq_s) > 0.03:
+        import warnings
+
+        lb = np.log(left / 0.005) / (np.pi * aq_s)  # leaves 0.5 %
+        warnings.warn(
+            f"{scan.source}: the FIDs are cut at {100 * left:.0f} % of their largest point (acquisition "
+            f"{1e3 * aq_s:.2g} ms): the truncation ringing carries each line into the other shift window (metal read "
+            f"in every electrolyte voxel); give --lb-hz {lb:.0f} or more",
+            stacklevel=2,
+        )
     spectra, ppm = reconstruct_csi(
         scan.kspace,
         phase_axes=list(range(n_space)),
