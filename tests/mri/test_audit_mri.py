@@ -88,3 +88,22 @@ def test_csi_fids_that_decay_in_time_are_not_warned(tmp_path, recwarn):
                                 t2_s=4e-4)  # fmt: skip
     csi_from_scan(scan)
     assert not [w for w in recwarn if "cut at" in str(w.message)]
+
+
+def test_info_counts_every_fid_of_a_3d_ser(tmp_path):
+    """A TopSpin CSI with two phase axes: its ser holds TD(acqu2s) x TD(acqu3s) FIDs (info said 6, not 6 x 8)."""
+    from typer.testing import CliRunner
+
+    from operando.cli import app
+    from operando.synthetic import write_topspin_csi
+
+    metal = np.zeros((6, 8))
+    metal[2:4, 3:5] = 1.0
+    folder, _ = write_topspin_csi(tmp_path / "3", metal, np.full((6, 8), 0.5), sigma=0.01)
+    r = CliRunner().invoke(app, ["info", str(folder)])
+    assert r.exit_code == 0, r.output
+    assert "data: ser: 6 x 8 x 512 complex points" in r.output and "problem" not in r.output
+    ser = folder / "ser"
+    ser.write_bytes(ser.read_bytes()[: ser.stat().st_size // 2])  # half the FIDs
+    r = CliRunner().invoke(app, ["info", str(folder)])
+    assert "problem: ser holds fewer bytes than 48 x TD=1024" in r.output

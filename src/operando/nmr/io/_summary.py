@@ -76,10 +76,16 @@ def _bruker_nmr(folder: Path) -> dict[str, Any]:
                 "problem": f"acqus: TD = {acqus.get('TD')!r} is not a whole number of points"}  # fmt: skip
     td = int(td_value)
     itemsize = 8 if _number(acqus, "DTYPA", 0) == 2 else 4
-    rows = 1
-    if data.name == "ser" and (folder / "acqu2s").is_file():
-        rows_value = _number(_jcamp(folder / "acqu2s"), "TD", 1)
-        rows = int(rows_value) if np.isfinite(rows_value) else 1
+    # a ser holds TD(acqu2s) x TD(acqu3s) x ... FIDs (a 3D set, a CSI with two phase axes)
+    counts: list[int] = []
+    if data.name == "ser":
+        for name in ("acqu2s", "acqu3s", "acqu4s"):
+            if not (folder / name).is_file():
+                break
+            value = _number(_jcamp(folder / name), "TD", 1)
+            counts.append(int(value) if np.isfinite(value) and value >= 1 else 1)
+    rows = int(np.prod(counts)) if counts else 1
+    shape = " x ".join(str(c) for c in counts) if counts else "1"
     sw_hz, sfo1 = _number(acqus, "SW_h", 0.0), _number(acqus, "SFO1", 0.0)
     out: dict[str, Any] = {
         "kind": "NMR experiment",
@@ -91,8 +97,8 @@ def _bruker_nmr(folder: Path) -> dict[str, Any]:
         "SW_Hz": sw_hz,
         "SW_ppm": round(sw_hz / sfo1, 4) if sfo1 else None,
         "TD": td,
-        "NS": _number(acqus, "NS", 0),
-        "data": f"{data.name}: {rows} x {td // 2} complex points, {data.stat().st_size} bytes",
+        "NS": _number(acqus, "NS", 0) if "NS" in acqus else "not recorded",
+        "data": f"{data.name}: {shape} x {td // 2} complex points, {data.stat().st_size} bytes",
     }
     if rows * td * itemsize > data.stat().st_size:
         out["problem"] = f"{data.name} holds fewer bytes than {rows} x TD={td} points need ({rows * td * itemsize})"
