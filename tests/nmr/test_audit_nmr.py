@@ -190,3 +190,13 @@ def test_pseudo_2d_series_is_refused_by_isotopes_and_fit(tmp_path):
     r = runner.invoke(app, ["isotopes", "--li6", str(li6b), "--li7", str(li7b), *COMMON])
     assert r.exit_code == 0, r.output
     assert abs(_fraction(r.output) - 20.0) < 1.5
+
+
+def test_swapped_li6_li7_folders_are_refused(tmp_path):
+    from operando.errors import ParameterError
+
+    li7, li6 = li_isotope_pair(tmp_path / "c", x6_metal=0.2, seed=3, n_points=1024)
+    r = runner.invoke(app, ["isotopes", "--li6", str(li7), "--li7", str(li6), *COMMON])
+    # was: 99.97 at.% without a word
+    assert isinstance(r.exception, ParameterError), r.output
+    assert "--li6 wants a 6Li spectrum" in str(r.exception) and str(li7) in str(r.exception)

@@ -69,6 +69,7 @@ __all__ = [
     "process_spectrum",
     "reference_factor",
     "replicate_statistics",
+    "nucleus_name",
     "sample_name",
     "sample_names",
     "tracer_table",
@@ -376,6 +377,8 @@ def pair_integrals(
         raise ParameterError(f"--match must be hz or ppm, got {match!r}")
     fid6 = _one_spectrum(li6 if isinstance(li6, NMRFID) else read_fid(li6), "an isotope fraction")
     fid7 = _one_spectrum(li7 if isinstance(li7, NMRFID) else read_fid(li7), "an isotope fraction")
+    _check_nucleus(fid6, "6Li", "--li6")
+    _check_nucleus(fid7, "7Li", "--li7")
 
     def to_6li(w: Window) -> Window:
         if match == "ppm":
@@ -409,6 +412,35 @@ def pair_integrals(
                      ("signal_factor", r.signal_factor), ("spin_rate_Hz", r.spin_rate_Hz))
     }  # fmt: skip
     return (r6.value, r6.sigma), (r7.value, r7.sigma), details
+
+
+def nucleus_name(text: str) -> str | None:
+    """A nucleus as ``<mass><symbol>`` (``"Li7"``, ``"7LI"``, ``"<7Li>"`` -> ``"7Li"``); None when none is named.
+
+    Examples
+    --------
+    >>> nucleus_name("Li7"), nucleus_name("<7LI>"), nucleus_name("6Li"), nucleus_name("off"), nucleus_name("")
+    ('7Li', '7Li', '6Li', None, None)
+    """
+    import re
+
+    t = text.strip().strip("<>").strip()
+    m = re.fullmatch(r"(\d+)([A-Za-z]{1,2})|([A-Za-z]{1,2})(\d+)", t)
+    if m is None:
+        return None
+    mass, symbol = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+    return f"{int(mass)}{symbol.capitalize()}"
+
+
+def _check_nucleus(fid: NMRFID, expected: str, option: str) -> None:
+    """Refuse a spectrum whose recorded nucleus is another one (a 7Li folder given as --li6 read 99.97 at.%)."""
+    found = nucleus_name(fid.meta.nucleus)
+    if found is not None and found != expected:
+        raise ParameterError(
+            f"{option} wants a {expected} spectrum, but this one records nucleus {found} (NUC1/tn): are --li6 and "
+            "--li7 swapped?",
+            path=fid.meta.path,
+        )
 
 
 def _one_spectrum(fid: NMRFID, purpose: str) -> NMRFID:
