@@ -290,11 +290,22 @@ def _fitted_sidebands(
             magnitude, quadrature_sigma = _turned_sideband(spec, ppm, shape, order * step, part, noise)
             sys2 = max(sys2, (magnitude - a2) ** 2 - quadrature_sigma**2)
             areas[order] = (a2, s2, float(np.sqrt(sys2)))
-    # the sidebands' measured asymmetry (pairs fitted on both sides; 10 % without one) is
-    # the systematic of an order that takes its mirror's area
-    pairs = [(areas[k], areas[-k]) for k in {abs(o) for o in areas} if k in areas and -k in areas]
+    mid, flat = 0.5 * (float(ppm.min()) + float(ppm.max())), 0.45 * float(np.ptp(ppm))
+    where = {o: (a, b) for o, a, b in wins}
+
+    def in_flat_band(order: int) -> bool:
+        a, b = where[order]
+        return abs(0.5 * (a + b) - mid) + 0.5 * (b - a) <= flat
+
+    # the sidebands' measured asymmetry (pairs fitted on both sides in the flat band; 10 %
+    # without one) is the systematic of an order that takes its mirror's area
+    both = [k for k in {abs(o) for o in areas} if all(o in areas and o in where and in_flat_band(o) for o in (k, -k))]
+    pairs = [(areas[k], areas[-k]) for k in both]
     pairs = [(p, q) for p, q in pairs if p[0] + q[0] > 3.0 * np.hypot(p[1], q[1])]
-    asymmetry = max((abs(p[0] - q[0]) / (p[0] + q[0]) for p, q in pairs), default=0.1)
+    asymmetry = max(
+        (float(np.sqrt(max((p[0] - q[0]) ** 2 - p[1] ** 2 - q[1] ** 2, 0.0))) / (p[0] + q[0]) for p, q in pairs),
+        default=0.1,
+    )  # beyond the pair's noise
     for order, _a, _b in mirrored:  # the dropped order takes its mirror's area
         if -order in areas:
             a_m, s_m, t_m = areas[-order]
@@ -303,16 +314,12 @@ def _fitted_sidebands(
     # width: a sideband there that reads below its mirror (in the flat band) beyond their
     # sigmas is attenuated, and takes its mirror's area (a 3 % loss of the +1 sideband of a
     # 7Li metal line at 25 kHz MAS, 9.4 T, in a 100 kHz spectrum)
-    mid, flat = 0.5 * (float(ppm.min()) + float(ppm.max())), 0.45 * float(np.ptp(ppm))
-    where = {o: (a, b) for o, a, b in wins}
-    for order, (a, b) in where.items():
+    for order in where:
         if order == 0 or order not in areas or -order not in areas or -order not in where:
             continue
-        ma, mb = where[-order]
-        outer = abs(0.5 * (a + b) - mid) + 0.5 * (b - a) > flat
-        inner = abs(0.5 * (ma + mb) - mid) + 0.5 * (mb - ma) <= flat
         (a_k, s_k, t_k), (a_m, s_m, t_m) = areas[order], areas[-order]
-        if outer and inner and a_m - a_k > 3.0 * float(np.sqrt(s_k**2 + s_m**2 + t_k**2 + t_m**2)):
+        attenuated = a_m - a_k > 3.0 * float(np.sqrt(s_k**2 + s_m**2 + t_k**2 + t_m**2))
+        if not in_flat_band(order) and in_flat_band(-order) and attenuated:
             areas[order] = (a_m, s_m, float(np.hypot(t_m, asymmetry * a_m)))
     if filtered:  # nothing beyond the spectral width folds back: an order whose mirror is inside is its mirror
         for order in [o for o in areas if -o not in areas and -o not in where]:
