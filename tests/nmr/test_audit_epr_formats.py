@@ -92,3 +92,16 @@ def test_spinsolve_data_file_is_named_by_info(tmp_path):
     for p in (folder / "data.1d", folder / "acqu.par"):
         r = runner.invoke(root_app, ["info", str(p)])
         assert r.exit_code == 0 and "Magritek Spinsolve" in r.output, r.output
+
+
+def test_noise_without_a_line_is_warned(tmp_path):
+    rng = np.random.default_rng(0)
+    field = np.linspace(330.0, 340.0, 500)
+    noise = _write(tmp_path / "noise.csv", [], ["B [mT]", "Intensity"], field, rng.normal(0, 1, 500), ",")
+    with pytest.warns(UserWarning, match="noise sigmas: no line stands out"):
+        r = runner.invoke(app, ["epr", str(noise)])  # was: dB_pp = 5.19 mT without a word
+    assert r.exit_code == 0
+    weak = _write(tmp_path / "weak.csv", [], ["B [mT]", "Intensity"], field, 15 * _derivative(field, rng, 1 / 15), ",")
+    r = runner.invoke(app, ["epr", str(weak), "--json"])  # a line 15 sigma (pp 2.6 x 15) stands out: no warning
+    assert r.exit_code == 0, r.output
+    assert abs(json.loads(r.output)["lines"][0]["width_pp_mT"] - 2 * HWHM_MT / np.sqrt(3)) < 0.05

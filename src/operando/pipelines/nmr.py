@@ -1111,6 +1111,34 @@ def write_lines(
 # -- cw-EPR -------------------------------------------------------------------------------
 
 
+def _warn_no_epr_line(
+    row: npt.NDArray[np.float64],
+    field: npt.NDArray[np.float64],
+    amplitude: float,
+    window: tuple[float | None, float | None],
+    path: str,
+) -> None:
+    """Warn when the peak-to-peak amplitude is not well above the range of the noise alone (noise from point
+    differences): the extrema found are then the noise's."""
+    import warnings
+
+    lo, hi = window
+    keep = np.ones(field.size, dtype=bool)
+    if lo is not None and hi is not None:
+        keep = (field >= min(lo, hi)) & (field <= max(lo, hi))
+    diffs = np.diff(row[keep])
+    if diffs.size < 8:
+        return
+    sigma = float(np.median(np.abs(diffs - np.median(diffs)))) / 0.954  # MAD of a difference of two points
+    # the range of n noise points alone is about 2 sqrt(2 ln n) sigmas (7 for 500 points)
+    if sigma > 0 and abs(amplitude) < (2.0 * np.sqrt(2.0 * np.log(diffs.size + 1)) + 4.0) * sigma:
+        warnings.warn(
+            f"{path}: the peak-to-peak amplitude is {abs(amplitude) / sigma:.1f} noise sigmas: no line stands out of "
+            "the noise there; the width, centre and g are the noise's",
+            stacklevel=3,
+        )
+
+
 def epr_lines(
     path: str | PathLike[str], *, window_mT: Window | None = None, points: int = 3, dysonian: bool = False
 ) -> dict[str, Any]:
@@ -1144,6 +1172,7 @@ def epr_lines(
     rows = []
     for row in np.atleast_2d(spec.data).real:
         pp = peak_to_peak(row, field, lo_mT=lo, hi_mT=hi, points=points)
+        _warn_no_epr_line(row, field, pp.amplitude, (lo, hi), meta.path)
         g = None if meta.mw_frequency_Hz is None else float(g_factor(pp.centre_mT, meta.mw_frequency_Hz))
         line: dict[str, Any] = {"width_pp_mT": pp.width_mT, "centre_mT": pp.centre_mT, "g": g,
                                 "amplitude_pp": pp.amplitude,
