@@ -200,3 +200,12 @@ def test_swapped_li6_li7_folders_are_refused(tmp_path):
     # was: 99.97 at.% without a word
     assert isinstance(r.exception, ParameterError), r.output
     assert "--li6 wants a 6Li spectrum" in str(r.exception) and str(li7) in str(r.exception)
+
+
+def test_fit_with_a_negative_starting_width_is_one_line(tmp_path):
+    from operando.errors import ParameterError
+
+    li7, _ = li_isotope_pair(tmp_path / "c", x6_metal=0.2, seed=3, n_points=1024)
+    r = runner.invoke(app, ["fit", str(li7), "--line", "264.5", "--window", "240,290", "--fwhm", "-1"])
+    # was: "the fit ... did not converge (Tolerance seems to be too small ...)"
+    assert isinstance(r.exception, ParameterError) and "--fwhm must be a positive width" in str(r.exception)

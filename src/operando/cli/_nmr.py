@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -477,6 +478,8 @@ def fit_command(
         raise ParameterError(f"--shape must be one of {', '.join(SHAPES)}, got {shape!r}")
     if phase not in (None, "manual", "auto"):
         raise ParameterError(f"--phase must be manual or auto, got {phase!r}")
+    if fwhm is not None and not (math.isfinite(fwhm) and fwhm > 0):
+        raise ParameterError(f"--fwhm must be a positive width in ppm, got {fwhm:g}")
     for option, values in (("--sample", sample), ("--charge-mAh", charge_mAh)):
         if values and len(values) != len(datasets):
             raise ParameterError(f"give {option} once per dataset ({len(datasets)}), got {len(values)}")
