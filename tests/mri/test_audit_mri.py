@@ -107,3 +107,54 @@ def test_info_counts_every_fid_of_a_3d_ser(tmp_path):
     ser.write_bytes(ser.read_bytes()[: ser.stat().st_size // 2])  # half the FIDs
     r = CliRunner().invoke(app, ["info", str(folder)])
     assert "problem: ser holds fewer bytes than 48 x TD=1024" in r.output
+
+
+def test_frames_outside_the_echem_record_are_named(tmp_path):
+    """A POL.txt log that covers 2.6-9.1 h of a 0-13.4 h profile series printed 'mean V nan' per stage, silently."""
+    from operando.echem import EchemRecord
+    from operando.pipelines.mri import quantify_layers, stage_table, uncovered_frames
+    from operando.synthetic import simulate_dendrite_mri
+
+    sim = simulate_dendrite_mri(seed=0)
+    electrolyte = sim.electrolyte.values[:3].sum(axis=2).mean(axis=0)
+    kw = {"n_layers": 5, "electrode_profile": electrolyte, "displacement_px": sim.displacement_px}
+    assert uncovered_frames(quantify_layers(sim.metal, record=sim.record, **kw)).size == 0
+    data = sim.record.data
+    early = EchemRecord(data[data["time_s"] < 0.5 * data["time_s"].max()], sim.record.units, sim.record.meta)
+    ds = quantify_layers(sim.metal, record=early, shorts=False, **kw)
+    empty = uncovered_frames(ds)
+    assert 25 <= empty.size <= 35 and empty[-1] == 59
+    assert any(not np.isfinite(row["mean_voltage_V"]) for row in stage_table(ds))
+
+
+def test_a_log_among_the_profiles_is_named_and_uncovered_frames_are_noted(tmp_path):
+    """``operando mri layers folder/*.txt`` takes the Zahner POL.txt beside the profiles: the error named the first
+    profile as 'not a NIfTI ...'; frames beyond the log printed 'mean V nan'."""
+    from typer.testing import CliRunner
+
+    from operando.cli import mri_app
+    from operando.errors import UnsupportedFormatError
+
+    rng = np.random.default_rng(3)
+    depth = np.linspace(-1, 1, 128)
+    files = []
+    for k in range(12):
+        values = 1000 * (np.abs(depth) < 0.6) * (1 + 0.02 * k) + rng.normal(0, 5, depth.size)
+        path = tmp_path / f"p({k + 5:03d}).txt"
+        path.write_text(
+            f"# File created = synthetic\n# Data set = SYN  {k + 5}  1  /tmp\n# Spectral Region:\n"
+            f"# LEFT = 100.0 ppm. RIGHT = -100.0 ppm.\n#\n# SIZE = {depth.size} ( = number of points)\n#\n"
+            + "\n".join(f"{v:.6f}" for v in values)
+            + "\n"
+        )
+        files.append(path)
+    log = tmp_path / "POL.txt"  # Zahner: time h, V, mA; covers the first half of the 12 x 513 s
+    log.write_text("".join(f"{h:.5f}\t{0.1 + 0.001 * h:.5f}\t0.1\n" for h in np.linspace(0, 0.85, 200)))
+    r = CliRunner().invoke(mri_app, ["layers", *map(str, sorted([*files, log])), "-o", str(tmp_path / "a.zarr")])
+    assert isinstance(r.exception, UnsupportedFormatError), r.output
+    assert "POL.txt: not a TopSpin profile like the other 12" in str(r.exception)
+    args = ["layers", *map(str, files), "--voltage", str(log), "--electrodes", "0.8,3.2", "--stages", "0"]
+    r = CliRunner().invoke(mri_app, [*args, "-o", str(tmp_path / "b.zarr")])
+    assert r.exit_code == 0, r.output
+    assert "nan" not in r.output
+    assert "frames (" in r.output and "lie outside the echem record's time" in r.output

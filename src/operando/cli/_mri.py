@@ -93,7 +93,7 @@ def layers(
     quiet: QuietOption = False,
 ) -> None:
     """Amount per depth layer with error bars, growth rate, stages I-IV and the short circuit."""
-    from operando.pipelines.mri import layers_from_files, stage_table
+    from operando.pipelines.mri import layers_from_files, stage_table, uncovered_frames
 
     check_output(out, [*inputs, voltage, echem], overwrite=overwrite)
     if figures is not None:
@@ -130,7 +130,16 @@ def layers(
     for row in stage_table(ds):
         typer.echo(
             f"  stage {row['stage']}: frames {row['first_frame']}-{row['last_frame']} "
-            f"({row['t_start_s'] / 3600:.2f}-{row['t_end_s'] / 3600:.2f} h), mean V {row['mean_voltage_V']:.3f}"
+            f"({row['t_start_s'] / 3600:.2f}-{row['t_end_s'] / 3600:.2f} h), "
+            + (f"mean V {v:.3f}" if math.isfinite(v := row["mean_voltage_V"]) else "no voltage recorded")
+        )
+    empty = uncovered_frames(ds)
+    if empty.size:  # the stages' "mean V" and the short detection see only the covered frames
+        t = ds["time_s"].values / 3600
+        typer.echo(
+            f"  note: {empty.size} of {t.size} frames ({t[empty].min():.2f}-{t[empty].max():.2f} h) lie outside the "
+            "echem record's time and have no voltage; --t0-s puts the frames on the record's clock",
+            err=True,
         )
     if ds.attrs["short_circuit_frame"] >= 0:
         typer.echo(f"  short circuit at frame {ds.attrs['short_circuit_frame']}")

@@ -13,7 +13,7 @@ import numpy.typing as npt
 import xarray as xr
 
 from operando.echem import EchemRecord, detect_failures
-from operando.errors import ParameterError
+from operando.errors import ParameterError, UnsupportedFormatError
 from operando.mri import (
     AFTER_SHORT,
     STAGE_NAMES,
@@ -348,6 +348,20 @@ def quantify_layers(
     return ds
 
 
+def uncovered_frames(ds: xr.Dataset) -> npt.NDArray[np.intp]:
+    """Frames with no echem voltage (outside the record's time; the clocks may disagree); empty without a record.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"echem_voltage_V": ("frame", [np.nan, 3.9, np.nan])})
+    >>> uncovered_frames(ds).tolist()
+    [0, 2]
+    """
+    if "echem_voltage_V" not in ds:
+        return np.zeros(0, dtype=np.intp)
+    return np.flatnonzero(~np.isfinite(np.asarray(ds["echem_voltage_V"].values, dtype=np.float64)))
+
+
 def stage_table(ds: xr.Dataset) -> list[dict[str, Any]]:
     """Start/end frame and time of each growth stage, with the mean growth rate and the voltage.
 
@@ -523,7 +537,15 @@ def layers_from_files(
         n_stages=n_stages,
     )
     paths = [Path(p) for p in inputs]
-    if all(is_topspin_profile(p) for p in paths):
+    profiles = [is_topspin_profile(p) for p in paths]
+    if any(profiles) and not all(profiles):
+        # e.g. "*.txt" over a folder of profiles that also holds the potentiostat log
+        odd = paths[profiles.index(False)]
+        raise UnsupportedFormatError(
+            f"not a TopSpin profile like the other {sum(profiles)} input(s) (a potentiostat log? give it as --voltage)",
+            path=odd,
+        )
+    if all(profiles):
         seconds_per_frame = 513.0 if seconds_per_frame is None else seconds_per_frame
         series = read_profile_series(paths, fov_mm=fov_mm, seconds_per_profile=seconds_per_frame, t0_s=t0_s)
         kind = "topspin-profiles"
