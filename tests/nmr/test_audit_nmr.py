@@ -209,3 +209,22 @@ def test_fit_with_a_negative_starting_width_is_one_line(tmp_path):
     r = runner.invoke(app, ["fit", str(li7), "--line", "264.5", "--window", "240,290", "--fwhm", "-1"])
     # was: "the fit ... did not converge (Tolerance seems to be too small ...)"
     assert isinstance(r.exception, ParameterError) and "--fwhm must be a positive width" in str(r.exception)
+
+
+def test_grpdly_minus_one_is_no_recorded_delay(tmp_path):
+    """TopSpin writes GRPDLY = -1 where it recorded no delay: it was read as a delay of none, silently (a filtered
+    FID then keeps a first-order phase of 360 deg x 68 points); now it is 'unknown' and the filtered FID is warned."""
+    import numpy as np
+
+    from operando.nmr.io._dsp import digital_filter_delay
+    from operando.synthetic._nmr import NMRLine, digital_filter, simulate_fid, write_bruker_fid
+
+    assert digital_filter_delay(dspfvs=20, decim=16, grpdly=-1) == (0.0, "unknown")
+    assert digital_filter_delay(dspfvs=20, decim=16, grpdly=0) == (0.0, "GRPDLY")
+    fid = simulate_fid([NMRLine(264.5, 1.0, lw_Hz=600.0)], sfo1_MHz=155.45, carrier_ppm=130.0, sw_Hz=1e5,
+                       n_points=2048, noise_std=1e-4, rng=np.random.default_rng(0))  # fmt: skip
+    folder = write_bruker_fid(tmp_path / "f" / "1", digital_filter(fid, 67.98), nucleus="7Li", sfo1_MHz=155.45,
+                              carrier_ppm=130.0, sw_Hz=1e5, acqus={"GRPDLY": -1, "DECIM": 16})  # fmt: skip
+    with pytest.warns(UserWarning, match="no digital-filter group delay"):
+        r = runner.invoke(app, ["process", str(folder), "-o", str(tmp_path / "s.csv")])
+    assert r.exit_code == 0, r.output

@@ -80,9 +80,9 @@ def digital_filter_delay(
 
     Notes
     -----
-    ``GRPDLY`` is used when it is positive, and for ``DSPFVS`` >= 20 whenever present (0
-    there is a recorded delay of none). Otherwise ``DSPFVS`` 10-13 look the delay up by
-    ``DECIM``.
+    ``GRPDLY`` is used when it is positive, and its 0 for ``DSPFVS`` >= 20 (a recorded delay
+    of none); a negative ``GRPDLY`` (TopSpin's -1, not recorded) is no delay. Otherwise
+    ``DSPFVS`` 10-13 look the delay up by ``DECIM``.
 
     Examples
     --------
@@ -92,9 +92,12 @@ def digital_filter_delay(
     (76.0, 'GRPDLY')
     >>> digital_filter_delay(dspfvs=10, decim=4, grpdly=None, digmod=0)
     (0.0, 'analog')
+    >>> digital_filter_delay(dspfvs=20, decim=16, grpdly=-1)
+    (0.0, 'unknown')
     """
-    if grpdly is not None and math.isfinite(grpdly) and (grpdly > 0 or (dspfvs is not None and dspfvs >= 20)):
-        return max(float(grpdly), 0.0), "GRPDLY"
+    # TopSpin writes GRPDLY = -1 where it did not record the delay: not a delay of none
+    if grpdly is not None and math.isfinite(grpdly) and (grpdly > 0 or (grpdly == 0 and (dspfvs or 0) >= 20)):
+        return float(grpdly), "GRPDLY"
     if digmod is not None and digmod == 0:
         return 0.0, "analog"
     if decim is None or decim <= 1:
