@@ -228,3 +228,17 @@ def test_grpdly_minus_one_is_no_recorded_delay(tmp_path):
     with pytest.warns(UserWarning, match="no digital-filter group delay"):
         r = runner.invoke(app, ["process", str(folder), "-o", str(tmp_path / "s.csv")])
     assert r.exit_code == 0, r.output
+
+
+def test_mechanism_2_share_outside_the_mixing_range_is_flagged(tmp_path):
+    li7, li6 = li_isotope_pair(tmp_path / "c", x6_metal=0.2, seed=3, n_points=1024)
+    args = ["isotopes", "--li6", str(li6), "--li7", str(li7), *COMMON, "--electrolyte-x6", "0.0759,0.001",
+            "--electrode-x6", "0.95", "--grain-boundary-x6", "0.05"]  # fmt: skip
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    # 20 at.% lies above both end members (7.59, 5 at.%): the share, -480 %, was printed without a word
+    assert "Mechanism-2 share -4" in r.output and "not a mix of the electrolyte and grain-boundary Li" in r.output
+    li7, li6 = li_isotope_pair(tmp_path / "d", x6_metal=0.063, seed=3, n_points=1024, snr_7li=20000.0)
+    r = runner.invoke(app, ["isotopes", "--li6", str(li6), "--li7", str(li7), *COMMON, *args[-6:]])
+    assert r.exit_code == 0, r.output
+    assert "Mechanism-2 share" in r.output and "not a mix" not in r.output

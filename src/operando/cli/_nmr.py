@@ -400,6 +400,11 @@ def isotopes(
             text = f"{prefix}{m.label}"
             if grain is not None:
                 text += f", Mechanism-2 share {100 * m.share:.1f} ± {100 * m.share_err:.1f} %"
+                if m.share + 2 * m.share_err < 0 or m.share - 2 * m.share_err > 1:
+                    # the two-source mixing does not hold: the fraction is beyond both end members
+                    text += (
+                        " (outside 0-100 % by more than 2 sigma: not a mix of the electrolyte and grain-boundary Li)"
+                    )
             typer.echo(text)
     stats = replicate_statistics(results, group or None)
     if len(results) > 1:
