@@ -105,3 +105,21 @@ def test_noise_without_a_line_is_warned(tmp_path):
     r = runner.invoke(app, ["epr", str(weak), "--json"])  # a line 15 sigma (pp 2.6 x 15) stands out: no warning
     assert r.exit_code == 0, r.output
     assert abs(json.loads(r.output)["lines"][0]["width_pp_mT"] - 2 * HWHM_MT / np.sqrt(3)) < 0.05
+
+
+def test_info_on_a_file_or_pdata_folder_of_a_bruker_experiment(tmp_path):
+    """``operando info .../1/fid`` (or acqus, pdata/1, pdata/1/procs) said 'content not recognised'; ``nmr process``
+    already read the fid file."""
+    from operando.synthetic import li_isotope_pair
+
+    li7, _ = li_isotope_pair(tmp_path / "c", x6_metal=0.2, seed=3, n_points=512)
+    (li7 / "pdata" / "1").mkdir(parents=True)
+    (li7 / "pdata" / "1" / "procs").write_text("##TITLE= p\n##$SI= 1024\n##END=\n")
+    for p in (li7 / "fid", li7 / "acqus", li7 / "pdata" / "1", li7 / "pdata" / "1" / "procs"):
+        r = runner.invoke(root_app, ["info", str(p)])
+        assert r.exit_code == 0, r.output
+        assert f"experiment_folder: {li7}" in r.output and "nucleus: 7Li" in r.output
+    stray = tmp_path / "fid"  # a lone file named fid: no experiment around it
+    stray.write_bytes(bytes(64))
+    r = runner.invoke(root_app, ["info", str(stray)])
+    assert r.exit_code != 0 and "not recognised" in str(r.exception)

@@ -15,6 +15,7 @@ from operando.nmr.io._epr import sniff_epr_text
 from operando.nmr.io._formats import (
     sniff_bes3t,
     sniff_bruker_nmr,
+    sniff_bruker_part,
     sniff_bruker_study,
     sniff_jeol,
     sniff_paravision,
@@ -25,6 +26,7 @@ from operando.nmr.io._formats import (
 )
 from operando.nmr.io._summary import (
     describe_bes3t_file,
+    describe_bruker_part,
     describe_epr_text,
     describe_folder,
     describe_refused,
@@ -36,6 +38,13 @@ def _read_fid(path: Any, **options: Any) -> Any:
     from operando.nmr.io._readfid import read_fid
 
     return read_fid(path, **options)
+
+
+def _read_bruker_part(path: Any, **options: Any) -> Any:
+    from operando.nmr.io._formats import bruker_experiment_of
+    from operando.nmr.io._readfid import read_fid
+
+    return read_fid(bruker_experiment_of(path) or path, **options)
 
 
 def _read_epr(path: Any, **options: Any) -> Any:
@@ -62,6 +71,11 @@ FORMATS = (
            _read_paravision, describe_folder, folder=True),
     Format("bruker-nmr", "nmr", "Bruker TopSpin/XWIN-NMR experiment (acqus + fid/ser)", sniff_bruker_nmr,
            _read_fid, describe_folder, folder=True),
+    # a file of an experiment (fid, acqus, pdata/1/1r) or its pdata/N folder: the experiment is described
+    Format("bruker-nmr-file", "nmr", "a file of a Bruker TopSpin/XWIN-NMR experiment", sniff_bruker_part,
+           _read_bruker_part, describe_bruker_part),
+    Format("bruker-nmr-pdata", "nmr", "a pdata folder of a Bruker TopSpin/XWIN-NMR experiment", sniff_bruker_part,
+           _read_bruker_part, describe_bruker_part, folder=True),
     Format("varian-nmr", "nmr", "Varian/Agilent VnmrJ experiment (procpar + fid)", sniff_varian, _read_fid,
            describe_folder, folder=True),
     Format("bruker-study", "nmr", "Bruker study (numbered experiments)", sniff_bruker_study, None,

@@ -9,10 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "bruker_experiment_of",
     "is_experiment",
     "refused_format",
     "sniff_bes3t",
     "sniff_bruker_nmr",
+    "sniff_bruker_part",
     "sniff_bruker_study",
     "sniff_jeol",
     "sniff_paravision",
@@ -40,6 +42,36 @@ def sniff_paravision(head: bytes, path: Path) -> bool:
 def sniff_bruker_nmr(head: bytes, path: Path) -> bool:
     """A TopSpin / XWIN-NMR experiment folder (``acqus`` + ``fid`` or ``ser``)."""
     return (path / "acqus").is_file() and ((path / "fid").is_file() or (path / "ser").is_file())
+
+
+#: Files of a Bruker experiment folder that stand for the experiment (``info`` on a file of it).
+_BRUKER_FILES = ("fid", "ser", "acqus", "acqu", "acqu2s", "acqu2", "acqu3s", "pulseprogram", "uxnmr.par", "audita.txt")
+#: Files of a ``pdata/N`` folder.
+_PDATA_FILES = ("1r", "1i", "2rr", "2ri", "2ir", "2ii", "procs", "proc", "proc2s", "proc2", "title", "outd")
+
+
+def bruker_experiment_of(path: Path) -> Path | None:
+    """The Bruker experiment folder a file of it, its ``pdata/N`` folder or a file there belongs to, else None.
+
+    Examples
+    --------
+    >>> bruker_experiment_of(Path("/nonexistent/1/fid")) is None
+    True
+    """
+    p = Path(path)
+    candidates = []
+    if p.is_file() and p.name in _BRUKER_FILES:
+        candidates.append(p.parent)
+    if p.is_dir() and p.parent.name == "pdata":
+        candidates.append(p.parent.parent)
+    if p.is_file() and p.name in _PDATA_FILES and p.parent.parent.name == "pdata":
+        candidates.append(p.parent.parent.parent)
+    return next((c for c in candidates if sniff_bruker_nmr(b"", c) and not _is_pv_scan(c)), None)
+
+
+def sniff_bruker_part(head: bytes, path: Path) -> bool:
+    """A file of a TopSpin / XWIN-NMR experiment (``fid``, ``acqus``, ``pdata/1/1r``...) or its ``pdata/N`` folder."""
+    return bruker_experiment_of(path) is not None
 
 
 def sniff_varian(head: bytes, path: Path) -> bool:

@@ -285,6 +285,15 @@ def describe_epr_text(path: Path) -> dict[str, Any]:
     return out
 
 
+def describe_bruker_part(path: Path) -> dict[str, Any]:
+    """Summary of the Bruker experiment a file of it (or its ``pdata/N`` folder) belongs to."""
+    from operando.nmr.io._formats import bruker_experiment_of
+
+    folder = bruker_experiment_of(path)
+    assert folder is not None  # only called for paths the sniffer took
+    return {"experiment_folder": str(folder), **describe_folder(folder)}
+
+
 def describe_folder(path: Path) -> dict[str, Any]:
     """Summary of a Bruker NMR, ParaVision, VnmrJ folder or a study of them (parameter files only)."""
     found = describe_nmr_folder(path)
