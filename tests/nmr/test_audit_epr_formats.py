@@ -123,3 +123,15 @@ def test_info_on_a_file_or_pdata_folder_of_a_bruker_experiment(tmp_path):
     stray.write_bytes(bytes(64))
     r = runner.invoke(root_app, ["info", str(stray)])
     assert r.exit_code != 0 and "not recognised" in str(r.exception)
+
+
+def test_info_on_a_file_of_a_paravision_scan(tmp_path):
+    from operando.synthetic import write_paravision_scan
+
+    scan = write_paravision_scan(
+        tmp_path / "7", np.ones((8, 6, 3)), extent_mm=(4.0, 3.0), frame_groups=[("FG_CYCLE", 3)]
+    )
+    for p in (scan / "method", scan / "acqp", scan / "pdata" / "1" / "2dseq", scan / "pdata" / "1" / "visu_pars"):
+        r = runner.invoke(root_app, ["info", str(p)])
+        assert r.exit_code == 0, r.output  # was: content not recognised
+        assert f"scan_folder: {scan}" in r.output and "MRI scan" in r.output

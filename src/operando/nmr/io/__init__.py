@@ -19,6 +19,7 @@ from operando.nmr.io._formats import (
     sniff_bruker_study,
     sniff_jeol,
     sniff_paravision,
+    sniff_paravision_part,
     sniff_spinsolve,
     sniff_spinsolve_file,
     sniff_varian,
@@ -29,6 +30,7 @@ from operando.nmr.io._summary import (
     describe_bruker_part,
     describe_epr_text,
     describe_folder,
+    describe_paravision_part,
     describe_refused,
     describe_winepr,
 )
@@ -38,6 +40,13 @@ def _read_fid(path: Any, **options: Any) -> Any:
     from operando.nmr.io._readfid import read_fid
 
     return read_fid(path, **options)
+
+
+def _read_paravision_part(path: Any, **options: Any) -> Any:
+    from operando.mri import read_paravision
+    from operando.nmr.io._formats import paravision_scan_of
+
+    return read_paravision(paravision_scan_of(path) or path, **options)
 
 
 def _read_bruker_part(path: Any, **options: Any) -> Any:
@@ -72,6 +81,8 @@ FORMATS = (
     Format("bruker-nmr", "nmr", "Bruker TopSpin/XWIN-NMR experiment (acqus + fid/ser)", sniff_bruker_nmr,
            _read_fid, describe_folder, folder=True),
     # a file of an experiment (fid, acqus, pdata/1/1r) or its pdata/N folder: the experiment is described
+    Format("paravision-file", "mri", "a file of a Bruker ParaVision scan", sniff_paravision_part,
+           _read_paravision_part, describe_paravision_part),
     Format("bruker-nmr-file", "nmr", "a file of a Bruker TopSpin/XWIN-NMR experiment", sniff_bruker_part,
            _read_bruker_part, describe_bruker_part),
     Format("bruker-nmr-pdata", "nmr", "a pdata folder of a Bruker TopSpin/XWIN-NMR experiment", sniff_bruker_part,

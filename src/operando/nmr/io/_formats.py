@@ -11,6 +11,7 @@ from pathlib import Path
 __all__ = [
     "bruker_experiment_of",
     "is_experiment",
+    "paravision_scan_of",
     "refused_format",
     "sniff_bes3t",
     "sniff_bruker_nmr",
@@ -18,6 +19,7 @@ __all__ = [
     "sniff_bruker_study",
     "sniff_jeol",
     "sniff_paravision",
+    "sniff_paravision_part",
     "sniff_spinsolve",
     "sniff_spinsolve_file",
     "sniff_varian",
@@ -67,6 +69,32 @@ def bruker_experiment_of(path: Path) -> Path | None:
     if p.is_file() and p.name in _PDATA_FILES and p.parent.parent.name == "pdata":
         candidates.append(p.parent.parent.parent)
     return next((c for c in candidates if sniff_bruker_nmr(b"", c) and not _is_pv_scan(c)), None)
+
+
+#: Files of a ParaVision scan folder and of its ``pdata/N`` reconstruction.
+_PV_FILES = ("fid", "acqp", "method", "rawdata.job0", "pulseprogram", "2dseq", "visu_pars", "reco", "d3proc", "procs")
+
+
+def paravision_scan_of(path: Path) -> Path | None:
+    """The ParaVision scan folder a file of it (``fid``, ``method``, ``pdata/1/2dseq``...) belongs to, else None.
+
+    Examples
+    --------
+    >>> paravision_scan_of(Path("/nonexistent/5/method")) is None
+    True
+    """
+    p = Path(path)
+    if not (p.is_file() and p.name in _PV_FILES):
+        return None
+    for folder in (p.parent, p.parent.parent.parent if p.parent.parent.name == "pdata" else None):
+        if folder is not None and _is_pv_scan(folder):
+            return folder
+    return None
+
+
+def sniff_paravision_part(head: bytes, path: Path) -> bool:
+    """A file of a ParaVision scan (``fid``, ``acqp``, ``method``, ``pdata/1/2dseq``, ``visu_pars``...)."""
+    return paravision_scan_of(path) is not None
 
 
 def sniff_bruker_part(head: bytes, path: Path) -> bool:

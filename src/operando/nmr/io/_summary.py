@@ -294,6 +294,15 @@ def describe_bruker_part(path: Path) -> dict[str, Any]:
     return {"experiment_folder": str(folder), **describe_folder(folder)}
 
 
+def describe_paravision_part(path: Path) -> dict[str, Any]:
+    """Summary of the ParaVision scan a file of it belongs to."""
+    from operando.nmr.io._formats import paravision_scan_of
+
+    folder = paravision_scan_of(path)
+    assert folder is not None  # only called for paths the sniffer took
+    return {"scan_folder": str(folder), **describe_folder(folder)}
+
+
 def describe_folder(path: Path) -> dict[str, Any]:
     """Summary of a Bruker NMR, ParaVision, VnmrJ folder or a study of them (parameter files only)."""
     found = describe_nmr_folder(path)
