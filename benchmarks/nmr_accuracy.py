@@ -107,7 +107,7 @@ def heldout(seeds: int) -> None:
     from tests.nmr.test_uncertainty_calibration import _z_scores
 
     from operando.pipelines.nmr import Acquisition, isotope_fraction
-    from operando.synthetic._nmr_heldout import heldout_isotope_pair
+    from operando.synthetic import heldout_isotope_pair
 
     # 9.4 T at 20.5 / 13.6 kHz: the trains coincide and the 643 ppm spectrum holds too few of
     # their bands to pin the split down: large (honest) sigmas, errors of several at.%

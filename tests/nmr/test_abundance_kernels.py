@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from operando.nmr._abundance import _coinciding_trains
-from operando.nmr._sidebands import LineShape, fit_centre_shape, joint_train_areas, sideband_area
+from operando.nmr import LineShape, coinciding_trains, fit_centre_shape, joint_train_areas, sideband_area
 
 
 def _spectrum_from_fid(lines, step_ppm=0.0, n=8192, sw_ppm=800.0, noise=0.0, seed=0):
@@ -49,7 +48,7 @@ def test_coinciding_trains_are_split_by_the_bands_beyond_the_overlap():
     assert areas == pytest.approx([1.0, 4.0], rel=0.1)
     # each shape refitted on the spectrum less the other train (as line_integral does), warned
     with pytest.warns(UserWarning, match="coincide"):
-        value, sigma, systematic = _coinciding_trains(spec, ppm, shapes[0], (138.0, 162.0), [(18.0, 42.0)], 60.0,
+        value, sigma, systematic = coinciding_trains(spec, ppm, shapes[0], (138.0, 162.0), [(18.0, 42.0)], 60.0,
                                                       1e-5, 1.0, "x")  # fmt: skip
     assert value == pytest.approx(1.0, rel=0.01)
     assert abs(value - 1.0) < 3.0 * np.hypot(sigma, systematic)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from operando.pipelines.nmr import Acquisition, isotope_fraction
-from operando.synthetic._nmr_heldout import HeldoutAcquisition, heldout_isotope_pair
+from operando.synthetic import HeldoutAcquisition, heldout_isotope_pair
 
 S40 = (0.12, 0.06, 0.02)  # 7Li sidebands: 40 % of each line's area
 A6 = {"ns": 256, "rg": 512.0}  # the 6Li default acquisition's gain and scans

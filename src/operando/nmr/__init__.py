@@ -18,6 +18,7 @@ from operando._lazy import lazy_exports
 if TYPE_CHECKING:
     from operando.nmr._abundance import (
         LineIntegral,
+        coinciding_trains,
         isotope_integral,
         isotopes_dataset,
         line_integral,
@@ -70,7 +71,7 @@ if TYPE_CHECKING:
         signal_factor,
         windows_mask,
     )
-    from operando.nmr._sidebands import LineShape, fit_centre_shape, sideband_area
+    from operando.nmr._sidebands import LineShape, fit_centre_shape, joint_train_areas, sideband_area
     from operando.nmr._spectrum import (
         process,
     )
@@ -124,9 +125,11 @@ _SOURCES: dict[str, str] = {
     "LineShape": "operando.nmr._sidebands",
     "fit_centre_shape": "operando.nmr._sidebands",
     "sideband_area": "operando.nmr._sidebands",
+    "joint_train_areas": "operando.nmr._sidebands",
     "robust_noise": "operando.nmr._abundance",
     "LineIntegral": "operando.nmr._abundance",
     "line_integral": "operando.nmr._abundance",
+    "coinciding_trains": "operando.nmr._abundance",
     "flip_angle_deg": "operando.nmr._quant",
     "hz_matched_window": "operando.nmr._quant",
     "saturation_factor": "operando.nmr._quant",
@@ -217,6 +220,7 @@ __all__ = [
     "baseline_polynomial",
     "bes3t_pair",
     "classify_dendrite",
+    "coinciding_trains",
     "digital_filter_delay",
     "double_integral",
     "electrolyte_abundance",
@@ -236,6 +240,7 @@ __all__ = [
     "integrate",
     "isotope_integral",
     "isotopes_dataset",
+    "joint_train_areas",
     "li6_fraction",
     "line_integral",
     "lp_backward",

@@ -28,7 +28,7 @@ from operando.nmr._spectrum import process
 if TYPE_CHECKING:  # the type only: kernels import no reader
     from operando.nmr.io._bruker import NMRFID
 
-__all__ = ["LineIntegral", "isotope_integral", "isotopes_dataset", "line_integral", "robust_noise"]
+__all__ = ["LineIntegral", "coinciding_trains", "isotope_integral", "isotopes_dataset", "line_integral", "robust_noise"]
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ def line_integral(
             )
     centre = window_mask(ppm, lo, hi)
     shape = fit_centre_shape(spec, ppm, (lo, hi), noise)
-    joint = _coinciding_trains(spec, ppm, shape, (lo, hi), other_windows_ppm, step, noise, rate, meta.path)
+    joint = coinciding_trains(spec, ppm, shape, (lo, hi), other_windows_ppm, step, noise, rate, meta.path)
     if joint is not None and shape is not None:  # another species' train on this one's: both fitted together
         value, sigma, systematic = joint
         wins = sideband_windows(lo, hi, spin_rate_Hz=rate, sf_MHz=meta.reference_MHz, ppm_limits=limits)
@@ -392,7 +392,7 @@ def _filtered(fid: NMRFID) -> bool:
         return False
 
 
-def _coinciding_trains(
+def coinciding_trains(
     spec: npt.NDArray[np.float64],
     ppm: npt.NDArray[np.float64],
     shape: LineShape | None,

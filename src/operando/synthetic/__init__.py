@@ -34,6 +34,7 @@ from operando.synthetic._nmr import (
     write_bruker_qseq,
     write_varian_fid,
 )
+from operando.synthetic._nmr_heldout import HeldoutAcquisition, HeldoutLine, heldout_fid, heldout_isotope_pair
 from operando.synthetic._sxdm import DETECTORS as SXDM_DETECTORS
 from operando.synthetic._sxdm import KMapTruth, SyntheticKMap, simulate_kmap, write_bliss_kmap, write_spec_kmap
 from operando.synthetic._sxdm_phases import (
@@ -74,6 +75,8 @@ __all__ = [
     "CellPhantom",
     "DendriteTruth",
     "Excitation",
+    "HeldoutAcquisition",
+    "HeldoutLine",
     "KMapTruth",
     "LMNOLattice",
     "NMRLine",
@@ -88,6 +91,8 @@ __all__ = [
     "derivative_lorentzian",
     "digital_filter",
     "front_fraction_field",
+    "heldout_fid",
+    "heldout_isotope_pair",
     "li_isotope_pair",
     "licl_reference_pair",
     "lmno_lattice",
