@@ -12,8 +12,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from operando.mri import read_image_series
-from operando.mri.io._read import acquisition_order
+from operando.mri import acquisition_order, read_image_series
 from operando.synthetic import write_paravision_scan
 
 T0 = datetime(2024, 7, 25, 9, 15, 9, tzinfo=timezone(timedelta(hours=2)))
@@ -60,7 +59,7 @@ def test_truncated_csi_fids_are_warned_with_the_window_that_fixes_them(tmp_path)
     """A 1.5 ms T2 sampled for 2.56 ms: the FIDs end at 17 % and their ringing put metal in all 192 voxels
     (metal total +50 %) without a word; the suggested --lb-hz brings the map back near the 8 metal voxels."""
     from operando.pipelines.mri import csi_from_scan
-    from operando.synthetic._mri import write_paravision_csi
+    from operando.synthetic import write_paravision_csi
 
     metal = np.zeros((4, 6, 8))
     metal[1:3, 2:4, 3:5] = 1.0
@@ -80,7 +79,7 @@ def test_truncated_csi_fids_are_warned_with_the_window_that_fixes_them(tmp_path)
 
 def test_csi_fids_that_decay_in_time_are_not_warned(tmp_path, recwarn):
     from operando.pipelines.mri import csi_from_scan
-    from operando.synthetic._mri import write_paravision_csi
+    from operando.synthetic import write_paravision_csi
 
     metal = np.zeros((4, 6, 8))
     metal[1:3, 2:4, 3:5] = 1.0

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from operando.cli import app as root_app
 from operando.cli import nmr_app as app
 from operando.errors import CorruptFileError, UnsupportedFormatError
-from operando.nmr.io._epr import read_epr
+from operando.nmr import read_epr
 
 runner = CliRunner()
 HWHM_MT, CENTRE_MT, FREQ_GHZ = 0.3, 335.0, 9.4

@@ -13,9 +13,8 @@ from typer.testing import CliRunner
 
 from operando.cli import nmr_app as app
 from operando.errors import CorruptFileError, UnsupportedFormatError
-from operando.nmr.io._bruker import p1_factor
-from operando.synthetic import li_isotope_pair
-from operando.synthetic._nmr import Excitation
+from operando.nmr import p1_factor
+from operando.synthetic import Excitation, li_isotope_pair
 
 runner = CliRunner()
 COMMON = ["--window", "240,290", "--noise", "auto", "--match", "ppm", "-q"]
@@ -216,8 +215,8 @@ def test_grpdly_minus_one_is_no_recorded_delay(tmp_path):
     FID then keeps a first-order phase of 360 deg x 68 points); now it is 'unknown' and the filtered FID is warned."""
     import numpy as np
 
-    from operando.nmr.io._dsp import digital_filter_delay
-    from operando.synthetic._nmr import NMRLine, digital_filter, simulate_fid, write_bruker_fid
+    from operando.nmr import digital_filter_delay
+    from operando.synthetic import NMRLine, digital_filter, simulate_fid, write_bruker_fid
 
     assert digital_filter_delay(dspfvs=20, decim=16, grpdly=-1) == (0.0, "unknown")
     assert digital_filter_delay(dspfvs=20, decim=16, grpdly=0) == (0.0, "GRPDLY")
@@ -242,3 +241,21 @@ def test_mechanism_2_share_outside_the_mixing_range_is_flagged(tmp_path):
     r = runner.invoke(app, ["isotopes", "--li6", str(li6), "--li7", str(li7), *COMMON, *args[-6:]])
     assert r.exit_code == 0, r.output
     assert "Mechanism-2 share" in r.output and "not a mix" not in r.output
+
+
+def test_procs_value_that_is_not_a_number_is_warned_not_silently_defaulted(tmp_path):
+    # XWIN-NMR on Windows writes non-numbers as -1.#IND / 1.#INF; the default is used, said
+    import numpy as np
+
+    from operando.nmr import process, read_bruker
+    from operando.synthetic import NMRLine, simulate_fid, write_bruker_fid
+
+    fid = simulate_fid([NMRLine(10.0, 1.0, lw_Hz=50.0)], sfo1_MHz=155.5, carrier_ppm=0.0, sw_Hz=20000.0, n_points=2048)
+    folder = write_bruker_fid(tmp_path / "ind", fid, nucleus="7Li", sfo1_MHz=155.5, carrier_ppm=0.0, sw_Hz=20000.0,
+                              procs={"SI": 4096, "WDW": 1, "LB": "1.#INF", "PHC0": "-1.#IND"})  # fmt: skip
+    with pytest.warns(UserWarning, match="is not a number") as said:
+        spectrum = process(read_bruker(folder))
+    texts = [str(w.message) for w in said]
+    assert any("LB = '1.#INF' is not a number: 0.0 used" in t for t in texts), texts
+    assert any("PHC0 = '-1.#IND' is not a number" in t for t in texts), texts
+    assert np.isfinite(spectrum["intensity"].values).all()

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         CSIScan,
         MRIMeta,
         TopSpinProfile,
+        acquisition_order,
         is_topspin_profile,
         read_image,
         read_image_series,
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
 # public name -> the module that defines it; imported on first use, so that
 # ``import`` of this package stays cheap (no scipy, no vendor libraries)
 _SOURCES: dict[str, str] = {
+    "acquisition_order": "operando.mri.io._read",
     "csi_ppm_axis": "operando.mri._csi",
     "reconstruct_csi": "operando.mri._csi",
     "fid_truncation": "operando.mri._csi",
@@ -106,6 +108,7 @@ __all__ = [
     "CSIScan",
     "MRIMeta",
     "TopSpinProfile",
+    "acquisition_order",
     "collapse_lateral",
     "correct_displacement",
     "csi_ppm_axis",

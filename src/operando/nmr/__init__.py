@@ -60,6 +60,7 @@ if TYPE_CHECKING:
         ppm_axis,
         ppm_axis_processed,
         process_fid,
+        sideband_spacing_ppm,
         window_function,
         window_mask,
     )
@@ -84,11 +85,13 @@ if TYPE_CHECKING:
         tracer_exchange,
     )
     from operando.nmr.io._bruker import (
+        MIN_MAS_HZ,
         NMRFID,
         BrukerFID,
         BrukerMeta,
         BrukerProcessed,
         NMRMeta,
+        p1_factor,
         read_bruker,
         read_bruker_processed,
     )
@@ -114,6 +117,9 @@ if TYPE_CHECKING:
 # public name -> the module that defines it; imported on first use, so that
 # ``import`` of this package stays cheap (no scipy, no vendor libraries)
 _SOURCES: dict[str, str] = {
+    "sideband_spacing_ppm": "operando.nmr._process",
+    "MIN_MAS_HZ": "operando.nmr.io._bruker",
+    "p1_factor": "operando.nmr.io._bruker",
     "DysonianFit": "operando.nmr._epr_lines",
     "fit_dysonian": "operando.nmr._epr_lines",
     "SHAPES": "operando.nmr._lineshape",
@@ -199,6 +205,7 @@ _SOURCES: dict[str, str] = {
 __all__ = [
     "DSP_GROUP_DELAY",
     "LI6_NATURAL",
+    "MIN_MAS_HZ",
     "NMRFID",
     "SENSITIVITY_7LI_6LI",
     "SHAPES",
@@ -250,6 +257,7 @@ __all__ = [
     "nmr_vendor",
     "noise_std",
     "nucleus_name",
+    "p1_factor",
     "peak_position",
     "peak_to_peak",
     "phase",
@@ -270,6 +278,7 @@ __all__ = [
     "saturation_factor",
     "sensitivity_factor",
     "sideband_area",
+    "sideband_spacing_ppm",
     "sideband_windows",
     "signal_factor",
     "tracer_exchange",

@@ -44,6 +44,7 @@ __all__ = [
     "ppm_axis",
     "ppm_axis_processed",
     "process_fid",
+    "sideband_spacing_ppm",
     "window_function",
     "window_mask",
 ]

@@ -19,11 +19,23 @@ __all__ = ["process"]
 
 
 def _procs_number(procs: dict[str, Any], key: str, default: float) -> float:
+    """``procs[key]`` as a number; a value that is not a finite number (XWIN-NMR on Windows
+    writes ``PHC0= -1.#IND``, ``LB= 1.#INF``) gives ``default``, with a warning naming the key.
+
+    Examples
+    --------
+    >>> _procs_number({"LB": "0.3"}, "LB", 0.0), _procs_number({}, "LB", 1.0)
+    (0.3, 1.0)
+    """
+    raw = procs.get(key, default)
     try:
-        value = float(procs.get(key, default))
+        value = float(raw)
     except (TypeError, ValueError):
-        return default
-    return value if np.isfinite(value) else default
+        value = float("nan")
+    if np.isfinite(value):
+        return value
+    warnings.warn(f"procs: {key} = {raw!r} is not a number: {default} used", stacklevel=3)
+    return default
 
 
 def process(

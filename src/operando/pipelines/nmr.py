@@ -469,8 +469,7 @@ def _warn_unrecorded_spinning(fid: NMRFID, window_ppm: Window, shift_ppm: float)
     """
     import warnings
 
-    from operando.nmr._process import ppm_axis, process_fid, sideband_spacing_ppm
-    from operando.nmr.io._bruker import MIN_MAS_HZ
+    from operando.nmr import MIN_MAS_HZ, ppm_axis, process_fid, sideband_spacing_ppm
 
     meta = fid.meta
     if meta.spin_rate_Hz is not None or fid.data.size == 0:

@@ -37,6 +37,7 @@ __all__ = [
     "CSIScan",
     "MRIMeta",
     "TopSpinProfile",
+    "acquisition_order",
     "is_topspin_profile",
     "read_image",
     "read_image_series",

@@ -18,7 +18,17 @@ import numpy.typing as npt
 
 from operando.errors import CorruptFileError, MissingMetadataError, UnsupportedFormatError
 
-__all__ = ["NMRFID", "BrukerFID", "BrukerMeta", "BrukerProcessed", "NMRMeta", "read_bruker", "read_bruker_processed"]
+__all__ = [
+    "MIN_MAS_HZ",
+    "NMRFID",
+    "BrukerFID",
+    "BrukerMeta",
+    "BrukerProcessed",
+    "NMRMeta",
+    "p1_factor",
+    "read_bruker",
+    "read_bruker_processed",
+]
 
 #: Slowest spinning taken for MAS (sideband windows); liquid spinners turn at about 20 Hz.
 MIN_MAS_HZ = 1000.0
