@@ -835,12 +835,21 @@ def _off_grid(
     q: NDArray[np.float64], width: NDArray[np.float64], lo: float, hi: float, *, nan: bool = True
 ) -> NDArray[np.bool_]:
     """Fitted peaks that cannot be a lattice seen in the |Q| range ``lo``-``hi`` (1/Å): centred
-    more than two of their widths beyond it, or wider than half of it (a flat offset). A peak
-    centred just beyond an edge is one the detector window clips, not flagged here. NaN
-    entries count as off the grid when ``nan``."""
+    more than two of their widths beyond it, centred beyond it and wider than half of it (a
+    flat offset grown from an empty middle), or wider than twice the range. A peak centred
+    just beyond an edge is one the detector window clips, and a broad peak centred inside a
+    narrow window (a window set round one phase, as in the paper) is a real population:
+    neither is flagged here. NaN entries count as off the grid when ``nan``.
+
+    Examples
+    --------
+    >>> _off_grid(np.array([3.10, 3.10, 3.30, 3.81]), np.array([0.001, 0.04, 0.001, 0.56]), 3.09, 3.14)
+    array([False, False,  True,  True])
+    """
     span = hi - lo
     with np.errstate(invalid="ignore"):
-        bad = (q < lo - 2.0 * width) | (q > hi + 2.0 * width) | (width > 0.5 * span)
+        outside = (q < lo) | (q > hi)
+        bad = (q < lo - 2.0 * width) | (q > hi + 2.0 * width) | (outside & (width > 0.5 * span)) | (width > 2.0 * span)
     return np.asarray(bad | (nan & ~(np.isfinite(q) & np.isfinite(width))))
 
 
