@@ -130,6 +130,11 @@ def find_hot_pixels(summed: ArrayLike, *, threshold: float = 8.0) -> NDArray[np.
     Returns
     -------
     (det_y, det_x) ndarray of bool
+
+    Notes
+    -----
+    The result for the last read-only float64 array that owns its data (a Bliss source's
+    kept survey) is kept, and a copy returned when the same array is asked for again.
     """
     s = np.asarray(summed, dtype=np.float64)
     if s.ndim != 3:
