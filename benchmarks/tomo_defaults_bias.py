@@ -46,7 +46,7 @@ def main() -> None:
     ]  # fmt: skip
     print(
         f"{'seed':>4} {'rings':>7} {'zing':>5} {'contact err % (0, 1)':>22} {'IoU (0, 1)':>14} {'pores %':>8} "
-        f"{'Li %':>6} {'IP/Li %':>7} {'s':>5}"
+        f"{'Li %':>6} {'IP/Li %':>7} {'void %':>6} {'s':>5}"
     )
     worst: dict[tuple[str, bool], float] = {}
     for seed in args.seeds:
@@ -78,11 +78,12 @@ def main() -> None:
                 li_true = max(int((cell.labels == 1).sum()), 1)
                 li = 100 * ((labels == 1).sum() / li_true - 1)
                 ip = 100 * (labels == 4).sum() / li_true
+                void = 100 * ((labels == 2).sum() / max(int((cell.labels == 2).sum()), 1) - 1)
                 key = (rings, zingers)
                 worst[key] = max(worst.get(key, 0.0), float(np.abs(err).max()))
                 print(
                     f"{seed:>4} {rings:>7} {zingers!s:>5} {err[0]:>10.2f} {err[1]:>10.2f} "
-                    f"{iou[0]:>6.3f} {iou[1]:>6.3f} {pores:>8.1f} {li:>6.1f} {ip:>7.1f} "
+                    f"{iou[0]:>6.3f} {iou[1]:>6.3f} {pores:>8.1f} {li:>6.1f} {ip:>7.1f} {void:>6.1f} "
                     f"{time.perf_counter() - t0:>5.1f}"
                 )
     print("worst |contact error| %:", {f"{k[0]}{'+zingers' if k[1] else ''}": round(v, 2) for k, v in worst.items()})

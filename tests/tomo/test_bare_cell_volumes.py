@@ -8,10 +8,11 @@ interphase: multi-Otsu used to split its lithium peak and label 25-89 % of the l
 paper's intermediate attenuation (between Li and Li6PS5Cl) must get its volume right.
 
 Measured at (56, 80, 80) voxels, 150 angles (before -> after the fix): bare seed 12, Li -89.0 ->
-+1.6 %, interphase 83815 -> 0 voxels; seed 16, Li -51.3 -> +0.6 %, interphase 46627 -> 0; interphase
-2 px seed 1 (unchanged), Li -0.7 %, interphase +8.3 %, voids +9.6 %. Void volumes of the bare cells
-are -50 % and -23 % (voids of 1.5-5 voxels; the void threshold leans to the air so that lithium's
-noise seeds no false void): a known bias, bounded loosely here (contact is unaffected).
++1.4 %, interphase 83815 -> 0 voxels; seed 16, Li -51.3 -> +0.5 %, interphase 46627 -> 0; interphase
+2 px seed 1 (unchanged), Li -0.7 %, interphase +8.3 %, voids +10.4 %. Void volumes of the bare cells
+are -38 % and -20 % (-50 % and -23 % before the voids grew to the half-contrast level; voids of 1.5-5
+voxels at this small size, where a few are lost whole): bounded loosely here; on the bias benchmark's
+larger phantoms (seeds 11-22) they are -23 to +10 %.
 """
 
 import warnings
@@ -48,7 +49,7 @@ def test_bare_cell_gets_no_interphase(tmp_path, seed):
     assert truth[INTERPHASE] == 0
     assert found[INTERPHASE] <= 0.005 * truth[LITHIUM], found
     assert found[LITHIUM] == pytest.approx(truth[LITHIUM], rel=0.03), (found, truth)
-    assert found[VOID] == pytest.approx(truth[VOID], rel=0.6), (found, truth)
+    assert found[VOID] == pytest.approx(truth[VOID], rel=0.5), (found, truth)
 
 
 def test_thin_interphase_volume(tmp_path):
@@ -65,4 +66,4 @@ def test_thin_interphase_volume(tmp_path):
     assert truth[INTERPHASE] > 0.05 * truth[LITHIUM]
     assert found[INTERPHASE] == pytest.approx(truth[INTERPHASE], rel=0.15), (found, truth)
     assert found[LITHIUM] == pytest.approx(truth[LITHIUM], rel=0.03), (found, truth)
-    assert found[VOID] == pytest.approx(truth[VOID], rel=0.6), (found, truth)
+    assert found[VOID] == pytest.approx(truth[VOID], rel=0.5), (found, truth)

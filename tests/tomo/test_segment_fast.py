@@ -113,7 +113,12 @@ def _reference_segment(v, t, window_px=5, min_void_voxels=4):
     vm = ndimage.median_filter(v, size=3, mode="nearest")
     lab, cell = _traverse(vm, t, window_px)
     seeds = lab == VOID
-    dark = (v < t.void) & np.isin(lab, (LITHIUM, VOID, INTERPHASE))
+    dark = v < t.void
+    if t.void_level is not None and t.lithium_level is not None:  # voids grow to the half-contrast level
+        dark |= ndimage.gaussian_filter(v.astype(np.float32), 0.7, truncate=3.0) < 0.5 * (
+            t.void_level + t.lithium_level
+        )
+    dark &= np.isin(lab, (LITHIUM, VOID, INTERPHASE))
     comp, n = ndimage.label(dark | seeds)
     if n:
         keep = np.zeros(n + 1, bool)
