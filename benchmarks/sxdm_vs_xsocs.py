@@ -79,6 +79,9 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+# mean background counts per pixel per frame at and below which the frames are drawn count by
+# count (:class:`_SparseCounts`), above it pixel by pixel by the model
+SPARSE_BELOW = 0.05
 
 
 # -- the two pipelines (run in child processes) ---------------------------------------------
@@ -286,6 +289,76 @@ class _MaxipixReadout:
         return out
 
 
+class _SparseCounts:
+    """A synthetic K-map whose frames are drawn count by count rather than pixel by pixel,
+    for sparse frames (ID01-like, ``--background 0.005``): the same distribution as the
+    model's own :meth:`frames`, ~100x faster at 516^2 x 30 angles.
+
+    Per point, the model draws every voxel's background as an independent Poisson variable
+    of mean ``background``. Here the total background count of the point's frames is drawn
+    as Poisson(``background`` x voxels) and each count placed at a uniformly random voxel:
+    given the total, the per-voxel counts are multinomial with equal probabilities, and a
+    Poisson total split that way gives independent Poisson(``background``) voxels (Poisson
+    splitting), so the two are the same distribution, not an approximation. The Bragg
+    counts (Poisson on the voxels within reach of the peak, the model's ``_expected``) and
+    the hot pixels are drawn as the model draws them; the masked pixels read 0.
+    :func:`_check_sparse` compares one point's frames with the model's. Deterministic per
+    point (its own seed sequence), so not the model's realisation."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def frames(self, start: int, stop: int) -> np.ndarray:
+        """Counts ``(angle, point, det_y, det_x)`` int32 of the points ``start:stop``."""
+        m = self._model
+        n_a, dy, dx, _ = m.pixel_q().shape
+        n_px, n_pts = dy * dx, stop - start
+        n_vox = n_a * n_px
+        points = np.arange(start, stop)
+        drifting = m.drift is not None and np.any(m.drift)
+        near, peak = m._drifted(start, stop) if drifting else m._expected(points)
+        hot = np.flatnonzero(np.broadcast_to(m.hot_pixels, (n_a, dy, dx)).reshape(-1))
+        out = np.zeros((n_a, n_pts, n_px), dtype=np.int32)
+        flat = out.reshape(-1)
+        for i, p in enumerate(points):
+            rng = np.random.default_rng([m.seed, 3, int(p)])
+            background = rng.integers(0, n_vox, rng.poisson(m.background * n_vox))
+            lit = peak[:, i] > 1e-7  # as the model: beyond ~6 sigma the expected counts are negligible
+            vox = np.concatenate([background, near[lit], hot])
+            counts = np.concatenate(
+                [
+                    np.ones(background.size, dtype=np.int64),
+                    rng.poisson(peak[lit, i]),
+                    rng.poisson(m.hot_pixel_rate, hot.size),
+                ]
+            )
+            angle, pixel = np.divmod(vox, n_px)
+            np.add.at(flat, (angle * n_pts + i) * n_px + pixel, counts.astype(np.int32))
+        out[:, :, m.pixel_mask.reshape(-1).astype(bool)] = 0
+        return out.reshape(n_a, n_pts, dy, dx)
+
+
+def _check_sparse(model: Any, point: int) -> str:
+    """One point's frames from :class:`_SparseCounts` against the model's per-pixel draw:
+    mean counts per pixel and fraction of zero pixels equal within 5 standard errors."""
+    dense = model.frames(point, point + 1).astype(np.float64)
+    sparse = _SparseCounts(model).frames(point, point + 1).astype(np.float64)
+    n = dense.size
+    mean_d, mean_s = dense.mean(), sparse.mean()
+    zero_d, zero_s = np.mean(dense == 0), np.mean(sparse == 0)
+    se_mean = math.sqrt((dense.var() + sparse.var()) / n)
+    se_zero = math.sqrt((zero_d * (1 - zero_d) + zero_s * (1 - zero_s)) / n)
+    assert abs(mean_d - mean_s) < 5 * se_mean, f"sparse writer: mean {mean_s:.5g} vs per-pixel {mean_d:.5g}"
+    assert abs(zero_d - zero_s) < 5 * se_zero, f"sparse writer: zeros {zero_s:.5%} vs per-pixel {zero_d:.5%}"
+    return (
+        f"sparse writer checked on point {point}: {mean_s:.5g} vs {mean_d:.5g} counts/pixel, "
+        f"{zero_s:.4%} vs {zero_d:.4%} zero pixels (per-pixel draw)"
+    )
+
+
 def _datasets(h: Any) -> list[str]:
     """Paths of the datasets in an open HDF5 file."""
     import h5py
@@ -300,11 +373,12 @@ def _lima_deflate(folder: Path, level: int = 6) -> None:
     deflate at ``level`` (Lima's ``m_compression_level = 6``), no byte shuffle, one frame
     per chunk, each chunk written whole (``H5DOwrite_chunk``; LImA
     ``control/src/CtSaving_Hdf5.cpp``, ``plist.setDeflate`` and no ``setShuffle``). The
-    files must hold raw frames (``--encoding none`` written)."""
+    files may hold frames in any encoding HDF5 reads (written bitshuffle-lz4)."""
     import zlib
     from concurrent.futures import ThreadPoolExecutor
 
     import h5py
+    import hdf5plugin  # noqa: F401  (reads the bitshuffle-lz4 frames)
 
     with ThreadPoolExecutor(os.cpu_count()) as pool:
         for path in sorted(folder.glob("scan*/*.h5")):
@@ -353,16 +427,24 @@ def make_map(
     extra = {k: v for k, v in (("background", background), ("peak_counts", peak_counts)) if v is not None}
     model = simulate_kmap(map_shape=side, n_angles=n_angles, detector_shape=(det, det), seed=seed, **extra)
     stamp = folder / "map-parameters.json"
+    sparse = model.background <= SPARSE_BELOW
     wanted = json.dumps(
         {"side": side, "angles": n_angles, "detector": det, "seed": seed, "encoding": encoding}
         | ({**extra, "chip_gap": chip_gap} if extra or chip_gap else {})
+        | ({"writer": "sparse"} if sparse else {})
     )
     if stamp.is_file() and stamp.read_text() == wanted:
         return model, next(folder.glob("*.h5")), 0.0
     shutil.rmtree(folder, ignore_errors=True)
     t0 = time.perf_counter()
-    written = _MaxipixReadout(model) if chip_gap else model
-    master = write_bliss_kmap(written, folder, encoding="none" if encoding == "lima-gzip" else encoding)
+    counts = model
+    if sparse:
+        ny, nx = side
+        print(_check_sparse(model, (ny // 2) * nx + nx // 2), flush=True)
+        counts = _SparseCounts(model)
+    written = _MaxipixReadout(counts) if chip_gap else counts
+    # lima-gzip: written bitshuffle-lz4 first (a tenth of the disk of raw frames), then deflated
+    master = write_bliss_kmap(written, folder, encoding="bitshuffle-lz4" if encoding == "lima-gzip" else encoding)
     if encoding == "lima-gzip":
         _lima_deflate(folder)
     stamp.write_text(wanted)
