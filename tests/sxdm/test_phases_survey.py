@@ -120,3 +120,28 @@ def test_a_peak_clipped_by_the_detector_is_never_silent():
     assert "beyond the measured range" in survey.reason
     # whatever it reports stays near the lattice it clips, never a d the reflection cannot have
     assert np.all(np.abs(survey.d_spacings_A - np.array(lattice.d400_A)) < 2e-3)
+
+
+def test_phase_region_on_sparse_frames_with_wide_pixels_is_the_peaks_box():
+    """ID01-like sums: 0.4 counts per voxel (median 0), Maxipix wide-pixel lines at 2.5x, a
+    strong phase and one at 1 % of its counts: the box holds both peaks, not the detector."""
+    from operando.sxdm import phase_region
+
+    rng = np.random.default_rng(3)
+    n_a, h, w = 20, 256, 256
+    base = np.full((h, w), 0.4)
+    base[:, 127:129] *= 2.5
+    base[127:129, :] *= 2.5
+    yy, xx = np.mgrid[:h, :w]
+    angle = np.arange(n_a)[:, None, None]
+
+    def peak(total, a0, y0, x0):
+        shape = np.exp(-0.5 * ((angle - a0) / 1.5) ** 2) * np.exp(-((yy - y0) ** 2 + (xx - x0) ** 2) / 32.0)
+        return total * shape / shape.sum()
+
+    expected = base[None] + peak(2e5, 10, 60, 180) + peak(2e3, 8, 80, 180)
+    summed = rng.poisson(expected).astype(float)
+    roi, _ = phase_region(summed)
+    assert roi.det_y[0] <= 60 - 4 and roi.det_y[1] >= 80 + 4  # both phases, with their tails
+    assert roi.det_y[1] - roi.det_y[0] < 70 and roi.det_x[1] - roi.det_x[0] < 45  # not the wide-pixel lines
+    assert roi.angles[1] - roi.angles[0] < n_a

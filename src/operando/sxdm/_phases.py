@@ -159,8 +159,16 @@ def phase_region(
 
     Unlike :func:`operando.sxdm.find_roi` (which keeps regions reaching a fifth of the
     strongest, the main peak) a weak second phase is kept: the smoothed excess over the
-    median must pass five times its Poisson noise and ``threshold`` times its maximum, and
-    the support is grown by ``grow`` (angles, rows, columns) to take in the peaks' tails.
+    background (the median; below one count, the mean of the voxels not ten sigma above it) must
+    pass five times its Poisson noise and ``threshold`` times its maximum, the connected
+    regions so found are kept when their summed excess reaches ``threshold`` times the
+    strongest region's, and the support is grown by ``grow`` (angles, rows, columns) to
+    take in the peaks' tails.
+
+    On ID01-like frames (10 ms, 99.5 % of pixels zero) the median is 0 while the mean is
+    0.4 counts, and a Maxipix's wide edge pixels hold 2-3x that: without the mean and the
+    regions' flux, stray voxels lit all over the detector and the box spanned every pixel and
+    angle (about 2 s of CPU and 190 MB of Q per 516^2 x 30-angle map of 20 x 20 points).
 
     Parameters
     ----------
@@ -194,13 +202,22 @@ def phase_region(
     ok = np.ones(s.shape[1:], dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
     if ok.shape != s.shape[1:] or not ok.any():
         raise ParameterError(f"valid must be a (det_y, det_x) mask with usable pixels, got shape {ok.shape}")
-    base = float(np.median(s[:, ok]))
+    values = s[:, ok]
+    base = float(np.median(values))
+    if base < 1.0:  # sparse frames: the median is 0 while the mean is not (counts far above it left out: peaks)
+        mean = float(values.mean())
+        base = float(values[values <= mean + 10.0 * np.sqrt(mean + 1.0)].mean())
     excess = ndimage.uniform_filter(np.where(ok[None], s - base, 0.0), size=(1, 3, 3), mode="constant")
     noise = np.sqrt(max(base, 0.0) + 1.0) / 3.0  # Poisson noise of a 3 x 3 mean of the background
     peak = float(excess.max())
     if not peak > 5.0 * noise:
         raise ParameterError("no Bragg peak above the background in the summed frames")
     lit = excess > max(threshold * peak, 5.0 * noise)
+    labels, n = ndimage.label(lit)
+    if n > 1:  # stray voxels of a sparse background: keep the regions that carry signal
+        flux = ndimage.sum_labels(np.maximum(excess, 0.0), labels, index=np.arange(1, n + 1))
+        keep = np.flatnonzero(flux >= threshold * flux.max()) + 1
+        lit = np.isin(labels, keep)
     # a box dilation, as a separable maximum filter (~10x faster than binary_dilation's loop)
     lit = ndimage.maximum_filter(lit.view(np.uint8), size=[2 * g + 1 for g in grow], mode="constant") > 0
     bounds = []
