@@ -110,15 +110,6 @@ def test_median_2x2_never_costs_more_maps(tmp_path, seed, tilt, flux, det):
     _check_median_2x2(tmp_path, seed, tilt, flux, det)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "operando.sxdm._reduce.find_roi pads the peak's box over every voxel of a peak that fills the "
-        "40^2 frames and the rocking range (roi (0, 16) x (0, 40) x (0, 40)), so global_background "
-        "raises 'the region of interest covers every valid voxel'; the fix (issue 14 report): drop "
-        "the padding, angles first, until a valid voxel is left outside the box"
-    ),
-)
 def test_median_3x3_region_of_interest_on_a_peak_filling_the_frames(tmp_path):
     model, master = _mosaic(tmp_path, seed=1, tilt=0.08, flux=1.0, det=40)
     with warnings.catch_warnings():

@@ -351,11 +351,17 @@ def find_roi(
     np.maximum.at(maxima, labels[lit], excess[box][lit])  # per-region maximum, over the thresholded voxels only
     keep = np.flatnonzero(maxima >= 0.2 * peak)
     idx = [k + b.start for k, b in zip(np.nonzero(np.isin(labels, keep)), box, strict=True)]
+    core = [(int(i.min()), int(i.max()) + 1) for i in idx]
     bounds = []
-    for axis, minimum in zip(range(3), (1, 2, 2), strict=True):
-        lo, hi = int(idx[axis].min()), int(idx[axis].max()) + 1
+    for (lo, hi), size, minimum in zip(core, s.shape, (1, 2, 2), strict=True):
         pad = max(minimum, int(np.ceil(pad_fraction * (hi - lo))))
-        bounds.append((max(0, lo - pad), min(s.shape[axis], hi + pad)))
+        bounds.append((max(0, lo - pad), min(size, hi + pad)))
+    # a peak that fills the frames and the rocking range: the padding is taken back, angles
+    # first, until a valid voxel is left outside for the background (global_background)
+    for axis in range(3):
+        if (~ROI(*bounds).inside(s.shape) & ok[None]).any():
+            break
+        bounds[axis] = core[axis]
     return ROI(*bounds)
 
 
