@@ -137,3 +137,22 @@ def test_bad_table_and_damaged_acqus_are_one_line(tmp_path):
     acqus.write_text(acqus.read_text().replace("##$TD= 512", "##$TD= NaN"))
     r = runner.invoke(app, ["process", str(li7), "-o", str(tmp_path / "x.csv")])
     assert isinstance(r.exception, CorruptFileError) and "TD" in str(r.exception)
+
+
+def test_report_flags_a_mechanism2_share_beyond_both_end_members(tmp_path):
+    """The report says what the CLI says: a share outside 0-100 % by more than 2 sigma is
+    not a mix of the two sources."""
+    from operando.report import make_section
+    from operando.store import open_results
+
+    cells = _cells(tmp_path)
+    store = tmp_path / "iso.zarr"
+    args = ["isotopes", "--li6", str(cells[0][0]), "--li7", str(cells[0][1]), *COMMON,
+            "--electrolyte-x6", "0.0759,0.001", "--electrode-x6", "0.95", "--grain-boundary-x6", "0.07,0.0005",
+            "-o", str(store)]  # fmt: skip
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "outside 0-100 % by more than 2 sigma" in r.output  # x6 5.8 at.% is below both 7.59 and 7.0
+    ds = open_results(store).load()
+    notes = make_section(ds, store).notes
+    assert sum("outside 0-100 % by more than 2 sigma" in n for n in notes) == 1, notes

@@ -367,6 +367,8 @@ def _isotope_extras(ds: xr.Dataset, i: int) -> str:
     if "mechanism2_share" in ds and np.isfinite(float(ds["mechanism2_share"].values[i])):
         share, err = float(ds["mechanism2_share"].values[i]), float(ds["mechanism2_share_err"].values[i])
         out += f", Mechanism-2 share {100 * share:.1f} ± {100 * err:.1f} %"
+        if share + 2 * err < 0 or share - 2 * err > 1:  # as the CLI says it: beyond both end members
+            out += " (outside 0-100 % by more than 2 sigma: not a mix of the electrolyte and grain-boundary Li)"
     if "li6_fraction_lod" in ds and np.isfinite(float(ds["li6_fraction_lod"].values[i])):
         out += f", 6Li not detected (< {100 * float(ds['li6_fraction_lod'].values[i]):.2f} at.%, 3 sigma)"
     return out
