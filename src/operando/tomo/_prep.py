@@ -727,7 +727,8 @@ def paganin_filter(
         return np.clip(out, 1e-6, None).astype(dt)
 
     if isinstance(transmission, da.Array):
-        arr = transmission.rechunk({1: -1, 2: -1})
+        # 8 frames a block, as below (one block of all frames ran on one thread: 10.6 s -> 1.7 s on a bin-2 stack)
+        arr = transmission.rechunk({0: 8, 1: -1, 2: -1})
         return arr.map_blocks(block, dtype=dt, meta=np.empty((0, 0, 0), dt))
     # a few frames at a time: the padded complex spectra of a whole stack do not fit in cache (750 frames of
     # 28 x 1224, interleaved: 6.7-12 s at once, 2.2-2.9 s in groups of 8, bit for bit the same values)
