@@ -278,27 +278,12 @@ def _peak_rss_gib() -> float:
 
 def _astra_fbp(sino: np.ndarray, theta: np.ndarray, centre: float) -> np.ndarray:
     """astra-toolbox's CPU FBP (Ram-Lak) of one sinogram (angles, cols): padded so that the axis is mid-detector."""
-    import astra
-
     c = round(2 * centre) / 2
     extra = round(2 * c) - (sino.shape[1] - 1)
     padded = np.pad(sino, ((0, 0), (0, extra) if extra >= 0 else (-extra, 0)), mode="edge")
-    n = padded.shape[1]
-    pg = astra.create_proj_geom("parallel", 1.0, n, np.deg2rad(theta))
-    vg = astra.create_vol_geom(n, n)
-    pid = astra.create_projector("linear", pg, vg)
-    sid = astra.data2d.create("-sino", pg, np.asarray(padded, np.float32))
-    rid = astra.data2d.create("-vol", vg, 0)
-    cfg = astra.astra_dict("FBP")
-    cfg.update(ProjectorId=pid, ProjectionDataId=sid, ReconstructionDataId=rid, FilterType="ram-lak")
-    alg = astra.algorithm.create(cfg)
-    try:
-        astra.algorithm.run(alg)
-        return np.asarray(astra.data2d.get(rid))
-    finally:
-        astra.algorithm.delete(alg)
-        astra.data2d.delete([sid, rid])
-        astra.projector.delete(pid)
+    from _astra import astra_fbp  # benchmarks/_astra.py, shared with tomo_recon.py
+
+    return astra_fbp(padded, theta, "ram-lak")
 
 
 def _reference(sino: np.ndarray, theta: np.ndarray, centre: float, n: int) -> tuple[list[tuple[str, float]], float]:

@@ -89,24 +89,9 @@ def rasterise(ell: np.ndarray, n: int, axis: float) -> np.ndarray:
 
 def astra_fbp(sino: np.ndarray, angles_deg: np.ndarray) -> np.ndarray:
     """astra CPU FBP (linear projector, Hann filter); its rotation axis is the detector's middle."""
-    import astra
+    from _astra import astra_fbp as fbp  # benchmarks/_astra.py, shared with tomo_pipeline.py
 
-    n = sino.shape[1]
-    pg = astra.create_proj_geom("parallel", 1.0, n, np.deg2rad(angles_deg))
-    vg = astra.create_vol_geom(n, n)
-    pid = astra.create_projector("linear", pg, vg)
-    sid = astra.data2d.create("-sino", pg, sino)
-    rid = astra.data2d.create("-vol", vg, 0)
-    cfg = astra.astra_dict("FBP")
-    cfg.update(ProjectorId=pid, ProjectionDataId=sid, ReconstructionDataId=rid, FilterType="hann")
-    alg = astra.algorithm.create(cfg)
-    try:
-        astra.algorithm.run(alg)
-        return np.asarray(astra.data2d.get(rid))
-    finally:
-        astra.algorithm.delete(alg)
-        astra.data2d.delete([sid, rid])
-        astra.projector.delete(pid)
+    return fbp(sino, angles_deg, "hann")
 
 
 def algotom_dfi(sino: np.ndarray, angles_deg: np.ndarray, center: float, ncore: int = 1) -> np.ndarray:
