@@ -45,6 +45,16 @@ def test_backward_lp_restores_corrupted_first_points(k):
     assert plain < 0.99  # the corruption is visible without LP
 
 
+def _backward_lp_set(tmp_path, fid):
+    """A 7Li set whose first 4 points ring (a receiver's dead time), with procs asking TopSpin's
+    backward LP over them (ME_mod 4, NCOEF 32, TDoff 4)."""
+    bad = fid.copy()
+    bad[:4] += _ringing(4)
+    procs = {"SI": 2 * N, "WDW": 0, "ME_mod": 4, "NCOEF": 32, "TDoff": 4, "LPBIN": 0}
+    return write_bruker_fid(tmp_path / "lp", bad, nucleus="7Li", sfo1_MHz=SFO1, carrier_ppm=0.0, sw_Hz=SW,
+                            procs=procs)  # fmt: skip
+
+
 def test_backward_lp_after_the_digital_filter_delay():
     """On a DSP FID the points replaced are those after the group-delay shift (signal time zero)."""
     delay, k = 69.5, 4
@@ -95,11 +105,7 @@ def test_procs_parameters_and_a_set_through_the_reader(tmp_path):
         lp_backward(np.ones(40, complex), 4, order=32)
 
     true, noise = _truth_and_noise()
-    bad = true + noise
-    bad[:4] += _ringing(4)
-    procs = {"SI": 2 * N, "WDW": 0, "ME_mod": 4, "NCOEF": 32, "TDoff": 4, "LPBIN": 0}
-    folder = write_bruker_fid(tmp_path / "lp", bad, nucleus="7Li", sfo1_MHz=SFO1, carrier_ppm=0.0, sw_Hz=SW,
-                              procs=procs)  # fmt: skip
+    folder = _backward_lp_set(tmp_path, true + noise)
     fid = read_bruker(folder)
     lp = lp_from_procs(fid.meta.processing, fid.data.shape[-1])
     assert lp == LPSettings("backward", 4, 32, 4)
@@ -111,11 +117,7 @@ def test_process_applies_the_prediction_procs_asks_for(tmp_path):
     from operando.nmr import process
 
     true, noise = _truth_and_noise()
-    bad = true + noise
-    bad[:4] += _ringing(4)
-    procs = {"SI": 2 * N, "WDW": 0, "ME_mod": 4, "NCOEF": 32, "TDoff": 4, "LPBIN": 0}
-    folder = write_bruker_fid(tmp_path / "lp", bad, nucleus="7Li", sfo1_MHz=SFO1, carrier_ppm=0.0, sw_Hz=SW,
-                              procs=procs)  # fmt: skip
+    folder = _backward_lp_set(tmp_path, true + noise)
     ds = process(read_bruker(folder), first_point=0.5)
     assert ds.attrs["linear_prediction"].startswith("backward 4 points")
     assert np.corrcoef(ds["intensity"].values, _spectrum(true + noise))[0, 1] >= 0.999

@@ -13,16 +13,7 @@ import pytest
 from operando.pipelines.sxdm import process_kmap
 from operando.sxdm import filtered_mask, median_filter_frames, xsocs_window
 from operando.synthetic import simulate_kmap, write_bliss_kmap
-
-
-def _errors(maps, model):
-    """RMS d-spacing (Å) and tilt (deg) error over the crystal's points."""
-    t = model.truth
-    sel = t.mask & maps.mask.values
-    q = np.stack([maps[k].values for k in ("qx", "qy", "qz")], -1)
-    cos = (q * t.q).sum(-1) / np.linalg.norm(q, axis=-1) / np.linalg.norm(t.q, axis=-1)
-    tilt = np.degrees(np.arccos(np.clip(cos, -1, 1)))[sel]
-    return np.sqrt(np.mean((maps.d_spacing.values - t.d_spacing_A)[sel] ** 2)), np.sqrt(np.mean(tilt**2))
+from tests.sxdm.test_frame_filters import _errors
 
 
 def _mosaic(tmp_path, *, seed, tilt, flux, det, points=14, angles=16):

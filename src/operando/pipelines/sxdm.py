@@ -39,7 +39,6 @@ from operando.sxdm import (
     find_roi,
     frame_background,
     gridded_qspace,
-    median_centre_offset,
     median_filter_frames,
     median_filter_points,
     monitor_factors,
@@ -347,11 +346,6 @@ def process_kmap(
     if median_filter is not None:  # per detector frame, XSOCS's window (odd, centred: no beam-centre shift)
         frames = median_filter_frames(frames, size=median_filter)
         mask = filtered_mask(mask, median_filter)
-        det = replace(
-            det,
-            beam_center_y_px=det.beam_center_y_px - median_centre_offset(median_filter[0]),
-            beam_center_x_px=det.beam_center_x_px - median_centre_offset(median_filter[1]),
-        )
         extra["median_filter"] = list(median_filter)
         extra["median_window_px"] = list(xsocs_window(median_filter))
     meta = replace(meta, detector=det, pixel_mask=mask)
