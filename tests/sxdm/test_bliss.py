@@ -358,7 +358,13 @@ def test_point_frames_are_the_points_frames(small_kmap):
     _, master = small_kmap
     source = open_kmap(master)
     for y, x in [(0, 0), (2, 3), (5, 7)]:  # points 0, 19/20 (a file boundary) and the last
-        np.testing.assert_array_equal(source.point_frames(y, x), np.asarray(source.frames[:, y, x]))
+        whole = np.asarray(source.frames[:, y, x])
+        np.testing.assert_array_equal(source.point_frames(y, x), whole)
+        # a band of detector rows (the recut's first read), clipped to the detector
+        np.testing.assert_array_equal(source.point_frames(y, x, rows=(7, 19)), whole[:, 7:19])
+        np.testing.assert_array_equal(source.point_frames(y, x, rows=(-3, 5)), whole[:, :5])
+    with pytest.raises(ValueError, match="hold no row"):
+        source.point_frames(0, 0, rows=(9, 9))
     with pytest.raises(ValueError, match="outside the 6 x 8 map"):
         source.point_frames(6, 0)
 

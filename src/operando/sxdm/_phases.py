@@ -44,7 +44,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage, sparse, special
 
 from operando.errors import ParameterError
-from operando.sxdm._reduce import ROI
+from operando.sxdm._reduce import ROI, _excess_mean3x3, _masked_median
 from operando.sxdm._source import FrameSource, plain_region_sums
 
 __all__ = [
@@ -202,12 +202,15 @@ def phase_region(
     ok = np.ones(s.shape[1:], dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
     if ok.shape != s.shape[1:] or not ok.any():
         raise ParameterError(f"valid must be a (det_y, det_x) mask with usable pixels, got shape {ok.shape}")
-    values = s[:, ok]
-    base = float(np.median(values))
+    # frame by frame, without copies of the 64 MB stack (the same values as np.median(s[:, ok])
+    # and a uniform filter of np.where(ok, s - base, 0): ~0.6 s less on 30 x 516^2 voxels)
+    base = _masked_median(s, ok)
     if base < 1.0:  # sparse frames: the median is 0 while the mean is not (counts far above it left out: peaks)
-        mean = float(values.mean())
-        base = float(values[values <= mean + 10.0 * np.sqrt(mean + 1.0)].mean())
-    excess = ndimage.uniform_filter(np.where(ok[None], s - base, 0.0), size=(1, 3, 3), mode="constant")
+        mean = float(sum(float(frame[ok].sum()) for frame in s) / (len(s) * np.count_nonzero(ok)))
+        cut = mean + 10.0 * np.sqrt(mean + 1.0)
+        kept = [frame[ok] for frame in s]
+        base = float(sum(float(v[v <= cut].sum()) for v in kept) / sum(int(np.count_nonzero(v <= cut)) for v in kept))
+    excess = _excess_mean3x3(s, base, ok)
     noise = np.sqrt(max(base, 0.0) + 1.0) / 3.0  # Poisson noise of a 3 x 3 mean of the background
     peak = float(excess.max())
     if not peak > 5.0 * noise:
@@ -215,9 +218,11 @@ def phase_region(
     lit = excess > max(threshold * peak, 5.0 * noise)
     labels, n = ndimage.label(lit)
     if n > 1:  # stray voxels of a sparse background: keep the regions that carry signal
-        flux = ndimage.sum_labels(np.maximum(excess, 0.0), labels, index=np.arange(1, n + 1))
-        keep = np.flatnonzero(flux >= threshold * flux.max()) + 1
-        lit = np.isin(labels, keep)
+        # one bincount (~25 ms on 30 x 516^2 voxels; sum_labels with every label took ~0.24 s)
+        flux = np.bincount(labels.ravel(), weights=np.maximum(excess, 0.0).ravel(), minlength=n + 1)[1:]
+        keep = np.zeros(n + 1, dtype=bool)
+        keep[1:] = flux >= threshold * flux.max()
+        lit = keep[labels]
     # a box dilation, as a separable maximum filter (~10x faster than binary_dilation's loop)
     lit = ndimage.maximum_filter(lit.view(np.uint8), size=[2 * g + 1 for g in grow], mode="constant") > 0
     bounds = []

@@ -213,7 +213,7 @@ def _masked_median(s: NDArray[np.float64], ok: NDArray[np.bool_]) -> float:
     a NaN, a small stack (no bracket) and a bright peak over most of the detector:
 
     >>> rng, same = np.random.default_rng(1), []
-    >>> for case in ["poisson", "float", "sorted", "ties", "odd", "nan", "few", "skewed"]:
+    >>> for case in ["poisson", "float", "sorted", "ties", "odd", "nan", "few", "skewed", "sparse", "half"]:
     ...     shape = (31, 67, 65) if case == "odd" else (12, 128, 96)
     ...     s = rng.poisson(80.0, shape).astype(float)
     ...     if case == "float":
@@ -228,17 +228,28 @@ def _masked_median(s: NDArray[np.float64], ok: NDArray[np.bool_]) -> float:
     ...         s = s[:2, :10, :10]
     ...     elif case == "skewed":
     ...         s[:, 10:120, 10:90] += 1e4
+    ...     elif case == "sparse":  # most voxels 0 (a short exposure)
+    ...         s = rng.poisson(0.3, shape).astype(float)
+    ...     elif case == "half":  # the zeros end just at the middle: the median is 0.5
+    ...         s = np.where(np.arange(s.size).reshape(shape) < s.size // 2, 0.0, 1.0)
     ...     ok = rng.random(s.shape[1:]) > 0.1
     ...     want, got = float(np.median(s[:, ok])), _masked_median(s, ok)
     ...     same.append(bool(got == want or (np.isnan(want) and np.isnan(got))))
     >>> same
-    [True, True, True, True, True, True, True, True]
+    [True, True, True, True, True, True, True, True, True, True]
     """
     flat = s.reshape(len(s), -1)
-    cols = np.flatnonzero(np.asarray(ok, dtype=bool).ravel())
+    good = np.asarray(ok, dtype=bool).ravel()
+    cols = np.flatnonzero(good)
     n = len(flat) * cols.size
     if n < 65536:
         return float(np.median(s[:, ok]))
+    # sparse frames (a single point's, or a short exposure's): the median is 0 when the zeros
+    # straddle the middle; two counts, ~5x faster than the bracket on 30 x 159 x 162 voxels
+    below = int(np.count_nonzero((flat < 0) & good))
+    zeros = int(np.count_nonzero((flat == 0) & good))
+    if below <= (n - 1) // 2 and n // 2 < below + zeros:
+        return 0.0
     k = np.arange(0, n, max(1, n // 16384))
     sample = flat[k // cols.size, cols[k % cols.size]]
     lo, hi = np.quantile(sample, [0.48, 0.52])  # ~5 sigma of the sample median either side

@@ -831,12 +831,20 @@ def _sum_frames(
     return total
 
 
-def bliss_point_frames(meta: KMapMetadata, y: int, x: int, factors: NDArray[np.float32] | None = None) -> NDArray[Any]:
+def bliss_point_frames(
+    meta: KMapMetadata,
+    y: int,
+    x: int,
+    factors: NDArray[np.float32] | None = None,
+    *,
+    rows: tuple[int, int] | None = None,
+) -> NDArray[Any]:
     """Every rocking angle's frame of one scan point, read directly: ``(angle, det_y, det_x)``
-    in the detector's dtype.
+    in the detector's dtype (only the detector rows ``rows``, half-open, if given).
 
     A lazy frame array reads whole chunks of points (64 points of 1 MB at 516^2) to give one;
-    here each frame is one read of its own chunk.
+    here each frame is one read of its own chunk, and a band of rows decompresses only the
+    bitshuffle blocks that cover it.
 
     Parameters
     ----------
@@ -844,18 +852,31 @@ def bliss_point_frames(meta: KMapMetadata, y: int, x: int, factors: NDArray[np.f
         From :func:`read_bliss_metadata`.
     y, x : int
         The point's row and column in the map.
+    factors : (angle, y, x) ndarray of float32, optional
+        Each frame's normalisation (a monitor's): the frames come back times it, float32.
+    rows : (int, int), optional
+        Detector rows ``[start, stop)`` to read (clipped to the detector); all by default.
 
     Returns
     -------
     (angle, det_y, det_x) ndarray
+        ``det_y`` is the band's height when ``rows`` is given.
     """
     ny, nx = meta.map_shape
     if not (0 <= y < ny and 0 <= x < nx):
         raise ValueError(f"point ({y}, {x}) outside the {ny} x {nx} map")
     n = y * nx + x
-    out = np.empty((len(meta.scans), *meta.detector.shape), dtype=_frames_dtype(meta))
+    height, width = meta.detector.shape
+    if rows is not None:
+        rows = (max(0, int(rows[0])), min(height, int(rows[1])))
+        if rows[1] <= rows[0]:
+            raise ValueError(f"detector rows {rows} hold no row of the {height}-row detector")
+        if rows == (0, height):
+            rows = None
+    band = height if rows is None else rows[1] - rows[0]
+    out = np.empty((len(meta.scans), band, width), dtype=_frames_dtype(meta))
     for a, scan in enumerate(meta.scans):
-        _read_points(str(meta.path), scan.sources, n, n + 1, out=out[a : a + 1])
+        _read_points(str(meta.path), scan.sources, n, n + 1, rows, out=out[a : a + 1])
     if factors is not None:  # float32, as the frames times the monitor's factors give
         return out * np.asarray(factors, dtype=np.float32)[:, y, x, None, None]
     return out
@@ -1094,9 +1115,10 @@ class BlissSource:
         self._surveys[key] = summed
         return summed
 
-    def point_frames(self, y: int, x: int) -> NDArray[Any]:
-        """:func:`bliss_point_frames`: one point's frames at every rocking angle."""
-        return bliss_point_frames(self.meta, y, x, self.factors)
+    def point_frames(self, y: int, x: int, *, rows: tuple[int, int] | None = None) -> NDArray[Any]:
+        """:func:`bliss_point_frames`: one point's frames at every rocking angle (a band of
+        detector ``rows`` only, if given)."""
+        return bliss_point_frames(self.meta, y, x, self.factors, rows=rows)
 
     def region_sums(
         self, roi: Any, angle_sums: Callable[[int, NDArray[Any]], NDArray[np.float64]], *, n_sums: int

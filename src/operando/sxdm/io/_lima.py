@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import struct
 import sys
 import threading
 from dataclasses import dataclass
@@ -223,6 +224,36 @@ def _be(buf: NDArray[np.uint8], pos: NDArray[np.int64], nbytes: int) -> NDArray[
     return out
 
 
+def _walk_blocks(
+    buf: NDArray[np.uint8], pos: NDArray[np.int64], ends: NDArray[np.int64], n_blocks: int, filename: str
+) -> NDArray[np.int64]:
+    """Byte positions ``pos`` (frame,) moved past ``n_blocks`` bitshuffle blocks of each frame
+    (each a 4-byte big-endian size and its payload).
+
+    Few frames are walked in Python (~0.2 us a block), many at once with NumPy (~10 us a
+    block for all frames): one point's 30 frames read one at a time, 45 blocks deep into
+    a 516^2 frame, had cost 0.5 ms of walking each against 0.02 ms.
+    """
+    if n_blocks == 0:
+        return pos
+    if pos.size < 16:
+        raw = buf.data
+        moved = []
+        for p, end in zip(pos.tolist(), ends.tolist(), strict=True):
+            for _ in range(n_blocks):
+                if p + 4 > end:
+                    raise CorruptFileError("bitshuffle block sizes run past their chunk", path=filename)
+                p += 4 + _BLOCK_SIZE.unpack_from(raw, p)[0]
+            moved.append(p)
+        return np.asarray(moved, dtype=np.int64)
+    for _ in range(n_blocks):  # the size headers of all frames at once
+        if (pos + 4 > ends).any():
+            raise CorruptFileError("bitshuffle block sizes run past their chunk", path=filename)
+        pos = pos + 4 + _be(buf, pos, 4)
+    return pos
+
+
+_BLOCK_SIZE = struct.Struct(">I")
 _BUFFERS = threading.local()
 
 
@@ -336,11 +367,7 @@ def read_indexed_frames(
         first, last = (r0 * nx) // b, -(-(r1 * nx) // b)
         # whole blocks only; a frame's tail (a short block, then raw elements) is decompressed to the end
         size = (last - first) * b if last <= n_elem // b else n_elem - first * b
-    pos = rel + _HEADER
-    for _ in range(first):  # walk the size headers of all frames at once
-        if (pos + 4 > ends).any():
-            raise CorruptFileError("bitshuffle block sizes run past their chunk", path=index.filename)
-        pos = pos + 4 + _be(buf, pos, 4)
+    pos = _walk_blocks(buf, rel + _HEADER, ends, first, index.filename)
     if (pos > ends).any():
         raise CorruptFileError("bitshuffle block sizes run past their chunk", path=index.filename)
     whole = (r0, r1, c0, c1) == (0, ny, 0, nx)
