@@ -89,3 +89,31 @@ def test_wandering_peak_gives_the_result_of_a_region_that_holds_every_point(wand
     # tilt RMS 0.0008, 0.0012, 0.0053 deg
     assert _d_rms(cut, model, mask) > 2.5 * d_full
     assert _tilt_rms(ours, model, mask) < 1.25 * _tilt_rms(full, model, mask) < 0.4 * _tilt_rms(cut, model, mask)
+
+
+def test_a_points_own_region_from_a_band_of_rows_is_the_whole_frames(tmp_path):
+    """The recut reads a point's band of detector rows first: the region found there (near
+    the map's box, then in the wider window) is the one found on its whole frames, and
+    where the whole frame is needed the band says so (True) instead of guessing."""
+    from operando.sxdm import find_hot_pixels, open_kmap
+
+    model = simulate_kmap(map_shape=(10, 10), n_angles=16, seed=3, max_tilt_deg=0.1, n_domains=4)
+    master = write_bliss_kmap(model, tmp_path / "w")
+    source = open_kmap(master)
+    _, ny, nx, dy, dx = source.frames.shape
+    valid = np.asarray(source.meta.pixel_mask) == 0
+    valid &= ~find_hot_pixels(np.asarray(source.frames.sum(axis=(1, 2)), dtype=np.float64))
+    roi = ROI((8, 15), (dy // 2 - 6, dy // 2 + 6), (dx // 2 - 6, dx // 2 + 6))
+    band = pipeline._search_window(roi, (dy, dx))[0]
+    assert band != (0, dy)
+    outcomes = set()
+    for y, x in [(y, x) for y in range(0, ny, 2) for x in range(0, nx, 2)]:
+        whole = pipeline._own_region(source.point_frames(y, x), valid, roi)
+        got = pipeline._own_region(source.point_frames(y, x, rows=band), valid, roi, row0=band[0], height=dy)
+        if got is True:  # its peak reaches beyond the band: only the whole frames can tell
+            outcomes.add("whole")
+            assert whole is None or not (band[0] < whole.det_y[0] and whole.det_y[1] < band[1])
+        else:
+            outcomes.add("band")
+            assert got == whole
+    assert outcomes == {"band", "whole"}  # both paths were taken

@@ -499,27 +499,42 @@ def _own_region(
     det_x)``), or None when it shows no peak.
 
     Its signal crosses a side of the map's region, so it lies near: the search runs first
-    in :func:`_search_window` (a ninth of the detector around a 58 x 54 px region of a
-    516^2 frame, where the whole frame cost ~0.2 s a point), and on the whole frame only
-    when the box found touches that window's edge. ``frames`` may be a band of rows
-    ``[row0, row0 + frames.shape[1])`` of a detector ``height`` rows high (the whole frame
-    by default) that holds the window: then True when the whole frame is needed.
+    around the region's box (widened by half its size on each axis: most recut points are
+    bright points whose rocking tails cross a side, and their own box lies there; ~9 ms of
+    find_roi a point in :func:`_search_window` alone), then in :func:`_search_window` (a
+    ninth of the detector around a 58 x 54 px region of a 516^2 frame, every angle), and on
+    the whole frame only when the box found touches the edge of each window in turn.
+    ``frames`` may be a band of rows ``[row0, row0 + frames.shape[1])`` of a detector
+    ``height`` rows high (the whole frame by default) that holds the window: then True when
+    the whole frame is needed.
     """
-    band, dx = frames.shape[1:]
+    n_a, band, dx = frames.shape
     dy = band if height is None else height
+    limits = (n_a, dy, dx)
+    near = tuple(
+        (max(0, lo - (hi - lo) // 2), min(n, hi + (hi - lo) // 2))
+        for (lo, hi), n in zip((roi.angles, roi.det_y, roi.det_x), limits, strict=True)
+    )
     wy, wx = _search_window(roi, (dy, dx))
-    whole = ((0, dy), (0, dx))
-    for (a, b), (c, d) in (wy, wx), whole:
-        if (a, b) == (0, dy) and band != dy:
+    whole = ((0, n_a), (0, dy), (0, dx))
+    for window in near, ((0, n_a), wy, wx), whole:
+        (a0, a1), (y0, y1), (x0, x1) = window
+        if (y0, y1) == (0, dy) and band != dy:
             return True  # the whole frame is needed and only a band was read
         try:
-            box = find_roi(frames[:, a - row0 : b - row0, c:d], valid=valid[a:b, c:d])
+            box = find_roi(frames[a0:a1, y0 - row0 : y1 - row0, x0:x1], valid=valid[y0:y1, x0:x1])
         except ParameterError:
-            continue  # no peak in the window: look at the whole frame
-        (r0, r1), (c0, c1) = box.det_y, box.det_x
-        inside = (r0 > 0 or a == 0) and (r1 < b - a or b == dy) and (c0 > 0 or c == 0) and (c1 < d - c or d == dx)
-        if inside or ((a, b), (c, d)) == whole:
-            return ROI(box.angles, (r0 + a, r1 + a), (c0 + c, c1 + c))
+            continue  # no peak in the window: look in the next
+        found = tuple(
+            (lo + w0, hi + w0) for (lo, hi), (w0, _) in zip((box.angles, box.det_y, box.det_x), window, strict=True)
+        )
+        # inside: no side of the box on a side of the window that is not the data's limit
+        inside = all(
+            (lo > w0 or w0 == 0) and (hi < w1 or w1 == n)
+            for (lo, hi), (w0, w1), n in zip(found, window, limits, strict=True)
+        )
+        if inside or window == whole:
+            return ROI(*found)
     return None
 
 
