@@ -218,8 +218,9 @@ def phase_region(
     lit = excess > max(threshold * peak, 5.0 * noise)
     labels, n = ndimage.label(lit)
     if n > 1:  # stray voxels of a sparse background: keep the regions that carry signal
-        # one bincount (~25 ms on 30 x 516^2 voxels; sum_labels with every label took ~0.24 s)
-        flux = np.bincount(labels.ravel(), weights=np.maximum(excess, 0.0).ravel(), minlength=n + 1)[1:]
+        # one bincount over the lit voxels (their excess is positive; sum_labels with every label
+        # took ~0.24 s on 30 x 516^2 voxels)
+        flux = np.bincount(labels[lit], weights=excess[lit], minlength=n + 1)[1:]
         keep = np.zeros(n + 1, dtype=bool)
         keep[1:] = flux >= threshold * flux.max()
         lit = keep[labels]
