@@ -18,6 +18,7 @@ sub-step shift mixes neighbouring points as a larger beam footprint would.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,17 @@ from numpy.typing import ArrayLike, NDArray
 
 from operando.errors import ParameterError
 
-__all__ = ["Drift", "drift_consistency", "estimate_drift", "intensity_maps", "register_maps", "shift_frames"]
+__all__ = [
+    "MOMENTS",
+    "Drift",
+    "detector_moments",
+    "drift_consistency",
+    "estimate_drift",
+    "intensity_maps",
+    "register_maps",
+    "register_spot_maps",
+    "shift_frames",
+]
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,10 @@ class Drift:
         when not checked): a drift is one displacement per angle, so the registrations
         close; the tilt contrast of a mosaic crystal (other domains lit at each angle)
         does not.
+    method : str
+        What was registered: ``"intensity"`` (maps of counts, :func:`register_maps`) or
+        ``"spot"`` (maps of where the Bragg spot falls on the detector,
+        :func:`register_spot_maps`).
     """
 
     shifts: NDArray[np.float64]
@@ -60,6 +75,7 @@ class Drift:
     reference: int
     weights: NDArray[np.float64]
     closure: float = float("nan")
+    method: str = "intensity"
 
 
 def intensity_maps(frames: Any, *, pixel_mask: ArrayLike | None = None) -> Any:
@@ -187,14 +203,349 @@ def _closure(
     return float(np.sqrt(np.sum(w * np.asarray(miss)) / w.sum() / 2.0))
 
 
+#: per frame, the sums :func:`detector_moments` returns, in this order
+MOMENTS = ("intensity", "net", "row", "col", "counts", "row2", "col2")
+
+
+def _survey_window(frames: Any, valid: NDArray[np.bool_], survey_points: int) -> tuple[Any, NDArray[np.bool_], float]:
+    """Detector box around the Bragg peak, hot pixels and background (counts per pixel per
+    frame), from the frames of a few map rows summed (:func:`operando.sxdm.plain_survey`)."""
+    from operando.sxdm._reduce import find_hot_pixels, find_roi, global_background, survey_rows
+    from operando.sxdm._source import plain_survey
+
+    row_chunks = tuple(frames.chunks[1]) if hasattr(frames, "chunks") else (1,) * frames.shape[1]
+    rows = survey_rows(row_chunks, frames.shape[2], survey_points)
+    summed = plain_survey(frames, rows)
+    summed[:, ~valid] = 0.0
+    ok = valid & ~find_hot_pixels(summed)
+    roi = find_roi(summed, valid=ok)
+    background = global_background(summed, n_points=len(rows) * frames.shape[2], roi=roi, valid=ok)
+    return roi, ok, background
+
+
+def _moment_block(block: Any, *, valid: NDArray[np.bool_], window: NDArray[np.intp], basis: NDArray[np.float64]) -> Any:
+    """Per-frame sums of a (..., det_y, det_x) block: valid total, then ``basis`` over the
+    window's pixels (counts, row, col, row^2, col^2)."""
+    flat = block.reshape(*block.shape[:-2], -1)
+    total = flat[..., valid.reshape(-1)].sum(-1, dtype=np.float64)
+    win = flat[..., window].astype(np.float64) @ basis
+    return np.concatenate([total[..., None], win], axis=-1)
+
+
+def detector_moments(
+    frames: Any, *, pixel_mask: ArrayLike | None = None, survey_points: int = 64
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per scan point and angle: counts, and where on the detector the Bragg spot falls.
+
+    One pass over the frames (after a survey of a few map rows that finds the detector box
+    around the peak, the hot pixels and the background): the counts over all valid pixels
+    (:func:`intensity_maps`), and over the box's valid pixels the background-subtracted
+    counts and first moments (row, column), with the raw counts and second moments that
+    give the moments' Poisson noise.
+
+    Parameters
+    ----------
+    frames : (angle, y, x, det_y, det_x) ndarray or dask array
+    pixel_mask : (det_y, det_x) array_like, optional
+        Nonzero = bad pixel.
+    survey_points : int
+        Scan points whose frames are summed to find the box.
+
+    Returns
+    -------
+    moments : (7, angle, y, x) ndarray of float64
+        :data:`MOMENTS`: total valid counts; net counts in the box; net row and column
+        moments (pixels from the box centre, times counts); raw counts, row^2 and col^2
+        moments in the box.
+    box : (4,) ndarray
+        ``det_y0, det_y1, det_x0, det_x1`` of the box (half-open, pixels).
+    """
+    import dask.array as da
+
+    if frames.ndim != 5:
+        raise ParameterError(f"frames must be (angle, y, x, det_y, det_x), got shape {frames.shape}")
+    shape = tuple(frames.shape[3:])
+    valid = np.ones(shape, dtype=bool) if pixel_mask is None else np.asarray(pixel_mask) == 0
+    if valid.shape != shape:
+        raise ParameterError(f"pixel_mask has shape {valid.shape}, expected {shape}")
+    roi, ok, background = _survey_window(frames, valid, survey_points)
+    (y0, y1), (x0, x1) = roi.det_y, roi.det_x
+    inside = np.zeros(shape, dtype=bool)
+    inside[y0:y1, x0:x1] = True
+    window = np.flatnonzero(inside & ok)
+    rr, cc = np.divmod(window, shape[1])
+    r = rr - (y0 + y1 - 1) / 2.0
+    c = cc - (x0 + x1 - 1) / 2.0
+    basis = np.column_stack([np.ones_like(r), r, c, r * r, c * c])
+    fn = partial(_moment_block, valid=valid, window=window, basis=basis)
+    if isinstance(frames, da.Array):
+        f = frames.rechunk({3: -1, 4: -1})
+        out = f.map_blocks(
+            fn, drop_axis=[3, 4], new_axis=[3], chunks=(*f.chunks[:3], (6,)), dtype=np.float64,
+            meta=np.empty((0, 0, 0, 0)),
+        ).compute()  # fmt: skip
+    else:
+        out = fn(np.asarray(frames))
+    out = np.moveaxis(np.asarray(out, dtype=np.float64), -1, 0)
+    total, counts, row, col, row2, col2 = out
+    net = counts - background * window.size
+    moments = np.stack([total, net, row - background * r.sum(), col - background * c.sum(), counts, row2, col2])
+    return moments, np.array([y0, y1, x0, x1], dtype=np.float64)
+
+
+def _bilinear(m: NDArray[np.float64], pad: int, x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``out[..., p] = m[..., p + x]`` for ``m`` zero-padded by ``pad`` on both map axes,
+    bilinear (a sub-step drift mixes neighbouring points' frames in the same way)."""
+    ny, nx = m.shape[-2] - 2 * pad, m.shape[-1] - 2 * pad
+    ky, kx = int(np.floor(x[0])), int(np.floor(x[1]))
+    fy, fx = x[0] - ky, x[1] - kx
+    y0, x0 = pad + ky, pad + kx
+    a = m[..., y0 : y0 + ny, x0 : x0 + nx]
+    b = m[..., y0 : y0 + ny, x0 + 1 : x0 + 1 + nx]
+    c = m[..., y0 + 1 : y0 + 1 + ny, x0 : x0 + nx]
+    d = m[..., y0 + 1 : y0 + 1 + ny, x0 + 1 : x0 + 1 + nx]
+    return (1 - fy) * ((1 - fx) * a + fx * b) + fy * ((1 - fx) * c + fx * d)
+
+
+def _spot(m: NDArray[np.float64], floor: float) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+    """Spot position (row, col) of each point from its moments (net, row, col, counts,
+    row2, col2), its variance (pixels^2, Poisson), and the points lit above ``floor``."""
+    net, row, col, counts, row2, col2 = m
+    lit = net > floor
+    n = np.where(lit, net, 1.0)
+    pos = np.stack([row / n, col / n])
+    var = (row2 - 2 * pos[0] * row + pos[0] ** 2 * counts + col2 - 2 * pos[1] * col + pos[1] ** 2 * counts) / n**2
+    return pos, np.where(lit, np.maximum(var, 1e-6), np.inf), lit
+
+
+def _jumps(pos: NDArray[np.float64], lit: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Largest step (pixels) of the spot position to a lit 4-neighbour: a domain boundary."""
+    out = np.zeros(lit.shape)
+    for ax in (0, 1):
+        step = np.abs(np.diff(pos, axis=ax + 1)).max(0)
+        both = lit.take(range(1, lit.shape[ax]), ax) & lit.take(range(lit.shape[ax] - 1), ax)
+        step = np.where(both, step, 0.0)
+        lo = [slice(None)] * 2
+        hi = [slice(None)] * 2
+        lo[ax], hi[ax] = slice(0, -1), slice(1, None)
+        out[tuple(lo)] = np.maximum(out[tuple(lo)], step)
+        out[tuple(hi)] = np.maximum(out[tuple(hi)], step)
+    return out
+
+
+def _pair_cost(
+    fixed: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64]],
+    moving: NDArray[np.float64],
+    pad: int,
+    x: NDArray[np.float64],
+    floor: float,
+    boundary_px: float,
+) -> tuple[float, float]:
+    """Weighted mean square (pixels^2) by which two angles' spot maps differ, beyond a
+    constant, with the moving angle's moments shifted by ``x``; and the weight."""
+    pa, va, la, ja = fixed
+    pb, vb, lb = _spot(_bilinear(moving, pad, x), floor)
+    both = la & lb
+    if both.sum() < 4:
+        return float("inf"), 0.0
+    jump = np.maximum(ja, _jumps(pb, lb))
+    w = np.where(both, 1.0 / (np.where(both, va + vb, 1.0) * (1.0 + (jump / boundary_px) ** 2)), 0.0)
+    d = pa - pb
+    d -= (w * d).sum((1, 2), keepdims=True) / w.sum()
+    return float((w * d * d).sum() / w.sum()), float(w.sum())
+
+
+def _search(
+    cost: Any, start: NDArray[np.float64], *, reach: float, coarse: float | None, limit: float
+) -> NDArray[np.float64]:
+    """Minimise ``cost(x)`` over 2-vectors: a grid of step ``coarse`` within ``reach`` of
+    ``start`` (when given), then a 3 x 3 pattern search with halving steps down to 0.01."""
+    best_x = np.asarray(start, dtype=np.float64)
+    best = cost(best_x)
+    if coarse is not None:
+        g = np.arange(-reach, reach + 1e-9, coarse)
+        for dy in g:
+            for dx in g:
+                x = np.clip(start + np.array([dy, dx]), -limit, limit)
+                c = cost(x)
+                if c < best:
+                    best, best_x = c, x
+    step = coarse / 2 if coarse is not None else reach
+    while step >= 0.01 - 1e-12:
+        moved = True
+        while moved:
+            moved = False
+            for dy in (-step, 0.0, step):
+                for dx in (-step, 0.0, step):
+                    if dy == 0.0 and dx == 0.0:
+                        continue
+                    x = np.clip(best_x + np.array([dy, dx]), -limit, limit)
+                    c = cost(x)
+                    if c < best - 1e-12:
+                        best, best_x, moved = c, x, True
+        step /= 2
+    return best_x
+
+
+def register_spot_maps(
+    moments: ArrayLike,
+    *,
+    min_fraction: float = 0.2,
+    lit_fraction: float = 0.05,
+    neighbours: int = 2,
+    reach: float = 1.5,
+    boundary_px: float = 1.0,
+    sweeps: int = 3,
+) -> Drift:
+    """Drift of each angle from where each point's Bragg spot falls on the detector.
+
+    Where a point is lit, the position of its spot on the detector (centre of mass: the
+    tilt across the diffraction plane, the strain along 2 theta) is a property of the
+    crystal at that point, plus a constant per angle (the Ewald sphere moves the spot
+    with the rocking angle, the same for all points). So the spot maps of two angles
+    differ by the drift only, where both angles light the point, even in a mosaic
+    crystal whose angles light other tilt domains (which defeats :func:`register_maps`).
+
+    The shifts of all angles are solved together (coordinate descent, neighbouring angles
+    within ``neighbours`` compared, the brightest measured angle held still): angles ``a``
+    and ``b`` are compared after their moment maps are moved by each other's drift (the
+    frames of both are then mixed between neighbouring points in the same way, so a
+    sub-step drift does not blur one more than the other), each point weighted by the
+    inverse Poisson variance of the difference and less at a domain boundary (a step of
+    the spot position, where which domain is brighter at each angle weighs the mixed
+    point's position).
+
+    Parameters
+    ----------
+    moments : (6, angle, y, x) array_like
+        Net counts, net row and column moments, raw counts, row^2 and col^2 moments per
+        point (``detector_moments(...)[0][1:]``).
+    min_fraction : float
+        Angles whose net counts are below this fraction of the brightest angle's are not
+        registered (their drift is interpolated along the angle index).
+    lit_fraction : float
+        Points below this fraction of the brightest point's net counts carry no weight.
+    neighbours : int
+        Angles up to this many steps apart are compared.
+    reach : float
+        Largest drift (scan points) between an angle and its already solved neighbour.
+    boundary_px : float
+        Step of the spot position (pixels) to a neighbouring point at which the point's
+        weight is halved.
+    sweeps : int
+        Passes of the coordinate descent.
+
+    Limits (synthetic 16 x 16-point K-maps, 0.02-0.03 deg domains, 40 x 40 px): a whole-step
+    drift is recovered to 0.05-0.12 point where the intensity maps miss it by 0.5-3 points,
+    but a sub-step drift is not: mixing neighbouring points weighs each one's spot
+    position by its intensity, which differs between angles at a domain boundary, and
+    the shifts were off by 0.04-0.94 point (0.1-0.4 typical) while ``closure`` stayed at
+    0.02-0.17 point, so the check does not catch it. Hence not used by default
+    (:func:`estimate_drift` with ``spot``).
+
+    Returns
+    -------
+    Drift
+        ``shifts`` relative to the middle angle; ``error`` the weighted mean square spot
+        mismatch (pixels^2) left at each measured angle; ``closure`` the weighted RMS
+        (points, per axis) by which each pair of angles, compared alone, misses the
+        difference of their shifts.
+    """
+    m = np.asarray(moments, dtype=np.float64)
+    if m.ndim != 4 or m.shape[0] != 6 or min(m.shape[2:]) < 2:
+        raise ParameterError(f"moments must be (6, angle, y, x) with at least 2 x 2 points, got shape {m.shape}")
+    n_a = m.shape[1]
+    weights = np.clip(m[0], 0.0, None).sum((1, 2))
+    anchor = int(np.argmax(weights))
+    if not weights[anchor] > 0:
+        raise ParameterError("no angle has diffracted counts above the background: nothing to register")
+    measured = weights >= min_fraction * weights[anchor]
+    floor = lit_fraction * float(m[0].max())
+    pad = int(np.ceil(reach * n_a)) + 2
+    limit = float(pad - 2)
+    padded = np.pad(m, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    idx = np.flatnonzero(measured)
+    d = np.zeros((n_a, 2))
+
+    def fixed(a: int, x: NDArray[np.float64]) -> tuple[Any, ...]:
+        pos, var, lit = _spot(_bilinear(padded[:, a], pad, x), floor)
+        return pos, var, lit, _jumps(pos, lit)
+
+    def local(a: int, partners: list[int]) -> Any:
+        # angle ``a`` against each partner ``b``: a's moments moved by d_b, b's by the trial d_a
+        held = [(fixed(a, d[b]), padded[:, b]) for b in partners]
+
+        def cost(x: NDArray[np.float64]) -> float:
+            num = den = 0.0
+            for f, mov in held:
+                c, w = _pair_cost(f, mov, pad, x, floor, boundary_px)
+                if w > 0 and np.isfinite(c):
+                    num, den = num + c * w, den + w
+            return num / den if den > 0 else float("inf")
+
+        return cost
+
+    def partners(a: int, done: set[int] | None) -> list[int]:
+        return [int(b) for b in idx if 0 < abs(b - a) <= neighbours and (done is None or b in done)]
+
+    order = sorted((int(a) for a in idx if a != anchor), key=lambda a: (abs(a - anchor), a))
+    done = {anchor}
+    for a in order:  # outward from the anchor, each angle from its solved neighbours
+        near = partners(a, done)
+        if not near:
+            near_b = min(done, key=lambda b: abs(b - a))
+            near = [near_b]
+        start = d[min(near, key=lambda b: abs(b - a))]
+        d[a] = _search(local(a, near), start, reach=reach, coarse=0.25, limit=limit)
+        done.add(a)
+    for _ in range(max(0, sweeps - 1)):
+        for a in order:
+            near = partners(a, None)
+            if near:
+                d[a] = _search(local(a, near), d[a], reach=0.1, coarse=None, limit=limit)
+    error = np.full(n_a, np.nan)
+    miss, wts = [], []
+    for k in idx:
+        a = int(k)
+        near = partners(a, None)
+        if not near:
+            continue
+        error[a] = local(a, near)(d[a])
+        for b in near:
+            if b < a:
+                continue
+            alone = _search(local(a, [b]), d[a], reach=0.1, coarse=None, limit=limit)
+            miss.append(float(np.sum((alone - d[a]) ** 2)))
+            wts.append(float(min(weights[a], weights[b])))
+    closure = float(np.sqrt(np.sum(np.asarray(wts) * miss) / np.sum(wts) / 2.0)) if len(wts) >= 2 else float("nan")
+    all_idx = np.arange(n_a)
+    shifts = np.column_stack([np.interp(all_idx, idx, d[idx, k]) for k in range(2)])
+    shifts -= shifts[n_a // 2]
+    return Drift(
+        shifts=shifts, measured=measured, error=error, reference=anchor, weights=weights, closure=closure,
+        method="spot",
+    )  # fmt: skip
+
+
 def estimate_drift(
     frames: Any,
     *,
     pixel_mask: ArrayLike | None = None,
     upsample_factor: int = 100,
     min_fraction: float = 0.2,
+    trusted_points: float = 0.15,
+    spot: bool = False,
 ) -> Drift:
     """Drift of each rocking angle of a K-map (one pass over the frames).
+
+    The intensity maps (the frames summed over the detector) are registered
+    (:func:`register_maps`). With ``spot``, where they fail their check
+    (:func:`drift_consistency` above ``trusted_points``: a mosaic crystal, whose angles
+    light other tilt domains), the maps of where each point's Bragg spot falls on the
+    detector are registered too (:func:`register_spot_maps`) and the estimate that checks
+    better is returned; both come from one pass (:func:`detector_moments`). Not the
+    default: on mosaic crystals the spot estimate is off by up to 0.9 point while its own
+    check passes (see :func:`register_spot_maps`).
 
     Parameters
     ----------
@@ -203,14 +554,32 @@ def estimate_drift(
         Nonzero = bad pixel.
     upsample_factor, min_fraction
         See :func:`register_maps`.
+    trusted_points : float
+        Largest :func:`drift_consistency` (scan points) at which the intensity estimate is
+        kept without trying the spot maps.
+    spot : bool
+        Also try the spot maps (a survey of a few map rows first, to find the detector
+        box around the peak).
 
     Returns
     -------
     Drift
+        Its ``method`` says which maps gave it.
     """
-    maps = intensity_maps(frames, pixel_mask=pixel_mask)
-    maps = np.asarray(maps.compute() if hasattr(maps, "compute") else maps)
-    return register_maps(maps, upsample_factor=upsample_factor, min_fraction=min_fraction)
+    if not spot:
+        maps = intensity_maps(frames, pixel_mask=pixel_mask)
+        maps = np.asarray(maps.compute() if hasattr(maps, "compute") else maps)
+        return register_maps(maps, upsample_factor=upsample_factor, min_fraction=min_fraction)
+    moments, _ = detector_moments(frames, pixel_mask=pixel_mask)
+    by_intensity = register_maps(moments[0], upsample_factor=upsample_factor, min_fraction=min_fraction)
+    checked = drift_consistency(by_intensity)
+    if np.isfinite(checked) and checked <= trusted_points:
+        return by_intensity
+    by_spot = register_spot_maps(moments[1:], min_fraction=min_fraction)
+    spot_checked = drift_consistency(by_spot)
+    if np.isfinite(spot_checked) and not spot_checked >= checked:
+        return by_spot
+    return by_intensity
 
 
 def _shift_axis(arr: Any, axis: int, shift: float, xp: Any) -> Any:
