@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     )
     from operando.sxdm._filters import (
         filtered_mask,
-        median_centre_offset,
         median_filter_frames,
         median_filter_points,
         monitor_factors,
@@ -103,7 +102,6 @@ _MODULES = {
     ),
     "operando.sxdm._filters": (
         "filtered_mask",
-        "median_centre_offset",
         "median_filter_frames",
         "median_filter_points",
         "monitor_factors",
@@ -216,7 +214,6 @@ __all__ = [
     "is_spec_file",
     "is_xsocs_master",
     "max_misorientation",
-    "median_centre_offset",
     "median_filter_frames",
     "median_filter_points",
     "monitor_factors",

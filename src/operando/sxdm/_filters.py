@@ -14,7 +14,6 @@ from operando.errors import ParameterError
 
 __all__ = [
     "filtered_mask",
-    "median_centre_offset",
     "median_filter_frames",
     "median_filter_points",
     "monitor_factors",
@@ -112,20 +111,6 @@ def xsocs_window(size: tuple[int, int]) -> tuple[int, int]:
     if sy < 1 or sx < 1:
         raise ParameterError(f"median window must be positive, got {size}")
     return 2 * ((sy - 1) // 2) + 1, 2 * ((sx - 1) // 2) + 1
-
-
-def median_centre_offset(size: int) -> float:
-    """Where the window of :func:`median_filter_frames` of ``size`` pixels is centred,
-    relative to the output pixel: always 0, as XSOCS's window (:func:`xsocs_window`) has
-    an odd number of pixels centred on it, so the beam centre stays where it is.
-
-    Examples
-    --------
-    >>> median_centre_offset(2), median_centre_offset(3), median_centre_offset(4)
-    (0.0, 0.0, 0.0)
-    """
-    k = xsocs_window((size, size))[0]
-    return (k - 1) / 2 - k // 2
 
 
 def _frame_median_block(block: Any, size: tuple[int, int]) -> Any:
