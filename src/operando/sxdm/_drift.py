@@ -10,6 +10,12 @@ angles with too little diffracted signal to register take the drift interpolated
 (along the angle index) from their neighbours. Drifts are reported relative to the
 middle angle of the rocking scan, whose grid the corrected map keeps.
 
+In a mosaic crystal each angle lights other tilt domains, so the intensity maps change
+with angle without any drift; :func:`register_spot_maps` (opt-in, ``estimate_drift(...,
+spot=True)``) registers instead where each point's Bragg spot falls on the detector, a
+property of the point, from per-point detector moments taken in the same single pass
+(:func:`detector_moments`).
+
 The correction shifts each angle's frames over the scan grid by bilinear interpolation
 (``corrected_a(p) = frames_a(p - d_a)``, positions clamped at the map edges), so a
 sub-step shift mixes neighbouring points as a larger beam footprint would.
@@ -441,7 +447,9 @@ def register_spot_maps(
     position by its intensity, which differs between angles at a domain boundary, and
     the shifts were off by 0.04-0.94 point (0.1-0.4 typical) while ``closure`` stayed at
     0.02-0.17 point, so the check does not catch it. Hence not used by default
-    (:func:`estimate_drift` with ``spot``).
+    (:func:`estimate_drift` with ``spot``). Applied anyway, those shifts still brought the
+    d-spacing error of drifting maps to 0.58-0.98x the raw maps', and made drift-free
+    ones 1.00-1.28x worse.
 
     Returns
     -------
