@@ -578,7 +578,10 @@ def estimate_drift(
         maps = intensity_maps(frames, pixel_mask=pixel_mask)
         maps = np.asarray(maps.compute() if hasattr(maps, "compute") else maps)
         return register_maps(maps, upsample_factor=upsample_factor, min_fraction=min_fraction)
-    moments, _ = detector_moments(frames, pixel_mask=pixel_mask)
+    try:
+        moments, _ = detector_moments(frames, pixel_mask=pixel_mask)
+    except ParameterError:  # no Bragg peak in the survey to put a box around: intensity only
+        return estimate_drift(frames, pixel_mask=pixel_mask, upsample_factor=upsample_factor, min_fraction=min_fraction)
     by_intensity = register_maps(moments[0], upsample_factor=upsample_factor, min_fraction=min_fraction)
     checked = drift_consistency(by_intensity)
     if np.isfinite(checked) and checked <= trusted_points:
