@@ -340,22 +340,39 @@ def _jumps(pos: NDArray[np.float64], lit: NDArray[np.bool_]) -> NDArray[np.float
 
 
 def _pair_cost(
-    fixed: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64]],
+    fixed: tuple[Any, ...],
     moving: NDArray[np.float64],
     pad: int,
     x: NDArray[np.float64],
     floor: float,
     boundary_px: float,
+    ratio_px: float,
 ) -> tuple[float, float]:
     """Weighted mean square (pixels^2) by which two angles' spot maps differ, beyond a
-    constant, with the moving angle's moments shifted by ``x``; and the weight."""
-    pa, va, la, ja = fixed
-    pb, vb, lb = _spot(_bilinear(moving, pad, x), floor)
+    constant, with the moving angle's moments shifted by ``x``; and the weight.
+
+    ``fixed`` is the other angle's (spot position, variance, lit, jumps, net counts). A
+    point's weight is lowered at a step of the spot position (``boundary_px``), and more
+    where the two angles' intensity ratio also changes across it (``ratio_px``: pixels
+    times the change of the log ratio to a neighbour), where mixing neighbouring points
+    weighs their spot positions differently at the two angles."""
+    pa, va, la, ja, na = fixed
+    mb = _bilinear(moving, pad, x)
+    pb, vb, lb = _spot(mb, floor)
     both = la & lb
     if both.sum() < 4:
         return float("inf"), 0.0
     jump = np.maximum(ja, _jumps(pb, lb))
     w = np.where(both, 1.0 / (np.where(both, va + vb, 1.0) * (1.0 + (jump / boundary_px) ** 2)), 0.0)
+    if np.isfinite(ratio_px):
+        rho = np.log(np.where(both, np.abs(na) + 1e-9, 1.0) / np.where(both, np.abs(mb[0]) + 1e-9, 1.0))
+        drho = np.zeros(both.shape)
+        for ax in (0, 1):
+            for sg in (1, -1):
+                y = np.roll(rho, sg, ax)
+                oy = np.roll(both, sg, ax)
+                drho = np.maximum(drho, np.where(both & oy, np.abs(rho - y), 0.0))
+        w = w / (1.0 + (drho * jump / ratio_px) ** 2)
     d = pa - pb
     d -= (w * d).sum((1, 2), keepdims=True) / w.sum()
     return float((w * d * d).sum() / w.sum()), float(w.sum())
@@ -401,6 +418,7 @@ def register_spot_maps(
     neighbours: int = 2,
     reach: float = 1.5,
     boundary_px: float = 1.0,
+    ratio_px: float = 1.0,
     sweeps: int = 3,
 ) -> Drift:
     """Drift of each angle from where each point's Bragg spot falls on the detector.
@@ -419,7 +437,8 @@ def register_spot_maps(
     sub-step drift does not blur one more than the other), each point weighted by the
     inverse Poisson variance of the difference and less at a domain boundary (a step of
     the spot position, where which domain is brighter at each angle weighs the mixed
-    point's position).
+    point's position; less still where the two angles' intensity ratio changes across
+    that step, which is when the mixing weighs the two sides differently).
 
     Parameters
     ----------
@@ -438,18 +457,23 @@ def register_spot_maps(
     boundary_px : float
         Step of the spot position (pixels) to a neighbouring point at which the point's
         weight is halved.
+    ratio_px : float
+        Step of the spot position times the change of the two angles' log intensity ratio
+        to a neighbouring point at which the point's weight is halved again (``inf``: not
+        used).
     sweeps : int
         Passes of the coordinate descent.
 
     Limits (synthetic 16 x 16-point K-maps, 0.02-0.03 deg domains, 40 x 40 px): a whole-step
     drift is recovered to 0.05-0.12 point where the intensity maps miss it by 0.5-3 points,
-    but a sub-step drift is not: mixing neighbouring points weighs each one's spot
-    position by its intensity, which differs between angles at a domain boundary, and
-    the shifts were off by 0.04-0.94 point (0.1-0.4 typical) while ``closure`` stayed at
-    0.02-0.17 point, so the check does not catch it. Hence not used by default
-    (:func:`estimate_drift` with ``spot``). Applied anyway, those shifts still brought the
-    d-spacing error of drifting maps to 0.58-0.98x the raw maps', and made drift-free
-    ones 1.00-1.28x worse.
+    but a sub-step drift (up to 1.2 points over the lit angles) only to 0.06-0.56 point
+    (within 0.2 on 14 of 20 maps; 0.08-0.48 on larger crystals), while the check
+    (:func:`drift_consistency`) stayed at 0.02-0.12 point: mixing neighbouring points
+    weighs each one's spot position by its intensity, which differs between angles at a
+    domain boundary, and the check does not see the bias. Hence not used by default
+    (:func:`estimate_drift` with ``spot``). Applied anyway, the shifts brought the
+    d-spacing error of drifting maps to 0.52-1.02x the raw maps', and made drift-free ones
+    1.15-1.33x worse (fake shifts of 0.07-0.21 point).
 
     Returns
     -------
@@ -476,8 +500,9 @@ def register_spot_maps(
     d = np.zeros((n_a, 2))
 
     def fixed(a: int, x: NDArray[np.float64]) -> tuple[Any, ...]:
-        pos, var, lit = _spot(_bilinear(padded[:, a], pad, x), floor)
-        return pos, var, lit, _jumps(pos, lit)
+        moved = _bilinear(padded[:, a], pad, x)
+        pos, var, lit = _spot(moved, floor)
+        return pos, var, lit, _jumps(pos, lit), moved[0]
 
     def local(a: int, partners: list[int]) -> Any:
         # angle ``a`` against each partner ``b``: a's moments moved by d_b, b's by the trial d_a
@@ -486,7 +511,7 @@ def register_spot_maps(
         def cost(x: NDArray[np.float64]) -> float:
             num = den = 0.0
             for f, mov in held:
-                c, w = _pair_cost(f, mov, pad, x, floor, boundary_px)
+                c, w = _pair_cost(f, mov, pad, x, floor, boundary_px, ratio_px)
                 if w > 0 and np.isfinite(c):
                     num, den = num + c * w, den + w
             return num / den if den > 0 else float("inf")
@@ -552,8 +577,8 @@ def estimate_drift(
     light other tilt domains), the maps of where each point's Bragg spot falls on the
     detector are registered too (:func:`register_spot_maps`) and the estimate that checks
     better is returned; both come from one pass (:func:`detector_moments`). Not the
-    default: on mosaic crystals the spot estimate is off by up to 0.9 point while its own
-    check passes (see :func:`register_spot_maps`).
+    default: on mosaic crystals the spot estimate was off by up to 0.56 point while its
+    own check passed (see :func:`register_spot_maps`).
 
     Parameters
     ----------
