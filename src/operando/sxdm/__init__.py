@@ -17,11 +17,14 @@ from operando._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from operando.sxdm._drift import (
+        MOMENTS,
         Drift,
+        detector_moments,
         drift_consistency,
         estimate_drift,
         intensity_maps,
         register_maps,
+        register_spot_maps,
         shift_frames,
     )
     from operando.sxdm._filters import (
@@ -93,11 +96,14 @@ if TYPE_CHECKING:
 
 _MODULES = {
     "operando.sxdm._drift": (
+        "MOMENTS",
         "Drift",
+        "detector_moments",
         "drift_consistency",
         "estimate_drift",
         "intensity_maps",
         "register_maps",
+        "register_spot_maps",
         "shift_frames",
     ),
     "operando.sxdm._filters": (
@@ -170,6 +176,7 @@ _MODULES = {
 _WHERE = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
+    "MOMENTS",
     "MONITORS",
     "ROI",
     "AngleSums",
@@ -199,6 +206,7 @@ __all__ = [
     "common_grid",
     "d_spacing",
     "decompose_phases",
+    "detector_moments",
     "drift_consistency",
     "estimate_drift",
     "filtered_mask",
@@ -245,6 +253,7 @@ __all__ = [
     "region_background",
     "register_intensity",
     "register_maps",
+    "register_spot_maps",
     "rocking_direction",
     "rotation_matrix",
     "sample_map",
