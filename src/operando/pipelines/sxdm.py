@@ -506,7 +506,7 @@ def _own_region(
     the whole frame only when the box found touches the edge of each window in turn.
     ``frames`` may be a band of rows ``[row0, row0 + frames.shape[1])`` of a detector
     ``height`` rows high (the whole frame by default) that holds the window: then True when
-    the whole frame is needed.
+    the whole frame is needed (so a band never gives None).
     """
     n_a, band, dx = frames.shape
     dy = band if height is None else height
@@ -588,12 +588,9 @@ def _recut(
                 f = np.asarray(dask.compute(frames[:, y, x], scheduler="synchronous")[0])  # (angle, det_y, det_x)
             row0 = 0
             own = _own_region(f, valid, roi)
-        assert not isinstance(own, bool)
+        assert not isinstance(own, bool)  # a band gives a region or True, never None: f is whole frames here
         whole = own is None
         if own is None:  # no peak that find_roi trusts on one point's frames: the whole frames
-            if row0:
-                f = np.asarray(read_point(y, x))  # type: ignore[misc]
-                row0 = 0
             own = ROI((0, f.shape[0]), (0, f.shape[1]), (0, f.shape[2]))
         box = ROI(
             *(

@@ -206,9 +206,9 @@ def phase_region(
     # and a uniform filter of np.where(ok, s - base, 0): ~0.6 s less on 30 x 516^2 voxels)
     base = _masked_median(s, ok)
     if base < 1.0:  # sparse frames: the median is 0 while the mean is not (counts far above it left out: peaks)
-        mean = float(sum(float(frame[ok].sum()) for frame in s) / (len(s) * np.count_nonzero(ok)))
+        kept = [frame[ok] for frame in s]  # the valid voxels, a frame at a time
+        mean = float(sum(float(v.sum()) for v in kept) / (len(s) * np.count_nonzero(ok)))
         cut = mean + 10.0 * np.sqrt(mean + 1.0)
-        kept = [frame[ok] for frame in s]
         base = float(sum(float(v[v <= cut].sum()) for v in kept) / sum(int(np.count_nonzero(v <= cut)) for v in kept))
     excess = _excess_mean3x3(s, base, ok)
     noise = np.sqrt(max(base, 0.0) + 1.0) / 3.0  # Poisson noise of a 3 x 3 mean of the background
