@@ -363,6 +363,9 @@ def test_point_frames_are_the_points_frames(small_kmap):
         # a band of detector rows (the recut's first read), clipped to the detector
         np.testing.assert_array_equal(source.point_frames(y, x, rows=(7, 19)), whole[:, 7:19])
         np.testing.assert_array_equal(source.point_frames(y, x, rows=(-3, 5)), whole[:, :5])
+        # and a range of rocking angles (the recut's check of the box's sides), clipped
+        np.testing.assert_array_equal(source.point_frames(y, x, rows=(7, 19), angles=(1, 3)), whole[1:3, 7:19])
+        np.testing.assert_array_equal(source.point_frames(y, x, angles=(-2, 99)), whole)
     with pytest.raises(ValueError, match="hold no row"):
         source.point_frames(0, 0, rows=(9, 9))
     with pytest.raises(ValueError, match="outside the 6 x 8 map"):

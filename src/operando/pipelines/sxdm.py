@@ -52,6 +52,8 @@ from operando.sxdm import (
     register_intensity,
     sample_map,
     shift_frames,
+    side_widths,
+    signal_beyond,
     spread_wide_pixels,
     strain_tilt_maps,
     survey_rows,
@@ -436,13 +438,16 @@ def _reduce_in_region(
     The survey finds the region from some points' frames summed; a point whose peak lies
     elsewhere (a crystal that tilts or strains across the map, rows between the surveyed
     ones) is cut by it. Every point's counts in the sides of the region's box are summed
-    with its moments (``roi_edge_sides``); each point whose signal crosses a side has its
-    full frames read and is reduced again in the union of the map's box and its own
+    with its moments (``roi_edge_sides``). For each point set off so, a band of its
+    detector rows is read first: where no significant signal lies just beyond the box
+    (:func:`operando.sxdm.signal_beyond`; a bright point's rocking tails fill a side band
+    without leaving the box) its moments are kept (``roi_recut_held_points``). Otherwise
+    it is reduced again in the union of the map's box and its own
     (:func:`operando.sxdm.find_roi` on its frames), with the same background and pixel
     masks. Only those points are read again (one of 400 on a 20 x 20 map of 516^2
     frames, where widening the map's box for all points cost two more passes). The
-    settings record how many points were reduced so (``roi_recut_points``) and how many
-    stay cut (``roi_cut_points``: their own region leaves no pixel for a per-frame
+    settings record how many points set off the check (``roi_recut_points``, the held
+    ones included) and how many stay cut (``roi_cut_points``: their own region leaves no pixel for a per-frame
     background; a warning where they are bright enough for the maps). A point with no
     peak that :func:`operando.sxdm.find_roi` trusts is reduced over its whole frames
     (``roi_full_frame_points``).
@@ -465,7 +470,7 @@ def _reduce_in_region(
         values = dask.compute(*moments.values(), scheduler=scheduler)
     computed = {k: np.asarray(v) for k, v in zip(moments, values, strict=True)}
     cut = np.argwhere(computed.pop("roi_edge_sides") != 0)
-    settings.update(roi_recut_points=len(cut), roi_cut_points=0)
+    settings.update(roi_recut_points=len(cut), roi_recut_held_points=0, roi_cut_points=0)
     if len(cut):
         failed = _recut(source, meta, computed, cut, settings, survey_points=survey_points, scheduler=scheduler)
         settings["roi_cut_points"] = len(failed)
@@ -562,6 +567,7 @@ def _recut(
         valid &= ~find_hot_pixels(summed)  # the reduction's own (same survey, same threshold)
     roi = ROI(tuple(settings["roi_angles"]), tuple(settings["roi_det_y"]), tuple(settings["roi_det_x"]))
     mode = settings["background"]
+    constant = float(settings["background_counts_per_pixel"])
     q_of = region_q(meta)
     eta = np.asarray(meta.eta_deg, dtype=np.float64)
     read_point = getattr(source, "point_frames", None)  # the Bliss reader reads one point's frames alone
@@ -573,11 +579,23 @@ def _recut(
     # 93 of 1,600 points on a 40 x 40 map of 516^2 frames, where whole frames cost 1.7 s)
     banded = read_point is not None and mode != "frame" and band != (0, det_shape[0])
 
-    def one(y: int, x: int) -> tuple[Any, bool]:
-        """(CentreOfMass or None when it cannot be reduced, reduced over its whole frames)."""
+    # the box's angles and rows and a side band beyond each: enough to tell whether the signal
+    # leaves the box (half of a point's frames, a band of 65 of 516 rows on a 40 x 40 map)
+    ta, ty, _ = side_widths(roi)
+    shell_rows = (max(0, roi.det_y[0] - ty), min(det_shape[0], roi.det_y[1] + ty))
+    shell_angles = (max(0, roi.angles[0] - ta), min(len(eta), roi.angles[1] + ta))
+
+    def one(y: int, x: int) -> tuple[Any, bool, bool]:
+        """(CentreOfMass or None when it cannot be reduced, reduced over its whole frames,
+        held: the signal stays in the map's box, whose moments are kept)."""
         own: ROI | bool | None = True
         row0 = 0
         if banded and read_point is not None:
+            near = np.asarray(read_point(y, x, rows=shell_rows, angles=shell_angles))
+            if not signal_beyond(
+                near, roi, valid=valid, background=constant, row0=shell_rows[0], angle0=shell_angles[0]
+            ):
+                return None, False, True
             f = np.asarray(read_point(y, x, rows=band))
             row0 = band[0]
             own = _own_region(f, valid, roi, row0=row0, height=det_shape[0])
@@ -603,19 +621,23 @@ def _recut(
             try:
                 bg: Any = frame_background(f[sa, None], roi=box, valid=valid)
             except ParameterError:  # no pixel outside its box for the per-frame background
-                return None, whole
+                return None, whole, False
         else:
-            bg = float(settings["background_counts_per_pixel"])
+            bg = constant
         crop = f[sa, None, sy.start - row0 : sy.stop - row0, sx]  # (angle, 1 point, det_y, det_x)
-        return centre_of_mass(crop, q_of(box), eta_deg=eta[sa], valid=valid[sy, sx], background=bg), whole
+        com = centre_of_mass(crop, q_of(box), eta_deg=eta[sa], valid=valid[sy, sx], background=bg)
+        return com, whole, False
 
     # the points in parallel on the caller's threads where the reader reads them (decompression
     # releases the GIL): done one after another, 19 points took a third of a 400-point map's wall time
     tasks = [dask.delayed(one, pure=False)(y, x) for y, x in points.tolist()]
     results = dask.compute(*tasks, scheduler=scheduler if read_point is not None else "synchronous")
     failed: list[tuple[int, int]] = []
-    for (y, x), (com, whole) in zip(points.tolist(), results, strict=True):
+    for (y, x), (com, whole, held) in zip(points.tolist(), results, strict=True):
         settings["roi_full_frame_points"] = settings.get("roi_full_frame_points", 0) + int(whole)
+        settings["roi_recut_held_points"] += int(held)
+        if held:
+            continue
         if com is None:
             failed.append((y, x))
             continue

@@ -61,6 +61,8 @@ if TYPE_CHECKING:
         frame_background,
         global_background,
         reduce_kmap,
+        side_widths,
+        signal_beyond,
         survey_rows,
     )
     from operando.sxdm._register import MapShift, common_grid, register_intensity, sample_map
@@ -129,6 +131,8 @@ _MODULES = {
         "frame_background",
         "global_background",
         "reduce_kmap",
+        "side_widths",
+        "signal_beyond",
         "survey_rows",
     ),
     "operando.sxdm._register": ("MapShift", "common_grid", "register_intensity", "sample_map"),
@@ -258,6 +262,8 @@ __all__ = [
     "rotation_matrix",
     "sample_map",
     "shift_frames",
+    "side_widths",
+    "signal_beyond",
     "spread_wide_pixels",
     "strain_tilt_maps",
     "survey_phases",

@@ -43,6 +43,8 @@ __all__ = [
     "frame_background",
     "global_background",
     "reduce_kmap",
+    "side_widths",
+    "signal_beyond",
     "survey_rows",
 ]
 
@@ -767,19 +769,115 @@ EDGE_SIDES = ("angle_low", "angle_high", "det_y_low", "det_y_high", "det_x_low",
 """The sides of a region's box, in the order of the bits of ``roi_edge_sides`` (bit k = side k)."""
 
 
+def side_widths(roi: ROI) -> tuple[int, int, int]:
+    """Thickness of each side band of a region's box, ``(angles, det_y px, det_x px)``: a
+    tenth of the box (at least one angle or two pixels, at most half of it).
+
+    Examples
+    --------
+    >>> side_widths(ROI((10, 21), (232, 285), (234, 288)))
+    (2, 6, 6)
+    >>> side_widths(ROI((0, 3), (0, 3), (0, 40)))
+    (1, 1, 4)
+    """
+    sizes = (roi.angles[1] - roi.angles[0], roi.det_y[1] - roi.det_y[0], roi.det_x[1] - roi.det_x[0])
+    widths = (min(max(m, int(np.ceil(0.1 * n))), max(1, n // 2)) for n, m in zip(sizes, (1, 2, 2), strict=True))
+    return tuple(widths)  # type: ignore[return-value]
+
+
+def signal_beyond(
+    frames: ArrayLike,
+    roi: ROI,
+    *,
+    valid: ArrayLike,
+    background: float,
+    row0: int = 0,
+    angle0: int = 0,
+    sigmas: float = 3.0,
+    min_fraction: float = 0.005,
+) -> bool:
+    """Whether one point's signal reaches past a side of the region's box.
+
+    Just outside each side of the box, a shell as thick as the side's band
+    (:func:`side_widths`) and as wide as the box: its counts less ``background`` per valid
+    voxel are the signal that leaves the box there. It does where they stand ``sigmas``
+    Poisson standard deviations above nothing and hold more than ``min_fraction`` of the
+    point's net counts in the box. A bright point's rocking tails fill a side band
+    *inside* the box (:func:`reduce_kmap`'s edge check) without reaching past it; only
+    where the signal goes on does the point need a region of its own.
+
+    Parameters
+    ----------
+    frames : (angles, rows, det_x) array_like
+        The point's counts, rocking angles ``angle0`` on and detector rows ``row0`` on;
+        they must hold the box widened by its side widths along angles and rows, where
+        the data have them (the shells are clipped to the frames given).
+    roi : ROI
+        The box, in detector coordinates.
+    valid : (det_y, det_x) array_like of bool
+        Usable pixels of the whole detector.
+    background : float
+        Counts per voxel not from the point's peak (the reduction's constant).
+    row0, angle0 : int
+        Detector row of ``frames[:, 0]`` and rocking angle of ``frames[0]``.
+    sigmas, min_fraction : float
+        Significance and size of a shell's net counts for the signal to leave the box.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    A peak centred in the box, and the same peak at the box's last angle:
+
+    >>> roi = ROI((2, 7), (4, 12), (4, 12))
+    >>> f = np.zeros((10, 16, 16)); f[4, 7:9, 7:9] = 500.0
+    >>> ok = np.ones((16, 16), bool)
+    >>> signal_beyond(f, roi, valid=ok, background=0.0)
+    False
+    >>> f[7, 7:9, 7:9] = 200.0
+    >>> signal_beyond(f, roi, valid=ok, background=0.0)
+    True
+    """
+    f = np.asarray(frames)
+    ok = np.asarray(valid, dtype=bool)[row0 : row0 + f.shape[1], : f.shape[2]]
+    spans = [[roi.angles[0] - angle0, roi.angles[1] - angle0], [roi.det_y[0] - row0, roi.det_y[1] - row0]]
+    spans = [[max(0, lo), min(n, hi)] for (lo, hi), n in zip(spans, f.shape, strict=False)] + [list(roi.det_x)]
+    limits = (f.shape[0], f.shape[1], f.shape[2])
+
+    def net(box: list[list[int]]) -> tuple[float, float]:
+        (a0, a1), (y0, y1), (x0, x1) = box
+        if a1 <= a0 or y1 <= y0 or x1 <= x0:
+            return 0.0, 0.0
+        use = ok[y0:y1, x0:x1]
+        counts = float(f[a0:a1, y0:y1, x0:x1][:, use].sum(dtype=np.float64))
+        return counts - background * (a1 - a0) * int(use.sum()), counts
+
+    total = net(spans)[0]
+    for axis, t in enumerate(side_widths(roi)):
+        lo, hi = spans[axis]
+        for shell in ((max(0, lo - t), lo), (hi, min(limits[axis], hi + t))):
+            box = [list(s) for s in spans]
+            box[axis] = list(shell)
+            excess, counts = net(box)
+            if excess > sigmas * np.sqrt(max(counts, 0.0) + 1.0) and excess > min_fraction * max(total, 0.0):
+                return True
+    return False
+
+
 def _edge_weights(roi: ROI, shape: tuple[int, int, int], ok: NDArray[np.bool_]) -> NDArray[np.float64]:
     """``(roi angles, voxels, 6)`` 0/1 weights of the six sides of the region's box.
 
-    A side is a band of a tenth of the box (at least one angle or two pixels, at most half
-    of it); a side at the data's limit (first or last angle, detector edge) has none, as
-    there is nothing beyond it to widen to. Invalid voxels (``ok`` False) weigh nothing.
+    A side is a band of :func:`side_widths`; a side at the data's limit (first or last
+    angle, detector edge) has none, as there is nothing beyond it to widen to. Invalid
+    voxels (``ok`` False) weigh nothing.
     """
     sizes = tuple(hi - lo for lo, hi in (roi.angles, roi.det_y, roi.det_x))
     lows = (roi.angles[0], roi.det_y[0], roi.det_x[0])
     highs = (roi.angles[1], roi.det_y[1], roi.det_x[1])
     box = np.zeros((6, *sizes))
-    for axis, minimum in enumerate((1, 2, 2)):
-        t = min(max(minimum, int(np.ceil(0.1 * sizes[axis]))), max(1, sizes[axis] // 2))
+    for axis, t in enumerate(side_widths(roi)):
         lo: list[slice] = [slice(None)] * 3
         hi: list[slice] = [slice(None)] * 3
         lo[axis], hi[axis] = slice(0, t), slice(sizes[axis] - t, None)
