@@ -179,6 +179,25 @@ def test_hot_pixels_same_as_the_full_median_filter(seed):
     np.testing.assert_array_equal(find_hot_pixels(s, threshold=threshold), _hot_pixels_full_filter(s, threshold))
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_hot_pixels_of_sparse_survey_sums_are_the_full_filters(seed):
+    """Survey sums of ID01-like frames (under one count per pixel, a Bragg peak, hot pixels
+    in singles and pairs, a dead chip gap), where only pixels above the threshold are
+    tested: exactly the pixels of the full filter."""
+    rng = np.random.default_rng(100 + seed)
+    n_a, ny, nx = 30, int(rng.integers(20, 90)), int(rng.integers(20, 90))
+    s = rng.poisson(rng.uniform(0.05, 1.0), (n_a, ny, nx)).astype(float)
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    aa = np.arange(n_a)[:, None, None]
+    s += rng.poisson(3e3 * np.exp(-0.5 * (((aa - 15) / 2) ** 2 + ((yy - ny / 2) / 3) ** 2 + ((xx - nx / 2) / 3) ** 2)))
+    s[:, rng.integers(0, ny, 5), rng.integers(0, nx, 5)] += rng.poisson(rng.uniform(5, 60), (n_a, 5))
+    s[:, 3, 4:6] += 40.0
+    s[:, :, nx // 3] = 0.0
+    for threshold in (8.0, 3.0):
+        want = _hot_pixels_full_filter(s, threshold)
+        np.testing.assert_array_equal(find_hot_pixels(s, threshold=threshold), want)
+
+
 def test_many_hot_pixel_candidates_use_the_full_filter():
     s = np.random.default_rng(5).poisson(50.0, (5, 20, 20)).astype(float)
     s[:, ::2, ::2] += 500.0  # a quarter of the pixels are candidates

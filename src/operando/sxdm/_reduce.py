@@ -162,6 +162,38 @@ owning its data (:meth:`operando.sxdm.io.BlissSource.survey`), which the reducti
 and the two-phase survey each ask the hot pixels of (0.75 s each on 30 x 516^2 sums)."""
 
 
+def _bound_passes_sparse(s: NDArray[np.float64], scale: float) -> NDArray[np.intp]:
+    """Per pixel, the angles where ``S - m0 > scale * sqrt(m0 + 1)`` (``m0``: the 3 x 3
+    minimum, "nearest" edges), for sums ``s`` >= 0 and ``scale`` > 0.
+
+    There ``m0 >= 0``, so the bound is at least ``scale`` and ``S - m0 <= S``: only pixels
+    above ``scale`` can pass, and only theirs are tested (the same test, the same
+    floating-point operations as over the whole frame). Survey sums of sparse frames hold
+    a few hundred such pixels of 516^2: 0.3 s -> 0.02 s on 30 angles.
+
+    Examples
+    --------
+    >>> s = np.zeros((3, 5, 6)); s[:, 2, 3] = 50.0; s[0, 0, 0] = 9.0; s[1, 4, 5] = 3.0
+    >>> _bound_passes_sparse(s, 8.0)[[2, 0, 4], [3, 0, 5]].tolist()
+    [3, 1, 0]
+    """
+    n_a, dy, dx = s.shape
+    passes = np.zeros(dy * dx, dtype=np.intp)
+    offsets = np.array([(oy, ox) for oy in (-1, 0, 1) for ox in (-1, 0, 1)])
+    for frame in s:
+        flat = frame.reshape(-1)
+        cand = np.flatnonzero(flat > scale)
+        if not cand.size:
+            continue
+        cy, cx = np.divmod(cand, dx)
+        ny = np.clip(cy[:, None] + offsets[:, 0], 0, dy - 1)  # "nearest": the edge pixel repeated
+        nx = np.clip(cx[:, None] + offsets[:, 1], 0, dx - 1)
+        lo = frame[ny, nx].min(axis=1)
+        bound = np.sqrt(np.maximum(lo, 0.0) + 1.0) * scale
+        passes[cand[flat[cand] - lo > bound]] += 1
+    return passes.reshape(dy, dx)
+
+
 def _hot_pixels(s: NDArray[np.float64], threshold: float) -> NDArray[np.bool_]:
     """:func:`find_hot_pixels` of float64 sums ``s`` (angle, det_y, det_x)."""
     # Where the 3x3 minimum m0 >= 0 (then S >= m0 >= 0), the median m >= m0 and
@@ -171,18 +203,21 @@ def _hot_pixels(s: NDArray[np.float64], threshold: float) -> NDArray[np.bool_]:
     # the 3x3 median (a rank filter, ~10x slower than the minimum over the whole detector).
     # One angle at a time: the temporaries of a frame stay in the cache (those of the whole
     # stack were ~16 MB each, written to fresh memory).
-    passes = np.zeros(s.shape[1:], dtype=np.intp)
-    lo = np.empty(s.shape[1:])
-    bound = np.empty(s.shape[1:])
-    rows = np.empty(s.shape[1:])
     scale = threshold - 1e-9 * abs(threshold)
-    for frame in s:
-        _min3x3_nearest(frame, out=lo, work=rows)
-        np.maximum(lo, 0.0, out=bound)
-        bound += 1.0
-        np.sqrt(bound, out=bound)
-        bound *= scale
-        passes += (lo < 0) | (frame - lo > bound)
+    if scale > 0 and s.size and s.min() >= 0:
+        passes = _bound_passes_sparse(s, scale)
+    else:
+        passes = np.zeros(s.shape[1:], dtype=np.intp)
+        lo = np.empty(s.shape[1:])
+        bound = np.empty(s.shape[1:])
+        rows = np.empty(s.shape[1:])
+        for frame in s:
+            _min3x3_nearest(frame, out=lo, work=rows)
+            np.maximum(lo, 0.0, out=bound)
+            bound += 1.0
+            np.sqrt(bound, out=bound)
+            bound *= scale
+            passes += (lo < 0) | (frame - lo > bound)
     iy, ix = np.nonzero(passes >= (len(s) + 1) // 2)
     hot = np.zeros(s.shape[1:], dtype=bool)
     if iy.size > s[0].size // 10:  # many candidates: the filter over the whole detector is cheaper
