@@ -216,6 +216,11 @@ def phase_region(
     if not peak > 5.0 * noise:
         raise ParameterError("no Bragg peak above the background in the summed frames")
     lit = excess > max(threshold * peak, 5.0 * noise)
+    # the rest works in the lit voxels' box grown by ``grow`` (the same labels, flux and dilation
+    # inside it, nothing outside): 30 x 516^2 voxels with ~5000 lit took 0.14 s over the whole stack
+    span = _bounds(lit)
+    box = tuple(slice(max(0, lo - g), min(n, hi + g)) for (lo, hi), g, n in zip(span, grow, s.shape, strict=True))
+    lit, excess = lit[box], excess[box]
     labels, n = ndimage.label(lit)
     if n > 1:  # stray voxels of a sparse background: keep the regions that carry signal
         # one bincount over the lit voxels (their excess is positive; sum_labels with every label
@@ -226,12 +231,25 @@ def phase_region(
         lit = keep[labels]
     # a box dilation, as a separable maximum filter (~10x faster than binary_dilation's loop)
     lit = ndimage.maximum_filter(lit.view(np.uint8), size=[2 * g + 1 for g in grow], mode="constant") > 0
-    bounds = []
+    roi = ROI(*((b.start + lo, b.start + hi) for b, (lo, hi) in zip(box, _bounds(lit), strict=True)))
+    spans = (roi.angles, roi.det_y, roi.det_x)
+    return roi, lit[tuple(slice(lo - b.start, hi - b.start) for b, (lo, hi) in zip(box, spans, strict=True))]
+
+
+def _bounds(mask: NDArray[np.bool_]) -> tuple[tuple[int, int], ...]:
+    """Half-open bounds of the true voxels of a 3D mask along each axis (it holds one).
+
+    Examples
+    --------
+    >>> m = np.zeros((3, 4, 5), bool); m[1, 2, 1] = m[2, 2, 3] = True
+    >>> _bounds(m)
+    ((1, 3), (2, 3), (1, 4))
+    """
+    out = []
     for axis in range(3):
-        hit = np.flatnonzero(lit.any(axis=tuple(a for a in range(3) if a != axis)))
-        bounds.append((int(hit[0]), int(hit[-1]) + 1))
-    roi = ROI(*bounds)
-    return roi, lit[roi.slices]
+        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
+        out.append((int(hit[0]), int(hit[-1]) + 1))
+    return tuple(out)
 
 
 def region_background(
