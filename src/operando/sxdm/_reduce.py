@@ -225,9 +225,11 @@ def _hot_pixels(s: NDArray[np.float64], threshold: float) -> NDArray[np.bool_]:
         z = (s - med) / np.sqrt(np.maximum(med, 0.0) + 1.0)
         return np.asarray(np.median(z, axis=0) > threshold)
     if iy.size:
-        padded = np.pad(s, ((0, 0), (1, 1), (1, 1)), mode="edge")  # = the filter's "nearest" edges
-        dy, dx = np.mgrid[0:3, 0:3].reshape(2, 9)
-        window = padded[:, iy[:, None] + dy, ix[:, None] + dx]  # (angle, candidate, 9)
+        # clipped indices = the filter's "nearest" edges (np.pad of the whole stack cost 0.18 s
+        # of fresh memory on 30 x 516^2 sums, for three candidates)
+        dy, dx = np.mgrid[-1:2, -1:2].reshape(2, 9)
+        ny, nx = s.shape[1:]
+        window = s[:, np.clip(iy[:, None] + dy, 0, ny - 1), np.clip(ix[:, None] + dx, 0, nx - 1)]  # (angle, cand, 9)
         med = np.median(window, axis=-1)
         z = (s[:, iy, ix] - med) / np.sqrt(np.maximum(med, 0.0) + 1.0)
         hot[iy, ix] = np.median(z, axis=0) > threshold
