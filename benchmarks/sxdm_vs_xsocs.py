@@ -4,17 +4,19 @@ Usage (from the repository root)::
 
     python benchmarks/sxdm_vs_xsocs.py                 # 40 x 40 points, 30 angles, 256^2 pixels
     python benchmarks/sxdm_vs_xsocs.py --quick         # 12 x 12 points, to try it
-    python benchmarks/sxdm_vs_xsocs.py --encoding gzip --detector 516   # gzip Lima frames, Maxipix size
-    # each encoding at Maxipix size on a 20 x 20 x 12-angle map, kept for reruns (5.1 GB uncompressed):
-    python benchmarks/sxdm_vs_xsocs.py --encoding none --detector 516 --points 20 --angles 12 \
-        --map-dir /tmp/map-none-20-12
+    # gzip Lima frames at Maxipix size, as ID01 records them (10 ms frames, chip gap: the
+    # defaults at 516^2), 40 x 40 points x 30 angles:
+    python benchmarks/sxdm_vs_xsocs.py --encoding gzip --detector 516
+    # the paper's map (6 x 6 um^2 at 80 nm: 75 x 75 points), kept for reruns:
+    python benchmarks/sxdm_vs_xsocs.py --encoding lima-gzip --detector 516 --points 75 \
+        --map-dir /tmp/map-id01-lima-gzip-75-30
     python benchmarks/sxdm_vs_xsocs.py --out-of-core 30   # also a 30 GB map (ours only)
-    # as ID01 records a map (paper: 30 angles, <= 10 ms at 1e9 ph/s, Maxipix 2 x 2), kept for reruns:
-    python benchmarks/sxdm_vs_xsocs.py --encoding lima-gzip --detector 516 --points 20 --angles 30 \
-        --background 0.005 --peak-counts 3000 --chip-gap --map-dir /tmp/map-id01-lima-gzip-20-30
+    # the model's dense frames at Maxipix size (0.5 counts per pixel, no chip gap):
+    python benchmarks/sxdm_vs_xsocs.py --detector 516 --background 0.5 --peak-counts 3e4 --no-chip-gap
 
 ID01-like frames
 ----------------
+At ``--detector 516`` (a Maxipix 2 x 2) the frames are ID01's unless told otherwise:
 ``--background 0.005 --peak-counts 3000`` give frames of a 10 ms exposure: 0.0055 counts
 per pixel, 99.5 % of the pixels zero, Poisson counts drawn at the detector (the model's
 defaults, 0.5 counts per pixel and 3e4 Bragg counts per point, are a much denser frame);
@@ -575,6 +577,36 @@ def out_of_core(args: argparse.Namespace) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+MAXIPIX_SIDE = 516
+"""Side of a Maxipix 2 x 2 frame (pixels): at this size the frames are ID01's by default."""
+
+
+def _id01_defaults(args: argparse.Namespace) -> None:
+    """At Maxipix size, frames as ID01 records them unless told otherwise: a 10 ms exposure
+    (0.005 background counts per pixel, 3000 Bragg counts a point) and the chip gap; at other
+    sizes the model's dense defaults and no gap.
+
+    Examples
+    --------
+    >>> a = argparse.Namespace(detector=516, background=None, peak_counts=None, chip_gap=None)
+    >>> _id01_defaults(a); (a.background, a.peak_counts, a.chip_gap)
+    (0.005, 3000.0, True)
+    >>> a = argparse.Namespace(detector=516, background=0.5, peak_counts=None, chip_gap=False)
+    >>> _id01_defaults(a); (a.background, a.peak_counts, a.chip_gap)
+    (0.5, 3000.0, False)
+    >>> a = argparse.Namespace(detector=256, background=None, peak_counts=None, chip_gap=None)
+    >>> _id01_defaults(a); (a.background, a.peak_counts, a.chip_gap)
+    (None, None, False)
+    """
+    maxipix = args.detector == MAXIPIX_SIDE
+    if maxipix and args.background is None:
+        args.background = 0.005
+    if maxipix and args.peak_counts is None:
+        args.peak_counts = 3000.0
+    if args.chip_gap is None:
+        args.chip_gap = maxipix
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--child":
@@ -596,16 +628,20 @@ def main(argv: list[str] | None = None) -> None:
         "--background",
         type=float,
         default=None,
-        help="mean background counts per pixel per frame (simulate_kmap's 0.5 by default; ~0.005 at 10 ms, 1e9 ph/s)",
+        help="mean background counts per pixel per frame (0.005 at 516^2, ID01's 10 ms at 1e9 ph/s; "
+        "else simulate_kmap's 0.5)",
     )
     parser.add_argument(
         "--peak-counts",
         type=float,
         default=None,
-        help="a crystal point's Bragg counts (simulate_kmap's 3e4 by default)",
+        help="a crystal point's Bragg counts (3000 at 516^2; else simulate_kmap's 3e4)",
     )
     parser.add_argument(
-        "--chip-gap", action="store_true", help="write 516^2 frames as the Maxipix 2 x 2 reads them (4-pixel chip gap)"
+        "--chip-gap",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="write 516^2 frames as the Maxipix 2 x 2 reads them (4-pixel chip gap); on by default at 516^2",
     )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each tool (the median is reported)")
     parser.add_argument("--quick", action="store_true", help="12 x 12 points, 128^2 pixels")
@@ -619,6 +655,7 @@ def main(argv: list[str] | None = None) -> None:
         "--out-of-core", type=float, default=None, metavar="SIZE_GB", help="also reduce a map of this many GB (ours)"
     )
     args = parser.parse_args(argv)
+    _id01_defaults(args)
     if not args.skip_compare:
         compare(args)
     if args.out_of_core:
