@@ -245,7 +245,8 @@ def process_kmap(
         Points whose summed frames give the region of interest, hot pixels and global
         background (see :func:`operando.sxdm.reduce_kmap`); None: every point. A few rows
         do (64 points: 4 of 20 rows); a point whose signal crosses the region found is
-        reduced again in its own (``roi_recut_points`` in the parameters).
+        reduced again in its own (``roi_recut_points`` in the parameters; of those,
+        ``roi_recut_held_points`` had no signal beyond the region and were kept).
     drift_correction : bool
         Measure the drift between rocking angles (:func:`operando.sxdm.estimate_drift`,
         one extra pass over the frames) and shift each angle's scan grid back before the
@@ -447,8 +448,8 @@ def _reduce_in_region(
     masks. Only those points are read again (one of 400 on a 20 x 20 map of 516^2
     frames, where widening the map's box for all points cost two more passes). The
     settings record how many points set off the check (``roi_recut_points``, the held
-    ones included) and how many stay cut (``roi_cut_points``: their own region leaves no pixel for a per-frame
-    background; a warning where they are bright enough for the maps). A point with no
+    ones included) and how many stay cut (``roi_cut_points``: their own region leaves no
+    pixel for a per-frame background; a warning where they are bright enough for the maps). A point with no
     peak that :func:`operando.sxdm.find_roi` trusts is reduced over its whole frames
     (``roi_full_frame_points``).
     A point whose peak lies wholly outside the box leaves nothing in it to see: it reads
