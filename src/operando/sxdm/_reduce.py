@@ -869,8 +869,8 @@ def side_widths(roi: ROI) -> tuple[int, int, int]:
     (1, 1, 4)
     """
     sizes = (roi.angles[1] - roi.angles[0], roi.det_y[1] - roi.det_y[0], roi.det_x[1] - roi.det_x[0])
-    widths = (min(max(m, int(np.ceil(0.1 * n))), max(1, n // 2)) for n, m in zip(sizes, (1, 2, 2), strict=True))
-    return tuple(widths)  # type: ignore[return-value]
+    ta, ty, tx = (min(max(m, int(np.ceil(0.1 * n))), max(1, n // 2)) for n, m in zip(sizes, (1, 2, 2), strict=True))
+    return ta, ty, tx
 
 
 def signal_beyond(
