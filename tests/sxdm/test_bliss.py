@@ -274,15 +274,26 @@ def test_not_bliss(tmp_path):
         read_bliss_metadata(bad)
 
 
-def test_point_sums_equal_the_summed_frames(small_kmap):
-    """The survey summed while reading equals the sum of the read frames, exactly (integer counts)."""
+@pytest.mark.parametrize("scheduler", ["synchronous", "local threads"])
+def test_point_sums_equal_the_summed_frames(small_kmap, scheduler):
+    """The survey summed while reading equals the sum of the read frames, exactly (integer counts),
+    also on local threads (each angle summed into one shared result) and with a monitor's factors."""
+    import dask.threaded
+
     model, master = small_kmap
     _, meta = open_bliss_kmap(master, points_per_chunk=16)
     rows = np.array([0, 1, 4])
-    got = bliss_point_sums(meta, rows, scheduler="synchronous")
-    want = model.frames(0, 48).reshape(9, 6, 8, 40, 36)[:, rows].sum(axis=(1, 2), dtype=np.float64)
+    run = dask.threaded.get if scheduler == "local threads" else "synchronous"  # what local_scheduler() gives
+    got = bliss_point_sums(meta, rows, scheduler=run)
+    frames = model.frames(0, 48).reshape(9, 6, 8, 40, 36)[:, rows]
+    want = frames.sum(axis=(1, 2), dtype=np.float64)
     assert got.shape == (9, 40, 36)
     np.testing.assert_array_equal(got, want)
+    factors = np.random.default_rng(0).uniform(0.9, 1.1, (9, 6, 8)).astype(np.float32)
+    scaled = bliss_point_sums(meta, rows, scheduler=run, factors=factors)
+    want = (frames.astype(np.float32) * factors[:, rows, :, None, None]).sum(axis=(1, 2), dtype=np.float64)
+    np.testing.assert_allclose(scaled, want, rtol=1e-6)
+    np.testing.assert_array_equal(scaled, bliss_point_sums(meta, rows, scheduler="synchronous", factors=factors))
 
 
 def test_every_lima_file_is_indexed_up_front(small_kmap):
