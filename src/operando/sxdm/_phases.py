@@ -207,10 +207,9 @@ def phase_region(
     base = _masked_median(s, ok)
     if base < 1.0:  # sparse frames: the median is 0 while the mean is not (counts far above it left out: peaks)
         cols = np.flatnonzero(ok)  # the valid voxels, a frame at a time (no copy of all of them)
-        flat = s.reshape(len(s), -1)
-        mean = float(sum(float(frame[cols].sum()) for frame in flat) / (len(s) * cols.size))
+        mean = float(_valid_total(s, cols) / (len(s) * cols.size))
         cut = mean + 10.0 * np.sqrt(mean + 1.0)
-        below = [(float(v[v <= cut].sum()), int(np.count_nonzero(v <= cut))) for v in (f[cols] for f in flat)]
+        below = [_sum_count(f[cols], cut) for f in s.reshape(len(s), -1)]
         base = float(sum(b[0] for b in below) / sum(b[1] for b in below))
     noise = np.sqrt(max(base, 0.0) + 1.0) / 3.0  # Poisson noise of a 3 x 3 mean of the background
     peak, idx, val = _excess_above(s, base, ok, 5.0 * noise)
@@ -285,9 +284,32 @@ def region_background(
     count = len(s) * int(np.count_nonzero(ok)) - int(np.count_nonzero(region))
     if count <= 0:
         raise ParameterError("the region covers every valid voxel: no background estimate possible")
-    cols = np.flatnonzero(ok)
-    total = sum(float(frame[cols].sum()) for frame in s.reshape(len(s), -1))  # a frame at a time, in the cache
+    total = _valid_total(s, np.flatnonzero(ok))
     return (total - float(s[roi.slices][region].sum())) / count / n_points
+
+
+def _sum_count(v: NDArray[np.float64], cut: float) -> tuple[float, int]:
+    """Sum and number of the values of ``v`` at or below ``cut`` (one comparison).
+
+    Examples
+    --------
+    >>> _sum_count(np.array([1.0, 5.0, 2.0]), 2.0)
+    (3.0, 2)
+    """
+    kept = v[v <= cut]
+    return float(kept.sum()), int(kept.size)
+
+
+def _valid_total(s: NDArray[np.float64], cols: NDArray[np.intp]) -> float:
+    """Sum of a stack ``(angle, det_y, det_x)`` over the flat pixels ``cols`` of every frame,
+    a frame at a time (in the cache; no copy of all the selected voxels).
+
+    Examples
+    --------
+    >>> _valid_total(np.arange(8.0).reshape(2, 2, 2), np.array([0, 3]))
+    14.0
+    """
+    return sum(float(frame[cols].sum()) for frame in s.reshape(len(s), -1))
 
 
 def radial_bins(

@@ -931,8 +931,7 @@ def signal_beyond(
     f = np.asarray(frames)
     ok = np.asarray(valid, dtype=bool)[row0 : row0 + f.shape[1], : f.shape[2]]
     spans = [[roi.angles[0] - angle0, roi.angles[1] - angle0], [roi.det_y[0] - row0, roi.det_y[1] - row0]]
-    spans = [[max(0, lo), min(n, hi)] for (lo, hi), n in zip(spans, f.shape, strict=False)] + [list(roi.det_x)]
-    limits = (f.shape[0], f.shape[1], f.shape[2])
+    spans = [[max(0, lo), min(n, hi)] for (lo, hi), n in zip(spans, f.shape[:2], strict=True)] + [list(roi.det_x)]
 
     def net(box: list[list[int]]) -> tuple[float, float]:
         (a0, a1), (y0, y1), (x0, x1) = box
@@ -945,7 +944,7 @@ def signal_beyond(
     total = net(spans)[0]
     for axis, t in enumerate(side_widths(roi)):
         lo, hi = spans[axis]
-        for shell in ((max(0, lo - t), lo), (hi, min(limits[axis], hi + t))):
+        for shell in ((max(0, lo - t), lo), (hi, min(f.shape[axis], hi + t))):
             box = [list(s) for s in spans]
             box[axis] = list(shell)
             excess, counts = net(box)

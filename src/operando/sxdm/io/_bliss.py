@@ -937,20 +937,19 @@ def bliss_point_sums(
     dtype = _frames_dtype(meta)
     runs, block = _survey_plan(rows, meta.map_shape[1], meta.detector.shape, dtype)
     w = [None] * len(meta.scans) if factors is None else [np.asarray(f, np.float32).reshape(-1) for f in factors]
-    if scheduler is dask.threaded.get:  # this process's threads: each angle summed into one shared result
-        # (30 fresh 2 MB sums and their 64 MB stack had cost ~30k page faults, ~0.3 s of system
-        # time on this VM, for a 40 x 40 map's survey of 516^2 frames)
-        out = np.zeros((len(meta.scans), *meta.detector.shape))
-        tasks = [
-            dask.delayed(_sum_frames, pure=False)(str(meta.path), s.sources, runs, block, dtype, w[a], out[a])
-            for a, s in enumerate(meta.scans)
-        ]
-        dask.compute(*tasks, scheduler=scheduler)
-        return out
+    # on this process's threads each angle is summed into one shared result (30 fresh 2 MB sums
+    # and their 64 MB stack had cost ~30k page faults, ~0.3 s of system time on this VM, for a
+    # 40 x 40 map's survey of 516^2 frames); elsewhere (distributed) each task returns its sum
+    shared = scheduler is dask.threaded.get
+    out = np.zeros((len(meta.scans), *meta.detector.shape)) if shared else None
     tasks = [
-        dask.delayed(_sum_frames)(str(meta.path), s.sources, runs, block, dtype, w[a]) for a, s in enumerate(meta.scans)
+        dask.delayed(_sum_frames, pure=False)(
+            str(meta.path), s.sources, runs, block, dtype, w[a], None if out is None else out[a]
+        )
+        for a, s in enumerate(meta.scans)
     ]
-    return np.stack(dask.compute(*tasks, scheduler=scheduler))
+    sums = dask.compute(*tasks, scheduler=scheduler)
+    return out if out is not None else np.stack(sums)
 
 
 def _survey_plan(
