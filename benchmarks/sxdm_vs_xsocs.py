@@ -10,6 +10,8 @@ Usage (from the repository root)::
     python benchmarks/sxdm_vs_xsocs.py --encoding gzip --detector 516 --map-dir /tmp/map-id01-gzip-75-30
     # a smaller map (the fixed cost of each map weighs more: see the README)
     python benchmarks/sxdm_vs_xsocs.py --encoding lima-gzip --detector 516 --points 40
+    # uncompressed frames read from the disk by both tools (51 GB; 180 GB at 75 x 75):
+    python benchmarks/sxdm_vs_xsocs.py --encoding none --detector 516 --points 40 --cold
     python benchmarks/sxdm_vs_xsocs.py --out-of-core 30   # also a 30 GB map (ours only)
     # the model's dense frames at Maxipix size (0.5 counts per pixel, no chip gap):
     python benchmarks/sxdm_vs_xsocs.py --detector 516 --background 0.5 --peak-counts 3e4 --no-chip-gap
