@@ -253,8 +253,7 @@ def measure(tool: str, master: Path, work: Path, *, sample: bool = True, cold: b
     """
     import psutil
 
-    if cold:
-        evict_from_page_cache(master.parent)
+    cached = evict_from_page_cache(master.parent) if cold else None
     work.mkdir(parents=True, exist_ok=True)
     out = work / f"{tool}.json"
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
@@ -280,6 +279,8 @@ def measure(tool: str, master: Path, work: Path, *, sample: bool = True, cold: b
     result["cpu_s"] = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     result["peak_pss_MB"] = peak / 1e6
     result["child_wall_s"] = time.perf_counter() - start
+    if cached is not None:
+        result["cached_GB"] = cached  # of the map's files, left in the page cache at the start
     return result
 
 
@@ -578,15 +579,16 @@ def compare(args: argparse.Namespace) -> None:
             + f"; {os.cpu_count()} CPU cores"
         )
         print(f"frames: {_sparsity(master)}" + (", Maxipix chip gap (fill mode ZERO)" if args.chip_gap else ""))
-        if args.cold:
-            left = evict_from_page_cache(master.parent)
-            print(f"page cache: the map's files are dropped before each timed run ({left:.2f} GB left cached)")
         results = {}
         tools = ("xsocs", "ours")
         timed: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
         for _ in range(args.repeat):  # interleaved, so a change in the machine's load hits both alike
             for tool in tools:
                 timed[tool].append(measure(tool, master, work / tool, sample=False, cold=args.cold))
+        if args.cold:
+            left = [r["cached_GB"] for runs in timed.values() for r in runs if r["cached_GB"] == r["cached_GB"]]
+            what = f"at most {max(left):.2f} GB left cached" if left else "fincore missing: not checked"
+            print(f"page cache: the map's files were dropped before each timed run ({what})")
         for tool in tools:  # then one run each sampled for memory
             runs = sorted(timed[tool], key=lambda r: r["times"]["total"])
             results[tool] = runs[len(runs) // 2]  # the median run
